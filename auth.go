@@ -1,0 +1,50 @@
+package remoteassist
+
+import (
+	"context"
+	"slices"
+)
+
+// Principal is the verified caller of a request.
+type Principal struct {
+	// Tenant is the caller's tenant (the token's tid claim). Settings are kept per tenant.
+	Tenant string
+	// Subject identifies the caller within the tenant (oid or sub), for logs.
+	Subject string
+	// Scopes are the delegated permissions (the scp claim, split on spaces).
+	Scopes []string
+	// Roles are the application permissions (the roles claim).
+	Roles []string
+}
+
+// HasAny reports whether the principal holds any of the permissions, as a delegated scope or an
+// application role.
+func (p Principal) HasAny(permissions []string) bool {
+	for _, want := range permissions {
+		if slices.Contains(p.Scopes, want) || slices.Contains(p.Roles, want) {
+			return true
+		}
+	}
+	return false
+}
+
+// Authenticator verifies a bearer token and returns who presented it. A token that is missing,
+// malformed, expired or not trusted yields an *Error with code EUNAUTHENTICATED.
+//
+// Principals returned are shared between requests and must not be modified.
+type Authenticator interface {
+	Authenticate(ctx context.Context, token string) (Principal, error)
+}
+
+type principalKey struct{}
+
+// NewContextWithPrincipal returns a context carrying p.
+func NewContextWithPrincipal(ctx context.Context, p Principal) context.Context {
+	return context.WithValue(ctx, principalKey{}, p)
+}
+
+// PrincipalFromContext returns the principal stored by NewContextWithPrincipal.
+func PrincipalFromContext(ctx context.Context) (Principal, bool) {
+	p, ok := ctx.Value(principalKey{}).(Principal)
+	return p, ok
+}

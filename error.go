@@ -1,0 +1,69 @@
+package remoteassist
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Error codes shared by every layer. The HTTP layer maps each to a status and a Graph error code
+// in exactly one place.
+const (
+	EINVALID         = "invalid"         // the request is malformed or out of contract
+	EUNAUTHENTICATED = "unauthenticated" // no valid credentials
+	EFORBIDDEN       = "forbidden"       // valid credentials without the needed permission
+	ENOTFOUND        = "not_found"       // no such resource
+	EMETHOD          = "method"          // the resource does not support the method
+	EMEDIATYPE       = "media_type"      // the body is not in a supported media type
+	ETOOLARGE        = "too_large"       // the body is over the size limit
+	ETHROTTLED       = "throttled"       // the caller is over its request rate
+	EUNAVAILABLE     = "unavailable"     // a dependency is unreachable; retry later
+	EINTERNAL        = "internal"        // a bug or unexpected failure; details stay server-side
+)
+
+// Error is a domain error: a code from the list above and a message safe to show a client.
+type Error struct {
+	Code    string
+	Message string
+	// Target names the property or parameter the error is about, when there is one.
+	Target string
+	// Err is the underlying cause. It is logged, never shown to a client.
+	Err error
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("remoteassist %s: %s: %v", e.Code, e.Message, e.Err)
+	}
+	return fmt.Sprintf("remoteassist %s: %s", e.Code, e.Message)
+}
+
+// Unwrap returns the underlying cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Errorf returns an *Error with the code and a formatted message.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// ErrorCode returns the code of the first *Error in err's chain, EINTERNAL for any other non-nil
+// error, and "" for nil.
+func ErrorCode(err error) string {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return EINTERNAL
+}
+
+// ErrorMessage returns the client-safe message of the first *Error in err's chain, and a generic
+// message for any other error so that internals never leak.
+func ErrorMessage(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return "An internal server error occurred."
+}

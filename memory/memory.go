@@ -1,0 +1,56 @@
+// Package memory is an in-memory remoteassist.Store: fast and exact, but gone when the process
+// ends. It backs tests and the in-process emulator.
+package memory
+
+import (
+	"context"
+	"sync"
+
+	"github.com/remoteassist/remoteassist"
+)
+
+// Store keeps settings in a map guarded by a mutex.
+type Store struct {
+	mu      sync.RWMutex
+	tenants map[string]remoteassist.Settings
+}
+
+var _ remoteassist.Store = (*Store)(nil)
+
+// New returns an empty store: every tenant reads the defaults.
+func New() *Store {
+	return &Store{tenants: make(map[string]remoteassist.Settings)}
+}
+
+// Settings returns the tenant's settings.
+func (s *Store) Settings(ctx context.Context, tenant string) (remoteassist.Settings, error) {
+	if err := ctx.Err(); err != nil {
+		return remoteassist.Settings{}, err
+	}
+	s.mu.RLock()
+	v, ok := s.tenants[tenant]
+	s.mu.RUnlock()
+	if !ok {
+		return remoteassist.DefaultSettings(tenant), nil
+	}
+	return v, nil
+}
+
+// UpdateSettings merges p into the tenant's settings under the store's lock.
+func (s *Store) UpdateSettings(ctx context.Context, tenant string, p remoteassist.Patch) (remoteassist.Settings, error) {
+	if err := p.Validate(); err != nil {
+		return remoteassist.Settings{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return remoteassist.Settings{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.tenants[tenant]
+	if !ok {
+		v = remoteassist.DefaultSettings(tenant)
+	}
+	v = p.Apply(v)
+	s.tenants[tenant] = v
+	return v, nil
+}

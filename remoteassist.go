@@ -1,0 +1,118 @@
+package remoteassist
+
+import (
+	"context"
+	"crypto/sha1"
+	"fmt"
+
+	"github.com/remoteassist/remoteassist/gen"
+)
+
+// State is the state of remote assistance for a tenant. Its values are exactly the contract's
+// remoteAssistanceState enumeration; the generated type is the one list of them.
+type State = gen.MicrosoftGraphRemoteAssistanceState
+
+// The states a tenant can be in.
+const (
+	StateNotConfigured = gen.MicrosoftGraphRemoteAssistanceStateNotConfigured
+	StateDisabled      = gen.MicrosoftGraphRemoteAssistanceStateDisabled
+	StateEnabled       = gen.MicrosoftGraphRemoteAssistanceStateEnabled
+)
+
+// States lists every valid State, in the contract's order.
+func States() []State { return []State{StateNotConfigured, StateDisabled, StateEnabled} }
+
+// ODataType is the OData type name of the settings entity on the wire.
+const ODataType = "#microsoft.graph.remoteAssistanceSettings"
+
+// Settings are a tenant's remote assistance settings.
+type Settings struct {
+	// ID identifies the settings object. It is derived from the tenant, so it is stable
+	// whether or not the tenant ever wrote.
+	ID                               string
+	AllowSessionsToUnenrolledDevices bool
+	RemoteAssistanceState            State
+	BlockChat                        bool
+}
+
+// DefaultSettings are the settings of a tenant that never changed them: remote assistance not
+// configured, sessions to unenrolled devices not allowed, chat not blocked.
+func DefaultSettings(tenant string) Settings {
+	return Settings{ID: SettingsID(tenant), RemoteAssistanceState: StateNotConfigured}
+}
+
+// Validate reports whether s holds only values the contract allows.
+func (s Settings) Validate() error {
+	if !s.RemoteAssistanceState.Valid() {
+		return Errorf(EINVALID, "invalid remoteAssistanceState %q", s.RemoteAssistanceState)
+	}
+	if s.ID == "" {
+		return Errorf(EINVALID, "settings have no id")
+	}
+	return nil
+}
+
+// Patch is a partial update: a nil field leaves the stored value unchanged.
+type Patch struct {
+	AllowSessionsToUnenrolledDevices *bool
+	RemoteAssistanceState            *State
+	BlockChat                        *bool
+}
+
+// IsEmpty reports whether the patch changes no property.
+func (p Patch) IsEmpty() bool {
+	return p.AllowSessionsToUnenrolledDevices == nil && p.RemoteAssistanceState == nil && p.BlockChat == nil
+}
+
+// Validate refuses a patch that sets no property or a value outside the contract. Stores call it
+// before they write, so nothing out of contract is stored whoever the caller is.
+func (p Patch) Validate() error {
+	if p.IsEmpty() {
+		return Errorf(EINVALID, "Invalid patch, at least 1 property must be changed.")
+	}
+	if p.RemoteAssistanceState != nil && !p.RemoteAssistanceState.Valid() {
+		return Errorf(EINVALID, "Invalid value for property 'remoteAssistanceState': %q. Allowed values: notConfigured, disabled, enabled.", string(*p.RemoteAssistanceState))
+	}
+	return nil
+}
+
+// Apply returns s with the properties set in p changed.
+func (p Patch) Apply(s Settings) Settings {
+	if p.AllowSessionsToUnenrolledDevices != nil {
+		s.AllowSessionsToUnenrolledDevices = *p.AllowSessionsToUnenrolledDevices
+	}
+	if p.RemoteAssistanceState != nil {
+		s.RemoteAssistanceState = *p.RemoteAssistanceState
+	}
+	if p.BlockChat != nil {
+		s.BlockChat = *p.BlockChat
+	}
+	return s
+}
+
+// Store keeps each tenant's settings.
+//
+// Implementations must make Update atomic per tenant: concurrent updates of different properties
+// all take effect. A tenant that never wrote reads DefaultSettings.
+type Store interface {
+	// Settings returns the tenant's settings.
+	Settings(ctx context.Context, tenant string) (Settings, error)
+	// UpdateSettings merges p into the tenant's settings and returns the result. It must call
+	// p.Validate and return its error unchanged, storing nothing, when p is refused.
+	UpdateSettings(ctx context.Context, tenant string, p Patch) (Settings, error)
+}
+
+// Pinger is implemented by stores that depend on something that can be unreachable.
+type Pinger interface {
+	// Ping reports whether the store can serve requests now.
+	Ping(ctx context.Context) error
+}
+
+// SettingsID derives the stable id of a tenant's settings object: a name-based (version 5 style)
+// UUID of the tenant id, so every replica and store computes the same id without storing it.
+func SettingsID(tenant string) string {
+	h := sha1.Sum([]byte("remoteAssistanceSettings:" + tenant))
+	h[6] = (h[6] & 0x0f) | 0x50
+	h[8] = (h[8] & 0x3f) | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", h[0:4], h[4:6], h[6:8], h[8:10], h[10:16])
+}
