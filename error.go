@@ -3,6 +3,7 @@ package remoteassist
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Error codes shared by every layer. The HTTP layer maps each to a status and a Graph error code
@@ -26,6 +27,8 @@ type Error struct {
 	Message string
 	// Target names the property or parameter the error is about, when there is one.
 	Target string
+	// RetryAfter tells the client how long to wait before retrying (ETHROTTLED, EUNAVAILABLE).
+	RetryAfter time.Duration
 	// Err is the underlying cause. It is logged, never shown to a client.
 	Err error
 }

@@ -1,0 +1,248 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+
+	"github.com/remoteassist/remoteassist"
+	"github.com/remoteassist/remoteassist/jwtauth"
+	"github.com/remoteassist/remoteassist/memory"
+	"github.com/remoteassist/remoteassist/openapi"
+	"github.com/remoteassist/remoteassist/server"
+)
+
+// Permissions as the contract names them.
+const (
+	readConfig       = "DeviceManagementServiceConfig.Read.All"
+	readWriteConfig  = "DeviceManagementServiceConfig.ReadWrite.All"
+	readDeviceConfig = "DeviceManagementConfiguration.Read.All"
+	rwDeviceConfig   = "DeviceManagementConfiguration.ReadWrite.All"
+	settingsPath     = "/beta/deviceManagement/remoteAssistanceSettings"
+)
+
+// harness is a real server on loopback with an in-memory store, a dev signing key and a client
+// whose every response is checked against the contract.
+type harness struct {
+	t      *testing.T
+	url    string
+	key    *jwtauth.Key
+	store  *memory.Store
+	client *http.Client
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	key, err := jwtauth.LoadOrCreateKey(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifier, err := jwtauth.NewDevVerifier(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := memory.New()
+	srv, err := server.New(server.Config{Store: store, Authenticator: verifier})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+	return &harness{
+		t:      t,
+		url:    ts.URL,
+		key:    key,
+		store:  store,
+		client: &http.Client{Transport: &contractChecker{t: t, next: http.DefaultTransport}, Timeout: 10 * time.Second},
+	}
+}
+
+// token mints a token for tenant holding the delegated scopes.
+func (h *harness) token(tenant string, scopes ...string) string {
+	h.t.Helper()
+	tok, err := h.key.Mint(jwtauth.TokenSpec{Tenant: tenant, Subject: "user-" + tenant, Scopes: scopes, TTL: time.Hour})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return tok
+}
+
+// appToken mints an application token for tenant holding the roles.
+func (h *harness) appToken(tenant string, roles ...string) string {
+	h.t.Helper()
+	tok, err := h.key.Mint(jwtauth.TokenSpec{Tenant: tenant, Subject: "app-" + tenant, Roles: roles, TTL: time.Hour})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return tok
+}
+
+// response is a received response with its body read.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r response) json(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.body, &m); err != nil {
+		t.Fatalf("response is not a JSON object: %v: %s", err, r.body)
+	}
+	return m
+}
+
+// graphError returns the code and message of a Graph error envelope.
+func (r response) graphError(t *testing.T) (code, message, target string) {
+	t.Helper()
+	var env struct {
+		Error struct {
+			Code, Message, Target string
+			InnerError            map[string]string `json:"innerError"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal(r.body, &env); err != nil {
+		t.Fatalf("not a Graph error envelope: %v: %s", err, r.body)
+	}
+	if env.Error.InnerError["request-id"] != r.header.Get("request-id") {
+		t.Errorf("innerError.request-id %q, header %q", env.Error.InnerError["request-id"], r.header.Get("request-id"))
+	}
+	return env.Error.Code, env.Error.Message, env.Error.Target
+}
+
+// do sends a request; headers are name, value pairs.
+func (h *harness) do(method, path, token string, body []byte, headers ...string) response {
+	h.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequest(method, h.url+path, rd)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	res, err := h.client.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	data, err := io.ReadAll(res.Body)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return response{status: res.StatusCode, header: res.Header, body: data}
+}
+
+func (h *harness) get(token string) response {
+	return h.do(http.MethodGet, settingsPath, token, nil)
+}
+
+func (h *harness) patch(token, body string) response {
+	return h.do(http.MethodPatch, settingsPath, token, []byte(body), "Content-Type", "application/json")
+}
+
+// stored reads the tenant's settings straight from the store.
+func (h *harness) stored(tenant string) remoteassist.Settings {
+	h.t.Helper()
+	s, err := h.store.Settings(context.Background(), tenant)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return s
+}
+
+var (
+	contractOnce   sync.Once
+	contractDoc    *openapi3.T
+	contractRouter routers.Router
+	contractErr    error
+)
+
+// contractChecker validates every response against openapi/openapi.yaml with kin-openapi:
+// responses of known operations by the operation's responses, all others as Graph errors.
+type contractChecker struct {
+	t    *testing.T
+	next http.RoundTripper
+}
+
+func (c *contractChecker) RoundTrip(req *http.Request) (*http.Response, error) {
+	contractOnce.Do(func() {
+		contractDoc, contractErr = openapi.Load()
+		if contractErr == nil {
+			contractRouter, contractErr = gorillamux.NewRouter(contractDoc)
+		}
+	})
+	if contractErr != nil {
+		c.t.Fatalf("loading the contract: %v", contractErr)
+	}
+	res, err := c.next.RoundTrip(req)
+	if err != nil {
+		return res, err
+	}
+	body, err := io.ReadAll(res.Body)
+	res.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	res.Body = io.NopCloser(bytes.NewReader(body))
+	if err := checkResponse(req, res, body); err != nil {
+		c.t.Errorf("%s %s → %d breaks the contract: %v\nbody: %s", req.Method, req.URL.Path, res.StatusCode, err, body)
+	}
+	return res, nil
+}
+
+func checkResponse(req *http.Request, res *http.Response, body []byte) error {
+	for _, h := range []string{"request-id", "client-request-id"} {
+		if res.Header.Get(h) == "" {
+			return &checkError{"missing header " + h}
+		}
+	}
+	if !strings.HasPrefix(req.URL.Path, server.BasePath+"/") {
+		return nil
+	}
+	// Match the route on the path alone: the contract's server is relative.
+	probe := req.Clone(req.Context())
+	probe.URL.Scheme, probe.URL.Host, probe.Host = "", "", ""
+	route, params, err := contractRouter.FindRoute(probe)
+	if err != nil {
+		// No such operation (404, 405): the body must still be a Graph error.
+		if res.StatusCode < 400 {
+			return &checkError{"success status on a path or method the contract lacks"}
+		}
+		var v any
+		if err := json.Unmarshal(body, &v); err != nil {
+			return err
+		}
+		return contractDoc.Components.Schemas["ODataError"].Value.VisitJSON(v)
+	}
+	return openapi3filter.ValidateResponse(req.Context(), &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: probe, PathParams: params, Route: route},
+		Status:                 res.StatusCode,
+		Header:                 res.Header,
+		Body:                   io.NopCloser(bytes.NewReader(body)),
+		Options:                &openapi3filter.Options{IncludeResponseStatus: true},
+	})
+}
+
+type checkError struct{ msg string }
+
+func (e *checkError) Error() string { return e.msg }

@@ -1,0 +1,367 @@
+package server_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/remoteassist/remoteassist"
+)
+
+func TestGetDefaults(t *testing.T) {
+	h := newHarness(t)
+	res := h.get(h.token("tenant-a", readConfig))
+	if res.status != http.StatusOK {
+		t.Fatalf("status %d: %s", res.status, res.body)
+	}
+	got := res.json(t)
+	want := map[string]any{
+		"@odata.context":                   h.url + "/beta/$metadata#deviceManagement/remoteAssistanceSettings/$entity",
+		"@odata.type":                      "#microsoft.graph.remoteAssistanceSettings",
+		"id":                               remoteassist.SettingsID("tenant-a"),
+		"allowSessionsToUnenrolledDevices": false,
+		"remoteAssistanceState":            "notConfigured",
+		"blockChat":                        false,
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %v, want %v", k, got[k], v)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("got %d properties, want %d: %v", len(got), len(want), got)
+	}
+	if res.header.Get("client-request-id") != res.header.Get("request-id") {
+		t.Errorf("client-request-id %q should equal request-id %q when the client sent none",
+			res.header.Get("client-request-id"), res.header.Get("request-id"))
+	}
+	if cc := res.header.Get("Cache-Control"); cc != "private" {
+		t.Errorf("Cache-Control %q", cc)
+	}
+	again := h.get(h.token("tenant-a", readConfig)).json(t)
+	if again["id"] != got["id"] {
+		t.Errorf("id changed between reads: %v, %v", got["id"], again["id"])
+	}
+}
+
+func TestPatchMergesAndAnswersWholeEntity(t *testing.T) {
+	h := newHarness(t)
+	tok := h.token("t1", readWriteConfig)
+	res := h.patch(tok, `{"remoteAssistanceState":"enabled"}`)
+	if res.status != http.StatusOK {
+		t.Fatalf("status %d: %s", res.status, res.body)
+	}
+	body := res.json(t)
+	if body["remoteAssistanceState"] != "enabled" || body["blockChat"] != false || body["allowSessionsToUnenrolledDevices"] != false {
+		t.Errorf("unexpected entity %v", body)
+	}
+	res = h.patch(tok, `{"blockChat":true}`)
+	body = res.json(t)
+	if body["remoteAssistanceState"] != "enabled" || body["blockChat"] != true {
+		t.Errorf("merge lost a property: %v", body)
+	}
+	want := remoteassist.Settings{ID: remoteassist.SettingsID("t1"), RemoteAssistanceState: remoteassist.StateEnabled, BlockChat: true}
+	if got := h.stored("t1"); got != want {
+		t.Errorf("stored %+v, want %+v", got, want)
+	}
+}
+
+func TestSelect(t *testing.T) {
+	h := newHarness(t)
+	res := h.do(http.MethodGet, settingsPath+"?$select=blockChat,remoteAssistanceState", h.token("t", readConfig), nil)
+	if res.status != http.StatusOK {
+		t.Fatalf("status %d: %s", res.status, res.body)
+	}
+	body := res.json(t)
+	if _, ok := body["allowSessionsToUnenrolledDevices"]; ok {
+		t.Errorf("unselected property returned: %v", body)
+	}
+	if body["blockChat"] != false || body["remoteAssistanceState"] != "notConfigured" || body["id"] == nil {
+		t.Errorf("selected properties missing: %v", body)
+	}
+	if !strings.Contains(body["@odata.context"].(string), "remoteAssistanceSettings(blockChat,remoteAssistanceState)/$entity") {
+		t.Errorf("context %v", body["@odata.context"])
+	}
+	res = h.do(http.MethodGet, settingsPath+"?$select=bogus", h.token("t", readConfig), nil)
+	code, msg, _ := res.graphError(t)
+	if res.status != http.StatusBadRequest || code != "BadRequest" || !strings.Contains(msg, "$select") || !strings.Contains(msg, "blockChat") {
+		t.Errorf("bad $select: %d %s %s", res.status, code, msg)
+	}
+}
+
+// TestRejectedRequests covers every class of bad request: status, Graph code, a message that
+// names what is wrong, and stored state unchanged afterwards.
+func TestRejectedRequests(t *testing.T) {
+	h := newHarness(t)
+	const tenant = "victim"
+	rw := h.token(tenant, readWriteConfig)
+	seed := h.patch(rw, `{"remoteAssistanceState":"disabled","blockChat":true}`)
+	if seed.status != http.StatusOK {
+		t.Fatalf("seeding: %d %s", seed.status, seed.body)
+	}
+	before := h.stored(tenant)
+	big := `{"blockChat":true,"pad":"` + strings.Repeat("x", 70<<10) + `"}`
+
+	cases := []struct {
+		name        string
+		method      string
+		path        string
+		token       string
+		body        string
+		headers     []string
+		status      int
+		code        string
+		mentions    []string
+		wantAllow   string
+		gzipBody    bool
+		wantWWWAuth bool
+	}{
+		{name: "enum value outside the contract", body: `{"remoteAssistanceState":"on"}`, status: 400, code: "BadRequest",
+			mentions: []string{"remoteAssistanceState", "notConfigured", "disabled", "enabled", `"on"`}},
+		{name: "enum value in wrong case", body: `{"remoteAssistanceState":"Enabled"}`, status: 400, code: "BadRequest",
+			mentions: []string{"remoteAssistanceState", "notConfigured, disabled, enabled"}},
+		{name: "boolean sent as string", body: `{"blockChat":"true"}`, status: 400, code: "BadRequest", mentions: []string{"blockChat", "boolean"}},
+		{name: "boolean sent as number", body: `{"allowSessionsToUnenrolledDevices":1}`, status: 400, code: "BadRequest",
+			mentions: []string{"allowSessionsToUnenrolledDevices", "boolean"}},
+		{name: "null for non-nullable boolean", body: `{"blockChat":null}`, status: 400, code: "BadRequest", mentions: []string{"blockChat", "null"}},
+		{name: "null for non-nullable enum", body: `{"remoteAssistanceState":null}`, status: 400, code: "BadRequest", mentions: []string{"remoteAssistanceState"}},
+		{name: "unknown property", body: `{"blockChat":true,"chatBlocked":false}`, status: 400, code: "BadRequest", mentions: []string{"chatBlocked"}},
+		{name: "property in wrong case", body: `{"BlockChat":false}`, status: 400, code: "BadRequest", mentions: []string{"BlockChat"}},
+		{name: "malformed JSON", body: `{"blockChat":tru`, status: 400, code: "BadRequest", mentions: []string{"JSON"}},
+		{name: "trailing data", body: `{"blockChat":false} {}`, status: 400, code: "BadRequest", mentions: []string{"JSON"}},
+		{name: "array body", body: `[{"blockChat":false}]`, status: 400, code: "BadRequest", mentions: []string{"JSON object"}},
+		{name: "string body", body: `"blockChat"`, status: 400, code: "BadRequest", mentions: []string{"JSON object"}},
+		{name: "empty object", body: `{}`, status: 400, code: "BadRequest", mentions: []string{"at least 1 property"}},
+		{name: "only annotations", body: `{"@odata.type":"#microsoft.graph.remoteAssistanceSettings"}`, status: 400, code: "BadRequest", mentions: []string{"at least 1 property"}},
+		{name: "empty body", body: ``, status: 400, code: "BadRequest", mentions: []string{"body is required"}},
+		{name: "wrong odata type", body: `{"@odata.type":"#microsoft.graph.user","blockChat":false}`, status: 400, code: "BadRequest", mentions: []string{"@odata.type"}},
+		{name: "foreign id", body: `{"id":"someone-else","blockChat":false}`, status: 400, code: "BadRequest", mentions: []string{"'id'"}},
+		{name: "missing content type", body: `{"blockChat":false}`, headers: []string{"Content-Type", ""}, status: 415, code: "UnsupportedMediaType", mentions: []string{"Content-Type"}},
+		{name: "text/plain", body: `{"blockChat":false}`, headers: []string{"Content-Type", "text/plain"}, status: 415, code: "UnsupportedMediaType", mentions: []string{"application/json"}},
+		{name: "non-UTF-8 charset", body: `{"blockChat":false}`, headers: []string{"Content-Type", "application/json; charset=latin1"}, status: 415, code: "UnsupportedMediaType", mentions: []string{"latin1"}},
+		{name: "unsupported encoding", body: `{"blockChat":false}`, headers: []string{"Content-Type", "application/json", "Content-Encoding", "br"}, status: 415, code: "UnsupportedMediaType", mentions: []string{"br"}},
+		{name: "corrupt gzip", body: `not gzip`, headers: []string{"Content-Type", "application/json", "Content-Encoding", "gzip"}, status: 400, code: "BadRequest", mentions: []string{"gzip"}},
+		{name: "body over the limit", body: big, status: 413, code: "RequestEntityTooLarge", mentions: []string{"limit"}},
+		{name: "gzip body inflating over the limit", body: big, gzipBody: true, headers: []string{"Content-Type", "application/json", "Content-Encoding", "gzip"}, status: 413, code: "RequestEntityTooLarge", mentions: []string{"limit"}},
+		{name: "no token", token: "-", body: `{"blockChat":false}`, status: 401, code: "InvalidAuthenticationToken", mentions: []string{"empty"}, wantWWWAuth: true},
+		{name: "garbage token", token: "garbage", body: `{"blockChat":false}`, status: 401, code: "InvalidAuthenticationToken", wantWWWAuth: true},
+		{name: "read-only token", token: h.token(tenant, readConfig), body: `{"blockChat":false}`, status: 403, code: "Forbidden", mentions: []string{readWriteConfig}},
+		{name: "DELETE", method: http.MethodDelete, status: 405, code: "MethodNotAllowed", mentions: []string{"DELETE"}, wantAllow: "PATCH"},
+		{name: "PUT", method: http.MethodPut, body: `{"blockChat":false}`, status: 405, code: "MethodNotAllowed", wantAllow: "GET"},
+		{name: "POST", method: http.MethodPost, body: `{"blockChat":false}`, status: 405, code: "MethodNotAllowed", wantAllow: "PATCH"},
+		{name: "unknown path", method: http.MethodGet, path: "/beta/deviceManagement/nothingHere", status: 404, code: "ResourceNotFound", mentions: []string{"nothingHere"}},
+		{name: "unknown root path", method: http.MethodGet, path: "/v1.0/deviceManagement/remoteAssistanceSettings", status: 404, code: "ResourceNotFound"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			method, path, token := tc.method, tc.path, tc.token
+			if method == "" {
+				method = http.MethodPatch
+			}
+			if path == "" {
+				path = settingsPath
+			}
+			switch token {
+			case "":
+				token = rw
+			case "-":
+				token = ""
+			}
+			body := []byte(tc.body)
+			if tc.gzipBody {
+				var buf bytes.Buffer
+				zw := gzip.NewWriter(&buf)
+				zw.Write(body)
+				zw.Close()
+				body = buf.Bytes()
+			}
+			headers := tc.headers
+			if headers == nil && tc.body != "" {
+				headers = []string{"Content-Type", "application/json"}
+			}
+			res := h.do(method, path, token, body, headers...)
+			if res.status != tc.status {
+				t.Fatalf("status %d, want %d: %s", res.status, tc.status, res.body)
+			}
+			code, msg, _ := res.graphError(t)
+			if code != tc.code {
+				t.Errorf("code %q, want %q (message %q)", code, tc.code, msg)
+			}
+			if msg == "" {
+				t.Error("empty message")
+			}
+			for _, m := range tc.mentions {
+				if !strings.Contains(msg, m) {
+					t.Errorf("message %q does not mention %q", msg, m)
+				}
+			}
+			if tc.wantAllow != "" && !strings.Contains(res.header.Get("Allow"), tc.wantAllow) {
+				t.Errorf("Allow %q, want it to contain %q", res.header.Get("Allow"), tc.wantAllow)
+			}
+			if tc.wantWWWAuth && !strings.HasPrefix(res.header.Get("WWW-Authenticate"), "Bearer") {
+				t.Errorf("WWW-Authenticate %q", res.header.Get("WWW-Authenticate"))
+			}
+			if strings.Contains(string(res.body), "goroutine") || strings.Contains(string(res.body), ".go:") {
+				t.Errorf("internal detail leaked: %s", res.body)
+			}
+			if after := h.stored(tenant); after != before {
+				t.Errorf("state changed by a rejected request: %+v → %+v", before, after)
+			}
+		})
+	}
+}
+
+func TestRoundTripGetPatchGet(t *testing.T) {
+	h := newHarness(t)
+	tok := h.token("rt", readWriteConfig)
+	if res := h.patch(tok, `{"remoteAssistanceState":"enabled","allowSessionsToUnenrolledDevices":true}`); res.status != 200 {
+		t.Fatalf("seed: %d %s", res.status, res.body)
+	}
+	first := h.get(tok)
+	if first.status != 200 {
+		t.Fatalf("GET %d", first.status)
+	}
+	res := h.patch(tok, string(first.body))
+	if res.status != http.StatusOK {
+		t.Fatalf("PATCH of the GET body: %d %s", res.status, res.body)
+	}
+	second := h.get(tok)
+	var a, b map[string]any
+	json.Unmarshal(first.body, &a)
+	json.Unmarshal(second.body, &b)
+	if fmt.Sprint(a) != fmt.Sprint(b) {
+		t.Errorf("round trip changed the entity:\n%v\n%v", a, b)
+	}
+}
+
+func TestGzipAndCharsetBodies(t *testing.T) {
+	h := newHarness(t)
+	tok := h.token("gz", rwDeviceConfig)
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Write([]byte(`{"blockChat":true}`))
+	zw.Close()
+	res := h.do(http.MethodPatch, settingsPath, tok, buf.Bytes(), "Content-Type", "application/json", "Content-Encoding", "gzip")
+	if res.status != 200 || res.json(t)["blockChat"] != true {
+		t.Fatalf("gzip PATCH: %d %s", res.status, res.body)
+	}
+	for _, ct := range []string{"application/json; charset=utf-8", "Application/JSON", "application/json;charset=UTF-8", "application/json; odata.metadata=minimal"} {
+		res := h.do(http.MethodPatch, settingsPath, tok, []byte(`{"remoteAssistanceState":"disabled"}`), "Content-Type", ct)
+		if res.status != 200 {
+			t.Errorf("Content-Type %q: %d %s", ct, res.status, res.body)
+		}
+	}
+}
+
+func TestClientRequestIDEchoed(t *testing.T) {
+	h := newHarness(t)
+	res := h.do(http.MethodGet, settingsPath, h.token("c", readConfig), nil, "client-request-id", "my-id-42")
+	if got := res.header.Get("client-request-id"); got != "my-id-42" {
+		t.Errorf("client-request-id %q", got)
+	}
+	res = h.do(http.MethodPatch, settingsPath, h.token("c", readConfig), []byte(`{}`), "Content-Type", "application/json", "client-request-id", "err-id")
+	var env struct {
+		Error struct {
+			InnerError map[string]string `json:"innerError"`
+		} `json:"error"`
+	}
+	json.Unmarshal(res.body, &env)
+	if env.Error.InnerError["client-request-id"] != "err-id" || env.Error.InnerError["date"] == "" {
+		t.Errorf("innerError %v", env.Error.InnerError)
+	}
+}
+
+func TestConcurrentPatchesLoseNoUpdate(t *testing.T) {
+	h := newHarness(t)
+	tok := h.token("busy", readWriteConfig)
+	const rounds = 30
+	var wg sync.WaitGroup
+	bodies := []string{`{"allowSessionsToUnenrolledDevices":true}`, `{"blockChat":true}`, `{"remoteAssistanceState":"enabled"}`}
+	for _, body := range bodies {
+		for i := 0; i < rounds; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if res := h.patch(tok, body); res.status != 200 {
+					t.Errorf("PATCH %s: %d", body, res.status)
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	want := remoteassist.Settings{ID: remoteassist.SettingsID("busy"), AllowSessionsToUnenrolledDevices: true, BlockChat: true, RemoteAssistanceState: remoteassist.StateEnabled}
+	if got := h.stored("busy"); got != want {
+		t.Errorf("stored %+v, want %+v", got, want)
+	}
+}
+
+func TestTenantIsolation(t *testing.T) {
+	h := newHarness(t)
+	a, b := h.token("tenant-a", readWriteConfig), h.token("tenant-b", readWriteConfig)
+	if res := h.patch(a, `{"remoteAssistanceState":"enabled","blockChat":true}`); res.status != 200 {
+		t.Fatal(res.status)
+	}
+	got := h.get(b).json(t)
+	if got["remoteAssistanceState"] != "notConfigured" || got["blockChat"] != false || got["id"] != remoteassist.SettingsID("tenant-b") {
+		t.Errorf("tenant-b sees %v", got)
+	}
+	// tenant-b cannot address tenant-a's object by id either.
+	res := h.patch(b, fmt.Sprintf(`{"id":%q,"blockChat":false}`, remoteassist.SettingsID("tenant-a")))
+	if res.status != 400 {
+		t.Errorf("cross-tenant id accepted: %d", res.status)
+	}
+	if h.stored("tenant-a").BlockChat != true {
+		t.Error("tenant-a changed by tenant-b")
+	}
+}
+
+func TestPermissionMatrix(t *testing.T) {
+	h := newHarness(t)
+	perms := []string{readConfig, readWriteConfig, readDeviceConfig, rwDeviceConfig, "User.Read", ""}
+	canRead := map[string]bool{readConfig: true, readWriteConfig: true, readDeviceConfig: true, rwDeviceConfig: true}
+	canWrite := map[string]bool{readWriteConfig: true, rwDeviceConfig: true}
+	for _, perm := range perms {
+		for _, kind := range []string{"delegated", "application"} {
+			t.Run(kind+"/"+perm, func(t *testing.T) {
+				var tok string
+				var grant []string
+				if perm != "" {
+					grant = []string{perm}
+				}
+				if kind == "delegated" {
+					tok = h.token("pm", grant...)
+				} else {
+					tok = h.appToken("pm", grant...)
+				}
+				wantGet, wantPatch := 403, 403
+				if canRead[perm] {
+					wantGet = 200
+				}
+				if canWrite[perm] {
+					wantPatch = 200
+				}
+				if res := h.get(tok); res.status != wantGet {
+					t.Errorf("GET %d, want %d", res.status, wantGet)
+				}
+				if res := h.patch(tok, `{"blockChat":true}`); res.status != wantPatch {
+					t.Errorf("PATCH %d, want %d: %s", res.status, wantPatch, res.body)
+				}
+			})
+		}
+	}
+}
+
+func TestHealthz(t *testing.T) {
+	h := newHarness(t)
+	if res := h.do(http.MethodGet, "/healthz", "", nil); res.status != 200 {
+		t.Errorf("healthz %d", res.status)
+	}
+	if res := h.do(http.MethodGet, "/readyz", "", nil); res.status != 200 {
+		t.Errorf("readyz %d", res.status)
+	}
+}
