@@ -1,0 +1,266 @@
+// Package bolt is the embedded, default remoteassist.Store: settings kept in one bbolt file on
+// local disk.
+//
+// Why bbolt: it is pure Go (no cgo, so the binary stays static), the whole database is a single
+// file that is easy to back up and to mount in a container, every commit is fsynced before it
+// returns, and DB.Batch gives group commit, so concurrent PATCHes share one fsync instead of
+// queueing for one each. Writes are serialised by bbolt itself, which makes the read-modify-write
+// of an update atomic without a lock of our own.
+//
+// Durability: UpdateSettings returns only after its transaction is committed and fsynced. A crash
+// loses no update that was answered.
+//
+// One process at a time: bbolt takes an exclusive flock on the file. A second process opening the
+// same file waits at most Options.LockTimeout and then fails with an error wrapping ErrInUse. The
+// kernel drops the lock when a process dies, so a crashed process never leaves a stale lock.
+//
+// Stored format: bucket "settings", key = the tenant id as UTF-8, value = JSON of the record type
+// below with explicit field names and a format version. The settings id is not stored: it is
+// derived from the tenant (remoteassist.SettingsID). Records are validated when read; a record that
+// does not decode to in-contract values yields an EINTERNAL error, never a wrong value.
+package bolt
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"go.etcd.io/bbolt"
+	bberrors "go.etcd.io/bbolt/errors"
+
+	"github.com/remoteassist/remoteassist"
+)
+
+// ErrInUse is wrapped by the error Open returns when another process holds the data file.
+var ErrInUse = errors.New("in use by another remoteassist process")
+
+// Defaults for Options. The batch delay bounds the latency group commit adds to a lone update;
+// 1ms is well under an fsync on most disks, so it costs little and lets updates that arrive
+// during it share the fsync. A full batch commits at once without waiting for the delay.
+const (
+	DefaultLockTimeout   = time.Second
+	DefaultMaxBatchDelay = time.Millisecond
+	DefaultMaxBatchSize  = 256
+)
+
+// Options tune Open. The zero value (or nil) means the defaults above.
+type Options struct {
+	// LockTimeout is how long Open waits for another process to release the file.
+	LockTimeout time.Duration
+	// MaxBatchDelay is how long an update waits for others to share its commit.
+	MaxBatchDelay time.Duration
+	// MaxBatchSize is how many updates commit together at most; a full batch does not wait.
+	MaxBatchSize int
+}
+
+var bucket = []byte("settings")
+
+// Store is a remoteassist.Store backed by a bbolt file. It is safe for concurrent use.
+type Store struct {
+	db *bbolt.DB
+}
+
+var _ remoteassist.Store = (*Store)(nil)
+
+// Open opens the data file at path, creating it (mode 0600) and its directory (mode 0700) if
+// needed. Only one process can have the file open: if another holds it for longer than
+// opts.LockTimeout, Open returns an error wrapping ErrInUse, which reads
+// `data file "PATH" is in use by another remoteassist process`. Errors from Open are plain errors:
+// they happen at start-up, not in a request.
+func Open(path string, opts *Options) (*Store, error) {
+	o := Options{LockTimeout: DefaultLockTimeout, MaxBatchDelay: DefaultMaxBatchDelay, MaxBatchSize: DefaultMaxBatchSize}
+	if opts != nil {
+		if opts.LockTimeout > 0 {
+			o.LockTimeout = opts.LockTimeout
+		}
+		if opts.MaxBatchDelay > 0 {
+			o.MaxBatchDelay = opts.MaxBatchDelay
+		}
+		if opts.MaxBatchSize > 0 {
+			o.MaxBatchSize = opts.MaxBatchSize
+		}
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("create the directory of data file %q: %w", path, err)
+	}
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: o.LockTimeout})
+	switch {
+	case errors.Is(err, bberrors.ErrTimeout):
+		return nil, fmt.Errorf("data file %q is %w", path, ErrInUse)
+	case errors.Is(err, bberrors.ErrInvalid), errors.Is(err, bberrors.ErrVersionMismatch), errors.Is(err, bberrors.ErrChecksum):
+		return nil, fmt.Errorf("data file %q is not a usable database file: %w", path, err)
+	case err != nil:
+		return nil, fmt.Errorf("open data file %q: %w", path, err)
+	}
+	db.MaxBatchDelay = o.MaxBatchDelay
+	db.MaxBatchSize = o.MaxBatchSize
+	if err := db.Update(func(tx *bbolt.Tx) error {
+		_, err := tx.CreateBucketIfNotExists(bucket)
+		return err
+	}); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("prepare data file %q: %w", path, err)
+	}
+	return &Store{db: db}, nil
+}
+
+// Close waits for running transactions and closes the file, releasing it for another process.
+// Call it after the HTTP server has drained: requests after Close fail with EUNAVAILABLE.
+// Closing twice is harmless.
+func (s *Store) Close() error {
+	return s.db.Close()
+}
+
+// Settings returns the tenant's settings, or the defaults for a tenant that never wrote.
+func (s *Store) Settings(ctx context.Context, tenant string) (remoteassist.Settings, error) {
+	if err := ctx.Err(); err != nil {
+		return remoteassist.Settings{}, err
+	}
+	if tenant == "" {
+		return remoteassist.Settings{}, errNoTenant
+	}
+	var out remoteassist.Settings
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		var err error
+		out, err = get(tx, tenant)
+		return err
+	})
+	if err != nil {
+		return remoteassist.Settings{}, storageError(err)
+	}
+	return out, nil
+}
+
+// UpdateSettings merges p into the tenant's settings. The read and the write happen in the same
+// write transaction, and it returns once that transaction is fsynced.
+//
+// The context is checked before the update is queued; once queued, the update is committed or
+// fails with its batch, which takes at most MaxBatchDelay plus one commit.
+func (s *Store) UpdateSettings(ctx context.Context, tenant string, p remoteassist.Patch) (remoteassist.Settings, error) {
+	if err := p.Validate(); err != nil {
+		return remoteassist.Settings{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return remoteassist.Settings{}, err
+	}
+	if tenant == "" {
+		return remoteassist.Settings{}, errNoTenant
+	}
+	var out remoteassist.Settings
+	// Batch may run this function a second time, alone, if it or another function in its batch
+	// failed; the earlier transaction is rolled back then. Each run reads afresh and overwrites
+	// out, so the value returned is the one of the run that committed.
+	err := s.db.Batch(func(tx *bbolt.Tx) error {
+		cur, err := get(tx, tenant)
+		if err != nil {
+			return err
+		}
+		next := p.Apply(cur)
+		v, err := encode(next)
+		if err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucket).Put([]byte(tenant), v); err != nil {
+			return err
+		}
+		out = next
+		return nil
+	})
+	if err != nil {
+		return remoteassist.Settings{}, storageError(err)
+	}
+	return out, nil
+}
+
+// errNoTenant refuses an empty tenant, which bbolt cannot use as a key. Every principal has a
+// tenant, so reaching this is a bug upstream rather than a client mistake.
+var errNoTenant = &remoteassist.Error{Code: remoteassist.EINTERNAL, Message: "An internal server error occurred.", Err: errors.New("bolt: empty tenant")}
+
+// storageError gives a failed transaction its domain code. A closed database means the process
+// is shutting down, which a client should retry elsewhere or later; anything else (a full disk,
+// an I/O error, a corrupted record) is internal.
+func storageError(err error) error {
+	var e *remoteassist.Error
+	switch {
+	case errors.As(err, &e):
+		return err
+	case errors.Is(err, bberrors.ErrDatabaseNotOpen):
+		return &remoteassist.Error{Code: remoteassist.EUNAVAILABLE, Message: "The service is temporarily unavailable. Retry later.", Err: err}
+	default:
+		return &remoteassist.Error{Code: remoteassist.EINTERNAL, Message: "An internal server error occurred.", Err: err}
+	}
+}
+
+// record is the stored form of a tenant's settings. Its field names are part of the file format:
+// rename nothing; add fields with a new Version.
+type record struct {
+	Version                          int     `json:"v"`
+	AllowSessionsToUnenrolledDevices *bool   `json:"allowSessionsToUnenrolledDevices"`
+	RemoteAssistanceState            *string `json:"remoteAssistanceState"`
+	BlockChat                        *bool   `json:"blockChat"`
+}
+
+// recordVersion is the only format this code reads and writes.
+const recordVersion = 1
+
+func encode(s remoteassist.Settings) ([]byte, error) {
+	state := string(s.RemoteAssistanceState)
+	return json.Marshal(record{
+		Version:                          recordVersion,
+		AllowSessionsToUnenrolledDevices: &s.AllowSessionsToUnenrolledDevices,
+		RemoteAssistanceState:            &state,
+		BlockChat:                        &s.BlockChat,
+	})
+}
+
+// get reads a tenant's settings inside tx.
+func get(tx *bbolt.Tx, tenant string) (remoteassist.Settings, error) {
+	v := tx.Bucket(bucket).Get([]byte(tenant))
+	if v == nil {
+		return remoteassist.DefaultSettings(tenant), nil
+	}
+	s, err := decode(tenant, v)
+	if err != nil {
+		return remoteassist.Settings{}, &remoteassist.Error{
+			Code:    remoteassist.EINTERNAL,
+			Message: "An internal server error occurred.",
+			Err:     fmt.Errorf("bolt: stored settings of tenant %q are corrupt: %w", tenant, err),
+		}
+	}
+	return s, nil
+}
+
+// decode accepts exactly what encode writes: every field present, nothing unknown, nothing after
+// the object, a known version and an in-contract state.
+func decode(tenant string, v []byte) (remoteassist.Settings, error) {
+	dec := json.NewDecoder(bytes.NewReader(v))
+	dec.DisallowUnknownFields()
+	var r record
+	if err := dec.Decode(&r); err != nil {
+		return remoteassist.Settings{}, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return remoteassist.Settings{}, errors.New("data after the record")
+	}
+	if r.Version != recordVersion {
+		return remoteassist.Settings{}, fmt.Errorf("unknown record version %d", r.Version)
+	}
+	if r.AllowSessionsToUnenrolledDevices == nil || r.RemoteAssistanceState == nil || r.BlockChat == nil {
+		return remoteassist.Settings{}, errors.New("a field is missing")
+	}
+	if state := remoteassist.State(*r.RemoteAssistanceState); !state.Valid() {
+		return remoteassist.Settings{}, fmt.Errorf("state %q is not in the contract", state)
+	}
+	return remoteassist.Settings{
+		ID:                               remoteassist.SettingsID(tenant),
+		AllowSessionsToUnenrolledDevices: *r.AllowSessionsToUnenrolledDevices,
+		RemoteAssistanceState:            remoteassist.State(*r.RemoteAssistanceState),
+		BlockChat:                        *r.BlockChat,
+	}, nil
+}
