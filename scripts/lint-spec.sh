@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Lints the OpenAPI contract with both linters and fails unless both report zero problems:
+#   Spectral 6 (ruleset .spectral.yaml = spectral:oas), failing on every severity (--fail-severity=hint);
+#   Redocly CLI 2 (redocly.yaml = recommended), failing on errors and warnings (scripts/lint-redocly.mjs).
+# Runs `npm ci` first when node_modules is missing or older than package-lock.json.
+#
+#   scripts/lint-spec.sh [SPEC...]     (default: openapi/openapi.yaml)
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lint-npm-env.sh
+. scripts/lint-npm-env.sh
+npm_ensure_installed
+
+specs=("$@")
+if [ ${#specs[@]} -eq 0 ]; then
+	specs=(openapi/openapi.yaml)
+fi
+
+status=0
+echo "== spectral $(node_modules/.bin/spectral --version) (.spectral.yaml)"
+if node_modules/.bin/spectral lint "${specs[@]}" --ruleset .spectral.yaml --fail-severity=hint --format=stylish; then
+	echo "spectral: 0 problems"
+else
+	status=1
+fi
+
+echo "== redocly (redocly.yaml)"
+node scripts/lint-redocly.mjs "${specs[@]}" || status=1
+
+if [ "$status" -ne 0 ]; then
+	echo "lint-spec: FAILED" >&2
+fi
+exit "$status"
