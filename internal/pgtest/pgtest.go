@@ -1,0 +1,370 @@
+// Package pgtest gives tests a real PostgreSQL: a throwaway server started from the installed
+// binaries, or the server named by $REMOTEASSIST_TEST_POSTGRES_DSN.
+//
+// A package whose tests use it wires it in from TestMain, so the shared server is stopped when the
+// test binary ends:
+//
+//	func TestMain(m *testing.M) { pgtest.Main(m) }
+//
+//	func TestSomething(t *testing.T) {
+//		dsn := pgtest.DSN(t) // a fresh, empty database of its own
+//		...
+//	}
+//
+// Tests that need PostgreSQL fail, never skip, when it cannot be had: a skipped test reads as a
+// passed one in CI. The failure says what to install or set.
+//
+// The throwaway server runs with fsync off (its data dies with it anyway), listens on 127.0.0.1 on a
+// free port and keeps its unix socket in its own temporary directory, so it never collides with a
+// system PostgreSQL. As root, which initdb refuses, it runs as the "postgres" user. The kernel
+// stops it if the test binary dies before Main could (the parent-death signal).
+package pgtest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// EnvDSN names the environment variable that points the tests at an existing server instead of a
+// throwaway one. Its role needs the CREATEDB privilege: every DSN call creates a database.
+const EnvDSN = "REMOTEASSIST_TEST_POSTGRES_DSN"
+
+var (
+	mainRunning atomic.Bool
+
+	sharedOnce sync.Once
+	shared     *Server
+	sharedErr  error
+)
+
+// Main runs the tests and then stops the shared throwaway server, if one was started. Call it
+// from TestMain in every package that uses DSN; DSN fails a test of a package that does not, since
+// its server would outlive the test binary.
+func Main(m *testing.M) {
+	mainRunning.Store(true)
+	code := m.Run()
+	if shared != nil {
+		if err := shared.stop(); err != nil {
+			fmt.Fprintf(os.Stderr, "pgtest: stopping PostgreSQL: %v\n", err)
+		}
+		shared.remove()
+	}
+	os.Exit(code)
+}
+
+// DSN returns the connection string of a new, empty database that only the calling test uses,
+// on the server of $REMOTEASSIST_TEST_POSTGRES_DSN if it is set and on the test binary's shared
+// throwaway server otherwise. A database on an external server is dropped when the test ends.
+func DSN(t testing.TB) string {
+	t.Helper()
+	if env := os.Getenv(EnvDSN); env != "" {
+		name := newDatabase(t, env)
+		t.Cleanup(func() { dropDatabase(env, name) })
+		return withDatabase(env, name)
+	}
+	if !mainRunning.Load() {
+		t.Fatal("pgtest: the package's tests must run through pgtest.Main: add `func TestMain(m *testing.M) { pgtest.Main(m) }`")
+	}
+	sharedOnce.Do(func() { shared, sharedErr = start() })
+	if sharedErr != nil {
+		fail(t, sharedErr)
+	}
+	return shared.NewDatabase(t)
+}
+
+// fail ends a test that cannot have its PostgreSQL, saying how to give it one.
+func fail(t testing.TB, err error) {
+	t.Helper()
+	t.Fatalf("pgtest: cannot start a throwaway PostgreSQL: %v\n"+
+		"Install the server binaries (Debian: apt-get install postgresql) or set %s to a server whose role may CREATE DATABASE.", err, EnvDSN)
+}
+
+// Server is a throwaway PostgreSQL that a test can stop and start again, on the same port and
+// data directory, to see how code behaves while the database is down.
+type Server struct {
+	bin     string // directory of initdb and postgres
+	dir     string // everything the server writes: data, socket, log
+	port    int
+	cred    *syscall.Credential // who the server runs as; nil for the current user
+	running *exec.Cmd
+	exited  chan struct{} // closed when running has exited
+}
+
+// StartServer starts a dedicated throwaway server for the calling test and stops it when the
+// test ends. Use it only to stop and start a server; DSN is cheaper for everything else.
+func StartServer(t testing.TB) *Server {
+	t.Helper()
+	s, err := start()
+	if err != nil {
+		fail(t, err)
+	}
+	t.Cleanup(func() {
+		if err := s.stop(); err != nil {
+			t.Errorf("pgtest: stopping PostgreSQL: %v", err)
+		}
+		s.remove()
+	})
+	return s
+}
+
+// DSN returns the connection string of database db on the server.
+func (s *Server) DSN(db string) string {
+	return fmt.Sprintf("host=127.0.0.1 port=%d user=postgres dbname=%s sslmode=disable", s.port, db)
+}
+
+// NewDatabase creates an empty database on the server and returns its connection string.
+func (s *Server) NewDatabase(t testing.TB) string {
+	t.Helper()
+	return s.DSN(newDatabase(t, s.DSN("postgres")))
+}
+
+// Stop shuts the server down (fast shutdown: open connections are ended) and waits until it has.
+func (s *Server) Stop(t testing.TB) {
+	t.Helper()
+	if err := s.stop(); err != nil {
+		t.Fatalf("pgtest: stopping PostgreSQL: %v", err)
+	}
+}
+
+// Start starts a stopped server again, on the same port and data, and waits until it accepts
+// connections.
+func (s *Server) Start(t testing.TB) {
+	t.Helper()
+	if err := s.run(); err != nil {
+		t.Fatalf("pgtest: restarting PostgreSQL: %v", err)
+	}
+}
+
+// start creates a cluster in a new temporary directory and runs it. Not t.TempDir: its parent
+// directory is private to the current user, so the postgres user could not reach the data.
+func start() (_ *Server, err error) {
+	bin, err := findBinaries()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "remoteassist-pgtest-")
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{bin: bin, dir: dir}
+	defer func() {
+		if err != nil {
+			s.remove()
+		}
+	}()
+	if os.Geteuid() == 0 {
+		// initdb refuses to run as root; the server runs as the account packages create for it.
+		u, err := user.Lookup("postgres")
+		if err != nil {
+			return nil, fmt.Errorf("running as root, and there is no postgres user to run the server as: %w", err)
+		}
+		uid, _ := strconv.ParseUint(u.Uid, 10, 32)
+		gid, _ := strconv.ParseUint(u.Gid, 10, 32)
+		s.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+		if err := os.Chown(dir, int(uid), int(gid)); err != nil {
+			return nil, err
+		}
+	}
+	initdb := s.command("initdb", "-D", s.dataDir(), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync")
+	if out, err := initdb.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("initdb: %w\n%s", err, out)
+	}
+	if s.port, err = freePort(); err != nil {
+		return nil, err
+	}
+	if err := s.run(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// findBinaries returns the bin directory of the newest installed PostgreSQL, looking where
+// Debian and Ubuntu install it and then on $PATH.
+func findBinaries() (string, error) {
+	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	sort.Slice(dirs, func(i, j int) bool { return version(dirs[i]) > version(dirs[j]) })
+	for _, d := range dirs {
+		if _, err := os.Stat(filepath.Join(d, "initdb")); err == nil {
+			return d, nil
+		}
+	}
+	if p, err := exec.LookPath("initdb"); err == nil {
+		return filepath.Dir(p), nil
+	}
+	return "", errors.New("no initdb under /usr/lib/postgresql/*/bin or on $PATH")
+}
+
+// version reads the major version from /usr/lib/postgresql/VERSION/bin, so 15 sorts above 9.6.
+func version(binDir string) float64 {
+	v, _ := strconv.ParseFloat(filepath.Base(filepath.Dir(binDir)), 64)
+	return v
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func (s *Server) dataDir() string { return filepath.Join(s.dir, "data") }
+func (s *Server) logPath() string { return filepath.Join(s.dir, "postgres.log") }
+
+// command prepares one of the server's programs to run as the server's user.
+func (s *Server) command(name string, args ...string) *exec.Cmd {
+	cmd := exec.Command(filepath.Join(s.bin, name), args...)
+	cmd.Dir = s.dir // the server's user may not be able to read the current directory
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Credential: s.cred,
+		// If the test binary dies without stopping the server, the kernel asks for an immediate
+		// shutdown, so no server is left running on the machine.
+		Pdeathsig: syscall.SIGQUIT,
+	}
+	return cmd
+}
+
+// run starts the postgres process and waits until it accepts connections.
+func (s *Server) run() error {
+	if s.running != nil {
+		return errors.New("already running")
+	}
+	log, err := os.OpenFile(s.logPath(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer log.Close()
+	cmd := s.command("postgres", "-D", s.dataDir(),
+		"-c", "listen_addresses=127.0.0.1",
+		"-c", "port="+strconv.Itoa(s.port),
+		"-c", "unix_socket_directories="+s.dir,
+		"-c", "fsync=off",
+		"-c", "synchronous_commit=off",
+		"-c", "full_page_writes=off",
+		"-c", "max_connections=200",
+	)
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	s.running, s.exited = cmd, exited
+
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		conn, err := pgx.Connect(ctx, s.DSN("postgres"))
+		cancel()
+		if err == nil {
+			conn.Close(context.Background())
+			return nil
+		}
+		select {
+		case <-exited:
+			s.running = nil
+			return fmt.Errorf("postgres exited at start-up:\n%s", s.logTail())
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			s.stop()
+			return fmt.Errorf("postgres did not accept connections within a minute: %v\n%s", err, s.logTail())
+		}
+	}
+}
+
+// stop asks for a fast shutdown and waits for it. Stopping a stopped server does nothing.
+func (s *Server) stop() error {
+	if s.running == nil {
+		return nil
+	}
+	defer func() { s.running = nil }()
+	if err := s.running.Process.Signal(syscall.SIGINT); err != nil {
+		return err
+	}
+	select {
+	case <-s.exited:
+		return nil
+	case <-time.After(30 * time.Second):
+		s.running.Process.Kill()
+		<-s.exited
+		return fmt.Errorf("postgres did not stop within 30s; killed:\n%s", s.logTail())
+	}
+}
+
+// remove deletes the server's files.
+func (s *Server) remove() { os.RemoveAll(s.dir) }
+
+func (s *Server) logTail() string {
+	b, _ := os.ReadFile(s.logPath())
+	if len(b) > 4000 {
+		b = b[len(b)-4000:]
+	}
+	return string(b)
+}
+
+// newDatabase creates a database with a random name on the server of adminDSN and returns the
+// name. Random rather than counted, so that test binaries sharing an external server never pick
+// the same one.
+func newDatabase(t testing.TB, adminDSN string) string {
+	t.Helper()
+	b := make([]byte, 6)
+	rand.Read(b)
+	name := "test_" + hex.EncodeToString(b)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, adminDSN)
+	if err != nil {
+		t.Fatalf("pgtest: connect to create a database: %v", err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("pgtest: CREATE DATABASE %s: %v", name, err)
+	}
+	return name
+}
+
+// dropDatabase removes a test's database from an external server, best effort: a left-over
+// database is harmless and has a name that says what it is.
+func dropDatabase(adminDSN, name string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, adminDSN)
+	if err != nil {
+		return
+	}
+	defer conn.Close(context.Background())
+	conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+}
+
+// withDatabase returns dsn with its database replaced by name. It handles both forms a DSN can
+// take: a URL, and keyword=value pairs, where a later keyword overrides an earlier one.
+func withDatabase(dsn, name string) string {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		if u, err := url.Parse(dsn); err == nil {
+			u.Path = "/" + name
+			return u.String()
+		}
+	}
+	return dsn + " dbname=" + name
+}

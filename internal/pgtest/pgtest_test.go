@@ -1,0 +1,76 @@
+package pgtest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+func TestMain(m *testing.M) { Main(m) }
+
+// query runs a one-value query on a fresh connection.
+func query[T any](t *testing.T, dsn, sql string) (T, error) {
+	t.Helper()
+	var v T
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return v, err
+	}
+	defer conn.Close(context.Background())
+	err = conn.QueryRow(ctx, sql).Scan(&v)
+	return v, err
+}
+
+func TestDSNGivesEachCallItsOwnDatabase(t *testing.T) {
+	a, b := DSN(t), DSN(t)
+	if a == b {
+		t.Fatalf("two calls returned the same DSN %q", a)
+	}
+	dbA, err := query[string](t, a, "SELECT current_database()")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dbB, err := query[string](t, b, "SELECT current_database()")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dbA == dbB {
+		t.Fatalf("both DSNs connect to database %q", dbA)
+	}
+	if n, err := query[int](t, a, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"); err != nil || n != 0 {
+		t.Errorf("a new database has %d tables (%v), want 0", n, err)
+	}
+}
+
+func TestServerStopStart(t *testing.T) {
+	s := StartServer(t)
+	dsn := s.NewDatabase(t)
+	if _, err := query[int](t, dsn, "SELECT 1"); err != nil {
+		t.Fatal(err)
+	}
+	s.Stop(t)
+	if _, err := query[int](t, dsn, "SELECT 1"); err == nil {
+		t.Fatal("a stopped server answered")
+	}
+	s.Start(t)
+	// Same port and data: the database made before the restart is still there.
+	if _, err := query[int](t, dsn, "SELECT 1"); err != nil {
+		t.Fatalf("after Start: %v", err)
+	}
+}
+
+func TestWithDatabase(t *testing.T) {
+	for in, want := range map[string]string{
+		"postgres://u:p@h:5432/app?sslmode=disable": "postgres://u:p@h:5432/test_x?sslmode=disable",
+		"postgresql://h/":          "postgresql://h/test_x",
+		"host=h user=u dbname=app": "host=h user=u dbname=app dbname=test_x",
+	} {
+		if got := withDatabase(in, "test_x"); got != want {
+			t.Errorf("withDatabase(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
