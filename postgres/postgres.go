@@ -1,0 +1,323 @@
+// Package postgres is a remoteassist.Store on PostgreSQL, for running several replicas of the
+// service against one database.
+//
+// What it relies on, kept small so that PostgreSQL-compatible databases (CockroachDB, YugabyteDB)
+// can serve it too: plain tables with PRIMARY KEY and CHECK constraints; INSERT ... ON CONFLICT DO
+// UPDATE ... RETURNING; COALESCE; now(); transactions around DDL where available (each migration
+// is also idempotent on its own where they are not). It does not use advisory locks, LISTEN/NOTIFY,
+// triggers, stored procedures or extensions.
+//
+// Schema migrations run in Open. Replicas starting together are safe without advisory locks: each
+// migration is applied in a transaction that first inserts its version into schema_migrations, so
+// a second replica blocks on that row and then fails with unique_violation; Open retries on that
+// and on the other SQLSTATEs concurrent DDL raises (42P07, 42710, 40001, 40P01), and the retry
+// finds the migration applied.
+//
+// Updates are one statement (an upsert whose SET keeps the stored value of every property the
+// patch leaves out), so they are atomic per tenant with no read-then-write and no explicit
+// transaction. The database refuses states outside the contract by a CHECK constraint, and values
+// read back are validated again.
+//
+// Errors: when the database cannot be reached (connection refused or lost, connect timeout,
+// deadline, server shutting down, too many connections, a read-only standby), methods return an
+// *remoteassist.Error with code EUNAVAILABLE, which the HTTP layer answers with 503 and
+// Retry-After. A cancelled context is returned as is. Anything else is EINTERNAL. The pool
+// reconnects by itself when the database is back; no new Store is needed.
+//
+// The DSN is anything pgx accepts (URL or keyword=value), including pool settings such as
+// pool_max_conns. Behind PgBouncer in transaction mode, add default_query_exec_mode=exec.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/remoteassist/remoteassist"
+)
+
+const (
+	// connectTimeout bounds establishing a connection when the DSN sets none, so that requests
+	// fail fast instead of waiting on an unreachable host.
+	connectTimeout = 2 * time.Second
+	// operationTimeout bounds each store call even when the caller's context has no deadline:
+	// a database that accepted the connection and then stopped answering must not hold a
+	// request forever.
+	operationTimeout = 5 * time.Second
+)
+
+// Store is a remoteassist.Store backed by a PostgreSQL connection pool. It is safe for
+// concurrent use.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+var (
+	_ remoteassist.Store  = (*Store)(nil)
+	_ remoteassist.Pinger = (*Store)(nil)
+)
+
+// Open connects to the database at dsn and brings its schema up to date. The database must be
+// reachable: if it is not, Open fails (with an error whose code is EUNAVAILABLE) rather than start
+// a replica that cannot serve; ctx bounds how long it tries.
+func Open(ctx context.Context, dsn string) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: parse DSN: %w", err)
+	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = connectTimeout
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	if err := migrate(ctx, pool); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: migrate the schema: %w", storeError(err))
+	}
+	return &Store{pool: pool}, nil
+}
+
+// Close closes the pool. It waits for connections in use to be returned, so call it after the
+// HTTP server has drained; calls after Close fail with EUNAVAILABLE.
+func (s *Store) Close() {
+	s.pool.Close()
+}
+
+// Ping reports whether the database answers now, for readiness checks.
+func (s *Store) Ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, operationTimeout)
+	defer cancel()
+	if err := s.pool.Ping(ctx); err != nil {
+		return storeError(err)
+	}
+	return nil
+}
+
+// Settings returns the tenant's settings, or the defaults for a tenant that never wrote.
+func (s *Store) Settings(ctx context.Context, tenant string) (remoteassist.Settings, error) {
+	if err := ctx.Err(); err != nil {
+		return remoteassist.Settings{}, err
+	}
+	if tenant == "" {
+		return remoteassist.Settings{}, errNoTenant
+	}
+	ctx, cancel := context.WithTimeout(ctx, operationTimeout)
+	defer cancel()
+	row := s.pool.QueryRow(ctx,
+		`SELECT allow_unenrolled, state, block_chat FROM remote_assistance_settings WHERE tenant = $1`,
+		tenant)
+	out, err := scan(tenant, row)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return remoteassist.DefaultSettings(tenant), nil
+	}
+	return out, err
+}
+
+// upsert inserts a tenant's first settings or merges a patch into the stored ones, in one
+// statement. $2..$4 are the full settings for a tenant that has no row yet (the defaults with the
+// patch applied, computed in Go so the defaults live in one place); $5..$7 are the patch, NULL for
+// a property it leaves out, so COALESCE keeps the stored value.
+const upsert = `
+INSERT INTO remote_assistance_settings AS s (tenant, allow_unenrolled, state, block_chat, updated_at)
+VALUES ($1, $2, $3, $4, now())
+ON CONFLICT (tenant) DO UPDATE SET
+	allow_unenrolled = COALESCE($5, s.allow_unenrolled),
+	state            = COALESCE($6, s.state),
+	block_chat       = COALESCE($7, s.block_chat),
+	updated_at       = now()
+RETURNING allow_unenrolled, state, block_chat`
+
+// UpdateSettings merges p into the tenant's settings atomically and returns the result. It
+// returns once the database has committed the statement.
+func (s *Store) UpdateSettings(ctx context.Context, tenant string, p remoteassist.Patch) (remoteassist.Settings, error) {
+	if err := p.Validate(); err != nil {
+		return remoteassist.Settings{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return remoteassist.Settings{}, err
+	}
+	if tenant == "" {
+		return remoteassist.Settings{}, errNoTenant
+	}
+	ctx, cancel := context.WithTimeout(ctx, operationTimeout)
+	defer cancel()
+	first := p.Apply(remoteassist.DefaultSettings(tenant))
+	var state *string
+	if p.RemoteAssistanceState != nil {
+		state = new(string(*p.RemoteAssistanceState))
+	}
+	row := s.pool.QueryRow(ctx, upsert,
+		tenant, first.AllowSessionsToUnenrolledDevices, string(first.RemoteAssistanceState), first.BlockChat,
+		p.AllowSessionsToUnenrolledDevices, state, p.BlockChat)
+	return scan(tenant, row)
+}
+
+// scan reads a settings row and validates it: a value outside the contract means the table was
+// changed behind the store's back, and is reported rather than passed on.
+func scan(tenant string, row pgx.Row) (remoteassist.Settings, error) {
+	var (
+		out   = remoteassist.Settings{ID: remoteassist.SettingsID(tenant)}
+		state string
+	)
+	if err := row.Scan(&out.AllowSessionsToUnenrolledDevices, &state, &out.BlockChat); err != nil {
+		if errors.Is(err, pgx.ErrNoRows) {
+			return remoteassist.Settings{}, err
+		}
+		return remoteassist.Settings{}, storeError(err)
+	}
+	out.RemoteAssistanceState = remoteassist.State(state)
+	if !out.RemoteAssistanceState.Valid() {
+		return remoteassist.Settings{}, &remoteassist.Error{
+			Code:    remoteassist.EINTERNAL,
+			Message: internalMessage,
+			Err:     fmt.Errorf("postgres: stored state %q of tenant %q is not in the contract", state, tenant),
+		}
+	}
+	return out, nil
+}
+
+const (
+	internalMessage    = "An internal server error occurred."
+	unavailableMessage = "The service is temporarily unavailable. Retry later."
+)
+
+// errNoTenant refuses an empty tenant, as the bolt store does. Every principal has a tenant, so
+// reaching this is a bug upstream rather than a client mistake.
+var errNoTenant = &remoteassist.Error{Code: remoteassist.EINTERNAL, Message: internalMessage, Err: errors.New("postgres: empty tenant")}
+
+// storeError gives a failed database call its domain code.
+//
+// An error the server sent (*pgconn.PgError) is EUNAVAILABLE only for SQLSTATEs that mean "not
+// now": the connection classes, shutdown, resource limits, conflicts worth retrying and a
+// read-only server during a failover. Every other error did not come from the server: failing to
+// dial, a connection lost, a connect or acquire timeout, a deadline, a closed pool. Those mean the
+// database is out of reach. A cancelled context is returned unchanged: the caller gave up, the
+// database did nothing wrong.
+func storeError(err error) error {
+	var e *remoteassist.Error
+	var pgErr *pgconn.PgError
+	switch {
+	case errors.As(err, &e):
+		return err
+	case errors.Is(err, context.Canceled):
+		return err
+	case errors.As(err, &pgErr) && !unavailableState(pgErr.Code):
+		return &remoteassist.Error{Code: remoteassist.EINTERNAL, Message: internalMessage, Err: err}
+	default:
+		return &remoteassist.Error{Code: remoteassist.EUNAVAILABLE, Message: unavailableMessage, Err: err}
+	}
+}
+
+// unavailableState reports whether a SQLSTATE means the database cannot serve now but may soon.
+func unavailableState(code string) bool {
+	switch code {
+	case "57P01", // admin_shutdown
+		"57P02", // crash_shutdown
+		"57P03", // cannot_connect_now: starting up or in recovery
+		"40001", // serialization_failure
+		"40P01", // deadlock_detected
+		"25006": // read_only_sql_transaction: a standby, or a primary being demoted
+		return true
+	}
+	switch code[:2] {
+	case "08", // connection exception
+		"53": // insufficient resources: too many connections, disk full, out of memory
+		return true
+	}
+	return false
+}
+
+// migration is one step of the schema. Applied steps never change: a change is a new step.
+// Each statement is idempotent on its own so that a database without transactional DDL can
+// re-run a step that failed half-way.
+type migration struct {
+	version    int
+	statements []string
+}
+
+var migrations = []migration{
+	{1, []string{`
+CREATE TABLE IF NOT EXISTS remote_assistance_settings (
+	tenant           text        PRIMARY KEY CHECK (tenant <> ''),
+	allow_unenrolled boolean     NOT NULL,
+	state            text        NOT NULL
+		CONSTRAINT remote_assistance_settings_state_check CHECK (state IN ('notConfigured', 'disabled', 'enabled')),
+	block_chat       boolean     NOT NULL,
+	updated_at       timestamptz NOT NULL
+)`}},
+}
+
+// migrate applies the migrations the database lacks, retrying when a replica starting at the same
+// time got there first.
+func migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	for attempt := 1; ; attempt++ {
+		err := migrateOnce(ctx, pool)
+		var pgErr *pgconn.PgError
+		if err == nil || !errors.As(err, &pgErr) || !concurrentDDLState(pgErr.Code) || attempt == 20 {
+			return err
+		}
+		// Back off with jitter so replicas that collided do not collide again in lockstep.
+		select {
+		case <-time.After(time.Duration(attempt)*10*time.Millisecond + rand.N(20*time.Millisecond)):
+		case <-ctx.Done():
+			return err
+		}
+	}
+}
+
+// concurrentDDLState reports whether a SQLSTATE is what concurrent schema changes raise.
+func concurrentDDLState(code string) bool {
+	switch code {
+	case "23505", // unique_violation: the version row, or a catalog row such as the table's type
+		"42P07", // duplicate_table
+		"42710", // duplicate_object
+		"40001", // serialization_failure (CockroachDB reports conflicts so)
+		"40P01": // deadlock_detected
+		return true
+	}
+	return false
+}
+
+func migrateOnce(ctx context.Context, pool *pgxpool.Pool) error {
+	if _, err := pool.Exec(ctx, `
+CREATE TABLE IF NOT EXISTS schema_migrations (
+	version    integer     PRIMARY KEY,
+	applied_at timestamptz NOT NULL DEFAULT now()
+)`); err != nil {
+		return err
+	}
+	for _, m := range migrations {
+		var applied bool
+		if err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)`, m.version).Scan(&applied); err != nil {
+			return err
+		}
+		if applied {
+			continue
+		}
+		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+			// Claim the version first: a replica doing the same waits here until this
+			// transaction ends, then fails with unique_violation and finds the step applied.
+			if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version) VALUES ($1)`, m.version); err != nil {
+				return err
+			}
+			for _, stmt := range m.statements {
+				if _, err := tx.Exec(ctx, stmt); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("migration %d: %w", m.version, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,229 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/remoteassist/remoteassist"
+	"github.com/remoteassist/remoteassist/internal/pgtest"
+	"github.com/remoteassist/remoteassist/storetest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+func ptr[T any](v T) *T { return &v }
+
+// open opens a store on dsn and closes it when the test ends.
+func open(t *testing.T, dsn string) *Store {
+	t.Helper()
+	s, err := Open(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// exec runs SQL on its own connection, to look at or tamper with the database behind the store.
+func exec(t *testing.T, dsn, sql string, args ...any) error {
+	t.Helper()
+	conn, err := pgx.Connect(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	_, err = conn.Exec(t.Context(), sql, args...)
+	return err
+}
+
+func TestContract(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) remoteassist.Store { return open(t, pgtest.DSN(t)) })
+}
+
+// TestConcurrentMigrations starts four stores on one fresh database at the same moment, as
+// replicas of a deployment do, several times over.
+func TestConcurrentMigrations(t *testing.T) {
+	for range 5 {
+		dsn := pgtest.DSN(t)
+		start := make(chan struct{})
+		errs := make(chan error, 4)
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Go(func() {
+				<-start
+				s, err := Open(t.Context(), dsn)
+				if err == nil {
+					_, err = s.UpdateSettings(t.Context(), "tenant", remoteassist.Patch{BlockChat: ptr(true)})
+					s.Close()
+				}
+				errs <- err
+			})
+		}
+		close(start)
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatalf("a replica failed to start beside others: %v", err)
+			}
+		}
+		conn, err := pgx.Connect(t.Context(), dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var versions []int
+		rows, _ := conn.Query(t.Context(), `SELECT version FROM schema_migrations ORDER BY version`)
+		versions, err = pgx.CollectRows(rows, pgx.RowTo[int])
+		conn.Close(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(versions) != len(migrations) {
+			t.Fatalf("schema_migrations holds %v, want the %d migrations once each", versions, len(migrations))
+		}
+	}
+}
+
+// TestReopenIsIdempotent opens a store on an already migrated database.
+func TestReopenIsIdempotent(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	want, err := open(t, dsn).UpdateSettings(t.Context(), "tenant", remoteassist.Patch{RemoteAssistanceState: ptr(remoteassist.StateDisabled)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := open(t, dsn).Settings(t.Context(), "tenant")
+	if err != nil || got != want {
+		t.Fatalf("after reopening: %+v, %v; want %+v", got, err, want)
+	}
+}
+
+// TestDatabaseRefusesOutOfContractState checks the CHECK constraint: whatever writes the table,
+// it cannot store a state the contract does not have.
+func TestDatabaseRefusesOutOfContractState(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	open(t, dsn)
+	err := exec(t, dsn, `INSERT INTO remote_assistance_settings VALUES ('tenant', false, 'on', false, now())`)
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "23514" {
+		t.Fatalf("inserting state 'on': error = %v, want check_violation (23514)", err)
+	}
+}
+
+// TestOutOfContractValueReadBack drops the constraint, stores a bad state, and checks the store
+// reports it instead of passing it on.
+func TestOutOfContractValueReadBack(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	s := open(t, dsn)
+	if err := exec(t, dsn, `ALTER TABLE remote_assistance_settings DROP CONSTRAINT remote_assistance_settings_state_check`); err != nil {
+		t.Fatal(err)
+	}
+	if err := exec(t, dsn, `INSERT INTO remote_assistance_settings VALUES ('tenant', false, 'Enabled', false, now())`); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Settings(t.Context(), "tenant"); remoteassist.ErrorCode(err) != remoteassist.EINTERNAL {
+		t.Errorf("Settings = %+v, %v; want an error with code %q", got, err, remoteassist.EINTERNAL)
+	}
+	if got, err := s.UpdateSettings(t.Context(), "tenant", remoteassist.Patch{BlockChat: ptr(true)}); remoteassist.ErrorCode(err) != remoteassist.EINTERNAL {
+		t.Errorf("UpdateSettings = %+v, %v; want an error with code %q", got, err, remoteassist.EINTERNAL)
+	}
+}
+
+func TestEmptyTenantRefused(t *testing.T) {
+	s := open(t, pgtest.DSN(t))
+	if _, err := s.Settings(t.Context(), ""); err == nil {
+		t.Error("Settings accepted an empty tenant")
+	}
+	if _, err := s.UpdateSettings(t.Context(), "", remoteassist.Patch{BlockChat: ptr(true)}); err == nil {
+		t.Error("UpdateSettings accepted an empty tenant")
+	}
+}
+
+func TestClosedStoreIsUnavailable(t *testing.T) {
+	s, err := Open(t.Context(), pgtest.DSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if _, err := s.Settings(t.Context(), "tenant"); remoteassist.ErrorCode(err) != remoteassist.EUNAVAILABLE {
+		t.Errorf("Settings after Close: error = %v, want code %q", err, remoteassist.EUNAVAILABLE)
+	}
+}
+
+// TestDatabaseDownThenUp stops the database under a running store: every call must fail with
+// EUNAVAILABLE on its own, well before the caller's deadline, and succeed again once the database
+// is back, on the same Store.
+func TestDatabaseDownThenUp(t *testing.T) {
+	srv := pgtest.StartServer(t)
+	dsn := srv.NewDatabase(t)
+	s := open(t, dsn)
+	patch := remoteassist.Patch{AllowSessionsToUnenrolledDevices: ptr(true)}
+	want, err := s.UpdateSettings(t.Context(), "tenant", patch)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	srv.Stop(t)
+	// The deadline only keeps a hang from stalling the test; the calls must fail before it.
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	checkUnavailable := func(what string, err error) {
+		t.Helper()
+		if code := remoteassist.ErrorCode(err); code != remoteassist.EUNAVAILABLE {
+			t.Errorf("%s with the database down: error = %v (code %q), want code %q", what, err, code, remoteassist.EUNAVAILABLE)
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("%s with the database down waited for the caller's deadline instead of failing", what)
+		}
+	}
+	for range 3 { // the first call may meet a pooled connection that died, later ones dial
+		_, err := s.UpdateSettings(ctx, "tenant", remoteassist.Patch{BlockChat: ptr(true)})
+		checkUnavailable("UpdateSettings", err)
+		_, err = s.Settings(ctx, "tenant")
+		checkUnavailable("Settings", err)
+		checkUnavailable("Ping", s.Ping(ctx))
+	}
+	if _, err := Open(ctx, dsn); remoteassist.ErrorCode(err) != remoteassist.EUNAVAILABLE {
+		t.Errorf("Open with the database down: error = %v, want code %q", err, remoteassist.EUNAVAILABLE)
+	}
+
+	srv.Start(t)
+	if err := s.Ping(t.Context()); err != nil {
+		t.Fatalf("Ping once the database is back: %v", err)
+	}
+	if got, err := s.Settings(t.Context(), "tenant"); err != nil || got != want {
+		t.Fatalf("Settings once the database is back: %+v, %v; want %+v", got, err, want)
+	}
+	if _, err := s.UpdateSettings(t.Context(), "tenant", remoteassist.Patch{BlockChat: ptr(true)}); err != nil {
+		t.Fatalf("UpdateSettings once the database is back: %v", err)
+	}
+}
+
+func TestStoreError(t *testing.T) {
+	cases := []struct {
+		err  error
+		want string
+	}{
+		{&pgconn.PgError{Code: "57P01"}, remoteassist.EUNAVAILABLE},
+		{&pgconn.PgError{Code: "08006"}, remoteassist.EUNAVAILABLE},
+		{&pgconn.PgError{Code: "53300"}, remoteassist.EUNAVAILABLE},
+		{&pgconn.PgError{Code: "25006"}, remoteassist.EUNAVAILABLE},
+		{&pgconn.PgError{Code: "23514"}, remoteassist.EINTERNAL},
+		{&pgconn.PgError{Code: "42P01"}, remoteassist.EINTERNAL},
+		{context.DeadlineExceeded, remoteassist.EUNAVAILABLE},
+		{errors.New("dial tcp 127.0.0.1:5432: connect: connection refused"), remoteassist.EUNAVAILABLE},
+	}
+	for _, c := range cases {
+		if got := remoteassist.ErrorCode(storeError(c.err)); got != c.want {
+			t.Errorf("storeError(%v) has code %q, want %q", c.err, got, c.want)
+		}
+	}
+	if err := storeError(context.Canceled); err != context.Canceled {
+		t.Errorf("storeError(context.Canceled) = %v, want it unchanged", err)
+	}
+}
