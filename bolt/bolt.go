@@ -11,8 +11,8 @@
 // loses no update that was answered.
 //
 // One process at a time: bbolt takes an exclusive flock on the file. A second process opening the
-// same file waits at most Options.LockTimeout and then fails with an error wrapping ErrInUse. The
-// kernel drops the lock when a process dies, so a crashed process never leaves a stale lock.
+// same file waits at most the lock timeout (WithLockTimeout) and then fails with an error wrapping
+// ErrInUse. The kernel drops the lock when a process dies, so a crash never leaves a stale lock.
 //
 // Stored format: bucket "settings", key = the tenant id as UTF-8, value = JSON of the record type
 // below with explicit field names and a format version. The settings id is not stored: it is
@@ -40,24 +40,32 @@ import (
 // ErrInUse is wrapped by the error Open returns when another process holds the data file.
 var ErrInUse = errors.New("in use by another remoteassist process")
 
-// Defaults for Options. The batch delay bounds the latency group commit adds to a lone update;
-// 1ms is well under an fsync on most disks, so it costs little and lets updates that arrive
-// during it share the fsync. A full batch commits at once without waiting for the delay.
+// Defaults of the options. The batch delay bounds the latency group commit adds to a lone update:
+// it waits that long for others to share its fsync. 1ms costs little next to a request's round
+// trip and lets a burst of updates share one commit; a full batch commits at once without waiting.
 const (
 	DefaultLockTimeout   = time.Second
 	DefaultMaxBatchDelay = time.Millisecond
 	DefaultMaxBatchSize  = 256
 )
 
-// Options tune Open. The zero value (or nil) means the defaults above.
-type Options struct {
-	// LockTimeout is how long Open waits for another process to release the file.
-	LockTimeout time.Duration
-	// MaxBatchDelay is how long an update waits for others to share its commit.
-	MaxBatchDelay time.Duration
-	// MaxBatchSize is how many updates commit together at most; a full batch does not wait.
-	MaxBatchSize int
+// An Option tunes Open. Without options Open uses the defaults above.
+type Option func(*options)
+
+type options struct {
+	lockTimeout   time.Duration
+	maxBatchDelay time.Duration
+	maxBatchSize  int
 }
+
+// WithLockTimeout sets how long Open waits for another process to release the file.
+func WithLockTimeout(d time.Duration) Option { return func(o *options) { o.lockTimeout = d } }
+
+// WithMaxBatchDelay sets how long an update waits for others to share its commit.
+func WithMaxBatchDelay(d time.Duration) Option { return func(o *options) { o.maxBatchDelay = d } }
+
+// WithMaxBatchSize sets how many updates commit together at most.
+func WithMaxBatchSize(n int) Option { return func(o *options) { o.maxBatchSize = n } }
 
 var bucket = []byte("settings")
 
@@ -69,27 +77,23 @@ type Store struct {
 var _ remoteassist.Store = (*Store)(nil)
 
 // Open opens the data file at path, creating it (mode 0600) and its directory (mode 0700) if
-// needed. Only one process can have the file open: if another holds it for longer than
-// opts.LockTimeout, Open returns an error wrapping ErrInUse, which reads
+// needed. Only one process can have the file open: if another holds it for longer than the lock
+// timeout (1s by default), Open returns an error wrapping ErrInUse, which reads
 // `data file "PATH" is in use by another remoteassist process`. Errors from Open are plain errors:
 // they happen at start-up, not in a request.
-func Open(path string, opts *Options) (*Store, error) {
-	o := Options{LockTimeout: DefaultLockTimeout, MaxBatchDelay: DefaultMaxBatchDelay, MaxBatchSize: DefaultMaxBatchSize}
-	if opts != nil {
-		if opts.LockTimeout > 0 {
-			o.LockTimeout = opts.LockTimeout
-		}
-		if opts.MaxBatchDelay > 0 {
-			o.MaxBatchDelay = opts.MaxBatchDelay
-		}
-		if opts.MaxBatchSize > 0 {
-			o.MaxBatchSize = opts.MaxBatchSize
-		}
+func Open(path string, opts ...Option) (*Store, error) {
+	o := options{lockTimeout: DefaultLockTimeout, maxBatchDelay: DefaultMaxBatchDelay, maxBatchSize: DefaultMaxBatchSize}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.lockTimeout <= 0 || o.maxBatchDelay <= 0 || o.maxBatchSize <= 0 {
+		// A zero lock timeout would make bbolt wait forever for the other process.
+		return nil, errors.New("bolt: lock timeout, batch delay and batch size must be positive")
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("create the directory of data file %q: %w", path, err)
 	}
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: o.LockTimeout})
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: o.lockTimeout})
 	switch {
 	case errors.Is(err, bberrors.ErrTimeout):
 		return nil, fmt.Errorf("data file %q is %w", path, ErrInUse)
@@ -98,8 +102,8 @@ func Open(path string, opts *Options) (*Store, error) {
 	case err != nil:
 		return nil, fmt.Errorf("open data file %q: %w", path, err)
 	}
-	db.MaxBatchDelay = o.MaxBatchDelay
-	db.MaxBatchSize = o.MaxBatchSize
+	db.MaxBatchDelay = o.maxBatchDelay
+	db.MaxBatchSize = o.maxBatchSize
 	if err := db.Update(func(tx *bbolt.Tx) error {
 		_, err := tx.CreateBucketIfNotExists(bucket)
 		return err
@@ -141,7 +145,7 @@ func (s *Store) Settings(ctx context.Context, tenant string) (remoteassist.Setti
 // write transaction, and it returns once that transaction is fsynced.
 //
 // The context is checked before the update is queued; once queued, the update is committed or
-// fails with its batch, which takes at most MaxBatchDelay plus one commit.
+// fails with its batch, which takes at most the batch delay plus one commit.
 func (s *Store) UpdateSettings(ctx context.Context, tenant string, p remoteassist.Patch) (remoteassist.Settings, error) {
 	if err := p.Validate(); err != nil {
 		return remoteassist.Settings{}, err

@@ -22,7 +22,7 @@ func ptr[T any](v T) *T { return &v }
 func openTemp(t testing.TB) (*Store, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "data", "remoteassist.db")
-	s, err := Open(path, nil)
+	s, err := Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +52,7 @@ func TestSecondOpenFailsFast(t *testing.T) {
 	_, path := openTemp(t)
 	done := make(chan error, 1)
 	go func() {
-		s, err := Open(path, &Options{LockTimeout: 200 * time.Millisecond})
+		s, err := Open(path, WithLockTimeout(200*time.Millisecond))
 		if err == nil {
 			s.Close()
 		}
@@ -72,9 +72,22 @@ func TestSecondOpenFailsFast(t *testing.T) {
 	}
 }
 
+func TestOpenRefusesNonPositiveOptions(t *testing.T) {
+	for name, opt := range map[string]Option{
+		"lock timeout": WithLockTimeout(0), // bbolt would wait forever
+		"batch delay":  WithMaxBatchDelay(0),
+		"batch size":   WithMaxBatchSize(0),
+	} {
+		if s, err := Open(filepath.Join(t.TempDir(), "remoteassist.db"), opt); err == nil {
+			s.Close()
+			t.Errorf("Open accepted a zero %s", name)
+		}
+	}
+}
+
 func TestReopenKeepsData(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "remoteassist.db")
-	s, err := Open(path, nil)
+	s, err := Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +99,7 @@ func TestReopenKeepsData(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Close released the lock: a new Open gets the file at once.
-	s, err = Open(path, nil)
+	s, err = Open(path)
 	if err != nil {
 		t.Fatalf("Open after Close: %v", err)
 	}
@@ -121,7 +134,7 @@ func TestNotADatabase(t *testing.T) {
 	if err := os.WriteFile(path, []byte(strings.Repeat("not a database\n", 1000)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s, err := Open(path, nil)
+	s, err := Open(path)
 	if err == nil {
 		s.Close()
 		t.Fatal("Open accepted a file that is not a database")
