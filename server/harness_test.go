@@ -246,3 +246,33 @@ func checkResponse(req *http.Request, res *http.Response, body []byte) error {
 type checkError struct{ msg string }
 
 func (e *checkError) Error() string { return e.msg }
+
+// TestContractCheckerCatchesViolations proves the checker every other test relies on fails on
+// responses that break the contract.
+func TestContractCheckerCatchesViolations(t *testing.T) {
+	h := newHarness(t)
+	h.get(h.token("x", readConfig)) // loads the contract
+	req, _ := http.NewRequest(http.MethodGet, "http://127.0.0.1"+settingsPath, nil)
+	good := http.Header{"Request-Id": {"5f1c1a55-0d3c-4e5a-9a57-5d0f2b1c9e11"}, "Client-Request-Id": {"c"}, "Content-Type": {"application/json"}}
+	bad := []struct {
+		name   string
+		status int
+		header http.Header
+		body   string
+	}{
+		{"200 without id", 200, good, `{"@odata.context":"x","@odata.type":"#microsoft.graph.remoteAssistanceSettings"}`},
+		{"200 with out-of-contract state", 200, good, `{"@odata.context":"x","@odata.type":"#microsoft.graph.remoteAssistanceSettings","id":"i","remoteAssistanceState":"on"}`},
+		{"error without message", 400, good, `{"error":{"code":"BadRequest","innerError":{"date":"d","request-id":"r","client-request-id":"c"}}}`},
+		{"missing request-id", 200, http.Header{"Content-Type": {"application/json"}}, `{"@odata.context":"x","@odata.type":"#microsoft.graph.remoteAssistanceSettings","id":"i"}`},
+	}
+	for _, tc := range bad {
+		res := &http.Response{StatusCode: tc.status, Header: tc.header}
+		if err := checkResponse(req, res, []byte(tc.body)); err == nil {
+			t.Errorf("%s: accepted", tc.name)
+		}
+	}
+	ok := `{"@odata.context":"x","@odata.type":"#microsoft.graph.remoteAssistanceSettings","id":"i","blockChat":true}`
+	if err := checkResponse(req, &http.Response{StatusCode: 200, Header: good}, []byte(ok)); err != nil {
+		t.Errorf("valid response refused: %v", err)
+	}
+}

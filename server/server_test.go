@@ -138,7 +138,7 @@ func TestRejectedRequests(t *testing.T) {
 		{name: "string body", body: `"blockChat"`, status: 400, code: "BadRequest", mentions: []string{"JSON object"}},
 		{name: "empty object", body: `{}`, status: 400, code: "BadRequest", mentions: []string{"at least 1 property"}},
 		{name: "only annotations", body: `{"@odata.type":"#microsoft.graph.remoteAssistanceSettings"}`, status: 400, code: "BadRequest", mentions: []string{"at least 1 property"}},
-		{name: "empty body", body: ``, status: 400, code: "BadRequest", mentions: []string{"body is required"}},
+		{name: "empty body", body: ``, headers: []string{"Content-Type", "application/json"}, status: 400, code: "BadRequest", mentions: []string{"body is required"}},
 		{name: "wrong odata type", body: `{"@odata.type":"#microsoft.graph.user","blockChat":false}`, status: 400, code: "BadRequest", mentions: []string{"@odata.type"}},
 		{name: "foreign id", body: `{"id":"someone-else","blockChat":false}`, status: 400, code: "BadRequest", mentions: []string{"'id'"}},
 		{name: "missing content type", body: `{"blockChat":false}`, headers: []string{"Content-Type", ""}, status: 415, code: "UnsupportedMediaType", mentions: []string{"Content-Type"}},

@@ -1,0 +1,141 @@
+// Command remoteassist serves the remote assistance settings API and talks to it.
+//
+//	remoteassist serve  [--addr 127.0.0.1:8080] [--data DIR] [--store URL]
+//	remoteassist token  --tenant ID [--data DIR] [--scopes "A B"] [--roles "A B"] [--ttl 1h]
+//
+// Run "remoteassist help" or "remoteassist COMMAND --help" for details.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// command is one subcommand.
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+}
+
+func commands() []command {
+	return []command{
+		{"serve", "serve the API on an address", runServe},
+		{"token", "print a bearer token signed by a data directory's key", runToken},
+	}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run executes the command line and returns the process exit code: 0 on success, 2 for a usage
+// error, 1 for anything else.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage(stdout)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	for _, c := range commands() {
+		if c.name != args[0] {
+			continue
+		}
+		err := c.run(ctx, args[1:], stdout, stderr)
+		switch {
+		case err == nil:
+			return 0
+		case errors.Is(err, flag.ErrHelp):
+			return 0
+		case errors.As(err, new(usageError)):
+			fmt.Fprintf(stderr, "remoteassist %s: %v\n", c.name, err)
+			return 2
+		default:
+			var ce *exitError
+			if errors.As(err, &ce) {
+				fmt.Fprintln(stderr, ce.msg)
+				return ce.code
+			}
+			fmt.Fprintf(stderr, "remoteassist %s: %v\n", c.name, err)
+			return 1
+		}
+	}
+	fmt.Fprintf(stderr, "remoteassist: unknown command %q\n\n", args[0])
+	usage(stderr)
+	return 2
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "remoteassist serves and uses Microsoft Graph's remoteAssistanceSettings API.")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Usage: remoteassist COMMAND [flags]")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Commands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, `Run "remoteassist COMMAND --help" for a command's flags and examples.`)
+}
+
+// usageError is a mistake in the command line.
+type usageError struct{ error }
+
+// exitError is a failure already explained in one line, with the exit code to use.
+type exitError struct {
+	msg  string
+	code int
+}
+
+func (e *exitError) Error() string { return e.msg }
+
+// newFlagSet returns a flag set that prints its usage with examples to stdout on --help and
+// reports mistakes as usage errors.
+func newFlagSet(name, synopsis, examples string, stdout io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {
+		fmt.Fprintf(stdout, "Usage: remoteassist %s\n\nFlags:\n", synopsis)
+		fs.SetOutput(stdout)
+		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
+		if examples != "" {
+			fmt.Fprintf(stdout, "\nExamples:\n%s", examples)
+		}
+	}
+	return fs
+}
+
+// parse parses args, turning mistakes into usage errors and --help into flag.ErrHelp.
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.Usage()
+			return err
+		}
+		return usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	}
+	return nil
+}
+
+// envOr returns the environment variable's value, or def when it is unset or empty.
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/remoteassist/remoteassist"
+	"github.com/remoteassist/remoteassist/bolt"
+	"github.com/remoteassist/remoteassist/jwtauth"
+	"github.com/remoteassist/remoteassist/memory"
+	"github.com/remoteassist/remoteassist/postgres"
+	"github.com/remoteassist/remoteassist/server"
+)
+
+// Server timeouts: a slow client cannot hold a connection, and a normal one is never cut off.
+const (
+	readHeaderTimeout = 5 * time.Second
+	readTimeout       = 15 * time.Second
+	writeTimeout      = 30 * time.Second
+	idleTimeout       = 2 * time.Minute
+	maxHeaderBytes    = 32 << 10
+	shutdownTimeout   = 15 * time.Second
+)
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("serve", "serve [--addr HOST:PORT] [--data DIR] [--store URL]",
+		`  remoteassist serve
+  remoteassist serve --addr 127.0.0.1:9090 --data /var/lib/remoteassist
+  remoteassist serve --store postgres://user:pass@db:5432/remoteassist
+`, stdout)
+	addr := fs.String("addr", envOr("REMOTEASSIST_ADDR", "127.0.0.1:8080"), "address to listen on (env REMOTEASSIST_ADDR)")
+	dataDir := fs.String("data", defaultDataDir(), "data directory: signing key and embedded store (env REMOTEASSIST_DATA)")
+	storeURL := fs.String("store", envOr("REMOTEASSIST_STORE", ""),
+		`where settings live: empty for the embedded store in --data, "memory", or a postgres:// URL (env REMOTEASSIST_STORE)`)
+	logFormat := fs.String("log-format", envOr("REMOTEASSIST_LOG_FORMAT", "text"), `log format: "text" or "json" (env REMOTEASSIST_LOG_FORMAT)`)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	logger, err := newLogger(*logFormat, stderr)
+	if err != nil {
+		return usageError{err}
+	}
+	if err := os.MkdirAll(*dataDir, 0o700); err != nil {
+		return fmt.Errorf("creating data directory: %w", err)
+	}
+	key, err := jwtauth.LoadOrCreateKey(*dataDir)
+	if err != nil {
+		return err
+	}
+	verifier, err := jwtauth.NewDevVerifier(key)
+	if err != nil {
+		return err
+	}
+	store, closeStore, err := openStore(ctx, *storeURL, *dataDir)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+
+	srv, err := server.New(server.Config{Store: store, Authenticator: verifier, Logger: logger})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	httpServer := &http.Server{
+		Handler:           srv,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	base := "http://" + ln.Addr().String() + server.BasePath
+	logger.Info("serving", "base_url", base, "data", *dataDir, "store", storeKind(*storeURL))
+	logger.Info("get a token with: remoteassist token --data " + shellQuote(*dataDir) + " --tenant YOUR-TENANT")
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- httpServer.Serve(ln) }()
+	select {
+	case err := <-serveErr:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := httpServer.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// openStore opens the store the --store flag names and returns a function that closes it.
+func openStore(ctx context.Context, url, dataDir string) (remoteassist.Store, func(), error) {
+	switch {
+	case url == "":
+		s, err := bolt.Open(filepath.Join(dataDir, "settings.db"))
+		if err != nil {
+			return nil, nil, err
+		}
+		return s, func() { _ = s.Close() }, nil
+	case url == "memory":
+		return memory.New(), func() {}, nil
+	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
+		s, err := postgres.Open(ctx, url)
+		if err != nil {
+			return nil, nil, err
+		}
+		return s, s.Close, nil
+	}
+	return nil, nil, usageError{fmt.Errorf(`--store %q: want empty, "memory" or a postgres:// URL`, url)}
+}
+
+func storeKind(url string) string {
+	switch {
+	case url == "":
+		return "embedded"
+	case url == "memory":
+		return "memory"
+	}
+	return "postgres"
+}
+
+func newLogger(format string, w io.Writer) (*slog.Logger, error) {
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, nil)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, nil)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}
+
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r == '/' || r == '.' || r == '-' || r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z')
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

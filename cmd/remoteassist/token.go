@@ -1,0 +1,58 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/remoteassist/remoteassist/jwtauth"
+)
+
+// Permissions a default token carries: enough to GET and PATCH.
+const defaultScopes = "DeviceManagementServiceConfig.ReadWrite.All"
+
+func runToken(_ context.Context, args []string, stdout, _ io.Writer) error {
+	fs := newFlagSet("token", "token --tenant ID [--data DIR] [--scopes \"A B\"] [--roles \"A B\"] [--ttl 1h]",
+		`  remoteassist token --tenant contoso
+  remoteassist token --tenant contoso --scopes DeviceManagementServiceConfig.Read.All
+  remoteassist token --tenant contoso --scopes "" --roles DeviceManagementConfiguration.ReadWrite.All
+  export REMOTEASSIST_TOKEN=$(remoteassist token --tenant contoso)
+`, stdout)
+	dataDir := fs.String("data", defaultDataDir(), "data directory whose signing key signs the token (env REMOTEASSIST_DATA)")
+	tenant := fs.String("tenant", "", "tenant id, the token's tid claim (required)")
+	scopes := fs.String("scopes", defaultScopes, `delegated permissions, space-separated (the scp claim); "" leaves scp out`)
+	roles := fs.String("roles", "", "application permissions, space-separated (the roles claim)")
+	subject := fs.String("subject", "", "the caller's id (sub and oid claims); default: derived from the tenant")
+	ttl := fs.Duration("ttl", time.Hour, "how long the token is valid")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if strings.TrimSpace(*tenant) == "" {
+		return usageError{fmt.Errorf("--tenant is required")}
+	}
+	if *ttl <= 0 {
+		return usageError{fmt.Errorf("--ttl must be positive")}
+	}
+	key, err := jwtauth.LoadOrCreateKey(*dataDir)
+	if err != nil {
+		return err
+	}
+	sub := *subject
+	if sub == "" {
+		sub = "cli-" + *tenant
+	}
+	tok, err := key.Mint(jwtauth.TokenSpec{
+		Tenant:  *tenant,
+		Subject: sub,
+		Scopes:  strings.Fields(*scopes),
+		Roles:   strings.Fields(*roles),
+		TTL:     *ttl,
+	})
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(stdout, tok)
+	return err
+}
