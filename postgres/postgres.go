@@ -8,10 +8,11 @@
 // triggers, stored procedures or extensions.
 //
 // Schema migrations run in Open. Replicas starting together are safe without advisory locks: each
-// migration is applied in a transaction that first inserts its version into schema_migrations, so
-// a second replica blocks on that row and then fails with unique_violation; Open retries on that
-// and on the other SQLSTATEs concurrent DDL raises (42P07, 42710, 40001, 40P01), and the retry
-// finds the migration applied.
+// migration is applied in a transaction that first inserts its version into
+// remoteassist_schema_migrations, so a second replica blocks on that row and then fails with
+// unique_violation; Open retries on that and on the other SQLSTATEs concurrent DDL raises (42P07,
+// 42710, 40001, 40P01), and the retry finds the migration applied. The table is prefixed so that
+// it cannot collide with the schema_migrations of a migration tool in a shared database.
 //
 // Updates are one statement (an upsert whose SET keeps the stored value of every property the
 // patch leaves out), so they are atomic per tenant with no read-then-write and no explicit
@@ -288,7 +289,7 @@ func concurrentDDLState(code string) bool {
 
 func migrateOnce(ctx context.Context, pool *pgxpool.Pool) error {
 	if _, err := pool.Exec(ctx, `
-CREATE TABLE IF NOT EXISTS schema_migrations (
+CREATE TABLE IF NOT EXISTS remoteassist_schema_migrations (
 	version    integer     PRIMARY KEY,
 	applied_at timestamptz NOT NULL DEFAULT now()
 )`); err != nil {
@@ -296,7 +297,7 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 	}
 	for _, m := range migrations {
 		var applied bool
-		if err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)`, m.version).Scan(&applied); err != nil {
+		if err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM remoteassist_schema_migrations WHERE version = $1)`, m.version).Scan(&applied); err != nil {
 			return err
 		}
 		if applied {
@@ -305,7 +306,7 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 			// Claim the version first: a replica doing the same waits here until this
 			// transaction ends, then fails with unique_violation and finds the step applied.
-			if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version) VALUES ($1)`, m.version); err != nil {
+			if _, err := tx.Exec(ctx, `INSERT INTO remoteassist_schema_migrations (version) VALUES ($1)`, m.version); err != nil {
 				return err
 			}
 			for _, stmt := range m.statements {

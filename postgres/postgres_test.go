@@ -78,14 +78,14 @@ func TestConcurrentMigrations(t *testing.T) {
 			t.Fatal(err)
 		}
 		var versions []int
-		rows, _ := conn.Query(t.Context(), `SELECT version FROM schema_migrations ORDER BY version`)
+		rows, _ := conn.Query(t.Context(), `SELECT version FROM remoteassist_schema_migrations ORDER BY version`)
 		versions, err = pgx.CollectRows(rows, pgx.RowTo[int])
 		conn.Close(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
 		if len(versions) != len(migrations) {
-			t.Fatalf("schema_migrations holds %v, want the %d migrations once each", versions, len(migrations))
+			t.Fatalf("remoteassist_schema_migrations holds %v, want the %d migrations once each", versions, len(migrations))
 		}
 	}
 }

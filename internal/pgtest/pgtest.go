@@ -17,7 +17,8 @@
 // The throwaway server runs with fsync off (its data dies with it anyway), listens on 127.0.0.1 on a
 // free port and keeps its unix socket in its own temporary directory, so it never collides with a
 // system PostgreSQL. As root, which initdb refuses, it runs as the "postgres" user. The kernel
-// stops it if the test binary dies before Main could (the parent-death signal).
+// stops it if the test binary dies before Main could (the parent-death signal); its directory,
+// /tmp/remoteassist-pgtest-*, is then left behind.
 package pgtest
 
 import (
