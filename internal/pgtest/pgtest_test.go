@@ -74,3 +74,28 @@ func TestWithDatabase(t *testing.T) {
 		}
 	}
 }
+
+// TestDSNFromEnvironment points DSN at a server through the environment variable, as CI with a
+// PostgreSQL service would, and checks each test gets its own database that is dropped after it.
+func TestDSNFromEnvironment(t *testing.T) {
+	s := StartServer(t)
+	admin := s.DSN("postgres")
+	t.Setenv(EnvDSN, admin)
+	var name string
+	t.Run("user", func(t *testing.T) {
+		var err error
+		if name, err = query[string](t, DSN(t), "SELECT current_database()"); err != nil {
+			t.Fatal(err)
+		}
+		if name == "postgres" {
+			t.Fatal("DSN returned the server's own database, not a new one")
+		}
+	})
+	n, err := query[int](t, admin, "SELECT count(*) FROM pg_database WHERE datname = '"+name+"'")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Errorf("database %s is still there after its test ended", name)
+	}
+}
