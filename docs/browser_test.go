@@ -1,0 +1,316 @@
+package docs
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"image/png"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+)
+
+// The browser test loads /docs in a real headless Chromium (Debian's /usr/bin/chromium, or the
+// binary named by $CHROMIUM), served by the handler on a loopback httptest.Server, and checks
+// what a person would see and what the page asks the network for.
+//
+// It fails, and does not skip, when Chromium is missing: install it with
+// scripts/install-chromium.sh.
+//
+// The screenshot (docs/screenshot.png, shown in the README) is rewritten only with
+// UPDATE_SCREENSHOT=1; otherwise it goes to a temporary directory and is only checked to be a
+// PNG of the window's size.
+//
+//	UPDATE_SCREENSHOT=1 go test ./docs -run TestBrowser
+
+const (
+	defaultChromium = "/usr/bin/chromium"
+	windowWidth     = 1440
+	windowHeight    = 900
+)
+
+// browserLog collects, in order, what the page did: every network request, every failed load,
+// every non-2xx/3xx response, console errors and warnings, exceptions and browser log entries.
+type browserLog struct {
+	mu       sync.Mutex
+	requests []string // URLs, in order
+	problems []string
+	last     time.Time // time of the last network request
+}
+
+func (l *browserLog) listen(ev any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch ev := ev.(type) {
+	case *network.EventRequestWillBeSent:
+		l.requests = append(l.requests, ev.Request.URL)
+		l.last = time.Now()
+	case *network.EventResponseReceived:
+		if s := ev.Response.Status; s >= 400 {
+			l.problems = append(l.problems, fmt.Sprintf("HTTP %d for %s", s, ev.Response.URL))
+		}
+	case *network.EventLoadingFailed:
+		l.problems = append(l.problems, fmt.Sprintf("load failed (%s %s) of request %s", ev.ErrorText, ev.BlockedReason, ev.RequestID))
+	case *runtime.EventExceptionThrown:
+		d := ev.ExceptionDetails
+		text := d.Text
+		if d.Exception != nil && d.Exception.Description != "" {
+			text += " " + d.Exception.Description
+		}
+		l.problems = append(l.problems, "exception: "+text)
+	case *runtime.EventConsoleAPICalled:
+		if ev.Type == runtime.ConsoleAPICalledTypeError || ev.Type == runtime.ConsoleAPICalledTypeWarning || ev.Type == runtime.ConsoleAPICalledTypeAssert {
+			var parts []string
+			for _, a := range ev.Args {
+				if a.Description != "" {
+					parts = append(parts, a.Description)
+				} else {
+					parts = append(parts, string(a.Value))
+				}
+			}
+			l.problems = append(l.problems, fmt.Sprintf("console.%s: %s", ev.Type, strings.Join(parts, " ")))
+		}
+	case *log.EventEntryAdded:
+		// Content-Security-Policy violations, blocked or failed loads and other browser
+		// complaints about the page arrive here.
+		if e := ev.Entry; e.Level == log.EntryLevelError || e.Level == log.EntryLevelWarning {
+			l.problems = append(l.problems, fmt.Sprintf("browser log %s/%s: %s %s", e.Source, e.Level, e.Text, e.URL))
+		}
+	}
+}
+
+func (l *browserLog) snapshot() (requests, problems []string, last time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.requests), slices.Clone(l.problems), l.last
+}
+
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	path := os.Getenv("CHROMIUM")
+	if path == "" {
+		path = defaultChromium
+	}
+	if fi, err := os.Stat(path); err != nil || fi.IsDir() {
+		t.Fatalf("Chromium not found at %s (set $CHROMIUM, or run scripts/install-chromium.sh): %v", path, err)
+	}
+	return path
+}
+
+func TestBrowserRendersDocs(t *testing.T) {
+	chromium := chromiumPath(t)
+	start := time.Now()
+
+	// Serve the handler over real HTTP on the loopback interface, and note what it is asked for.
+	var servedMu sync.Mutex
+	var served []string
+	h := newTestHandler(t)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		servedMu.Lock()
+		served = append(served, r.Method+" "+r.URL.Path)
+		servedMu.Unlock()
+		h.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	origin, err := url.Parse(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ip := net.ParseIP(origin.Hostname()); ip == nil || !ip.IsLoopback() {
+		t.Fatalf("test server is not on loopback: %s", srv.URL)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium),
+		chromedp.NoSandbox, // root in a container
+		chromedp.DisableGPU,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(windowWidth, windowHeight),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-domain-reliability", true),
+		chromedp.Flag("no-pings", true),
+		chromedp.Flag("lang", "en-US"),
+		// Nothing but the test server resolves, so a request to any other host fails at once
+		// and leaves the machine never; the test still sees it (requestWillBeSent).
+		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND, EXCLUDE "+origin.Hostname()),
+	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	defer cancelAlloc()
+	var blog browserLog
+	tabCtx, cancelTab := chromedp.NewContext(allocCtx, chromedp.WithListener(blog.listen))
+	defer cancelTab()
+
+	// Start the browser, then load the page.
+	if err := chromedp.Do(tabCtx); err != nil {
+		t.Fatalf("start Chromium: %v", err)
+	}
+	t.Logf("Chromium started in %v", time.Since(start).Round(time.Millisecond))
+	if err := chromedp.Do(tabCtx,
+		chromedp.EmulateViewport(windowWidth, windowHeight),
+		chromedp.Navigate(srv.URL+PathDocs),
+	); err != nil {
+		t.Fatalf("navigate: %v", err)
+	}
+
+	// Redoc has rendered when the operations are on the page.
+	needles := []string{
+		"Get remoteAssistanceSettings",
+		"Update remoteAssistanceSettings",
+		"notConfigured", "disabled", "enabled",
+		"ODataError", "innerError",
+	}
+	_, err = chromedp.Run(tabCtx, chromedp.PollFunction[chromedp.Void](
+		`(needles) => document.documentElement.getAttribute('data-redoc') === 'error' ||
+			(document.documentElement.getAttribute('data-redoc') === 'ready' &&
+			 needles.every((n) => document.body.textContent.includes(n)))`,
+		chromedp.WithPollingArgs(needles),
+		chromedp.WithPollingInterval(100*time.Millisecond),
+		chromedp.WithPollingTimeout(30*time.Second),
+	))
+	if err != nil {
+		text, _ := chromedp.Run(tabCtx, chromedp.Evaluate[string](`document.body.innerText.slice(0, 2000)`))
+		reqs, probs, _ := blog.snapshot()
+		t.Fatalf("Redoc did not render the contract: %v\nrequests: %v\nproblems: %v\npage text: %s", err, reqs, probs, text)
+	}
+	if state, _ := chromedp.Run(tabCtx, chromedp.Evaluate[string](`document.documentElement.getAttribute('data-redoc')`)); state != "ready" {
+		t.Fatalf("Redoc reported an error (data-redoc=%q)", state)
+	}
+	t.Logf("rendered after %v", time.Since(start).Round(time.Millisecond))
+
+	// Let late requests (images set after the first render, the search worker) happen: wait
+	// until the network has been quiet for a second.
+	quietSince := time.Now()
+	for {
+		_, _, last := blog.snapshot()
+		if last.After(quietSince) {
+			quietSince = last
+		}
+		if time.Since(quietSince) >= time.Second {
+			break
+		}
+		select {
+		case <-tabCtx.Done():
+			t.Fatal(tabCtx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+
+	// What a person sees: the two operations as headings, the enum values and the error
+	// envelope in the visible text, not only somewhere in the DOM.
+	visible, err := chromedp.Run(tabCtx, chromedp.Evaluate[string](`document.body.innerText`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range append(needles,
+		`Enum: "notConfigured" "disabled" "enabled"`, // the remoteAssistanceState schema
+		"object (MainError)", "object (InnerError)",  // the expanded 400 response: error.innerError
+	) {
+		if !strings.Contains(visible, n) {
+			t.Errorf("%q is not in the visible text", n)
+		}
+	}
+	headings, err := chromedp.Run(tabCtx, chromedp.Evaluate[[]string](
+		`Array.from(document.querySelectorAll('h2')).map((h) => h.textContent.trim())`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, op := range []string{"Get remoteAssistanceSettings", "Update remoteAssistanceSettings"} {
+		if !slices.Contains(headings, op) {
+			t.Errorf("no <h2> %q among %q", op, headings)
+		}
+	}
+	// The footer logo was neutralised, not loaded: no <img> points anywhere but data: or here.
+	imgs, err := chromedp.Run(tabCtx, chromedp.Evaluate[[]string](
+		`Array.from(document.images).map((i) => i.getAttribute('src') || '')`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, src := range imgs {
+		if !strings.HasPrefix(src, "data:") && !strings.HasPrefix(src, "/") {
+			t.Errorf("an <img> still has src %q", src)
+		}
+	}
+
+	// Every request went to the test server (or stayed in the browser: data:, blob:).
+	requests, problems, _ := blog.snapshot()
+	if len(requests) == 0 {
+		t.Fatal("no network request was recorded")
+	}
+	for _, raw := range requests {
+		u, err := url.Parse(raw)
+		if err != nil {
+			t.Errorf("request to an unparsable URL %q", raw)
+			continue
+		}
+		switch u.Scheme {
+		case "data":
+			continue
+		case "blob":
+			if strings.HasPrefix(u.Opaque, srv.URL+"/") {
+				continue
+			}
+		case "http":
+			if u.Host == origin.Host {
+				continue
+			}
+		}
+		t.Errorf("the page requested %s, which is not on the test server %s", raw, srv.URL)
+	}
+	for _, p := range problems {
+		t.Errorf("browser: %s", p)
+	}
+	t.Logf("page requests: %q", requests)
+
+	servedMu.Lock()
+	gotServed := slices.Clone(served)
+	servedMu.Unlock()
+	for _, want := range []string{"GET " + PathDocs, "GET " + PathRedocJS, "GET " + PathInitJS, "GET " + PathSpecJSON} {
+		if !slices.Contains(gotServed, want) {
+			t.Errorf("the server was not asked for %s (asked: %q)", want, gotServed)
+		}
+	}
+
+	// A screenshot of the window, as the README shows it: the GET operation, with its
+	// parameters, responses and samples.
+	if err := chromedp.Do(tabCtx, chromedp.Evaluate[chromedp.Void](
+		`document.querySelector('[id$="/operation/deviceManagement.GetRemoteAssistanceSettings"]').scrollIntoView()`),
+		chromedp.Sleep(300*time.Millisecond), // let the side menu follow the scroll
+	); err != nil {
+		t.Fatalf("scroll to the GET operation: %v", err)
+	}
+	shot, err := chromedp.Run(tabCtx, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(bytes.NewReader(shot))
+	if err != nil {
+		t.Fatalf("screenshot is not a PNG: %v", err)
+	}
+	if b := img.Bounds(); b.Dx() != windowWidth || b.Dy() != windowHeight {
+		t.Errorf("screenshot is %dx%d, want %dx%d", b.Dx(), b.Dy(), windowWidth, windowHeight)
+	}
+	out := filepath.Join(t.TempDir(), "screenshot.png")
+	if os.Getenv("UPDATE_SCREENSHOT") == "1" {
+		out = "screenshot.png"
+	}
+	if err := os.WriteFile(out, shot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot (%d bytes) written to %s; whole test %v", len(shot), out, time.Since(start).Round(time.Millisecond))
+}

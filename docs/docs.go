@@ -1,0 +1,278 @@
+// Package docs serves the service's API reference and its contract: a Redoc page rendered in
+// the browser from a vendored Redoc bundle, and the OpenAPI document as YAML and as JSON.
+//
+// Everything the page needs comes from the same handler, so the page makes no request to any
+// other host: Redoc 2.5.2 is embedded (assets/redoc.standalone.js, copied from the npm package by
+// scripts/docs-vendor.sh; RedocVersion and RedocSHA256 pin it), fonts are the system's, and a
+// small script stops Redoc's footer logo from loading from Redocly's CDN. The page's
+// Content-Security-Policy allows the serving host only.
+//
+// # Routes
+//
+// [Handler] answers exactly these paths (GET and HEAD; other methods get 405):
+//
+//	/                           302 to /docs
+//	/docs                       the HTML page (text/html)
+//	/docs/                      301 to /docs
+//	/docs/redoc.standalone.js   the Redoc bundle (text/javascript)
+//	/docs/redoc-init.js         the script that starts Redoc (text/javascript)
+//	/openapi.yaml               the contract, exactly the bytes given to Handler (application/yaml)
+//	/openapi.json               the same document as JSON, keys in YAML order (application/json)
+//
+// Any other path gets 404. No route needs authentication. The page refers to the other routes by
+// absolute path, so mount the handler at the root of the host, not under a prefix. With echo:
+//
+//	h, err := docs.Handler(openapi.YAML)
+//	...
+//	e.GET("/", echo.WrapHandler(h))
+//	e.Any("/docs*", echo.WrapHandler(h))
+//	e.Any("/openapi.yaml", echo.WrapHandler(h))
+//	e.Any("/openapi.json", echo.WrapHandler(h))
+//
+// (or loop over [Paths]). The handler does not compress; a compressing middleware in front of it
+// is fine.
+//
+// # Caching
+//
+// Every 200 carries a strong ETag (a hash of the body) and a Cache-Control; a request whose
+// If-None-Match names the ETag gets 304 with no body. The page and the contract may change with
+// a deploy: "public, max-age=300" ([SpecMaxAge]). The page loads the two scripts with ?v=HASH,
+// the hash of the script; a request with the current hash gets "public, max-age=31536000,
+// immutable", any other request for a script (no or an old v) gets "public, max-age=300".
+package docs
+
+import (
+	"bytes"
+	"crypto/sha256"
+	_ "embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// The paths the handler serves.
+const (
+	PathRoot     = "/"
+	PathDocs     = "/docs"
+	PathRedocJS  = "/docs/redoc.standalone.js"
+	PathInitJS   = "/docs/redoc-init.js"
+	PathSpecYAML = "/openapi.yaml"
+	PathSpecJSON = "/openapi.json"
+)
+
+// Paths lists every path [Handler] answers with something other than 404, for mounting it on a
+// router route by route: the ones above and "/docs/" (a redirect to /docs).
+func Paths() []string {
+	return []string{PathRoot, PathDocs, PathDocs + "/", PathRedocJS, PathInitJS, PathSpecYAML, PathSpecJSON}
+}
+
+const (
+	// SpecMaxAge is how long a client may keep the page, the contract and an unversioned script
+	// before it revalidates (with If-None-Match).
+	SpecMaxAge = 300 * time.Second
+	// AssetMaxAge is how long a client may keep a script requested with its current ?v= hash.
+	AssetMaxAge = 365 * 24 * time.Hour
+
+	// ContentSecurityPolicy is sent with the page. It allows the serving host only: scripts and
+	// the contract from 'self'; inline styles, which Redoc (styled-components) writes at run
+	// time; data: images (Redoc's icons, and the footer logo the guard script neutralises); and
+	// the blob: worker of Redoc's search.
+	ContentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; " +
+		"img-src 'self' data:; font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; " +
+		"object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+
+var (
+	//go:embed assets/redoc.standalone.js
+	redocJS []byte
+	//go:embed assets/VERSION
+	redocVersionFile string
+	//go:embed assets/redoc.standalone.js.sha256
+	redocSumFile string
+	//go:embed assets/redoc-guard.js
+	guardJS []byte
+	//go:embed assets/redoc-init.js
+	initJS []byte
+	//go:embed assets/index.html
+	pageHTML string
+)
+
+var (
+	// RedocVersion is the version of the embedded Redoc bundle (assets/VERSION), the exact
+	// "redoc" version pinned in package.json.
+	RedocVersion = strings.TrimSpace(redocVersionFile)
+	// RedocSHA256 is the recorded sha256 (hex) of the embedded bundle
+	// (assets/redoc.standalone.js.sha256, written by scripts/docs-vendor.sh). The tests check
+	// that the embedded bytes have it.
+	RedocSHA256 = strings.Fields(redocSumFile + " ")[0]
+)
+
+var pageTemplate = template.Must(template.New("index.html").Parse(pageHTML))
+
+// resource is one body the handler serves, with its headers computed once.
+type resource struct {
+	body        []byte
+	contentType string
+	etag        string
+	version     string // the ?v= value that earns the long cache, when versioned
+	versioned   bool   // a script the page loads with ?v=version
+	page        bool   // sends the Content-Security-Policy
+}
+
+func newResource(body []byte, contentType string) *resource {
+	sum := sha256.Sum256(body)
+	return &resource{
+		body:        body,
+		contentType: contentType,
+		etag:        `"` + hex.EncodeToString(sum[:16]) + `"`,
+		version:     hex.EncodeToString(sum[:6]),
+	}
+}
+
+// versionedURL is the path of a script with its content hash, as the page refers to it.
+func (r *resource) versionedURL(path string) string { return path + "?v=" + r.version }
+
+type handler struct {
+	page, redoc, init, yaml, json *resource
+}
+
+// Handler returns the handler of the routes listed in the package documentation. spec is the
+// OpenAPI document in YAML (openapi.YAML); it is served unchanged at /openapi.yaml and converted
+// to JSON once, here, for /openapi.json. Handler fails if spec is not a single YAML document
+// that converts to JSON (a mapping at the top, string keys, no NaN or infinities).
+func Handler(spec []byte) (http.Handler, error) {
+	if len(spec) == 0 {
+		return nil, errors.New("docs: empty spec")
+	}
+	js, title, err := specJSON(spec)
+	if err != nil {
+		return nil, err
+	}
+	h := &handler{
+		redoc: newResource(redocJS, "text/javascript; charset=utf-8"),
+		init:  newResource(joinScripts(guardJS, initJS), "text/javascript; charset=utf-8"),
+		yaml:  newResource(bytes.Clone(spec), "application/yaml"),
+		json:  newResource(js, "application/json"),
+	}
+	var page bytes.Buffer
+	err = pageTemplate.Execute(&page, struct {
+		Title, RedocJS, InitJS, SpecYAML, SpecJSON string
+	}{
+		Title:    title,
+		RedocJS:  h.redoc.versionedURL(PathRedocJS),
+		InitJS:   h.init.versionedURL(PathInitJS),
+		SpecYAML: PathSpecYAML,
+		SpecJSON: PathSpecJSON,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("docs: render page: %w", err)
+	}
+	h.redoc.versioned, h.init.versioned = true, true
+	h.page = newResource(page.Bytes(), "text/html; charset=utf-8")
+	h.page.page = true
+	return h, nil
+}
+
+func joinScripts(parts ...[]byte) []byte {
+	var b bytes.Buffer
+	for _, p := range parts {
+		b.Write(p)
+		if !bytes.HasSuffix(p, []byte("\n")) {
+			b.WriteByte('\n')
+		}
+		b.WriteString(";\n")
+	}
+	return b.Bytes()
+}
+
+// specJSON converts the spec to indented JSON and reads its info.title.
+func specJSON(spec []byte) ([]byte, string, error) {
+	js, err := yamlToJSON(spec)
+	if err != nil {
+		return nil, "", fmt.Errorf("docs: convert spec to JSON: %w", err)
+	}
+	var doc struct {
+		Info struct {
+			Title string `yaml:"title"`
+		} `yaml:"info"`
+	}
+	if err := yaml.Unmarshal(spec, &doc); err != nil {
+		return nil, "", fmt.Errorf("docs: read spec: %w", err)
+	}
+	title := doc.Info.Title
+	if title == "" {
+		title = "API"
+	}
+	return js, title, nil
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var res *resource
+	switch r.URL.Path {
+	case PathRoot:
+		h.redirect(w, r, PathDocs, http.StatusFound)
+		return
+	case PathDocs + "/":
+		h.redirect(w, r, PathDocs, http.StatusMovedPermanently)
+		return
+	case PathDocs:
+		res = h.page
+	case PathRedocJS:
+		res = h.redoc
+	case PathInitJS:
+		res = h.init
+	case PathSpecYAML:
+		res = h.yaml
+	case PathSpecJSON:
+		res = h.json
+	default:
+		http.NotFound(w, r)
+		return
+	}
+	if !allowed(w, r) {
+		return
+	}
+
+	hdr := w.Header()
+	hdr.Set("Content-Type", res.contentType)
+	hdr.Set("ETag", res.etag)
+	hdr.Set("X-Content-Type-Options", "nosniff")
+	if res.versioned && r.URL.Query().Get("v") == res.version {
+		hdr.Set("Cache-Control", "public, max-age="+strconv.Itoa(int(AssetMaxAge.Seconds()))+", immutable")
+	} else {
+		hdr.Set("Cache-Control", "public, max-age="+strconv.Itoa(int(SpecMaxAge.Seconds())))
+	}
+	if res.page {
+		hdr.Set("Content-Security-Policy", ContentSecurityPolicy)
+		hdr.Set("Referrer-Policy", "no-referrer")
+		hdr.Set("X-Frame-Options", "DENY")
+	}
+	// ServeContent answers If-None-Match (304) and If-Match from the ETag set above, HEAD with
+	// no body, and Range requests.
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(res.body))
+}
+
+func (h *handler) redirect(w http.ResponseWriter, r *http.Request, to string, code int) {
+	if !allowed(w, r) {
+		return
+	}
+	w.Header().Set("Cache-Control", "public, max-age="+strconv.Itoa(int(SpecMaxAge.Seconds())))
+	http.Redirect(w, r, to, code)
+}
+
+// allowed answers 405 to methods other than GET and HEAD.
+func allowed(w http.ResponseWriter, r *http.Request) bool {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return true
+	}
+	w.Header().Set("Allow", "GET, HEAD")
+	http.Error(w, http.StatusText(http.StatusMethodNotAllowed), http.StatusMethodNotAllowed)
+	return false
+}

@@ -1,0 +1,486 @@
+package docs
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/remoteassist/remoteassist/openapi"
+)
+
+func newTestHandler(t *testing.T) http.Handler {
+	t.Helper()
+	h, err := Handler(openapi.YAML)
+	if err != nil {
+		t.Fatalf("Handler: %v", err)
+	}
+	return h
+}
+
+func do(t *testing.T, h http.Handler, method, target string, hdr map[string]string) *http.Response {
+	t.Helper()
+	req := httptest.NewRequest(method, target, nil)
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec.Result()
+}
+
+func body(t *testing.T, res *http.Response) []byte {
+	t.Helper()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// The vendored bundle is the one recorded: its sha256 is assets/redoc.standalone.js.sha256, its
+// version assets/VERSION, which is the exact redoc pin of package.json and package-lock.json.
+func TestRedocBundlePinned(t *testing.T) {
+	sum := sha256.Sum256(redocJS)
+	if got := hex.EncodeToString(sum[:]); got != RedocSHA256 {
+		t.Fatalf("sha256 of assets/redoc.standalone.js = %s, recorded %s: run scripts/docs-vendor.sh", got, RedocSHA256)
+	}
+	if f := strings.Fields(redocSumFile); len(f) != 2 || f[1] != "redoc.standalone.js" || len(f[0]) != 64 {
+		t.Fatalf("assets/redoc.standalone.js.sha256 is not a sha256sum line for redoc.standalone.js: %q", redocSumFile)
+	}
+	if !regexp.MustCompile(`^\d+\.\d+\.\d+$`).MatchString(RedocVersion) {
+		t.Fatalf("RedocVersion %q is not an exact version", RedocVersion)
+	}
+	// The bundle names its own version (its error screen shows it).
+	if marker := `" ReDoc Version: ","` + RedocVersion + `"`; !bytes.Contains(redocJS, []byte(marker)) {
+		t.Fatalf("the bundle does not say it is Redoc %s", RedocVersion)
+	}
+
+	var pkg struct {
+		DevDependencies map[string]string `json:"devDependencies"`
+	}
+	readJSON(t, "../package.json", &pkg)
+	if got := pkg.DevDependencies["redoc"]; got != RedocVersion {
+		t.Errorf("package.json pins redoc %q, vendored %s", got, RedocVersion)
+	}
+	var lock struct {
+		Packages map[string]struct {
+			Version string `json:"version"`
+		} `json:"packages"`
+	}
+	readJSON(t, "../package-lock.json", &lock)
+	if got := lock.Packages["node_modules/redoc"].Version; got != RedocVersion {
+		t.Errorf("package-lock.json has redoc %q, vendored %s", got, RedocVersion)
+	}
+
+	// With node_modules installed, the vendored copy is byte for byte the npm package's.
+	if nm, err := os.ReadFile("../node_modules/redoc/bundles/redoc.standalone.js"); err == nil {
+		if !bytes.Equal(nm, redocJS) {
+			t.Errorf("assets/redoc.standalone.js differs from node_modules/redoc: run scripts/docs-vendor.sh")
+		}
+	} else {
+		t.Logf("node_modules not installed, not compared with the npm package: %v", err)
+	}
+}
+
+func readJSON(t *testing.T, path string, v any) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+}
+
+// /openapi.yaml is exactly the embedded contract; /openapi.json is the same document.
+func TestSpecRoutes(t *testing.T) {
+	h := newTestHandler(t)
+
+	res := do(t, h, "GET", PathSpecYAML, nil)
+	if res.StatusCode != 200 {
+		t.Fatalf("GET %s: %d", PathSpecYAML, res.StatusCode)
+	}
+	if ct := res.Header.Get("Content-Type"); ct != "application/yaml" {
+		t.Errorf("Content-Type %q", ct)
+	}
+	yamlBody := body(t, res)
+	if !bytes.Equal(yamlBody, openapi.YAML) {
+		t.Fatalf("GET %s is not openapi.YAML", PathSpecYAML)
+	}
+
+	res = do(t, h, "GET", PathSpecJSON, nil)
+	if res.StatusCode != 200 {
+		t.Fatalf("GET %s: %d", PathSpecJSON, res.StatusCode)
+	}
+	if ct := res.Header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("Content-Type %q", ct)
+	}
+	jsonBody := body(t, res)
+
+	var fromYAML, fromJSON any
+	if err := yaml.Unmarshal(openapi.YAML, &fromYAML); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(jsonBody, &fromJSON); err != nil {
+		t.Fatalf("GET %s is not JSON: %v", PathSpecJSON, err)
+	}
+	if want := normalize(t, fromYAML); !reflect.DeepEqual(fromJSON, want) {
+		t.Fatalf("GET %s is not the document of openapi.YAML", PathSpecJSON)
+	}
+	var servedYAML any
+	if err := yaml.Unmarshal(yamlBody, &servedYAML); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(normalize(t, servedYAML), fromJSON) {
+		t.Fatal("the YAML and the JSON served differ")
+	}
+
+	// The keys keep the YAML order, so tools list things as the contract does.
+	var node yaml.Node
+	if err := yaml.Unmarshal(openapi.YAML, &node); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := jsonKeys(t, jsonBody), yamlKeys(node.Content[0]); len(want) < 100 || !reflect.DeepEqual(got, want) {
+		t.Errorf("JSON keys in order\n%v\nYAML keys in order\n%v", got, want)
+	}
+
+	// Tools that read JSON get a valid contract.
+	loader := openapi3.NewLoader()
+	doc, err := loader.LoadFromData(jsonBody)
+	if err != nil {
+		t.Fatalf("kin-openapi cannot load %s: %v", PathSpecJSON, err)
+	}
+	if err := doc.Validate(context.Background()); err != nil {
+		t.Fatalf("%s is not a valid contract: %v", PathSpecJSON, err)
+	}
+}
+
+// normalize gives a value decoded from YAML the types encoding/json decodes to.
+func normalize(t *testing.T, v any) any {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out any
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// jsonKeys lists every object key of a JSON document, depth first, in document order.
+func jsonKeys(t *testing.T, b []byte) []string {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(b))
+	var keys []string
+	type frame struct{ object, wantKey bool }
+	var stack []frame
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			return keys
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		isKey := len(stack) > 0 && stack[len(stack)-1].object && stack[len(stack)-1].wantKey
+		switch tok := tok.(type) {
+		case json.Delim:
+			switch tok {
+			case '{', '[':
+				if len(stack) > 0 && stack[len(stack)-1].object {
+					stack[len(stack)-1].wantKey = true
+				}
+				stack = append(stack, frame{object: tok == '{', wantKey: true})
+				continue
+			default:
+				stack = stack[:len(stack)-1]
+				if len(stack) > 0 && stack[len(stack)-1].object {
+					stack[len(stack)-1].wantKey = true
+				}
+				continue
+			}
+		default:
+			if isKey {
+				keys = append(keys, tok.(string))
+				stack[len(stack)-1].wantKey = false
+			} else if len(stack) > 0 && stack[len(stack)-1].object {
+				stack[len(stack)-1].wantKey = true
+			}
+		}
+	}
+}
+
+func yamlKeys(n *yaml.Node) []string {
+	var keys []string
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			keys = append(keys, n.Content[i].Value)
+			keys = append(keys, yamlKeys(n.Content[i+1])...)
+		}
+	case yaml.SequenceNode:
+		for _, c := range n.Content {
+			keys = append(keys, yamlKeys(c)...)
+		}
+	case yaml.AliasNode:
+		keys = append(keys, yamlKeys(n.Alias)...)
+	}
+	return keys
+}
+
+func TestRoutesAndHeaders(t *testing.T) {
+	h := newTestHandler(t)
+	hh := h.(*handler)
+	immutable := "public, max-age=31536000, immutable"
+	short := "public, max-age=300"
+
+	for _, tc := range []struct {
+		target, contentType, cacheControl string
+		body                              []byte
+	}{
+		{PathDocs, "text/html; charset=utf-8", short, hh.page.body},
+		{PathRedocJS, "text/javascript; charset=utf-8", short, redocJS},
+		{PathRedocJS + "?v=" + hh.redoc.version, "text/javascript; charset=utf-8", immutable, redocJS},
+		{PathRedocJS + "?v=0000", "text/javascript; charset=utf-8", short, redocJS},
+		{PathInitJS, "text/javascript; charset=utf-8", short, hh.init.body},
+		{PathInitJS + "?v=" + hh.init.version, "text/javascript; charset=utf-8", immutable, hh.init.body},
+		{PathSpecYAML, "application/yaml", short, openapi.YAML},
+		{PathSpecJSON, "application/json", short, hh.json.body},
+	} {
+		t.Run(tc.target, func(t *testing.T) {
+			res := do(t, h, "GET", tc.target, nil)
+			b := body(t, res)
+			if res.StatusCode != 200 {
+				t.Fatalf("status %d", res.StatusCode)
+			}
+			if got := res.Header.Get("Content-Type"); got != tc.contentType {
+				t.Errorf("Content-Type %q, want %q", got, tc.contentType)
+			}
+			if got := res.Header.Get("Cache-Control"); got != tc.cacheControl {
+				t.Errorf("Cache-Control %q, want %q", got, tc.cacheControl)
+			}
+			if got := res.Header.Get("X-Content-Type-Options"); got != "nosniff" {
+				t.Errorf("X-Content-Type-Options %q", got)
+			}
+			if !bytes.Equal(b, tc.body) {
+				t.Errorf("body differs")
+			}
+			etag := res.Header.Get("ETag")
+			sum := sha256.Sum256(tc.body)
+			if want := `"` + hex.EncodeToString(sum[:16]) + `"`; etag != want {
+				t.Fatalf("ETag %q, want %q (the body's hash)", etag, want)
+			}
+
+			for _, inm := range []string{etag, "W/" + etag, `"other", ` + etag, "*"} {
+				res := do(t, h, "GET", tc.target, map[string]string{"If-None-Match": inm})
+				if b := body(t, res); res.StatusCode != http.StatusNotModified || len(b) != 0 {
+					t.Errorf("If-None-Match %s: status %d, %d bytes; want 304, empty", inm, res.StatusCode, len(b))
+				}
+				if res.Header.Get("ETag") != etag || res.Header.Get("Cache-Control") != tc.cacheControl {
+					t.Errorf("If-None-Match %s: 304 without ETag/Cache-Control: %v", inm, res.Header)
+				}
+			}
+			res = do(t, h, "GET", tc.target, map[string]string{"If-None-Match": `"other"`})
+			if body(t, res); res.StatusCode != 200 {
+				t.Errorf("If-None-Match other: status %d", res.StatusCode)
+			}
+
+			res = do(t, h, "HEAD", tc.target, nil)
+			if b := body(t, res); res.StatusCode != 200 || len(b) != 0 || res.Header.Get("ETag") != etag {
+				t.Errorf("HEAD: status %d, %d bytes, ETag %q", res.StatusCode, len(b), res.Header.Get("ETag"))
+			}
+
+			res = do(t, h, "POST", tc.target, nil)
+			if body(t, res); res.StatusCode != http.StatusMethodNotAllowed || res.Header.Get("Allow") != "GET, HEAD" {
+				t.Errorf("POST: status %d, Allow %q", res.StatusCode, res.Header.Get("Allow"))
+			}
+		})
+	}
+
+	for _, tc := range []struct {
+		target   string
+		status   int
+		location string
+	}{
+		{"/", http.StatusFound, "/docs"},
+		{"/docs/", http.StatusMovedPermanently, "/docs"},
+		{"/docs/nothing", http.StatusNotFound, ""},
+		{"/docs/redoc.standalone.js.map", http.StatusNotFound, ""},
+		{"/openapi", http.StatusNotFound, ""},
+		{"/index.html", http.StatusNotFound, ""},
+	} {
+		res := do(t, h, "GET", tc.target, nil)
+		if res.StatusCode != tc.status || res.Header.Get("Location") != tc.location {
+			t.Errorf("GET %s: %d Location %q, want %d %q", tc.target, res.StatusCode, res.Header.Get("Location"), tc.status, tc.location)
+		}
+	}
+
+	// Every path Paths lists is answered.
+	for _, p := range Paths() {
+		if res := do(t, h, "GET", p, nil); res.StatusCode >= 400 {
+			t.Errorf("GET %s (in Paths): %d", p, res.StatusCode)
+		}
+	}
+}
+
+// The page loads its scripts and the contract from its own host, by absolute path, with a
+// Content-Security-Policy that allows nothing else.
+func TestPage(t *testing.T) {
+	h := newTestHandler(t)
+	res := do(t, h, "GET", PathDocs, nil)
+	page := string(body(t, res))
+
+	if got := res.Header.Get("Content-Security-Policy"); got != ContentSecurityPolicy {
+		t.Errorf("Content-Security-Policy %q", got)
+	}
+	for _, d := range strings.Split(ContentSecurityPolicy, ";") {
+		for _, src := range strings.Fields(d)[1:] {
+			switch src {
+			case "'self'", "'none'", "'unsafe-inline'", "data:", "blob:":
+			default:
+				t.Errorf("CSP directive %q allows %s", strings.TrimSpace(d), src)
+			}
+		}
+	}
+	if !strings.Contains(ContentSecurityPolicy, "default-src 'self'") || !strings.Contains(ContentSecurityPolicy, "script-src 'self';") {
+		t.Errorf("CSP is not strict: %s", ContentSecurityPolicy)
+	}
+
+	refs := regexp.MustCompile(`(?:src|href|data-spec-url)="([^"]*)"`).FindAllStringSubmatch(page, -1)
+	if len(refs) < 5 {
+		t.Fatalf("found only %d references in the page", len(refs))
+	}
+	for _, m := range refs {
+		u := m[1]
+		if u == "data:," {
+			continue
+		}
+		if !strings.HasPrefix(u, "/") || strings.HasPrefix(u, "//") {
+			t.Errorf("page refers to %q, not an absolute path on this host", u)
+		}
+	}
+	hh := h.(*handler)
+	for _, want := range []string{
+		`<script src="/docs/redoc.standalone.js?v=` + hh.redoc.version + `"></script>`,
+		`<script src="/docs/redoc-init.js?v=` + hh.init.version + `"></script>`,
+		`data-spec-url="/openapi.json"`,
+		`<title>Remote assistance settings (Microsoft Graph beta emulator) — API reference</title>`,
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %s", want)
+		}
+	}
+	if strings.Contains(page, "<script>") {
+		t.Error("page has an inline script, which the CSP forbids")
+	}
+
+	// The init script is the guard, then the Redoc start-up.
+	init := string(hh.init.body)
+	if !strings.HasPrefix(init, string(guardJS)) || !strings.Contains(init, "Redoc.init(") {
+		t.Error("redoc-init.js is not the guard followed by the init script")
+	}
+}
+
+func TestHandlerRefusesBadSpecs(t *testing.T) {
+	for name, spec := range map[string]string{
+		"empty":      "",
+		"not yaml":   "openapi: [3.0.3\n",
+		"two docs":   "openapi: 3.0.3\n---\nopenapi: 3.0.3\n",
+		"scalar":     "just a string\n",
+		"nan":        "openapi: 3.0.3\nx: .nan\n",
+		"inf":        "openapi: 3.0.3\nx: -.inf\n",
+		"merge":      "a: &a {b: 1}\nc:\n  <<: *a\n",
+		"duplicate":  "a: 1\na: 2\n",
+		"binary":     "a: !!binary aGVsbG8=\n",
+		"custom tag": "a: !foo bar\n",
+		"non-scalar": "? [a, b]\n: c\n",
+	} {
+		if _, err := Handler([]byte(spec)); err == nil {
+			t.Errorf("%s: Handler accepted %q", name, spec)
+		}
+	}
+}
+
+func TestYAMLToJSON(t *testing.T) {
+	src := `
+z: 1
+a:
+  s: "text <b> & more"
+  plain: hello
+  quoted_int: '200'
+  int: 200
+  hex: 0x1F
+  float: 1.5
+  exp: 1e3
+  t: true
+  n: null
+  tilde: ~
+  date: 2026-11-28
+  anchor: &x [1, two, {k: v}]
+  alias: *x
+  block: |
+    line 1
+    line 2
+  empty: {}
+  list: []
+200: numeric key
+`
+	got, err := yamlToJSON([]byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{
+  "z": 1,
+  "a": {
+    "s": "text <b> & more",
+    "plain": "hello",
+    "quoted_int": "200",
+    "int": 200,
+    "hex": 31,
+    "float": 1.5,
+    "exp": 1000,
+    "t": true,
+    "n": null,
+    "tilde": null,
+    "date": "2026-11-28",
+    "anchor": [
+      1,
+      "two",
+      {
+        "k": "v"
+      }
+    ],
+    "alias": [
+      1,
+      "two",
+      {
+        "k": "v"
+      }
+    ],
+    "block": "line 1\nline 2\n",
+    "empty": {},
+    "list": []
+  },
+  "200": "numeric key"
+}
+`
+	if string(got) != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+}
