@@ -1,0 +1,233 @@
+package jwtauth
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// MinRSABits is the smallest RSA modulus accepted, because shorter keys are within reach of
+// factoring and no current identity provider issues them.
+const MinRSABits = 2048
+
+// PublicKey is a verification key and the one algorithm it verifies.
+type PublicKey struct {
+	// KID is the key id that tokens name in their kid header.
+	KID string
+	// Key is the public key: an *rsa.PublicKey or an *ecdsa.PublicKey.
+	Key crypto.PublicKey
+	// Alg is the only JWS algorithm accepted with this key. Empty means the key type's usual
+	// algorithm: RS256 for RSA, ES256, ES384 and ES512 for P-256, P-384 and P-521.
+	Alg string
+}
+
+// methods lists the accepted algorithms. Anything else in a token header (none, HS256, ...) is
+// refused before any key is looked up.
+var methods = map[string]jwt.SigningMethod{
+	"RS256": jwt.SigningMethodRS256,
+	"RS384": jwt.SigningMethodRS384,
+	"RS512": jwt.SigningMethodRS512,
+	"PS256": jwt.SigningMethodPS256,
+	"PS384": jwt.SigningMethodPS384,
+	"PS512": jwt.SigningMethodPS512,
+	"ES256": jwt.SigningMethodES256,
+	"ES384": jwt.SigningMethodES384,
+	"ES512": jwt.SigningMethodES512,
+}
+
+// verKey is a PublicKey checked and bound to its signing method.
+type verKey struct {
+	kid    string
+	alg    string
+	method jwt.SigningMethod
+	key    crypto.PublicKey
+}
+
+// bind checks that the key and its algorithm belong together, so that a key can never verify a
+// token under an algorithm of another family.
+func (pk PublicKey) bind() (*verKey, error) {
+	if pk.KID == "" {
+		return nil, errors.New("key has no kid")
+	}
+	alg := pk.Alg
+	switch k := pk.Key.(type) {
+	case *rsa.PublicKey:
+		if k == nil || k.N == nil {
+			return nil, fmt.Errorf("key %q: nil RSA key", pk.KID)
+		}
+		if k.N.BitLen() < MinRSABits {
+			return nil, fmt.Errorf("key %q: RSA key of %d bits is shorter than %d", pk.KID, k.N.BitLen(), MinRSABits)
+		}
+		if alg == "" {
+			alg = "RS256"
+		}
+		switch alg {
+		case "RS256", "RS384", "RS512", "PS256", "PS384", "PS512":
+		default:
+			return nil, fmt.Errorf("key %q: algorithm %q cannot be used with an RSA key", pk.KID, alg)
+		}
+	case *ecdsa.PublicKey:
+		if k == nil || k.Curve == nil {
+			return nil, fmt.Errorf("key %q: nil ECDSA key", pk.KID)
+		}
+		want := ""
+		switch k.Curve {
+		case elliptic.P256():
+			want = "ES256"
+		case elliptic.P384():
+			want = "ES384"
+		case elliptic.P521():
+			want = "ES512"
+		default:
+			return nil, fmt.Errorf("key %q: unsupported curve %s", pk.KID, k.Curve.Params().Name)
+		}
+		if alg == "" {
+			alg = want
+		}
+		if alg != want {
+			return nil, fmt.Errorf("key %q: algorithm %q cannot be used with a %s key", pk.KID, alg, k.Curve.Params().Name)
+		}
+	default:
+		// Symmetric secrets ([]byte) land here on purpose: HMAC keys are never accepted.
+		return nil, fmt.Errorf("key %q: unsupported key type %T", pk.KID, pk.Key)
+	}
+	return &verKey{kid: pk.KID, alg: alg, method: methods[alg], key: pk.Key}, nil
+}
+
+// jwk is the subset of RFC 7517 members needed to rebuild a public key.
+type jwk struct {
+	Kty string `json:"kty"`
+	Use string `json:"use,omitempty"`
+	Kid string `json:"kid,omitempty"`
+	Alg string `json:"alg,omitempty"`
+	Crv string `json:"crv,omitempty"`
+	N   string `json:"n,omitempty"`
+	E   string `json:"e,omitempty"`
+	X   string `json:"x,omitempty"`
+	Y   string `json:"y,omitempty"`
+}
+
+type jwkSet struct {
+	Keys []jwk `json:"keys"`
+}
+
+// b64 decodes base64url without padding. Strict decoding refuses non-canonical encodings, so one
+// token has exactly one spelling.
+var b64 = base64.RawURLEncoding.Strict()
+
+// ParseJWKS parses a JSON Web Key Set and returns its usable signature keys. Keys that are not
+// for signatures, have no kid, repeat an earlier kid, or are of an unsupported type, size or
+// algorithm are skipped rather than failing the whole set, because providers publish key types
+// this package does not know. It is an error if no key is usable.
+func ParseJWKS(data []byte) ([]PublicKey, error) {
+	var set jwkSet
+	if err := json.Unmarshal(data, &set); err != nil {
+		return nil, fmt.Errorf("jwtauth: parse JWKS: %w", err)
+	}
+	var keys []PublicKey
+	var skipped []error
+	seen := make(map[string]bool)
+	for i, k := range set.Keys {
+		pk, err := k.publicKey()
+		if err == nil && seen[pk.KID] {
+			err = fmt.Errorf("duplicate kid %q", pk.KID)
+		}
+		if err == nil {
+			_, err = pk.bind()
+		}
+		if err != nil {
+			skipped = append(skipped, fmt.Errorf("key %d: %w", i, err))
+			continue
+		}
+		seen[pk.KID] = true
+		keys = append(keys, pk)
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("jwtauth: JWKS has no usable signature key: %w", errors.Join(skipped...))
+	}
+	return keys, nil
+}
+
+func (k jwk) publicKey() (PublicKey, error) {
+	if k.Use != "" && k.Use != "sig" {
+		return PublicKey{}, fmt.Errorf("use %q is not sig", k.Use)
+	}
+	if k.Kid == "" {
+		return PublicKey{}, errors.New("no kid")
+	}
+	switch k.Kty {
+	case "RSA":
+		n, err := b64.DecodeString(k.N)
+		if err != nil || len(n) == 0 {
+			return PublicKey{}, fmt.Errorf("kid %q: bad modulus", k.Kid)
+		}
+		e, err := b64.DecodeString(k.E)
+		if err != nil || len(e) == 0 || len(e) > 4 {
+			return PublicKey{}, fmt.Errorf("kid %q: bad exponent", k.Kid)
+		}
+		exp := int(new(big.Int).SetBytes(e).Int64())
+		if exp < 3 || exp%2 == 0 {
+			return PublicKey{}, fmt.Errorf("kid %q: bad exponent", k.Kid)
+		}
+		return PublicKey{KID: k.Kid, Alg: k.Alg, Key: &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: exp}}, nil
+	case "EC":
+		var curve elliptic.Curve
+		var size int
+		switch k.Crv {
+		case "P-256":
+			curve, size = elliptic.P256(), 32
+		case "P-384":
+			curve, size = elliptic.P384(), 48
+		case "P-521":
+			curve, size = elliptic.P521(), 66
+		default:
+			return PublicKey{}, fmt.Errorf("kid %q: unsupported curve %q", k.Kid, k.Crv)
+		}
+		x, errX := b64.DecodeString(k.X)
+		y, errY := b64.DecodeString(k.Y)
+		if errX != nil || errY != nil || len(x) != size || len(y) != size {
+			return PublicKey{}, fmt.Errorf("kid %q: bad coordinates", k.Kid)
+		}
+		point := append(append([]byte{4}, x...), y...)
+		pub, err := ecdsa.ParseUncompressedPublicKey(curve, point)
+		if err != nil {
+			return PublicKey{}, fmt.Errorf("kid %q: %w", k.Kid, err)
+		}
+		return PublicKey{KID: k.Kid, Alg: k.Alg, Key: pub}, nil
+	default:
+		return PublicKey{}, fmt.Errorf("kid %q: unsupported kty %q", k.Kid, k.Kty)
+	}
+}
+
+// ecJWK returns the public JWK members of a P-256 key, without kid.
+func ecJWK(pub *ecdsa.PublicKey) (jwk, error) {
+	b, err := pub.Bytes()
+	if err != nil {
+		return jwk{}, err
+	}
+	size := (len(b) - 1) / 2
+	return jwk{
+		Kty: "EC",
+		Crv: pub.Curve.Params().Name,
+		X:   b64.EncodeToString(b[1 : 1+size]),
+		Y:   b64.EncodeToString(b[1+size:]),
+	}, nil
+}
+
+// thumbprint is the RFC 7638 JWK thumbprint of an EC key: SHA-256 over the required members in
+// lexicographic order. It gives the development key a kid that is stable across restarts and
+// derivable by anybody holding the public key.
+func thumbprint(k jwk) string {
+	canon := fmt.Sprintf(`{"crv":%q,"kty":%q,"x":%q,"y":%q}`, k.Crv, k.Kty, k.X, k.Y)
+	sum := sha256.Sum256([]byte(canon))
+	return b64.EncodeToString(sum[:])
+}

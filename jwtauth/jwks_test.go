@@ -1,0 +1,349 @@
+package jwtauth
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/json"
+	"fmt"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// toJWK encodes a public key as a JWK with the given kid and (possibly empty) alg.
+func toJWK(t testing.TB, kid, alg string, pub any) jwk {
+	t.Helper()
+	switch k := pub.(type) {
+	case *rsa.PublicKey:
+		return jwk{Kty: "RSA", Kid: kid, Alg: alg, Use: "sig",
+			N: b64.EncodeToString(k.N.Bytes()), E: b64.EncodeToString(big.NewInt(int64(k.E)).Bytes())}
+	case *ecdsa.PublicKey:
+		j, err := ecJWK(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		j.Kid, j.Alg, j.Use = kid, alg, "sig"
+		return j
+	}
+	t.Fatalf("unsupported key %T", pub)
+	return jwk{}
+}
+
+func jwksOf(t testing.TB, keys ...jwk) []byte {
+	t.Helper()
+	b, err := json.Marshal(jwkSet{Keys: keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// jwksServer is an identity provider's key endpoint whose keys and health tests can change.
+type jwksServer struct {
+	*httptest.Server
+	hits   atomic.Int64
+	body   atomic.Pointer[[]byte]
+	broken atomic.Bool
+}
+
+func newJWKSServer(t testing.TB, body []byte) *jwksServer {
+	s := &jwksServer{}
+	s.serve(body)
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.hits.Add(1)
+		if s.broken.Load() {
+			http.Error(w, "down", http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(*s.body.Load())
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *jwksServer) serve(body []byte) { s.body.Store(&body) }
+
+// waitHits waits for a background fetch to reach the server.
+func (s *jwksServer) waitHits(t *testing.T, n int64) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for s.hits.Load() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("JWKS fetched %d times, want %d", s.hits.Load(), n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestJWKSRotation(t *testing.T) {
+	keyA := testRSAKey()                 // the provider's current key, RS256
+	keyB := newECKey(t, elliptic.P256()) // its next key, ES256
+	keyC := newECKey(t, elliptic.P384()) // and the one after, ES384
+	srv := newJWKSServer(t, jwksOf(t, toJWK(t, "a", "", &keyA.PublicKey)))
+	clk := newClock()
+	v, err := NewVerifier(Config{JWKSURL: srv.URL + "/keys", Issuers: []string{DevIssuer}, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if srv.hits.Load() != 0 {
+		t.Fatal("NewVerifier fetched the JWKS; it should be fetched on first use")
+	}
+	tokA := func() string {
+		c := claimsAt(clk.Now())
+		c["jti"] = fmt.Sprint(time.Now().UnixNano()) // a distinct token each time
+		return sign(t, jwt.SigningMethodRS256, keyA, "a", c)
+	}
+	tokB := func() string { return sign(t, jwt.SigningMethodES256, keyB, "b", claimsAt(clk.Now())) }
+	accept := func(step, tok string) {
+		t.Helper()
+		if _, err := v.Authenticate(t.Context(), tok); err != nil {
+			t.Fatalf("%s: refused: %v", step, err)
+		}
+	}
+	refuse := func(step, tok string) {
+		t.Helper()
+		p, err := v.Authenticate(t.Context(), tok)
+		if err == nil {
+			t.Fatalf("%s: accepted", step)
+		}
+		requireUnauthenticated(t, p, err, tok, msgSignature)
+	}
+	wantHits := func(step string, n int64) {
+		t.Helper()
+		if got := srv.hits.Load(); got != n {
+			t.Fatalf("%s: JWKS fetched %d times, want %d", step, got, n)
+		}
+	}
+
+	a1 := tokA()
+	accept("first token", a1)
+	wantHits("first token", 1)
+	accept("same token again", a1)
+	accept("another token, same key", tokA())
+	wantHits("known key", 1)
+
+	// The provider replaces key a by key b.
+	srv.serve(jwksOf(t, toJWK(t, "b", "", &keyB.PublicKey)))
+	clk.Advance(DefaultMinRefreshInterval)
+	accept("new key without restart", tokB())
+	wantHits("new kid", 2)
+
+	// Decision: a token verified while its key was trusted stays accepted until it expires, as
+	// with Entra's own caching; a token of the removed key that was never verified is refused.
+	accept("cached token of the removed key", a1)
+	a2 := tokA()
+	refuse("new token of the removed key", a2)
+	wantHits("unknown kid within the rate limit", 2)
+	clk.Advance(DefaultMinRefreshInterval)
+	refuse("new token of the removed key, after the rate limit", tokA())
+	wantHits("unknown kid after the rate limit", 3)
+
+	// Background refresh: once the set is older than RefreshInterval, a lookup triggers a fetch
+	// without waiting for it; the provider has added key c meanwhile.
+	srv.serve(jwksOf(t, toJWK(t, "b", "", &keyB.PublicKey), toJWK(t, "c", "ES384", &keyC.PublicKey)))
+	clk.Advance(DefaultRefreshInterval)
+	accept("known key from a stale set", tokB())
+	srv.waitHits(t, 4)
+	waitFor(t, func() bool { return v.sources[0].set.Load().keys["c"] != nil })
+	accept("key c, fetched in the background", sign(t, jwt.SigningMethodES384, keyC, "c", claimsAt(clk.Now())))
+	wantHits("no fetch for c", 4)
+
+	// And the background refresh is how a removed key stops being trusted.
+	srv.serve(jwksOf(t, toJWK(t, "c", "ES384", &keyC.PublicKey)))
+	clk.Advance(DefaultRefreshInterval)
+	accept("b from the stale set", tokB())
+	srv.waitHits(t, 5)
+	waitFor(t, func() bool { return v.sources[0].set.Load().keys["b"] == nil })
+	refuse("b after its removal", tokB())
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not reached")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestJWKSRefreshRateLimit(t *testing.T) {
+	kid := "the-real-kid"
+	signer := newECKey(t, elliptic.P256())
+	srv := newJWKSServer(t, jwksOf(t, toJWK(t, kid, "", &signer.PublicKey)))
+	// The real clock and the default limit: the flood takes far less than 10s.
+	v, err := NewVerifier(Config{JWKSURL: srv.URL, Issuers: []string{DevIssuer}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 1000
+	tokens := make([]string, n)
+	for i := range tokens {
+		tokens[i] = sign(t, jwt.SigningMethodES256, signer, fmt.Sprintf("random-%d-%x", i, i*7919), claimsAt(time.Now()))
+	}
+	var wg sync.WaitGroup
+	var accepted atomic.Int64
+	for g := range 32 {
+		wg.Go(func() {
+			for i := g; i < n; i += 32 {
+				if _, err := v.Authenticate(t.Context(), tokens[i]); err == nil {
+					accepted.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if a := accepted.Load(); a != 0 {
+		t.Errorf("%d tokens with invented kids were accepted", a)
+	}
+	if h := srv.hits.Load(); h < 1 || h > 2 {
+		t.Fatalf("a flood of %d unknown kids caused %d JWKS fetches, want 1 or 2", n, h)
+	}
+	// The one fetch brought the real key, which works without any further fetch.
+	hits := srv.hits.Load()
+	if _, err := v.Authenticate(t.Context(), sign(t, jwt.SigningMethodES256, signer, kid, claimsAt(time.Now()))); err != nil {
+		t.Fatal(err)
+	}
+	if srv.hits.Load() != hits {
+		t.Fatal("a known kid caused a fetch")
+	}
+}
+
+func TestJWKSProviderDown(t *testing.T) {
+	signer := newECKey(t, elliptic.P256())
+	srv := newJWKSServer(t, jwksOf(t, toJWK(t, "k", "", &signer.PublicKey)))
+	srv.broken.Store(true)
+	clk := newClock()
+	v, err := NewVerifier(Config{JWKSURL: srv.URL, Issuers: []string{DevIssuer}, Now: clk.Now, MinRefreshInterval: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := func() string {
+		c := claimsAt(clk.Now())
+		c["jti"] = fmt.Sprint(time.Now().UnixNano())
+		return sign(t, jwt.SigningMethodES256, signer, "k", c)
+	}
+	t1 := tok()
+	p, err := v.Authenticate(t.Context(), t1)
+	requireUnauthenticated(t, p, err, t1, msgSignature)
+	if !strings.Contains(err.Error(), "503") {
+		t.Errorf("the cause does not tell operators why: %v", err)
+	}
+	// Retried only after MinRefreshInterval, even though every request wants the key.
+	for range 10 {
+		v.Authenticate(t.Context(), tok())
+	}
+	if h := srv.hits.Load(); h != 1 {
+		t.Fatalf("%d fetches from a down provider within the limit", h)
+	}
+	srv.broken.Store(false)
+	clk.Advance(time.Minute)
+	if _, err := v.Authenticate(t.Context(), tok()); err != nil {
+		t.Fatalf("after recovery: %v", err)
+	}
+	// A later outage keeps the last good set.
+	srv.broken.Store(true)
+	clk.Advance(2 * DefaultRefreshInterval)
+	if _, err := v.Authenticate(t.Context(), tok()); err != nil {
+		t.Fatalf("stale set during an outage: %v", err)
+	}
+	srv.waitHits(t, 3)
+	waitFor(t, func() bool { return !v.sources[0].background.Load() })
+	if _, err := v.Authenticate(t.Context(), tok()); err != nil {
+		t.Fatalf("after a failed background refresh: %v", err)
+	}
+}
+
+func TestJWKSFile(t *testing.T) {
+	rsaKey := testRSAKey()
+	p384 := newECKey(t, elliptic.P384())
+	path := filepath.Join(t.TempDir(), "jwks.json")
+	write := func(keys ...jwk) {
+		if err := os.WriteFile(path, jwksOf(t, keys...), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The JWK's alg binds the RSA key to PS256, so RS256 with the same key must be refused.
+	write(toJWK(t, "ps", "PS256", &rsaKey.PublicKey), toJWK(t, "ec384", "", &p384.PublicKey))
+	clk := newClock()
+	v, err := NewVerifier(Config{JWKSFile: path, Issuers: []string{DevIssuer}, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name string
+		tok  string
+		want string
+	}{
+		{"PS256", sign(t, jwt.SigningMethodPS256, rsaKey, "ps", claimsAt(clk.Now())), ""},
+		{"ES384", sign(t, jwt.SigningMethodES384, p384, "ec384", claimsAt(clk.Now())), ""},
+		{"RS256 on a PS256 key", sign(t, jwt.SigningMethodRS256, rsaKey, "ps", claimsAt(clk.Now())), msgSignature},
+		{"ES256 header on a P-384 key", sign(t, jwt.SigningMethodES256, newECKey(t, elliptic.P256()), "ec384", claimsAt(clk.Now())), msgSignature},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := v.Authenticate(t.Context(), tt.tok)
+			if tt.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			requireUnauthenticated(t, p, err, tt.tok, tt.want)
+		})
+	}
+
+	// Rotating by rewriting the file works without a restart.
+	next := newECKey(t, elliptic.P256())
+	write(toJWK(t, "next", "", &next.PublicKey))
+	clk.Advance(DefaultMinRefreshInterval)
+	if _, err := v.Authenticate(t.Context(), sign(t, jwt.SigningMethodES256, next, "next", claimsAt(clk.Now()))); err != nil {
+		t.Fatalf("rotated file: %v", err)
+	}
+}
+
+func TestParseJWKS(t *testing.T) {
+	ec := newECKey(t, elliptic.P256())
+	small, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := toJWK(t, "good", "", &ec.PublicKey)
+	enc := good
+	enc.Kid, enc.Use = "enc", "enc"
+	noKid := good
+	noKid.Kid = ""
+	dup := toJWK(t, "good", "", &testRSAKey().PublicKey)
+	offCurve := good
+	offCurve.Kid, offCurve.Y = "off", offCurve.X
+	hs := jwk{Kty: "oct", Kid: "hmac", Alg: "HS256"}
+	okp := jwk{Kty: "OKP", Kid: "ed", Crv: "Ed25519", X: good.X}
+	badAlg := toJWK(t, "rsa-as-es", "ES256", &testRSAKey().PublicKey)
+	weak := toJWK(t, "weak", "", &small.PublicKey)
+
+	keys, err := ParseJWKS(jwksOf(t, enc, noKid, good, dup, offCurve, hs, okp, badAlg, weak))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 1 || keys[0].KID != "good" || !ec.PublicKey.Equal(keys[0].Key) {
+		t.Fatalf("got %+v, want only the good key", keys)
+	}
+
+	for _, bad := range []string{`not json`, `{"keys":[]}`, `{}`, string(jwksOf(t, hs, weak))} {
+		if keys, err := ParseJWKS([]byte(bad)); err == nil {
+			t.Errorf("ParseJWKS(%.40s) = %+v, want an error", bad, keys)
+		}
+	}
+}

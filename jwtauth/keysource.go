@@ -1,0 +1,175 @@
+package jwtauth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+)
+
+// maxJWKSSize bounds a fetched key set. Real ones are a few KiB; the bound keeps a broken or
+// hostile provider from exhausting memory.
+const maxJWKSSize = 1 << 20
+
+// fetchTimeout bounds one JWKS fetch. The fetch is shared by every request waiting for it, so it
+// cannot use any one request's context.
+const fetchTimeout = 10 * time.Second
+
+// errRateLimited reports a refresh skipped because the previous attempt was too recent.
+var errRateLimited = errors.New("key set refreshed too recently")
+
+// keySet is one fetched generation of a JWKS.
+type keySet struct {
+	keys    map[string]*verKey
+	fetched time.Time
+}
+
+// keySource is a JWKS that can change while the service runs: a file or a URL. Reads are
+// lock-free; refreshes are serialised, rate limited and shared by concurrent callers.
+type keySource struct {
+	name        string // for error messages: which file or URL
+	fetch       func(ctx context.Context) ([]byte, error)
+	now         func() time.Time
+	minInterval time.Duration // at most one fetch attempt per minInterval
+	maxAge      time.Duration // a set older than this is refreshed in the background
+
+	set         atomic.Pointer[keySet]
+	group       singleflight.Group
+	background  atomic.Bool // a background refresh is running
+	mu          sync.Mutex  // guards the fields below
+	attempted   bool
+	lastAttempt time.Time
+	lastErr     error
+}
+
+func fileSource(path string) func(context.Context) ([]byte, error) {
+	return func(context.Context) ([]byte, error) {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		return readLimited(f)
+	}
+}
+
+func urlSource(client *http.Client, url string) func(context.Context) ([]byte, error) {
+	return func(ctx context.Context) ([]byte, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Accept", "application/json")
+		resp, err := client.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			// Drain a little so the connection can be reused.
+			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
+			return nil, fmt.Errorf("status %s", resp.Status)
+		}
+		return readLimited(resp.Body)
+	}
+}
+
+func readLimited(r io.Reader) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, maxJWKSSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxJWKSSize {
+		return nil, fmt.Errorf("key set is larger than %d bytes", maxJWKSSize)
+	}
+	return data, nil
+}
+
+// get returns the key with the kid from the current set, and starts a background refresh if the
+// set is stale, so that removed keys stop being trusted without making any request wait.
+func (s *keySource) get(kid string) *verKey {
+	set := s.set.Load()
+	if set == nil {
+		return nil
+	}
+	if s.now().Sub(set.fetched) >= s.maxAge && s.allowed() && s.background.CompareAndSwap(false, true) {
+		go func() {
+			defer s.background.Store(false)
+			_ = s.refresh(context.Background())
+		}()
+	}
+	return set.keys[kid]
+}
+
+// allowed reports whether the rate limit would let a fetch start now. It is a cheap pre-check;
+// refresh checks again under the lock.
+func (s *keySource) allowed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.attempted || s.now().Sub(s.lastAttempt) >= s.minInterval
+}
+
+// refresh fetches the set unless the last attempt is less than minInterval ago. Concurrent
+// callers share one fetch; a caller whose ctx ends stops waiting without cancelling the fetch for
+// the others.
+func (s *keySource) refresh(ctx context.Context) error {
+	ch := s.group.DoChan("", func() (any, error) {
+		s.mu.Lock()
+		now := s.now()
+		if s.attempted && now.Sub(s.lastAttempt) < s.minInterval {
+			err := s.lastErr
+			s.mu.Unlock()
+			if err != nil {
+				return nil, fmt.Errorf("%w (last attempt: %w)", errRateLimited, err)
+			}
+			return nil, errRateLimited
+		}
+		// Failed attempts count too, so an unreachable provider is not retried in a loop.
+		s.attempted, s.lastAttempt = true, now
+		s.mu.Unlock()
+
+		err := s.load()
+		s.mu.Lock()
+		s.lastErr = err
+		s.mu.Unlock()
+		return nil, err
+	})
+	select {
+	case r := <-ch:
+		return r.Err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// load fetches and installs a new set. A failed fetch or a set without usable keys leaves the
+// previous set in place.
+func (s *keySource) load() error {
+	ctx, cancel := context.WithTimeout(context.Background(), fetchTimeout)
+	defer cancel()
+	data, err := s.fetch(ctx)
+	if err != nil {
+		return fmt.Errorf("jwtauth: fetch %s: %w", s.name, err)
+	}
+	keys, err := ParseJWKS(data)
+	if err != nil {
+		return fmt.Errorf("jwtauth: %s: %w", s.name, err)
+	}
+	m := make(map[string]*verKey, len(keys))
+	for _, k := range keys {
+		vk, err := k.bind() // cannot fail: ParseJWKS returns bound-checked keys
+		if err != nil {
+			return fmt.Errorf("jwtauth: %s: %w", s.name, err)
+		}
+		m[vk.kid] = vk
+	}
+	s.set.Store(&keySet{keys: m, fetched: s.now()})
+	return nil
+}
