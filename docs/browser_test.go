@@ -135,31 +135,8 @@ func TestBrowserRendersDocs(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium),
-		chromedp.NoSandbox, // root in a container
-		chromedp.DisableGPU,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(windowWidth, windowHeight),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-domain-reliability", true),
-		chromedp.Flag("no-pings", true),
-		chromedp.Flag("lang", "en-US"),
-		// Nothing but the test server resolves, so a request to any other host fails at once
-		// and leaves the machine never; the test still sees it (requestWillBeSent).
-		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND, EXCLUDE "+origin.Hostname()),
-	)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancelAlloc()
-	var blog browserLog
-	tabCtx, cancelTab := chromedp.NewContext(allocCtx, chromedp.WithListener(blog.listen))
-	defer cancelTab()
+	tabCtx, blog := startBrowser(t, ctx, chromium, origin.Hostname())
 
-	// Start the browser, then load the page.
-	if err := chromedp.Do(tabCtx); err != nil {
-		t.Fatalf("start Chromium: %v", err)
-	}
 	t.Logf("Chromium started in %v", time.Since(start).Round(time.Millisecond))
 	if err := chromedp.Do(tabCtx,
 		chromedp.EmulateViewport(windowWidth, windowHeight),
@@ -193,23 +170,8 @@ func TestBrowserRendersDocs(t *testing.T) {
 	}
 	t.Logf("rendered after %v", time.Since(start).Round(time.Millisecond))
 
-	// Let late requests (images set after the first render, the search worker) happen: wait
-	// until the network has been quiet for a second.
-	quietSince := time.Now()
-	for {
-		_, _, last := blog.snapshot()
-		if last.After(quietSince) {
-			quietSince = last
-		}
-		if time.Since(quietSince) >= time.Second {
-			break
-		}
-		select {
-		case <-tabCtx.Done():
-			t.Fatal(tabCtx.Err())
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	// Let late requests (images set after the first render, the search worker) happen.
+	waitQuiet(t, tabCtx, blog)
 
 	// What a person sees: the two operations as headings, the enum values and the error
 	// envelope in the visible text, not only somewhere in the DOM.
@@ -248,34 +210,17 @@ func TestBrowserRendersDocs(t *testing.T) {
 	}
 
 	// Every request went to the test server (or stayed in the browser: data:, blob:).
-	requests, problems, _ := blog.snapshot()
-	if len(requests) == 0 {
-		t.Fatal("no network request was recorded")
-	}
-	for _, raw := range requests {
-		u, err := url.Parse(raw)
-		if err != nil {
-			t.Errorf("request to an unparsable URL %q", raw)
-			continue
-		}
+	checkRequests(t, blog, func(u *url.URL) bool {
 		switch u.Scheme {
 		case "data":
-			continue
+			return true
 		case "blob":
-			if strings.HasPrefix(u.Opaque, srv.URL+"/") {
-				continue
-			}
+			return strings.HasPrefix(u.Opaque, srv.URL+"/")
 		case "http":
-			if u.Host == origin.Host {
-				continue
-			}
+			return u.Host == origin.Host
 		}
-		t.Errorf("the page requested %s, which is not on the test server %s", raw, srv.URL)
-	}
-	for _, p := range problems {
-		t.Errorf("browser: %s", p)
-	}
-	t.Logf("page requests: %q", requests)
+		return false
+	})
 
 	servedMu.Lock()
 	gotServed := slices.Clone(served)
@@ -313,4 +258,141 @@ func TestBrowserRendersDocs(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("screenshot (%d bytes) written to %s; whole test %v", len(shot), out, time.Since(start).Round(time.Millisecond))
+}
+
+// startBrowser starts Chromium with a fresh profile and opens a tab whose events the returned
+// log records. Only host resolves: a request to any other host fails without leaving the
+// machine, and the tab's events still show that the page tried.
+func startBrowser(t *testing.T, ctx context.Context, chromium, host string) (context.Context, *browserLog) {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium),
+		chromedp.NoSandbox, // root in a container
+		chromedp.DisableGPU,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(windowWidth, windowHeight),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-domain-reliability", true),
+		chromedp.Flag("no-pings", true),
+		chromedp.Flag("lang", "en-US"),
+		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND, EXCLUDE "+host),
+	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	t.Cleanup(cancelAlloc)
+	blog := new(browserLog)
+	tabCtx, cancelTab := chromedp.NewContext(allocCtx, chromedp.WithListener(blog.listen))
+	t.Cleanup(cancelTab)
+	if err := chromedp.Do(tabCtx); err != nil {
+		t.Fatalf("start Chromium: %v", err)
+	}
+	return tabCtx, blog
+}
+
+// waitQuiet waits until the page has made no network request for a second.
+func waitQuiet(t *testing.T, ctx context.Context, blog *browserLog) {
+	t.Helper()
+	quietSince := time.Now()
+	for {
+		_, _, last := blog.snapshot()
+		if last.After(quietSince) {
+			quietSince = last
+		}
+		if time.Since(quietSince) >= time.Second {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal(ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// checkRequests fails the test for every request of the page that allowed refuses, and for
+// every problem the browser reported (failed loads, CSP violations, console errors,
+// exceptions).
+func checkRequests(t *testing.T, blog *browserLog, allowed func(*url.URL) bool) {
+	t.Helper()
+	requests, problems, _ := blog.snapshot()
+	if len(requests) == 0 {
+		t.Fatal("no network request was recorded")
+	}
+	for _, raw := range requests {
+		if u, err := url.Parse(raw); err != nil || !allowed(u) {
+			t.Errorf("the page requested %s, which is not allowed", raw)
+		}
+	}
+	for _, p := range problems {
+		t.Errorf("browser: %s", p)
+	}
+	short := make([]string, len(requests))
+	for i, r := range requests {
+		if len(r) > 100 {
+			r = r[:100] + "..."
+		}
+		short[i] = r
+	}
+	t.Logf("page requests: %q", short)
+}
+
+// TestBrowserStaticBuild checks the page that scripts/docs-build.sh built; the script runs it
+// with DOCS_STATIC_HTML set to that file. Opened from disk, the page must render the contract
+// and request nothing but itself and data:/blob: URLs. Without DOCS_STATIC_HTML there is no page
+// to check, and the test skips.
+func TestBrowserStaticBuild(t *testing.T) {
+	page := os.Getenv("DOCS_STATIC_HTML")
+	if page == "" {
+		t.Skip("DOCS_STATIC_HTML is not set (scripts/docs-build.sh sets it)")
+	}
+	page, err := filepath.Abs(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(page); err != nil {
+		t.Fatal(err)
+	}
+	chromium := chromiumPath(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	tabCtx, blog := startBrowser(t, ctx, chromium, "127.0.0.1")
+	if err := chromedp.Do(tabCtx,
+		chromedp.EmulateViewport(windowWidth, windowHeight),
+		chromedp.Navigate((&url.URL{Scheme: "file", Path: page}).String()),
+	); err != nil {
+		t.Fatalf("navigate: %v", err)
+	}
+	// The page is prerendered. Wait for React to hydrate it, which is when Redoc's footer logo
+	// would be requested.
+	_, err = chromedp.Run(tabCtx, chromedp.Poll[chromedp.Void](
+		`Object.keys(document.getElementById('redoc') || {}).some((k) => k.startsWith('__react'))`,
+		chromedp.WithPollingInterval(100*time.Millisecond),
+		chromedp.WithPollingTimeout(30*time.Second),
+	))
+	if err != nil {
+		t.Fatalf("the page did not hydrate: %v", err)
+	}
+	waitQuiet(t, tabCtx, blog)
+
+	// This Redoc (Redocly CLI's) shows the operations of a tag folded; they are in the DOM.
+	text, err := chromedp.Run(tabCtx, chromedp.Evaluate[string](`document.body.textContent`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"Get remoteAssistanceSettings", "Update remoteAssistanceSettings", "notConfigured", "innerError", "ODataError"} {
+		if !strings.Contains(text, n) {
+			t.Errorf("%q is not on the page", n)
+		}
+	}
+	checkRequests(t, blog, func(u *url.URL) bool {
+		switch u.Scheme {
+		case "data":
+			return true
+		case "blob":
+			return strings.HasPrefix(u.Opaque, "null/") || strings.HasPrefix(u.Opaque, "file://")
+		case "file":
+			return u.Path == page
+		}
+		return false
+	})
 }
