@@ -39,11 +39,17 @@ type harness struct {
 	t      *testing.T
 	url    string
 	key    *jwtauth.Key
-	store  *memory.Store
+	store  remoteassist.Store
 	client *http.Client
 }
 
 func newHarness(t *testing.T) *harness {
+	t.Helper()
+	return newHarnessWith(t, nil)
+}
+
+// newHarnessWith lets a test adjust the server's configuration before it starts.
+func newHarnessWith(t *testing.T, configure func(*server.Config)) *harness {
 	t.Helper()
 	key, err := jwtauth.LoadOrCreateKey(t.TempDir())
 	if err != nil {
@@ -53,8 +59,13 @@ func newHarness(t *testing.T) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := memory.New()
-	srv, err := server.New(server.Config{Store: store, Authenticator: verifier})
+	var store remoteassist.Store = memory.New()
+	cfg := server.Config{Store: store, Authenticator: verifier}
+	if configure != nil {
+		configure(&cfg)
+		store = cfg.Store
+	}
+	srv, err := server.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,26 +10,19 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/remoteassist/remoteassist"
 	"github.com/remoteassist/remoteassist/bolt"
-	"github.com/remoteassist/remoteassist/jwtauth"
 	"github.com/remoteassist/remoteassist/memory"
 	"github.com/remoteassist/remoteassist/postgres"
 	"github.com/remoteassist/remoteassist/server"
 )
 
-// Server timeouts: a slow client cannot hold a connection, and a normal one is never cut off.
-const (
-	readHeaderTimeout = 5 * time.Second
-	readTimeout       = 15 * time.Second
-	writeTimeout      = 30 * time.Second
-	idleTimeout       = 2 * time.Minute
-	maxHeaderBytes    = 32 << 10
-	shutdownTimeout   = 15 * time.Second
-)
+// shutdownTimeout bounds a graceful shutdown: requests in flight get this long to finish.
+const shutdownTimeout = 15 * time.Second
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("serve", "serve [--addr HOST:PORT] [--data DIR] [--store URL]",
@@ -42,8 +35,20 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	storeURL := fs.String("store", envOr("REMOTEASSIST_STORE", ""),
 		`where settings live: empty for the embedded store in --data, "memory", or a postgres:// URL (env REMOTEASSIST_STORE)`)
 	logFormat := fs.String("log-format", envOr("REMOTEASSIST_LOG_FORMAT", "text"), `log format: "text" or "json" (env REMOTEASSIST_LOG_FORMAT)`)
+	var authFlags authFlags
+	authFlags.register(fs)
+	throttle := fs.String("throttle", envOr("REMOTEASSIST_THROTTLE", ""),
+		`per-tenant rate limit: empty for none, "intune" (2000 requests and 200 writes per 20s), or "REQUESTS,WRITES,WINDOW" such as "100,10,1s" (env REMOTEASSIST_THROTTLE)`)
+	maxConcurrent := fs.Int("max-concurrent", envInt("REMOTEASSIST_MAX_CONCURRENT", server.DefaultMaxConcurrentRequests),
+		"API requests in flight before further ones get 503 (env REMOTEASSIST_MAX_CONCURRENT)")
+	maxConns := fs.Int("max-connections", envInt("REMOTEASSIST_MAX_CONNECTIONS", server.DefaultLimits.MaxConnections),
+		"open connections before further ones wait (env REMOTEASSIST_MAX_CONNECTIONS)")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	throttleCfg, err := parseThrottle(*throttle)
+	if err != nil {
+		return usageError{err}
 	}
 	logger, err := newLogger(*logFormat, stderr)
 	if err != nil {
@@ -52,11 +57,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := os.MkdirAll(*dataDir, 0o700); err != nil {
 		return fmt.Errorf("creating data directory: %w", err)
 	}
-	key, err := jwtauth.LoadOrCreateKey(*dataDir)
-	if err != nil {
-		return err
-	}
-	verifier, err := jwtauth.NewDevVerifier(key)
+	verifier, authMode, err := authFlags.verifier(*dataDir)
 	if err != nil {
 		return err
 	}
@@ -66,26 +67,29 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer closeStore()
 
-	srv, err := server.New(server.Config{Store: store, Authenticator: verifier, Logger: logger})
+	srv, err := server.New(server.Config{
+		Store:                 store,
+		Authenticator:         verifier,
+		Logger:                logger,
+		Throttle:              throttleCfg,
+		MaxConcurrentRequests: *maxConcurrent,
+	})
 	if err != nil {
 		return err
 	}
+	limits := server.DefaultLimits
+	limits.MaxConnections = *maxConns
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
 	}
-	httpServer := &http.Server{
-		Handler:           srv,
-		ReadHeaderTimeout: readHeaderTimeout,
-		ReadTimeout:       readTimeout,
-		WriteTimeout:      writeTimeout,
-		IdleTimeout:       idleTimeout,
-		MaxHeaderBytes:    maxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
+	ln = server.LimitListener(ln, limits)
+	httpServer := server.NewHTTPServer(srv, limits, logger)
 	base := "http://" + ln.Addr().String() + server.BasePath
-	logger.Info("serving", "base_url", base, "data", *dataDir, "store", storeKind(*storeURL))
-	logger.Info("get a token with: remoteassist token --data " + shellQuote(*dataDir) + " --tenant YOUR-TENANT")
+	logger.Info("serving", "base_url", base, "data", *dataDir, "store", storeKind(*storeURL), "auth", authMode)
+	if authMode == authDev {
+		logger.Info("get a token with: remoteassist token --data " + shellQuote(*dataDir) + " --tenant YOUR-TENANT")
+	}
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- httpServer.Serve(ln) }()
@@ -154,4 +158,33 @@ func shellQuote(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// parseThrottle reads the --throttle flag.
+func parseThrottle(v string) (server.ThrottleConfig, error) {
+	switch v {
+	case "", "off":
+		return server.ThrottleConfig{}, nil
+	case "intune":
+		return server.IntuneThrottle, nil
+	}
+	parts := strings.Split(v, ",")
+	if len(parts) != 3 {
+		return server.ThrottleConfig{}, fmt.Errorf(`--throttle %q: want "intune" or "REQUESTS,WRITES,WINDOW"`, v)
+	}
+	requests, err1 := strconv.Atoi(strings.TrimSpace(parts[0]))
+	writes, err2 := strconv.Atoi(strings.TrimSpace(parts[1]))
+	window, err3 := time.ParseDuration(strings.TrimSpace(parts[2]))
+	if err := errors.Join(err1, err2, err3); err != nil || requests < 0 || writes < 0 || window <= 0 {
+		return server.ThrottleConfig{}, fmt.Errorf(`--throttle %q: want "REQUESTS,WRITES,WINDOW" such as "100,10,1s"`, v)
+	}
+	return server.ThrottleConfig{Window: window, Requests: requests, Writes: writes}, nil
+}
+
+// envInt returns the environment variable as an int, or def when it is unset or not a number.
+func envInt(name string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil {
+		return n
+	}
+	return def
 }

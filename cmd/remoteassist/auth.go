@@ -1,0 +1,88 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/remoteassist/remoteassist"
+	"github.com/remoteassist/remoteassist/jwtauth"
+)
+
+// How serve verifies tokens.
+const (
+	authDev  = "dev"  // tokens signed by the data directory's own key (remoteassist token)
+	authJWKS = "jwks" // tokens from an identity provider, keys from a JWKS
+)
+
+// authFlags are serve's token verification settings.
+type authFlags struct {
+	jwksURL, jwksFile string
+	issuers           string
+	audiences         string
+	tenants           string
+	leeway            time.Duration
+	devTokens         bool
+}
+
+func (a *authFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&a.jwksURL, "jwks-url", envOr("REMOTEASSIST_JWKS_URL", ""),
+		"verify tokens with the keys at this JWKS URL, e.g. https://login.microsoftonline.com/TENANT/discovery/v2.0/keys (env REMOTEASSIST_JWKS_URL)")
+	fs.StringVar(&a.jwksFile, "jwks-file", envOr("REMOTEASSIST_JWKS_FILE", ""),
+		"verify tokens with the keys in this JWKS file (env REMOTEASSIST_JWKS_FILE)")
+	fs.StringVar(&a.issuers, "issuer", envOr("REMOTEASSIST_ISSUER", ""),
+		"accepted token issuers, comma-separated; {tenantid} stands for the token's tid, e.g. https://login.microsoftonline.com/{tenantid}/v2.0 (env REMOTEASSIST_ISSUER; required with --jwks-*)")
+	fs.StringVar(&a.audiences, "audience", envOr("REMOTEASSIST_AUDIENCE", ""),
+		"accepted audiences, comma-separated (env REMOTEASSIST_AUDIENCE; default https://graph.microsoft.com and 00000003-0000-0000-c000-000000000000)")
+	fs.StringVar(&a.tenants, "tenants", envOr("REMOTEASSIST_TENANTS", ""),
+		"if set, the only tenant ids (tid) accepted, comma-separated (env REMOTEASSIST_TENANTS)")
+	fs.DurationVar(&a.leeway, "leeway", jwtauth.DefaultLeeway, "clock skew tolerated on exp and nbf")
+	fs.BoolVar(&a.devTokens, "dev-tokens", false,
+		"with --jwks-*, also accept tokens signed by the data directory's key (remoteassist token)")
+}
+
+// verifier builds the Authenticator the flags describe. Without a JWKS it is the zero-config
+// development mode: tokens signed by the data directory's key.
+func (a *authFlags) verifier(dataDir string) (remoteassist.Authenticator, string, error) {
+	production := a.jwksURL != "" || a.jwksFile != ""
+	cfg := jwtauth.Config{
+		JWKSURL:        a.jwksURL,
+		JWKSFile:       a.jwksFile,
+		Issuers:        list(a.issuers),
+		Audiences:      list(a.audiences),
+		AllowedTenants: list(a.tenants),
+		Leeway:         a.leeway,
+	}
+	mode := authJWKS
+	if production && len(cfg.Issuers) == 0 {
+		return nil, "", usageError{fmt.Errorf("--issuer is required with --jwks-url or --jwks-file")}
+	}
+	if !production || a.devTokens {
+		key, err := jwtauth.LoadOrCreateKey(dataDir)
+		if err != nil {
+			return nil, "", err
+		}
+		cfg.Keys = append(cfg.Keys, key.PublicKey())
+		cfg.Issuers = append(cfg.Issuers, jwtauth.DevIssuer)
+		if !production {
+			mode = authDev
+		}
+	}
+	v, err := jwtauth.NewVerifier(cfg)
+	if err != nil {
+		return nil, "", err
+	}
+	return v, mode, nil
+}
+
+// list splits a comma-separated flag value, dropping empty entries.
+func list(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
