@@ -16,7 +16,9 @@ import (
 
 	"github.com/remoteassist/remoteassist"
 	"github.com/remoteassist/remoteassist/bolt"
+	"github.com/remoteassist/remoteassist/docs"
 	"github.com/remoteassist/remoteassist/memory"
+	"github.com/remoteassist/remoteassist/openapi"
 	"github.com/remoteassist/remoteassist/postgres"
 	"github.com/remoteassist/remoteassist/server"
 )
@@ -67,7 +69,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer closeStore()
 
+	docsHandler, err := docs.Handler(openapi.YAML)
+	if err != nil {
+		return err
+	}
+	routes := make(map[string]http.Handler)
+	for _, path := range docs.Paths() {
+		routes[path] = docsHandler
+	}
 	srv, err := server.New(server.Config{
+		Routes:                routes,
 		Store:                 store,
 		Authenticator:         verifier,
 		Logger:                logger,
