@@ -29,8 +29,8 @@
 //	e.Any("/openapi.yaml", echo.WrapHandler(h))
 //	e.Any("/openapi.json", echo.WrapHandler(h))
 //
-// (or loop over [Paths]). The handler does not compress; a compressing middleware in front of it
-// is fine.
+// (or loop over [Paths]). The handler does not compress: the Redoc bundle is 940 KB, 287 KB
+// gzipped, so a compressing middleware in front of it (echo's Gzip) is worth having.
 //
 // # Caching
 //
@@ -111,7 +111,7 @@ var (
 	// RedocSHA256 is the recorded sha256 (hex) of the embedded bundle
 	// (assets/redoc.standalone.js.sha256, written by scripts/docs-vendor.sh). The tests check
 	// that the embedded bytes have it.
-	RedocSHA256 = strings.Fields(redocSumFile + " ")[0]
+	RedocSHA256, _, _ = strings.Cut(strings.TrimSpace(redocSumFile), " ")
 )
 
 var pageTemplate = template.Must(template.New("index.html").Parse(pageHTML))
