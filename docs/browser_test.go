@@ -182,6 +182,7 @@ func TestBrowserRendersDocs(t *testing.T) {
 	for _, n := range append(needles,
 		`Enum: "notConfigured" "disabled" "enabled"`, // the remoteAssistanceState schema
 		"object (MainError)", "object (InnerError)",  // the expanded 400 response: error.innerError
+		"DeviceManagementConfiguration.ReadWrite.All", // the operations' x-graph-permissions
 	) {
 		if !strings.Contains(visible, n) {
 			t.Errorf("%q is not in the visible text", n)

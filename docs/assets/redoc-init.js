@@ -22,6 +22,8 @@
     schemaExpansionLevel: 3,
     jsonSampleExpandLevel: 3,
     pathInMiddlePanel: true,
+    // The permissions each operation needs live in the contract's x-graph-permissions extension.
+    showExtensions: ['x-graph-permissions'],
     theme: {
       typography: {
         fontFamily: sans,
