@@ -1,0 +1,202 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+
+	"github.com/remoteassist/remoteassist/internal/floor"
+	"github.com/remoteassist/remoteassist/jwtauth"
+	"github.com/remoteassist/remoteassist/memory"
+	"github.com/remoteassist/remoteassist/openapi"
+	"github.com/remoteassist/remoteassist/server"
+)
+
+// The benchmarks compare the whole stack (routing, contract validation, auth with a cached
+// token, metrics, the in-memory store) with the hand-written floor of package floor on the same
+// requests, sub-benchmark by sub-benchmark, so that bench/run.sh can interleave them and report
+// the stack/floor ratio of each row. No network: each request goes through ServeHTTP into an
+// httptest.ResponseRecorder.
+
+// benchRequest is one of the requests measured.
+type benchRequest struct {
+	name   string
+	method string
+	body   string
+	perm   string
+	status int
+}
+
+var benchRequests = []benchRequest{
+	{name: "GET", method: http.MethodGet, perm: readConfig, status: http.StatusOK},
+	{name: "PATCH", method: http.MethodPatch, body: `{"remoteAssistanceState":"enabled","blockChat":true}`, perm: readWriteConfig, status: http.StatusOK},
+	{name: "PATCH_invalid", method: http.MethodPatch, body: `{"remoteAssistanceState":"on"}`, perm: readWriteConfig, status: http.StatusBadRequest},
+}
+
+// resettableBody is a request body that can be rewound without allocating, so that the
+// benchmark loop measures the handler, not the request construction.
+type resettableBody struct{ bytes.Reader }
+
+func (*resettableBody) Close() error { return nil }
+
+// benchImpl builds one implementation under test with its own store and its own verifier.
+type benchImpl struct {
+	name string
+	new  func(tb testing.TB, key *jwtauth.Key) http.Handler
+}
+
+var benchImpls = []benchImpl{
+	{"stack", func(tb testing.TB, key *jwtauth.Key) http.Handler {
+		v := devVerifier(tb, key)
+		srv, err := server.New(server.Config{Store: memory.New(), Authenticator: v})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		return srv
+	}},
+	{"floor", func(tb testing.TB, key *jwtauth.Key) http.Handler {
+		return floor.New(memory.New(), devVerifier(tb, key))
+	}},
+}
+
+func devVerifier(tb testing.TB, key *jwtauth.Key) *jwtauth.Verifier {
+	v, err := jwtauth.NewDevVerifier(key)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return v
+}
+
+// benchToken is a typical delegated Graph token: a handful of scopes, about 700 bytes.
+func benchToken(tb testing.TB, key *jwtauth.Key, perm string) string {
+	tok, err := key.Mint(jwtauth.TokenSpec{Tenant: "bench-tenant", Subject: "bench-user", TTL: 24 * time.Hour,
+		Scopes: []string{perm, "User.Read", "openid", "profile", "offline_access"}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return tok
+}
+
+// newBenchRequest builds a request that can be served again and again after rewind.
+func newBenchRequest(tb testing.TB, key *jwtauth.Key, br benchRequest) (*http.Request, func()) {
+	body := &resettableBody{}
+	req := httptest.NewRequest(br.method, "http://localhost"+settingsPath, nil)
+	req.Header.Set("Authorization", "Bearer "+benchToken(tb, key, br.perm))
+	req.Header.Set("client-request-id", "7b0e1c52-4a52-4b8e-9d1c-0d6f1a2b3c4d")
+	data := []byte(br.body)
+	if br.body != "" {
+		req.Header.Set("Content-Type", "application/json")
+		req.ContentLength = int64(len(data))
+	}
+	rewind := func() {
+		body.Reset(data)
+		req.Body = body
+	}
+	rewind()
+	return req, rewind
+}
+
+func BenchmarkServe(b *testing.B) {
+	key, err := jwtauth.LoadOrCreateKey(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, br := range benchRequests {
+		for _, impl := range benchImpls {
+			b.Run("op="+br.name+"/impl="+impl.name, func(b *testing.B) {
+				h := impl.new(b, key)
+				req, rewind := newBenchRequest(b, key, br)
+				// Warm up: verify the token once (so the loop hits the cache) and check the answer.
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				if rec.Code != br.status {
+					b.Fatalf("status %d, want %d: %s", rec.Code, br.status, rec.Body)
+				}
+				b.ReportAllocs()
+				b.ResetTimer()
+				for b.Loop() {
+					rewind()
+					rec := httptest.NewRecorder()
+					h.ServeHTTP(rec, req)
+					if rec.Code != br.status {
+						b.Fatalf("status %d, want %d", rec.Code, br.status)
+					}
+				}
+			})
+		}
+	}
+}
+
+// variable parts of a response: ids and dates.
+var (
+	uuidPattern = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
+	datePattern = regexp.MustCompile(`"date":"[0-9T:-]+"`)
+)
+
+// TestFloorDoesTheSameWork keeps the comparison honest: on every benchmarked request the floor
+// answers exactly what the stack answers (status, headers, body, store state), ids and dates
+// aside.
+func TestFloorDoesTheSameWork(t *testing.T) {
+	key, err := jwtauth.LoadOrCreateKey(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	stack, fl := benchImpls[0].new(t, key), benchImpls[1].new(t, key)
+	for _, br := range benchRequests {
+		var bodies [2]string
+		var headers [2]http.Header
+		for i, h := range []http.Handler{stack, fl} {
+			req, _ := newBenchRequest(t, key, br)
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != br.status {
+				t.Fatalf("%s: impl %d: status %d, want %d: %s", br.name, i, rec.Code, br.status, rec.Body)
+			}
+			if err := checkResponseRecorded(req, rec); err != nil {
+				t.Errorf("%s: impl %d breaks the contract: %v", br.name, i, err)
+			}
+			bodies[i] = datePattern.ReplaceAllString(uuidPattern.ReplaceAllString(rec.Body.String(), "ID"), `"date":"D"`)
+			headers[i] = rec.Header()
+		}
+		if bodies[0] != bodies[1] {
+			t.Errorf("%s: bodies differ:\nstack %s\nfloor %s", br.name, bodies[0], bodies[1])
+		}
+		for _, name := range []string{"Content-Type", "Cache-Control", "Client-Request-Id"} {
+			if headers[0].Get(name) != headers[1].Get(name) {
+				t.Errorf("%s: %s: stack %q, floor %q", br.name, name, headers[0].Get(name), headers[1].Get(name))
+			}
+		}
+		for i, h := range headers {
+			if !uuidPattern.MatchString(h.Get("Request-Id")) {
+				t.Errorf("%s: impl %d: request-id %q", br.name, i, h.Get("Request-Id"))
+			}
+		}
+	}
+}
+
+// checkResponseRecorded validates a recorded response against the contract.
+func checkResponseRecorded(req *http.Request, rec *httptest.ResponseRecorder) error {
+	loadContract()
+	if contractErr != nil {
+		return contractErr
+	}
+	res := rec.Result()
+	return checkResponse(req.Clone(context.Background()), res, rec.Body.Bytes())
+}
+
+// loadContract loads the contract and its router once, as the harness's contractChecker does,
+// for checks of responses that did not travel through it.
+func loadContract() {
+	contractOnce.Do(func() {
+		contractDoc, contractErr = openapi.Load()
+		if contractErr == nil {
+			contractRouter, contractErr = gorillamux.NewRouter(contractDoc)
+		}
+	})
+}
