@@ -1,0 +1,729 @@
+package sdkcompat_test
+
+import (
+	"bytes"
+	"net/http"
+	"os"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	abs "github.com/microsoft/kiota-abstractions-go"
+	khttp "github.com/microsoft/kiota-http-go"
+	core "github.com/microsoftgraph/msgraph-sdk-go-core"
+	"golang.org/x/mod/modfile"
+
+	"github.com/remoteassist/remoteassist"
+	"github.com/remoteassist/remoteassist/server"
+)
+
+var uuidPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+
+// forEachFlavour runs test, in parallel, against a client of each flavour.
+func forEachFlavour(t *testing.T, test func(t *testing.T, f flavour)) {
+	t.Helper()
+	for _, f := range flavours {
+		t.Run(string(f), func(t *testing.T) {
+			t.Parallel()
+			test(t, f)
+		})
+	}
+}
+
+// checkWire fails the test when an exchange breaks what every SDK call must see: the service
+// answers with its id headers, never asks for an uncompressed body (415), and every PATCH left
+// the SDK gzip-compressed by kiota's compression handler.
+func checkWire(t *testing.T, c *client) {
+	t.Helper()
+	for i, ex := range c.wire.since(0) {
+		if ex.err != nil {
+			t.Errorf("#%d transport error: %v", i+1, ex.err)
+			continue
+		}
+		if ex.status == http.StatusUnsupportedMediaType {
+			t.Errorf("#%d the server refused the SDK's body with 415\n%s", i+1, c.wire.dump())
+		}
+		if ex.method == http.MethodPatch && !strings.EqualFold(ex.reqHeader.Get("Content-Encoding"), "gzip") {
+			t.Errorf("#%d PATCH left the SDK without Content-Encoding: gzip\n%s", i+1, c.wire.dump())
+		}
+		if !uuidPattern.MatchString(ex.respHeader.Get("request-id")) {
+			t.Errorf("#%d response request-id %q is not a UUID", i+1, ex.respHeader.Get("request-id"))
+		}
+		sent, echoed := ex.reqHeader.Get("client-request-id"), ex.respHeader.Get("client-request-id")
+		if sent == "" {
+			sent = ex.respHeader.Get("request-id")
+		}
+		if echoed != sent {
+			t.Errorf("#%d response client-request-id %q, want %q", i+1, echoed, sent)
+		}
+		if len(ex.respBody) > 0 && !strings.HasPrefix(ex.respHeader.Get("Content-Type"), "application/json") {
+			t.Errorf("#%d response Content-Type %q", i+1, ex.respHeader.Get("Content-Type"))
+		}
+	}
+}
+
+// TestVersions pins the Microsoft modules the suite exercises, so that a go.mod change that
+// moves them is noticed here, and checks the versions the SDK reports on the wire.
+func TestVersions(t *testing.T) {
+	data, err := os.ReadFile("../go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mod, err := modfile.Parse("go.mod", data, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, r := range mod.Require {
+		got[r.Mod.Path] = r.Mod.Version
+	}
+	for _, r := range mod.Replace {
+		if _, ok := sdkModules[r.Old.Path]; ok {
+			t.Errorf("%s is replaced in go.mod", r.Old.Path)
+		}
+	}
+	for path, want := range sdkModules {
+		if got[path] != want {
+			t.Errorf("go.mod requires %s %q, the suite was written against %s", path, got[path], want)
+		}
+	}
+	if core.CoreVersion != "1.4.0" {
+		t.Errorf("msgraph-sdk-go-core reports %s", core.CoreVersion)
+	}
+	if v := khttp.NewUserAgentHandlerOptions().ProductVersion; v != "1.5.4" {
+		t.Errorf("kiota-http-go reports %s", v)
+	}
+}
+
+func TestGetDefaults(t *testing.T) {
+	forEachFlavour(t, func(t *testing.T, f flavour) {
+		srv := startServer(t, nil)
+		c := newClient(t, f, srv, delegated("contoso", readConfig), clientConfig{})
+		inspect := khttp.NewHeadersInspectionOptions()
+		inspect.InspectResponseHeaders = true
+
+		m, err := c.get(t.Context(), &RemoteAssistanceSettingsRequestBuilderGetRequestConfiguration{
+			Options: []abs.RequestOption{inspect},
+		})
+		if err != nil {
+			t.Fatalf("GET: %s\n%s", describe(err), c.wire.dump())
+		}
+		if got, want := deref(m.GetId()), remoteassist.SettingsID("contoso"); got != want {
+			t.Errorf("id %q, want %q", got, want)
+		}
+		if got := deref(m.GetOdataType()); got != odataType {
+			t.Errorf("@odata.type %q, want %q", got, odataType)
+		}
+		state := m.GetRemoteAssistanceState()
+		if state == nil || *state != NOTCONFIGURED_REMOTEASSISTANCESTATE || state.String() != "notConfigured" {
+			t.Errorf("remoteAssistanceState %v, want notConfigured parsed into the enum", state)
+		}
+		if v := m.GetAllowSessionsToUnenrolledDevices(); v == nil || *v {
+			t.Errorf("allowSessionsToUnenrolledDevices %v, want false", v)
+		}
+		if v := m.GetBlockChat(); v == nil || *v {
+			t.Errorf("blockChat %v, want false", v)
+		}
+		// Unknown keys are kept aside, not dropped and not failed on.
+		extra := m.GetAdditionalData()
+		if got := keys(extra); !slices.Equal(got, []string{"@odata.context"}) {
+			t.Errorf("additional data keys %v, want [@odata.context]", got)
+		}
+		wantContext := srv.url + server.BasePath + "/$metadata#deviceManagement/remoteAssistanceSettings/$entity"
+		if got, _ := extra["@odata.context"].(*string); deref(got) != wantContext {
+			t.Errorf("@odata.context %q, want %q", deref(got), wantContext)
+		}
+
+		ex := c.wire.one(t, 0)
+		if ex.method != http.MethodGet || ex.url.Path != settingsPath || ex.url.RawQuery != "" {
+			t.Errorf("request %s %s, want GET %s", ex.method, ex.url, settingsPath)
+		}
+		if got := ex.reqHeader.Get("Accept"); got != "application/json" {
+			t.Errorf("Accept %q", got)
+		}
+		if got := ex.reqHeader.Get("Authorization"); !strings.HasPrefix(got, "Bearer ey") {
+			t.Errorf("Authorization %q, want the minted bearer token", got)
+		}
+		if n := c.tokens.issued.Load(); n != 1 {
+			t.Errorf("token provider asked %d times, want 1", n)
+		}
+		if got := ex.reqHeader.Get("User-Agent"); !strings.Contains(got, "kiota-go/1.5.4") {
+			t.Errorf("User-Agent %q lacks kiota-go/1.5.4", got)
+		}
+		switch f {
+		case graphSDK:
+			if got := ex.reqHeader.Get("SdkVersion"); !strings.HasPrefix(got, c.sdkVersion) {
+				t.Errorf("SdkVersion %q, want prefix %q", got, c.sdkVersion)
+			}
+			if got := ex.reqHeader.Get("client-request-id"); !uuidPattern.MatchString(got) {
+				t.Errorf("client-request-id %q is not the fresh UUID Graph's telemetry handler sends", got)
+			}
+		case plainKiota:
+			if got := ex.reqHeader.Get("client-request-id"); got != "" {
+				t.Errorf("plain kiota sent client-request-id %q", got)
+			}
+		}
+		// The headers inspection handler hands the response headers to the caller.
+		if got, want := first(inspect.GetResponseHeaders().Get("request-id")), ex.respHeader.Get("request-id"); got == "" || got != want {
+			t.Errorf("inspected request-id %q, wire %q", got, want)
+		}
+		if got := first(inspect.GetResponseHeaders().Get("cache-control")); got != "private" {
+			t.Errorf("inspected Cache-Control %q, want private", got)
+		}
+		checkWire(t, c)
+	})
+}
+
+func TestGetSelect(t *testing.T) {
+	forEachFlavour(t, func(t *testing.T, f flavour) {
+		srv := startServer(t, nil)
+		c := newClient(t, f, srv, delegated("contoso", readConfig), clientConfig{})
+		for _, tc := range []struct {
+			selected  []string
+			template  string // the query the URL template expands to
+			wireQuery string // the query after kiota's parameters-name decoding handler
+		}{
+			{[]string{"blockChat"}, "%24select=blockChat", "$select=blockChat"},
+			{[]string{"id", "blockChat"}, "%24select=id,blockChat", "$select=id,blockChat"},
+		} {
+			config := &RemoteAssistanceSettingsRequestBuilderGetRequestConfiguration{
+				QueryParameters: &RemoteAssistanceSettingsRequestBuilderGetQueryParameters{Select: tc.selected},
+			}
+			info, err := c.settings.ToGetRequestInformation(t.Context(), config)
+			if err != nil {
+				t.Fatal(err)
+			}
+			uri, err := info.GetUri()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if uri.RawQuery != tc.template {
+				t.Errorf("URL template expands the query to %q, want %q", uri.RawQuery, tc.template)
+			}
+
+			n := c.wire.count()
+			m, err := c.get(t.Context(), config)
+			if err != nil {
+				t.Fatalf("GET $select=%v: %s\n%s", tc.selected, describe(err), c.wire.dump())
+			}
+			if ex := c.wire.one(t, n); ex.url.RawQuery != tc.wireQuery {
+				t.Errorf("query on the wire %q, want %q", ex.url.RawQuery, tc.wireQuery)
+			}
+			if v := m.GetBlockChat(); v == nil || *v {
+				t.Errorf("blockChat %v, want false", v)
+			}
+			if m.GetRemoteAssistanceState() != nil || m.GetAllowSessionsToUnenrolledDevices() != nil {
+				t.Errorf("unselected properties came back: state %v, allow %v", m.GetRemoteAssistanceState(), m.GetAllowSessionsToUnenrolledDevices())
+			}
+			if deref(m.GetId()) != remoteassist.SettingsID("contoso") || deref(m.GetOdataType()) != odataType {
+				t.Errorf("id %q and @odata.type %q must always come back", deref(m.GetId()), deref(m.GetOdataType()))
+			}
+			ctx, _ := m.GetAdditionalData()["@odata.context"].(*string)
+			if want := "remoteAssistanceSettings(" + strings.Join(tc.selected, ",") + ")/$entity"; !strings.HasSuffix(deref(ctx), want) {
+				t.Errorf("@odata.context %q, want suffix %q", deref(ctx), want)
+			}
+		}
+		checkWire(t, c)
+	})
+}
+
+func TestPatchChangedPropertiesGzip(t *testing.T) {
+	forEachFlavour(t, func(t *testing.T, f flavour) {
+		srv := startServer(t, nil)
+		c := newClient(t, f, srv, delegated("contoso", readWriteConfig), clientConfig{})
+
+		body := NewRemoteAssistanceSettings()
+		body.SetRemoteAssistanceState(ptr(ENABLED_REMOTEASSISTANCESTATE))
+		body.SetBlockChat(ptr(true))
+		m, err := c.patch(t.Context(), body)
+		if err != nil {
+			t.Fatalf("PATCH: %s\n%s", describe(err), c.wire.dump())
+		}
+
+		ex := c.wire.one(t, 0)
+		if ex.method != http.MethodPatch || ex.url.Path != settingsPath {
+			t.Errorf("request %s %s", ex.method, ex.url)
+		}
+		if got := ex.reqHeader.Get("Content-Type"); got != "application/json" {
+			t.Errorf("Content-Type %q", got)
+		}
+		if got := ex.reqHeader.Get("Content-Encoding"); got != "gzip" {
+			t.Errorf("Content-Encoding %q, want gzip", got)
+		}
+		if !bytes.HasPrefix(ex.reqBody, []byte{0x1f, 0x8b}) {
+			t.Errorf("body on the wire is not gzip: % x", ex.reqBody)
+		}
+		if ex.reqLength != int64(len(ex.reqBody)) {
+			t.Errorf("Content-Length %d, compressed body %d bytes", ex.reqLength, len(ex.reqBody))
+		}
+		want := map[string]any{"remoteAssistanceState": "enabled", "blockChat": true}
+		if got := ex.jsonBody(t); !reflect.DeepEqual(got, want) {
+			t.Errorf("decompressed body %v, want only the changed properties %v", got, want)
+		}
+
+		if deref(m.GetRemoteAssistanceState()) != ENABLED_REMOTEASSISTANCESTATE || !deref(m.GetBlockChat()) || deref(m.GetAllowSessionsToUnenrolledDevices()) {
+			t.Errorf("PATCH answered state %v, blockChat %v, allow %v", m.GetRemoteAssistanceState(), m.GetBlockChat(), m.GetAllowSessionsToUnenrolledDevices())
+		}
+		stored := srv.stored(t, "contoso")
+		if stored.RemoteAssistanceState != remoteassist.StateEnabled || !stored.BlockChat || stored.AllowSessionsToUnenrolledDevices {
+			t.Errorf("stored %+v", stored)
+		}
+		again := c.mustGet(t)
+		if deref(again.GetRemoteAssistanceState()) != ENABLED_REMOTEASSISTANCESTATE || !deref(again.GetBlockChat()) || deref(again.GetAllowSessionsToUnenrolledDevices()) {
+			t.Errorf("GET after PATCH: state %v, blockChat %v, allow %v", again.GetRemoteAssistanceState(), again.GetBlockChat(), again.GetAllowSessionsToUnenrolledDevices())
+		}
+		checkWire(t, c)
+	})
+}
+
+// TestReadModifyWrite changes a model GET returned and PATCHes it back.
+//
+// Known SDK defect, not fixable by the server (see the report in the commit): in
+// kiota-abstractions-go v1.9.3, ParseNodeProxyFactory's after-deserialization hook calls the
+// before-hook, so with the backing store on (the Graph SDK) a model GET returned keeps
+// InitializationCompleted=false, and later changes to it are not tracked: the PATCH carries
+// only the additional data, and the service rightly refuses it as changing nothing.
+func TestReadModifyWrite(t *testing.T) {
+	forEachFlavour(t, func(t *testing.T, f flavour) {
+		srv := startServer(t, nil)
+		c := newClient(t, f, srv, delegated("contoso", readWriteConfig), clientConfig{})
+
+		// Change one property of the model GET returned and PATCH that model back.
+		m := c.mustGet(t)
+		if got, want := m.GetBackingStore().GetInitializationCompleted(), f != graphSDK; got != want {
+			t.Errorf("kiota behaviour changed: the GET model's backing store has InitializationCompleted=%v; "+
+				"update this characterization", got)
+		}
+		m.SetBlockChat(ptr(true))
+		n := c.wire.count()
+		_, err := c.patch(t.Context(), m)
+		sent := keys(c.wire.one(t, n).jsonBody(t))
+		switch f {
+		case graphSDK:
+			if !slices.Equal(sent, []string{"@odata.context"}) {
+				t.Errorf("PATCH body keys %v, want [@odata.context] (the change is lost by the SDK)\n%s", sent, c.wire.dump())
+			}
+			oe := asODataError(t, c, err, http.StatusBadRequest, "BadRequest")
+			if !strings.Contains(oe.Error(), "at least 1 property must be changed") {
+				t.Errorf("message %q", oe.Error())
+			}
+			if s := srv.stored(t, "contoso"); s != remoteassist.DefaultSettings("contoso") {
+				t.Errorf("stored %+v", s)
+			}
+			t.Logf("known SDK defect reproduced:\n%s", c.wire.dump())
+
+			// The workaround: mark the model initialized before changing it. Then only the
+			// change goes out (plus the additional data map, which the model counts as
+			// changed since construction), and the service takes it.
+			m = c.mustGet(t)
+			m.GetBackingStore().SetInitializationCompleted(true)
+			m.SetBlockChat(ptr(true))
+			n = c.wire.count()
+			if _, err := c.patch(t.Context(), m); err != nil {
+				t.Fatalf("PATCH of the GET model after the workaround: %s\n%s", describe(err), c.wire.dump())
+			}
+			if got, want := c.wire.one(t, n).jsonBody(t), map[string]any{
+				"@odata.context": deref(m.GetAdditionalData()["@odata.context"].(*string)),
+				"blockChat":      true,
+			}; !reflect.DeepEqual(got, want) {
+				t.Errorf("PATCH body %v, want %v", got, want)
+			}
+		case plainKiota:
+			// Without the backing store the whole model goes out, read-only id, @odata.type
+			// and @odata.context included, and the service takes it.
+			if err != nil {
+				t.Fatalf("PATCH of the GET model: %s\n%s", describe(err), c.wire.dump())
+			}
+			want := []string{"@odata.context", "@odata.type", "allowSessionsToUnenrolledDevices", "blockChat", "id", "remoteAssistanceState"}
+			if !slices.Equal(sent, want) {
+				t.Errorf("PATCH body keys %v, want %v\n%s", sent, want, c.wire.dump())
+			}
+		}
+		if s := srv.stored(t, "contoso"); !s.BlockChat || s.RemoteAssistanceState != remoteassist.StateNotConfigured || s.AllowSessionsToUnenrolledDevices {
+			t.Errorf("stored %+v", s)
+		}
+
+		// Copy everything GET returned into a new model, change it and PATCH it: the whole
+		// body GET returned goes out, whatever the flavour, and the service takes it.
+		m = c.mustGet(t)
+		whole := NewRemoteAssistanceSettings()
+		whole.SetId(m.GetId())
+		whole.SetOdataType(m.GetOdataType())
+		whole.SetAdditionalData(m.GetAdditionalData())
+		whole.SetAllowSessionsToUnenrolledDevices(ptr(true))
+		whole.SetBlockChat(m.GetBlockChat())
+		whole.SetRemoteAssistanceState(ptr(DISABLED_REMOTEASSISTANCESTATE))
+		n = c.wire.count()
+		res, err := c.patch(t.Context(), whole)
+		if err != nil {
+			t.Fatalf("PATCH of the whole body: %s\n%s", describe(err), c.wire.dump())
+		}
+		body := c.wire.one(t, n).jsonBody(t)
+		wantBody := map[string]any{
+			"@odata.context":                   deref(m.GetAdditionalData()["@odata.context"].(*string)),
+			"@odata.type":                      odataType,
+			"id":                               remoteassist.SettingsID("contoso"),
+			"allowSessionsToUnenrolledDevices": true,
+			"blockChat":                        true,
+			"remoteAssistanceState":            "disabled",
+		}
+		if !reflect.DeepEqual(body, wantBody) {
+			t.Errorf("whole-body PATCH sent %v, want %v", body, wantBody)
+		}
+		if deref(res.GetRemoteAssistanceState()) != DISABLED_REMOTEASSISTANCESTATE || !deref(res.GetAllowSessionsToUnenrolledDevices()) || !deref(res.GetBlockChat()) {
+			t.Errorf("PATCH answered state %v, allow %v, blockChat %v", res.GetRemoteAssistanceState(), res.GetAllowSessionsToUnenrolledDevices(), res.GetBlockChat())
+		}
+		s := srv.stored(t, "contoso")
+		if s != (remoteassist.Settings{ID: remoteassist.SettingsID("contoso"), AllowSessionsToUnenrolledDevices: true, BlockChat: true, RemoteAssistanceState: remoteassist.StateDisabled}) {
+			t.Errorf("stored %+v", s)
+		}
+		checkWire(t, c)
+	})
+}
+
+func TestInvalidValuesAreTypedBadRequests(t *testing.T) {
+	forEachFlavour(t, func(t *testing.T, f flavour) {
+		srv := startServer(t, nil)
+		c := newClient(t, f, srv, delegated("contoso", readWriteConfig), clientConfig{})
+
+		// Raw JSON through the adapter: the path a caller takes when the model cannot express
+		// the value. It still goes through every middleware (so it is gzip'd) and the XXX
+		// error mapping.
+		t.Run("raw JSON enum", func(t *testing.T) {
+			info := abs.NewRequestInformationWithMethodAndUrlTemplateAndPathParameters(abs.PATCH, remoteAssistanceSettingsURLTemplate, map[string]string{})
+			info.Headers.TryAdd("Accept", "application/json")
+			info.SetStreamContentAndContentType([]byte(`{"remoteAssistanceState":"on"}`), "application/json")
+			n := c.wire.count()
+			_, err := c.adapter.Send(t.Context(), info, CreateRemoteAssistanceSettingsFromDiscriminatorValue, odataErrorMapping())
+			oe := asODataError(t, c, err, http.StatusBadRequest, "BadRequest")
+			if got := deref(oe.GetErrorEscaped().GetTarget()); got != "remoteAssistanceState" {
+				t.Errorf("error.target %q", got)
+			}
+			msg := oe.Error()
+			for _, s := range []string{"'remoteAssistanceState'", `"on"`, "notConfigured, disabled, enabled"} {
+				if !strings.Contains(msg, s) {
+					t.Errorf("message %q does not mention %s", msg, s)
+				}
+			}
+			if body := c.wire.one(t, n).body(t); string(body) != `{"remoteAssistanceState":"on"}` {
+				t.Errorf("body on the wire %s", body)
+			}
+		})
+
+		// The typed model's additional data is the SDK's escape hatch for values and
+		// properties the model lacks; the service must refuse them with a typed error.
+		for _, tc := range []struct {
+			name, key string
+			value     any
+			mentions  []string
+		}{
+			{"enum through additional data", "remoteAssistanceState", "on", []string{"'remoteAssistanceState'", "Allowed values"}},
+			{"unknown property", "remoteHelpEnabled", true, []string{"'remoteHelpEnabled'", "does not exist"}},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				body := NewRemoteAssistanceSettings()
+				body.SetAdditionalData(map[string]any{tc.key: tc.value})
+				n := c.wire.count()
+				_, err := c.patch(t.Context(), body)
+				oe := asODataError(t, c, err, http.StatusBadRequest, "BadRequest")
+				if got := deref(oe.GetErrorEscaped().GetTarget()); got != tc.key {
+					t.Errorf("error.target %q, want %q", got, tc.key)
+				}
+				for _, s := range tc.mentions {
+					if !strings.Contains(oe.Error(), s) {
+						t.Errorf("message %q does not mention %s", oe.Error(), s)
+					}
+				}
+				if got := c.wire.one(t, n).jsonBody(t); !reflect.DeepEqual(got, map[string]any{tc.key: tc.value}) {
+					t.Errorf("body on the wire %v", got)
+				}
+			})
+		}
+		if s := srv.stored(t, "contoso"); s != remoteassist.DefaultSettings("contoso") {
+			t.Errorf("a refused PATCH changed the store: %+v", s)
+		}
+		checkWire(t, c)
+	})
+}
+
+// TestExplicitNull sets a property to nil. The Graph SDK's backing store writes it as an
+// explicit null, which the service refuses naming the property; without the backing store Kiota
+// leaves the property out.
+func TestExplicitNull(t *testing.T) {
+	forEachFlavour(t, func(t *testing.T, f flavour) {
+		srv := startServer(t, nil)
+		c := newClient(t, f, srv, delegated("contoso", readWriteConfig), clientConfig{})
+
+		if f == plainKiota {
+			body := NewRemoteAssistanceSettings()
+			body.SetAllowSessionsToUnenrolledDevices(nil)
+			body.SetBlockChat(ptr(true))
+			if _, err := c.patch(t.Context(), body); err != nil {
+				t.Fatalf("PATCH: %s\n%s", describe(err), c.wire.dump())
+			}
+			if got := c.wire.one(t, 0).jsonBody(t); !reflect.DeepEqual(got, map[string]any{"blockChat": true}) {
+				t.Errorf("body %v, want the nil property left out", got)
+			}
+			checkWire(t, c)
+			return
+		}
+
+		for _, tc := range []struct {
+			name     string
+			body     func() RemoteAssistanceSettingsable
+			property string
+		}{
+			{"property of a new model set to nil", func() RemoteAssistanceSettingsable {
+				m := NewRemoteAssistanceSettings()
+				m.SetAllowSessionsToUnenrolledDevices(nil)
+				m.SetBlockChat(ptr(true))
+				return m
+			}, "allowSessionsToUnenrolledDevices"},
+			{"property of the GET model set to nil", func() RemoteAssistanceSettingsable {
+				m := c.mustGet(t)
+				// The workaround TestReadModifyWrite explains; without it the nil is not sent.
+				m.GetBackingStore().SetInitializationCompleted(true)
+				m.SetBlockChat(nil)
+				return m
+			}, "blockChat"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				body := tc.body()
+				n := c.wire.count()
+				_, err := c.patch(t.Context(), body)
+				sent := c.wire.one(t, n).jsonBody(t)
+				if v, ok := sent[tc.property]; !ok || v != nil {
+					t.Fatalf("body %v lacks %q: null\n%s", sent, tc.property, c.wire.dump())
+				}
+				oe := asODataError(t, c, err, http.StatusBadRequest, "BadRequest")
+				if got := deref(oe.GetErrorEscaped().GetTarget()); got != tc.property {
+					t.Errorf("error.target %q, want %q", got, tc.property)
+				}
+				if !strings.Contains(oe.Error(), "'"+tc.property+"'") || !strings.Contains(oe.Error(), "null") {
+					t.Errorf("message %q does not name the property and null", oe.Error())
+				}
+			})
+		}
+		if s := srv.stored(t, "contoso"); s != remoteassist.DefaultSettings("contoso") {
+			t.Errorf("a refused PATCH changed the store: %+v", s)
+		}
+		checkWire(t, c)
+	})
+}
+
+func TestReadOnlyTokenIsForbidden(t *testing.T) {
+	forEachFlavour(t, func(t *testing.T, f flavour) {
+		srv := startServer(t, nil)
+		c := newClient(t, f, srv, delegated("contoso", readConfig), clientConfig{})
+		c.mustGet(t)
+
+		body := NewRemoteAssistanceSettings()
+		body.SetRemoteAssistanceState(ptr(ENABLED_REMOTEASSISTANCESTATE))
+		n := c.wire.count()
+		_, err := c.patch(t.Context(), body)
+		oe := asODataError(t, c, err, http.StatusForbidden, "Forbidden")
+		if !strings.Contains(oe.Error(), readWriteConfig) {
+			t.Errorf("403 message %q does not name the permission needed", oe.Error())
+		}
+		c.wire.one(t, n) // no retry of a 403
+		if s := srv.stored(t, "contoso"); s != remoteassist.DefaultSettings("contoso") {
+			t.Errorf("a forbidden PATCH changed the store: %+v", s)
+		}
+		checkWire(t, c)
+	})
+}
+
+// TestTokenWithheldFromUnlistedHost shows what happens when the token provider's allowed hosts
+// are Graph's defaults: the SDK sends no token to the emulator, and the 401 comes back as a
+// typed error without a CAE retry loop.
+func TestTokenWithheldFromUnlistedHost(t *testing.T) {
+	forEachFlavour(t, func(t *testing.T, f flavour) {
+		srv := startServer(t, nil)
+		c := newClient(t, f, srv, delegated("contoso", readConfig), clientConfig{allowedHosts: graphAllowedHosts})
+		_, err := c.get(t.Context(), nil)
+		asODataError(t, c, err, http.StatusUnauthorized, "InvalidAuthenticationToken")
+		ex := c.wire.one(t, 0)
+		if got := ex.reqHeader.Get("Authorization"); got != "" {
+			t.Errorf("Authorization %q sent to a host outside the allowed hosts", got)
+		}
+		if n := c.tokens.issued.Load(); n != 0 {
+			t.Errorf("token provider issued %d tokens", n)
+		}
+		if got := ex.respHeader.Get("WWW-Authenticate"); !strings.HasPrefix(got, "Bearer ") {
+			t.Errorf("WWW-Authenticate %q", got)
+		}
+		checkWire(t, c)
+	})
+}
+
+// TestThrottledRequestIsRetried: a tenant over its rate gets 429 with Retry-After: 1; kiota's
+// retry handler waits that second and retries once; the new window admits it.
+func TestThrottledRequestIsRetried(t *testing.T) {
+	forEachFlavour(t, func(t *testing.T, f flavour) {
+		srv := startServer(t, func(cfg *server.Config) {
+			cfg.Throttle = server.ThrottleConfig{Window: time.Second, Requests: 1}
+		})
+		c := newClient(t, f, srv, delegated("contoso", readConfig), clientConfig{})
+		c.mustGet(t) // uses the window's only request
+
+		start := time.Now()
+		m := c.mustGet(t)
+		elapsed := time.Since(start)
+		if deref(m.GetId()) != remoteassist.SettingsID("contoso") {
+			t.Errorf("id %q", deref(m.GetId()))
+		}
+		tries := c.wire.since(1)
+		if len(tries) != 2 {
+			t.Fatalf("%d requests for the throttled GET, want 2 (429, then 200)\n%s", len(tries), c.wire.dump())
+		}
+		if tries[0].status != http.StatusTooManyRequests || tries[0].respHeader.Get("Retry-After") != "1" {
+			t.Errorf("first try %d Retry-After %q, want 429 Retry-After 1", tries[0].status, tries[0].respHeader.Get("Retry-After"))
+		}
+		if tries[1].status != http.StatusOK {
+			t.Errorf("retry answered %d, want 200", tries[1].status)
+		}
+		if got := tries[0].reqHeader.Get("Retry-Attempt"); got != "" {
+			t.Errorf("first try carries Retry-Attempt %q", got)
+		}
+		if got := tries[1].reqHeader.Get("Retry-Attempt"); got != "1" {
+			t.Errorf("retry carries Retry-Attempt %q, want 1", got)
+		}
+		if gap := tries[1].sent.Sub(tries[0].sent); gap < time.Second || gap > 2500*time.Millisecond {
+			t.Errorf("retry %v after the 429, want Retry-After's 1s", gap)
+		}
+		if f == graphSDK && tries[0].reqHeader.Get("client-request-id") != tries[1].reqHeader.Get("client-request-id") {
+			t.Errorf("the retry changed client-request-id")
+		}
+		t.Logf("%s: throttled GET took %v over %d requests", f, elapsed.Round(time.Millisecond), len(tries))
+		checkWire(t, c)
+	})
+}
+
+// TestThrottlingOutlastsRetries: with the server's clock stopped the window never ends; kiota
+// retries three times, a second apart, and then surfaces the 429 as a typed error.
+func TestThrottlingOutlastsRetries(t *testing.T) {
+	forEachFlavour(t, func(t *testing.T, f flavour) {
+		frozen := time.Now()
+		srv := startServer(t, func(cfg *server.Config) {
+			cfg.Throttle = server.ThrottleConfig{Window: time.Second, Requests: 1}
+			cfg.Now = func() time.Time { return frozen }
+		})
+		c := newClient(t, f, srv, delegated("contoso", readConfig), clientConfig{})
+		c.mustGet(t)
+
+		start := time.Now()
+		_, err := c.get(t.Context(), nil)
+		elapsed := time.Since(start)
+		oe := asODataError(t, c, err, http.StatusTooManyRequests, "TooManyRequests")
+		if got := first(oe.GetResponseHeaders().Get("retry-after")); got != "1" {
+			t.Errorf("Retry-After on the surfaced error %q, want 1", got)
+		}
+		tries := c.wire.since(1)
+		if len(tries) != 4 {
+			t.Fatalf("%d requests, want 4 (the call and kiota's 3 default retries)\n%s", len(tries), c.wire.dump())
+		}
+		for i, ex := range tries {
+			want := ""
+			if i > 0 {
+				want = string(rune('0' + i))
+			}
+			if ex.status != http.StatusTooManyRequests || ex.reqHeader.Get("Retry-Attempt") != want {
+				t.Errorf("try %d: %d with Retry-Attempt %q, want 429 with %q", i, ex.status, ex.reqHeader.Get("Retry-Attempt"), want)
+			}
+		}
+		if elapsed < 3*time.Second || elapsed > 5*time.Second {
+			t.Errorf("gave up after %v, want about 3 × Retry-After", elapsed)
+		}
+		t.Logf("%s: gave up after %v and %d requests", f, elapsed.Round(time.Millisecond), len(tries))
+		checkWire(t, c)
+	})
+}
+
+// TestThrottledPatchRetry: a throttled PATCH is retried by kiota after Retry-After. What the
+// retry carries depends on where the compression handler sits relative to the retry handler,
+// and kiota-http-go v1.5.4 picks that order at random per client (its default middleware list
+// comes out of a map), so both orders are pinned here.
+//
+// Known SDK defect (kiota-http-go#183, only fixed for compression-before-retry): with retry
+// outside compression, the compression handler works on a shallow copy of the request, so the
+// retry handler rewinds and resends the original, uncompressed body while the shared header map
+// still says Content-Encoding: gzip. The service answers 400 "not valid gzip", as Graph does.
+// The recommended server change (see the commit's report) would turn this case into a success.
+func TestThrottledPatchRetry(t *testing.T) {
+	for _, f := range flavours {
+		for _, order := range []pipelineOrder{orderCompressionFirst, orderRetryFirst} {
+			name := map[pipelineOrder]string{orderCompressionFirst: "compression before retry", orderRetryFirst: "retry before compression"}[order]
+			t.Run(string(f)+"/"+name, func(t *testing.T) {
+				t.Parallel()
+				srv := startServer(t, func(cfg *server.Config) {
+					cfg.Throttle = server.ThrottleConfig{Window: time.Second, Writes: 1}
+				})
+				c := newClient(t, f, srv, delegated("contoso", readWriteConfig), clientConfig{order: order})
+
+				first := NewRemoteAssistanceSettings()
+				first.SetBlockChat(ptr(true))
+				if _, err := c.patch(t.Context(), first); err != nil {
+					t.Fatalf("first PATCH: %s\n%s", describe(err), c.wire.dump())
+				}
+				second := NewRemoteAssistanceSettings()
+				second.SetRemoteAssistanceState(ptr(ENABLED_REMOTEASSISTANCESTATE))
+				m, err := c.patch(t.Context(), second)
+				tries := c.wire.since(1)
+				if len(tries) != 2 || tries[0].status != http.StatusTooManyRequests || tries[0].respHeader.Get("Retry-After") != "1" {
+					t.Fatalf("want a 429 with Retry-After: 1, then one retry\n%s", c.wire.dump())
+				}
+				if got := tries[1].reqHeader.Get("Retry-Attempt"); got != "1" {
+					t.Errorf("retry carries Retry-Attempt %q", got)
+				}
+				for i, ex := range tries {
+					if got := ex.reqHeader.Get("Content-Encoding"); got != "gzip" {
+						t.Errorf("try %d: Content-Encoding %q", i, got)
+					}
+				}
+				if got := tries[0].jsonBody(t); !reflect.DeepEqual(got, map[string]any{"remoteAssistanceState": "enabled"}) {
+					t.Errorf("first try's body %v", got)
+				}
+				stored := srv.stored(t, "contoso")
+
+				if order == orderCompressionFirst {
+					if err != nil {
+						t.Fatalf("throttled PATCH: %s\n%s", describe(err), c.wire.dump())
+					}
+					if !bytes.Equal(tries[0].reqBody, tries[1].reqBody) {
+						t.Errorf("the retry sent a different body: % x, then % x", tries[0].reqBody, tries[1].reqBody)
+					}
+					if tries[1].status != http.StatusOK {
+						t.Errorf("retry answered %d", tries[1].status)
+					}
+					if deref(m.GetRemoteAssistanceState()) != ENABLED_REMOTEASSISTANCESTATE || !deref(m.GetBlockChat()) {
+						t.Errorf("PATCH answered state %v, blockChat %v", m.GetRemoteAssistanceState(), m.GetBlockChat())
+					}
+					if stored.RemoteAssistanceState != remoteassist.StateEnabled || !stored.BlockChat {
+						t.Errorf("stored %+v", stored)
+					}
+					checkWire(t, c)
+					return
+				}
+
+				// Retry before compression: the defect, characterized.
+				if bytes.HasPrefix(tries[1].reqBody, []byte{0x1f, 0x8b}) {
+					t.Errorf("kiota behaviour changed: the retry is gzip now; update this characterization\n%s", c.wire.dump())
+				}
+				if string(tries[1].reqBody) != `{"remoteAssistanceState":"enabled"}` {
+					t.Errorf("retry body % x, want the uncompressed JSON", tries[1].reqBody)
+				}
+				oe := asODataError(t, c, err, http.StatusBadRequest, "BadRequest")
+				if !strings.Contains(oe.Error(), "not valid gzip") {
+					t.Errorf("message %q", oe.Error())
+				}
+				if stored.RemoteAssistanceState != remoteassist.StateNotConfigured || !stored.BlockChat {
+					t.Errorf("stored %+v", stored)
+				}
+				t.Logf("known incompatibility reproduced (%s):\n%s", f, c.wire.dump())
+			})
+		}
+	}
+}
