@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -75,7 +76,6 @@ func TestSecondOpenFailsFast(t *testing.T) {
 func TestOpenRefusesNonPositiveOptions(t *testing.T) {
 	for name, opt := range map[string]Option{
 		"lock timeout": WithLockTimeout(0), // bbolt would wait forever
-		"batch delay":  WithMaxBatchDelay(0),
 		"batch size":   WithMaxBatchSize(0),
 	} {
 		if s, err := Open(filepath.Join(t.TempDir(), "remoteassist.db"), opt); err == nil {
@@ -197,9 +197,113 @@ func lastTxID(tb testing.TB, s *Store) int {
 	return id
 }
 
-// TestGroupCommit checks that concurrent updates share commits: 200 updates released together
-// must need far fewer than 200 commits.
+// holdCommits makes the store's leader wait before each commit until release is called, and
+// reports each commit's batch size on the returned channel. It lets a test queue updates behind a
+// commit in progress, as a slow fsync would, without depending on timing.
+func holdCommits(s *Store) (batches <-chan int, release func()) {
+	ch := make(chan int, 1000)
+	gate := make(chan struct{})
+	s.beforeCommit = func(n int) {
+		ch <- n
+		<-gate
+	}
+	return ch, sync.OnceFunc(func() { close(gate) })
+}
+
+// queued returns how many updates wait for the next commit.
+func queued(s *Store) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.queue)
+}
+
+// waitQueued waits until n updates wait behind the commit in progress.
+func waitQueued(t *testing.T, s *Store, n int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for queued(s) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d updates queued after 30s, want %d", queued(s), n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestGroupCommit checks leader/follower group commit: a lone update commits at once, alone;
+// updates that arrive while a commit is in progress all share the next commit, one fsync.
 func TestGroupCommit(t *testing.T) {
+	s, _ := openTemp(t)
+	batches, release := holdCommits(s)
+	defer release()
+	before := lastTxID(t, s)
+
+	// The first update finds no commit in progress: it leads a commit of its own, with nothing to
+	// wait for but the gate of this test.
+	first := make(chan error, 1)
+	go func() {
+		_, err := s.UpdateSettings(t.Context(), "tenant-0", remoteassist.Patch{BlockChat: ptr(true)})
+		first <- err
+	}()
+	if n := <-batches; n != 1 {
+		t.Fatalf("the first update committed in a batch of %d, want 1", n)
+	}
+
+	// While its commit is held, as a slow fsync would hold it, 200 more arrive: all must queue.
+	const n = 200
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			tenant := fmt.Sprintf("tenant-%d", i%10)
+			p := []remoteassist.Patch{
+				{AllowSessionsToUnenrolledDevices: ptr(true)},
+				{RemoteAssistanceState: ptr(remoteassist.StateEnabled)},
+				{BlockChat: ptr(true)},
+			}[i%3]
+			got, err := s.UpdateSettings(t.Context(), tenant, p)
+			if err == nil && p.Apply(got) != got {
+				err = fmt.Errorf("UpdateSettings(%q) returned %+v, which lacks its own change", tenant, got)
+			}
+			errs <- err
+		}()
+	}
+	waitQueued(t, s, n)
+	select {
+	case err := <-errs:
+		t.Fatalf("an update returned (%v) while the commit before it was still in progress", err)
+	default:
+	}
+	release()
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := <-batches; got != n {
+		t.Errorf("the second commit carried %d updates, want all %d that queued", got, n)
+	}
+	if commits := lastTxID(t, s) - before; commits != 2 {
+		t.Errorf("%d updates took %d commits, want 2", n+1, commits)
+	}
+	// Every update took effect: each tenant got each property from some writer.
+	for k := range 10 {
+		tenant := fmt.Sprintf("tenant-%d", k)
+		got, err := s.Settings(t.Context(), tenant)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := remoteassist.Settings{ID: remoteassist.SettingsID(tenant), AllowSessionsToUnenrolledDevices: true, RemoteAssistanceState: remoteassist.StateEnabled, BlockChat: true}
+		if got != want {
+			t.Errorf("lost update: %q reads %+v, want %+v", tenant, got, want)
+		}
+	}
+}
+
+// TestGroupCommitUnheld releases 200 updates at once without holding any commit: they must share
+// commits by themselves, far fewer than one each.
+func TestGroupCommitUnheld(t *testing.T) {
 	s, _ := openTemp(t)
 	const n = 200
 	before := lastTxID(t, s)
@@ -223,6 +327,134 @@ func TestGroupCommit(t *testing.T) {
 	if commits > n/4 {
 		t.Errorf("%d concurrent updates took %d commits: group commit is not working", n, commits)
 	}
+}
+
+// TestGroupCommitMaxBatchSize queues more updates than a batch holds: they commit in full batches
+// and then the rest, and none is left waiting.
+func TestGroupCommitMaxBatchSize(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "remoteassist.db")
+	s, err := Open(path, WithMaxBatchSize(8))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	batches, release := holdCommits(s)
+	defer release()
+	errs := make(chan error, 21)
+	update := func(i int) {
+		_, err := s.UpdateSettings(t.Context(), fmt.Sprintf("tenant-%d", i), remoteassist.Patch{BlockChat: ptr(true)})
+		errs <- err
+	}
+	go update(0)
+	sizes := []int{<-batches}
+	for i := 1; i <= 20; i++ {
+		go update(i)
+	}
+	waitQueued(t, s, 20)
+	release()
+	for range 21 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 3 {
+		sizes = append(sizes, <-batches)
+	}
+	if fmt.Sprint(sizes) != "[1 8 8 4]" {
+		t.Errorf("batch sizes %v, want [1 8 8 4]", sizes)
+	}
+}
+
+// TestGroupCommitFailureIsolated puts updates that must fail (a corrupt record, a key bbolt
+// refuses) in one batch with good ones: only they fail, and the good ones are committed.
+func TestGroupCommitFailureIsolated(t *testing.T) {
+	s, path := openTemp(t)
+	if err := s.db.Update(func(tx *bbolt.Tx) error { return tx.Bucket(bucket).Put([]byte("corrupt"), []byte("{")) }); err != nil {
+		t.Fatal(err)
+	}
+	batches, release := holdCommits(s)
+	defer release()
+	type result struct {
+		tenant string
+		err    error
+	}
+	results := make(chan result, 10)
+	update := func(tenant string) {
+		_, err := s.UpdateSettings(t.Context(), tenant, remoteassist.Patch{BlockChat: ptr(true)})
+		results <- result{tenant, err}
+	}
+	go update("leader")
+	<-batches
+	huge := strings.Repeat("x", bbolt.MaxKeySize+1)
+	for _, tenant := range []string{"good-1", "corrupt", "good-2", huge, "good-3"} {
+		go update(tenant)
+	}
+	waitQueued(t, s, 5)
+	release()
+	for range 6 {
+		r := <-results
+		switch r.tenant {
+		case "corrupt", huge:
+			if remoteassist.ErrorCode(r.err) != remoteassist.EINTERNAL {
+				t.Errorf("update of %.20q: error = %v, want code %q", r.tenant, r.err, remoteassist.EINTERNAL)
+			}
+		default:
+			if r.err != nil {
+				t.Errorf("update of %q failed with its batch: %v", r.tenant, r.err)
+			}
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// What the good updates returned was committed: it is there after reopening.
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, tenant := range []string{"leader", "good-1", "good-2", "good-3"} {
+		got, err := s.Settings(t.Context(), tenant)
+		if err != nil || !got.BlockChat {
+			t.Errorf("after reopening, %q reads %+v, %v; want blockChat true", tenant, got, err)
+		}
+	}
+}
+
+// TestCloseWithQueuedUpdates closes the store while updates wait behind a commit: they fail with
+// EUNAVAILABLE, none hangs.
+func TestCloseWithQueuedUpdates(t *testing.T) {
+	s, _ := openTemp(t)
+	batches, release := holdCommits(s)
+	errs := make(chan error, 6)
+	update := func() {
+		_, err := s.UpdateSettings(t.Context(), "tenant", remoteassist.Patch{BlockChat: ptr(true)})
+		errs <- err
+	}
+	go update()
+	<-batches
+	for range 5 {
+		go update()
+	}
+	waitQueued(t, s, 5)
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close() }()
+	release()
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+	var ok, unavailable int
+	for range 6 {
+		switch err := <-errs; remoteassist.ErrorCode(err) {
+		case "":
+			ok++
+		case remoteassist.EUNAVAILABLE:
+			unavailable++
+		default:
+			t.Errorf("update during Close: error = %v, want none or code %q", err, remoteassist.EUNAVAILABLE)
+		}
+	}
+	t.Logf("%d committed before Close, %d refused after", ok, unavailable)
 }
 
 func benchmarkUpdate(b *testing.B, parallelism int) {
@@ -280,4 +512,19 @@ func BenchmarkSettings(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkCommit is the floor under BenchmarkUpdateSerial: one bare bbolt write transaction,
+// one fsync, with no group commit around it. A lone update should cost little more.
+func BenchmarkCommit(b *testing.B) {
+	s, _ := openTemp(b)
+	v, err := encode(remoteassist.DefaultSettings("tenant"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if err := s.db.Update(func(tx *bbolt.Tx) error { return tx.Bucket(bucket).Put([]byte("tenant"), v) }); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
