@@ -3,25 +3,22 @@ package server
 import (
 	"strings"
 
-	"github.com/labstack/echo/v4"
-
 	"github.com/remoteassist/remoteassist"
 )
 
-// authenticate verifies the bearer token and leaves the caller's Principal on the context.
-func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		token, ok := bearerToken(c.Request().Header.Get("Authorization"))
-		if !ok {
-			return remoteassist.Errorf(remoteassist.EUNAUTHENTICATED, "Access token is empty.")
-		}
-		p, err := s.auth.Authenticate(c.Request().Context(), token)
-		if err != nil {
-			return err
-		}
-		c.Set(principalKey, p)
-		return next(c)
+// authenticate verifies the bearer token and leaves the caller's Principal on the request
+// state.
+func (s *Server) authenticate(st *reqState) error {
+	token, ok := bearerToken(st.Request().Header.Get("Authorization"))
+	if !ok {
+		return remoteassist.Errorf(remoteassist.EUNAUTHENTICATED, "Access token is empty.")
 	}
+	p, err := s.auth.Authenticate(st.Request().Context(), token)
+	if err != nil {
+		return err
+	}
+	st.principal, st.authenticated = p, true
+	return nil
 }
 
 // bearerToken extracts the token of an "Authorization: Bearer <token>" header; the scheme is
@@ -35,36 +32,51 @@ func bearerToken(header string) (string, bool) {
 	return token, token != ""
 }
 
-// authorize refuses callers that hold none of the operation's permissions, which the contract
-// lists in the operation's x-graph-permissions extension.
-func authorize(op *operation) echo.MiddlewareFunc {
-	needed := strings.Join(op.permissions, ", ")
-	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			p, _ := c.Get(principalKey).(remoteassist.Principal)
-			if !p.HasAny(op.permissions) {
-				return &remoteassist.Error{
-					Code: remoteassist.EFORBIDDEN,
-					Message: "Missing permissions on the request. API requires one of '" + needed +
-						"'. Permissions on the request '" + strings.Join(append(append([]string(nil), p.Scopes...), p.Roles...), " ") + "'.",
-				}
+// forbidden is the refusal of a caller that holds none of the operation's permissions, which
+// the contract lists in the operation's x-graph-permissions extension. The message is built in
+// one buffer, only when a request is refused.
+func forbidden(op *operation, p remoteassist.Principal) error {
+	const (
+		prefix = "Missing permissions on the request. API requires one of '"
+		middle = "'. Permissions on the request '"
+		suffix = "'."
+	)
+	n := len(prefix) + len(op.needed) + len(middle) + len(suffix)
+	for _, g := range p.Scopes {
+		n += len(g) + 1
+	}
+	for _, g := range p.Roles {
+		n += len(g) + 1
+	}
+	var b strings.Builder
+	b.Grow(n)
+	b.WriteString(prefix)
+	b.WriteString(op.needed)
+	b.WriteString(middle)
+	first := true
+	for _, list := range [][]string{p.Scopes, p.Roles} {
+		for _, g := range list {
+			if !first {
+				b.WriteByte(' ')
 			}
-			return next(c)
+			first = false
+			b.WriteString(g)
 		}
 	}
+	b.WriteString(suffix)
+	return &remoteassist.Error{Code: remoteassist.EFORBIDDEN, Message: b.String()}
 }
 
 // principal returns the caller that authenticate verified.
-func principal(c echo.Context) (remoteassist.Principal, error) {
-	p, ok := c.Get(principalKey).(remoteassist.Principal)
-	if !ok || p.Tenant == "" {
+func principal(st *reqState) (remoteassist.Principal, error) {
+	if !st.authenticated || st.principal.Tenant == "" {
 		return remoteassist.Principal{}, &remoteassist.Error{Code: remoteassist.EINTERNAL, Message: remoteassist.ErrorMessage(nil),
 			Err: errNotWired("authentication")}
 	}
-	return p, nil
+	return st.principal, nil
 }
 
-// errNotWired reports a middleware missing from the chain: a bug, never a client's fault.
+// errNotWired reports a layer missing from the chain: a bug, never a client's fault.
 type errNotWired string
 
-func (e errNotWired) Error() string { return "server: " + string(e) + " middleware did not run" }
+func (e errNotWired) Error() string { return "server: " + string(e) + " layer did not run" }

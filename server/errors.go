@@ -11,52 +11,60 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/remoteassist/remoteassist"
-	"github.com/remoteassist/remoteassist/gen"
 )
 
 // graphError is how one domain error code appears on the wire.
 type graphError struct {
 	status int
 	code   string
+	// class is the validation failure class the code counts as in the metrics, if any.
+	class failureClass
 }
 
 // graphErrors maps every domain error code to its HTTP status and Graph error code. It is the
 // only place where that mapping is made.
 var graphErrors = map[string]graphError{
-	remoteassist.EINVALID:         {http.StatusBadRequest, "BadRequest"},
-	remoteassist.EUNAUTHENTICATED: {http.StatusUnauthorized, "InvalidAuthenticationToken"},
-	remoteassist.EFORBIDDEN:       {http.StatusForbidden, "Forbidden"},
-	remoteassist.ENOTFOUND:        {http.StatusNotFound, "ResourceNotFound"},
-	remoteassist.EMETHOD:          {http.StatusMethodNotAllowed, "MethodNotAllowed"},
-	remoteassist.EMEDIATYPE:       {http.StatusUnsupportedMediaType, "UnsupportedMediaType"},
-	remoteassist.ETOOLARGE:        {http.StatusRequestEntityTooLarge, "RequestEntityTooLarge"},
-	remoteassist.ETHROTTLED:       {http.StatusTooManyRequests, "TooManyRequests"},
-	remoteassist.EUNAVAILABLE:     {http.StatusServiceUnavailable, "ServiceUnavailable"},
-	remoteassist.EINTERNAL:        {http.StatusInternalServerError, "InternalServerError"},
+	remoteassist.EINVALID:         {http.StatusBadRequest, "BadRequest", failSchema},
+	remoteassist.EUNAUTHENTICATED: {http.StatusUnauthorized, "InvalidAuthenticationToken", failAuth},
+	remoteassist.EFORBIDDEN:       {http.StatusForbidden, "Forbidden", failForbidden},
+	remoteassist.ENOTFOUND:        {http.StatusNotFound, "ResourceNotFound", failNone},
+	remoteassist.EMETHOD:          {http.StatusMethodNotAllowed, "MethodNotAllowed", failNone},
+	remoteassist.EMEDIATYPE:       {http.StatusUnsupportedMediaType, "UnsupportedMediaType", failContentType},
+	remoteassist.ETOOLARGE:        {http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", failTooLarge},
+	remoteassist.ETHROTTLED:       {http.StatusTooManyRequests, "TooManyRequests", failThrottled},
+	remoteassist.EUNAVAILABLE:     {http.StatusServiceUnavailable, "ServiceUnavailable", failNone},
+	remoteassist.EINTERNAL:        {http.StatusInternalServerError, "InternalServerError", failNone},
 }
 
 // defaultRetryAfter is sent with 503s whose cause named no better delay.
 const defaultRetryAfter = 5 * time.Second
 
-// errorHandler is echo's HTTPErrorHandler: every error any layer returns ends here and leaves
-// as the Graph error envelope. Internal details are logged, never sent.
-func (s *Server) errorHandler(err error, c echo.Context) {
-	if c.Response().Committed {
+// wwwAuthenticate is the challenge sent with every 401.
+var wwwAuthenticate = []string{`Bearer realm="remoteassist", error="invalid_token"`}
+
+// writeError writes err as the Graph error envelope: every error any layer returns ends here.
+// Internal details are logged, never sent.
+func (s *Server) writeError(st *reqState, err error) {
+	res := st.Response()
+	if res.Committed {
 		return
 	}
-	domainErr := s.toDomainError(err, c)
+	domainErr := s.toDomainError(err, st)
 	ge, ok := graphErrors[domainErr.Code]
 	if !ok {
 		ge = graphErrors[remoteassist.EINTERNAL]
 	}
-	if ge.status >= 500 {
-		s.logger.ErrorContext(c.Request().Context(), "request failed",
-			"request_id", requestID(c), "error", err)
+	if st.failure == failNone && st.op != nil {
+		st.failure = ge.class
 	}
-	h := c.Response().Header()
+	if ge.status >= 500 {
+		s.logger.ErrorContext(st.Request().Context(), "request failed",
+			"request_id", st.requestID, "error", err)
+	}
+	h := res.Header()
 	switch ge.status {
 	case http.StatusUnauthorized:
-		h.Set("WWW-Authenticate", `Bearer realm="remoteassist", error="invalid_token"`)
+		h["Www-Authenticate"] = wwwAuthenticate
 	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
 		after := domainErr.RetryAfter
 		if after <= 0 {
@@ -68,30 +76,30 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 	if ge.status == http.StatusInternalServerError {
 		message = remoteassist.ErrorMessage(nil)
 	}
-	body := gen.ODataError{Error: gen.MainError{
-		Code:    ge.code,
-		Message: message,
-		InnerError: gen.InnerError{
-			Date:            time.Now().UTC().Format("2006-01-02T15:04:05"),
-			RequestId:       requestID(c),
-			ClientRequestId: clientRequestID(c),
-		},
-	}}
-	if domainErr.Target != "" {
-		body.Error.Target = &domainErr.Target
-	}
-	if c.Request().Method == http.MethodHead {
-		_ = c.NoContent(ge.status)
+	if st.Request().Method == http.MethodHead {
+		res.WriteHeader(ge.status)
 		return
 	}
-	if err := c.JSON(ge.status, body); err != nil {
-		s.logger.ErrorContext(c.Request().Context(), "writing error response", "error", err)
+	st.out = appendErrorEnvelope(st.out[:0], ge.code, message, domainErr.Target, time.Now(), st.requestID, st.clientRequestID)
+	if err := writeJSON(res, ge.status, st.out); err != nil {
+		s.logger.ErrorContext(st.Request().Context(), "writing error response", "error", err)
 	}
+}
+
+// echoErrorHandler is echo's HTTPErrorHandler. The entry layer handles every error of the
+// chain, so this only runs if echo itself fails before the chain starts.
+func (s *Server) echoErrorHandler(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	st := &reqState{Context: c, requestID: newRequestID()}
+	st.clientRequestID = st.requestID
+	s.writeError(st, err)
 }
 
 // toDomainError turns any error into a domain error: domain errors pass through, echo's routing
 // errors get their codes, and everything else becomes EINTERNAL.
-func (s *Server) toDomainError(err error, c echo.Context) *remoteassist.Error {
+func (s *Server) toDomainError(err error, st *reqState) *remoteassist.Error {
 	var de *remoteassist.Error
 	if errors.As(err, &de) {
 		return de
@@ -103,9 +111,9 @@ func (s *Server) toDomainError(err error, c echo.Context) *remoteassist.Error {
 	if errors.As(err, &he) {
 		switch he.Code {
 		case http.StatusNotFound:
-			return remoteassist.Errorf(remoteassist.ENOTFOUND, "Resource not found for the segment '%s'.", lastSegment(c.Request().URL.Path))
+			return remoteassist.Errorf(remoteassist.ENOTFOUND, "Resource not found for the segment '%s'.", lastSegment(st.Request().URL.Path))
 		case http.StatusMethodNotAllowed:
-			return remoteassist.Errorf(remoteassist.EMETHOD, "The HTTP method '%s' is not allowed on this resource.", c.Request().Method)
+			return remoteassist.Errorf(remoteassist.EMETHOD, "The HTTP method '%s' is not allowed on this resource.", truncate(st.Request().Method, 32))
 		case http.StatusRequestEntityTooLarge:
 			return tooLarge(s.maxBody)
 		case http.StatusUnsupportedMediaType:

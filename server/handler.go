@@ -2,7 +2,6 @@ package server
 
 import (
 	"net/http"
-	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -13,18 +12,18 @@ import (
 // handler implements the operations of the contract on top of a store. Authentication,
 // authorization and validation have run before any of its methods is called.
 type handler struct {
-	store remoteassist.Store
+	s *Server
 }
 
 var _ gen.ServerInterface = (*handler)(nil)
 
 // DeviceManagementGetRemoteAssistanceSettings answers GET with the caller's tenant's settings.
 func (h *handler) DeviceManagementGetRemoteAssistanceSettings(c echo.Context, params gen.DeviceManagementGetRemoteAssistanceSettingsParams) error {
-	p, err := principal(c)
+	st, p, err := h.begin(c)
 	if err != nil {
 		return err
 	}
-	settings, err := h.store.Settings(c.Request().Context(), p.Tenant)
+	settings, err := h.s.store.Settings(st.Request().Context(), p.Tenant)
 	if err != nil {
 		return err
 	}
@@ -32,125 +31,103 @@ func (h *handler) DeviceManagementGetRemoteAssistanceSettings(c echo.Context, pa
 	if params.Select != nil {
 		selected = *params.Select
 	}
-	return c.JSON(http.StatusOK, representation(c, settings, selected))
+	return h.entity(st, settings, selected)
 }
 
 // DeviceManagementUpdateRemoteAssistanceSettings merges the validated body into the caller's
 // tenant's settings and answers with the whole updated entity.
 func (h *handler) DeviceManagementUpdateRemoteAssistanceSettings(c echo.Context, _ gen.DeviceManagementUpdateRemoteAssistanceSettingsParams) error {
-	p, err := principal(c)
+	st, p, err := h.begin(c)
 	if err != nil {
 		return err
 	}
-	body, ok := c.Get(bodyKey).(map[string]any)
-	if !ok {
-		return &remoteassist.Error{Code: remoteassist.EINTERNAL, Message: remoteassist.ErrorMessage(nil), Err: errNotWired("validation")}
+	patch, err := patchFromFields(st.fields, p.Tenant)
+	if err != nil {
+		st.failure = failSchema
+		return err
 	}
-	patch, err := patchFromBody(body, p.Tenant)
+	// Refused here rather than by the store, with the store's own message, so that the
+	// metrics can tell an empty patch from other refusals and the store is not called.
+	if patch.IsEmpty() {
+		st.failure = failEmptyPatch
+		return patch.Validate()
+	}
+	settings, err := h.s.store.UpdateSettings(st.Request().Context(), p.Tenant, patch)
 	if err != nil {
 		return err
 	}
-	settings, err := h.store.UpdateSettings(c.Request().Context(), p.Tenant, patch)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, representation(c, settings, nil))
+	return h.entity(st, settings, nil)
 }
 
-// patchFromBody turns a body the validator accepted into a Patch. It reads the very map the
-// validator checked, key for key, so what is stored is exactly what was validated. The type
-// assertions still refuse anything unexpected, in case the contract and this code drift apart.
-func patchFromBody(body map[string]any, tenant string) (remoteassist.Patch, error) {
+// begin returns the request state and the verified caller.
+func (h *handler) begin(c echo.Context) (*reqState, remoteassist.Principal, error) {
+	st, ok := c.(*reqState)
+	if !ok {
+		return nil, remoteassist.Principal{}, &remoteassist.Error{Code: remoteassist.EINTERNAL, Message: remoteassist.ErrorMessage(nil), Err: errNotWired("entry")}
+	}
+	p, err := principal(st)
+	return st, p, err
+}
+
+// entity writes the settings as the contract shows them. selected, when not empty, limits the
+// settable properties returned ($select); the OData annotations and id are always there.
+func (h *handler) entity(st *reqState, s remoteassist.Settings, selected []string) error {
+	st.out = appendEntity(st.out[:0], s, scheme(st), st.Request().Host, selected)
+	return writeJSON(st.Response(), http.StatusOK, st.out)
+}
+
+// patchFromFields turns a body the validator accepted into a Patch. It reads the very values
+// the validator checked, property for property, so what is stored is exactly what was
+// validated. The checks of the kinds still refuse anything unexpected, in case the contract and
+// this code drift apart.
+func patchFromFields(fields []bodyField, tenant string) (remoteassist.Patch, error) {
 	var p remoteassist.Patch
-	for key, value := range body {
-		switch key {
+	for i := range fields {
+		f := &fields[i]
+		switch f.name {
 		case "@odata.context":
 			// Ignored: a body returned by GET carries it.
 		case "@odata.type":
-			if value != remoteassist.ODataType {
-				return p, invalidProperty(key, "it must be '"+remoteassist.ODataType+"'")
+			if f.kind != kindString || f.str != remoteassist.ODataType {
+				return p, invalidProperty(f.name, "it must be '"+remoteassist.ODataType+"'")
 			}
 		case "id":
-			if value != remoteassist.SettingsID(tenant) {
-				return p, invalidProperty(key, "it is read-only and, when sent, must be the object's current id")
+			if f.kind != kindString || f.str != remoteassist.SettingsID(tenant) {
+				return p, invalidProperty(f.name, "it is read-only and, when sent, must be the object's current id")
 			}
 		case "allowSessionsToUnenrolledDevices":
-			b, ok := value.(bool)
-			if !ok {
-				return p, invalidProperty(key, "expected a boolean")
+			if f.kind != kindBool {
+				return p, invalidProperty(f.name, "expected a boolean")
 			}
-			p.AllowSessionsToUnenrolledDevices = &b
+			p.AllowSessionsToUnenrolledDevices = &f.b
 		case "blockChat":
-			b, ok := value.(bool)
-			if !ok {
-				return p, invalidProperty(key, "expected a boolean")
+			if f.kind != kindBool {
+				return p, invalidProperty(f.name, "expected a boolean")
 			}
-			p.BlockChat = &b
+			p.BlockChat = &f.b
 		case "remoteAssistanceState":
-			s, ok := value.(string)
-			if !ok {
-				return p, invalidProperty(key, "expected a string")
+			if f.kind != kindString {
+				return p, invalidProperty(f.name, "expected a string")
 			}
-			state := remoteassist.State(s)
+			state := remoteassist.State(f.str)
 			p.RemoteAssistanceState = &state
 		default:
-			return p, invalidProperty(key, "the property does not exist on type 'microsoft.graph.remoteAssistanceSettings'")
+			return p, invalidProperty(f.name, "the property does not exist on type 'microsoft.graph.remoteAssistanceSettings'")
 		}
 	}
 	return p, nil
 }
 
 func invalidProperty(name, why string) *remoteassist.Error {
-	return &remoteassist.Error{Code: remoteassist.EINVALID, Target: name,
+	return &remoteassist.Error{Code: remoteassist.EINVALID, Target: truncate(name, 64),
 		Message: "Invalid value for property '" + truncate(name, 64) + "': " + why + "."}
 }
 
-// representation is the entity as the contract shows it. selected, when not empty, limits the
-// settable properties returned ($select); the OData annotations and id are always there.
-func representation(c echo.Context, s remoteassist.Settings, selected []string) gen.MicrosoftGraphRemoteAssistanceSettings {
-	all := len(selected) == 0
-	has := func(name string) bool {
-		for _, v := range selected {
-			if v == name {
-				return true
-			}
-		}
-		return all
+// scheme is the scheme of the base URL the client called. Only the two schemes are echoed:
+// the X-Forwarded-* headers echo reads are the client's.
+func scheme(st *reqState) string {
+	if st.Scheme() == "https" {
+		return "https://"
 	}
-	r := gen.MicrosoftGraphRemoteAssistanceSettings{
-		OdataContext: odataContext(c, selected),
-		OdataType:    gen.MicrosoftGraphRemoteAssistanceSettingsOdataTypeHashMicrosoftGraphRemoteAssistanceSettings,
-		Id:           s.ID,
-	}
-	if has("allowSessionsToUnenrolledDevices") {
-		r.AllowSessionsToUnenrolledDevices = &s.AllowSessionsToUnenrolledDevices
-	}
-	if has("remoteAssistanceState") {
-		r.RemoteAssistanceState = &s.RemoteAssistanceState
-	}
-	if has("blockChat") {
-		r.BlockChat = &s.BlockChat
-	}
-	return r
-}
-
-// odataContext is the entity's OData context URL under the base URL the client called.
-func odataContext(c echo.Context, selected []string) string {
-	var b strings.Builder
-	// Only the two schemes are echoed: the X-Forwarded-* headers echo reads are the client's.
-	if c.Scheme() == "https" {
-		b.WriteString("https://")
-	} else {
-		b.WriteString("http://")
-	}
-	b.WriteString(c.Request().Host)
-	b.WriteString(BasePath)
-	b.WriteString("/$metadata#deviceManagement/remoteAssistanceSettings")
-	if len(selected) > 0 {
-		b.WriteString("(")
-		b.WriteString(strings.Join(selected, ","))
-		b.WriteString(")")
-	}
-	b.WriteString("/$entity")
-	return b.String()
+	return "http://"
 }

@@ -5,8 +5,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/labstack/echo/v4"
-
 	"github.com/remoteassist/remoteassist"
 )
 
@@ -83,37 +81,17 @@ func (t *throttle) sweep(now time.Time) {
 	t.swept = now
 }
 
-// middleware refuses a tenant's requests beyond its limits with 429 and Retry-After. It runs
-// after authentication, since the tenant comes from the token.
-func (t *throttle) middleware(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		p, _ := c.Get(principalKey).(remoteassist.Principal)
-		write := c.Request().Method != http.MethodGet && c.Request().Method != http.MethodHead
-		if wait, ok := t.admit(p.Tenant, write); !ok {
-			if wait < time.Second {
-				wait = time.Second
-			}
-			return &remoteassist.Error{Code: remoteassist.ETHROTTLED, RetryAfter: wait,
-				Message: "Too many requests from this tenant. Retry after the time given in the Retry-After header."}
+// check refuses a tenant's requests beyond its limits with 429 and Retry-After. It runs after
+// authentication, since the tenant comes from the token.
+func (t *throttle) check(st *reqState) error {
+	method := st.Request().Method
+	write := method != http.MethodGet && method != http.MethodHead
+	if wait, ok := t.admit(st.principal.Tenant, write); !ok {
+		if wait < time.Second {
+			wait = time.Second
 		}
-		return next(c)
+		return &remoteassist.Error{Code: remoteassist.ETHROTTLED, RetryAfter: wait,
+			Message: "Too many requests from this tenant. Retry after the time given in the Retry-After header."}
 	}
-}
-
-// limitConcurrency answers 503 with Retry-After instead of queueing when max requests are
-// already in flight, so that a flood cannot pile up goroutines and memory.
-func limitConcurrency(max int) echo.MiddlewareFunc {
-	slots := make(chan struct{}, max)
-	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			select {
-			case slots <- struct{}{}:
-				defer func() { <-slots }()
-				return next(c)
-			default:
-				return &remoteassist.Error{Code: remoteassist.EUNAVAILABLE, RetryAfter: time.Second,
-					Message: "The service is busy. Retry later."}
-			}
-		}
-	}
+	return nil
 }

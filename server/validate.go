@@ -9,12 +9,15 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
+	"sync"
+	"unicode/utf8"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
-	"github.com/labstack/echo/v4"
 
 	"github.com/remoteassist/remoteassist"
 )
@@ -24,10 +27,30 @@ import (
 type operation struct {
 	id          string
 	permissions []string
-	params      []*openapi3.Parameter
+	// needed lists the permissions for the 403 message.
+	needed string
+	params []*param
 	// body is the JSON schema of the request body, nil when the operation takes none.
 	body         *openapi3.Schema
 	bodyRequired bool
+	// plan validates the body without kin-openapi; nil when the schema needs kin-openapi.
+	plan *bodyPlan
+	// method is the operation's HTTP method; statuses are the statuses it answers with
+	// besides errors of routing: those of its responses in the contract, and 500.
+	method   string
+	statuses []int
+	metrics  *opMetrics
+}
+
+// param is one parameter of an operation.
+type param struct {
+	p *openapi3.Parameter
+	// header is the canonical header name of a header parameter.
+	header string
+	// simpleString is set for a string parameter constrained by its length alone, which is
+	// checked without kin-openapi; minLen and maxLen are its bounds (maxLen < 0: none).
+	simpleString   bool
+	minLen, maxLen int
 }
 
 // compileContract extracts every operation of the document. It fails when an operation lacks
@@ -39,14 +62,20 @@ func compileContract(doc *openapi3.T) (map[string]*operation, error) {
 			if o.OperationID == "" {
 				return nil, fmt.Errorf("server: %s %s has no operationId", method, path)
 			}
-			op := &operation{id: o.OperationID}
+			op := &operation{id: o.OperationID, method: strings.ToUpper(method), statuses: []int{http.StatusInternalServerError}}
+			for code := range o.Responses.Map() {
+				if n, err := strconv.Atoi(code); err == nil && !slices.Contains(op.statuses, n) {
+					op.statuses = append(op.statuses, n)
+				}
+			}
 			perms, err := permissions(o)
 			if err != nil {
 				return nil, fmt.Errorf("server: %s: %w", o.OperationID, err)
 			}
 			op.permissions = perms
+			op.needed = strings.Join(perms, ", ")
 			for _, p := range append(item.Parameters, o.Parameters...) {
-				op.params = append(op.params, p.Value)
+				op.params = append(op.params, compileParam(p.Value))
 			}
 			if rb := o.RequestBody; rb != nil && rb.Value != nil {
 				mt := rb.Value.Content.Get("application/json")
@@ -55,11 +84,28 @@ func compileContract(doc *openapi3.T) (map[string]*operation, error) {
 				}
 				op.body = mt.Schema.Value
 				op.bodyRequired = rb.Value.Required
+				op.plan = compilePlan(op.body)
 			}
 			ops[o.OperationID] = op
 		}
 	}
 	return ops, nil
+}
+
+func compileParam(p *openapi3.Parameter) *param {
+	c := &param{p: p, maxLen: -1}
+	if p.In == openapi3.ParameterInHeader {
+		c.header = http.CanonicalHeaderKey(p.Name)
+	}
+	if s := p.Schema; s != nil && s.Value != nil && s.Value.Type.Is(openapi3.TypeString) &&
+		onlyKeywords(s.Value, keywordSet("type", "minLength", "maxLength")) {
+		c.simpleString = true
+		c.minLen = int(s.Value.MinLength)
+		if s.Value.MaxLength != nil {
+			c.maxLen = int(*s.Value.MaxLength)
+		}
+	}
+	return c
 }
 
 // permissions reads the operation's x-graph-permissions extension.
@@ -79,120 +125,267 @@ func permissions(o *openapi3.Operation) ([]string, error) {
 	return perms, nil
 }
 
-// validate enforces the operation's parameters and request body. A valid body is left on the
-// context decoded, so that the handler stores exactly what was validated and never decodes it
-// a second time.
-func (s *Server) validate(op *operation) echo.MiddlewareFunc {
-	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			c.Set(operationKey, op.id)
-			if err := validateParams(c, op); err != nil {
-				return err
+// validateParams enforces the operation's parameters. Absent optional parameters, and header
+// strings that only have a length limit, are checked here; everything else, and the
+// explanation of any refusal, is kin-openapi's.
+func (s *Server) validateParams(st *reqState, op *operation) error {
+	req := st.Request()
+	for _, pc := range op.params {
+		p := pc.p
+		switch p.In {
+		case openapi3.ParameterInQuery:
+			if req.URL.RawQuery == "" && !p.Required {
+				continue
 			}
-			if op.body != nil {
-				body, err := s.readBody(c, op)
-				if err != nil {
-					return err
+		case openapi3.ParameterInHeader:
+			values, present := req.Header[pc.header]
+			if !present && !p.Required {
+				continue
+			}
+			if present && len(values) == 1 && values[0] != "" && pc.simpleString {
+				if n := utf8.RuneCountInString(values[0]); n >= pc.minLen && (pc.maxLen < 0 || n <= pc.maxLen) {
+					continue
 				}
-				c.Set(bodyKey, body)
 			}
-			return next(c)
 		}
-	}
-}
-
-func validateParams(c echo.Context, op *operation) error {
-	if len(op.params) == 0 {
-		return nil
-	}
-	input := &openapi3filter.RequestValidationInput{
-		Request:     c.Request(),
-		QueryParams: c.QueryParams(),
-		Options:     &openapi3filter.Options{SkipSettingDefaults: true},
-	}
-	for _, p := range op.params {
-		err := openapi3filter.ValidateParameter(c.Request().Context(), input, p)
-		if err == nil {
-			continue
+		if err := kinParam(st, pc); err != nil {
+			return err
 		}
-		var se *openapi3.SchemaError
-		if errors.As(err, &se) {
-			de := describeSchemaError(se, "parameter", p.Name)
-			return de
-		}
-		return &remoteassist.Error{Code: remoteassist.EINVALID, Target: p.Name,
-			Message: fmt.Sprintf("Invalid value for %s '%s'.", p.In+" parameter", p.Name), Err: err}
 	}
 	return nil
 }
 
+// kinParam validates one parameter with kin-openapi.
+func kinParam(st *reqState, pc *param) error {
+	req := st.Request()
+	input := &openapi3filter.RequestValidationInput{
+		Request:     req,
+		QueryParams: st.QueryParams(),
+		Options:     &openapi3filter.Options{SkipSettingDefaults: true},
+	}
+	err := openapi3filter.ValidateParameter(req.Context(), input, pc.p)
+	if err == nil {
+		return nil
+	}
+	var se *openapi3.SchemaError
+	if errors.As(err, &se) {
+		return describeSchemaError(se, "parameter", pc.p.Name)
+	}
+	return &remoteassist.Error{Code: remoteassist.EINVALID, Target: pc.p.Name,
+		Message: fmt.Sprintf("Invalid value for %s '%s'.", pc.p.In+" parameter", pc.p.Name), Err: err}
+}
+
+// gzipReaders keeps gzip readers, whose decompressor state is tens of kilobytes, for reuse.
+var gzipReaders sync.Pool
+
 // readBody reads, decompresses, decodes and validates the request body against the
-// operation's schema.
-func (s *Server) readBody(c echo.Context, op *operation) (map[string]any, error) {
-	req := c.Request()
+// operation's schema, and leaves the validated properties in st.fields.
+func (s *Server) readBody(st *reqState, op *operation) error {
+	req := st.Request()
 	if err := checkJSONContentType(req.Header.Get("Content-Type")); err != nil {
-		return nil, err
+		return err
 	}
 	if req.ContentLength > s.maxBody {
-		return nil, tooLarge(s.maxBody)
+		return tooLarge(s.maxBody)
 	}
 	var r io.Reader = req.Body
-	switch enc := strings.ToLower(strings.TrimSpace(req.Header.Get("Content-Encoding"))); enc {
+	switch enc := req.Header.Get("Content-Encoding"); enc {
 	case "", "identity":
-	case "gzip", "x-gzip":
-		// The limit applies to the compressed bytes read and, below, to what they inflate to.
-		zr, err := gzip.NewReader(io.LimitReader(req.Body, s.maxBody+1))
-		if err != nil {
-			return nil, &remoteassist.Error{Code: remoteassist.EINVALID, Message: "The request body is not valid gzip.", Err: err}
-		}
-		defer zr.Close()
-		r = zr
 	default:
-		return nil, remoteassist.Errorf(remoteassist.EMEDIATYPE,
-			"Content-Encoding '%s' is not supported. Send the body uncompressed or gzip-compressed.", truncate(enc, 32))
+		switch enc = strings.ToLower(strings.TrimSpace(enc)); enc {
+		case "", "identity":
+		case "gzip", "x-gzip":
+			// The limit applies to the compressed bytes read and, below, to what they
+			// inflate to.
+			src := io.LimitReader(req.Body, s.maxBody+1)
+			zr, _ := gzipReaders.Get().(*gzip.Reader)
+			var err error
+			if zr == nil {
+				zr, err = gzip.NewReader(src)
+			} else {
+				err = zr.Reset(src)
+			}
+			if err != nil {
+				st.failure = failJSON
+				return &remoteassist.Error{Code: remoteassist.EINVALID, Message: "The request body is not valid gzip.", Err: err}
+			}
+			defer gzipReaders.Put(zr)
+			r = zr
+		default:
+			return remoteassist.Errorf(remoteassist.EMEDIATYPE,
+				"Content-Encoding '%s' is not supported. Send the body uncompressed or gzip-compressed.", truncate(enc, 32))
+		}
 	}
-	data, err := io.ReadAll(io.LimitReader(r, s.maxBody+1))
+	data, err := readAll(st.body[:0], r, s.maxBody+1, req.ContentLength)
+	st.body = data
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return nil, tooLarge(s.maxBody)
+			return tooLarge(s.maxBody)
 		}
+		st.failure = failJSON
 		if errors.Is(err, gzip.ErrChecksum) || errors.Is(err, gzip.ErrHeader) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, &remoteassist.Error{Code: remoteassist.EINVALID, Message: "The request body is not valid gzip.", Err: err}
+			return &remoteassist.Error{Code: remoteassist.EINVALID, Message: "The request body is not valid gzip.", Err: err}
 		}
-		return nil, &remoteassist.Error{Code: remoteassist.EINVALID, Message: "The request body could not be read.", Err: err}
+		return &remoteassist.Error{Code: remoteassist.EINVALID, Message: "The request body could not be read.", Err: err}
 	}
 	if int64(len(data)) > s.maxBody {
-		return nil, tooLarge(s.maxBody)
+		return tooLarge(s.maxBody)
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		if op.bodyRequired {
-			return nil, remoteassist.Errorf(remoteassist.EINVALID, "A request body is required.")
+			st.failure = failJSON
+			return remoteassist.Errorf(remoteassist.EINVALID, "A request body is required.")
 		}
-		return nil, nil
+		return nil
 	}
+	if !json.Valid(data) {
+		st.failure = failJSON
+		if _, err := decodeJSON(data); err != nil {
+			return err
+		}
+		return malformed(errors.New("invalid JSON"))
+	}
+	if op.plan != nil {
+		members, root, dup, err := op.plan.scanBody(data, st.members[:0])
+		st.members = members
+		if err != nil {
+			st.failure = failJSON
+			return malformed(err)
+		}
+		if dup >= 0 {
+			st.failure = failJSON
+			name := truncate(string(members[dup].key), 64)
+			return &remoteassist.Error{Code: remoteassist.EINVALID, Target: name,
+				Message: "Unable to read JSON request payload: the property '" + name + "' appears more than once."}
+		}
+		if root == kindObject && decided(members) {
+			fields, verr := op.plan.evaluate(members, st.fields[:0])
+			if verr != nil {
+				st.failure = failSchema
+				return verr
+			}
+			st.fields = fields
+			return nil
+		}
+	} else if name, dup := duplicateMember(data); dup {
+		st.failure = failJSON
+		return &remoteassist.Error{Code: remoteassist.EINVALID, Target: name,
+			Message: "Unable to read JSON request payload: the property '" + name + "' appears more than once."}
+	}
+	fields, err := kinBody(data, op, st.fields[:0])
+	if err != nil {
+		if remoteassist.ErrorCode(err) == remoteassist.EINVALID && st.failure == failNone {
+			st.failure = failSchema
+		}
+		return err
+	}
+	st.fields = fields
+	return nil
+}
+
+// readAll reads r into buf, up to limit bytes; it returns the bytes read. It sizes the buffer
+// from the Content-Length when there is one, and reuses the buffer's capacity.
+func readAll(buf []byte, r io.Reader, limit, contentLength int64) ([]byte, error) {
+	if contentLength > 0 && contentLength < limit && int64(cap(buf)) < contentLength+1 {
+		buf = make([]byte, 0, contentLength+1)
+	} else if cap(buf) == 0 {
+		buf = make([]byte, 0, 512)
+	}
+	for int64(len(buf)) < limit {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		room := buf[len(buf):cap(buf)]
+		if rest := limit - int64(len(buf)); int64(len(room)) > rest {
+			room = room[:rest]
+		}
+		n, err := r.Read(room)
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+	return buf, nil
+}
+
+// kinBody validates the body with kin-openapi: the path for a contract the plan cannot
+// compile, and for values the plan does not decide.
+func kinBody(data []byte, op *operation, fields []bodyField) ([]bodyField, error) {
 	value, err := decodeJSON(data)
 	if err != nil {
-		return nil, err
+		return fields, err
 	}
 	if err := op.body.VisitJSON(value, openapi3.VisitAsRequest(), openapi3.DisableSchemaErrorDetails()); err != nil {
 		var se *openapi3.SchemaError
 		if errors.As(err, &se) {
-			return nil, describeSchemaError(se, "property", "")
+			return fields, describeSchemaError(se, "property", "")
 		}
-		return nil, &remoteassist.Error{Code: remoteassist.EINVALID, Message: "The request body does not match the contract.", Err: err}
+		return fields, &remoteassist.Error{Code: remoteassist.EINVALID, Message: "The request body does not match the contract.", Err: err}
 	}
 	obj, ok := value.(map[string]any)
 	if !ok {
-		return nil, remoteassist.Errorf(remoteassist.EINVALID, "The request body must be a JSON object.")
+		return fields, remoteassist.Errorf(remoteassist.EINVALID, "The request body must be a JSON object.")
 	}
-	return obj, nil
+	names := make([]string, 0, len(obj))
+	for k := range obj {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		f := bodyField{name: k}
+		switch v := obj[k].(type) {
+		case nil:
+			f.kind = kindNull
+		case bool:
+			f.kind, f.b = kindBool, v
+		case string:
+			f.kind, f.str = kindString, v
+		case float64:
+			f.kind = kindNumber
+		case []any:
+			f.kind = kindArray
+		default:
+			f.kind = kindObject
+		}
+		fields = append(fields, f)
+	}
+	return fields, nil
+}
+
+// duplicateMember reports a member name that the top-level object of a valid JSON body has
+// twice.
+func duplicateMember(data []byte) (string, bool) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return "", false
+	}
+	seen := make(map[string]bool)
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return "", false
+		}
+		name, _ := t.(string)
+		if seen[name] {
+			return truncate(name, 64), true
+		}
+		seen[name] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return "", false
+		}
+	}
+	return "", false
 }
 
 // checkJSONContentType accepts application/json in any letter case, with parameters, as long
 // as a charset, if given, is UTF-8 (the only encoding JSON allows).
 func checkJSONContentType(ct string) error {
-	if strings.EqualFold(ct, "application/json") {
+	if ct == "application/json" || strings.EqualFold(ct, "application/json") {
 		return nil
 	}
 	if ct == "" {

@@ -1,0 +1,142 @@
+package server
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// unknownOperation is the operation label of requests that match no operation of the contract:
+// unknown paths and methods, health probes, metrics scrapes, docs.
+const unknownOperation = "unknown"
+
+// failureClass is why a request was refused before reaching the handler's work, as counted in
+// remoteassist_validation_failures_total.
+type failureClass uint8
+
+// The failure classes.
+const (
+	failNone        failureClass = iota
+	failContentType              // 415: Content-Type or Content-Encoding
+	failTooLarge                 // 413: body over the limit, compressed or not
+	failJSON                     // 400: unreadable body: not JSON, not gzip, duplicate property, missing
+	failSchema                   // 400: a value or parameter out of contract
+	failEmptyPatch               // 400: a patch that changes nothing
+	failAuth                     // 401
+	failForbidden                // 403
+	failThrottled                // 429
+	numFailureClasses
+)
+
+var failureClassNames = [numFailureClasses]string{
+	failContentType: "content_type",
+	failTooLarge:    "too_large",
+	failJSON:        "json",
+	failSchema:      "schema",
+	failEmptyPatch:  "empty_patch",
+	failAuth:        "auth",
+	failForbidden:   "forbidden",
+	failThrottled:   "throttled",
+}
+
+// latencyBuckets suit a service that answers in tens of microseconds from memory and in
+// milliseconds from a database.
+var latencyBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}
+
+// metrics are the server's Prometheus metrics. Label values are bounded: the operation is an
+// operationId or "unknown", the method one of the standard methods or "OTHER", the code an
+// HTTP status; the tenant is deliberately not a label.
+type metrics struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+	failures [numFailureClasses]prometheus.Counter
+	store    *prometheus.HistogramVec
+
+	// unknown holds the series of requests outside the operations. Each operation holds its
+	// own (operation.metrics), resolved at start-up so that the hot path does not hash label
+	// values.
+	unknown *opMetrics
+}
+
+// opMetrics are the series of one operation.
+type opMetrics struct {
+	id       string
+	duration prometheus.Observer
+	// byStatus holds the request counters of the statuses the operation usually answers,
+	// for the one method the operation has.
+	method   string
+	byStatus map[int]prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer, ops map[string]*operation, inFlight func() float64) (*metrics, error) {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "remoteassist_http_requests_total",
+			Help: "HTTP requests served, by contract operation (operationId, or unknown), method and status code.",
+		}, []string{"operation", "method", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "remoteassist_http_request_duration_seconds",
+			Help:    "Time from the request reaching the service to its response being written, by contract operation.",
+			Buckets: latencyBuckets,
+		}, []string{"operation"}),
+		store: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "remoteassist_store_duration_seconds",
+			Help:    "Time spent in the settings store, by store operation.",
+			Buckets: latencyBuckets,
+		}, []string{"op"}),
+	}
+	failures := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "remoteassist_validation_failures_total",
+		Help: "Requests refused before the handler's work, by class: content_type, too_large, json, schema, empty_patch, auth, forbidden, throttled.",
+	}, []string{"class"})
+	gauge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "remoteassist_http_requests_in_flight",
+		Help: "API requests being served now.",
+	}, inFlight)
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.store, failures, gauge} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	for class := failContentType; class < numFailureClasses; class++ {
+		m.failures[class] = failures.WithLabelValues(failureClassNames[class])
+	}
+	m.unknown = &opMetrics{id: unknownOperation, duration: m.duration.WithLabelValues(unknownOperation)}
+	for id, op := range ops {
+		om := &opMetrics{id: id, duration: m.duration.WithLabelValues(id), method: op.method, byStatus: map[int]prometheus.Counter{}}
+		for _, status := range op.statuses {
+			om.byStatus[status] = m.requests.WithLabelValues(id, op.method, strconv.Itoa(status))
+		}
+		op.metrics = om
+	}
+	return m, nil
+}
+
+// observe counts a finished request.
+func (m *metrics) observe(st *reqState, status int, latency time.Duration) {
+	om := m.unknown
+	if st.op != nil {
+		om = st.op.metrics
+	}
+	om.duration.Observe(latency.Seconds())
+	if c, ok := om.byStatus[status]; ok {
+		c.Inc()
+	} else {
+		m.requests.WithLabelValues(om.id, methodLabel(st.Request().Method), strconv.Itoa(status)).Inc()
+	}
+	if st.failure != failNone {
+		m.failures[st.failure].Inc()
+	}
+}
+
+// methodLabel bounds the method label: a client can send any token as a method.
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace:
+		return method
+	}
+	return "OTHER"
+}

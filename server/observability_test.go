@@ -1,0 +1,206 @@
+package server_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/remoteassist/remoteassist/jwtauth"
+	"github.com/remoteassist/remoteassist/memory"
+	"github.com/remoteassist/remoteassist/server"
+)
+
+// obsServer is a server with a logger and a registry the test reads.
+type obsServer struct {
+	t   *testing.T
+	srv *server.Server
+	key *jwtauth.Key
+	log *bytes.Buffer
+}
+
+func newObsServer(t *testing.T, reg *prometheus.Registry, json bool) *obsServer {
+	t.Helper()
+	key, err := jwtauth.LoadOrCreateKey(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifier, err := jwtauth.NewDevVerifier(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	handler := slog.Handler(slog.NewTextHandler(&buf, nil))
+	if json {
+		handler = slog.NewJSONHandler(&buf, nil)
+	}
+	srv, err := server.New(server.Config{Store: memory.New(), Authenticator: verifier, Logger: slog.New(handler), Metrics: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &obsServer{t: t, srv: srv, key: key, log: &buf}
+}
+
+func (o *obsServer) token(tenant string, scopes ...string) string {
+	tok, err := o.key.Mint(jwtauth.TokenSpec{Tenant: tenant, Subject: "u", Scopes: scopes, TTL: time.Hour})
+	if err != nil {
+		o.t.Fatal(err)
+	}
+	return tok
+}
+
+// do serves one request in process; headers are name, value pairs.
+func (o *obsServer) do(method, path, token, body string, headers ...string) *httptest.ResponseRecorder {
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req := httptest.NewRequest(method, "http://localhost"+path, rd)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	rec := httptest.NewRecorder()
+	o.srv.ServeHTTP(rec, req)
+	if err := checkResponseRecorded(req, rec); err != nil {
+		o.t.Errorf("%s %s → %d breaks the contract: %v", method, path, rec.Code, err)
+	}
+	return rec
+}
+
+func TestMetrics(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	o := newObsServer(t, reg, false)
+	rw, ro := o.token("m", readWriteConfig), o.token("m", readConfig)
+	steps := []struct {
+		method, path, token, body string
+		headers                   []string
+		status                    int
+	}{
+		{http.MethodGet, settingsPath, ro, "", nil, 200},
+		{http.MethodPatch, settingsPath, rw, `{"blockChat":true}`, nil, 200},
+		{http.MethodPatch, settingsPath, rw, `{"remoteAssistanceState":"on"}`, nil, 400},
+		{http.MethodPatch, settingsPath, rw, `{}`, nil, 400},
+		{http.MethodPatch, settingsPath, rw, `{"blockChat":tru`, nil, 400},
+		{http.MethodPatch, settingsPath, rw, `{"blockChat":true}`, []string{"Content-Type", "text/plain"}, 415},
+		{http.MethodPatch, settingsPath, rw, `{"pad":"` + strings.Repeat("x", 70<<10) + `"}`, nil, 413},
+		{http.MethodPatch, settingsPath, "", `{"blockChat":true}`, nil, 401},
+		{http.MethodPatch, settingsPath, ro, `{"blockChat":true}`, nil, 403},
+		{http.MethodGet, "/beta/nothing", ro, "", nil, 404},
+		{"BREW", settingsPath, ro, "", nil, 405},
+	}
+	for _, s := range steps {
+		if rec := o.do(s.method, s.path, s.token, s.body, s.headers...); rec.Code != s.status {
+			t.Fatalf("%s %s %s: status %d, want %d: %s", s.method, s.path, s.body, rec.Code, s.status, rec.Body)
+		}
+	}
+	rec := o.do(http.MethodGet, server.MetricsPath, "", "")
+	if rec.Code != 200 {
+		t.Fatalf("/metrics: %d", rec.Code)
+	}
+	text := rec.Body.String()
+	for _, want := range []string{
+		`remoteassist_http_requests_total{code="200",method="GET",operation="deviceManagement.GetRemoteAssistanceSettings"} 1`,
+		`remoteassist_http_requests_total{code="200",method="PATCH",operation="deviceManagement.UpdateRemoteAssistanceSettings"} 1`,
+		`remoteassist_http_requests_total{code="400",method="PATCH",operation="deviceManagement.UpdateRemoteAssistanceSettings"} 3`,
+		`remoteassist_http_requests_total{code="404",method="GET",operation="unknown"} 1`,
+		`remoteassist_http_requests_total{code="405",method="OTHER",operation="unknown"} 1`,
+		`remoteassist_validation_failures_total{class="schema"} 1`,
+		`remoteassist_validation_failures_total{class="empty_patch"} 1`,
+		`remoteassist_validation_failures_total{class="json"} 1`,
+		`remoteassist_validation_failures_total{class="content_type"} 1`,
+		`remoteassist_validation_failures_total{class="too_large"} 1`,
+		`remoteassist_validation_failures_total{class="auth"} 1`,
+		`remoteassist_validation_failures_total{class="forbidden"} 1`,
+		`remoteassist_validation_failures_total{class="throttled"} 0`,
+		`remoteassist_http_request_duration_seconds_count{operation="deviceManagement.UpdateRemoteAssistanceSettings"} 8`,
+		`remoteassist_store_duration_seconds_count{op="settings"} 1`,
+		`remoteassist_store_duration_seconds_count{op="update_settings"} 1`,
+		`remoteassist_http_requests_in_flight 0`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if strings.Contains(text, "tenant") {
+		t.Error("a metric is labelled by tenant: unbounded cardinality")
+	}
+}
+
+func TestDefaultMetricsRegistryIsPrivate(t *testing.T) {
+	// Two servers with default configs in one process must not collide in a shared registry.
+	for i := 0; i < 2; i++ {
+		o := newObsServer(t, nil, false)
+		rec := o.do(http.MethodGet, server.MetricsPath, "", "")
+		if rec.Code != 200 || !strings.Contains(rec.Body.String(), "go_goroutines") {
+			t.Fatalf("/metrics %d: %.200s", rec.Code, rec.Body)
+		}
+	}
+}
+
+func TestProbesAndMetricsNeedNoToken(t *testing.T) {
+	o := newObsServer(t, nil, false)
+	for _, path := range []string{"/healthz", "/readyz", server.MetricsPath} {
+		if rec := o.do(http.MethodGet, path, "", ""); rec.Code != 200 {
+			t.Errorf("%s: %d", path, rec.Code)
+		}
+	}
+}
+
+// TestAccessLogCarriesNoSecrets: one line per request with the ids, tenant, operation, status
+// and latency, and never the token or the body, in either format, accepted or refused.
+func TestAccessLogCarriesNoSecrets(t *testing.T) {
+	for _, format := range []string{"json", "text"} {
+		t.Run(format, func(t *testing.T) {
+			o := newObsServer(t, nil, format == "json")
+			tok := o.token("log-tenant", readWriteConfig)
+			const marker = "BODY-MARKER-7f3a"
+			bodies := []string{
+				`{"@odata.context":"` + marker + `","blockChat":true}`,
+				`{"remoteAssistanceState":"` + marker + `"}`,
+				`{"` + marker + `":true}`,
+			}
+			for _, body := range bodies {
+				o.do(http.MethodPatch, settingsPath, tok, body, "client-request-id", "log-crid")
+			}
+			o.do(http.MethodGet, settingsPath, "garbage."+marker+".token", "")
+			logs := o.log.String()
+			for _, secret := range []string{tok, tok[:40], tok[len(tok)-40:], marker, "Bearer"} {
+				if strings.Contains(logs, secret) {
+					t.Errorf("the log contains %q:\n%s", secret, logs)
+				}
+			}
+			lines := strings.Split(strings.TrimSpace(logs), "\n")
+			if len(lines) != 4 {
+				t.Fatalf("%d log lines, want 4:\n%s", len(lines), logs)
+			}
+			if format == "json" {
+				var entry map[string]any
+				if err := json.Unmarshal([]byte(lines[0]), &entry); err != nil {
+					t.Fatal(err)
+				}
+				for _, key := range []string{"request_id", "client_request_id", "tenant", "operation", "status", "latency"} {
+					if _, ok := entry[key]; !ok {
+						t.Errorf("log line lacks %s: %s", key, lines[0])
+					}
+				}
+				if entry["tenant"] != "log-tenant" || entry["client_request_id"] != "log-crid" ||
+					entry["operation"] != "deviceManagement.UpdateRemoteAssistanceSettings" || entry["status"] != float64(200) {
+					t.Errorf("log line %s", lines[0])
+				}
+			}
+		})
+	}
+}
