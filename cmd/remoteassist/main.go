@@ -28,6 +28,8 @@ func commands() []command {
 	return []command{
 		{"serve", "serve the API on an address", runServe},
 		{"token", "print a bearer token signed by a data directory's key", runToken},
+		{"get", "print the tenant's remote assistance settings", runGet},
+		{"set", "change remote assistance settings", runSet},
 	}
 }
 
