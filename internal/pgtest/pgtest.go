@@ -11,6 +11,12 @@
 //		...
 //	}
 //
+// A TestMain that has work of its own to undo after the tests calls Run instead, which returns the
+// exit code rather than exiting.
+//
+// Every DSN it returns is a postgres:// URL, the form `remoteassist serve --store` takes, so tests
+// can hand it to the binary as it is.
+//
 // Tests that need PostgreSQL fail, never skip, when it cannot be had: a skipped test reads as a
 // passed one in CI. The failure says what to install or set.
 //
@@ -57,11 +63,16 @@ var (
 	sharedErr  error
 )
 
-// Main runs the tests and then stops the shared throwaway server, if one was started. Call it
-// from TestMain in every package that uses DSN; DSN fails a test of a package that does not, since
-// its server would outlive the test binary.
-func Main(m *testing.M) {
+// Main runs the tests, stops the shared throwaway server, if one was started, and exits. Call it
+// (or Run) from TestMain in every package that uses DSN; DSN fails a test of a package that does
+// not, since its server would outlive the test binary.
+func Main(m *testing.M) { os.Exit(Run(m)) }
+
+// Run is Main without the exit: it runs the tests, stops the shared server and returns the exit
+// code, for a TestMain that cleans up after itself before exiting.
+func Run(m *testing.M) int {
 	mainRunning.Store(true)
+	defer mainRunning.Store(false)
 	code := m.Run()
 	if shared != nil {
 		if err := shared.stop(); err != nil {
@@ -69,18 +80,24 @@ func Main(m *testing.M) {
 		}
 		shared.remove()
 	}
-	os.Exit(code)
+	return code
 }
 
-// DSN returns the connection string of a new, empty database that only the calling test uses,
-// on the server of $REMOTEASSIST_TEST_POSTGRES_DSN if it is set and on the test binary's shared
+// DSN returns the connection URL of a new, empty database that only the calling test uses, on
+// the server of $REMOTEASSIST_TEST_POSTGRES_DSN if it is set and on the test binary's shared
 // throwaway server otherwise. A database on an external server is dropped when the test ends.
+//
+// The variable may hold a URL or keyword=value pairs; the DSN returned is a URL either way.
 func DSN(t testing.TB) string {
 	t.Helper()
 	if env := os.Getenv(EnvDSN); env != "" {
-		name := newDatabase(t, env)
-		t.Cleanup(func() { dropDatabase(env, name) })
-		return withDatabase(env, name)
+		u, err := URL(env)
+		if err != nil {
+			t.Fatalf("pgtest: $%s: %v", EnvDSN, err)
+		}
+		name := newDatabase(t, u)
+		t.Cleanup(func() { dropDatabase(u, name) })
+		return withDatabase(u, name)
 	}
 	if !mainRunning.Load() {
 		t.Fatal("pgtest: the package's tests must run through pgtest.Main: add `func TestMain(m *testing.M) { pgtest.Main(m) }`")
@@ -127,12 +144,13 @@ func StartServer(t testing.TB) *Server {
 	return s
 }
 
-// DSN returns the connection string of database db on the server.
+// DSN returns the connection URL of database db on the server.
 func (s *Server) DSN(db string) string {
-	return fmt.Sprintf("host=127.0.0.1 port=%d user=postgres dbname=%s sslmode=disable", s.port, db)
+	u := url.URL{Scheme: "postgres", User: url.User("postgres"), Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)), Path: "/" + db, RawQuery: "sslmode=disable"}
+	return u.String()
 }
 
-// NewDatabase creates an empty database on the server and returns its connection string.
+// NewDatabase creates an empty database on the server and returns its connection URL.
 func (s *Server) NewDatabase(t testing.TB) string {
 	t.Helper()
 	return s.DSN(newDatabase(t, s.DSN("postgres")))
@@ -361,11 +379,103 @@ func dropDatabase(adminDSN, name string) {
 // withDatabase returns dsn with its database replaced by name. It handles both forms a DSN can
 // take: a URL, and keyword=value pairs, where a later keyword overrides an earlier one.
 func withDatabase(dsn, name string) string {
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+	if isURL(dsn) {
 		if u, err := url.Parse(dsn); err == nil {
 			u.Path = "/" + name
 			return u.String()
 		}
 	}
 	return dsn + " dbname=" + name
+}
+
+func isURL(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}
+
+// URL returns a DSN as a postgres:// URL. A URL is returned as it is; keyword=value pairs (libpq's
+// other form: values optionally in single quotes, with backslash escapes) become a URL whose host,
+// port, user, password and database come from their keywords and whose query holds the rest, which
+// pgx reads back the same way.
+func URL(dsn string) (string, error) {
+	if isURL(dsn) {
+		if _, err := url.Parse(dsn); err != nil {
+			return "", err
+		}
+		return dsn, nil
+	}
+	kv, err := parseKeywords(dsn)
+	if err != nil {
+		return "", err
+	}
+	u := url.URL{Scheme: "postgres", Host: kv["host"]}
+	if p, ok := kv["port"]; ok {
+		u.Host = net.JoinHostPort(kv["host"], p)
+	}
+	if user, ok := kv["user"]; ok {
+		if pw, ok := kv["password"]; ok {
+			u.User = url.UserPassword(user, pw)
+		} else {
+			u.User = url.User(user)
+		}
+	}
+	if db, ok := kv["dbname"]; ok {
+		u.Path = "/" + db
+	}
+	q := url.Values{}
+	for k, v := range kv {
+		switch k {
+		case "host", "port", "user", "password", "dbname":
+		default:
+			q.Set(k, v)
+		}
+	}
+	u.RawQuery = q.Encode()
+	return u.String(), nil
+}
+
+// parseKeywords reads keyword=value pairs; a later keyword overrides an earlier one.
+func parseKeywords(dsn string) (map[string]string, error) {
+	kv := map[string]string{}
+	s := strings.TrimSpace(dsn)
+	for s != "" {
+		eq := strings.IndexByte(s, '=')
+		if eq <= 0 {
+			return nil, fmt.Errorf("malformed DSN: %q is not keyword=value", s)
+		}
+		key := strings.TrimSpace(s[:eq])
+		s = strings.TrimLeft(s[eq+1:], " \t\n")
+		var val strings.Builder
+		if strings.HasPrefix(s, "'") {
+			s = s[1:]
+			closed := false
+			for len(s) > 0 {
+				c := s[0]
+				s = s[1:]
+				if c == '\\' && len(s) > 0 {
+					val.WriteByte(s[0])
+					s = s[1:]
+					continue
+				}
+				if c == '\'' {
+					closed = true
+					break
+				}
+				val.WriteByte(c)
+			}
+			if !closed {
+				return nil, fmt.Errorf("malformed DSN: unterminated quoted value of %q", key)
+			}
+		} else {
+			for len(s) > 0 && !strings.ContainsRune(" \t\n", rune(s[0])) {
+				if s[0] == '\\' && len(s) > 1 {
+					s = s[1:]
+				}
+				val.WriteByte(s[0])
+				s = s[1:]
+			}
+		}
+		kv[key] = val.String()
+		s = strings.TrimLeft(s, " \t\n")
+	}
+	return kv, nil
 }

@@ -2,10 +2,13 @@ package pgtest
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 func TestMain(m *testing.M) { Main(m) }
@@ -63,6 +66,46 @@ func TestServerStopStart(t *testing.T) {
 	}
 }
 
+// TestURL converts keyword=value DSNs to URLs and checks that pgx reads both forms the same.
+func TestURL(t *testing.T) {
+	for _, dsn := range []string{
+		"host=127.0.0.1 port=5432 user=postgres dbname=app sslmode=disable",
+		"host = db.example  port=6543 user=app password='p w\\'d' dbname=remote connect_timeout=3 sslmode=disable",
+		"host=/run/postgresql user=u dbname=app sslmode=disable application_name=ra",
+		"host=h user=u password=p\\ q dbname=app dbname=other sslmode=disable",
+		"postgres://u:p@h:5432/app?sslmode=disable",
+	} {
+		u, err := URL(dsn)
+		if err != nil {
+			t.Errorf("URL(%q): %v", dsn, err)
+			continue
+		}
+		if !strings.HasPrefix(u, "postgres://") {
+			t.Errorf("URL(%q) = %q, not a postgres:// URL", dsn, u)
+		}
+		want, err := pgconn.ParseConfig(dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := pgconn.ParseConfig(u)
+		if err != nil {
+			t.Errorf("pgx cannot parse URL(%q) = %q: %v", dsn, u, err)
+			continue
+		}
+		if got.Host != want.Host || got.Port != want.Port || got.User != want.User || got.Password != want.Password ||
+			got.Database != want.Database || got.ConnectTimeout != want.ConnectTimeout || (got.TLSConfig == nil) != (want.TLSConfig == nil) ||
+			fmt.Sprint(got.RuntimeParams) != fmt.Sprint(want.RuntimeParams) {
+			t.Errorf("URL(%q) = %q, which pgx reads as %s@%s:%d/%s %v, not %s@%s:%d/%s %v", dsn, u,
+				got.User, got.Host, got.Port, got.Database, got.RuntimeParams, want.User, want.Host, want.Port, want.Database, want.RuntimeParams)
+		}
+	}
+	for _, bad := range []string{"host", "host='unterminated", "=x"} {
+		if u, err := URL(bad); err == nil {
+			t.Errorf("URL(%q) = %q, want an error", bad, u)
+		}
+	}
+}
+
 func TestWithDatabase(t *testing.T) {
 	for in, want := range map[string]string{
 		"postgres://u:p@h:5432/app?sslmode=disable": "postgres://u:p@h:5432/test_x?sslmode=disable",
@@ -97,5 +140,20 @@ func TestDSNFromEnvironment(t *testing.T) {
 	}
 	if n != 0 {
 		t.Errorf("database %s is still there after its test ended", name)
+	}
+	// The variable may hold keyword=value pairs too; DSN still returns a URL, on that server.
+	t.Setenv(EnvDSN, fmt.Sprintf("host=127.0.0.1 port=%d user=postgres dbname=postgres sslmode=disable", s.port))
+	dsn := DSN(t)
+	if !strings.HasPrefix(dsn, "postgres://") {
+		t.Errorf("DSN = %q with a keyword=value %s, want a URL", dsn, EnvDSN)
+	}
+	if _, err := query[int](t, dsn, "SELECT 1"); err != nil {
+		t.Errorf("DSN %q from a keyword=value %s: %v", dsn, EnvDSN, err)
+	}
+}
+
+func TestServerDSNIsURL(t *testing.T) {
+	if dsn := DSN(t); !strings.HasPrefix(dsn, "postgres://") {
+		t.Errorf("DSN = %q, want a postgres:// URL, the form remoteassist serve --store takes", dsn)
 	}
 }
