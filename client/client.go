@@ -113,18 +113,21 @@ func WithUserAgent(ua string) Option {
 	}
 }
 
-// WithRetry sets how responses with status 429, 503 and 504 are retried: at most max times
-// (0 disables retries), waiting what the service's Retry-After asks, or else an exponential
-// backoff from baseDelay with jitter, never more than maxDelay. When the service asks for
-// more than maxDelay, the call gives up at once and returns the *Error, whose RetryAfter
-// says how long the service wanted. The default is DefaultMaxRetries, DefaultRetryBaseDelay
-// and DefaultRetryMaxDelay.
-func WithRetry(max int, baseDelay, maxDelay time.Duration) Option {
+// WithRetry sets how responses with status 429, 503 and 504 are retried: at most
+// maxRetries times (0 disables retries), waiting what the service's Retry-After asks, or else
+// an exponential backoff from baseDelay with jitter, never more than maxDelay. The default is
+// DefaultMaxRetries, DefaultRetryBaseDelay and DefaultRetryMaxDelay.
+//
+// A wait is not started when the service asks for more than maxDelay, or when the context's
+// deadline would pass before it ends: the call returns the *Error at once, and its RetryAfter
+// says how long the service wanted. A context cancelled during a wait ends the call at once
+// with an error that matches both ctx.Err() and the *Error (errors.Is, errors.As).
+func WithRetry(maxRetries int, baseDelay, maxDelay time.Duration) Option {
 	return func(o *options) error {
-		if max < 0 || baseDelay < 0 || maxDelay < baseDelay {
-			return fmt.Errorf("client: WithRetry(%d, %v, %v): want max >= 0 and 0 <= baseDelay <= maxDelay", max, baseDelay, maxDelay)
+		if maxRetries < 0 || baseDelay < 0 || maxDelay < baseDelay {
+			return fmt.Errorf("client: WithRetry(%d, %v, %v): want maxRetries >= 0 and 0 <= baseDelay <= maxDelay", maxRetries, baseDelay, maxDelay)
 		}
-		o.retry = retryPolicy{max: max, baseDelay: baseDelay, maxDelay: maxDelay}
+		o.retry = retryPolicy{max: maxRetries, baseDelay: baseDelay, maxDelay: maxDelay}
 		return nil
 	}
 }

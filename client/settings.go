@@ -60,9 +60,13 @@ func settingsFromWire(w *gen.MicrosoftGraphRemoteAssistanceSettings) Settings {
 //
 //	client.Patch{RemoteAssistanceState: client.Ptr(client.StateEnabled), BlockChat: client.Ptr(true)}
 type Patch struct {
+	// AllowSessionsToUnenrolledDevices, when set, allows or forbids sessions to devices not
+	// enrolled in Intune.
 	AllowSessionsToUnenrolledDevices *bool
-	RemoteAssistanceState            *State
-	BlockChat                        *bool
+	// RemoteAssistanceState, when set, must be one of the contract's states.
+	RemoteAssistanceState *State
+	// BlockChat, when set, blocks or allows chat during sessions.
+	BlockChat *bool
 }
 
 // Ptr returns a pointer to v, for the fields of a Patch.
