@@ -20,6 +20,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -163,6 +165,20 @@ func New(cfg Config) (*Server, error) {
 		BaseURL:              BasePath,
 		OperationMiddlewares: perOperation,
 	})
+	// Echo answers OPTIONS on any route with a bare 204 of its own; the contract has no OPTIONS
+	// operation, so it gets the same 405 as any other method the contract lacks.
+	allowed := map[string][]string{}
+	for _, op := range ops {
+		allowed[op.path] = append(allowed[op.path], op.method)
+	}
+	for path, methods := range allowed {
+		slices.Sort(methods)
+		allow := strings.Join(methods, ", ")
+		e.OPTIONS(BasePath+path, func(c echo.Context) error {
+			c.Response().Header().Set(echo.HeaderAllow, allow)
+			return echo.ErrMethodNotAllowed
+		})
+	}
 	return s, nil
 }
 

@@ -38,6 +38,7 @@ type operation struct {
 	// method is the operation's HTTP method; statuses are the statuses it answers with
 	// besides errors of routing: those of its responses in the contract, and 500.
 	method   string
+	path     string
 	statuses []int
 	metrics  *opMetrics
 }
@@ -62,7 +63,7 @@ func compileContract(doc *openapi3.T) (map[string]*operation, error) {
 			if o.OperationID == "" {
 				return nil, fmt.Errorf("server: %s %s has no operationId", method, path)
 			}
-			op := &operation{id: o.OperationID, method: strings.ToUpper(method), statuses: []int{http.StatusInternalServerError}}
+			op := &operation{id: o.OperationID, method: strings.ToUpper(method), path: path, statuses: []int{http.StatusInternalServerError}}
 			for code := range o.Responses.Map() {
 				if n, err := strconv.Atoi(code); err == nil && !slices.Contains(op.statuses, n) {
 					op.statuses = append(op.statuses, n)

@@ -1,0 +1,281 @@
+package server_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+
+	"github.com/remoteassist/remoteassist"
+	"github.com/remoteassist/remoteassist/jwtauth"
+	"github.com/remoteassist/remoteassist/memory"
+	"github.com/remoteassist/remoteassist/server"
+)
+
+// fuzzTenant is the tenant every fuzzed request acts on.
+const fuzzTenant = "fuzz-tenant"
+
+// fuzzEnv is one server per fuzzing process, with the tokens the inputs choose from.
+type fuzzEnv struct {
+	srv    *server.Server
+	store  *memory.Store
+	tokens []string
+	schema *openapi3.Schema
+}
+
+var (
+	fuzzOnce sync.Once
+	fuzzE    *fuzzEnv
+)
+
+func fuzzEnvironment(tb testing.TB) *fuzzEnv {
+	fuzzOnce.Do(func() {
+		key, err := jwtauth.LoadOrCreateKey(tb.TempDir())
+		if err != nil {
+			tb.Fatal(err)
+		}
+		verifier, err := jwtauth.NewDevVerifier(key)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		mint := func(scopes ...string) string {
+			tok, err := key.Mint(jwtauth.TokenSpec{Tenant: fuzzTenant, Subject: "fuzzer", Scopes: scopes, TTL: 24 * time.Hour})
+			if err != nil {
+				tb.Fatal(err)
+			}
+			return tok
+		}
+		store := memory.New()
+		srv, err := server.New(server.Config{Store: store, Authenticator: verifier})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		loadContract()
+		if contractErr != nil {
+			tb.Fatal(contractErr)
+		}
+		schema := contractDoc.Components.Schemas["microsoft.graph.remoteAssistanceSettingsUpdate"].Value
+		// Token 0 can write; the others cannot, or are no token at all.
+		fuzzE = &fuzzEnv{srv: srv, store: store, schema: schema,
+			tokens: []string{mint(readWriteConfig), mint(readConfig), "", "not.a.token", mint("User.Read")}}
+	})
+	if fuzzE == nil {
+		tb.Fatal("fuzz environment failed to start")
+	}
+	return fuzzE
+}
+
+// fuzzMethods are the methods an input picks from.
+var fuzzMethods = []string{http.MethodPatch, http.MethodGet, http.MethodPut, http.MethodPost, http.MethodDelete, http.MethodHead, http.MethodOptions, "BREW"}
+
+// FuzzRequest drives the whole request path in process with arbitrary methods, tokens,
+// Content-Type, Content-Encoding and bodies (gzip-compressed or not), and checks that the server
+// never panics nor answers 5xx, that every response is valid against the contract, that nothing
+// out of contract is ever stored, and, for a well-formed write, that the outcome is the
+// contract's: kin-openapi's verdict on the decoded body, applied to the stored state.
+func FuzzRequest(f *testing.F) {
+	for _, s := range fuzzSeeds {
+		f.Add(s.method, s.token, s.contentType, s.contentEncoding, []byte(s.body), s.gzip)
+	}
+	env := fuzzEnvironment(f)
+	f.Fuzz(func(t *testing.T, method, token uint8, contentType, contentEncoding string, body []byte, gzipBody bool) {
+		m := fuzzMethods[int(method)%len(fuzzMethods)]
+		tok := env.tokens[int(token)%len(env.tokens)]
+		sent := body
+		if gzipBody {
+			var buf bytes.Buffer
+			zw := gzip.NewWriter(&buf)
+			zw.Write(body)
+			zw.Close()
+			sent = buf.Bytes()
+		}
+		req := httptest.NewRequest(m, "http://localhost"+settingsPath, bytes.NewReader(sent))
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		req.Header.Set("Content-Type", contentType)
+		if contentEncoding != "" {
+			req.Header.Set("Content-Encoding", contentEncoding)
+		}
+		before := env.settings(t)
+		rec := httptest.NewRecorder()
+		env.srv.ServeHTTP(rec, req)
+		after := env.settings(t)
+
+		if rec.Code >= 500 {
+			t.Fatalf("%s → %d: %s", m, rec.Code, rec.Body)
+		}
+		if m == http.MethodHead {
+			if rec.Header().Get("request-id") == "" {
+				t.Fatal("HEAD response without request-id")
+			}
+		} else if err := checkResponseRecorded(req, rec); err != nil {
+			t.Fatalf("%s → %d breaks the contract: %v\nbody: %s", m, rec.Code, err, rec.Body)
+		}
+		if err := after.Validate(); err != nil || after.ID != remoteassist.SettingsID(fuzzTenant) {
+			t.Fatalf("out-of-contract state stored: %+v (%v)", after, err)
+		}
+		if rec.Code != http.StatusOK || m != http.MethodPatch {
+			if after != before {
+				t.Fatalf("%s → %d changed the state: %+v → %+v", m, rec.Code, before, after)
+			}
+		} else {
+			var got gotEntity
+			if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+				t.Fatal(err)
+			}
+			if got.settings() != after {
+				t.Fatalf("answered %+v, stored %+v", got.settings(), after)
+			}
+		}
+		// A write the server must judge on the body alone: its verdict must be the contract's.
+		if m == http.MethodPatch && token%uint8(len(env.tokens)) == 0 && strings.EqualFold(contentType, "application/json") &&
+			(contentEncoding == "" && !gzipBody || strings.EqualFold(contentEncoding, "gzip") && gzipBody) && len(body) <= server.DefaultMaxBodyBytes {
+			want, ok := env.oracle(body, before)
+			if ok && rec.Code != http.StatusOK {
+				t.Fatalf("%q refused (%d %s), the contract accepts it", body, rec.Code, rec.Body)
+			}
+			if !ok && rec.Code != http.StatusBadRequest {
+				t.Fatalf("%q → %d, the contract refuses it", body, rec.Code)
+			}
+			if ok && after != want {
+				t.Fatalf("%q stored %+v, want %+v", body, after, want)
+			}
+		}
+	})
+}
+
+func (e *fuzzEnv) settings(t *testing.T) remoteassist.Settings {
+	s, err := e.store.Settings(context.Background(), fuzzTenant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// oracle judges a body independently of the server: decoded by encoding/json, refused if a
+// property appears twice, validated by kin-openapi against the contract's schema, then the
+// rules the schema cannot say (@odata.type, id, at least one setting). It returns the state
+// the body leads to, and whether it is accepted.
+func (e *fuzzEnv) oracle(body []byte, before remoteassist.Settings) (remoteassist.Settings, bool) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return before, false
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return before, false
+	}
+	obj, ok := v.(map[string]any)
+	if !ok || hasDuplicateMember(body) {
+		return before, false
+	}
+	if err := e.schema.VisitJSON(v, openapi3.VisitAsRequest()); err != nil {
+		return before, false
+	}
+	var p remoteassist.Patch
+	for k, val := range obj {
+		switch k {
+		case "id":
+			if val != remoteassist.SettingsID(fuzzTenant) {
+				return before, false
+			}
+		case "allowSessionsToUnenrolledDevices":
+			b := val.(bool)
+			p.AllowSessionsToUnenrolledDevices = &b
+		case "blockChat":
+			b := val.(bool)
+			p.BlockChat = &b
+		case "remoteAssistanceState":
+			s := remoteassist.State(val.(string))
+			p.RemoteAssistanceState = &s
+		}
+	}
+	if p.IsEmpty() {
+		return before, false
+	}
+	return p.Apply(before), true
+}
+
+// hasDuplicateMember reports whether the top-level object names a member twice.
+func hasDuplicateMember(body []byte) bool {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return false
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		k, _ := t.(string)
+		if seen[k] {
+			return true
+		}
+		seen[k] = true
+		var skip json.RawMessage
+		if dec.Decode(&skip) != nil {
+			return false
+		}
+	}
+	return false
+}
+
+// gotEntity is the entity a 200 answered.
+type gotEntity struct {
+	ID                               string `json:"id"`
+	AllowSessionsToUnenrolledDevices bool   `json:"allowSessionsToUnenrolledDevices"`
+	RemoteAssistanceState            string `json:"remoteAssistanceState"`
+	BlockChat                        bool   `json:"blockChat"`
+}
+
+func (g gotEntity) settings() remoteassist.Settings {
+	return remoteassist.Settings{ID: g.ID, AllowSessionsToUnenrolledDevices: g.AllowSessionsToUnenrolledDevices,
+		RemoteAssistanceState: remoteassist.State(g.RemoteAssistanceState), BlockChat: g.BlockChat}
+}
+
+// fuzzSeed is one seed input; the committed corpus in testdata/fuzz/FuzzRequest holds the same.
+type fuzzSeed struct {
+	method, token                      uint8
+	contentType, contentEncoding, body string
+	gzip                               bool
+}
+
+var fuzzSeeds = []fuzzSeed{
+	{0, 0, "application/json", "", `{"remoteAssistanceState":"enabled","blockChat":true}`, false},
+	{0, 0, "application/json", "", `{"remoteAssistanceState":"on"}`, false},
+	{0, 0, "application/json", "", `{"blockChat":null}`, false},
+	{0, 0, "application/json", "", `{"blockChat":true,"blockChat":false}`, false},
+	{0, 0, "application/json", "", `{}`, false},
+	{0, 0, "application/json", "", `{"BlockChat":false}`, false},
+	{0, 0, "application/json", "", `{"@odata.type":"#microsoft.graph.remoteAssistanceSettings","allowSessionsToUnenrolledDevices":true}`, false},
+	{0, 0, "application/json; charset=utf-8", "gzip", `{"blockChat":false}`, true},
+	{0, 0, "application/json", "gzip", `{"blockChat":false}`, false},
+	{0, 0, "application/json", "br", `{"blockChat":false}`, false},
+	{0, 0, "text/plain", "", `{"blockChat":false}`, false},
+	{0, 0, "", "", `{"blockChat":false}`, false},
+	{0, 0, "application/json; charset=latin1", "", `{"blockChat":false}`, false},
+	{0, 0, "application/json", "", `[{"blockChat":false}]`, false},
+	{0, 0, "application/json", "", `{"blockChat":tru`, false},
+	{0, 0, "application/json", "", `{"remoteAssistanceState":"enab\u006ced"}`, false},
+	{0, 0, "application/json", "", `{"id":"x","blockChat":true}`, false},
+	{0, 1, "application/json", "", `{"blockChat":true}`, false},
+	{0, 2, "application/json", "", `{"blockChat":true}`, false},
+	{0, 3, "application/json", "", `{"blockChat":true}`, false},
+	{1, 0, "", "", ``, false},
+	{1, 4, "", "", ``, false},
+	{2, 0, "application/json", "", `{"blockChat":true}`, false},
+	{4, 0, "", "", ``, false},
+	{5, 0, "", "", ``, false},
+	{7, 0, "application/json", "", `{"blockChat":true}`, false},
+}
