@@ -619,13 +619,14 @@ func TestCancelDuringBackoff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	waiting := make(chan time.Duration, 1)
+	client.SetWaitHooks(c, func(ctx context.Context, d time.Duration) error {
+		waiting <- d
+		return client.Sleep(ctx, d) // the real timer
+	}, nil, nil)
 	ctx, cancel := context.WithCancel(t.Context())
 	go func() {
-		// Cancel once the first attempt has been answered and the client is waiting.
-		for len(f.requests()) == 0 {
-			time.Sleep(time.Millisecond)
-		}
-		time.Sleep(20 * time.Millisecond)
+		<-waiting // cancel once the client waits, not while the request is in flight
 		cancel()
 	}()
 	start := time.Now()

@@ -19,3 +19,6 @@ func SetWaitHooks(c *Client, sleep func(context.Context, time.Duration) error, n
 		c.jitter = jitter
 	}
 }
+
+// Sleep is the timer a Client waits with, for hooks that observe a wait and still wait.
+var Sleep = sleep
