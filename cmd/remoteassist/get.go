@@ -21,23 +21,6 @@ const (
 	cliUserAgent   = "remoteassist-cli/1.0"
 )
 
-// parseFlags is parse for get and set, printing the help exactly once and only when asked:
-// flag.FlagSet.Parse calls Usage on every mistake too, and parse calls it again for --help.
-// A mistake is one line on stderr that points to the help.
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	usage := fs.Usage
-	fs.Usage = func() {}
-	err := parse(fs, args)
-	fs.Usage = usage
-	switch {
-	case errors.Is(err, flag.ErrHelp):
-		fs.Usage()
-	case err != nil:
-		return usageError{fmt.Errorf("%w (see remoteassist %s --help)", err, fs.Name())}
-	}
-	return err
-}
-
 // connFlags are the flags of the commands that talk to a server.
 type connFlags struct {
 	url     string
@@ -103,7 +86,7 @@ func runGet(ctx context.Context, args []string, stdout, _ io.Writer) error {
 `, stdout)
 	var cf connFlags
 	cf.register(fs)
-	if err := parseFlags(fs, args); err != nil {
+	if err := parse(fs, args); err != nil {
 		return err
 	}
 	c, err := cf.newClient()

@@ -119,17 +119,22 @@ func newFlagSet(name, synopsis, examples string, stdout io.Writer) *flag.FlagSet
 	return fs
 }
 
-// parse parses args, turning mistakes into usage errors and --help into flag.ErrHelp.
+// parse parses args. It prints the help exactly once and only when asked (flag.FlagSet.Parse
+// would also print it on every mistake); a mistake becomes a one-line usage error pointing to
+// the help.
 func parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.Usage()
-			return err
-		}
-		return usageError{err}
-	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	usage := fs.Usage
+	fs.Usage = func() {}
+	err := fs.Parse(args)
+	fs.Usage = usage
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fs.Usage()
+		return err
+	case err != nil:
+		return usageError{fmt.Errorf("%w (see remoteassist %s --help)", err, fs.Name())}
+	case fs.NArg() > 0:
+		return usageError{fmt.Errorf("unexpected argument %q (see remoteassist %s --help)", fs.Arg(0), fs.Name())}
 	}
 	return nil
 }

@@ -25,7 +25,7 @@ Boolean flags take their value after "=": --block-chat=false, not --block-chat f
 	state := fs.String("state", "", "remote assistance state: "+statesHelp())
 	allow := fs.Bool("allow-unenrolled", false, "allow sessions to devices not enrolled in Intune (=true or =false)")
 	block := fs.Bool("block-chat", false, "block chat during sessions (=true or =false)")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parse(fs, args); err != nil {
 		return err
 	}
 
