@@ -6,6 +6,7 @@ package openapi
 import (
 	_ "embed"
 	"fmt"
+	"sync"
 
 	"github.com/getkin/kin-openapi/openapi3"
 )
@@ -27,4 +28,17 @@ func Load() (*openapi3.T, error) {
 		return nil, fmt.Errorf("openapi: embedded contract is invalid: %w", err)
 	}
 	return doc, nil
+}
+
+var shared struct {
+	once sync.Once
+	doc  *openapi3.T
+	err  error
+}
+
+// Shared returns the contract parsed and validated once per process, for the many servers a
+// test binary may start. It is shared: callers must only read it.
+func Shared() (*openapi3.T, error) {
+	shared.once.Do(func() { shared.doc, shared.err = Load() })
+	return shared.doc, shared.err
 }
