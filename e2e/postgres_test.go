@@ -1,0 +1,207 @@
+package e2e_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/remoteassist/remoteassist"
+	"github.com/remoteassist/remoteassist/internal/pgtest"
+)
+
+// TestReplicasOnPostgres runs two serve processes on one database and one data directory (the
+// signing key is shared; the embedded store must not be opened, or the second would fail with
+// "in use"). Concurrent PATCHes of different properties through both lose nothing, a write
+// through one is read through the other at once, and killing one leaves the other serving.
+func TestReplicasOnPostgres(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	data := t.TempDir()
+	// Both start at once, so they also run the schema migrations concurrently.
+	a := launchServe(t, "replica-a", data, dsn)
+	b := launchServe(t, "replica-b", data, dsn)
+	a.waitHealthy(t)
+	b.waitHealthy(t)
+	if _, err := os.Stat(filepath.Join(data, "settings.db")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("DATA/settings.db exists (%v): serve opened the embedded store although --store is PostgreSQL", err)
+	}
+	for _, p := range []*serveProc{a, b} {
+		if res := call(t, http.MethodGet, p.base+"/readyz", "", ""); res.status != http.StatusOK {
+			t.Fatalf("%s /readyz: %d %s", p.name, res.status, res.body)
+		}
+	}
+
+	const n = 20
+	tenants := make([]string, n)
+	for i := range tenants {
+		tenants[i] = fmt.Sprintf("replica-%02d", i)
+	}
+	toks := tokens(t, data, append(tenants, "read-your-writes"))
+
+	// Each tenant gets one PATCH per property, through alternating replicas, all released at
+	// once: a lost update leaves a property at its default.
+	writes := []struct {
+		body string
+		via  func(i int) *serveProc
+	}{
+		{`{"allowSessionsToUnenrolledDevices":true}`, func(int) *serveProc { return a }},
+		{`{"remoteAssistanceState":"enabled"}`, func(int) *serveProc { return b }},
+		{`{"blockChat":true}`, func(i int) *serveProc { return []*serveProc{a, b}[i%2] }},
+	}
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i, tenant := range tenants {
+		for _, w := range writes {
+			wg.Go(func() {
+				<-start
+				ctx, cancel := context.WithTimeout(t.Context(), requestTimeout)
+				defer cancel()
+				p := w.via(i)
+				res, err := do(ctx, http.MethodPatch, p.base+settingsPath, toks[tenant], w.body)
+				if err != nil {
+					t.Errorf("PATCH %s of %s through %s: %v", w.body, tenant, p.name, err)
+				} else if res.status != http.StatusOK {
+					t.Errorf("PATCH %s of %s through %s: %d %s", w.body, tenant, p.name, res.status, res.body)
+				}
+			})
+		}
+	}
+	close(start)
+	wg.Wait()
+	for _, tenant := range tenants {
+		want := remoteassist.Settings{ID: remoteassist.SettingsID(tenant), AllowSessionsToUnenrolledDevices: true, RemoteAssistanceState: remoteassist.StateEnabled, BlockChat: true}
+		for _, p := range []*serveProc{a, b} {
+			if got := getSettings(t, p.base, toks[tenant], tenant); got != want {
+				t.Errorf("lost update: %s reads %+v through %s, want %+v", tenant, got, p.name, want)
+			}
+		}
+	}
+
+	// A write through one replica is what the other reads next, with no delay: there is no
+	// cache between a replica and the database.
+	const rw = "read-your-writes"
+	for k := range 12 {
+		writer, reader := a, b
+		if k%2 == 1 {
+			writer, reader = b, a
+		}
+		state := remoteassist.States()[k%3]
+		body := fmt.Sprintf(`{"remoteAssistanceState":%q,"blockChat":%t}`, state, k%4 < 2)
+		wrote := patchSettings(t, writer.base, toks[rw], rw, body)
+		if got := getSettings(t, reader.base, toks[rw], rw); got != wrote {
+			t.Fatalf("PATCH %s through %s answered %+v, but %s then reads %+v", body, writer.name, wrote, reader.name, got)
+		}
+	}
+
+	// One replica dies; the other goes on serving reads and writes of everything.
+	a.kill(t)
+	if _, err := do(t.Context(), http.MethodGet, a.base+"/healthz", "", ""); err == nil {
+		t.Fatal("the killed replica still answers")
+	}
+	if res := call(t, http.MethodGet, b.base+"/readyz", "", ""); res.status != http.StatusOK {
+		t.Errorf("%s /readyz after %s died: %d %s", b.name, a.name, res.status, res.body)
+	}
+	for _, tenant := range tenants {
+		if got := getSettings(t, b.base, toks[tenant], tenant); !got.AllowSessionsToUnenrolledDevices || !got.BlockChat || got.RemoteAssistanceState != remoteassist.StateEnabled {
+			t.Errorf("%s reads %+v through %s after %s died", tenant, got, b.name, a.name)
+		}
+	}
+	if got := patchSettings(t, b.base, toks[tenants[0]], tenants[0], `{"blockChat":false}`); got.BlockChat {
+		t.Errorf("PATCH through %s after %s died answered %+v", b.name, a.name, got)
+	}
+}
+
+// TestPostgresDownThenUp stops PostgreSQL under a running serve: /readyz turns 503, GET and PATCH
+// get the Graph 503 envelope with Retry-After, each promptly (the bound is the client's own
+// request timeout, and reaching it fails the test as a hang) and never a 500. Once PostgreSQL is
+// back, the same process serves again without a restart.
+func TestPostgresDownThenUp(t *testing.T) {
+	srv := pgtest.StartServer(t)
+	dsn := srv.NewDatabase(t)
+	data := t.TempDir()
+	p := startServe(t, "pg", data, dsn)
+	tok := token(t, data, "contoso")
+	before := patchSettings(t, p.base, tok, "contoso", `{"allowSessionsToUnenrolledDevices":true}`)
+
+	srv.Stop(t)
+	for round := range 3 { // the first may meet a pooled connection that died, later ones dial
+		checkUnavailable(t, fmt.Sprintf("round %d: GET /readyz", round), call(t, http.MethodGet, p.base+"/readyz", "", ""))
+		checkUnavailable(t, fmt.Sprintf("round %d: GET", round), call(t, http.MethodGet, p.base+settingsPath, tok, ""))
+		checkUnavailable(t, fmt.Sprintf("round %d: PATCH", round), call(t, http.MethodPatch, p.base+settingsPath, tok, `{"blockChat":true}`))
+	}
+	// Concurrent requests while it is down: each fails on its own; none waits behind another.
+	var wg sync.WaitGroup
+	for i := range 16 {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(t.Context(), requestTimeout)
+			defer cancel()
+			method, body := http.MethodGet, ""
+			if i%2 == 1 {
+				method, body = http.MethodPatch, `{"blockChat":true}`
+			}
+			res, err := do(ctx, method, p.base+settingsPath, tok, body)
+			switch {
+			case ctx.Err() != nil:
+				t.Errorf("concurrent %s with PostgreSQL down: no answer within %v", method, requestTimeout)
+			case err != nil:
+				t.Errorf("concurrent %s with PostgreSQL down: %v", method, err)
+			default:
+				checkUnavailable(t, "concurrent "+method, res)
+			}
+		})
+	}
+	wg.Wait()
+	if res := call(t, http.MethodGet, p.base+"/healthz", "", ""); res.status != http.StatusOK {
+		t.Errorf("/healthz with PostgreSQL down: %d, want 200: the process itself is fine", res.status)
+	}
+
+	srv.Start(t)
+	waitReady(t, p)
+	if got := getSettings(t, p.base, tok, "contoso"); got != before {
+		t.Errorf("once PostgreSQL is back: %+v, want %+v", got, before)
+	}
+	if got := patchSettings(t, p.base, tok, "contoso", `{"blockChat":true}`); !got.BlockChat || !got.AllowSessionsToUnenrolledDevices {
+		t.Errorf("PATCH once PostgreSQL is back answered %+v", got)
+	}
+}
+
+// waitReady polls /readyz until it answers 200; it may answer 503 meanwhile, nothing else.
+func waitReady(t *testing.T, p *serveProc) {
+	t.Helper()
+	deadline := time.Now().Add(startTimeout)
+	for {
+		res := call(t, http.MethodGet, p.base+"/readyz", "", "")
+		switch res.status {
+		case http.StatusOK:
+			return
+		case http.StatusServiceUnavailable:
+		default:
+			t.Fatalf("/readyz: %d %s, want 200 or 503", res.status, res.body)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz still 503 %v after PostgreSQL came back: %s", startTimeout, res.body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestPostgresRestartKeepsData stops serve and starts a new process on the same database: the
+// schema is already there (migrations are skipped) and so is the data.
+func TestPostgresRestartKeepsData(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	data := t.TempDir()
+	tok := token(t, data, "contoso")
+	first := startServe(t, "first", data, dsn)
+	want := patchSettings(t, first.base, tok, "contoso", `{"remoteAssistanceState":"disabled","blockChat":true}`)
+	first.stop()
+	second := startServe(t, "second", data, dsn)
+	if got := getSettings(t, second.base, tok, "contoso"); got != want {
+		t.Errorf("after a restart: %+v, want %+v", got, want)
+	}
+}
