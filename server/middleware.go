@@ -194,6 +194,11 @@ func (s *Server) pipeline(op *operation) echo.MiddlewareFunc {
 					return err
 				}
 			}
+			if op.direct != nil {
+				if handled, err := op.direct(st); handled {
+					return err
+				}
+			}
 			return next(st)
 		}
 	}

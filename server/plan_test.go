@@ -222,3 +222,14 @@ func asDomain(err error) *remoteassist.Error {
 func errCode(err error) string    { return asDomain(err).Code }
 func errMessage(err error) string { return asDomain(err).Message }
 func errTarget(err error) string  { return asDomain(err).Target }
+
+// TestDirectBinders fails when the contract's parameters change so that an operation loses its
+// direct binder (and every request pays the generated wrapper's reflection again).
+func TestDirectBinders(t *testing.T) {
+	for id := range knownParams {
+		op := testOperation(t, id)
+		if newDirectBinder(op, &handler{}) == nil {
+			t.Errorf("%s has no direct binder: update knownParams and newDirectBinder for its parameters", id)
+		}
+	}
+}

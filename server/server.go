@@ -157,11 +157,13 @@ func New(cfg Config) (*Server, error) {
 		e.Any(path, echo.WrapHandler(h))
 	}
 
+	h := &handler{s: s}
 	perOperation := make(map[string][]echo.MiddlewareFunc, len(ops))
 	for id, op := range ops {
+		op.direct = newDirectBinder(op, h)
 		perOperation[id] = []echo.MiddlewareFunc{s.pipeline(op)}
 	}
-	gen.RegisterHandlersWithOptions(e, &handler{s: s}, gen.RegisterHandlersOptions{
+	gen.RegisterHandlersWithOptions(e, h, gen.RegisterHandlersOptions{
 		BaseURL:              BasePath,
 		OperationMiddlewares: perOperation,
 	})

@@ -41,6 +41,9 @@ type operation struct {
 	path     string
 	statuses []int
 	metrics  *opMetrics
+	// direct binds the parameters and calls the handler without the generated wrapper, for
+	// the requests it can; nil when the operation has no direct binder.
+	direct directBinder
 }
 
 // param is one parameter of an operation.
