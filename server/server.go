@@ -101,7 +101,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Store == nil || cfg.Authenticator == nil {
 		return nil, errors.New("server: Config.Store and Config.Authenticator are required")
 	}
-	doc, err := openapi.Load()
+	doc, err := openapi.Shared()
 	if err != nil {
 		return nil, err
 	}
