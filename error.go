@@ -61,6 +61,9 @@ func ErrorCode(err error) string {
 	return EINTERNAL
 }
 
+// internalMessage is all a client learns of an internal error.
+const internalMessage = "An internal server error occurred."
+
 // ErrorMessage returns the client-safe message of the first *Error in err's chain, and a generic
 // message for any other error so that internals never leak.
 func ErrorMessage(err error) string {
@@ -68,5 +71,5 @@ func ErrorMessage(err error) string {
 	if errors.As(err, &e) {
 		return e.Message
 	}
-	return "An internal server error occurred."
+	return internalMessage
 }

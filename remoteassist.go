@@ -3,7 +3,9 @@ package remoteassist
 import (
 	"context"
 	"crypto/sha1"
+	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/remoteassist/remoteassist/gen"
 )
@@ -64,16 +66,38 @@ func (p Patch) IsEmpty() bool {
 	return p.AllowSessionsToUnenrolledDevices == nil && p.RemoteAssistanceState == nil && p.BlockChat == nil
 }
 
-// Validate refuses a patch that sets no property or a value outside the contract. Stores call it
-// before they write, so nothing out of contract is stored whoever the caller is.
+// ErrEmptyPatch is the cause of the error Patch.Validate returns for a patch that sets no
+// property.
+var ErrEmptyPatch = errors.New("the patch sets no property")
+
+// ErrInvalidState is the cause of the error Patch.Validate returns for a state outside the
+// contract's enumeration.
+var ErrInvalidState = errors.New("invalid remoteAssistanceState")
+
+// Validate refuses a patch that sets no property or a value outside the contract, with an
+// EINVALID error whose cause is ErrEmptyPatch or ErrInvalidState. Stores call it before they
+// write, so nothing out of contract is stored whoever the caller is; clients call it to fail
+// before a round trip.
 func (p Patch) Validate() error {
 	if p.IsEmpty() {
-		return Errorf(EINVALID, "Invalid patch, at least 1 property must be changed.")
+		return &Error{Code: EINVALID, Message: "Invalid patch, at least 1 property must be changed.", Err: ErrEmptyPatch}
 	}
 	if p.RemoteAssistanceState != nil && !p.RemoteAssistanceState.Valid() {
-		return Errorf(EINVALID, "Invalid value for property 'remoteAssistanceState': %q. Allowed values: notConfigured, disabled, enabled.", string(*p.RemoteAssistanceState))
+		return &Error{Code: EINVALID, Target: "remoteAssistanceState", Err: ErrInvalidState,
+			Message: fmt.Sprintf("Invalid value for property 'remoteAssistanceState': %q. Allowed values: %s.",
+				string(*p.RemoteAssistanceState), StateList())}
 	}
 	return nil
+}
+
+// StateList renders the valid states for messages: "notConfigured, disabled, enabled".
+func StateList() string {
+	states := States()
+	names := make([]string, len(states))
+	for i, s := range states {
+		names[i] = string(s)
+	}
+	return strings.Join(names, ", ")
 }
 
 // Apply returns s with the properties set in p changed.
@@ -106,6 +130,30 @@ type Store interface {
 type Pinger interface {
 	// Ping reports whether the store can serve requests now.
 	Ping(ctx context.Context) error
+}
+
+// errNoTenant refuses an empty tenant. Every principal has one, so an empty tenant is a bug
+// upstream, not a client's mistake; bbolt could not even use it as a key.
+var errNoTenant = &Error{Code: EINTERNAL, Message: internalMessage, Err: errors.New("store: empty tenant")}
+
+// CheckRead is what every Store checks before it reads: a live context and a named tenant.
+func CheckRead(ctx context.Context, tenant string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if tenant == "" {
+		return errNoTenant
+	}
+	return nil
+}
+
+// CheckUpdate is what every Store checks before it writes: the patch is in contract (its
+// error is returned unchanged), and CheckRead.
+func CheckUpdate(ctx context.Context, tenant string, p Patch) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	return CheckRead(ctx, tenant)
 }
 
 // SettingsID derives the stable id of a tenant's settings object: a name-based (version 5 style)

@@ -143,11 +143,8 @@ func (s *Store) Close() error {
 
 // Settings returns the tenant's settings, or the defaults for a tenant that never wrote.
 func (s *Store) Settings(ctx context.Context, tenant string) (remoteassist.Settings, error) {
-	if err := ctx.Err(); err != nil {
+	if err := remoteassist.CheckRead(ctx, tenant); err != nil {
 		return remoteassist.Settings{}, err
-	}
-	if tenant == "" {
-		return remoteassist.Settings{}, errNoTenant
 	}
 	var out remoteassist.Settings
 	err := s.db.View(func(tx *bbolt.Tx) error {
@@ -167,14 +164,8 @@ func (s *Store) Settings(ctx context.Context, tenant string) (remoteassist.Setti
 // The context is checked before the update is queued; once queued, the update is committed or
 // fails with its batch, which takes at most the commit in progress plus its own.
 func (s *Store) UpdateSettings(ctx context.Context, tenant string, p remoteassist.Patch) (remoteassist.Settings, error) {
-	if err := p.Validate(); err != nil {
+	if err := remoteassist.CheckUpdate(ctx, tenant, p); err != nil {
 		return remoteassist.Settings{}, err
-	}
-	if err := ctx.Err(); err != nil {
-		return remoteassist.Settings{}, err
-	}
-	if tenant == "" {
-		return remoteassist.Settings{}, errNoTenant
 	}
 	o := &op{tenant: tenant, patch: p, done: make(chan bool, 1)}
 	s.mu.Lock()
@@ -265,9 +256,6 @@ func apply(b *bbolt.Bucket, tenant string, p remoteassist.Patch) (remoteassist.S
 	return next, nil
 }
 
-// errNoTenant refuses an empty tenant, which bbolt cannot use as a key. Every principal has a
-// tenant, so reaching this is a bug upstream rather than a client mistake.
-var errNoTenant = &remoteassist.Error{Code: remoteassist.EINTERNAL, Message: "An internal server error occurred.", Err: errors.New("bolt: empty tenant")}
 
 // storageError gives a failed transaction its domain code. A closed database means the process
 // is shutting down, which a client should retry elsewhere or later; anything else (a full disk,

@@ -189,12 +189,12 @@ func (c *Client) Get(ctx context.Context) (Settings, error) {
 // Update is safe to retry: applying the same patch twice gives the same settings.
 func (c *Client) Update(ctx context.Context, p Patch) (Settings, error) {
 	if err := p.Validate(); err != nil {
-		return Settings{}, err
+		return Settings{}, &patchError{err}
 	}
 	s, err := c.call(ctx, "update", func(ctx context.Context, requestID string, editors ...gen.RequestEditorFn) (*http.Response, error) {
 		// The generated method marshals the body afresh on every call, so a retry re-sends it.
 		return c.api.DeviceManagementUpdateRemoteAssistanceSettings(ctx,
-			&gen.DeviceManagementUpdateRemoteAssistanceSettingsParams{ClientRequestId: &requestID}, p.toWire(), editors...)
+			&gen.DeviceManagementUpdateRemoteAssistanceSettingsParams{ClientRequestId: &requestID}, patchToWire(p), editors...)
 	})
 	if errors.Is(err, errNoContent) {
 		// Graph's Intune endpoints often answer a PATCH with 204 and no body; read the

@@ -76,7 +76,7 @@ func ExampleClient_Update_validation() {
 	fmt.Println(err)
 	// Output:
 	// true
-	// client: invalid remoteAssistanceState "on": want one of notConfigured, disabled, enabled
+	// client: Invalid value for property 'remoteAssistanceState': "on". Allowed values: notConfigured, disabled, enabled.
 }
 
 func ExampleError() {

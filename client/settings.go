@@ -1,10 +1,6 @@
 package client
 
 import (
-	"errors"
-	"fmt"
-	"strings"
-
 	"github.com/remoteassist/remoteassist"
 	"github.com/remoteassist/remoteassist/gen"
 )
@@ -59,60 +55,32 @@ func settingsFromWire(w *gen.MicrosoftGraphRemoteAssistanceSettings) Settings {
 // it to the value pointed to. Only the set properties are sent. Ptr makes the pointers:
 //
 //	client.Patch{RemoteAssistanceState: client.Ptr(client.StateEnabled), BlockChat: client.Ptr(true)}
-type Patch struct {
-	// AllowSessionsToUnenrolledDevices, when set, allows or forbids sessions to devices not
-	// enrolled in Intune.
-	AllowSessionsToUnenrolledDevices *bool
-	// RemoteAssistanceState, when set, must be one of the contract's states.
-	RemoteAssistanceState *State
-	// BlockChat, when set, blocks or allows chat during sessions.
-	BlockChat *bool
-}
+//
+// It is the service's own patch type, so the client refuses exactly what the service would.
+type Patch = remoteassist.Patch
 
 // Ptr returns a pointer to v, for the fields of a Patch.
 func Ptr[T any](v T) *T { return &v }
 
-// ErrEmptyPatch is returned by Update, before any request, for a patch that sets no property:
-// the service would refuse it with 400.
-var ErrEmptyPatch = errors.New("client: the patch sets no property; set at least one of AllowSessionsToUnenrolledDevices, RemoteAssistanceState, BlockChat")
+// ErrEmptyPatch is the cause, for errors.Is, of the error Update returns before any request for
+// a patch that sets no property: the service would refuse it with 400.
+var ErrEmptyPatch = remoteassist.ErrEmptyPatch
 
-// ErrInvalidState is returned, wrapped, by Update before any request when the patch's
-// RemoteAssistanceState is not a value of the contract's enumeration.
-var ErrInvalidState = errors.New("client: invalid remoteAssistanceState")
+// ErrInvalidState is the cause, for errors.Is, of the error Update returns before any request
+// when the patch's RemoteAssistanceState is not a value of the contract's enumeration.
+var ErrInvalidState = remoteassist.ErrInvalidState
 
-// IsEmpty reports whether the patch sets no property.
-func (p Patch) IsEmpty() bool {
-	return p.AllowSessionsToUnenrolledDevices == nil && p.RemoteAssistanceState == nil && p.BlockChat == nil
-}
+// patchError is a patch refused before any request. It reads as the service's message would.
+type patchError struct{ err error }
 
-// Validate reports what the service would refuse in p, so that Update can fail without a
-// round trip: an empty patch (ErrEmptyPatch) or a state outside the enumeration
-// (ErrInvalidState).
-func (p Patch) Validate() error {
-	if p.IsEmpty() {
-		return ErrEmptyPatch
-	}
-	if p.RemoteAssistanceState != nil && !p.RemoteAssistanceState.Valid() {
-		return fmt.Errorf("%w %q: want one of %s", ErrInvalidState, string(*p.RemoteAssistanceState), statesList())
-	}
-	return nil
-}
+func (e *patchError) Error() string { return "client: " + remoteassist.ErrorMessage(e.err) }
+func (e *patchError) Unwrap() error { return e.err }
 
-// toWire builds the generated request model, carrying only the properties p sets.
-func (p Patch) toWire() gen.MicrosoftGraphRemoteAssistanceSettingsUpdate {
+// patchToWire builds the generated request model, carrying only the properties p sets.
+func patchToWire(p Patch) gen.MicrosoftGraphRemoteAssistanceSettingsUpdate {
 	return gen.MicrosoftGraphRemoteAssistanceSettingsUpdate{
 		AllowSessionsToUnenrolledDevices: p.AllowSessionsToUnenrolledDevices,
 		RemoteAssistanceState:            p.RemoteAssistanceState,
 		BlockChat:                        p.BlockChat,
 	}
-}
-
-// statesList renders the valid states for messages: "notConfigured, disabled, enabled".
-func statesList() string {
-	states := States()
-	names := make([]string, len(states))
-	for i, s := range states {
-		names[i] = string(s)
-	}
-	return strings.Join(names, ", ")
 }

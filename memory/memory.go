@@ -24,7 +24,7 @@ func New() *Store {
 
 // Settings returns the tenant's settings.
 func (s *Store) Settings(ctx context.Context, tenant string) (remoteassist.Settings, error) {
-	if err := ctx.Err(); err != nil {
+	if err := remoteassist.CheckRead(ctx, tenant); err != nil {
 		return remoteassist.Settings{}, err
 	}
 	s.mu.RLock()
@@ -38,10 +38,7 @@ func (s *Store) Settings(ctx context.Context, tenant string) (remoteassist.Setti
 
 // UpdateSettings merges p into the tenant's settings under the store's lock.
 func (s *Store) UpdateSettings(ctx context.Context, tenant string, p remoteassist.Patch) (remoteassist.Settings, error) {
-	if err := p.Validate(); err != nil {
-		return remoteassist.Settings{}, err
-	}
-	if err := ctx.Err(); err != nil {
+	if err := remoteassist.CheckUpdate(ctx, tenant, p); err != nil {
 		return remoteassist.Settings{}, err
 	}
 	s.mu.Lock()

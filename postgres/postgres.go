@@ -104,11 +104,8 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Settings returns the tenant's settings, or the defaults for a tenant that never wrote.
 func (s *Store) Settings(ctx context.Context, tenant string) (remoteassist.Settings, error) {
-	if err := ctx.Err(); err != nil {
+	if err := remoteassist.CheckRead(ctx, tenant); err != nil {
 		return remoteassist.Settings{}, err
-	}
-	if tenant == "" {
-		return remoteassist.Settings{}, errNoTenant
 	}
 	ctx, cancel := context.WithTimeout(ctx, operationTimeout)
 	defer cancel()
@@ -139,14 +136,8 @@ RETURNING allow_unenrolled, state, block_chat`
 // UpdateSettings merges p into the tenant's settings atomically and returns the result. It
 // returns once the database has committed the statement.
 func (s *Store) UpdateSettings(ctx context.Context, tenant string, p remoteassist.Patch) (remoteassist.Settings, error) {
-	if err := p.Validate(); err != nil {
+	if err := remoteassist.CheckUpdate(ctx, tenant, p); err != nil {
 		return remoteassist.Settings{}, err
-	}
-	if err := ctx.Err(); err != nil {
-		return remoteassist.Settings{}, err
-	}
-	if tenant == "" {
-		return remoteassist.Settings{}, errNoTenant
 	}
 	ctx, cancel := context.WithTimeout(ctx, operationTimeout)
 	defer cancel()
@@ -190,9 +181,6 @@ const (
 	unavailableMessage = "The service is temporarily unavailable. Retry later."
 )
 
-// errNoTenant refuses an empty tenant, as the bolt store does. Every principal has a tenant, so
-// reaching this is a bug upstream rather than a client mistake.
-var errNoTenant = &remoteassist.Error{Code: remoteassist.EINTERNAL, Message: internalMessage, Err: errors.New("postgres: empty tenant")}
 
 // storeError gives a failed database call its domain code.
 //
