@@ -11,6 +11,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/remoteassist/remoteassist"
+	"github.com/remoteassist/remoteassist/internal/requestid"
 )
 
 // graphError is how one domain error code appears on the wire.
@@ -92,7 +93,7 @@ func (s *Server) echoErrorHandler(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
 	}
-	st := &reqState{Context: c, requestID: newRequestID()}
+	st := &reqState{Context: c, requestID: requestid.New()}
 	st.clientRequestID = st.requestID
 	s.writeError(st, err)
 }

@@ -2,7 +2,6 @@ package server
 
 import (
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"runtime/debug"
 	"time"
@@ -10,6 +9,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/remoteassist/remoteassist"
+	"github.com/remoteassist/remoteassist/internal/requestid"
 )
 
 // maxClientRequestID bounds the client-request-id the service echoes back.
@@ -88,7 +88,7 @@ func (s *Server) entry(next echo.HandlerFunc) echo.HandlerFunc {
 		st := s.states.Get().(*reqState)
 		st.reset(c)
 		st.start = time.Now()
-		id := newRequestID()
+		id := requestid.New()
 		clientID := c.Request().Header.Get("client-request-id")
 		if !usableClientRequestID(clientID) {
 			clientID = id
@@ -215,31 +215,4 @@ func usableClientRequestID(s string) bool {
 		}
 	}
 	return true
-}
-
-// newRequestID returns a random (version 4) UUID. The bits come from the runtime's per-thread
-// ChaCha8 generator (seeded from the OS): unpredictable like crypto/rand, but without a system
-// call or a lock per request. A request id identifies; it does not authorize anything.
-func newRequestID() string {
-	const hex = "0123456789abcdef"
-	hi, lo := rand.Uint64(), rand.Uint64()
-	hi = hi&^(0xf<<12) | 0x4<<12 // version 4
-	lo = lo&^(0x3<<62) | 0x2<<62 // RFC 4122 variant
-	var b [36]byte
-	j := 0
-	for i := 0; i < 16; i++ {
-		if i == 4 || i == 6 || i == 8 || i == 10 {
-			b[j] = '-'
-			j++
-		}
-		var v byte
-		if i < 8 {
-			v = byte(hi >> (56 - 8*i))
-		} else {
-			v = byte(lo >> (56 - 8*(i-8)))
-		}
-		b[j], b[j+1] = hex[v>>4], hex[v&0xf]
-		j += 2
-	}
-	return string(b[:])
 }

@@ -28,7 +28,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"math/rand/v2"
 	"mime"
 	"net/http"
 	"slices"
@@ -38,6 +37,7 @@ import (
 
 	"github.com/remoteassist/remoteassist"
 	"github.com/remoteassist/remoteassist/gen"
+	"github.com/remoteassist/remoteassist/internal/requestid"
 )
 
 // Path is the one resource the floor serves.
@@ -68,7 +68,7 @@ func New(store remoteassist.Store, auth remoteassist.Authenticator) *Handler {
 
 // ServeHTTP serves /healthz and the settings resource.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	id := newRequestID()
+	id := requestid.New() // the server's generator, so both sides pay the same for it
 	clientID := r.Header.Get("client-request-id")
 	if !usableClientRequestID(clientID) {
 		clientID = id
@@ -426,30 +426,4 @@ func lastSegment(path string) string {
 		seg = seg[:64] + "..."
 	}
 	return strings.ToValidUTF8(seg, "")
-}
-
-// newRequestID is the server's request-id generator, copied so that both sides pay the same
-// for it: a random (version 4) UUID from the runtime's per-thread ChaCha8 generator.
-func newRequestID() string {
-	const hex = "0123456789abcdef"
-	hi, lo := rand.Uint64(), rand.Uint64()
-	hi = hi&^(0xf<<12) | 0x4<<12 // version 4
-	lo = lo&^(0x3<<62) | 0x2<<62 // RFC 4122 variant
-	var b [36]byte
-	j := 0
-	for i := 0; i < 16; i++ {
-		if i == 4 || i == 6 || i == 8 || i == 10 {
-			b[j] = '-'
-			j++
-		}
-		var v byte
-		if i < 8 {
-			v = byte(hi >> (56 - 8*i))
-		} else {
-			v = byte(lo >> (56 - 8*(i-8)))
-		}
-		b[j], b[j+1] = hex[v>>4], hex[v&0xf]
-		j += 2
-	}
-	return string(b[:])
 }
