@@ -1,7 +1,6 @@
 package remoteassisttest_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/remoteassist/remoteassist"
+	"github.com/remoteassist/remoteassist/internal/testutil"
 	"github.com/remoteassist/remoteassist/client"
 	"github.com/remoteassist/remoteassist/memory"
 	"github.com/remoteassist/remoteassist/remoteassisttest"
@@ -202,26 +202,9 @@ func TestWithThrottleAndClock(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for the server's goroutines and the test's.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func TestWithLogger(t *testing.T) {
-	var buf syncBuffer
+	var buf testutil.SyncBuffer
 	srv := remoteassisttest.New(t, remoteassisttest.WithLogger(slog.New(slog.NewTextHandler(&buf, nil))))
 	if _, err := srv.Client("contoso").Update(t.Context(), client.Patch{BlockChat: client.Ptr(true)}); err != nil {
 		t.Fatal(err)

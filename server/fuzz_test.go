@@ -39,14 +39,7 @@ var (
 
 func fuzzEnvironment(tb testing.TB) *fuzzEnv {
 	fuzzOnce.Do(func() {
-		key, err := jwtauth.LoadOrCreateKey(tb.TempDir())
-		if err != nil {
-			tb.Fatal(err)
-		}
-		verifier, err := jwtauth.NewDevVerifier(key)
-		if err != nil {
-			tb.Fatal(err)
-		}
+		key, verifier := newDevKey(tb)
 		mint := func(scopes ...string) string {
 			tok, err := key.Mint(jwtauth.TokenSpec{Tenant: fuzzTenant, Subject: "fuzzer", Scopes: scopes, TTL: 24 * time.Hour})
 			if err != nil {

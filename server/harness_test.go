@@ -51,14 +51,7 @@ func newHarness(t *testing.T) *harness {
 // newHarnessWith lets a test adjust the server's configuration before it starts.
 func newHarnessWith(t *testing.T, configure func(*server.Config)) *harness {
 	t.Helper()
-	key, err := jwtauth.LoadOrCreateKey(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	verifier, err := jwtauth.NewDevVerifier(key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	key, verifier := newDevKey(t)
 	var store remoteassist.Store = memory.New()
 	cfg := server.Config{Store: store, Authenticator: verifier}
 	if configure != nil {
@@ -78,6 +71,16 @@ func newHarnessWith(t *testing.T, configure func(*server.Config)) *harness {
 		store:  store,
 		client: &http.Client{Transport: &contractChecker{t: t, next: http.DefaultTransport}, Timeout: 10 * time.Second},
 	}
+}
+
+// newDevKey returns a fresh in-memory signing key and a verifier that trusts it.
+func newDevKey(tb testing.TB) (*jwtauth.Key, *jwtauth.Verifier) {
+	tb.Helper()
+	key, err := jwtauth.GenerateKey()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return key, devVerifier(tb, key)
 }
 
 // token mints a token for tenant holding the delegated scopes.

@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -10,11 +9,11 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/remoteassist/remoteassist"
+	"github.com/remoteassist/remoteassist/internal/testutil"
 	"github.com/remoteassist/remoteassist/jwtauth"
 	"github.com/remoteassist/remoteassist/memory"
 	"github.com/remoteassist/remoteassist/server"
@@ -27,21 +26,8 @@ func (panickyStore) Settings(context.Context, string) (remoteassist.Settings, er
 	panic("store exploded")
 }
 
-// syncBuffer is a log sink safe for the server's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-func (b *syncBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.buf.String() }
-
 func TestPanicBecomes500AndServerKeepsServing(t *testing.T) {
-	var logs syncBuffer
+	var logs testutil.SyncBuffer
 	h := newHarnessWith(t, func(c *server.Config) {
 		c.Store = panickyStore{memory.New()}
 		c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
@@ -70,14 +56,7 @@ func TestPanicBecomes500AndServerKeepsServing(t *testing.T) {
 // startLimited serves a real server with tight limits on loopback.
 func startLimited(t *testing.T, limits server.Limits) (addr string, token string) {
 	t.Helper()
-	key, err := jwtauth.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	verifier, err := jwtauth.NewDevVerifier(key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	key, verifier := newDevKey(t)
 	srv, err := server.New(server.Config{Store: memory.New(), Authenticator: verifier})
 	if err != nil {
 		t.Fatal(err)

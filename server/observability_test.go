@@ -28,14 +28,7 @@ type obsServer struct {
 
 func newObsServer(t *testing.T, reg *prometheus.Registry, json bool) *obsServer {
 	t.Helper()
-	key, err := jwtauth.LoadOrCreateKey(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	verifier, err := jwtauth.NewDevVerifier(key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	key, verifier := newDevKey(t)
 	var buf bytes.Buffer
 	handler := slog.Handler(slog.NewTextHandler(&buf, nil))
 	if json {

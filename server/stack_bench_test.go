@@ -65,6 +65,7 @@ var benchImpls = []benchImpl{
 	}},
 }
 
+// devVerifier returns a verifier that trusts key.
 func devVerifier(tb testing.TB, key *jwtauth.Key) *jwtauth.Verifier {
 	v, err := jwtauth.NewDevVerifier(key)
 	if err != nil {
@@ -103,10 +104,7 @@ func newBenchRequest(tb testing.TB, key *jwtauth.Key, br benchRequest) (*http.Re
 }
 
 func BenchmarkServe(b *testing.B) {
-	key, err := jwtauth.LoadOrCreateKey(b.TempDir())
-	if err != nil {
-		b.Fatal(err)
-	}
+	key, _ := newDevKey(b)
 	for _, br := range benchRequests {
 		for _, impl := range benchImpls {
 			b.Run("op="+br.name+"/impl="+impl.name, func(b *testing.B) {
@@ -143,10 +141,7 @@ var (
 // answers exactly what the stack answers (status, headers, body, store state), ids and dates
 // aside.
 func TestFloorDoesTheSameWork(t *testing.T) {
-	key, err := jwtauth.LoadOrCreateKey(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	key, _ := newDevKey(t)
 	stack, fl := benchImpls[0].new(t, key), benchImpls[1].new(t, key)
 	for _, br := range benchRequests {
 		var bodies [2]string

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/remoteassist/remoteassist"
+	"github.com/remoteassist/remoteassist/internal/testutil"
 	"github.com/remoteassist/remoteassist/client"
 	"github.com/remoteassist/remoteassist/remoteassisttest"
 )
@@ -383,27 +384,10 @@ func userEnv(home string, extra ...string) []string {
 	return append(append(env, "HOME="+home), extra...)
 }
 
-// syncBuffer collects a process's output while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // serve starts "remoteassist serve" on a free loopback port and returns its address and its
 // log. It is stopped with SIGINT when the test ends.
-func serve(t *testing.T, bin, dataDir string) (addr string, log *syncBuffer) {
+func serve(t *testing.T, bin, dataDir string) (addr string, log *testutil.SyncBuffer) {
 	t.Helper()
 	// serve takes a fixed address: find a free port, free it, and hand it over.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -413,7 +397,7 @@ func serve(t *testing.T, bin, dataDir string) (addr string, log *syncBuffer) {
 	addr = ln.Addr().String()
 	ln.Close()
 
-	log = &syncBuffer{}
+	log = &testutil.SyncBuffer{}
 	cmd := exec.Command(bin, "serve", "--addr", addr, "--data", dataDir)
 	cmd.Env = userEnv(t.TempDir())
 	cmd.Stdout, cmd.Stderr = log, log
