@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/big"
 	"net/http"
@@ -19,6 +20,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/remoteassist/remoteassist"
 )
 
 // toJWK encodes a public key as a JWK with the given kid and (possibly empty) alg.
@@ -237,10 +240,17 @@ func TestJWKSProviderDown(t *testing.T) {
 		return sign(t, jwt.SigningMethodES256, signer, "k", c)
 	}
 	t1 := tok()
+	// No key was ever fetched: the provider is down, which is no reason to call the token bad.
 	p, err := v.Authenticate(t.Context(), t1)
-	requireUnauthenticated(t, p, err, t1, msgSignature)
+	var e *remoteassist.Error
+	if !errors.As(err, &e) || e.Code != remoteassist.EUNAVAILABLE || e.Message != msgKeysUnavailable || e.RetryAfter != time.Minute || p.Tenant != "" {
+		t.Fatalf("provider down before any fetch: principal %+v, err %v, want EUNAVAILABLE with Retry-After", p, err)
+	}
 	if !strings.Contains(err.Error(), "503") {
 		t.Errorf("the cause does not tell operators why: %v", err)
+	}
+	if strings.Contains(e.Message, t1) {
+		t.Error("the message echoes the token")
 	}
 	// Retried only after MinRefreshInterval, even though every request wants the key.
 	for range 10 {

@@ -39,17 +39,18 @@ const TenantPlaceholder = "{tenantid}"
 
 // Client-safe messages, modelled on Graph's. None of them includes anything from the token.
 const (
-	msgEmpty       = "Access token is empty."
-	msgTooLarge    = "Invalid JWT token. The token is too large."
-	msgMalformed   = "Invalid JWT token. The token is malformed."
-	msgSignature   = "Access token validation failure. Invalid signature."
-	msgNoExpiry    = "Lifetime validation failed, the token has no expiry (exp) claim."
-	msgExpired     = "Lifetime validation failed, the token is expired."
-	msgNotYetValid = "Lifetime validation failed, the token is not yet valid."
-	msgIssuer      = "Access token validation failure. Invalid issuer."
-	msgAudience    = "Access token validation failure. Invalid audience."
-	msgNoTenant    = "Access token validation failure. The token has no tenant (tid) claim."
-	msgTenant      = "Access token validation failure. The token's tenant is not allowed to use this service."
+	msgEmpty           = "Access token is empty."
+	msgTooLarge        = "Invalid JWT token. The token is too large."
+	msgMalformed       = "Invalid JWT token. The token is malformed."
+	msgSignature       = "Access token validation failure. Invalid signature."
+	msgNoExpiry        = "Lifetime validation failed, the token has no expiry (exp) claim."
+	msgExpired         = "Lifetime validation failed, the token is expired."
+	msgNotYetValid     = "Lifetime validation failed, the token is not yet valid."
+	msgIssuer          = "Access token validation failure. Invalid issuer."
+	msgAudience        = "Access token validation failure. Invalid audience."
+	msgNoTenant        = "Access token validation failure. The token has no tenant (tid) claim."
+	msgKeysUnavailable = "The token issuer's signing keys cannot be fetched right now. Retry later."
+	msgTenant          = "Access token validation failure. The token's tenant is not allowed to use this service."
 )
 
 // Config configures a Verifier. At least one key source (Keys, JWKSFile or JWKSURL) and one
@@ -105,6 +106,8 @@ type Verifier struct {
 	leeway    time.Duration
 	now       func() time.Time
 	cache     *tokenCache // nil when disabled
+	// minRefresh is how long a client should wait when the keys cannot be fetched.
+	minRefresh time.Duration
 }
 
 var _ remoteassist.Authenticator = (*Verifier)(nil)
@@ -161,6 +164,7 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 	if minInterval <= 0 {
 		minInterval = DefaultMinRefreshInterval
 	}
+	v.minRefresh = minInterval
 	maxAge := cfg.RefreshInterval
 	if maxAge <= 0 {
 		maxAge = DefaultRefreshInterval
@@ -307,6 +311,10 @@ func (v *Verifier) verify(ctx context.Context, token string, now time.Time) (rem
 	}
 	key, err := v.key(ctx, h.Kid)
 	if err != nil {
+		var unavailable *remoteassist.Error
+		if errors.As(err, &unavailable) {
+			return none, 0, err
+		}
 		return none, 0, fail(msgSignature, err)
 	}
 	// The key decides the algorithm; the header must merely agree. This is what stops a token
@@ -411,7 +419,23 @@ func (v *Verifier) key(ctx context.Context, kid string) (*verKey, error) {
 		}
 	}
 	if len(errs) > 0 {
-		return nil, fmt.Errorf("unknown key id %.64q: %w", kid, errors.Join(errs...))
+		err := fmt.Errorf("unknown key id %.64q: %w", kid, errors.Join(errs...))
+		if len(v.static) == 0 && v.noneLoaded() {
+			// No key was ever fetched: the provider is down, not the token bad.
+			return nil, &remoteassist.Error{Code: remoteassist.EUNAVAILABLE, Message: msgKeysUnavailable,
+				RetryAfter: v.minRefresh, Err: err}
+		}
+		return nil, err
 	}
 	return nil, fmt.Errorf("unknown key id %.64q", kid)
+}
+
+// noneLoaded reports whether no key source has ever loaded a key set.
+func (v *Verifier) noneLoaded() bool {
+	for _, s := range v.sources {
+		if s.set.Load() != nil {
+			return false
+		}
+	}
+	return true
 }

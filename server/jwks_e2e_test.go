@@ -151,3 +151,25 @@ func TestForgedTokensOverHTTP(t *testing.T) {
 		}
 	}
 }
+
+// TestIdentityProviderDown: when the JWKS was never fetched because the provider is down,
+// callers get 503 with Retry-After (retry later), not 401 (their token is fine).
+func TestIdentityProviderDown(t *testing.T) {
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "down", http.StatusBadGateway)
+	}))
+	defer down.Close()
+	verifier, err := jwtauth.NewVerifier(jwtauth.Config{JWKSURL: down.URL, Issuers: []string{testIssuer}, MinRefreshInterval: 7 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarnessWith(t, func(c *server.Config) { c.Authenticator = verifier })
+	key, _ := jwtauth.GenerateKey()
+	res := h.get(mintIdP(t, key, "contoso"))
+	if res.status != http.StatusServiceUnavailable || res.header.Get("Retry-After") != "7" {
+		t.Fatalf("status %d Retry-After %q, want 503 and 7: %s", res.status, res.header.Get("Retry-After"), res.body)
+	}
+	if code, _, _ := res.graphError(t); code != "ServiceUnavailable" {
+		t.Errorf("code %q", code)
+	}
+}
