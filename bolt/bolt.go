@@ -256,7 +256,6 @@ func apply(b *bbolt.Bucket, tenant string, p remoteassist.Patch) (remoteassist.S
 	return next, nil
 }
 
-
 // storageError gives a failed transaction its domain code. A closed database means the process
 // is shutting down, which a client should retry elsewhere or later; anything else (a full disk,
 // an I/O error, a corrupted record) is internal.

@@ -181,7 +181,6 @@ const (
 	unavailableMessage = "The service is temporarily unavailable. Retry later."
 )
 
-
 // storeError gives a failed database call its domain code.
 //
 // An error the server sent (*pgconn.PgError) is EUNAVAILABLE only for SQLSTATEs that mean "not

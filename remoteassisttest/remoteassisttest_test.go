@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/remoteassist/remoteassist"
-	"github.com/remoteassist/remoteassist/internal/testutil"
 	"github.com/remoteassist/remoteassist/client"
+	"github.com/remoteassist/remoteassist/internal/testutil"
 	"github.com/remoteassist/remoteassist/memory"
 	"github.com/remoteassist/remoteassist/remoteassisttest"
 	"github.com/remoteassist/remoteassist/server"
@@ -201,7 +201,6 @@ func TestWithThrottleAndClock(t *testing.T) {
 		t.Errorf("after the window: %v", err)
 	}
 }
-
 
 func TestWithLogger(t *testing.T) {
 	var buf testutil.SyncBuffer

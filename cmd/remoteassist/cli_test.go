@@ -20,8 +20,8 @@ import (
 	"time"
 
 	"github.com/remoteassist/remoteassist"
-	"github.com/remoteassist/remoteassist/internal/testutil"
 	"github.com/remoteassist/remoteassist/client"
+	"github.com/remoteassist/remoteassist/internal/testutil"
 	"github.com/remoteassist/remoteassist/remoteassisttest"
 )
 
@@ -383,7 +383,6 @@ func userEnv(home string, extra ...string) []string {
 	}
 	return append(append(env, "HOME="+home), extra...)
 }
-
 
 // serve starts "remoteassist serve" on a free loopback port and returns its address and its
 // log. It is stopped with SIGINT when the test ends.
