@@ -504,6 +504,8 @@ func TestEndToEnd(t *testing.T) {
 	}
 
 	// A state outside the enum is refused by the CLI: exit 2, and the server sees nothing.
+	// The server batches its log lines (within 50 ms), so wait for the PATCH to show.
+	waitForLog(t, serverLog, "method=PATCH")
 	patches, requests := strings.Count(serverLog.String(), "method=PATCH"), strings.Count(serverLog.String(), "path=/beta/")
 	if patches != 1 {
 		t.Fatalf("server logged %d PATCHes, want 1; the test cannot count them:\n%s", patches, serverLog)
@@ -512,8 +514,9 @@ func TestEndToEnd(t *testing.T) {
 	if r.code != 2 || r.stdout != "" || !strings.Contains(r.stderr, `--state "on": want one of notConfigured, disabled, enabled`) || strings.Count(r.stderr, "\n") != 1 {
 		t.Errorf("set --state on: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
-	// Give a request that should not exist the time to show up in the log.
-	time.Sleep(100 * time.Millisecond)
+	// Give a request that should not exist the time to show up in the log (lines are flushed
+	// within 50 ms).
+	time.Sleep(300 * time.Millisecond)
 	if n := strings.Count(serverLog.String(), "path=/beta/"); n != requests {
 		t.Errorf("the server logged %d more requests after the refused set", n-requests)
 	}
@@ -527,13 +530,23 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("set with a read-only token: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
 	// The request-id printed is the one the server logged, so support can find the request.
-	if !strings.Contains(serverLog.String(), m[2]) {
-		t.Errorf("request-id %s is not in the server log", m[2])
-	}
+	waitForLog(t, serverLog, m[2])
 
 	// Neither refusal changed anything.
 	r = runBinary(t, bin, env, "get", "--output", "json")
 	if !strings.Contains(r.stdout, `"remoteAssistanceState": "enabled"`) || !strings.Contains(r.stdout, `"blockChat": true`) {
 		t.Errorf("settings changed by a refused command:\n%s", r.stdout)
+	}
+}
+
+// waitForLog waits until the server's log holds want, failing the test after a few seconds.
+func waitForLog(t *testing.T, log *testutil.SyncBuffer, want string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(log.String(), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%q never reached the server log:\n%s", want, log)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -52,7 +52,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return usageError{err}
 	}
-	logger, err := newLogger(*logFormat, stderr)
+	logSink := newLogBuffer(stderr)
+	defer logSink.Close()
+	logger, err := newLogger(*logFormat, logSink)
 	if err != nil {
 		return usageError{err}
 	}
