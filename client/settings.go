@@ -5,15 +5,15 @@ import (
 	"github.com/remoteassist/remoteassist/gen"
 )
 
-// State is the state of remote assistance for a tenant. It is the contract's generated enum
-// type, so a value is valid exactly when its Valid method says so.
-type State = gen.MicrosoftGraphRemoteAssistanceState
+// State is the state of remote assistance for a tenant: the service's own type, which is the
+// contract's generated enum type, so a value is valid exactly when its Valid method says so.
+type State = remoteassist.State
 
 // The states the contract defines.
 const (
-	StateNotConfigured = gen.MicrosoftGraphRemoteAssistanceStateNotConfigured
-	StateDisabled      = gen.MicrosoftGraphRemoteAssistanceStateDisabled
-	StateEnabled       = gen.MicrosoftGraphRemoteAssistanceStateEnabled
+	StateNotConfigured = remoteassist.StateNotConfigured
+	StateDisabled      = remoteassist.StateDisabled
+	StateEnabled       = remoteassist.StateEnabled
 )
 
 // States returns every valid State in the contract's order, for help texts and error messages.
