@@ -61,8 +61,23 @@ func ErrorCode(err error) string {
 	return EINTERNAL
 }
 
-// internalMessage is all a client learns of an internal error.
-const internalMessage = "An internal server error occurred."
+// Client-safe messages of the errors whose details must stay server-side.
+const (
+	// InternalMessage is all a client learns of an internal error.
+	InternalMessage = "An internal server error occurred."
+	// UnavailableMessage tells a client that a dependency is out of reach for now.
+	UnavailableMessage = "The service is temporarily unavailable. Retry later."
+)
+
+// Internal returns an EINTERNAL error for cause, which is logged, never shown.
+func Internal(cause error) *Error {
+	return &Error{Code: EINTERNAL, Message: InternalMessage, Err: cause}
+}
+
+// Unavailable returns an EUNAVAILABLE error for cause, which is logged, never shown.
+func Unavailable(cause error) *Error {
+	return &Error{Code: EUNAVAILABLE, Message: UnavailableMessage, Err: cause}
+}
 
 // ErrorMessage returns the client-safe message of the first *Error in err's chain, and a generic
 // message for any other error so that internals never leak.
@@ -71,5 +86,5 @@ func ErrorMessage(err error) string {
 	if errors.As(err, &e) {
 		return e.Message
 	}
-	return internalMessage
+	return InternalMessage
 }

@@ -25,7 +25,7 @@ const (
 func States() []State { return []State{StateNotConfigured, StateDisabled, StateEnabled} }
 
 // ODataType is the OData type name of the settings entity on the wire.
-const ODataType = "#microsoft.graph.remoteAssistanceSettings"
+const ODataType = string(gen.MicrosoftGraphRemoteAssistanceSettingsOdataTypeHashMicrosoftGraphRemoteAssistanceSettings)
 
 // Settings are a tenant's remote assistance settings.
 type Settings struct {
@@ -43,13 +43,14 @@ func DefaultSettings(tenant string) Settings {
 	return Settings{ID: SettingsID(tenant), RemoteAssistanceState: StateNotConfigured}
 }
 
-// Validate reports whether s holds only values the contract allows.
+// Validate reports whether s holds only values the contract allows. Stores check what they read
+// back with it: a failure means stored data was changed behind their back.
 func (s Settings) Validate() error {
 	if !s.RemoteAssistanceState.Valid() {
-		return Errorf(EINVALID, "invalid remoteAssistanceState %q", s.RemoteAssistanceState)
+		return fmt.Errorf("remoteAssistanceState %q is not in the contract", s.RemoteAssistanceState)
 	}
 	if s.ID == "" {
-		return Errorf(EINVALID, "settings have no id")
+		return errors.New("settings have no id")
 	}
 	return nil
 }
@@ -134,7 +135,7 @@ type Pinger interface {
 
 // errNoTenant refuses an empty tenant. Every principal has one, so an empty tenant is a bug
 // upstream, not a client's mistake; bbolt could not even use it as a key.
-var errNoTenant = &Error{Code: EINTERNAL, Message: internalMessage, Err: errors.New("store: empty tenant")}
+var errNoTenant = Internal(errors.New("store: empty tenant"))
 
 // CheckRead is what every Store checks before it reads: a live context and a named tenant.
 func CheckRead(ctx context.Context, tenant string) error {

@@ -265,9 +265,9 @@ func storageError(err error) error {
 	case errors.As(err, &e):
 		return err
 	case errors.Is(err, bberrors.ErrDatabaseNotOpen):
-		return &remoteassist.Error{Code: remoteassist.EUNAVAILABLE, Message: "The service is temporarily unavailable. Retry later.", Err: err}
+		return remoteassist.Unavailable(err)
 	default:
-		return &remoteassist.Error{Code: remoteassist.EINTERNAL, Message: "An internal server error occurred.", Err: err}
+		return remoteassist.Internal(err)
 	}
 }
 
@@ -301,11 +301,7 @@ func get(b *bbolt.Bucket, tenant string) (remoteassist.Settings, error) {
 	}
 	s, err := decode(tenant, v)
 	if err != nil {
-		return remoteassist.Settings{}, &remoteassist.Error{
-			Code:    remoteassist.EINTERNAL,
-			Message: "An internal server error occurred.",
-			Err:     fmt.Errorf("bolt: stored settings of tenant %q are corrupt: %w", tenant, err),
-		}
+		return remoteassist.Settings{}, remoteassist.Internal(fmt.Errorf("bolt: stored settings of tenant %q are corrupt: %w", tenant, err))
 	}
 	return s, nil
 }
@@ -328,13 +324,14 @@ func decode(tenant string, v []byte) (remoteassist.Settings, error) {
 	if r.AllowSessionsToUnenrolledDevices == nil || r.RemoteAssistanceState == nil || r.BlockChat == nil {
 		return remoteassist.Settings{}, errors.New("a field is missing")
 	}
-	if state := remoteassist.State(*r.RemoteAssistanceState); !state.Valid() {
-		return remoteassist.Settings{}, fmt.Errorf("state %q is not in the contract", state)
-	}
-	return remoteassist.Settings{
+	s := remoteassist.Settings{
 		ID:                               remoteassist.SettingsID(tenant),
 		AllowSessionsToUnenrolledDevices: *r.AllowSessionsToUnenrolledDevices,
 		RemoteAssistanceState:            remoteassist.State(*r.RemoteAssistanceState),
 		BlockChat:                        *r.BlockChat,
-	}, nil
+	}
+	if err := s.Validate(); err != nil {
+		return remoteassist.Settings{}, err
+	}
+	return s, nil
 }

@@ -26,13 +26,6 @@ var (
 		}
 		return k
 	})
-	testRSAKey2 = sync.OnceValue(func() *rsa.PrivateKey {
-		k, err := rsa.GenerateKey(rand.Reader, 2048)
-		if err != nil {
-			panic(err)
-		}
-		return k
-	})
 	testDevKey = sync.OnceValue(func() *Key {
 		k, err := GenerateKey()
 		if err != nil {

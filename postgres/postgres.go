@@ -166,20 +166,11 @@ func scan(tenant string, row pgx.Row) (remoteassist.Settings, error) {
 		return remoteassist.Settings{}, storeError(err)
 	}
 	out.RemoteAssistanceState = remoteassist.State(state)
-	if !out.RemoteAssistanceState.Valid() {
-		return remoteassist.Settings{}, &remoteassist.Error{
-			Code:    remoteassist.EINTERNAL,
-			Message: internalMessage,
-			Err:     fmt.Errorf("postgres: stored state %q of tenant %q is not in the contract", state, tenant),
-		}
+	if err := out.Validate(); err != nil {
+		return remoteassist.Settings{}, remoteassist.Internal(fmt.Errorf("postgres: stored settings of tenant %q: %w", tenant, err))
 	}
 	return out, nil
 }
-
-const (
-	internalMessage    = "An internal server error occurred."
-	unavailableMessage = "The service is temporarily unavailable. Retry later."
-)
 
 // storeError gives a failed database call its domain code.
 //
@@ -198,9 +189,9 @@ func storeError(err error) error {
 	case errors.Is(err, context.Canceled):
 		return err
 	case errors.As(err, &pgErr) && !unavailableState(pgErr.Code):
-		return &remoteassist.Error{Code: remoteassist.EINTERNAL, Message: internalMessage, Err: err}
+		return remoteassist.Internal(err)
 	default:
-		return &remoteassist.Error{Code: remoteassist.EUNAVAILABLE, Message: unavailableMessage, Err: err}
+		return remoteassist.Unavailable(err)
 	}
 }
 

@@ -70,8 +70,7 @@ func forbidden(op *operation, p remoteassist.Principal) error {
 // principal returns the caller that authenticate verified.
 func principal(st *reqState) (remoteassist.Principal, error) {
 	if !st.authenticated || st.principal.Tenant == "" {
-		return remoteassist.Principal{}, &remoteassist.Error{Code: remoteassist.EINTERNAL, Message: remoteassist.ErrorMessage(nil),
-			Err: errNotWired("authentication")}
+		return remoteassist.Principal{}, remoteassist.Internal(errNotWired("authentication"))
 	}
 	return st.principal, nil
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"slices"
 	"time"
 	"unicode/utf8"
 
@@ -39,17 +40,17 @@ func appendEntity(b []byte, s remoteassist.Settings, scheme, host string, select
 	b = append(b, `/$entity"`...)
 	b = append(b, `,"@odata.type":`...)
 	b = appendJSONString(b, string(gen.MicrosoftGraphRemoteAssistanceSettingsOdataTypeHashMicrosoftGraphRemoteAssistanceSettings))
-	if all || contains(selected, "allowSessionsToUnenrolledDevices") {
+	if all || slices.Contains(selected, "allowSessionsToUnenrolledDevices") {
 		b = append(b, `,"allowSessionsToUnenrolledDevices":`...)
 		b = appendBool(b, s.AllowSessionsToUnenrolledDevices)
 	}
-	if all || contains(selected, "blockChat") {
+	if all || slices.Contains(selected, "blockChat") {
 		b = append(b, `,"blockChat":`...)
 		b = appendBool(b, s.BlockChat)
 	}
 	b = append(b, `,"id":`...)
 	b = appendJSONString(b, s.ID)
-	if all || contains(selected, "remoteAssistanceState") {
+	if all || slices.Contains(selected, "remoteAssistanceState") {
 		b = append(b, `,"remoteAssistanceState":`...)
 		b = appendJSONString(b, string(s.RemoteAssistanceState))
 	}
@@ -80,15 +81,6 @@ func appendBool(b []byte, v bool) []byte {
 		return append(b, "true"...)
 	}
 	return append(b, "false"...)
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // appendJSONString appends s as a JSON string exactly as encoding/json does with HTML escaping

@@ -40,8 +40,11 @@ var graphErrors = map[string]graphError{
 // defaultRetryAfter is sent with 503s whose cause named no better delay.
 const defaultRetryAfter = 5 * time.Second
 
-// wwwAuthenticate is the challenge sent with every 401.
-var wwwAuthenticate = []string{`Bearer realm="remoteassist", error="invalid_token"`}
+// The challenges of a 401: RFC 6750 names an error only when the request carried credentials.
+var (
+	challengeNoToken      = []string{`Bearer realm="remoteassist"`}
+	challengeInvalidToken = []string{`Bearer realm="remoteassist", error="invalid_token"`}
+)
 
 // writeError writes err as the Graph error envelope: every error any layer returns ends here.
 // Internal details are logged, never sent.
@@ -57,6 +60,9 @@ func (s *Server) writeError(st *reqState, err error) {
 	}
 	if st.failure == failNone && st.op != nil {
 		st.failure = ge.class
+		if errors.Is(err, remoteassist.ErrEmptyPatch) {
+			st.failure = failEmptyPatch
+		}
 	}
 	if ge.status >= 500 {
 		s.logger.ErrorContext(st.Request().Context(), "request failed",
@@ -65,7 +71,14 @@ func (s *Server) writeError(st *reqState, err error) {
 	h := res.Header()
 	switch ge.status {
 	case http.StatusUnauthorized:
-		h["Www-Authenticate"] = wwwAuthenticate
+		h["Www-Authenticate"] = challengeInvalidToken
+		if len(st.Request().Header["Authorization"]) == 0 {
+			h["Www-Authenticate"] = challengeNoToken
+		}
+	case http.StatusMethodNotAllowed:
+		if allow, ok := s.allow[st.Request().URL.Path]; ok {
+			h["Allow"] = allow
+		}
 	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
 		after := domainErr.RetryAfter
 		if after <= 0 {
@@ -75,7 +88,7 @@ func (s *Server) writeError(st *reqState, err error) {
 	}
 	message := domainErr.Message
 	if ge.status == http.StatusInternalServerError {
-		message = remoteassist.ErrorMessage(nil)
+		message = remoteassist.InternalMessage
 	}
 	if st.Request().Method == http.MethodHead {
 		res.WriteHeader(ge.status)
@@ -115,25 +128,18 @@ func (s *Server) toDomainError(err error, st *reqState) *remoteassist.Error {
 			return remoteassist.Errorf(remoteassist.ENOTFOUND, "Resource not found for the segment '%s'.", lastSegment(st.Request().URL.Path))
 		case http.StatusMethodNotAllowed:
 			return remoteassist.Errorf(remoteassist.EMETHOD, "The HTTP method '%s' is not allowed on this resource.", truncate(st.Request().Method, 32))
-		case http.StatusRequestEntityTooLarge:
-			return tooLarge(s.maxBody)
-		case http.StatusUnsupportedMediaType:
-			return remoteassist.Errorf(remoteassist.EMEDIATYPE, "The request body must be sent as application/json.")
 		case http.StatusBadRequest:
 			// The generated parameter binders answer with their own 400s; the validator has
 			// already refused anything out of contract, so this is a last resort.
 			return remoteassist.Errorf(remoteassist.EINVALID, "The request is malformed.")
-		case http.StatusServiceUnavailable:
-			return &remoteassist.Error{Code: remoteassist.EUNAVAILABLE, Message: "The service is temporarily unavailable. Retry later."}
 		}
 	}
-	return &remoteassist.Error{Code: remoteassist.EINTERNAL, Message: remoteassist.ErrorMessage(nil), Err: err}
+	return remoteassist.Internal(err)
 }
 
 // lastSegment returns the last segment of path, cut short so that a hostile path cannot make
 // error messages large.
 func lastSegment(path string) string {
-	const maxLen = 64
 	seg := path
 	for len(seg) > 1 && seg[len(seg)-1] == '/' {
 		seg = seg[:len(seg)-1]
@@ -141,8 +147,5 @@ func lastSegment(path string) string {
 	if i := strings.LastIndexByte(seg, '/'); i >= 0 {
 		seg = seg[i+1:]
 	}
-	if len(seg) > maxLen {
-		seg = seg[:maxLen] + "..."
-	}
-	return strings.ToValidUTF8(seg, "")
+	return truncate(seg, 64)
 }

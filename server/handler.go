@@ -43,13 +43,10 @@ func (h *handler) DeviceManagementUpdateRemoteAssistanceSettings(c echo.Context,
 	}
 	patch, err := patchFromFields(st.fields, p.Tenant)
 	if err != nil {
-		st.failure = failSchema
 		return err
 	}
-	// Refused here rather than by the store, with the store's own message, so that the
-	// metrics can tell an empty patch from other refusals and the store is not called.
+	// Refused here, with the store's own error, so that the store is not called for nothing.
 	if patch.IsEmpty() {
-		st.failure = failEmptyPatch
 		return patch.Validate()
 	}
 	settings, err := h.s.store.UpdateSettings(st.Request().Context(), p.Tenant, patch)
@@ -63,7 +60,7 @@ func (h *handler) DeviceManagementUpdateRemoteAssistanceSettings(c echo.Context,
 func (h *handler) begin(c echo.Context) (*reqState, remoteassist.Principal, error) {
 	st, ok := c.(*reqState)
 	if !ok {
-		return nil, remoteassist.Principal{}, &remoteassist.Error{Code: remoteassist.EINTERNAL, Message: remoteassist.ErrorMessage(nil), Err: errNotWired("entry")}
+		return nil, remoteassist.Principal{}, remoteassist.Internal(errNotWired("entry"))
 	}
 	p, err := principal(st)
 	return st, p, err

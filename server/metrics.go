@@ -66,7 +66,6 @@ type opMetrics struct {
 	duration prometheus.Observer
 	// byStatus holds the request counters of the statuses the operation usually answers,
 	// for the one method the operation has.
-	method   string
 	byStatus map[int]prometheus.Counter
 }
 
@@ -105,7 +104,7 @@ func newMetrics(reg prometheus.Registerer, ops map[string]*operation, inFlight f
 	}
 	m.unknown = &opMetrics{id: unknownOperation, duration: m.duration.WithLabelValues(unknownOperation)}
 	for id, op := range ops {
-		om := &opMetrics{id: id, duration: m.duration.WithLabelValues(id), method: op.method, byStatus: map[int]prometheus.Counter{}}
+		om := &opMetrics{id: id, duration: m.duration.WithLabelValues(id), byStatus: map[int]prometheus.Counter{}}
 		for _, status := range op.statuses {
 			om.byStatus[status] = m.requests.WithLabelValues(id, op.method, strconv.Itoa(status))
 		}

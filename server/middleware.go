@@ -12,9 +12,6 @@ import (
 	"github.com/remoteassist/remoteassist/internal/requestid"
 )
 
-// maxClientRequestID bounds the client-request-id the service echoes back.
-const maxClientRequestID = 128
-
 // reqState is everything a request carries from layer to layer, in one struct that is reused
 // from request to request. It is the echo.Context the layers after the entry layer and the
 // handlers receive. Echo's own context store (c.Set) would allocate a map per request and box
@@ -89,8 +86,8 @@ func (s *Server) entry(next echo.HandlerFunc) echo.HandlerFunc {
 		st.reset(c)
 		st.start = time.Now()
 		id := requestid.New()
-		clientID := c.Request().Header.Get("client-request-id")
-		if !usableClientRequestID(clientID) {
+		clientID := c.Request().Header.Get("Client-Request-Id") // canonical: no allocation to canonicalise
+		if !requestid.UsableClientID(clientID) {
 			clientID = id
 		}
 		st.requestID, st.clientRequestID = id, clientID
@@ -122,7 +119,7 @@ func (s *Server) call(next echo.HandlerFunc, st *reqState) (err error) {
 			}
 			s.logger.ErrorContext(st.Request().Context(), "panic serving request",
 				"request_id", st.requestID, "panic", r, "stack", string(debug.Stack()))
-			err = &remoteassist.Error{Code: remoteassist.EINTERNAL, Message: remoteassist.ErrorMessage(nil)}
+			err = remoteassist.Internal(nil)
 		}
 	}()
 	return next(st)
@@ -164,7 +161,7 @@ func (s *Server) pipeline(op *operation) echo.MiddlewareFunc {
 		return func(c echo.Context) error {
 			st, ok := c.(*reqState)
 			if !ok {
-				return &remoteassist.Error{Code: remoteassist.EINTERNAL, Message: remoteassist.ErrorMessage(nil), Err: errNotWired("entry")}
+				return remoteassist.Internal(errNotWired("entry"))
 			}
 			st.op = op
 			// The cap counts with one atomic instead of a semaphore channel: the common case
@@ -202,17 +199,4 @@ func (s *Server) pipeline(op *operation) echo.MiddlewareFunc {
 			return next(st)
 		}
 	}
-}
-
-// usableClientRequestID accepts what is safe to echo: short, printable ASCII.
-func usableClientRequestID(s string) bool {
-	if s == "" || len(s) > maxClientRequestID {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x21 || s[i] > 0x7e {
-			return false
-		}
-	}
-	return true
 }

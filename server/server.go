@@ -93,6 +93,8 @@ type Server struct {
 	maxInFlight int64
 	inFlight    atomic.Int64
 	states      sync.Pool
+	// allow is the Allow header of a 405, by API path.
+	allow map[string][]string
 }
 
 // New wires the layers, the handlers and the routes, reading the top-to-bottom request path
@@ -167,19 +169,18 @@ func New(cfg Config) (*Server, error) {
 		BaseURL:              BasePath,
 		OperationMiddlewares: perOperation,
 	})
-	// Echo answers OPTIONS on any route with a bare 204 of its own; the contract has no OPTIONS
-	// operation, so it gets the same 405 as any other method the contract lacks.
-	allowed := map[string][]string{}
+	// A 405's Allow lists the contract's methods for the path (echo's own would add OPTIONS).
+	// Echo also answers OPTIONS on any route with a bare 204 of its own; the contract has no
+	// OPTIONS operation, so it gets the same 405 as any other method the contract lacks.
+	methods := map[string][]string{}
 	for _, op := range ops {
-		allowed[op.path] = append(allowed[op.path], op.method)
+		methods[BasePath+op.path] = append(methods[BasePath+op.path], op.method)
 	}
-	for path, methods := range allowed {
-		slices.Sort(methods)
-		allow := strings.Join(methods, ", ")
-		e.OPTIONS(BasePath+path, func(c echo.Context) error {
-			c.Response().Header().Set(echo.HeaderAllow, allow)
-			return echo.ErrMethodNotAllowed
-		})
+	s.allow = make(map[string][]string, len(methods))
+	for path, m := range methods {
+		slices.Sort(m)
+		s.allow[path] = []string{strings.Join(m, ", ")}
+		e.OPTIONS(path, func(echo.Context) error { return echo.ErrMethodNotAllowed })
 	}
 	return s, nil
 }

@@ -129,8 +129,8 @@ func TestRejectedRequests(t *testing.T) {
 		{name: "boolean sent as number", body: `{"allowSessionsToUnenrolledDevices":1}`, status: 400, code: "BadRequest",
 			mentions: []string{"allowSessionsToUnenrolledDevices", "boolean"}},
 		{name: "null for non-nullable boolean", body: `{"blockChat":null}`, status: 400, code: "BadRequest", mentions: []string{"blockChat", "null"}},
-		{name: "null for non-nullable enum", body: `{"remoteAssistanceState":null}`, status: 400, code: "BadRequest", mentions: []string{"remoteAssistanceState"}},
-		{name: "unknown property", body: `{"blockChat":true,"chatBlocked":false}`, status: 400, code: "BadRequest", mentions: []string{"chatBlocked"}},
+		{name: "null for non-nullable enum", body: `{"remoteAssistanceState":null}`, status: 400, code: "BadRequest", mentions: []string{"remoteAssistanceState", "null"}},
+		{name: "unknown property", body: `{"blockChat":true,"chatBlocked":false}`, status: 400, code: "BadRequest", mentions: []string{"chatBlocked", "Allowed properties", "remoteAssistanceState"}},
 		{name: "property in wrong case", body: `{"BlockChat":false}`, status: 400, code: "BadRequest", mentions: []string{"BlockChat"}},
 		{name: "malformed JSON", body: `{"blockChat":tru`, status: 400, code: "BadRequest", mentions: []string{"JSON"}},
 		{name: "trailing data", body: `{"blockChat":false} {}`, status: 400, code: "BadRequest", mentions: []string{"JSON"}},
@@ -151,9 +151,10 @@ func TestRejectedRequests(t *testing.T) {
 		{name: "no token", token: "-", body: `{"blockChat":false}`, status: 401, code: "InvalidAuthenticationToken", mentions: []string{"empty"}, wantWWWAuth: true},
 		{name: "garbage token", token: "garbage", body: `{"blockChat":false}`, status: 401, code: "InvalidAuthenticationToken", wantWWWAuth: true},
 		{name: "read-only token", token: h.token(tenant, readConfig), body: `{"blockChat":false}`, status: 403, code: "Forbidden", mentions: []string{readWriteConfig}},
-		{name: "DELETE", method: http.MethodDelete, status: 405, code: "MethodNotAllowed", mentions: []string{"DELETE"}, wantAllow: "PATCH"},
-		{name: "PUT", method: http.MethodPut, body: `{"blockChat":false}`, status: 405, code: "MethodNotAllowed", wantAllow: "GET"},
-		{name: "POST", method: http.MethodPost, body: `{"blockChat":false}`, status: 405, code: "MethodNotAllowed", wantAllow: "PATCH"},
+		{name: "DELETE", method: http.MethodDelete, status: 405, code: "MethodNotAllowed", mentions: []string{"DELETE"}, wantAllow: "GET, PATCH"},
+		{name: "PUT", method: http.MethodPut, body: `{"blockChat":false}`, status: 405, code: "MethodNotAllowed", wantAllow: "GET, PATCH"},
+		{name: "POST", method: http.MethodPost, body: `{"blockChat":false}`, status: 405, code: "MethodNotAllowed", wantAllow: "GET, PATCH"},
+		{name: "OPTIONS", method: http.MethodOptions, status: 405, code: "MethodNotAllowed", mentions: []string{"OPTIONS"}, wantAllow: "GET, PATCH"},
 		{name: "unknown path", method: http.MethodGet, path: "/beta/deviceManagement/nothingHere", status: 404, code: "ResourceNotFound", mentions: []string{"nothingHere"}},
 		{name: "unknown root path", method: http.MethodGet, path: "/v1.0/deviceManagement/remoteAssistanceSettings", status: 404, code: "ResourceNotFound"},
 	}
@@ -200,11 +201,15 @@ func TestRejectedRequests(t *testing.T) {
 					t.Errorf("message %q does not mention %q", msg, m)
 				}
 			}
-			if tc.wantAllow != "" && !strings.Contains(res.header.Get("Allow"), tc.wantAllow) {
-				t.Errorf("Allow %q, want it to contain %q", res.header.Get("Allow"), tc.wantAllow)
+			if tc.wantAllow != "" && res.header.Get("Allow") != tc.wantAllow {
+				t.Errorf("Allow %q, want %q", res.header.Get("Allow"), tc.wantAllow)
 			}
 			if tc.wantWWWAuth && !strings.HasPrefix(res.header.Get("WWW-Authenticate"), "Bearer") {
 				t.Errorf("WWW-Authenticate %q", res.header.Get("WWW-Authenticate"))
+			}
+			// RFC 6750 §3.1: no error code in the challenge when no credentials were sent.
+			if tc.wantWWWAuth && (token == "") == strings.Contains(res.header.Get("WWW-Authenticate"), "invalid_token") {
+				t.Errorf("WWW-Authenticate %q for a request with token %v", res.header.Get("WWW-Authenticate"), token != "")
 			}
 			if strings.Contains(string(res.body), "goroutine") || strings.Contains(string(res.body), ".go:") {
 				t.Errorf("internal detail leaked: %s", res.body)

@@ -9,12 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/getkin/kin-openapi/routers/gorillamux"
-
 	"github.com/remoteassist/remoteassist/internal/floor"
 	"github.com/remoteassist/remoteassist/jwtauth"
 	"github.com/remoteassist/remoteassist/memory"
-	"github.com/remoteassist/remoteassist/openapi"
 	"github.com/remoteassist/remoteassist/server"
 )
 
@@ -183,15 +180,4 @@ func checkResponseRecorded(req *http.Request, rec *httptest.ResponseRecorder) er
 	}
 	res := rec.Result()
 	return checkResponse(req.Clone(context.Background()), res, rec.Body.Bytes())
-}
-
-// loadContract loads the contract and its router once, as the harness's contractChecker does,
-// for checks of responses that did not travel through it.
-func loadContract() {
-	contractOnce.Do(func() {
-		contractDoc, contractErr = openapi.Load()
-		if contractErr == nil {
-			contractRouter, contractErr = gorillamux.NewRouter(contractDoc)
-		}
-	})
 }

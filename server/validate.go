@@ -223,10 +223,6 @@ func (s *Server) readBody(st *reqState, op *operation) error {
 	data, err := readAll(st.body[:0], r, s.maxBody+1, req.ContentLength)
 	st.body = data
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return tooLarge(s.maxBody)
-		}
 		st.failure = failJSON
 		if errors.Is(err, gzip.ErrChecksum) || errors.Is(err, gzip.ErrHeader) || errors.Is(err, io.ErrUnexpectedEOF) {
 			return &remoteassist.Error{Code: remoteassist.EINVALID, Message: "The request body is not valid gzip.", Err: err}
@@ -266,7 +262,6 @@ func (s *Server) readBody(st *reqState, op *operation) error {
 		if root == kindObject && decided(members) {
 			fields, verr := op.plan.evaluate(members, st.fields[:0])
 			if verr != nil {
-				st.failure = failSchema
 				return verr
 			}
 			st.fields = fields
@@ -279,9 +274,6 @@ func (s *Server) readBody(st *reqState, op *operation) error {
 	}
 	fields, err := kinBody(data, op, st.fields[:0])
 	if err != nil {
-		if remoteassist.ErrorCode(err) == remoteassist.EINVALID && st.failure == failNone {
-			st.failure = failSchema
-		}
 		return err
 	}
 	st.fields = fields

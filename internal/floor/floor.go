@@ -70,7 +70,7 @@ func New(store remoteassist.Store, auth remoteassist.Authenticator) *Handler {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id := requestid.New() // the server's generator, so both sides pay the same for it
 	clientID := r.Header.Get("client-request-id")
-	if !usableClientRequestID(clientID) {
+	if !requestid.UsableClientID(clientID) {
 		clientID = id
 	}
 	hdr := w.Header()
@@ -403,18 +403,6 @@ func checkContentType(ct string) string {
 		return "Charset is not supported. Send the body as UTF-8 JSON."
 	}
 	return ""
-}
-
-func usableClientRequestID(s string) bool {
-	if s == "" || len(s) > 128 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x21 || s[i] > 0x7e {
-			return false
-		}
-	}
-	return true
 }
 
 func lastSegment(path string) string {

@@ -1,4 +1,5 @@
-// Package requestid makes the request-id every response carries.
+// Package requestid makes the request-id every response carries and decides which
+// client-request-id may be echoed back.
 package requestid
 
 import "math/rand/v2"
@@ -28,4 +29,21 @@ func New() string {
 		j += 2
 	}
 	return string(b[:])
+}
+
+// MaxClientIDLength bounds the client-request-id the service echoes back.
+const MaxClientIDLength = 128
+
+// UsableClientID reports whether a client's client-request-id is safe to echo: short,
+// printable ASCII. Another is replaced by the request-id.
+func UsableClientID(s string) bool {
+	if s == "" || len(s) > MaxClientIDLength {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x21 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }

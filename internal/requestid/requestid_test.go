@@ -18,3 +18,20 @@ func TestNewIsUUIDv4(t *testing.T) {
 		seen[id] = true
 	}
 }
+
+func TestUsableClientID(t *testing.T) {
+	for id, want := range map[string]bool{
+		"my-id-42":                   true,
+		"":                           false,
+		"has space":                  false,
+		"tab\there":                  false,
+		"é":                          false,
+		strings.Repeat("a", 128):     true,
+		strings.Repeat("a", 129):     false,
+		"5f1c1a55-0d3c-4e5a-9a57-5d": true,
+	} {
+		if got := UsableClientID(id); got != want {
+			t.Errorf("UsableClientID(%q) = %v, want %v", id, got, want)
+		}
+	}
+}
