@@ -46,6 +46,7 @@ import (
 	"crypto/sha256"
 	_ "embed"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
@@ -53,8 +54,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"go.yaml.in/yaml/v3"
 )
 
 // The paths the handler serves.
@@ -198,12 +197,13 @@ func specJSON(spec []byte) ([]byte, string, error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("docs: convert spec to JSON: %w", err)
 	}
+	// Read from the JSON just made: parsing the YAML a second time would double the cost.
 	var doc struct {
 		Info struct {
-			Title string `yaml:"title"`
-		} `yaml:"info"`
+			Title string `json:"title"`
+		} `json:"info"`
 	}
-	if err := yaml.Unmarshal(spec, &doc); err != nil {
+	if err := json.Unmarshal(js, &doc); err != nil {
 		return nil, "", fmt.Errorf("docs: read spec: %w", err)
 	}
 	title := doc.Info.Title

@@ -65,7 +65,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	store, closeStore, err := openStore(ctx, *storeURL, *dataDir)
+	store, kind, closeStore, err := openStore(ctx, *storeURL, *dataDir)
 	if err != nil {
 		return err
 	}
@@ -99,7 +99,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	ln = server.LimitListener(ln, limits)
 	httpServer := server.NewHTTPServer(srv, limits, logger)
 	base := "http://" + ln.Addr().String() + server.BasePath
-	logger.Info("serving", "base_url", base, "data", *dataDir, "store", storeKind(*storeURL), "auth", authMode)
+	logger.Info("serving", "base_url", base, "data", *dataDir, "store", kind, "auth", authMode)
 	if authMode == authDev {
 		logger.Info("get a token with: remoteassist token --data " + shellQuote(*dataDir) + " --tenant YOUR-TENANT")
 	}
@@ -123,35 +123,26 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return nil
 }
 
-// openStore opens the store the --store flag names and returns a function that closes it.
-func openStore(ctx context.Context, url, dataDir string) (remoteassist.Store, func(), error) {
+// openStore opens the store the --store flag names and returns it, its kind for the log, and a
+// function that closes it.
+func openStore(ctx context.Context, url, dataDir string) (store remoteassist.Store, kind string, close func(), err error) {
 	switch {
 	case url == "":
 		s, err := bolt.Open(filepath.Join(dataDir, "settings.db"))
 		if err != nil {
-			return nil, nil, err
+			return nil, "", nil, err
 		}
-		return s, func() { _ = s.Close() }, nil
+		return s, "embedded", func() { _ = s.Close() }, nil
 	case url == "memory":
-		return memory.New(), func() {}, nil
+		return memory.New(), "memory", func() {}, nil
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
 		s, err := postgres.Open(ctx, url)
 		if err != nil {
-			return nil, nil, err
+			return nil, "", nil, err
 		}
-		return s, s.Close, nil
+		return s, "postgres", s.Close, nil
 	}
-	return nil, nil, usageError{fmt.Errorf(`--store %q: want empty, "memory" or a postgres:// URL`, url)}
-}
-
-func storeKind(url string) string {
-	switch {
-	case url == "":
-		return "embedded"
-	case url == "memory":
-		return "memory"
-	}
-	return "postgres"
+	return nil, "", nil, usageError{fmt.Errorf(`--store %q: want empty, "memory" or a postgres:// URL`, url)}
 }
 
 func newLogger(format string, w io.Writer) (*slog.Logger, error) {
