@@ -18,3 +18,9 @@ docs:
 
 bench:
 	bash bench/run.sh
+
+load:
+	bash bench/run.sh load
+
+fuzz:
+	bash scripts/fuzz.sh 30s

@@ -15,8 +15,12 @@ DURATION=${LOAD_DURATION:-5s}
 CONNS=${LOAD_CONNECTIONS:-32}
 ROUNDS=${LOAD_ROUNDS:-3}
 mkdir -p "$OUT"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+	SUDO="sudo"
+fi
 if ! command -v wrk >/dev/null; then
-	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
+	$SUDO apt-get update -qq && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
 fi
 go build -o "$OUT/remoteassist" ./cmd/remoteassist
 go build -o "$OUT/floorserver" ./internal/floor/cmd/floorserver
@@ -35,10 +39,18 @@ pids+=($!)
 taskset -c 1 "$OUT/floorserver" --addr 127.0.0.1:18081 --data "$data" &
 pids+=($!)
 for port in 18080 18081; do
+	up=false
 	for _ in $(seq 100); do
-		curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
+		if curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; then
+			up=true
+			break
+		fi
 		sleep 0.05
 	done
+	if ! $up; then
+		echo "the server on 127.0.0.1:$port did not answer /healthz within 5s" >&2
+		exit 1
+	fi
 done
 
 # One wrk script per method: headers, body, and a count of non-200 answers.

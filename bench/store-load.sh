@@ -26,7 +26,11 @@ API=/beta/deviceManagement/remoteAssistanceSettings
 
 if ! command -v hey >/dev/null; then
 	echo "installing hey" >&2
-	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq hey >/dev/null
+	SUDO=""
+	if [ "$(id -u)" -ne 0 ]; then
+		SUDO="sudo"
+	fi
+	$SUDO apt-get update -qq && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq hey >/dev/null
 fi
 
 work=$(mktemp -d "$DATA_PARENT/remoteassist-store-load-XXXXXX")
