@@ -13,7 +13,6 @@ package client
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,6 +23,7 @@ import (
 	"time"
 
 	"github.com/remoteassist/remoteassist/gen"
+	"github.com/remoteassist/remoteassist/internal/requestid"
 )
 
 // DefaultUserAgent is the User-Agent sent unless WithUserAgent replaces it.
@@ -213,7 +213,7 @@ type sendFunc func(ctx context.Context, requestID string, editors ...gen.Request
 // call runs one logical call: attempts with one client-request-id, one token refresh after a
 // 401 when the token source can refresh, and retries of 429, 503 and 504 by the policy.
 func (c *Client) call(ctx context.Context, op string, send sendFunc) (Settings, error) {
-	requestID := newUUID()
+	requestID := requestid.New() // a version 4 UUID, the form Graph uses for client-request-id
 	forceRefresh, refreshed := false, false
 	for retries := 0; ; {
 		var editors []gen.RequestEditorFn
@@ -311,13 +311,4 @@ func (c *Client) read(res *http.Response) (Settings, error) {
 		return Settings{}, fmt.Errorf("client: the service answered %d without settings: %s", res.StatusCode, bodySnippet(body))
 	}
 	return settingsFromWire(&w), nil
-}
-
-// newUUID returns a random (version 4) UUID, the form Graph uses for client-request-id.
-func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails since Go 1.24
-	b[6] = (b[6] & 0x0f) | 0x40
-	b[8] = (b[8] & 0x3f) | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -174,7 +175,7 @@ func TestUpdate(t *testing.T) {
 			if err := json.Unmarshal(reqs[0].body, &body); err != nil {
 				t.Fatalf("body %s: %v", reqs[0].body, err)
 			}
-			if !mapsEqual(body, tc.wantBody) {
+			if !maps.Equal(body, tc.wantBody) {
 				t.Errorf("sent %s, want exactly %v", reqs[0].body, tc.wantBody)
 			}
 			if ct := reqs[0].header.Get("Content-Type"); ct != "application/json" {
@@ -185,18 +186,6 @@ func TestUpdate(t *testing.T) {
 			}
 		})
 	}
-}
-
-func mapsEqual(a, b map[string]any) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
 }
 
 // TestUpdateRefusedBeforeSending checks that what the service would refuse never leaves.

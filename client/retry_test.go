@@ -64,18 +64,3 @@ func TestRetryDelay(t *testing.T) {
 		t.Errorf("zero policy: delay = %v, %v; want 0, true", d, ok)
 	}
 }
-
-func TestNewUUID(t *testing.T) {
-	a, b := newUUID(), newUUID()
-	if a == b {
-		t.Fatalf("two UUIDs are equal: %s", a)
-	}
-	for _, id := range []string{a, b} {
-		if len(id) != 36 || id[14] != '4' || id[8] != '-' || id[13] != '-' || id[18] != '-' || id[23] != '-' {
-			t.Errorf("%q is not a version 4 UUID", id)
-		}
-		if v := id[19]; v != '8' && v != '9' && v != 'a' && v != 'b' {
-			t.Errorf("%q has variant nibble %c, want RFC 4122", id, v)
-		}
-	}
-}

@@ -223,10 +223,7 @@ func (s *Server) Settings(tenant string) client.Settings {
 	if err != nil {
 		s.fail("remoteassisttest: reading %q: %v", tenant, err)
 	}
-	return client.Settings{
-		ID:                               v.ID,
-		AllowSessionsToUnenrolledDevices: v.AllowSessionsToUnenrolledDevices,
-		RemoteAssistanceState:            v.RemoteAssistanceState,
-		BlockChat:                        v.BlockChat,
-	}
+	// The two types have the same fields (client.Settings adds JSON tags only), so a field
+	// added to one and not the other stops this compiling.
+	return client.Settings(v)
 }

@@ -2,11 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"strings"
 
+	"github.com/remoteassist/remoteassist"
 	"github.com/remoteassist/remoteassist/client"
 )
 
@@ -22,7 +23,7 @@ Boolean flags take their value after "=": --block-chat=false, not --block-chat f
 `, stdout)
 	var cf connFlags
 	cf.register(fs)
-	state := fs.String("state", "", "remote assistance state: "+statesHelp())
+	state := fs.String("state", "", "remote assistance state: "+remoteassist.StateList())
 	allow := fs.Bool("allow-unenrolled", false, "allow sessions to devices not enrolled in Intune (=true or =false)")
 	block := fs.Bool("block-chat", false, "block chat during sessions (=true or =false)")
 	if err := parse(fs, args); err != nil {
@@ -42,12 +43,17 @@ Boolean flags take their value after "=": --block-chat=false, not --block-chat f
 			p.BlockChat = client.Ptr(*block)
 		}
 	})
-	if p.IsEmpty() {
-		return usageError{fmt.Errorf("nothing to set: give at least one of --state, --allow-unenrolled, --block-chat")}
-	}
-	// The generated enum decides, before anything is sent.
-	if p.RemoteAssistanceState != nil && !p.RemoteAssistanceState.Valid() {
-		return usageError{fmt.Errorf("--state %q: want one of %s", *state, statesHelp())}
+	// Patch.Validate decides (the contract's enum for --state), before anything is sent; its
+	// refusals become usage errors in the flags' terms.
+	if err := p.Validate(); err != nil {
+		switch {
+		case errors.Is(err, client.ErrEmptyPatch):
+			return usageError{fmt.Errorf("nothing to set: give at least one of --state, --allow-unenrolled, --block-chat")}
+		case errors.Is(err, client.ErrInvalidState):
+			return usageError{fmt.Errorf("--state %q: want one of %s", *state, remoteassist.StateList())}
+		default:
+			return usageError{err}
+		}
 	}
 	c, err := cf.newClient()
 	if err != nil {
@@ -60,13 +66,4 @@ Boolean flags take their value after "=": --block-chat=false, not --block-chat f
 		return cf.callFailed(err)
 	}
 	return writeSettings(stdout, cf.output, s)
-}
-
-// statesHelp lists the valid states: "notConfigured, disabled, enabled".
-func statesHelp() string {
-	var names []string
-	for _, s := range client.States() {
-		names = append(names, string(s))
-	}
-	return strings.Join(names, ", ")
 }
