@@ -49,6 +49,24 @@ func TestFileMode(t *testing.T) {
 	}
 }
 
+// TestDurable checks that every commit is fsynced: bbolt's NoSync would make a 200 answer to
+// a PATCH survive a process crash but not a power cut, and nothing else would show it.
+func TestDurable(t *testing.T) {
+	for name, opts := range map[string][]Option{
+		"defaults": nil,
+		"options":  {WithLockTimeout(2 * time.Second), WithMaxBatchSize(1)},
+	} {
+		s, err := Open(filepath.Join(t.TempDir(), "remoteassist.db"), opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.db.NoSync {
+			t.Errorf("%s: the bbolt DB has NoSync set: commits would not be fsynced", name)
+		}
+		s.Close()
+	}
+}
+
 func TestSecondOpenFailsFast(t *testing.T) {
 	_, path := openTemp(t)
 	done := make(chan error, 1)

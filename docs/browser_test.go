@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"image/png"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -211,17 +212,7 @@ func TestBrowserRendersDocs(t *testing.T) {
 	}
 
 	// Every request went to the test server (or stayed in the browser: data:, blob:).
-	checkRequests(t, blog, func(u *url.URL) bool {
-		switch u.Scheme {
-		case "data":
-			return true
-		case "blob":
-			return strings.HasPrefix(u.Opaque, srv.URL+"/")
-		case "http":
-			return u.Host == origin.Host
-		}
-		return false
-	})
+	checkRequests(t, blog, onlyServer(srv.URL))
 
 	servedMu.Lock()
 	gotServed := slices.Clone(served)
@@ -310,22 +301,37 @@ func waitQuiet(t *testing.T, ctx context.Context, blog *browserLog) {
 	}
 }
 
+// onlyServer allows the requests of a page served at base (http://host:port) that go to base
+// or stay in the browser (data:, and blob: URLs of base).
+func onlyServer(base string) func(*url.URL) bool {
+	origin, err := url.Parse(base)
+	if err != nil {
+		panic(err)
+	}
+	return func(u *url.URL) bool {
+		switch u.Scheme {
+		case "data":
+			return true
+		case "blob":
+			return strings.HasPrefix(u.Opaque, base+"/")
+		case "http":
+			return u.Host == origin.Host
+		}
+		return false
+	}
+}
+
 // checkRequests fails the test for every request of the page that allowed refuses, and for
 // every problem the browser reported (failed loads, CSP violations, console errors,
 // exceptions).
 func checkRequests(t *testing.T, blog *browserLog, allowed func(*url.URL) bool) {
 	t.Helper()
-	requests, problems, _ := blog.snapshot()
+	requests, problems := requestProblems(blog, allowed)
 	if len(requests) == 0 {
 		t.Fatal("no network request was recorded")
 	}
-	for _, raw := range requests {
-		if u, err := url.Parse(raw); err != nil || !allowed(u) {
-			t.Errorf("the page requested %s, which is not allowed", raw)
-		}
-	}
 	for _, p := range problems {
-		t.Errorf("browser: %s", p)
+		t.Error(p)
 	}
 	short := make([]string, len(requests))
 	for i, r := range requests {
@@ -335,6 +341,72 @@ func checkRequests(t *testing.T, blog *browserLog, allowed func(*url.URL) bool) 
 		short[i] = r
 	}
 	t.Logf("page requests: %q", short)
+}
+
+// requestProblems returns the page's requests, and what checkRequests fails the test for: every
+// request that allowed refuses, then every problem the browser reported.
+func requestProblems(blog *browserLog, allowed func(*url.URL) bool) (requests, problems []string) {
+	requests, reported, _ := blog.snapshot()
+	for _, raw := range requests {
+		if u, err := url.Parse(raw); err != nil || !allowed(u) {
+			problems = append(problems, fmt.Sprintf("the page requested %s, which is not allowed", raw))
+		}
+	}
+	for _, p := range reported {
+		problems = append(problems, "browser: "+p)
+	}
+	return requests, problems
+}
+
+// TestBrowserCheckerCatchesOffHostRequests is the negative control of the browser tests: a page
+// that loads an image from another host and fetches from another origin (another port of the
+// loopback server's address) makes the request checker, with the same browser set-up and the
+// same rule as TestBrowserRendersDocs, report both, and not the page itself.
+func TestBrowserCheckerCatchesOffHostRequests(t *testing.T) {
+	chromium := chromiumPath(t)
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "{}")
+	}))
+	defer other.Close()
+	const page = "/page.html"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != page {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, `<!doctype html><title>off-host</title>
+<img src="http://offhost.example/x.png" alt="">
+<script>fetch(%q).catch(() => {});</script>`, other.URL+"/data.json")
+	}))
+	defer srv.Close()
+	origin, err := url.Parse(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	tabCtx, blog := startBrowser(t, ctx, chromium, origin.Hostname())
+	if err := chromedp.Do(tabCtx, chromedp.Navigate(srv.URL+page)); err != nil {
+		t.Fatalf("navigate: %v", err)
+	}
+	waitQuiet(t, tabCtx, blog)
+
+	requests, problems := requestProblems(blog, onlyServer(srv.URL))
+	for _, want := range []string{"http://offhost.example/x.png", other.URL + "/data.json"} {
+		if !slices.Contains(problems, fmt.Sprintf("the page requested %s, which is not allowed", want)) {
+			t.Errorf("the checker did not report the request of %s\nrequests: %q\nproblems: %q", want, requests, problems)
+		}
+	}
+	if !slices.Contains(requests, srv.URL+page) {
+		t.Errorf("the page's own request was not recorded: %q", requests)
+	}
+	for _, p := range problems {
+		if strings.Contains(p, srv.URL+page+",") {
+			t.Errorf("the checker refused the page's own request: %s", p)
+		}
+	}
 }
 
 // TestBrowserStaticBuild checks the page that scripts/docs-build.sh built; the script runs it

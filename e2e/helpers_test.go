@@ -180,7 +180,14 @@ type result struct {
 // run runs the binary with args until it exits, bounded by commandTimeout.
 func run(t *testing.T, args ...string) result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), commandTimeout)
+	return runWithin(t, commandTimeout, args...)
+}
+
+// runWithin runs the binary with args until it exits; the test fails if that takes longer
+// than timeout.
+func runWithin(t *testing.T, timeout time.Duration, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary, args...)
 	cmd.Env = cleanEnv()
@@ -188,7 +195,7 @@ func run(t *testing.T, args ...string) result {
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
 	if ctx.Err() != nil {
-		t.Fatalf("remoteassist %s did not exit within %v:\n%s", strings.Join(args, " "), commandTimeout, stderr.String())
+		t.Fatalf("remoteassist %s did not exit within %v:\n%s", strings.Join(args, " "), timeout, stderr.String())
 	}
 	var exitErr *exec.ExitError
 	if err != nil && !errors.As(err, &exitErr) {

@@ -504,8 +504,10 @@ func TestEndToEnd(t *testing.T) {
 	}
 
 	// A state outside the enum is refused by the CLI: exit 2, and the server sees nothing.
-	// The server batches its log lines (within 50 ms), so wait for the PATCH to show.
-	waitForLog(t, serverLog, "method=PATCH")
+	// The server batches its log lines (within 50 ms), so wait for the three requests so far
+	// (get, set, get) to show: the PATCH's line alone is not enough, the last GET's may come
+	// in a later batch.
+	waitForLogCount(t, serverLog, "path=/beta/", 3)
 	patches, requests := strings.Count(serverLog.String(), "method=PATCH"), strings.Count(serverLog.String(), "path=/beta/")
 	if patches != 1 {
 		t.Fatalf("server logged %d PATCHes, want 1; the test cannot count them:\n%s", patches, serverLog)
@@ -542,10 +544,17 @@ func TestEndToEnd(t *testing.T) {
 // waitForLog waits until the server's log holds want, failing the test after a few seconds.
 func waitForLog(t *testing.T, log *testutil.SyncBuffer, want string) {
 	t.Helper()
+	waitForLogCount(t, log, want, 1)
+}
+
+// waitForLogCount waits until the server's log holds want at least n times, failing the test
+// after a few seconds.
+func waitForLogCount(t *testing.T, log *testutil.SyncBuffer, want string, n int) {
+	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(log.String(), want) {
+	for strings.Count(log.String(), want) < n {
 		if time.Now().After(deadline) {
-			t.Fatalf("%q never reached the server log:\n%s", want, log)
+			t.Fatalf("%q never reached the server log %d times:\n%s", want, n, log)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// logFlushInterval bounds how long a log line waits in the buffer.
+// logFlushInterval bounds how long a log line waits in the buffer (newLogBuffer's default).
 const logFlushInterval = 50 * time.Millisecond
 
 // logBufferSize is flushed at once when reached, so a burst never grows the buffer further.
@@ -14,17 +14,18 @@ const logBufferSize = 64 << 10
 
 // logBuffer batches log lines: under load one write(2) carries many access-log lines instead
 // of one each, which profiles showed costing about a tenth of the server's CPU. Every line
-// reaches the underlying writer within logFlushInterval, and all of them on Close.
+// reaches the underlying writer within interval (logFlushInterval), and all of them on Close.
 type logBuffer struct {
-	mu      sync.Mutex
-	w       io.Writer
-	buf     []byte
-	pending bool // a flush is scheduled
-	closed  bool
+	mu       sync.Mutex
+	w        io.Writer
+	interval time.Duration // how long a line may wait; set before the first Write
+	buf      []byte
+	pending  bool // a flush is scheduled
+	closed   bool
 }
 
 func newLogBuffer(w io.Writer) *logBuffer {
-	return &logBuffer{w: w, buf: make([]byte, 0, logBufferSize)}
+	return &logBuffer{w: w, interval: logFlushInterval, buf: make([]byte, 0, logBufferSize)}
 }
 
 // Write buffers p, a whole log line as slog handlers write them.
@@ -43,7 +44,7 @@ func (b *logBuffer) Write(p []byte) (int, error) {
 	b.buf = append(b.buf, p...)
 	if !b.pending {
 		b.pending = true
-		time.AfterFunc(logFlushInterval, b.Flush)
+		time.AfterFunc(b.interval, b.Flush)
 	}
 	return len(p), nil
 }

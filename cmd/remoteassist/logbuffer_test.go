@@ -11,17 +11,20 @@ import (
 func TestLogBufferBatchesAndFlushes(t *testing.T) {
 	var sink testutil.SyncBuffer
 	b := newLogBuffer(&sink)
+	if b.interval != logFlushInterval {
+		t.Errorf("default flush interval = %v, want %v", b.interval, logFlushInterval)
+	}
+	// No timed flush during this test, however loaded the machine: only Flush, a full buffer
+	// and Close write. TestLogBufferFlushesWithinInterval checks the timer.
+	b.interval = time.Hour
 	b.Write([]byte("one\n"))
 	b.Write([]byte("two\n"))
 	if sink.String() != "" {
 		t.Fatalf("lines written before a flush: %q", sink.String())
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for sink.String() != "one\ntwo\n" {
-		if time.Now().After(deadline) {
-			t.Fatalf("buffered lines never flushed: %q", sink.String())
-		}
-		time.Sleep(5 * time.Millisecond)
+	b.Flush()
+	if sink.String() != "one\ntwo\n" {
+		t.Fatalf("Flush wrote %q, want both lines in one go", sink.String())
 	}
 	// A burst over the buffer's size is written out, not held.
 	line := strings.Repeat("x", 1000) + "\n"
@@ -40,4 +43,21 @@ func TestLogBufferBatchesAndFlushes(t *testing.T) {
 	if !strings.HasSuffix(sink.String(), "after\n") {
 		t.Error("a write after Close was held")
 	}
+}
+
+func TestLogBufferFlushesWithinInterval(t *testing.T) {
+	var sink testutil.SyncBuffer
+	b := newLogBuffer(&sink)
+	b.interval = time.Millisecond
+	b.Write([]byte("one\n"))
+	b.Write([]byte("two\n"))
+	// Nothing but the timer flushes here (no Flush, no Close, far from a full buffer).
+	deadline := time.Now().Add(10 * time.Second)
+	for sink.String() != "one\ntwo\n" {
+		if time.Now().After(deadline) {
+			t.Fatalf("buffered lines never flushed: %q", sink.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	b.Close()
 }
