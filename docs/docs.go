@@ -16,13 +16,13 @@
 //	/docs/                      301 to /docs
 //	/docs/redoc.standalone.js   the Redoc bundle (text/javascript)
 //	/docs/redoc-init.js         the script that starts Redoc (text/javascript)
-//	/openapi.yaml               the contract, exactly the bytes given to Handler (application/yaml)
-//	/openapi.json               the same document as JSON, keys in YAML order (application/json)
+//	/openapi.yaml               the contract in YAML, exactly the bytes given to Handler (application/yaml)
+//	/openapi.json               the contract in JSON, exactly the bytes given to Handler (application/json)
 //
 // Any other path gets 404. No route needs authentication. The page refers to the other routes by
 // absolute path, so mount the handler at the root of the host, not under a prefix. With echo:
 //
-//	h, err := docs.Handler(openapi.YAML)
+//	h, err := docs.Handler(openapi.YAML, openapi.JSON)
 //	...
 //	e.GET("/", echo.WrapHandler(h))
 //	e.Any("/docs*", echo.WrapHandler(h))
@@ -127,11 +127,17 @@ type resource struct {
 
 func newResource(body []byte, contentType string) *resource {
 	sum := sha256.Sum256(body)
+	return newHashedResource(body, hex.EncodeToString(sum[:]), contentType)
+}
+
+// newHashedResource is newResource for a body whose sha256 (hex) is already known: hashing the
+// 940 KB Redoc bundle would be most of the handler's start-up cost.
+func newHashedResource(body []byte, sha256Hex, contentType string) *resource {
 	return &resource{
 		body:        body,
 		contentType: contentType,
-		etag:        `"` + hex.EncodeToString(sum[:16]) + `"`,
-		version:     hex.EncodeToString(sum[:6]),
+		etag:        `"` + sha256Hex[:32] + `"`,
+		version:     sha256Hex[:12],
 	}
 }
 
@@ -142,23 +148,26 @@ type handler struct {
 	page, redoc, init, yaml, json *resource
 }
 
-// Handler returns the handler of the routes listed in the package documentation. spec is the
-// OpenAPI document in YAML (openapi.YAML); it is served unchanged at /openapi.yaml and converted
-// to JSON once, here, for /openapi.json. Handler fails if spec is not a single YAML document
-// that converts to JSON (a mapping at the top, string keys, no NaN or infinities).
-func Handler(spec []byte) (http.Handler, error) {
-	if len(spec) == 0 {
+// Handler returns the handler of the routes listed in the package documentation. specYAML and
+// specJSON are the OpenAPI document in its two forms (openapi.YAML and openapi.JSON, which go
+// generate keeps in step); each is served unchanged, and the page's title is the JSON's
+// info.title. Handler fails if either is empty or specJSON is not a JSON object.
+func Handler(specYAML, specJSON []byte) (http.Handler, error) {
+	if len(specYAML) == 0 || len(specJSON) == 0 {
 		return nil, errors.New("docs: empty spec")
 	}
-	js, title, err := specJSON(spec)
+	title, err := specTitle(specJSON)
 	if err != nil {
 		return nil, err
 	}
+	if len(RedocSHA256) != sha256.Size*2 {
+		return nil, fmt.Errorf("docs: recorded Redoc sha256 %q is not a sha256", RedocSHA256)
+	}
 	h := &handler{
-		redoc: newResource(redocJS, "text/javascript; charset=utf-8"),
+		redoc: newHashedResource(redocJS, RedocSHA256, "text/javascript; charset=utf-8"),
 		init:  newResource(joinScripts(guardJS, initJS), "text/javascript; charset=utf-8"),
-		yaml:  newResource(bytes.Clone(spec), "application/yaml"),
-		json:  newResource(js, "application/json"),
+		yaml:  newResource(bytes.Clone(specYAML), "application/yaml"),
+		json:  newResource(bytes.Clone(specJSON), "application/json"),
 	}
 	var page bytes.Buffer
 	err = pageTemplate.Execute(&page, struct {
@@ -191,26 +200,20 @@ func joinScripts(parts ...[]byte) []byte {
 	return b.Bytes()
 }
 
-// specJSON converts the spec to indented JSON and reads its info.title.
-func specJSON(spec []byte) ([]byte, string, error) {
-	js, err := yamlToJSON(spec)
-	if err != nil {
-		return nil, "", fmt.Errorf("docs: convert spec to JSON: %w", err)
-	}
-	// Read from the JSON just made: parsing the YAML a second time would double the cost.
+// specTitle reads the document's info.title; "API" when it has none.
+func specTitle(specJSON []byte) (string, error) {
 	var doc struct {
 		Info struct {
 			Title string `json:"title"`
 		} `json:"info"`
 	}
-	if err := json.Unmarshal(js, &doc); err != nil {
-		return nil, "", fmt.Errorf("docs: read spec: %w", err)
+	if err := json.Unmarshal(specJSON, &doc); err != nil {
+		return "", fmt.Errorf("docs: read spec: %w", err)
 	}
-	title := doc.Info.Title
-	if title == "" {
-		title = "API"
+	if doc.Info.Title == "" {
+		return "API", nil
 	}
-	return js, title, nil
+	return doc.Info.Title, nil
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {

@@ -71,7 +71,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer closeStore()
 
-	docsHandler, err := docs.Handler(openapi.YAML)
+	docsHandler, err := docs.Handler(openapi.YAML, openapi.JSON)
 	if err != nil {
 		return err
 	}

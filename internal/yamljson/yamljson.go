@@ -1,4 +1,7 @@
-package docs
+// Package yamljson converts a YAML document to JSON, keeping the order of its keys. It turns
+// openapi/openapi.yaml into openapi/openapi.json at go generate time (internal/cmd/yaml2json),
+// so that no process converts the contract when it starts.
+package yamljson
 
 import (
 	"bytes"
@@ -11,7 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// yamlToJSON converts a single YAML document to indented JSON. Unlike a decode into map[string]any
+// Convert converts a single YAML document to indented JSON. Unlike a decode into map[string]any
 // and json.Marshal, it keeps the order of the keys, so /openapi.json lists paths, operations and
 // properties in the order of openapi.yaml (Redoc shows them in that order).
 //
@@ -19,7 +22,7 @@ import (
 // and null; a timestamp stays the string it was written as. Aliases are expanded. Mapping keys
 // must be scalars and unique; merge keys (<<), binary and custom tags, NaN and infinities are
 // refused, as JSON cannot carry them faithfully.
-func yamlToJSON(src []byte) ([]byte, error) {
+func Convert(src []byte) ([]byte, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(src))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
