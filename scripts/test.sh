@@ -14,11 +14,12 @@ bash scripts/install-deps.sh
 go mod download
 
 step "generated code matches openapi/openapi.yaml"
+# gen/, openapi/openapi.json and openapi/contract_gen.go are generated from openapi/openapi.yaml.
 before=$(mktemp -d)
-cp -r gen "$before/gen"
+cp -r gen openapi "$before/"
 go generate ./...
-if ! diff -r "$before/gen" gen; then
-	echo "gen/ is out of date with the spec: run 'go generate ./...' and commit the result" >&2
+if ! diff -r "$before/gen" gen || ! diff -r "$before/openapi" openapi; then
+	echo "generated code is out of date with openapi/openapi.yaml: run 'go generate ./...' and commit the result" >&2
 	exit 1
 fi
 rm -rf "$before"
