@@ -44,7 +44,7 @@ func main() {
 	n := flag.Int("n", 20, "runs per command")
 	flag.Var(cmds, "cmd", "NAME=COMMAND LINE (repeatable)")
 	flag.Var(urls, "url", "NAME=health URL (repeatable)")
-	order := flag.String("order", "stack,floor", "names, in the order of the table")
+	order := flag.String("order", "stack,floor", "names, in the order of the table; the last is the baseline of the ratios")
 	flag.Parse()
 	var targets []*target
 	for _, name := range strings.Split(*order, ",") {
@@ -72,9 +72,11 @@ func main() {
 		slices.Sort(s)
 		fmt.Printf("| %s | %s | %s | %s | %d |\n", t.name, ms(s[len(s)/2]), ms(s[len(s)*9/10]), ms(s[0]), len(s))
 	}
-	if len(targets) == 2 {
-		a, b := median(targets[0].samples), median(targets[1].samples)
-		fmt.Printf("\n%s/%s median start-up: %.2fx\n", targets[0].name, targets[1].name, float64(a)/float64(b))
+	// Ratios are to the last target of -order, the baseline.
+	base := targets[len(targets)-1]
+	fmt.Println()
+	for _, t := range targets[:len(targets)-1] {
+		fmt.Printf("%s/%s median start-up: %.2fx\n", t.name, base.name, float64(median(t.samples))/float64(median(base.samples)))
 	}
 }
 
