@@ -35,7 +35,17 @@ var graphErrors = map[string]graphError{
 	remoteassist.ETHROTTLED:       {http.StatusTooManyRequests, "TooManyRequests", failThrottled},
 	remoteassist.EUNAVAILABLE:     {http.StatusServiceUnavailable, "ServiceUnavailable", failNone},
 	remoteassist.EINTERNAL:        {http.StatusInternalServerError, "InternalServerError", failNone},
+	codeClientClosed:              {statusClientClosed, "", failNone},
 }
+
+// statusClientClosed is the status the access log and the metrics record for a request whose
+// client went away before it was answered: nginx's 499 "client closed request". It is not in
+// the contract and a client is not meant to see it; see abandon.
+const statusClientClosed = 499
+
+// codeClientClosed is the server's own code, beside the domain's, for an error that only means
+// the client gave up: the request's context was cancelled and the error says so.
+const codeClientClosed = "client_closed"
 
 // defaultRetryAfter is sent with 503s whose cause named no better delay.
 const defaultRetryAfter = 5 * time.Second
@@ -57,6 +67,10 @@ func (s *Server) writeError(st *reqState, err error) {
 	ge, ok := graphErrors[domainErr.Code]
 	if !ok {
 		ge = graphErrors[remoteassist.EINTERNAL]
+	}
+	if ge.status == statusClientClosed {
+		abandon(st)
+		return
 	}
 	if st.failure == failNone && st.op != nil {
 		st.failure = ge.class
@@ -100,6 +114,22 @@ func (s *Server) writeError(st *reqState, err error) {
 	}
 }
 
+// abandon ends a request whose client has gone, without an answer nobody would read: the
+// status is recorded as statusClientClosed for the access log and the metrics, nothing
+// is logged as an error, and an HTTP/1 connection is closed without a byte written. Where the
+// connection cannot be taken over (HTTP/2, whose stream the client has already reset, or a
+// ResponseWriter of a test), a bare 499 header without a body is written instead, so that even
+// then no 500 envelope leaves.
+func abandon(st *reqState) {
+	res := st.Response()
+	if conn, _, err := http.NewResponseController(res.Writer).Hijack(); err == nil {
+		res.Status, res.Committed = statusClientClosed, true
+		conn.Close()
+		return
+	}
+	res.WriteHeader(statusClientClosed)
+}
+
 // echoErrorHandler is echo's HTTPErrorHandler. The entry layer handles every error of the
 // chain, so this only runs if echo itself fails before the chain starts.
 func (s *Server) echoErrorHandler(err error, c echo.Context) {
@@ -111,9 +141,14 @@ func (s *Server) echoErrorHandler(err error, c echo.Context) {
 	s.writeError(st, err)
 }
 
-// toDomainError turns any error into a domain error: domain errors pass through, echo's routing
-// errors get their codes, and everything else becomes EINTERNAL.
+// toDomainError turns any error into a domain error: a cancellation by a client that went
+// away becomes codeClientClosed, whatever a lower layer made of it; domain errors pass through;
+// echo's routing errors get their codes; everything else becomes EINTERNAL. A context.Canceled
+// while the request's own context is still live is not the client's doing: it stays EINTERNAL.
 func (s *Server) toDomainError(err error, st *reqState) *remoteassist.Error {
+	if errors.Is(err, context.Canceled) && st.Request().Context().Err() != nil {
+		return &remoteassist.Error{Code: codeClientClosed, Message: "The client closed the request.", Err: err}
+	}
 	var de *remoteassist.Error
 	if errors.As(err, &de) {
 		return de

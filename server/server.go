@@ -5,7 +5,8 @@
 // (one entry layer) → routing (unknown path 404, wrong method 405) → concurrency cap (503) →
 // authentication (401) → per-tenant throttling (429) → authorization (403) → contract
 // validation (415, 413, 400) → handler → store. Every error on that path leaves as the Graph
-// error envelope, written in one place.
+// error envelope, written in one place, but for a request whose client has gone: it is left
+// unanswered and recorded as a 499.
 //
 // Everything a request carries from layer to layer lives in one pooled per-request struct,
 // and the request body is validated by a plan compiled at start-up from the contract's schema
