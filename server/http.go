@@ -83,18 +83,27 @@ func LimitListener(ln net.Listener, l Limits) net.Listener {
 	if n <= 0 {
 		return ln
 	}
-	return &limitListener{Listener: ln, slots: make(chan struct{}, n)}
+	return &limitListener{Listener: ln, slots: make(chan struct{}, n), done: make(chan struct{})}
 }
 
 type limitListener struct {
 	net.Listener
+	// slots holds one token per connection accepted and not yet closed.
 	slots chan struct{}
+	// done is closed by Close, so that an Accept waiting for a slot gives up.
+	done      chan struct{}
+	closeOnce sync.Once
 }
 
 // Accept waits for a free slot before accepting, so excess connections queue in the kernel
-// rather than costing the process memory.
+// rather than costing the process memory. Once the listener is closed it fails, without
+// waiting for a slot.
 func (l *limitListener) Accept() (net.Conn, error) {
-	l.slots <- struct{}{}
+	select {
+	case l.slots <- struct{}{}:
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
 	c, err := l.Listener.Accept()
 	if err != nil {
 		<-l.slots
@@ -103,6 +112,14 @@ func (l *limitListener) Accept() (net.Conn, error) {
 	return &limitConn{Conn: c, release: func() { <-l.slots }}, nil
 }
 
+// Close closes the listener and wakes an Accept waiting for a slot.
+func (l *limitListener) Close() error {
+	err := l.Listener.Close()
+	l.closeOnce.Do(func() { close(l.done) })
+	return err
+}
+
+// limitConn gives its slot back when closed, once however many times it is closed.
 type limitConn struct {
 	net.Conn
 	once    sync.Once
