@@ -14,7 +14,7 @@ import (
 
 // A body plan validates a request body against the operation's schema without building the
 // map[string]any that kin-openapi's VisitJSON needs: one pass over the bytes, no allocation on
-// the accepted path. It is compiled at start-up from the schema kin-openapi parsed out of the
+// the accepted path. It is compiled at start-up from the schema in kin-openapi's document of the
 // contract, so the contract stays the only source of the property names, types and enumerations.
 //
 // A plan only exists for schemas made of what it implements (an object of boolean and string
