@@ -3,6 +3,7 @@ package remoteassist
 import (
 	"context"
 	"crypto/sha1"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -163,5 +164,13 @@ func SettingsID(tenant string) string {
 	h := sha1.Sum([]byte("remoteAssistanceSettings:" + tenant))
 	h[6] = (h[6] & 0x0f) | 0x50
 	h[8] = (h[8] & 0x3f) | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", h[0:4], h[4:6], h[6:8], h[8:10], h[10:16])
+	// Every GET of a tenant without stored settings computes it: hex by hand, not fmt.
+	var id [36]byte
+	hex.Encode(id[0:8], h[0:4])
+	hex.Encode(id[9:13], h[4:6])
+	hex.Encode(id[14:18], h[6:8])
+	hex.Encode(id[19:23], h[8:10])
+	hex.Encode(id[24:36], h[10:16])
+	id[8], id[13], id[18], id[23] = '-', '-', '-', '-'
+	return string(id[:])
 }

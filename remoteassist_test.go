@@ -60,3 +60,16 @@ func TestSettingsIDIsStableAndDistinct(t *testing.T) {
 		t.Errorf("SettingsID: %q, %q", a, b)
 	}
 }
+
+func TestSettingsID(t *testing.T) {
+	// Stored ids depend on these values: they must never change.
+	for tenant, want := range map[string]string{
+		"contoso": "7cf033c2-711d-5ec7-8fd5-eb3c046d20fe",
+		"":        "390db4bb-7afe-57de-a816-53b933f57abe",
+		"ünï":     "edecf509-01ea-58e5-92c9-ce3e0da9086a",
+	} {
+		if got := remoteassist.SettingsID(tenant); got != want {
+			t.Errorf("SettingsID(%q) = %s, want %s", tenant, got, want)
+		}
+	}
+}
