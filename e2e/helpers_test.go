@@ -157,6 +157,23 @@ func (p *serveProc) stop() {
 	}
 }
 
+// waitForLog waits until the process's log holds want at least n times: serve batches its log
+// lines and writes them within 50 ms.
+func (p *serveProc) waitForLog(t *testing.T, want string, n int) string {
+	t.Helper()
+	deadline := time.Now().Add(startTimeout)
+	for {
+		b, _ := os.ReadFile(p.logPath)
+		if strings.Count(string(b), want) >= n {
+			return string(b)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%q never reached the log of serve %q %d times", want, p.name, n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func (p *serveProc) logTail() string {
 	b, _ := os.ReadFile(p.logPath)
 	if len(b) > 6000 {
@@ -187,10 +204,16 @@ func run(t *testing.T, args ...string) result {
 // than timeout.
 func runWithin(t *testing.T, timeout time.Duration, args ...string) result {
 	t.Helper()
+	return runEnv(t, timeout, nil, args...)
+}
+
+// runEnv is runWithin with extra environment variables ("NAME=value") on top of cleanEnv's.
+func runEnv(t *testing.T, timeout time.Duration, env []string, args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary, args...)
-	cmd.Env = cleanEnv()
+	cmd.Env = append(cleanEnv(), env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
