@@ -10,7 +10,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"sort"
 	"strings"
@@ -29,18 +28,13 @@ import (
 	textserialization "github.com/microsoft/kiota-serialization-text-go"
 	core "github.com/microsoftgraph/msgraph-sdk-go-core"
 
-	"github.com/remoteassist/remoteassist"
-	"github.com/remoteassist/remoteassist/jwtauth"
-	"github.com/remoteassist/remoteassist/memory"
+	"github.com/remoteassist/remoteassist/remoteassisttest"
 	"github.com/remoteassist/remoteassist/server"
 )
 
-// Permissions as Graph names them.
 const (
-	readConfig      = "DeviceManagementServiceConfig.Read.All"
-	readWriteConfig = "DeviceManagementServiceConfig.ReadWrite.All"
-	odataType       = "#microsoft.graph.remoteAssistanceSettings"
-	settingsPath    = server.BasePath + "/deviceManagement/remoteAssistanceSettings"
+	odataType    = "#microsoft.graph.remoteAssistanceSettings"
+	settingsPath = server.BasePath + "/deviceManagement/remoteAssistanceSettings"
 )
 
 // Versions of Microsoft's modules under test; TestVersions checks them against the build.
@@ -63,60 +57,30 @@ var graphAllowedHosts = []string{
 
 // ---- the server ----------------------------------------------------------------------------
 
-// testServer is the real server on loopback with an in-memory store and a dev signing key.
-type testServer struct {
-	url   string // http://127.0.0.1:PORT
-	key   *jwtauth.Key
-	store remoteassist.Store
+// The server is remoteassisttest's: the real service on loopback with an in-memory store and a
+// signing key of its own, closed when the test ends. Tests read its state with Settings.
+
+// identity is whom a client's tokens are minted for: a user of tenant holding permissions in
+// the scp claim, as remoteassisttest.Server.Token mints them.
+type identity struct {
+	tenant      string
+	permissions []string
 }
 
-func startServer(t *testing.T, configure func(*server.Config)) *testServer {
-	t.Helper()
-	key, err := jwtauth.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	verifier, err := jwtauth.NewDevVerifier(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := server.Config{Store: memory.New(), Authenticator: verifier}
-	if configure != nil {
-		configure(&cfg)
-	}
-	srv, err := server.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(srv)
-	t.Cleanup(ts.Close)
-	return &testServer{url: ts.URL, key: key, store: cfg.Store}
-}
-
-// stored reads a tenant's settings straight from the store, bypassing HTTP.
-func (s *testServer) stored(t *testing.T, tenant string) remoteassist.Settings {
-	t.Helper()
-	st, err := s.store.Settings(context.Background(), tenant)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return st
-}
-
-// delegated is a delegated token for tenant holding scopes.
-func delegated(tenant string, scopes ...string) jwtauth.TokenSpec {
-	return jwtauth.TokenSpec{Tenant: tenant, Subject: "user-" + tenant, Scopes: scopes, TTL: time.Hour}
+// delegated is a delegated identity for tenant holding permissions; none given means
+// remoteassisttest.PermissionReadWrite, as Token has it.
+func delegated(tenant string, permissions ...string) identity {
+	return identity{tenant: tenant, permissions: permissions}
 }
 
 // ---- authentication ------------------------------------------------------------------------
 
 // tokenProvider is the AccessTokenProvider behind kiota's BaseBearerTokenAuthenticationProvider.
 // It behaves like kiota-authentication-azure-go's: no token for a host outside the allowed
-// hosts, and an error for plain http unless the host is loopback. The token is minted by
-// jwtauth instead of fetched from Entra ID.
+// hosts, and an error for plain http unless the host is loopback. The token is minted by the
+// remoteassisttest.Server instead of fetched from Entra ID.
 type tokenProvider struct {
-	key    *jwtauth.Key
-	spec   jwtauth.TokenSpec
+	mint   func() string
 	hosts  *authentication.AllowedHostsValidator
 	issued atomic.Int32
 }
@@ -131,7 +95,7 @@ func (p *tokenProvider) GetAuthorizationToken(_ context.Context, u *url.URL, _ m
 		}
 	}
 	p.issued.Add(1)
-	return p.key.Mint(p.spec)
+	return p.mint(), nil
 }
 
 func (p *tokenProvider) GetAllowedHostsValidator() *authentication.AllowedHostsValidator {
@@ -252,10 +216,10 @@ func registerGraphSerializers() {
 	})
 }
 
-func newClient(t *testing.T, f flavour, srv *testServer, spec jwtauth.TokenSpec, cfg clientConfig) *client {
+func newClient(t *testing.T, f flavour, srv *remoteassisttest.Server, id identity, cfg clientConfig) *client {
 	t.Helper()
 	if cfg.baseURL == "" {
-		cfg.baseURL = srv.url + server.BasePath
+		cfg.baseURL = srv.URL()
 	}
 	if cfg.allowedHosts == nil {
 		cfg.allowedHosts = []string{"127.0.0.1"}
@@ -264,7 +228,7 @@ func newClient(t *testing.T, f flavour, srv *testServer, spec jwtauth.TokenSpec,
 	if err != nil {
 		t.Fatal(err)
 	}
-	tokens := &tokenProvider{key: srv.key, spec: spec, hosts: hosts}
+	tokens := &tokenProvider{mint: func() string { return srv.Token(id.tenant, id.permissions...) }, hosts: hosts}
 	auth := authentication.NewBaseBearerTokenAuthenticationProvider(tokens)
 	w := &wire{next: khttp.GetDefaultTransport()}
 	c := &client{wire: w, tokens: tokens}

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/mod/modfile"
 
 	"github.com/remoteassist/remoteassist"
+	"github.com/remoteassist/remoteassist/remoteassisttest"
 	"github.com/remoteassist/remoteassist/server"
 )
 
@@ -100,8 +101,8 @@ func TestVersions(t *testing.T) {
 
 func TestGetDefaults(t *testing.T) {
 	forEachFlavour(t, func(t *testing.T, f flavour) {
-		srv := startServer(t, nil)
-		c := newClient(t, f, srv, delegated("contoso", readConfig), clientConfig{})
+		srv := remoteassisttest.New(t)
+		c := newClient(t, f, srv, delegated("contoso", remoteassisttest.PermissionRead), clientConfig{})
 		inspect := khttp.NewHeadersInspectionOptions()
 		inspect.InspectResponseHeaders = true
 
@@ -132,7 +133,7 @@ func TestGetDefaults(t *testing.T) {
 		if got := keys(extra); !slices.Equal(got, []string{"@odata.context"}) {
 			t.Errorf("additional data keys %v, want [@odata.context]", got)
 		}
-		wantContext := srv.url + server.BasePath + "/$metadata#deviceManagement/remoteAssistanceSettings/$entity"
+		wantContext := srv.URL() + "/$metadata#deviceManagement/remoteAssistanceSettings/$entity"
 		if got, _ := extra["@odata.context"].(*string); deref(got) != wantContext {
 			t.Errorf("@odata.context %q, want %q", deref(got), wantContext)
 		}
@@ -179,8 +180,8 @@ func TestGetDefaults(t *testing.T) {
 
 func TestGetSelect(t *testing.T) {
 	forEachFlavour(t, func(t *testing.T, f flavour) {
-		srv := startServer(t, nil)
-		c := newClient(t, f, srv, delegated("contoso", readConfig), clientConfig{})
+		srv := remoteassisttest.New(t)
+		c := newClient(t, f, srv, delegated("contoso", remoteassisttest.PermissionRead), clientConfig{})
 		for _, tc := range []struct {
 			selected  []string
 			template  string // the query the URL template expands to
@@ -232,8 +233,8 @@ func TestGetSelect(t *testing.T) {
 
 func TestPatchChangedPropertiesGzip(t *testing.T) {
 	forEachFlavour(t, func(t *testing.T, f flavour) {
-		srv := startServer(t, nil)
-		c := newClient(t, f, srv, delegated("contoso", readWriteConfig), clientConfig{})
+		srv := remoteassisttest.New(t)
+		c := newClient(t, f, srv, delegated("contoso", remoteassisttest.PermissionReadWrite), clientConfig{})
 
 		body := NewRemoteAssistanceSettings()
 		body.SetRemoteAssistanceState(ptr(ENABLED_REMOTEASSISTANCESTATE))
@@ -267,7 +268,7 @@ func TestPatchChangedPropertiesGzip(t *testing.T) {
 		if deref(m.GetRemoteAssistanceState()) != ENABLED_REMOTEASSISTANCESTATE || !deref(m.GetBlockChat()) || deref(m.GetAllowSessionsToUnenrolledDevices()) {
 			t.Errorf("PATCH answered state %v, blockChat %v, allow %v", m.GetRemoteAssistanceState(), m.GetBlockChat(), m.GetAllowSessionsToUnenrolledDevices())
 		}
-		stored := srv.stored(t, "contoso")
+		stored := srv.Settings("contoso")
 		if stored.RemoteAssistanceState != remoteassist.StateEnabled || !stored.BlockChat || stored.AllowSessionsToUnenrolledDevices {
 			t.Errorf("stored %+v", stored)
 		}
@@ -288,8 +289,8 @@ func TestPatchChangedPropertiesGzip(t *testing.T) {
 // only the additional data, and the service rightly refuses it as changing nothing.
 func TestReadModifyWrite(t *testing.T) {
 	forEachFlavour(t, func(t *testing.T, f flavour) {
-		srv := startServer(t, nil)
-		c := newClient(t, f, srv, delegated("contoso", readWriteConfig), clientConfig{})
+		srv := remoteassisttest.New(t)
+		c := newClient(t, f, srv, delegated("contoso", remoteassisttest.PermissionReadWrite), clientConfig{})
 
 		// Change one property of the model GET returned and PATCH that model back.
 		m := c.mustGet(t)
@@ -310,7 +311,7 @@ func TestReadModifyWrite(t *testing.T) {
 			if !strings.Contains(oe.Error(), "at least 1 property must be changed") {
 				t.Errorf("message %q", oe.Error())
 			}
-			if s := srv.stored(t, "contoso"); s != remoteassist.DefaultSettings("contoso") {
+			if s := remoteassist.Settings(srv.Settings("contoso")); s != remoteassist.DefaultSettings("contoso") {
 				t.Errorf("stored %+v", s)
 			}
 			t.Logf("known SDK defect reproduced:\n%s", c.wire.dump())
@@ -342,7 +343,7 @@ func TestReadModifyWrite(t *testing.T) {
 				t.Errorf("PATCH body keys %v, want %v\n%s", sent, want, c.wire.dump())
 			}
 		}
-		if s := srv.stored(t, "contoso"); !s.BlockChat || s.RemoteAssistanceState != remoteassist.StateNotConfigured || s.AllowSessionsToUnenrolledDevices {
+		if s := srv.Settings("contoso"); !s.BlockChat || s.RemoteAssistanceState != remoteassist.StateNotConfigured || s.AllowSessionsToUnenrolledDevices {
 			t.Errorf("stored %+v", s)
 		}
 
@@ -376,7 +377,7 @@ func TestReadModifyWrite(t *testing.T) {
 		if deref(res.GetRemoteAssistanceState()) != DISABLED_REMOTEASSISTANCESTATE || !deref(res.GetAllowSessionsToUnenrolledDevices()) || !deref(res.GetBlockChat()) {
 			t.Errorf("PATCH answered state %v, allow %v, blockChat %v", res.GetRemoteAssistanceState(), res.GetAllowSessionsToUnenrolledDevices(), res.GetBlockChat())
 		}
-		s := srv.stored(t, "contoso")
+		s := remoteassist.Settings(srv.Settings("contoso"))
 		if s != (remoteassist.Settings{ID: remoteassist.SettingsID("contoso"), AllowSessionsToUnenrolledDevices: true, BlockChat: true, RemoteAssistanceState: remoteassist.StateDisabled}) {
 			t.Errorf("stored %+v", s)
 		}
@@ -386,8 +387,8 @@ func TestReadModifyWrite(t *testing.T) {
 
 func TestInvalidValuesAreTypedBadRequests(t *testing.T) {
 	forEachFlavour(t, func(t *testing.T, f flavour) {
-		srv := startServer(t, nil)
-		c := newClient(t, f, srv, delegated("contoso", readWriteConfig), clientConfig{})
+		srv := remoteassisttest.New(t)
+		c := newClient(t, f, srv, delegated("contoso", remoteassisttest.PermissionReadWrite), clientConfig{})
 
 		// Raw JSON through the adapter: the path a caller takes when the model cannot express
 		// the value. It still goes through every middleware (so it is gzip'd) and the XXX
@@ -442,7 +443,7 @@ func TestInvalidValuesAreTypedBadRequests(t *testing.T) {
 				}
 			})
 		}
-		if s := srv.stored(t, "contoso"); s != remoteassist.DefaultSettings("contoso") {
+		if s := remoteassist.Settings(srv.Settings("contoso")); s != remoteassist.DefaultSettings("contoso") {
 			t.Errorf("a refused PATCH changed the store: %+v", s)
 		}
 		checkWire(t, c)
@@ -454,8 +455,8 @@ func TestInvalidValuesAreTypedBadRequests(t *testing.T) {
 // leaves the property out.
 func TestExplicitNull(t *testing.T) {
 	forEachFlavour(t, func(t *testing.T, f flavour) {
-		srv := startServer(t, nil)
-		c := newClient(t, f, srv, delegated("contoso", readWriteConfig), clientConfig{})
+		srv := remoteassisttest.New(t)
+		c := newClient(t, f, srv, delegated("contoso", remoteassisttest.PermissionReadWrite), clientConfig{})
 
 		if f == plainKiota {
 			body := NewRemoteAssistanceSettings()
@@ -507,7 +508,7 @@ func TestExplicitNull(t *testing.T) {
 				}
 			})
 		}
-		if s := srv.stored(t, "contoso"); s != remoteassist.DefaultSettings("contoso") {
+		if s := remoteassist.Settings(srv.Settings("contoso")); s != remoteassist.DefaultSettings("contoso") {
 			t.Errorf("a refused PATCH changed the store: %+v", s)
 		}
 		checkWire(t, c)
@@ -516,8 +517,8 @@ func TestExplicitNull(t *testing.T) {
 
 func TestReadOnlyTokenIsForbidden(t *testing.T) {
 	forEachFlavour(t, func(t *testing.T, f flavour) {
-		srv := startServer(t, nil)
-		c := newClient(t, f, srv, delegated("contoso", readConfig), clientConfig{})
+		srv := remoteassisttest.New(t)
+		c := newClient(t, f, srv, delegated("contoso", remoteassisttest.PermissionRead), clientConfig{})
 		c.mustGet(t)
 
 		body := NewRemoteAssistanceSettings()
@@ -525,11 +526,11 @@ func TestReadOnlyTokenIsForbidden(t *testing.T) {
 		n := c.wire.count()
 		_, err := c.patch(t.Context(), body)
 		oe := asODataError(t, c, err, http.StatusForbidden, "Forbidden")
-		if !strings.Contains(oe.Error(), readWriteConfig) {
+		if !strings.Contains(oe.Error(), remoteassisttest.PermissionReadWrite) {
 			t.Errorf("403 message %q does not name the permission needed", oe.Error())
 		}
 		c.wire.one(t, n) // no retry of a 403
-		if s := srv.stored(t, "contoso"); s != remoteassist.DefaultSettings("contoso") {
+		if s := remoteassist.Settings(srv.Settings("contoso")); s != remoteassist.DefaultSettings("contoso") {
 			t.Errorf("a forbidden PATCH changed the store: %+v", s)
 		}
 		checkWire(t, c)
@@ -541,8 +542,8 @@ func TestReadOnlyTokenIsForbidden(t *testing.T) {
 // typed error without a CAE retry loop.
 func TestTokenWithheldFromUnlistedHost(t *testing.T) {
 	forEachFlavour(t, func(t *testing.T, f flavour) {
-		srv := startServer(t, nil)
-		c := newClient(t, f, srv, delegated("contoso", readConfig), clientConfig{allowedHosts: graphAllowedHosts})
+		srv := remoteassisttest.New(t)
+		c := newClient(t, f, srv, delegated("contoso", remoteassisttest.PermissionRead), clientConfig{allowedHosts: graphAllowedHosts})
 		_, err := c.get(t.Context(), nil)
 		asODataError(t, c, err, http.StatusUnauthorized, "InvalidAuthenticationToken")
 		ex := c.wire.one(t, 0)
@@ -563,10 +564,8 @@ func TestTokenWithheldFromUnlistedHost(t *testing.T) {
 // retry handler waits that second and retries once; the new window admits it.
 func TestThrottledRequestIsRetried(t *testing.T) {
 	forEachFlavour(t, func(t *testing.T, f flavour) {
-		srv := startServer(t, func(cfg *server.Config) {
-			cfg.Throttle = server.ThrottleConfig{Window: time.Second, Requests: 1}
-		})
-		c := newClient(t, f, srv, delegated("contoso", readConfig), clientConfig{})
+		srv := remoteassisttest.New(t, remoteassisttest.WithThrottle(server.ThrottleConfig{Window: time.Second, Requests: 1}))
+		c := newClient(t, f, srv, delegated("contoso", remoteassisttest.PermissionRead), clientConfig{})
 		c.mustGet(t) // uses the window's only request
 
 		start := time.Now()
@@ -607,11 +606,10 @@ func TestThrottledRequestIsRetried(t *testing.T) {
 func TestThrottlingOutlastsRetries(t *testing.T) {
 	forEachFlavour(t, func(t *testing.T, f flavour) {
 		frozen := time.Now()
-		srv := startServer(t, func(cfg *server.Config) {
-			cfg.Throttle = server.ThrottleConfig{Window: time.Second, Requests: 1}
-			cfg.Now = func() time.Time { return frozen }
-		})
-		c := newClient(t, f, srv, delegated("contoso", readConfig), clientConfig{})
+		srv := remoteassisttest.New(t,
+			remoteassisttest.WithThrottle(server.ThrottleConfig{Window: time.Second, Requests: 1}),
+			remoteassisttest.WithClock(func() time.Time { return frozen }))
+		c := newClient(t, f, srv, delegated("contoso", remoteassisttest.PermissionRead), clientConfig{})
 		c.mustGet(t)
 
 		start := time.Now()
@@ -658,10 +656,8 @@ func TestThrottledPatchRetry(t *testing.T) {
 			name := map[pipelineOrder]string{orderCompressionFirst: "compression before retry", orderRetryFirst: "retry before compression"}[order]
 			t.Run(string(f)+"/"+name, func(t *testing.T) {
 				t.Parallel()
-				srv := startServer(t, func(cfg *server.Config) {
-					cfg.Throttle = server.ThrottleConfig{Window: time.Second, Writes: 1}
-				})
-				c := newClient(t, f, srv, delegated("contoso", readWriteConfig), clientConfig{order: order})
+				srv := remoteassisttest.New(t, remoteassisttest.WithThrottle(server.ThrottleConfig{Window: time.Second, Writes: 1}))
+				c := newClient(t, f, srv, delegated("contoso", remoteassisttest.PermissionReadWrite), clientConfig{order: order})
 
 				first := NewRemoteAssistanceSettings()
 				first.SetBlockChat(ptr(true))
@@ -686,7 +682,7 @@ func TestThrottledPatchRetry(t *testing.T) {
 				if got := tries[0].jsonBody(t); !reflect.DeepEqual(got, map[string]any{"remoteAssistanceState": "enabled"}) {
 					t.Errorf("first try's body %v", got)
 				}
-				stored := srv.stored(t, "contoso")
+				stored := srv.Settings("contoso")
 
 				if order == orderCompressionFirst {
 					if err != nil {
