@@ -41,8 +41,8 @@ go test -count=1 -timeout 20m ./...
 
 # The client's retries, the stores' batching and the CLI's log buffer share state between
 # goroutines. About 10 s on 2 cores with a warm build cache, 2 min with a cold one.
-step "go test -race (client, stores, test server, CLI)"
-go test -race -count=1 ./client/ ./bolt/ ./storetest/ ./memory/ ./remoteassisttest/ ./cmd/...
+step "go test -race (server, auth, client, stores, test server, CLI)"
+go test -race -count=1 ./server/ ./jwtauth/ ./client/ ./bolt/ ./postgres/ ./storetest/ ./memory/ ./remoteassisttest/ ./cmd/...
 
 step "fuzz (brief)"
 bash scripts/fuzz.sh 10s
