@@ -119,6 +119,9 @@ func TestRejectedRequests(t *testing.T) {
 		mentions    []string
 		wantAllow   string
 		gzipBody    bool
+		// storedGzip compresses at gzip.NoCompression, so the compressed body is as large as
+		// the plain one.
+		storedGzip  bool
 		wantWWWAuth bool
 	}{
 		{name: "enum value outside the contract", body: `{"remoteAssistanceState":"on"}`, status: 400, code: "BadRequest",
@@ -148,6 +151,12 @@ func TestRejectedRequests(t *testing.T) {
 		{name: "corrupt gzip", body: `not gzip`, headers: []string{"Content-Type", "application/json", "Content-Encoding", "gzip"}, status: 400, code: "BadRequest", mentions: []string{"gzip"}},
 		{name: "body over the limit", body: big, status: 413, code: "RequestEntityTooLarge", mentions: []string{"limit"}},
 		{name: "gzip body inflating over the limit", body: big, gzipBody: true, headers: []string{"Content-Type", "application/json", "Content-Encoding", "gzip"}, status: 413, code: "RequestEntityTooLarge", mentions: []string{"limit"}},
+		{name: "gzip body over the limit before inflating, sent chunked", body: big, gzipBody: true, storedGzip: true,
+			headers: []string{"Content-Type", "application/json", "Content-Encoding", "gzip", "Transfer-Encoding", "chunked"},
+			status: 413, code: "RequestEntityTooLarge", mentions: []string{"limit"}},
+		{name: "body over the limit, sent chunked", body: big,
+			headers: []string{"Content-Type", "application/json", "Transfer-Encoding", "chunked"},
+			status: 413, code: "RequestEntityTooLarge", mentions: []string{"limit"}},
 		{name: "no token", token: "-", body: `{"blockChat":false}`, status: 401, code: "InvalidAuthenticationToken", mentions: []string{"empty"}, wantWWWAuth: true},
 		{name: "garbage token", token: "garbage", body: `{"blockChat":false}`, status: 401, code: "InvalidAuthenticationToken", wantWWWAuth: true},
 		{name: "read-only token", token: h.token(tenant, readConfig), body: `{"blockChat":false}`, status: 403, code: "Forbidden", mentions: []string{readWriteConfig}},
@@ -176,7 +185,11 @@ func TestRejectedRequests(t *testing.T) {
 			body := []byte(tc.body)
 			if tc.gzipBody {
 				var buf bytes.Buffer
-				zw := gzip.NewWriter(&buf)
+				level := gzip.DefaultCompression
+				if tc.storedGzip {
+					level = gzip.NoCompression
+				}
+				zw, _ := gzip.NewWriterLevel(&buf, level)
 				zw.Write(body)
 				zw.Close()
 				body = buf.Bytes()

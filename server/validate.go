@@ -201,7 +201,7 @@ func (s *Server) readBody(st *reqState, op *operation) error {
 		case "gzip", "x-gzip":
 			// The limit applies to the compressed bytes read and, below, to what they
 			// inflate to.
-			src := io.LimitReader(req.Body, s.maxBody+1)
+			src := &cappedReader{r: req.Body, left: s.maxBody + 1}
 			zr, _ := gzipReaders.Get().(*gzip.Reader)
 			var err error
 			if zr == nil {
@@ -222,6 +222,9 @@ func (s *Server) readBody(st *reqState, op *operation) error {
 	}
 	data, err := readAll(st.body[:0], r, s.maxBody+1, req.ContentLength)
 	st.body = data
+	if errors.Is(err, errCompressedTooLarge) {
+		return tooLarge(s.maxBody)
+	}
 	if err != nil {
 		st.failure = failJSON
 		if errors.Is(err, gzip.ErrChecksum) || errors.Is(err, gzip.ErrHeader) || errors.Is(err, io.ErrUnexpectedEOF) {
@@ -278,6 +281,31 @@ func (s *Server) readBody(st *reqState, op *operation) error {
 	}
 	st.fields = fields
 	return nil
+}
+
+// errCompressedTooLarge ends the read of a compressed body longer than the limit, which gzip
+// would otherwise report as a truncated stream.
+var errCompressedTooLarge = errors.New("compressed request body over the limit")
+
+// cappedReader reads at most left-1 bytes of r; reading the left-th fails with
+// errCompressedTooLarge.
+type cappedReader struct {
+	r    io.Reader
+	left int64
+}
+
+func (c *cappedReader) Read(p []byte) (int, error) {
+	if c.left <= 0 {
+		return 0, errCompressedTooLarge
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.r.Read(p)
+	if c.left -= int64(n); c.left <= 0 {
+		return n, errCompressedTooLarge
+	}
+	return n, err
 }
 
 // readAll reads r into buf, up to limit bytes; it returns the bytes read. It sizes the buffer
