@@ -108,17 +108,17 @@ func TestRejectedRequests(t *testing.T) {
 	big := `{"blockChat":true,"pad":"` + strings.Repeat("x", 70<<10) + `"}`
 
 	cases := []struct {
-		name        string
-		method      string
-		path        string
-		token       string
-		body        string
-		headers     []string
-		status      int
-		code        string
-		mentions    []string
-		wantAllow   string
-		gzipBody    bool
+		name      string
+		method    string
+		path      string
+		token     string
+		body      string
+		headers   []string
+		status    int
+		code      string
+		mentions  []string
+		wantAllow string
+		gzipBody  bool
 		// storedGzip compresses at gzip.NoCompression, so the compressed body is as large as
 		// the plain one.
 		storedGzip  bool
@@ -153,10 +153,10 @@ func TestRejectedRequests(t *testing.T) {
 		{name: "gzip body inflating over the limit", body: big, gzipBody: true, headers: []string{"Content-Type", "application/json", "Content-Encoding", "gzip"}, status: 413, code: "RequestEntityTooLarge", mentions: []string{"limit"}},
 		{name: "gzip body over the limit before inflating, sent chunked", body: big, gzipBody: true, storedGzip: true,
 			headers: []string{"Content-Type", "application/json", "Content-Encoding", "gzip", "Transfer-Encoding", "chunked"},
-			status: 413, code: "RequestEntityTooLarge", mentions: []string{"limit"}},
+			status:  413, code: "RequestEntityTooLarge", mentions: []string{"limit"}},
 		{name: "body over the limit, sent chunked", body: big,
 			headers: []string{"Content-Type", "application/json", "Transfer-Encoding", "chunked"},
-			status: 413, code: "RequestEntityTooLarge", mentions: []string{"limit"}},
+			status:  413, code: "RequestEntityTooLarge", mentions: []string{"limit"}},
 		{name: "no token", token: "-", body: `{"blockChat":false}`, status: 401, code: "InvalidAuthenticationToken", mentions: []string{"empty"}, wantWWWAuth: true},
 		{name: "garbage token", token: "garbage", body: `{"blockChat":false}`, status: 401, code: "InvalidAuthenticationToken", wantWWWAuth: true},
 		{name: "read-only token", token: h.token(tenant, readConfig), body: `{"blockChat":false}`, status: 403, code: "Forbidden", mentions: []string{readWriteConfig}},
