@@ -9,6 +9,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"slices"
 	"sort"
 	"strconv"
@@ -134,6 +135,14 @@ func permissions(o *openapi3.Operation) ([]string, error) {
 // explanation of any refusal, is kin-openapi's.
 func (s *Server) validateParams(st *reqState, op *operation) error {
 	req := st.Request()
+	// The parsed query drops what it cannot parse, which would make "$select=a;b" or a bad
+	// escape select everything: a malformed query string is refused instead.
+	if raw := req.URL.RawQuery; raw != "" {
+		if _, err := url.ParseQuery(raw); err != nil {
+			return &remoteassist.Error{Code: remoteassist.EINVALID,
+				Message: "The query string is malformed: " + truncate(err.Error(), 80) + ".", Err: err}
+		}
+	}
 	for _, pc := range op.params {
 		p := pc.p
 		switch p.In {
