@@ -1,6 +1,7 @@
 package server
 
 import (
+	"net"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -69,7 +70,7 @@ func (h *handler) begin(c echo.Context) (*reqState, remoteassist.Principal, erro
 // entity writes the settings as the contract shows them. selected, when not empty, limits the
 // settable properties returned ($select); the OData annotations and id are always there.
 func (h *handler) entity(st *reqState, s remoteassist.Settings, selected []string) error {
-	st.out = appendEntity(st.out[:0], s, scheme(st), st.Request().Host, selected)
+	st.out = appendEntity(st.out[:0], s, scheme(st), host(st), selected)
 	return writeJSON(st.Response(), http.StatusOK, st.out)
 }
 
@@ -118,6 +119,19 @@ func patchFromFields(fields []bodyField, tenant string) (remoteassist.Patch, err
 func invalidProperty(name, why string) *remoteassist.Error {
 	return &remoteassist.Error{Code: remoteassist.EINVALID, Target: truncate(name, 64),
 		Message: "Invalid value for property '" + truncate(name, 64) + "': " + why + "."}
+}
+
+// host is the host of the base URL the client called: its Host header or, from an HTTP/1.0
+// client that sent none, the address it connected to, so that @odata.context is always a URL.
+func host(st *reqState) string {
+	req := st.Request()
+	if req.Host != "" {
+		return req.Host
+	}
+	if addr, ok := req.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+		return addr.String()
+	}
+	return "localhost"
 }
 
 // scheme is the scheme of the base URL the client called. Only the two schemes are echoed:

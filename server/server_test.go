@@ -1,14 +1,17 @@
 package server_test
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/remoteassist/remoteassist"
 )
@@ -46,6 +49,32 @@ func TestGetDefaults(t *testing.T) {
 	again := h.get(h.token("tenant-a", readConfig)).json(t)
 	if again["id"] != got["id"] {
 		t.Errorf("id changed between reads: %v, %v", got["id"], again["id"])
+	}
+}
+
+// An HTTP/1.0 client may send no Host: @odata.context is still a URL, of the address it
+// connected to.
+func TestODataContextWithoutHost(t *testing.T) {
+	h := newHarness(t)
+	addr := strings.TrimPrefix(h.url, "http://")
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprintf(conn, "GET %s HTTP/1.0\r\nAuthorization: Bearer %s\r\n\r\n", settingsPath, h.token("t", readConfig))
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var body map[string]any
+	if err := json.NewDecoder(res.Body).Decode(&body); err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("status %d, %v", res.StatusCode, err)
+	}
+	if want := "http://" + addr + "/beta/$metadata#deviceManagement/remoteAssistanceSettings/$entity"; body["@odata.context"] != want {
+		t.Errorf("@odata.context = %v, want %s", body["@odata.context"], want)
 	}
 }
 
