@@ -258,7 +258,7 @@ type DeviceManagementGetRemoteAssistanceSettingsParams struct {
 	// Select Properties to return, comma-separated (OData `$select`). `id` and `@odata.type` are always returned.
 	Select *Select `form:"$select,omitempty" json:"$select,omitempty"`
 
-	// ClientRequestId A client-generated identifier of the request, echoed in the response headers and error envelope.
+	// ClientRequestId A client-generated identifier of the request, echoed in the response headers and error envelope. A value that is not printable ASCII (spaces and tabs allowed) is not echoed: the response carries the request-id in its place.
 	ClientRequestId *ClientRequestId `json:"client-request-id,omitempty"`
 }
 
@@ -267,7 +267,7 @@ type DeviceManagementGetRemoteAssistanceSettingsParamsSelect string
 
 // DeviceManagementUpdateRemoteAssistanceSettingsParams defines parameters for DeviceManagementUpdateRemoteAssistanceSettings.
 type DeviceManagementUpdateRemoteAssistanceSettingsParams struct {
-	// ClientRequestId A client-generated identifier of the request, echoed in the response headers and error envelope.
+	// ClientRequestId A client-generated identifier of the request, echoed in the response headers and error envelope. A value that is not printable ASCII (spaces and tabs allowed) is not echoed: the response carries the request-id in its place.
 	ClientRequestId *ClientRequestId `json:"client-request-id,omitempty"`
 }
 

@@ -201,7 +201,7 @@ func compiledContract() *openapi3.T {
 	v7 := &openapi3.Parameter{
 		Name:        "client-request-id",
 		In:          "header",
-		Description: "A client-generated identifier of the request, echoed in the response headers and error envelope.",
+		Description: "A client-generated identifier of the request, echoed in the response headers and error envelope. A value that is not printable ASCII (spaces and tabs allowed) is not echoed: the response carries the request-id in its place.",
 		Schema: &openapi3.SchemaRef{
 			Value: &openapi3.Schema{
 				Type:      &openapi3.Types{"string"},

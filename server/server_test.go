@@ -313,6 +313,16 @@ func TestClientRequestIDEchoed(t *testing.T) {
 	if got := res.header.Get("client-request-id"); got != "my-id-42" {
 		t.Errorf("client-request-id %q", got)
 	}
+	// Spaces are printable: echoed too.
+	res = h.do(http.MethodGet, settingsPath, h.token("c", readConfig), nil, "client-request-id", "batch 7 item 3")
+	if got := res.header.Get("client-request-id"); got != "batch 7 item 3" {
+		t.Errorf("client-request-id with spaces: %q", got)
+	}
+	// Non-ASCII is not: the request-id takes its place.
+	res = h.do(http.MethodGet, settingsPath, h.token("c", readConfig), nil, "client-request-id", "café")
+	if got := res.header.Get("client-request-id"); got != res.header.Get("request-id") {
+		t.Errorf("non-ASCII client-request-id: echoed %q, want the request-id %q", got, res.header.Get("request-id"))
+	}
 	res = h.do(http.MethodPatch, settingsPath, h.token("c", readConfig), []byte(`{}`), "Content-Type", "application/json", "client-request-id", "err-id")
 	var env struct {
 		Error struct {

@@ -34,14 +34,15 @@ func New() string {
 // MaxClientIDLength bounds the client-request-id the service echoes back.
 const MaxClientIDLength = 128
 
-// UsableClientID reports whether a client's client-request-id is safe to echo: short,
-// printable ASCII. Another is replaced by the request-id.
+// UsableClientID reports whether a client's client-request-id is safe to echo in a header, a
+// JSON envelope and a log line: at most MaxClientIDLength bytes of printable ASCII, spaces and
+// tabs. Another (control characters, non-ASCII bytes) is replaced by the request-id.
 func UsableClientID(s string) bool {
 	if s == "" || len(s) > MaxClientIDLength {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		if s[i] < 0x21 || s[i] > 0x7e {
+		if c := s[i]; (c < 0x20 && c != '\t') || c > 0x7e {
 			return false
 		}
 	}

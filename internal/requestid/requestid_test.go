@@ -23,8 +23,11 @@ func TestUsableClientID(t *testing.T) {
 	for id, want := range map[string]bool{
 		"my-id-42":                   true,
 		"":                           false,
-		"has space":                  false,
-		"tab\there":                  false,
+		"has space":                  true,
+		"tab\there":                  true,
+		"new\nline":                  false,
+		"nul\x00":                    false,
+		"del\x7f":                    false,
 		"é":                          false,
 		strings.Repeat("a", 128):     true,
 		strings.Repeat("a", 129):     false,
