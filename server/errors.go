@@ -164,8 +164,12 @@ func (s *Server) toDomainError(err error, st *reqState) *remoteassist.Error {
 		case http.StatusMethodNotAllowed:
 			return remoteassist.Errorf(remoteassist.EMETHOD, "The HTTP method '%s' is not allowed on this resource.", truncate(st.Request().Method, 32))
 		case http.StatusBadRequest:
-			// The generated parameter binders answer with their own 400s; the validator has
-			// already refused anything out of contract, so this is a last resort.
+			// The generated parameter binders answer with their own 400s, such as "Expected
+			// one value for client-request-id, got 2"; the validator has already refused
+			// anything else out of contract. Their messages name the parameter: pass them on.
+			if msg, ok := he.Message.(string); ok && msg != "" {
+				return remoteassist.Errorf(remoteassist.EINVALID, "The request is malformed: %s.", truncate(msg, 120))
+			}
 			return remoteassist.Errorf(remoteassist.EINVALID, "The request is malformed.")
 		}
 	}

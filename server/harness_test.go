@@ -137,7 +137,7 @@ func (r response) graphError(t *testing.T) (code, message, target string) {
 	return env.Error.Code, env.Error.Message, env.Error.Target
 }
 
-// do sends a request; headers are name, value pairs.
+// do sends a request; headers are name, value pairs, added in order (a name given twice is sent twice).
 // A "Transfer-Encoding: chunked" pair among the headers sends the body without a Content-Length.
 func (h *harness) do(method, path, token string, body []byte, headers ...string) response {
 	h.t.Helper()
@@ -157,7 +157,7 @@ func (h *harness) do(method, path, token string, body []byte, headers ...string)
 			req.ContentLength, req.Body = -1, io.NopCloser(rd) // unknown length: net/http sends chunks
 			continue
 		}
-		req.Header.Set(headers[i], headers[i+1])
+		req.Header.Add(headers[i], headers[i+1])
 	}
 	res, err := h.client.Do(req)
 	if err != nil {

@@ -180,6 +180,7 @@ func TestRejectedRequests(t *testing.T) {
 		{name: "corrupt gzip", body: `not gzip`, headers: []string{"Content-Type", "application/json", "Content-Encoding", "gzip"}, status: 400, code: "BadRequest", mentions: []string{"gzip"}},
 		{name: "body over the limit", body: big, status: 413, code: "RequestEntityTooLarge", mentions: []string{"limit"}},
 		{name: "gzip body inflating over the limit", body: big, gzipBody: true, headers: []string{"Content-Type", "application/json", "Content-Encoding", "gzip"}, status: 413, code: "RequestEntityTooLarge", mentions: []string{"limit"}},
+		{name: "client-request-id twice", method: http.MethodGet, headers: []string{"Client-Request-Id", "a", "Client-Request-Id", "b"}, status: 400, code: "BadRequest", mentions: []string{"client-request-id"}},
 		{name: "query with a semicolon", method: http.MethodGet, path: settingsPath + "?$select=blockChat;id", status: 400, code: "BadRequest", mentions: []string{"query string"}},
 		{name: "query with a bad escape", method: http.MethodGet, path: settingsPath + "?$select=%zz", status: 400, code: "BadRequest", mentions: []string{"query string", "%zz"}},
 		{name: "gzip body over the limit before inflating, sent chunked", body: big, gzipBody: true, storedGzip: true,
