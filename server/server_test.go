@@ -181,6 +181,8 @@ func TestRejectedRequests(t *testing.T) {
 		{name: "body over the limit", body: big, status: 413, code: "RequestEntityTooLarge", mentions: []string{"limit"}},
 		{name: "gzip body inflating over the limit", body: big, gzipBody: true, headers: []string{"Content-Type", "application/json", "Content-Encoding", "gzip"}, status: 413, code: "RequestEntityTooLarge", mentions: []string{"limit"}},
 		{name: "client-request-id twice", method: http.MethodGet, headers: []string{"Client-Request-Id", "a", "Client-Request-Id", "b"}, status: 400, code: "BadRequest", mentions: []string{"client-request-id"}},
+		{name: "body gzipped twice", body: `{"blockChat":true}`, gzipBody: true, headers: []string{"Content-Type", "application/json", "Content-Encoding", "gzip", "Content-Encoding", "gzip"}, status: 415, code: "UnsupportedMediaType", mentions: []string{"gzip, gzip"}},
+		{name: "Content-Encoding list with an unknown coding", body: `{"blockChat":true}`, headers: []string{"Content-Type", "application/json", "Content-Encoding", "identity, br"}, status: 415, code: "UnsupportedMediaType", mentions: []string{"br"}},
 		{name: "query with a semicolon", method: http.MethodGet, path: settingsPath + "?$select=blockChat;id", status: 400, code: "BadRequest", mentions: []string{"query string"}},
 		{name: "query with a bad escape", method: http.MethodGet, path: settingsPath + "?$select=%zz", status: 400, code: "BadRequest", mentions: []string{"query string", "%zz"}},
 		{name: "gzip body over the limit before inflating, sent chunked", body: big, gzipBody: true, storedGzip: true,
@@ -299,6 +301,16 @@ func TestGzipAndCharsetBodies(t *testing.T) {
 	res := h.do(http.MethodPatch, settingsPath, tok, buf.Bytes(), "Content-Type", "application/json", "Content-Encoding", "gzip")
 	if res.status != 200 || res.json(t)["blockChat"] != true {
 		t.Fatalf("gzip PATCH: %d %s", res.status, res.body)
+	}
+	// Identity codings around the gzip change nothing, in one header line or several.
+	for _, enc := range [][]string{{"identity", "gzip"}, {"identity, GZIP"}, {"gzip, identity", ""}} {
+		headers := []string{"Content-Type", "application/json"}
+		for _, e := range enc {
+			headers = append(headers, "Content-Encoding", e)
+		}
+		if res := h.do(http.MethodPatch, settingsPath, tok, buf.Bytes(), headers...); res.status != 200 {
+			t.Errorf("Content-Encoding %q: %d %s", enc, res.status, res.body)
+		}
 	}
 	for _, ct := range []string{"application/json; charset=utf-8", "Application/JSON", "application/json;charset=UTF-8", "application/json; odata.metadata=minimal"} {
 		res := h.do(http.MethodPatch, settingsPath, tok, []byte(`{"remoteAssistanceState":"disabled"}`), "Content-Type", ct)

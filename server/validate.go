@@ -204,8 +204,12 @@ func (s *Server) readBody(st *reqState, op *operation) error {
 	var r io.Reader = req.Body
 	switch enc := req.Header.Get("Content-Encoding"); enc {
 	case "", "identity":
+		if len(req.Header["Content-Encoding"]) < 2 {
+			break
+		}
+		fallthrough
 	default:
-		switch enc = strings.ToLower(strings.TrimSpace(enc)); enc {
+		switch enc = contentCoding(req.Header.Values("Content-Encoding")); enc {
 		case "", "identity":
 		case "gzip", "x-gzip":
 			// The limit applies to the compressed bytes read and, below, to what they
@@ -290,6 +294,21 @@ func (s *Server) readBody(st *reqState, op *operation) error {
 	}
 	st.fields = fields
 	return nil
+}
+
+// contentCoding reduces the Content-Encoding header lines to the one coding the body has, in
+// lower case: identity codings are dropped, and "" means none. Several codings (a body gzipped
+// twice, say) come back comma-joined, which no case of readBody accepts.
+func contentCoding(lines []string) string {
+	var codings []string
+	for _, line := range lines {
+		for c := range strings.SplitSeq(line, ",") {
+			if c = strings.ToLower(strings.TrimSpace(c)); c != "" && c != "identity" {
+				codings = append(codings, c)
+			}
+		}
+	}
+	return strings.Join(codings, ", ")
 }
 
 // errCompressedTooLarge ends the read of a compressed body longer than the limit, which gzip
