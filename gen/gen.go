@@ -69,24 +69,24 @@ func (e MicrosoftGraphRemoteAssistanceState) Valid() bool {
 	}
 }
 
-// Defines values for DeviceManagementGetRemoteAssistanceSettingsParamsSelect.
+// Defines values for SelectableProperty.
 const (
-	DeviceManagementGetRemoteAssistanceSettingsParamsSelectAllowSessionsToUnenrolledDevices DeviceManagementGetRemoteAssistanceSettingsParamsSelect = "allowSessionsToUnenrolledDevices"
-	DeviceManagementGetRemoteAssistanceSettingsParamsSelectBlockChat                        DeviceManagementGetRemoteAssistanceSettingsParamsSelect = "blockChat"
-	DeviceManagementGetRemoteAssistanceSettingsParamsSelectId                               DeviceManagementGetRemoteAssistanceSettingsParamsSelect = "id"
-	DeviceManagementGetRemoteAssistanceSettingsParamsSelectRemoteAssistanceState            DeviceManagementGetRemoteAssistanceSettingsParamsSelect = "remoteAssistanceState"
+	SelectablePropertyAllowSessionsToUnenrolledDevices SelectableProperty = "allowSessionsToUnenrolledDevices"
+	SelectablePropertyBlockChat                        SelectableProperty = "blockChat"
+	SelectablePropertyId                               SelectableProperty = "id"
+	SelectablePropertyRemoteAssistanceState            SelectableProperty = "remoteAssistanceState"
 )
 
-// Valid indicates whether the value is a known member of the DeviceManagementGetRemoteAssistanceSettingsParamsSelect enum.
-func (e DeviceManagementGetRemoteAssistanceSettingsParamsSelect) Valid() bool {
+// Valid indicates whether the value is a known member of the SelectableProperty enum.
+func (e SelectableProperty) Valid() bool {
 	switch e {
-	case DeviceManagementGetRemoteAssistanceSettingsParamsSelectAllowSessionsToUnenrolledDevices:
+	case SelectablePropertyAllowSessionsToUnenrolledDevices:
 		return true
-	case DeviceManagementGetRemoteAssistanceSettingsParamsSelectBlockChat:
+	case SelectablePropertyBlockChat:
 		return true
-	case DeviceManagementGetRemoteAssistanceSettingsParamsSelectId:
+	case SelectablePropertyId:
 		return true
-	case DeviceManagementGetRemoteAssistanceSettingsParamsSelectRemoteAssistanceState:
+	case SelectablePropertyRemoteAssistanceState:
 		return true
 	default:
 		return false
@@ -207,11 +207,17 @@ type MicrosoftGraphRemoteAssistanceSettingsUpdateOdataType string
 // Example: enabled
 type MicrosoftGraphRemoteAssistanceState string
 
+// SelectableProperty A property of remoteAssistanceSettings that `$select` can name.
+type SelectableProperty string
+
 // ClientRequestId defines model for clientRequestId.
 type ClientRequestId = string
 
 // Select defines model for select.
-type Select = []string
+type Select = []SelectableProperty
+
+// SelectWithoutPrefix defines model for selectWithoutPrefix.
+type SelectWithoutPrefix = []SelectableProperty
 
 // BadRequest The Microsoft Graph error envelope.
 //
@@ -258,12 +264,12 @@ type DeviceManagementGetRemoteAssistanceSettingsParams struct {
 	// Select Properties to return, comma-separated (OData `$select`). `id` and `@odata.type` are always returned.
 	Select *Select `form:"$select,omitempty" json:"$select,omitempty"`
 
+	// SelectWithoutPrefix `$select` without its `$`, which Graph's beta endpoint also accepts. Send one of the two: both at once is a 400.
+	SelectWithoutPrefix *SelectWithoutPrefix `form:"select,omitempty" json:"select,omitempty"`
+
 	// ClientRequestId A client-generated identifier of the request, echoed in the response headers and error envelope. A value that is not printable ASCII (spaces and tabs allowed) is not echoed: the response carries the request-id in its place.
 	ClientRequestId *ClientRequestId `json:"client-request-id,omitempty"`
 }
-
-// DeviceManagementGetRemoteAssistanceSettingsParamsSelect defines parameters for DeviceManagementGetRemoteAssistanceSettings.
-type DeviceManagementGetRemoteAssistanceSettingsParamsSelect string
 
 // DeviceManagementUpdateRemoteAssistanceSettingsParams defines parameters for DeviceManagementUpdateRemoteAssistanceSettings.
 type DeviceManagementUpdateRemoteAssistanceSettingsParams struct {
@@ -510,6 +516,18 @@ func NewDeviceManagementGetRemoteAssistanceSettingsRequest(server string, params
 		if params.Select != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "$select", *params.Select, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.SelectWithoutPrefix != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "select", *params.SelectWithoutPrefix, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -1580,6 +1598,13 @@ func (w *ServerInterfaceWrapper) DeviceManagementGetRemoteAssistanceSettings(ctx
 	err = runtime.BindQueryParameterWithOptions("form", false, false, "$select", ctx.QueryParams(), &params.Select, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter $select: %s", err))
+	}
+
+	// ------------- Optional query parameter "select" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", false, false, "select", ctx.QueryParams(), &params.SelectWithoutPrefix, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter select: %s", err))
 	}
 
 	headers := ctx.Request().Header

@@ -198,7 +198,12 @@ func compiledContract() *openapi3.T {
 			Has: ptr[bool](false),
 		},
 	}
-	v7 := &openapi3.Parameter{
+	v7 := &openapi3.Schema{
+		Type:        &openapi3.Types{"string"},
+		Description: "A property of remoteAssistanceSettings that `$select` can name.",
+		Enum:        []any{"id", "allowSessionsToUnenrolledDevices", "remoteAssistanceState", "blockChat"},
+	}
+	v8 := &openapi3.Parameter{
 		Name:        "client-request-id",
 		In:          "header",
 		Description: "A client-generated identifier of the request, echoed in the response headers and error envelope. A value that is not printable ASCII (spaces and tabs allowed) is not echoed: the response carries the request-id in its place.",
@@ -209,7 +214,7 @@ func compiledContract() *openapi3.T {
 			},
 		},
 	}
-	v8 := &openapi3.Parameter{
+	v9 := &openapi3.Parameter{
 		Name:        "$select",
 		In:          "query",
 		Description: "Properties to return, comma-separated (OData `$select`). `id` and `@odata.type` are always returned.",
@@ -220,15 +225,33 @@ func compiledContract() *openapi3.T {
 				Type:        &openapi3.Types{"array"},
 				UniqueItems: true,
 				Items: &openapi3.SchemaRef{
-					Value: &openapi3.Schema{
-						Type: &openapi3.Types{"string"},
-						Enum: []any{"id", "allowSessionsToUnenrolledDevices", "remoteAssistanceState", "blockChat"},
-					},
+					Ref:   "#/components/schemas/selectableProperty",
+					Value: v7,
 				},
 			},
 		},
 	}
-	v9 := &openapi3.Header{
+	v10 := &openapi3.Parameter{
+		Extensions: map[string]any{
+			"x-go-name": "SelectWithoutPrefix",
+		},
+		Name:        "select",
+		In:          "query",
+		Description: "`$select` without its `$`, which Graph's beta endpoint also accepts. Send one of the two: both at once is a 400.",
+		Style:       "form",
+		Explode:     ptr[bool](false),
+		Schema: &openapi3.SchemaRef{
+			Value: &openapi3.Schema{
+				Type:        &openapi3.Types{"array"},
+				UniqueItems: true,
+				Items: &openapi3.SchemaRef{
+					Ref:   "#/components/schemas/selectableProperty",
+					Value: v7,
+				},
+			},
+		},
+	}
+	v11 := &openapi3.Header{
 		Parameter: openapi3.Parameter{
 			Description: "Seconds to wait before retrying.",
 			Required:    true,
@@ -240,7 +263,7 @@ func compiledContract() *openapi3.T {
 			},
 		},
 	}
-	v10 := &openapi3.Header{
+	v12 := &openapi3.Header{
 		Parameter: openapi3.Parameter{
 			Description: "The authentication challenge.",
 			Required:    true,
@@ -251,7 +274,7 @@ func compiledContract() *openapi3.T {
 			},
 		},
 	}
-	v11 := &openapi3.Header{
+	v13 := &openapi3.Header{
 		Parameter: openapi3.Parameter{
 			Description: "The client's `client-request-id` header echoed, or the `request-id` when the client sent none.",
 			Required:    true,
@@ -262,7 +285,7 @@ func compiledContract() *openapi3.T {
 			},
 		},
 	}
-	v12 := &openapi3.Header{
+	v14 := &openapi3.Header{
 		Parameter: openapi3.Parameter{
 			Description: "The identifier the service gave the request.",
 			Required:    true,
@@ -274,58 +297,16 @@ func compiledContract() *openapi3.T {
 			},
 		},
 	}
-	v13 := &openapi3.Response{
+	v15 := &openapi3.Response{
 		Description: ptr[string]("The request is malformed or a value is outside the contract (`BadRequest`)."),
 		Headers: openapi3.Headers{
 			"client-request-id": &openapi3.HeaderRef{
 				Ref:   "#/components/headers/client-request-id",
-				Value: v11,
+				Value: v13,
 			},
 			"request-id": &openapi3.HeaderRef{
 				Ref:   "#/components/headers/request-id",
-				Value: v12,
-			},
-		},
-		Content: openapi3.Content{
-			"application/json": &openapi3.MediaType{
-				Schema: &openapi3.SchemaRef{
-					Ref:   "#/components/schemas/ODataError",
-					Value: v3,
-				},
-			},
-		},
-	}
-	v14 := &openapi3.Response{
-		Description: ptr[string]("Any other error, in the Graph error envelope."),
-		Headers: openapi3.Headers{
-			"client-request-id": &openapi3.HeaderRef{
-				Ref:   "#/components/headers/client-request-id",
-				Value: v11,
-			},
-			"request-id": &openapi3.HeaderRef{
-				Ref:   "#/components/headers/request-id",
-				Value: v12,
-			},
-		},
-		Content: openapi3.Content{
-			"application/json": &openapi3.MediaType{
-				Schema: &openapi3.SchemaRef{
-					Ref:   "#/components/schemas/ODataError",
-					Value: v3,
-				},
-			},
-		},
-	}
-	v15 := &openapi3.Response{
-		Description: ptr[string]("The token lacks the permission the operation needs (`Forbidden`)."),
-		Headers: openapi3.Headers{
-			"client-request-id": &openapi3.HeaderRef{
-				Ref:   "#/components/headers/client-request-id",
-				Value: v11,
-			},
-			"request-id": &openapi3.HeaderRef{
-				Ref:   "#/components/headers/request-id",
-				Value: v12,
+				Value: v14,
 			},
 		},
 		Content: openapi3.Content{
@@ -338,15 +319,15 @@ func compiledContract() *openapi3.T {
 		},
 	}
 	v16 := &openapi3.Response{
-		Description: ptr[string]("The request body, or its decompressed form, is over the size limit (`RequestEntityTooLarge`)."),
+		Description: ptr[string]("Any other error, in the Graph error envelope."),
 		Headers: openapi3.Headers{
 			"client-request-id": &openapi3.HeaderRef{
 				Ref:   "#/components/headers/client-request-id",
-				Value: v11,
+				Value: v13,
 			},
 			"request-id": &openapi3.HeaderRef{
 				Ref:   "#/components/headers/request-id",
-				Value: v12,
+				Value: v14,
 			},
 		},
 		Content: openapi3.Content{
@@ -359,19 +340,15 @@ func compiledContract() *openapi3.T {
 		},
 	}
 	v17 := &openapi3.Response{
-		Description: ptr[string]("The service cannot reach its store right now (`ServiceUnavailable`)."),
+		Description: ptr[string]("The token lacks the permission the operation needs (`Forbidden`)."),
 		Headers: openapi3.Headers{
-			"Retry-After": &openapi3.HeaderRef{
-				Ref:   "#/components/headers/Retry-After",
-				Value: v9,
-			},
 			"client-request-id": &openapi3.HeaderRef{
 				Ref:   "#/components/headers/client-request-id",
-				Value: v11,
+				Value: v13,
 			},
 			"request-id": &openapi3.HeaderRef{
 				Ref:   "#/components/headers/request-id",
-				Value: v12,
+				Value: v14,
 			},
 		},
 		Content: openapi3.Content{
@@ -384,19 +361,15 @@ func compiledContract() *openapi3.T {
 		},
 	}
 	v18 := &openapi3.Response{
-		Description: ptr[string]("The tenant is over its request rate (`TooManyRequests`)."),
+		Description: ptr[string]("The request body, or its decompressed form, is over the size limit (`RequestEntityTooLarge`)."),
 		Headers: openapi3.Headers{
-			"Retry-After": &openapi3.HeaderRef{
-				Ref:   "#/components/headers/Retry-After",
-				Value: v9,
-			},
 			"client-request-id": &openapi3.HeaderRef{
 				Ref:   "#/components/headers/client-request-id",
-				Value: v11,
+				Value: v13,
 			},
 			"request-id": &openapi3.HeaderRef{
 				Ref:   "#/components/headers/request-id",
-				Value: v12,
+				Value: v14,
 			},
 		},
 		Content: openapi3.Content{
@@ -409,19 +382,19 @@ func compiledContract() *openapi3.T {
 		},
 	}
 	v19 := &openapi3.Response{
-		Description: ptr[string]("The access token is missing, malformed, expired or not trusted (`InvalidAuthenticationToken`)."),
+		Description: ptr[string]("The service cannot reach its store right now (`ServiceUnavailable`)."),
 		Headers: openapi3.Headers{
-			"WWW-Authenticate": &openapi3.HeaderRef{
-				Ref:   "#/components/headers/WWW-Authenticate",
-				Value: v10,
+			"Retry-After": &openapi3.HeaderRef{
+				Ref:   "#/components/headers/Retry-After",
+				Value: v11,
 			},
 			"client-request-id": &openapi3.HeaderRef{
 				Ref:   "#/components/headers/client-request-id",
-				Value: v11,
+				Value: v13,
 			},
 			"request-id": &openapi3.HeaderRef{
 				Ref:   "#/components/headers/request-id",
-				Value: v12,
+				Value: v14,
 			},
 		},
 		Content: openapi3.Content{
@@ -434,15 +407,65 @@ func compiledContract() *openapi3.T {
 		},
 	}
 	v20 := &openapi3.Response{
+		Description: ptr[string]("The tenant is over its request rate (`TooManyRequests`)."),
+		Headers: openapi3.Headers{
+			"Retry-After": &openapi3.HeaderRef{
+				Ref:   "#/components/headers/Retry-After",
+				Value: v11,
+			},
+			"client-request-id": &openapi3.HeaderRef{
+				Ref:   "#/components/headers/client-request-id",
+				Value: v13,
+			},
+			"request-id": &openapi3.HeaderRef{
+				Ref:   "#/components/headers/request-id",
+				Value: v14,
+			},
+		},
+		Content: openapi3.Content{
+			"application/json": &openapi3.MediaType{
+				Schema: &openapi3.SchemaRef{
+					Ref:   "#/components/schemas/ODataError",
+					Value: v3,
+				},
+			},
+		},
+	}
+	v21 := &openapi3.Response{
+		Description: ptr[string]("The access token is missing, malformed, expired or not trusted (`InvalidAuthenticationToken`)."),
+		Headers: openapi3.Headers{
+			"WWW-Authenticate": &openapi3.HeaderRef{
+				Ref:   "#/components/headers/WWW-Authenticate",
+				Value: v12,
+			},
+			"client-request-id": &openapi3.HeaderRef{
+				Ref:   "#/components/headers/client-request-id",
+				Value: v13,
+			},
+			"request-id": &openapi3.HeaderRef{
+				Ref:   "#/components/headers/request-id",
+				Value: v14,
+			},
+		},
+		Content: openapi3.Content{
+			"application/json": &openapi3.MediaType{
+				Schema: &openapi3.SchemaRef{
+					Ref:   "#/components/schemas/ODataError",
+					Value: v3,
+				},
+			},
+		},
+	}
+	v22 := &openapi3.Response{
 		Description: ptr[string]("The body is not sent as `application/json` (`UnsupportedMediaType`)."),
 		Headers: openapi3.Headers{
 			"client-request-id": &openapi3.HeaderRef{
 				Ref:   "#/components/headers/client-request-id",
-				Value: v11,
+				Value: v13,
 			},
 			"request-id": &openapi3.HeaderRef{
 				Ref:   "#/components/headers/request-id",
-				Value: v12,
+				Value: v14,
 			},
 		},
 		Content: openapi3.Content{
@@ -476,53 +499,59 @@ func compiledContract() *openapi3.T {
 				"microsoft.graph.remoteAssistanceState": &openapi3.SchemaRef{
 					Value: v4,
 				},
+				"selectableProperty": &openapi3.SchemaRef{
+					Value: v7,
+				},
 			},
 			Parameters: openapi3.ParametersMap{
 				"clientRequestId": &openapi3.ParameterRef{
-					Value: v7,
+					Value: v8,
 				},
 				"select": &openapi3.ParameterRef{
-					Value: v8,
+					Value: v9,
+				},
+				"selectWithoutPrefix": &openapi3.ParameterRef{
+					Value: v10,
 				},
 			},
 			Headers: openapi3.Headers{
 				"Retry-After": &openapi3.HeaderRef{
-					Value: v9,
-				},
-				"WWW-Authenticate": &openapi3.HeaderRef{
-					Value: v10,
-				},
-				"client-request-id": &openapi3.HeaderRef{
 					Value: v11,
 				},
-				"request-id": &openapi3.HeaderRef{
+				"WWW-Authenticate": &openapi3.HeaderRef{
 					Value: v12,
+				},
+				"client-request-id": &openapi3.HeaderRef{
+					Value: v13,
+				},
+				"request-id": &openapi3.HeaderRef{
+					Value: v14,
 				},
 			},
 			Responses: openapi3.ResponseBodies{
 				"BadRequest": &openapi3.ResponseRef{
-					Value: v13,
-				},
-				"Error": &openapi3.ResponseRef{
-					Value: v14,
-				},
-				"Forbidden": &openapi3.ResponseRef{
 					Value: v15,
 				},
-				"PayloadTooLarge": &openapi3.ResponseRef{
+				"Error": &openapi3.ResponseRef{
 					Value: v16,
 				},
-				"ServiceUnavailable": &openapi3.ResponseRef{
+				"Forbidden": &openapi3.ResponseRef{
 					Value: v17,
 				},
-				"TooManyRequests": &openapi3.ResponseRef{
+				"PayloadTooLarge": &openapi3.ResponseRef{
 					Value: v18,
 				},
-				"Unauthorized": &openapi3.ResponseRef{
+				"ServiceUnavailable": &openapi3.ResponseRef{
 					Value: v19,
 				},
-				"UnsupportedMediaType": &openapi3.ResponseRef{
+				"TooManyRequests": &openapi3.ResponseRef{
 					Value: v20,
+				},
+				"Unauthorized": &openapi3.ResponseRef{
+					Value: v21,
+				},
+				"UnsupportedMediaType": &openapi3.ResponseRef{
+					Value: v22,
 				},
 			},
 			SecuritySchemes: openapi3.SecuritySchemes{
@@ -562,10 +591,13 @@ func compiledContract() *openapi3.T {
 					OperationID: "deviceManagement.GetRemoteAssistanceSettings",
 					Parameters: openapi3.Parameters{&openapi3.ParameterRef{
 						Ref:   "#/components/parameters/select",
-						Value: v8,
+						Value: v9,
+					}, &openapi3.ParameterRef{
+						Ref:   "#/components/parameters/selectWithoutPrefix",
+						Value: v10,
 					}, &openapi3.ParameterRef{
 						Ref:   "#/components/parameters/clientRequestId",
-						Value: v7,
+						Value: v8,
 					}},
 					Responses: func() *openapi3.Responses {
 						m := openapi3.NewResponsesWithCapacity(7)
@@ -575,11 +607,11 @@ func compiledContract() *openapi3.T {
 								Headers: openapi3.Headers{
 									"client-request-id": &openapi3.HeaderRef{
 										Ref:   "#/components/headers/client-request-id",
-										Value: v11,
+										Value: v13,
 									},
 									"request-id": &openapi3.HeaderRef{
 										Ref:   "#/components/headers/request-id",
-										Value: v12,
+										Value: v14,
 									},
 								},
 								Content: openapi3.Content{
@@ -609,27 +641,27 @@ func compiledContract() *openapi3.T {
 						})
 						m.Set("400", &openapi3.ResponseRef{
 							Ref:   "#/components/responses/BadRequest",
-							Value: v13,
+							Value: v15,
 						})
 						m.Set("401", &openapi3.ResponseRef{
 							Ref:   "#/components/responses/Unauthorized",
-							Value: v19,
+							Value: v21,
 						})
 						m.Set("403", &openapi3.ResponseRef{
 							Ref:   "#/components/responses/Forbidden",
-							Value: v15,
+							Value: v17,
 						})
 						m.Set("429", &openapi3.ResponseRef{
 							Ref:   "#/components/responses/TooManyRequests",
-							Value: v18,
+							Value: v20,
 						})
 						m.Set("503", &openapi3.ResponseRef{
 							Ref:   "#/components/responses/ServiceUnavailable",
-							Value: v17,
+							Value: v19,
 						})
 						m.Set("default", &openapi3.ResponseRef{
 							Ref:   "#/components/responses/Error",
-							Value: v14,
+							Value: v16,
 						})
 						m.Extensions = map[string]any{}
 						return m
@@ -645,7 +677,7 @@ func compiledContract() *openapi3.T {
 					OperationID: "deviceManagement.UpdateRemoteAssistanceSettings",
 					Parameters: openapi3.Parameters{&openapi3.ParameterRef{
 						Ref:   "#/components/parameters/clientRequestId",
-						Value: v7,
+						Value: v8,
 					}},
 					RequestBody: &openapi3.RequestBodyRef{
 						Value: &openapi3.RequestBody{
@@ -689,11 +721,11 @@ func compiledContract() *openapi3.T {
 								Headers: openapi3.Headers{
 									"client-request-id": &openapi3.HeaderRef{
 										Ref:   "#/components/headers/client-request-id",
-										Value: v11,
+										Value: v13,
 									},
 									"request-id": &openapi3.HeaderRef{
 										Ref:   "#/components/headers/request-id",
-										Value: v12,
+										Value: v14,
 									},
 								},
 								Content: openapi3.Content{
@@ -723,35 +755,35 @@ func compiledContract() *openapi3.T {
 						})
 						m.Set("400", &openapi3.ResponseRef{
 							Ref:   "#/components/responses/BadRequest",
-							Value: v13,
+							Value: v15,
 						})
 						m.Set("401", &openapi3.ResponseRef{
 							Ref:   "#/components/responses/Unauthorized",
-							Value: v19,
+							Value: v21,
 						})
 						m.Set("403", &openapi3.ResponseRef{
 							Ref:   "#/components/responses/Forbidden",
-							Value: v15,
+							Value: v17,
 						})
 						m.Set("413", &openapi3.ResponseRef{
 							Ref:   "#/components/responses/PayloadTooLarge",
-							Value: v16,
+							Value: v18,
 						})
 						m.Set("415", &openapi3.ResponseRef{
 							Ref:   "#/components/responses/UnsupportedMediaType",
-							Value: v20,
+							Value: v22,
 						})
 						m.Set("429", &openapi3.ResponseRef{
 							Ref:   "#/components/responses/TooManyRequests",
-							Value: v18,
+							Value: v20,
 						})
 						m.Set("503", &openapi3.ResponseRef{
 							Ref:   "#/components/responses/ServiceUnavailable",
-							Value: v17,
+							Value: v19,
 						})
 						m.Set("default", &openapi3.ResponseRef{
 							Ref:   "#/components/responses/Error",
-							Value: v14,
+							Value: v16,
 						})
 						m.Extensions = map[string]any{}
 						return m

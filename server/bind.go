@@ -21,7 +21,7 @@ type directBinder func(st *reqState) (handled bool, err error)
 
 // knownParams are the parameters the direct binders bind, per operationId.
 var knownParams = map[string][]string{
-	"deviceManagement.GetRemoteAssistanceSettings":    {"$select", "client-request-id"},
+	"deviceManagement.GetRemoteAssistanceSettings":    {"$select", "select", "client-request-id"},
 	"deviceManagement.UpdateRemoteAssistanceSettings": {"client-request-id"},
 }
 

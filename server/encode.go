@@ -21,7 +21,7 @@ import (
 // only the selected settable properties when selected is not empty. The @odata.context URL is
 // written piece by piece (escaping is per character, so that is the same as escaping the
 // joined string) to save building it.
-func appendEntity(b []byte, s remoteassist.Settings, scheme, host string, selected []string) []byte {
+func appendEntity(b []byte, s remoteassist.Settings, scheme, host string, selected []gen.SelectableProperty) []byte {
 	all := len(selected) == 0
 	b = append(b, `{"@odata.context":"`...)
 	b = appendEscaped(b, scheme)
@@ -33,24 +33,24 @@ func appendEntity(b []byte, s remoteassist.Settings, scheme, host string, select
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendEscaped(b, name)
+			b = appendEscaped(b, string(name))
 		}
 		b = append(b, ')')
 	}
 	b = append(b, `/$entity"`...)
 	b = append(b, `,"@odata.type":`...)
 	b = appendJSONString(b, string(gen.MicrosoftGraphRemoteAssistanceSettingsOdataTypeHashMicrosoftGraphRemoteAssistanceSettings))
-	if all || slices.Contains(selected, "allowSessionsToUnenrolledDevices") {
+	if all || slices.Contains(selected, gen.SelectablePropertyAllowSessionsToUnenrolledDevices) {
 		b = append(b, `,"allowSessionsToUnenrolledDevices":`...)
 		b = appendBool(b, s.AllowSessionsToUnenrolledDevices)
 	}
-	if all || slices.Contains(selected, "blockChat") {
+	if all || slices.Contains(selected, gen.SelectablePropertyBlockChat) {
 		b = append(b, `,"blockChat":`...)
 		b = appendBool(b, s.BlockChat)
 	}
 	b = append(b, `,"id":`...)
 	b = appendJSONString(b, s.ID)
-	if all || slices.Contains(selected, "remoteAssistanceState") {
+	if all || slices.Contains(selected, gen.SelectablePropertyRemoteAssistanceState) {
 		b = append(b, `,"remoteAssistanceState":`...)
 		b = appendJSONString(b, string(s.RemoteAssistanceState))
 	}

@@ -63,7 +63,11 @@ func TestAppendEntityMatchesEncodingJSON(t *testing.T) {
 					for _, scheme := range []string{"http://", "https://"} {
 						s := remoteassist.Settings{ID: remoteassist.SettingsID("t"), RemoteAssistanceState: state,
 							AllowSessionsToUnenrolledDevices: flags, BlockChat: !flags}
-						got := string(appendEntity(nil, s, scheme, host, sel))
+						var typed []gen.SelectableProperty
+						for _, name := range sel {
+							typed = append(typed, gen.SelectableProperty(name))
+						}
+						got := string(appendEntity(nil, s, scheme, host, typed))
 						want := encodeJSON(t, reference(s, scheme, host, sel))
 						if got != want {
 							t.Fatalf("appendEntity:\n got %s\nwant %s", got, want)

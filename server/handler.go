@@ -28,9 +28,15 @@ func (h *handler) DeviceManagementGetRemoteAssistanceSettings(c echo.Context, pa
 	if err != nil {
 		return err
 	}
-	var selected []string
-	if params.Select != nil {
+	var selected []gen.SelectableProperty
+	switch {
+	case params.Select != nil && params.SelectWithoutPrefix != nil:
+		return &remoteassist.Error{Code: remoteassist.EINVALID, Target: "$select",
+			Message: "Send either $select or select (its form without the $), not both."}
+	case params.Select != nil:
 		selected = *params.Select
+	case params.SelectWithoutPrefix != nil:
+		selected = *params.SelectWithoutPrefix
 	}
 	return h.entity(st, settings, selected)
 }
@@ -69,7 +75,7 @@ func (h *handler) begin(c echo.Context) (*reqState, remoteassist.Principal, erro
 
 // entity writes the settings as the contract shows them. selected, when not empty, limits the
 // settable properties returned ($select); the OData annotations and id are always there.
-func (h *handler) entity(st *reqState, s remoteassist.Settings, selected []string) error {
+func (h *handler) entity(st *reqState, s remoteassist.Settings, selected []gen.SelectableProperty) error {
 	st.out = appendEntity(st.out[:0], s, scheme(st), host(st), selected)
 	return writeJSON(st.Response(), http.StatusOK, st.out)
 }

@@ -102,24 +102,32 @@ func TestPatchMergesAndAnswersWholeEntity(t *testing.T) {
 
 func TestSelect(t *testing.T) {
 	h := newHarness(t)
-	res := h.do(http.MethodGet, settingsPath+"?$select=blockChat,remoteAssistanceState", h.token("t", readConfig), nil)
-	if res.status != http.StatusOK {
-		t.Fatalf("status %d: %s", res.status, res.body)
+	// On beta, Graph takes the option with or without its $.
+	for _, option := range []string{"$select", "select"} {
+		res := h.do(http.MethodGet, settingsPath+"?"+option+"=blockChat,remoteAssistanceState", h.token("t", readConfig), nil)
+		if res.status != http.StatusOK {
+			t.Fatalf("%s: status %d: %s", option, res.status, res.body)
+		}
+		body := res.json(t)
+		if _, ok := body["allowSessionsToUnenrolledDevices"]; ok {
+			t.Errorf("%s: unselected property returned: %v", option, body)
+		}
+		if body["blockChat"] != false || body["remoteAssistanceState"] != "notConfigured" || body["id"] == nil {
+			t.Errorf("%s: selected properties missing: %v", option, body)
+		}
+		if !strings.Contains(body["@odata.context"].(string), "remoteAssistanceSettings(blockChat,remoteAssistanceState)/$entity") {
+			t.Errorf("%s: context %v", option, body["@odata.context"])
+		}
+		res = h.do(http.MethodGet, settingsPath+"?"+option+"=bogus", h.token("t", readConfig), nil)
+		code, msg, _ := res.graphError(t)
+		if res.status != http.StatusBadRequest || code != "BadRequest" || !strings.Contains(msg, "'"+option+"'") || !strings.Contains(msg, "blockChat") {
+			t.Errorf("bad %s: %d %s %s", option, res.status, code, msg)
+		}
 	}
-	body := res.json(t)
-	if _, ok := body["allowSessionsToUnenrolledDevices"]; ok {
-		t.Errorf("unselected property returned: %v", body)
-	}
-	if body["blockChat"] != false || body["remoteAssistanceState"] != "notConfigured" || body["id"] == nil {
-		t.Errorf("selected properties missing: %v", body)
-	}
-	if !strings.Contains(body["@odata.context"].(string), "remoteAssistanceSettings(blockChat,remoteAssistanceState)/$entity") {
-		t.Errorf("context %v", body["@odata.context"])
-	}
-	res = h.do(http.MethodGet, settingsPath+"?$select=bogus", h.token("t", readConfig), nil)
+	res := h.do(http.MethodGet, settingsPath+"?$select=id&select=blockChat", h.token("t", readConfig), nil)
 	code, msg, _ := res.graphError(t)
-	if res.status != http.StatusBadRequest || code != "BadRequest" || !strings.Contains(msg, "$select") || !strings.Contains(msg, "blockChat") {
-		t.Errorf("bad $select: %d %s %s", res.status, code, msg)
+	if res.status != http.StatusBadRequest || code != "BadRequest" || !strings.Contains(msg, "not both") {
+		t.Errorf("$select and select: %d %s %s", res.status, code, msg)
 	}
 }
 

@@ -137,7 +137,7 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request, p remoteassist.Pri
 		if sel := r.URL.Query().Get("$select"); sel != "" {
 			selected = strings.Split(sel, ",")
 			for i, s := range selected {
-				if !gen.DeviceManagementGetRemoteAssistanceSettingsParamsSelect(s).Valid() || slices.Contains(selected[:i], s) {
+				if !gen.SelectableProperty(s).Valid() || slices.Contains(selected[:i], s) {
 					h.fail(w, id, clientID, http.StatusBadRequest, "BadRequest", "Invalid value for parameter '$select'.", "$select")
 					return
 				}
