@@ -142,7 +142,9 @@ func TestRejectedRequests(t *testing.T) {
 		t.Fatalf("seeding: %d %s", seed.status, seed.body)
 	}
 	before := h.stored(tenant)
-	big := `{"blockChat":true,"pad":"` + strings.Repeat("x", 70<<10) + `"}`
+	// Every body below that sets a property sets it to a value other than the seed's, so that
+	// a rejected request wrongly applied would show in the state check.
+	big := `{"blockChat":false,"pad":"` + strings.Repeat("x", 70<<10) + `"}`
 
 	cases := []struct {
 		name      string
@@ -165,12 +167,12 @@ func TestRejectedRequests(t *testing.T) {
 			mentions: []string{"remoteAssistanceState", "notConfigured", "disabled", "enabled", `"on"`}},
 		{name: "enum value in wrong case", body: `{"remoteAssistanceState":"Enabled"}`, status: 400, code: "BadRequest",
 			mentions: []string{"remoteAssistanceState", "notConfigured, disabled, enabled"}},
-		{name: "boolean sent as string", body: `{"blockChat":"true"}`, status: 400, code: "BadRequest", mentions: []string{"blockChat", "boolean"}},
+		{name: "boolean sent as string", body: `{"blockChat":"false"}`, status: 400, code: "BadRequest", mentions: []string{"blockChat", "boolean"}},
 		{name: "boolean sent as number", body: `{"allowSessionsToUnenrolledDevices":1}`, status: 400, code: "BadRequest",
 			mentions: []string{"allowSessionsToUnenrolledDevices", "boolean"}},
 		{name: "null for non-nullable boolean", body: `{"blockChat":null}`, status: 400, code: "BadRequest", mentions: []string{"blockChat", "null"}},
 		{name: "null for non-nullable enum", body: `{"remoteAssistanceState":null}`, status: 400, code: "BadRequest", mentions: []string{"remoteAssistanceState", "null"}},
-		{name: "unknown property", body: `{"blockChat":true,"chatBlocked":false}`, status: 400, code: "BadRequest", mentions: []string{"chatBlocked", "Allowed properties", "remoteAssistanceState"}},
+		{name: "unknown property", body: `{"blockChat":false,"chatBlocked":false}`, status: 400, code: "BadRequest", mentions: []string{"chatBlocked", "Allowed properties", "remoteAssistanceState"}},
 		{name: "property in wrong case", body: `{"BlockChat":false}`, status: 400, code: "BadRequest", mentions: []string{"BlockChat"}},
 		{name: "malformed JSON", body: `{"blockChat":tru`, status: 400, code: "BadRequest", mentions: []string{"JSON"}},
 		{name: "trailing data", body: `{"blockChat":false} {}`, status: 400, code: "BadRequest", mentions: []string{"JSON"}},
@@ -189,8 +191,8 @@ func TestRejectedRequests(t *testing.T) {
 		{name: "body over the limit", body: big, status: 413, code: "RequestEntityTooLarge", mentions: []string{"limit"}},
 		{name: "gzip body inflating over the limit", body: big, gzipBody: true, headers: []string{"Content-Type", "application/json", "Content-Encoding", "gzip"}, status: 413, code: "RequestEntityTooLarge", mentions: []string{"limit"}},
 		{name: "client-request-id twice", method: http.MethodGet, headers: []string{"Client-Request-Id", "a", "Client-Request-Id", "b"}, status: 400, code: "BadRequest", mentions: []string{"client-request-id"}},
-		{name: "body gzipped twice", body: `{"blockChat":true}`, gzipBody: true, headers: []string{"Content-Type", "application/json", "Content-Encoding", "gzip", "Content-Encoding", "gzip"}, status: 415, code: "UnsupportedMediaType", mentions: []string{"gzip, gzip"}},
-		{name: "Content-Encoding list with an unknown coding", body: `{"blockChat":true}`, headers: []string{"Content-Type", "application/json", "Content-Encoding", "identity, br"}, status: 415, code: "UnsupportedMediaType", mentions: []string{"br"}},
+		{name: "body gzipped twice", body: `{"blockChat":false}`, gzipBody: true, headers: []string{"Content-Type", "application/json", "Content-Encoding", "gzip", "Content-Encoding", "gzip"}, status: 415, code: "UnsupportedMediaType", mentions: []string{"gzip, gzip"}},
+		{name: "Content-Encoding list with an unknown coding", body: `{"blockChat":false}`, headers: []string{"Content-Type", "application/json", "Content-Encoding", "identity, br"}, status: 415, code: "UnsupportedMediaType", mentions: []string{"br"}},
 		{name: "query with a semicolon", method: http.MethodGet, path: settingsPath + "?$select=blockChat;id", status: 400, code: "BadRequest", mentions: []string{"query string"}},
 		{name: "query with a bad escape", method: http.MethodGet, path: settingsPath + "?$select=%zz", status: 400, code: "BadRequest", mentions: []string{"query string", "%zz"}},
 		{name: "gzip body over the limit before inflating, sent chunked", body: big, gzipBody: true, storedGzip: true,
@@ -211,6 +213,15 @@ func TestRejectedRequests(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			var fields map[string]any
+			if json.Unmarshal([]byte(tc.body), &fields) == nil {
+				if v, ok := fields["blockChat"].(bool); ok && v == before.BlockChat {
+					t.Fatalf("the body sets blockChat to the seeded value: the state check could not fail")
+				}
+				if v, ok := fields["remoteAssistanceState"].(string); ok && v == string(before.RemoteAssistanceState) {
+					t.Fatalf("the body sets remoteAssistanceState to the seeded value: the state check could not fail")
+				}
+			}
 			method, path, token := tc.method, tc.path, tc.token
 			if method == "" {
 				method = http.MethodPatch
@@ -291,9 +302,13 @@ func TestRoundTripGetPatchGet(t *testing.T) {
 		t.Fatalf("PATCH of the GET body: %d %s", res.status, res.body)
 	}
 	second := h.get(tok)
-	var a, b map[string]any
-	json.Unmarshal(first.body, &a)
-	json.Unmarshal(second.body, &b)
+	if second.status != http.StatusOK {
+		t.Fatalf("second GET %d", second.status)
+	}
+	a, b := first.json(t), second.json(t)
+	if a["remoteAssistanceState"] != "enabled" || a["allowSessionsToUnenrolledDevices"] != true {
+		t.Fatalf("the seed did not take: %v", a)
+	}
 	if fmt.Sprint(a) != fmt.Sprint(b) {
 		t.Errorf("round trip changed the entity:\n%v\n%v", a, b)
 	}
