@@ -73,7 +73,8 @@ type Config struct {
 	MaxConcurrentRequests int
 	// Now is the clock; nil means time.Now. Tests use it to move throttling windows.
 	Now func() time.Time
-	// Routes, when set, are mounted outside the API and without authentication: the docs and
+	// Routes, when set, are mounted outside the API and without authentication, for GET and HEAD
+	// (other methods get the Graph 405 with an Allow header): the docs and
 	// the served contract, for instance. Keys are echo route paths.
 	Routes map[string]http.Handler
 	// Metrics is the registry the server's metrics are registered in; they are served from it
@@ -150,11 +151,19 @@ func New(cfg Config) (*Server, error) {
 	e.HTTPErrorHandler = s.echoErrorHandler
 	e.Use(s.entry)
 
-	e.GET("/healthz", s.healthz)
-	e.GET("/readyz", s.readyz)
-	e.GET(MetricsPath, echo.WrapHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
+	// methods records every route's methods, for the Allow header of a 405.
+	methods := map[string][]string{}
+	route := func(path string, h echo.HandlerFunc, verbs ...string) {
+		for _, verb := range verbs {
+			e.Add(verb, path, h)
+		}
+		methods[path] = append(methods[path], verbs...)
+	}
+	route("/healthz", s.healthz, http.MethodGet)
+	route("/readyz", s.readyz, http.MethodGet)
+	route(MetricsPath, echo.WrapHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})), http.MethodGet)
 	for path, h := range cfg.Routes {
-		e.Any(path, echo.WrapHandler(h))
+		route(path, echo.WrapHandler(h), http.MethodGet, http.MethodHead)
 	}
 
 	h := &handler{s: s}
@@ -167,10 +176,9 @@ func New(cfg Config) (*Server, error) {
 		BaseURL:              BasePath,
 		OperationMiddlewares: perOperation,
 	})
-	// A 405's Allow lists the contract's methods for the path (echo's own would add OPTIONS).
-	// Echo also answers OPTIONS on any route with a bare 204 of its own; the contract has no
-	// OPTIONS operation, so it gets the same 405 as any other method the contract lacks.
-	methods := map[string][]string{}
+	// A 405's Allow lists the route's methods (echo's own would add OPTIONS), the contract's for
+	// the API. Echo also answers OPTIONS on any route with a bare 204 of its own; no route has
+	// an OPTIONS operation, so it gets the same 405 as any other method a route lacks.
 	for _, op := range ops {
 		methods[BasePath+op.path] = append(methods[BasePath+op.path], op.method)
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/remoteassist/remoteassist"
+	"github.com/remoteassist/remoteassist/server"
 )
 
 func TestGetDefaults(t *testing.T) {
@@ -458,5 +459,36 @@ func TestHealthz(t *testing.T) {
 	}
 	if res := h.do(http.MethodGet, "/readyz", "", nil); res.status != 200 {
 		t.Errorf("readyz %d", res.status)
+	}
+}
+
+// Routes outside the API (the docs, the served contract, health and metrics) refuse other
+// methods as the API does: Graph's 405 envelope and an Allow header.
+func TestNonAPIRoutesRefuseOtherMethods(t *testing.T) {
+	h := newHarnessWith(t, func(cfg *server.Config) {
+		cfg.Routes = map[string]http.Handler{"/page": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Write([]byte("page"))
+		})}
+	})
+	for _, tc := range []struct{ method, path, allow string }{
+		{http.MethodPost, "/page", "GET, HEAD"},
+		{http.MethodDelete, "/page", "GET, HEAD"},
+		{http.MethodOptions, "/page", "GET, HEAD"},
+		{http.MethodPost, "/healthz", "GET"},
+		{http.MethodPut, server.MetricsPath, "GET"},
+	} {
+		res := h.do(tc.method, tc.path, "", nil)
+		code, msg, _ := res.graphError(t)
+		if res.status != http.StatusMethodNotAllowed || code != "MethodNotAllowed" || !strings.Contains(msg, tc.method) {
+			t.Errorf("%s %s: %d %s %q", tc.method, tc.path, res.status, code, msg)
+		}
+		if got := res.header.Get("Allow"); got != tc.allow {
+			t.Errorf("%s %s: Allow %q, want %q", tc.method, tc.path, got, tc.allow)
+		}
+	}
+	for _, method := range []string{http.MethodGet, http.MethodHead} {
+		if res := h.do(method, "/page", "", nil); res.status != http.StatusOK {
+			t.Errorf("%s /page: %d", method, res.status)
+		}
 	}
 }
