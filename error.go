@@ -33,6 +33,7 @@ type Error struct {
 	Err error
 }
 
+// Error describes the error for logs: code, message and cause. Clients see the Message only.
 func (e *Error) Error() string {
 	if e.Err != nil {
 		return fmt.Sprintf("remoteassist %s: %s: %v", e.Code, e.Message, e.Err)

@@ -51,4 +51,6 @@ func Load() (*openapi3.T, error) {
 // which is what kin-openapi's loader makes of it, already validated. Parsing takes 3 to 5 ms of a
 // cold start; building takes microseconds. TestSharedIsTheLoadedContract checks that the two
 // agree.
-var Shared = sync.OnceValue(compiledContract)
+func Shared() *openapi3.T { return shared() }
+
+var shared = sync.OnceValue(compiledContract)

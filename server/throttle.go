@@ -12,9 +12,12 @@ import (
 // requests, of which at most Writes are writes, per Window. Limits are per process: with N
 // replicas a tenant can make up to N times as many requests.
 type ThrottleConfig struct {
-	Window   time.Duration
+	// Window is the period the counts are kept over; 0 disables throttling.
+	Window time.Duration
+	// Requests caps a tenant's requests of any kind per Window; 0 means no cap on them.
 	Requests int
-	Writes   int
+	// Writes caps a tenant's writes (PATCH) per Window; 0 means no cap on them.
+	Writes int
 }
 
 // IntuneThrottle is Intune's published limit: per tenant, 2,000 requests and 200 writes per 20

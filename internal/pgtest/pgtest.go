@@ -307,7 +307,7 @@ func (s *Server) run() error {
 		}
 		if time.Now().After(deadline) {
 			s.stop()
-			return fmt.Errorf("postgres did not accept connections within a minute: %v\n%s", err, s.logTail())
+			return fmt.Errorf("postgres did not accept connections within a minute: %w\n%s", err, s.logTail())
 		}
 	}
 }
