@@ -319,31 +319,98 @@ func TestGroupCommit(t *testing.T) {
 	}
 }
 
-// TestGroupCommitUnheld releases 200 updates at once without holding any commit: they must share
-// commits by themselves, far fewer than one each.
+// TestGroupCommitUnheld releases 200 updates at once without holding any commit, so that the
+// leader hand-over runs on its own, as under real load. Whether any of them share a commit depends
+// on the scheduler and the disk (with one CPU and a fast fsync each may commit alone), so this test
+// asserts what must hold either way: every update returns its own change, is committed exactly once,
+// in one transaction per batch, and reads back after reopening. How many updates share a commit is
+// measured, not asserted: see the updates/fsync metric of BenchmarkUpdateParallel (bench/STORE.md).
+// That updates arriving during a commit do share the next one is asserted by TestGroupCommit.
 func TestGroupCommitUnheld(t *testing.T) {
-	s, _ := openTemp(t)
-	const n = 200
+	s, path := openTemp(t)
+	var (
+		mu      sync.Mutex
+		batches []int
+	)
+	// Records each batch's size without holding it.
+	s.beforeCommit = func(n int) {
+		mu.Lock()
+		batches = append(batches, n)
+		mu.Unlock()
+	}
+	const n, tenants = 200, 10
 	before := lastTxID(t, s)
 	start := make(chan struct{})
 	errs := make(chan error, n)
 	for i := range n {
 		go func() {
 			<-start
-			_, err := s.UpdateSettings(t.Context(), "tenant", remoteassist.Patch{BlockChat: ptr(i%2 == 0)})
+			tenant := fmt.Sprintf("tenant-%d", i%tenants)
+			p := []remoteassist.Patch{
+				{AllowSessionsToUnenrolledDevices: ptr(true)},
+				{RemoteAssistanceState: ptr(remoteassist.StateEnabled)},
+				{BlockChat: ptr(true)},
+			}[i%3]
+			got, err := s.UpdateSettings(t.Context(), tenant, p)
+			if err == nil && p.Apply(got) != got {
+				err = fmt.Errorf("UpdateSettings(%q) returned %+v, which lacks its own change", tenant, got)
+			}
 			errs <- err
 		}()
 	}
 	close(start)
-	for range n {
-		if err := <-errs; err != nil {
-			t.Fatal(err)
+	// A hang guard only, far above any machine's time for 200 fsyncs: a lost hand-over would
+	// otherwise leave the test waiting until go test's own timeout.
+	hang := time.After(2 * time.Minute)
+	for i := range n {
+		select {
+		case err := <-errs:
+			if err != nil {
+				t.Error(err)
+			}
+		case <-hang:
+			t.Fatalf("%d of %d updates still waiting after 2 minutes: a follower was never woken", n-i, n)
 		}
 	}
+
 	commits := lastTxID(t, s) - before
+	mu.Lock()
+	sizes := append([]int(nil), batches...)
+	mu.Unlock()
 	t.Logf("%d updates in %d commits", n, commits)
-	if commits > n/4 {
-		t.Errorf("%d concurrent updates took %d commits: group commit is not working", n, commits)
+	sum := 0
+	for _, size := range sizes {
+		if size < 1 || size > DefaultMaxBatchSize {
+			t.Errorf("a commit carried %d updates, want 1 to %d", size, DefaultMaxBatchSize)
+		}
+		sum += size
+	}
+	if sum != n {
+		t.Errorf("the commits carried %d updates in all (batches %v), want each of the %d exactly once", sum, sizes, n)
+	}
+	if commits != len(sizes) {
+		t.Errorf("%d batches took %d write transactions, want one each", len(sizes), commits)
+	}
+
+	// Every update took effect and was committed: each tenant has each property after reopening.
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for k := range tenants {
+		tenant := fmt.Sprintf("tenant-%d", k)
+		got, err := s.Settings(t.Context(), tenant)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := remoteassist.Settings{ID: remoteassist.SettingsID(tenant), AllowSessionsToUnenrolledDevices: true, RemoteAssistanceState: remoteassist.StateEnabled, BlockChat: true}
+		if got != want {
+			t.Errorf("after reopening, %q reads %+v, want %+v", tenant, got, want)
+		}
 	}
 }
 
