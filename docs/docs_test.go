@@ -349,6 +349,13 @@ func TestPage(t *testing.T) {
 	if got := res.Header.Get("Content-Security-Policy"); got != ContentSecurityPolicy {
 		t.Errorf("Content-Security-Policy %q", got)
 	}
+	// The page sends no Referer to anything it links, and no other site may frame it.
+	if got := res.Header.Get("Referrer-Policy"); got != "no-referrer" {
+		t.Errorf("Referrer-Policy %q, want %q", got, "no-referrer")
+	}
+	if got := res.Header.Get("X-Frame-Options"); got != "DENY" {
+		t.Errorf("X-Frame-Options %q, want %q", got, "DENY")
+	}
 	for _, d := range strings.Split(ContentSecurityPolicy, ";") {
 		for _, src := range strings.Fields(d)[1:] {
 			switch src {
