@@ -324,3 +324,18 @@ func TestHelp(t *testing.T) {
 		}
 	}
 }
+
+// TestNoCommand checks that a bare "remoteassist" is a usage error: the usage goes to stderr,
+// while asking for help prints it on stdout and succeeds.
+func TestNoCommand(t *testing.T) {
+	code, stdout, stderr := runCLI(t.Context())
+	if code != 2 || stdout != "" || !strings.HasPrefix(stderr, "remoteassist: no command given\n") || !strings.Contains(stderr, "Usage: remoteassist COMMAND") {
+		t.Errorf("no arguments: exit %d, stdout %q, stderr %q; want 2 and the usage on stderr", code, stdout, stderr)
+	}
+	for _, arg := range []string{"help", "-h", "--help"} {
+		code, stdout, stderr := runCLI(t.Context(), arg)
+		if code != 0 || stderr != "" || !strings.Contains(stdout, "Usage: remoteassist COMMAND") {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q; want 0 and the usage on stdout", arg, code, stdout, stderr)
+		}
+	}
+}

@@ -1,7 +1,13 @@
 // Command remoteassist serves the remote assistance settings API and talks to it.
 //
-//	remoteassist serve  [--addr 127.0.0.1:8080] [--data DIR] [--store URL]
-//	remoteassist token  --tenant ID [--data DIR] [--scopes "A B"] [--roles "A B"] [--ttl 1h]
+//	remoteassist serve  [--addr 127.0.0.1:8080] [--data DIR] [--store URL] [flags]
+//	remoteassist token  --tenant ID [--data DIR] [--scopes "A B"] [--roles "A B"] [--subject ID] [--ttl 1h]
+//	remoteassist get    [--url URL] [--token TOKEN] [--output table|json] [--timeout 30s]
+//	remoteassist set    [--state S] [--allow-unenrolled=B] [--block-chat=B] [--url URL] [--token TOKEN]
+//
+// Exit status: 0 on success, 1 when the service or the system fails, 2 for a mistake in the
+// command line or the environment. An error is reported on stderr in one line; a missing command
+// also prints the usage there.
 //
 // Run "remoteassist help" or "remoteassist COMMAND --help" for details.
 package main
@@ -43,11 +49,13 @@ func main() {
 // run executes the command line and returns the process exit code: 0 on success, 2 for a usage
 // error, 1 for anything else.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, "remoteassist: no command given\n\n")
+		usage(stderr)
+		return 2
+	}
+	if args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		usage(stdout)
-		if len(args) == 0 {
-			return 2
-		}
 		return 0
 	}
 	for _, c := range commands() {
