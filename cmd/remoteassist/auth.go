@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -26,7 +27,7 @@ type authFlags struct {
 	devTokens         bool
 }
 
-func (a *authFlags) register(fs *flag.FlagSet) {
+func (a *authFlags) register(fs *flag.FlagSet, env *envDefaults) {
 	fs.StringVar(&a.jwksURL, "jwks-url", envOr("REMOTEASSIST_JWKS_URL", ""),
 		"verify tokens with the keys at this JWKS URL, e.g. https://login.microsoftonline.com/TENANT/discovery/v2.0/keys (env REMOTEASSIST_JWKS_URL)")
 	fs.StringVar(&a.jwksFile, "jwks-file", envOr("REMOTEASSIST_JWKS_FILE", ""),
@@ -37,9 +38,35 @@ func (a *authFlags) register(fs *flag.FlagSet) {
 		"accepted audiences, comma-separated (env REMOTEASSIST_AUDIENCE; default https://graph.microsoft.com and 00000003-0000-0000-c000-000000000000)")
 	fs.StringVar(&a.tenants, "tenants", envOr("REMOTEASSIST_TENANTS", ""),
 		"if set, the only tenant ids (tid) accepted, comma-separated (env REMOTEASSIST_TENANTS)")
-	fs.DurationVar(&a.leeway, "leeway", jwtauth.DefaultLeeway, "clock skew tolerated on exp and nbf")
-	fs.BoolVar(&a.devTokens, "dev-tokens", false,
-		"with --jwks-*, also accept tokens signed by the data directory's key (remoteassist token)")
+	fs.DurationVar(&a.leeway, "leeway", env.duration("leeway", "REMOTEASSIST_LEEWAY", jwtauth.DefaultLeeway),
+		"clock skew tolerated on exp, nbf and iat; 0 for none (env REMOTEASSIST_LEEWAY)")
+	fs.BoolVar(&a.devTokens, "dev-tokens", env.bool("dev-tokens", "REMOTEASSIST_DEV_TOKENS", false),
+		"with --jwks-*, also accept tokens signed by the data directory's key (remoteassist token) (env REMOTEASSIST_DEV_TOKENS)")
+}
+
+// check refuses the mistakes in the parsed flags as usage errors.
+func (a *authFlags) check(fs *flag.FlagSet) error {
+	if a.leeway < 0 {
+		return usageError{fmt.Errorf("%s %v: must not be negative (0 means no leeway)", origin(fs, "leeway", "REMOTEASSIST_LEEWAY"), a.leeway)}
+	}
+	if a.jwksURL != "" {
+		if u, err := url.Parse(a.jwksURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return usageError{fmt.Errorf("%s %q: want an http(s) URL", origin(fs, "jwks-url", "REMOTEASSIST_JWKS_URL"), redact(a.jwksURL))}
+		}
+	}
+	if (a.jwksURL != "" || a.jwksFile != "") && len(list(a.issuers)) == 0 {
+		return usageError{fmt.Errorf("--issuer is required with --jwks-url or --jwks-file")}
+	}
+	return nil
+}
+
+// jwtLeeway is the jwtauth.Config.Leeway for a --leeway value: jwtauth reads 0 as its default
+// and a negative value as none, while --leeway 0 means none.
+func jwtLeeway(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
 
 // verifier builds the Authenticator the flags describe. Without a JWKS it is the zero-config
@@ -52,11 +79,11 @@ func (a *authFlags) verifier(dataDir string) (remoteassist.Authenticator, string
 		Issuers:        list(a.issuers),
 		Audiences:      list(a.audiences),
 		AllowedTenants: list(a.tenants),
-		Leeway:         a.leeway,
+		Leeway:         jwtLeeway(a.leeway),
 	}
 	mode := authJWKS
 	if production && len(cfg.Issuers) == 0 {
-		return nil, "", usageError{fmt.Errorf("--issuer is required with --jwks-url or --jwks-file")}
+		return nil, "", usageError{fmt.Errorf("--issuer is required with --jwks-url or --jwks-file")} // check refuses it first
 	}
 	if !production || a.devTokens {
 		key, err := jwtauth.LoadOrCreateKey(dataDir)

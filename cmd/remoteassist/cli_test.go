@@ -297,6 +297,7 @@ func TestEnvironment(t *testing.T) {
 }
 
 func TestHelp(t *testing.T) {
+	clearServeEnv(t) // the defaults shown come from the environment
 	t.Setenv("REMOTEASSIST_TOKEN", "secret-token-value")
 	tests := []struct {
 		args []string
@@ -304,7 +305,10 @@ func TestHelp(t *testing.T) {
 	}{
 		{[]string{"get", "--help"}, []string{"Usage: remoteassist get", "-url", "-token", "-output", "-timeout", "Examples:", "remoteassist get --output json"}},
 		{[]string{"set", "-h"}, []string{"Usage: remoteassist set", "-state", "notConfigured, disabled, enabled", "-allow-unenrolled", "-block-chat", "Examples:", "remoteassist set --state enabled --block-chat=true"}},
-		{[]string{"help"}, []string{"get ", "set "}},
+		{[]string{"help"}, []string{"serve ", "token ", "get ", "set "}},
+		{[]string{"serve", "--help"}, []string{"Usage: remoteassist serve", "-leeway", "0 for none (env REMOTEASSIST_LEEWAY) (default 30s)",
+			"-dev-tokens", "(env REMOTEASSIST_DEV_TOKENS)", "0 means the default, a negative number no cap (env REMOTEASSIST_MAX_CONCURRENT)",
+			"(env REMOTEASSIST_MAX_CONNECTIONS)", "Examples:"}},
 	}
 	for _, tc := range tests {
 		code, stdout, stderr := runCLI(t.Context(), tc.args...)

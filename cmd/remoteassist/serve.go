@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -26,38 +27,62 @@ import (
 // shutdownTimeout bounds a graceful shutdown: requests in flight get this long to finish.
 const shutdownTimeout = 15 * time.Second
 
+// listen opens serve's listener. Tests replace it to learn whether serve got that far without
+// binding a port.
+var listen = net.Listen
+
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("serve", "serve [--addr HOST:PORT] [--data DIR] [--store URL]",
+	fs := newFlagSet("serve", "serve [--addr HOST:PORT] [--data DIR] [--store URL] [flags]",
 		`  remoteassist serve
   remoteassist serve --addr 127.0.0.1:9090 --data /var/lib/remoteassist
   remoteassist serve --store postgres://user:pass@db:5432/remoteassist
+
+Every flag can also be set by the environment variable named in its description; the flag wins.
 `, stdout)
+	var env envDefaults
 	addr := fs.String("addr", envOr("REMOTEASSIST_ADDR", "127.0.0.1:8080"), "address to listen on (env REMOTEASSIST_ADDR)")
 	dataDir := fs.String("data", defaultDataDir(), "data directory: signing key and embedded store (env REMOTEASSIST_DATA)")
 	storeURL := fs.String("store", envOr("REMOTEASSIST_STORE", ""),
 		`where settings live: empty for the embedded store in --data, "memory", or a postgres:// URL (env REMOTEASSIST_STORE)`)
 	logFormat := fs.String("log-format", envOr("REMOTEASSIST_LOG_FORMAT", "text"), `log format: "text" or "json" (env REMOTEASSIST_LOG_FORMAT)`)
 	var authFlags authFlags
-	authFlags.register(fs)
+	authFlags.register(fs, &env)
 	throttle := fs.String("throttle", envOr("REMOTEASSIST_THROTTLE", ""),
 		`per-tenant rate limit: empty for none, "intune" (2000 requests and 200 writes per 20s), or "REQUESTS,WRITES,WINDOW" such as "100,10,1s" (env REMOTEASSIST_THROTTLE)`)
-	maxConcurrent := fs.Int("max-concurrent", envInt("REMOTEASSIST_MAX_CONCURRENT", server.DefaultMaxConcurrentRequests),
-		"API requests in flight before further ones get 503 (env REMOTEASSIST_MAX_CONCURRENT)")
-	maxConns := fs.Int("max-connections", envInt("REMOTEASSIST_MAX_CONNECTIONS", server.DefaultLimits.MaxConnections),
-		"open connections before further ones wait (env REMOTEASSIST_MAX_CONNECTIONS)")
+	maxConcurrent := fs.Int("max-concurrent", env.int("max-concurrent", "REMOTEASSIST_MAX_CONCURRENT", server.DefaultMaxConcurrentRequests),
+		"API requests in flight before further ones get 503; 0 means the default, a negative number no cap (env REMOTEASSIST_MAX_CONCURRENT)")
+	maxConns := fs.Int("max-connections", env.int("max-connections", "REMOTEASSIST_MAX_CONNECTIONS", server.DefaultLimits.MaxConnections),
+		"open connections before further ones wait; 0 means the default, a negative number no cap (env REMOTEASSIST_MAX_CONNECTIONS)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	throttleCfg, err := parseThrottle(*throttle)
-	if err != nil {
-		return usageError{err}
+	// Every mistake in the flags and the environment is refused here, before anything is
+	// created, opened or listened on.
+	if err := env.check(fs); err != nil {
+		return err
+	}
+	if _, _, err := net.SplitHostPort(*addr); err != nil {
+		return usageError{fmt.Errorf("%s %q: want HOST:PORT such as 127.0.0.1:8080", origin(fs, "addr", "REMOTEASSIST_ADDR"), *addr)}
+	}
+	kind := storeKind(*storeURL)
+	if kind == "" {
+		return usageError{fmt.Errorf(`%s %q: want empty, "memory" or a postgres:// URL`,
+			origin(fs, "store", "REMOTEASSIST_STORE"), redact(*storeURL))}
 	}
 	logSink := newLogBuffer(stderr)
 	defer logSink.Close()
 	logger, err := newLogger(*logFormat, logSink)
 	if err != nil {
-		return usageError{err}
+		return usageError{fmt.Errorf("%s %w", origin(fs, "log-format", "REMOTEASSIST_LOG_FORMAT"), err)}
 	}
+	throttleCfg, err := parseThrottle(*throttle)
+	if err != nil {
+		return usageError{fmt.Errorf("%s %w", origin(fs, "throttle", "REMOTEASSIST_THROTTLE"), err)}
+	}
+	if err := authFlags.check(fs); err != nil {
+		return err
+	}
+
 	if err := os.MkdirAll(*dataDir, 0o700); err != nil {
 		return fmt.Errorf("creating data directory: %w", err)
 	}
@@ -65,7 +90,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	store, kind, closeStore, err := openStore(ctx, *storeURL, *dataDir)
+	store, closeStore, err := openStore(ctx, kind, *storeURL, *dataDir)
 	if err != nil {
 		return err
 	}
@@ -92,7 +117,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	limits := server.DefaultLimits
 	limits.MaxConnections = *maxConns
-	ln, err := net.Listen("tcp", *addr)
+	ln, err := listen("tcp", *addr)
 	if err != nil {
 		return err
 	}
@@ -123,28 +148,52 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return nil
 }
 
-// openStore opens the store the --store flag names and returns it, its kind for the log, and a
-// function that closes it.
-func openStore(ctx context.Context, url, dataDir string) (store remoteassist.Store, kind string, close func(), err error) {
+// storeKind returns the kind of store a --store value names, for the log: "embedded",
+// "memory" or "postgres"; "" if it names none.
+func storeKind(url string) string {
 	switch {
 	case url == "":
-		s, err := bolt.Open(filepath.Join(dataDir, "settings.db"))
-		if err != nil {
-			return nil, "", nil, err
-		}
-		return s, "embedded", func() { _ = s.Close() }, nil
+		return "embedded"
 	case url == "memory":
-		return memory.New(), "memory", func() {}, nil
+		return "memory"
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
-		s, err := postgres.Open(ctx, url)
-		if err != nil {
-			return nil, "", nil, err
-		}
-		return s, "postgres", s.Close, nil
+		return "postgres"
 	}
-	return nil, "", nil, usageError{fmt.Errorf(`--store %q: want empty, "memory" or a postgres:// URL`, url)}
+	return ""
 }
 
+// openStore opens the store of that kind the --store value names and returns it and a function
+// that closes it.
+func openStore(ctx context.Context, kind, url, dataDir string) (store remoteassist.Store, close func(), err error) {
+	switch kind {
+	case "embedded":
+		s, err := bolt.Open(filepath.Join(dataDir, "settings.db"))
+		if err != nil {
+			return nil, nil, err
+		}
+		return s, func() { _ = s.Close() }, nil
+	case "memory":
+		return memory.New(), func() {}, nil
+	case "postgres":
+		s, err := postgres.Open(ctx, url)
+		if err != nil {
+			return nil, nil, err
+		}
+		return s, s.Close, nil
+	}
+	return nil, nil, fmt.Errorf("unknown store kind %q", kind)
+}
+
+// redact hides the password of a URL-like value, which an error message may show.
+func redact(v string) string {
+	if u, err := neturl.Parse(v); err == nil && u.User != nil {
+		return u.Redacted()
+	}
+	return v
+}
+
+// newLogger returns a logger writing in the --log-format format to w. Its error starts with the
+// quoted format, for the caller to prefix with where the value came from.
 func newLogger(format string, w io.Writer) (*slog.Logger, error) {
 	switch format {
 	case "text":
@@ -152,7 +201,7 @@ func newLogger(format string, w io.Writer) (*slog.Logger, error) {
 	case "json":
 		return slog.New(slog.NewJSONHandler(w, nil)), nil
 	}
-	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+	return nil, fmt.Errorf(`%q: want "text" or "json"`, format)
 }
 
 func shellQuote(s string) string {
@@ -164,7 +213,8 @@ func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
-// parseThrottle reads the --throttle flag.
+// parseThrottle reads the --throttle flag. Its errors start with the quoted value, for the
+// caller to prefix with where the value came from.
 func parseThrottle(v string) (server.ThrottleConfig, error) {
 	switch v {
 	case "", "off":
@@ -174,21 +224,13 @@ func parseThrottle(v string) (server.ThrottleConfig, error) {
 	}
 	parts := strings.Split(v, ",")
 	if len(parts) != 3 {
-		return server.ThrottleConfig{}, fmt.Errorf(`--throttle %q: want "intune" or "REQUESTS,WRITES,WINDOW"`, v)
+		return server.ThrottleConfig{}, fmt.Errorf(`%q: want "intune" or "REQUESTS,WRITES,WINDOW"`, v)
 	}
 	requests, err1 := strconv.Atoi(strings.TrimSpace(parts[0]))
 	writes, err2 := strconv.Atoi(strings.TrimSpace(parts[1]))
 	window, err3 := time.ParseDuration(strings.TrimSpace(parts[2]))
 	if err := errors.Join(err1, err2, err3); err != nil || requests < 0 || writes < 0 || window <= 0 {
-		return server.ThrottleConfig{}, fmt.Errorf(`--throttle %q: want "REQUESTS,WRITES,WINDOW" such as "100,10,1s"`, v)
+		return server.ThrottleConfig{}, fmt.Errorf(`%q: want "REQUESTS,WRITES,WINDOW" such as "100,10,1s"`, v)
 	}
 	return server.ThrottleConfig{Window: window, Requests: requests, Writes: writes}, nil
-}
-
-// envInt returns the environment variable as an int, or def when it is unset or not a number.
-func envInt(name string, def int) int {
-	if n, err := strconv.Atoi(os.Getenv(name)); err == nil {
-		return n
-	}
-	return def
 }

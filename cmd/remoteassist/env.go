@@ -1,0 +1,98 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+)
+
+// envOr returns the environment variable's value, or def when it is unset or empty.
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// envDefaults reads flag defaults from environment variables that must parse as a number, a
+// duration or a boolean. A variable that does not parse is remembered, not ignored: check
+// refuses it unless the command line sets the flag, which wins over the environment.
+type envDefaults struct {
+	bad []badEnv // in registration order
+}
+
+// badEnv is an environment variable whose value does not parse.
+type badEnv struct {
+	flag, env, value, want string
+}
+
+// int returns env as an int, or def when it is unset or empty.
+func (e *envDefaults) int(flagName, env string, def int) int {
+	v := os.Getenv(env)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		e.bad = append(e.bad, badEnv{flagName, env, v, "an integer"})
+		return def
+	}
+	return n
+}
+
+// duration returns env as a duration, or def when it is unset or empty.
+func (e *envDefaults) duration(flagName, env string, def time.Duration) time.Duration {
+	v := os.Getenv(env)
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		e.bad = append(e.bad, badEnv{flagName, env, v, `a duration such as "30s"`})
+		return def
+	}
+	return d
+}
+
+// bool returns env as a boolean, or def when it is unset or empty.
+func (e *envDefaults) bool(flagName, env string, def bool) bool {
+	v := os.Getenv(env)
+	if v == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		e.bad = append(e.bad, badEnv{flagName, env, v, "true or false"})
+		return def
+	}
+	return b
+}
+
+// check returns a usage error naming the first malformed variable whose flag the parsed command
+// line does not set.
+func (e *envDefaults) check(fs *flag.FlagSet) error {
+	for _, b := range e.bad {
+		if !isSet(fs, b.flag) {
+			return usageError{fmt.Errorf("%s %q: want %s (or pass --%s)", b.env, b.value, b.want, b.flag)}
+		}
+	}
+	return nil
+}
+
+// isSet reports whether the parsed command line sets the flag.
+func isSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+// origin names where a flag's value came from, for an error message: the environment variable
+// when the command line does not set the flag and the variable does, else the flag.
+func origin(fs *flag.FlagSet, flagName, env string) string {
+	if !isSet(fs, flagName) && os.Getenv(env) != "" {
+		return env
+	}
+	return "--" + flagName
+}

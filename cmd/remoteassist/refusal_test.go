@@ -1,0 +1,308 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/remoteassist/remoteassist/jwtauth"
+)
+
+// serveEnv lists every environment variable serve reads.
+var serveEnv = []string{
+	"REMOTEASSIST_ADDR", "REMOTEASSIST_DATA", "REMOTEASSIST_STORE", "REMOTEASSIST_LOG_FORMAT",
+	"REMOTEASSIST_JWKS_URL", "REMOTEASSIST_JWKS_FILE", "REMOTEASSIST_ISSUER", "REMOTEASSIST_AUDIENCE",
+	"REMOTEASSIST_TENANTS", "REMOTEASSIST_LEEWAY", "REMOTEASSIST_DEV_TOKENS", "REMOTEASSIST_THROTTLE",
+	"REMOTEASSIST_MAX_CONCURRENT", "REMOTEASSIST_MAX_CONNECTIONS",
+}
+
+// clearServeEnv keeps the developer's own REMOTEASSIST_* settings out of a serve test.
+func clearServeEnv(t *testing.T) {
+	t.Helper()
+	for _, name := range serveEnv {
+		t.Setenv(name, "")
+	}
+}
+
+// errNotListening is what the fake listen answers.
+var errNotListening = errors.New("test: listening is not allowed here")
+
+// fakeListen replaces listen for the rest of the test. A serve that gets as far as listening
+// is recorded and told it cannot, so it returns at once and no port is ever bound. It returns
+// the addresses serve asked to listen on.
+func fakeListen(t *testing.T) *[]string {
+	t.Helper()
+	var asked []string
+	orig := listen
+	listen = func(network, addr string) (net.Listener, error) {
+		asked = append(asked, addr)
+		return nil, errNotListening
+	}
+	t.Cleanup(func() { listen = orig })
+	return &asked
+}
+
+// assertRefused checks how a usage error must reach the user: exit 2, nothing on stdout, one
+// line on stderr from the command that names what to fix.
+func assertRefused(t *testing.T, cmd string, code int, stdout, stderr, want string) {
+	t.Helper()
+	if code != 2 {
+		t.Errorf("exit %d, want 2", code)
+	}
+	if stdout != "" {
+		t.Errorf("stdout %q, want nothing", stdout)
+	}
+	if !strings.HasPrefix(stderr, "remoteassist "+cmd+": ") || !strings.Contains(stderr, want) ||
+		strings.Count(stderr, "\n") != 1 || !strings.HasSuffix(stderr, "\n") {
+		t.Errorf("stderr %q, want one line from remoteassist %s containing %q", stderr, cmd, want)
+	}
+}
+
+// assertNotCreated checks that a refused command left its data directory alone.
+func assertNotCreated(t *testing.T, dataDir string) {
+	t.Helper()
+	if _, err := os.Stat(dataDir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("data directory %s was created (%v)", dataDir, err)
+	}
+}
+
+// TestServeRefusals checks every mistake serve refuses, in its flags and in its environment:
+// each exits 2 with one line naming the flag or variable, before anything is created in the
+// data directory and before anything listens.
+func TestServeRefusals(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string // in stderr
+		hide string // must not be in stderr
+	}{
+		{name: "unknown flag", args: []string{"--bogus"}, want: "flag provided but not defined: -bogus"},
+		{name: "unexpected argument", args: []string{"extra"}, want: `unexpected argument "extra"`},
+		{name: "max-concurrent not a number", args: []string{"--max-concurrent", "abc"}, want: `invalid value "abc" for flag -max-concurrent`},
+		{name: "leeway not a duration", args: []string{"--leeway", "30"}, want: `invalid value "30" for flag -leeway`},
+		{name: "dev-tokens not a boolean", args: []string{"--dev-tokens=maybe"}, want: `invalid boolean value "maybe" for -dev-tokens`},
+
+		{name: "addr without a port", args: []string{"--addr", "localhost"}, want: `--addr "localhost": want HOST:PORT`},
+		{name: "empty addr", args: []string{"--addr="}, want: `--addr "": want HOST:PORT`},
+		{name: "REMOTEASSIST_ADDR without a port", env: map[string]string{"REMOTEASSIST_ADDR": "8080"}, want: `REMOTEASSIST_ADDR "8080": want HOST:PORT`},
+
+		{name: "unknown store", args: []string{"--store", "memroy"}, want: `--store "memroy": want empty, "memory" or a postgres:// URL`},
+		{name: "store of another database", args: []string{"--store", "mysql://app:s3cret@db/settings"},
+			want: `--store "mysql://app:xxxxx@db/settings"`, hide: "s3cret"},
+		{name: "REMOTEASSIST_STORE unknown", env: map[string]string{"REMOTEASSIST_STORE": "sqlite"}, want: `REMOTEASSIST_STORE "sqlite": want empty`},
+
+		{name: "unknown log format", args: []string{"--log-format", "xml"}, want: `--log-format "xml": want "text" or "json"`},
+		{name: "empty log format", args: []string{"--log-format="}, want: `--log-format "": want "text" or "json"`},
+		{name: "log format in the wrong case", args: []string{"--log-format", "JSON"}, want: `--log-format "JSON"`},
+		{name: "REMOTEASSIST_LOG_FORMAT unknown", env: map[string]string{"REMOTEASSIST_LOG_FORMAT": "yaml"}, want: `REMOTEASSIST_LOG_FORMAT "yaml": want "text" or "json"`},
+
+		{name: "throttle by an unknown name", args: []string{"--throttle", "graph"}, want: `--throttle "graph": want "intune" or "REQUESTS,WRITES,WINDOW"`},
+		{name: "throttle with two parts", args: []string{"--throttle", "100,10"}, want: `--throttle "100,10": want`},
+		{name: "throttle with four parts", args: []string{"--throttle", "100,10,1s,1"}, want: `--throttle "100,10,1s,1": want`},
+		{name: "throttle requests not a number", args: []string{"--throttle", "many,10,1s"}, want: `--throttle "many,10,1s": want "REQUESTS,WRITES,WINDOW" such as "100,10,1s"`},
+		{name: "throttle writes not a number", args: []string{"--throttle", "100,x,1s"}, want: `--throttle "100,x,1s": want`},
+		{name: "throttle window not a duration", args: []string{"--throttle", "100,10,1"}, want: `--throttle "100,10,1": want`},
+		{name: "throttle negative requests", args: []string{"--throttle", "-1,10,1s"}, want: `--throttle "-1,10,1s": want`},
+		{name: "throttle negative writes", args: []string{"--throttle", "100,-1,1s"}, want: `--throttle "100,-1,1s": want`},
+		{name: "throttle zero window", args: []string{"--throttle", "100,10,0s"}, want: `--throttle "100,10,0s": want`},
+		{name: "throttle negative window", args: []string{"--throttle", "100,10,-1s"}, want: `--throttle "100,10,-1s": want`},
+		{name: "REMOTEASSIST_THROTTLE malformed", env: map[string]string{"REMOTEASSIST_THROTTLE": "100/1s"}, want: `REMOTEASSIST_THROTTLE "100/1s": want`},
+
+		{name: "negative leeway", args: []string{"--leeway", "-1s"}, want: "--leeway -1s: must not be negative (0 means no leeway)"},
+		{name: "REMOTEASSIST_LEEWAY negative", env: map[string]string{"REMOTEASSIST_LEEWAY": "-30s"}, want: "REMOTEASSIST_LEEWAY -30s: must not be negative"},
+		{name: "REMOTEASSIST_LEEWAY not a duration", env: map[string]string{"REMOTEASSIST_LEEWAY": "30"},
+			want: `REMOTEASSIST_LEEWAY "30": want a duration such as "30s" (or pass --leeway)`},
+		{name: "REMOTEASSIST_DEV_TOKENS not a boolean", env: map[string]string{"REMOTEASSIST_DEV_TOKENS": "yes"},
+			want: `REMOTEASSIST_DEV_TOKENS "yes": want true or false (or pass --dev-tokens)`},
+		{name: "REMOTEASSIST_MAX_CONCURRENT not a number", env: map[string]string{"REMOTEASSIST_MAX_CONCURRENT": "abc"},
+			want: `REMOTEASSIST_MAX_CONCURRENT "abc": want an integer (or pass --max-concurrent)`},
+		{name: "REMOTEASSIST_MAX_CONCURRENT with a unit", env: map[string]string{"REMOTEASSIST_MAX_CONCURRENT": "4k"}, want: `REMOTEASSIST_MAX_CONCURRENT "4k"`},
+		{name: "REMOTEASSIST_MAX_CONNECTIONS not a number", env: map[string]string{"REMOTEASSIST_MAX_CONNECTIONS": "1.5"},
+			want: `REMOTEASSIST_MAX_CONNECTIONS "1.5": want an integer (or pass --max-connections)`},
+
+		{name: "jwks-url without issuer", args: []string{"--jwks-url", "https://login.example/keys"}, want: "--issuer is required with --jwks-url or --jwks-file"},
+		{name: "jwks-file without issuer", args: []string{"--jwks-file", "keys.json"}, want: "--issuer is required"},
+		{name: "issuer of only commas", args: []string{"--jwks-url", "https://login.example/keys", "--issuer", " , "}, want: "--issuer is required"},
+		{name: "REMOTEASSIST_JWKS_URL without issuer", env: map[string]string{"REMOTEASSIST_JWKS_URL": "https://login.example/keys"}, want: "--issuer is required"},
+		{name: "jwks-url not http", args: []string{"--jwks-url", "ftp://login.example/keys", "--issuer", "i"}, want: `--jwks-url "ftp://login.example/keys": want an http(s) URL`},
+		{name: "jwks-url without a scheme", args: []string{"--jwks-url", "login.example/keys", "--issuer", "i"}, want: `--jwks-url "login.example/keys"`},
+		{name: "REMOTEASSIST_JWKS_URL not http", env: map[string]string{"REMOTEASSIST_JWKS_URL": "file:///keys.json", "REMOTEASSIST_ISSUER": "i"},
+			want: `REMOTEASSIST_JWKS_URL "file:///keys.json": want an http(s) URL`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			clearServeEnv(t)
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			asked := fakeListen(t)
+			dataDir := filepath.Join(t.TempDir(), "data")
+			args := []string{"serve", "--data", dataDir}
+			if tc.env["REMOTEASSIST_ADDR"] == "" {
+				// Should the refusal be missed, serve must not try the default port.
+				args = append(args, "--addr", "127.0.0.1:0")
+			}
+			code, stdout, stderr := runCLI(t.Context(), append(args, tc.args...)...)
+			assertRefused(t, "serve", code, stdout, stderr, tc.want)
+			if tc.hide != "" && strings.Contains(stderr, tc.hide) {
+				t.Errorf("stderr %q shows %q", stderr, tc.hide)
+			}
+			if len(*asked) != 0 {
+				t.Errorf("serve went on to listen on %q", *asked)
+			}
+			assertNotCreated(t, dataDir)
+		})
+	}
+}
+
+// TestServeAccepts checks values near the refused ones that serve must accept: each gets as far
+// as listening, on the address expected. The fake listen fails, so each exits 1.
+func TestServeAccepts(t *testing.T) {
+	tests := []struct {
+		name     string
+		args     []string
+		env      map[string]string
+		wantAddr string
+	}{
+		{name: "no flags", wantAddr: "127.0.0.1:8080"},
+		{name: "addr flag", args: []string{"--addr", "127.0.0.1:0"}, wantAddr: "127.0.0.1:0"},
+		{name: "addr without a host", args: []string{"--addr", ":0"}, wantAddr: ":0"},
+		{name: "REMOTEASSIST_ADDR", env: map[string]string{"REMOTEASSIST_ADDR": "127.0.0.1:9"}, wantAddr: "127.0.0.1:9"},
+		{name: "addr flag wins over REMOTEASSIST_ADDR", args: []string{"--addr", "127.0.0.1:0"}, env: map[string]string{"REMOTEASSIST_ADDR": "nonsense"}, wantAddr: "127.0.0.1:0"},
+		{name: "memory store and json log", args: []string{"--store", "memory", "--log-format", "json"}},
+		{name: "intune throttle", args: []string{"--throttle", "intune"}},
+		{name: "throttle off", args: []string{"--throttle", "off"}},
+		{name: "throttle with spaces", args: []string{"--throttle", " 100, 0 , 1ms"}},
+		{name: "empty throttle", args: []string{"--throttle="}},
+		{name: "leeway zero", args: []string{"--leeway", "0"}},
+		{name: "max-concurrent zero and negative", args: []string{"--max-concurrent", "0", "--max-connections", "-1"}},
+		{name: "environment", env: map[string]string{
+			"REMOTEASSIST_LEEWAY": "0s", "REMOTEASSIST_DEV_TOKENS": "true", "REMOTEASSIST_MAX_CONCURRENT": "-1",
+			"REMOTEASSIST_MAX_CONNECTIONS": "0", "REMOTEASSIST_THROTTLE": "intune", "REMOTEASSIST_LOG_FORMAT": "json",
+		}},
+		{name: "flags win over malformed variables", args: []string{
+			"--max-concurrent", "10", "--max-connections", "10", "--leeway", "1s", "--dev-tokens=false",
+			"--store", "memory", "--log-format", "text", "--throttle", "intune",
+		}, env: map[string]string{
+			"REMOTEASSIST_MAX_CONCURRENT": "abc", "REMOTEASSIST_MAX_CONNECTIONS": "abc", "REMOTEASSIST_LEEWAY": "-1s",
+			"REMOTEASSIST_DEV_TOKENS": "maybe", "REMOTEASSIST_STORE": "sqlite", "REMOTEASSIST_LOG_FORMAT": "xml",
+			"REMOTEASSIST_THROTTLE": "bogus",
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			clearServeEnv(t)
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			asked := fakeListen(t)
+			args := append([]string{"serve", "--data", t.TempDir()}, tc.args...)
+			code, stdout, stderr := runCLI(t.Context(), args...)
+			if code != 1 || stdout != "" || stderr != "remoteassist serve: "+errNotListening.Error()+"\n" {
+				t.Errorf("exit %d, stdout %q, stderr %q; want 1 from the fake listen", code, stdout, stderr)
+			}
+			want := tc.wantAddr
+			if want == "" {
+				want = "127.0.0.1:8080"
+			}
+			if len(*asked) != 1 || (*asked)[0] != want {
+				t.Errorf("listened on %q, want %q", *asked, want)
+			}
+		})
+	}
+}
+
+// TestLeeway checks what --leeway means: the default is jwtauth's 30s, 0 is no leeway at all
+// (not jwtauth's default), and REMOTEASSIST_LEEWAY sets it when the flag does not.
+func TestLeeway(t *testing.T) {
+	dataDir := t.TempDir()
+	key, err := jwtauth.LoadOrCreateKey(dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Valid from 10 seconds from now: accepted only with a leeway of more than 10s.
+	early, err := key.Mint(jwtauth.TokenSpec{Tenant: "t", Subject: "s", Scopes: []string{defaultScopes}, NotBefore: time.Now().Add(10 * time.Second)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		args   []string
+		env    string // REMOTEASSIST_LEEWAY
+		accept bool
+	}{
+		{name: "default", accept: true},
+		{name: "zero is none", args: []string{"--leeway", "0"}, accept: false},
+		{name: "zero seconds is none", args: []string{"--leeway=0s"}, accept: false},
+		{name: "five seconds", args: []string{"--leeway", "5s"}, accept: false},
+		{name: "twenty seconds", args: []string{"--leeway", "20s"}, accept: true},
+		{name: "REMOTEASSIST_LEEWAY zero is none", env: "0", accept: false},
+		{name: "REMOTEASSIST_LEEWAY", env: "1m", accept: true},
+		{name: "flag wins over REMOTEASSIST_LEEWAY", args: []string{"--leeway", "0"}, env: "1m", accept: false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			clearServeEnv(t)
+			t.Setenv("REMOTEASSIST_LEEWAY", tc.env)
+			var env envDefaults
+			var a authFlags
+			fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+			fs.SetOutput(io.Discard)
+			a.register(fs, &env)
+			if err := fs.Parse(tc.args); err != nil {
+				t.Fatal(err)
+			}
+			if err := env.check(fs); err != nil {
+				t.Fatal(err)
+			}
+			if err := a.check(fs); err != nil {
+				t.Fatal(err)
+			}
+			v, _, err := a.verifier(dataDir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = v.Authenticate(t.Context(), early)
+			if accepted := err == nil; accepted != tc.accept {
+				t.Errorf("token valid in 10s: accepted %v (%v), want %v", accepted, err, tc.accept)
+			}
+		})
+	}
+}
+
+// TestDevTokensEnvironment checks that REMOTEASSIST_DEV_TOKENS does what --dev-tokens does.
+func TestDevTokensEnvironment(t *testing.T) {
+	for _, tc := range []struct {
+		env  string
+		args []string
+		want bool
+	}{
+		{"", nil, false},
+		{"true", nil, true},
+		{"1", nil, true},
+		{"false", nil, false},
+		{"true", []string{"--dev-tokens=false"}, false},
+		{"", []string{"--dev-tokens"}, true},
+	} {
+		clearServeEnv(t)
+		t.Setenv("REMOTEASSIST_DEV_TOKENS", tc.env)
+		var env envDefaults
+		var a authFlags
+		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		a.register(fs, &env)
+		if err := fs.Parse(tc.args); err != nil || env.check(fs) != nil {
+			t.Fatalf("REMOTEASSIST_DEV_TOKENS=%q %v: %v %v", tc.env, tc.args, err, env.check(fs))
+		}
+		if a.devTokens != tc.want {
+			t.Errorf("REMOTEASSIST_DEV_TOKENS=%q %v: dev tokens %v, want %v", tc.env, tc.args, a.devTokens, tc.want)
+		}
+	}
+}
