@@ -309,6 +309,7 @@ func TestHelp(t *testing.T) {
 		{[]string{"serve", "--help"}, []string{"Usage: remoteassist serve", "-leeway", "0 for none (env REMOTEASSIST_LEEWAY) (default 30s)",
 			"-dev-tokens", "(env REMOTEASSIST_DEV_TOKENS)", "0 means the default, a negative number no cap (env REMOTEASSIST_MAX_CONCURRENT)",
 			"(env REMOTEASSIST_MAX_CONNECTIONS)", "Examples:"}},
+		{[]string{"token", "--help"}, []string{"Usage: remoteassist token --tenant ID", "[--subject ID]", "-subject", "-ttl", "Examples:"}},
 	}
 	for _, tc := range tests {
 		code, stdout, stderr := runCLI(t.Context(), tc.args...)

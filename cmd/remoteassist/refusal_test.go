@@ -1,6 +1,8 @@
 package main
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"flag"
 	"io"
@@ -303,6 +305,65 @@ func TestDevTokensEnvironment(t *testing.T) {
 		}
 		if a.devTokens != tc.want {
 			t.Errorf("REMOTEASSIST_DEV_TOKENS=%q %v: dev tokens %v, want %v", tc.env, tc.args, a.devTokens, tc.want)
+		}
+	}
+}
+
+// TestTokenRefusals checks every mistake token refuses: each exits 2 with one line naming the
+// flag, before a signing key is created.
+func TestTokenRefusals(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no tenant", nil, "--tenant is required"},
+		{"empty tenant", []string{"--tenant="}, "--tenant is required"},
+		{"blank tenant", []string{"--tenant", " \t"}, "--tenant is required"},
+		{"zero ttl", []string{"--tenant", "t", "--ttl", "0s"}, "--ttl must be positive"},
+		{"negative ttl", []string{"--tenant", "t", "--ttl", "-1h"}, "--ttl must be positive"},
+		{"ttl not a duration", []string{"--tenant", "t", "--ttl", "60"}, `invalid value "60" for flag -ttl`},
+		{"unknown flag", []string{"--tenant", "t", "--sub", "x"}, "flag provided but not defined: -sub"},
+		{"unexpected argument", []string{"--tenant", "t", "extra"}, `unexpected argument "extra"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dataDir := filepath.Join(t.TempDir(), "data")
+			code, stdout, stderr := runCLI(t.Context(), append([]string{"token", "--data", dataDir}, tc.args...)...)
+			assertRefused(t, "token", code, stdout, stderr, tc.want)
+			assertNotCreated(t, dataDir)
+		})
+	}
+}
+
+// TestTokenSubject checks --subject and its default.
+func TestTokenSubject(t *testing.T) {
+	dataDir := t.TempDir()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--tenant", "contoso"}, "cli-contoso"},
+		{[]string{"--tenant", "contoso", "--subject", "alice", "--ttl", "10m"}, "alice"},
+	} {
+		code, stdout, stderr := runCLI(t.Context(), append([]string{"token", "--data", dataDir}, tc.args...)...)
+		if code != 0 || stderr != "" || strings.Count(stdout, "\n") != 1 {
+			t.Fatalf("%v: exit %d, stdout %q, stderr %q", tc.args, code, stdout, stderr)
+		}
+		parts := strings.Split(strings.TrimSpace(stdout), ".")
+		if len(parts) != 3 {
+			t.Fatalf("%v: not a JWT: %q", tc.args, stdout)
+		}
+		payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var claims struct{ Sub, Oid, Tid string }
+		if err := json.Unmarshal(payload, &claims); err != nil {
+			t.Fatal(err)
+		}
+		if claims.Sub != tc.want || claims.Oid != tc.want || claims.Tid != "contoso" {
+			t.Errorf("%v: sub %q oid %q tid %q, want sub and oid %q", tc.args, claims.Sub, claims.Oid, claims.Tid, tc.want)
 		}
 	}
 }
