@@ -608,20 +608,28 @@ func TestCancelDuringBackoff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waiting := make(chan time.Duration, 1)
+	waiting := make(chan time.Duration, 2)
+	slept := make(chan error, 2)
 	client.SetWaitHooks(c, func(ctx context.Context, d time.Duration) error {
 		waiting <- d
-		return client.Sleep(ctx, d) // the real timer
+		err := client.Sleep(ctx, d) // the real timer
+		slept <- err
+		return err
 	}, nil, nil)
 	ctx, cancel := context.WithCancel(t.Context())
 	go func() {
 		<-waiting // cancel once the client waits, not while the request is in flight
 		cancel()
 	}()
-	start := time.Now()
 	_, err = c.Get(ctx)
-	if elapsed := time.Since(start); elapsed > 5*time.Second {
-		t.Errorf("returned after %v; the 20s wait was not cut short", elapsed)
+	// The wait was cut short by the cancellation, not ended by its 20 s timer: the timer
+	// returned the context's error. (Read from the timer, not a wall clock a slow machine
+	// stretches.)
+	if got := <-slept; !errors.Is(got, context.Canceled) {
+		t.Errorf("the 20s wait ended with %v, want context.Canceled: it was not cut short", got)
+	}
+	if len(slept) != 0 {
+		t.Errorf("the client waited again after the cancellation")
 	}
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("error %v, want context.Canceled", err)
@@ -643,12 +651,17 @@ func TestDeadlineBeforeRetry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
+	// The deadline is a minute away, so that the request never runs into it however slow the
+	// machine, but the client's clock says only 5 s of it remain: less than the 10 s Retry-After.
+	// The wait hook records any wait the client starts, without waiting.
+	deadline := time.Now().Add(time.Minute)
+	w := &waits{}
+	client.SetWaitHooks(c, w.sleep, func() time.Time { return deadline.Add(-5 * time.Second) }, nil)
+	ctx, cancel := context.WithDeadline(t.Context(), deadline)
 	defer cancel()
-	start := time.Now()
 	_, err = c.Get(ctx)
-	if elapsed := time.Since(start); elapsed > time.Second {
-		t.Errorf("returned after %v, want at once", elapsed)
+	if len(w.d) != 0 {
+		t.Errorf("the client started waiting %v, which the deadline would cut short; want the 429 at once", w.d)
 	}
 	var e *client.Error
 	if !errors.As(err, &e) || !client.IsThrottled(err) || e.RetryAfter != 10*time.Second {
