@@ -271,17 +271,7 @@ func TestGroupCommit(t *testing.T) {
 	errs := make(chan error, n)
 	for i := range n {
 		go func() {
-			tenant := fmt.Sprintf("tenant-%d", i%10)
-			p := []remoteassist.Patch{
-				{AllowSessionsToUnenrolledDevices: ptr(true)},
-				{RemoteAssistanceState: ptr(remoteassist.StateEnabled)},
-				{BlockChat: ptr(true)},
-			}[i%3]
-			got, err := s.UpdateSettings(t.Context(), tenant, p)
-			if err == nil && p.Apply(got) != got {
-				err = fmt.Errorf("UpdateSettings(%q) returned %+v, which lacks its own change", tenant, got)
-			}
-			errs <- err
+			errs <- update(t, s, i)
 		}()
 	}
 	waitQueued(t, s, n)
@@ -338,24 +328,14 @@ func TestGroupCommitUnheld(t *testing.T) {
 		batches = append(batches, n)
 		mu.Unlock()
 	}
-	const n, tenants = 200, 10
+	const n = 200
 	before := lastTxID(t, s)
 	start := make(chan struct{})
 	errs := make(chan error, n)
 	for i := range n {
 		go func() {
 			<-start
-			tenant := fmt.Sprintf("tenant-%d", i%tenants)
-			p := []remoteassist.Patch{
-				{AllowSessionsToUnenrolledDevices: ptr(true)},
-				{RemoteAssistanceState: ptr(remoteassist.StateEnabled)},
-				{BlockChat: ptr(true)},
-			}[i%3]
-			got, err := s.UpdateSettings(t.Context(), tenant, p)
-			if err == nil && p.Apply(got) != got {
-				err = fmt.Errorf("UpdateSettings(%q) returned %+v, which lacks its own change", tenant, got)
-			}
-			errs <- err
+			errs <- update(t, s, i)
 		}()
 	}
 	close(start)
@@ -401,7 +381,7 @@ func TestGroupCommitUnheld(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	for k := range tenants {
+	for k := range updateTenants {
 		tenant := fmt.Sprintf("tenant-%d", k)
 		got, err := s.Settings(t.Context(), tenant)
 		if err != nil {
@@ -612,4 +592,24 @@ func BenchmarkCommit(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// updateTenants is how many tenants the updates of update spread over.
+const updateTenants = 10
+
+// update is the i-th of the concurrent updates the group commit tests send: one of three
+// properties of one of updateTenants tenants. It fails when the update fails or returns settings that
+// lack its own change.
+func update(t *testing.T, s *Store, i int) error {
+	tenant := fmt.Sprintf("tenant-%d", i%updateTenants)
+	p := []remoteassist.Patch{
+		{AllowSessionsToUnenrolledDevices: ptr(true)},
+		{RemoteAssistanceState: ptr(remoteassist.StateEnabled)},
+		{BlockChat: ptr(true)},
+	}[i%3]
+	got, err := s.UpdateSettings(t.Context(), tenant, p)
+	if err == nil && p.Apply(got) != got {
+		err = fmt.Errorf("UpdateSettings(%q) returned %+v, which lacks its own change", tenant, got)
+	}
+	return err
 }
