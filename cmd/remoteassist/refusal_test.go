@@ -27,8 +27,17 @@ var serveEnv = []string{
 // clearServeEnv keeps the developer's own REMOTEASSIST_* settings out of a serve test.
 func clearServeEnv(t *testing.T) {
 	t.Helper()
+	setServeEnv(t, nil)
+}
+
+// setServeEnv clears serve's environment variables, then sets env's for the rest of the test.
+func setServeEnv(t *testing.T, env map[string]string) {
+	t.Helper()
 	for _, name := range serveEnv {
 		t.Setenv(name, "")
+	}
+	for k, v := range env {
+		t.Setenv(k, v)
 	}
 }
 
@@ -140,10 +149,7 @@ func TestServeRefusals(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			clearServeEnv(t)
-			for k, v := range tc.env {
-				t.Setenv(k, v)
-			}
+			setServeEnv(t, tc.env)
 			asked := fakeListen(t)
 			dataDir := filepath.Join(t.TempDir(), "data")
 			args := []string{"serve", "--data", dataDir}
@@ -200,10 +206,7 @@ func TestServeAccepts(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			clearServeEnv(t)
-			for k, v := range tc.env {
-				t.Setenv(k, v)
-			}
+			setServeEnv(t, tc.env)
 			asked := fakeListen(t)
 			args := append([]string{"serve", "--data", t.TempDir()}, tc.args...)
 			code, stdout, stderr := runCLI(t.Context(), args...)
