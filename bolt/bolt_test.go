@@ -296,17 +296,7 @@ func TestGroupCommit(t *testing.T) {
 		t.Errorf("%d updates took %d commits, want 2", n+1, commits)
 	}
 	// Every update took effect: each tenant got each property from some writer.
-	for k := range 10 {
-		tenant := fmt.Sprintf("tenant-%d", k)
-		got, err := s.Settings(t.Context(), tenant)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := remoteassist.Settings{ID: remoteassist.SettingsID(tenant), AllowSessionsToUnenrolledDevices: true, RemoteAssistanceState: remoteassist.StateEnabled, BlockChat: true}
-		if got != want {
-			t.Errorf("lost update: %q reads %+v, want %+v", tenant, got, want)
-		}
-	}
+	checkAllUpdated(t, s, "lost update")
 }
 
 // TestGroupCommitUnheld releases 200 updates at once without holding any commit, so that the
@@ -381,17 +371,7 @@ func TestGroupCommitUnheld(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	for k := range updateTenants {
-		tenant := fmt.Sprintf("tenant-%d", k)
-		got, err := s.Settings(t.Context(), tenant)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := remoteassist.Settings{ID: remoteassist.SettingsID(tenant), AllowSessionsToUnenrolledDevices: true, RemoteAssistanceState: remoteassist.StateEnabled, BlockChat: true}
-		if got != want {
-			t.Errorf("after reopening, %q reads %+v, want %+v", tenant, got, want)
-		}
-	}
+	checkAllUpdated(t, s, "after reopening")
 }
 
 // TestGroupCommitMaxBatchSize queues more updates than a batch holds: they commit in full batches
@@ -612,4 +592,21 @@ func update(t *testing.T, s *Store, i int) error {
 		err = fmt.Errorf("UpdateSettings(%q) returned %+v, which lacks its own change", tenant, got)
 	}
 	return err
+}
+
+// checkAllUpdated fails the test unless every tenant update writes to holds all three
+// properties update sets; what prefixes the message.
+func checkAllUpdated(t *testing.T, s *Store, what string) {
+	t.Helper()
+	for k := range updateTenants {
+		tenant := fmt.Sprintf("tenant-%d", k)
+		got, err := s.Settings(t.Context(), tenant)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := remoteassist.Settings{ID: remoteassist.SettingsID(tenant), AllowSessionsToUnenrolledDevices: true, RemoteAssistanceState: remoteassist.StateEnabled, BlockChat: true}
+		if got != want {
+			t.Errorf("%s: %q reads %+v, want %+v", what, tenant, got, want)
+		}
+	}
 }
