@@ -69,8 +69,8 @@ func jwtLeeway(d time.Duration) time.Duration {
 	return d
 }
 
-// verifier builds the Authenticator the flags describe. Without a JWKS it is the zero-config
-// development mode: tokens signed by the data directory's key.
+// verifier builds the Authenticator the flags describe, which check accepted. Without a JWKS it
+// is the zero-config development mode: tokens signed by the data directory's key.
 func (a *authFlags) verifier(dataDir string) (remoteassist.Authenticator, string, error) {
 	production := a.jwksURL != "" || a.jwksFile != ""
 	cfg := jwtauth.Config{
@@ -82,9 +82,6 @@ func (a *authFlags) verifier(dataDir string) (remoteassist.Authenticator, string
 		Leeway:         jwtLeeway(a.leeway),
 	}
 	mode := authJWKS
-	if production && len(cfg.Issuers) == 0 {
-		return nil, "", usageError{fmt.Errorf("--issuer is required with --jwks-url or --jwks-file")} // check refuses it first
-	}
 	if !production || a.devTokens {
 		key, err := jwtauth.LoadOrCreateKey(dataDir)
 		if err != nil {

@@ -30,44 +30,32 @@ type badEnv struct {
 
 // int returns env as an int, or def when it is unset or empty.
 func (e *envDefaults) int(flagName, env string, def int) int {
-	v := os.Getenv(env)
-	if v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil {
-		e.bad = append(e.bad, badEnv{flagName, env, v, "an integer"})
-		return def
-	}
-	return n
+	return envValue(e, flagName, env, def, strconv.Atoi, "an integer")
 }
 
 // duration returns env as a duration, or def when it is unset or empty.
 func (e *envDefaults) duration(flagName, env string, def time.Duration) time.Duration {
-	v := os.Getenv(env)
-	if v == "" {
-		return def
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil {
-		e.bad = append(e.bad, badEnv{flagName, env, v, `a duration such as "30s"`})
-		return def
-	}
-	return d
+	return envValue(e, flagName, env, def, time.ParseDuration, `a duration such as "30s"`)
 }
 
 // bool returns env as a boolean, or def when it is unset or empty.
 func (e *envDefaults) bool(flagName, env string, def bool) bool {
+	return envValue(e, flagName, env, def, strconv.ParseBool, "true or false")
+}
+
+// envValue returns env parsed, or def when it is unset, empty or does not parse; a value that
+// does not parse is remembered in e, described as want.
+func envValue[T any](e *envDefaults, flagName, env string, def T, parse func(string) (T, error), want string) T {
 	v := os.Getenv(env)
 	if v == "" {
 		return def
 	}
-	b, err := strconv.ParseBool(v)
+	parsed, err := parse(v)
 	if err != nil {
-		e.bad = append(e.bad, badEnv{flagName, env, v, "true or false"})
+		e.bad = append(e.bad, badEnv{flagName, env, v, want})
 		return def
 	}
-	return b
+	return parsed
 }
 
 // check returns a usage error naming the first malformed variable whose flag the parsed command
