@@ -5,12 +5,9 @@ import (
 	"reflect"
 	"sort"
 	"strings"
-)
 
-// kinLoaderFields are kin-openapi's unexported fields that its loader fills for its own use,
-// which internal/cmd/contractgen leaves out of the code it writes.
-var kinLoaderFields = map[string]bool{"visited": true, "url": true, "refPath": true, "extra": true,
-	"siblingExtras": true, "refSiblings": true, "refResolved": true}
+	"github.com/remoteassist/remoteassist/internal/kinloader"
+)
 
 // DumpKinDocument writes every leaf of a kin-openapi document (or any value) as a line: its path,
 // its type, and its value, and for a value held in an interface its dynamic type, so that two
@@ -35,7 +32,7 @@ func dump(b *strings.Builder, path string, v reflect.Value) {
 		dump(b, path, v.Elem())
 	case reflect.Struct:
 		for i := range v.NumField() {
-			if f := v.Type().Field(i); !kinLoaderFields[f.Name] {
+			if f := v.Type().Field(i); !kinloader.Field(v.Type(), f.Name) {
 				dump(b, path+"."+f.Name, v.Field(i))
 			}
 		}

@@ -11,7 +11,7 @@
 // are filled with their Set methods; a value the document refers to from several places (a
 // component and its $ref) is built once and shared, as the loader shares it. The only fields
 // left out are kin-openapi's loader bookkeeping, which validation does not read (see
-// loaderOnly); any other unexported field that holds something fails the generation rather than
+// internal/kinloader); any other unexported field that holds something fails the generation rather than
 // be silently dropped. openapi's tests compare the result with a fresh load.
 package main
 
@@ -29,6 +29,8 @@ import (
 	"strings"
 
 	"github.com/getkin/kin-openapi/openapi3"
+
+	"github.com/remoteassist/remoteassist/internal/kinloader"
 )
 
 func main() {
@@ -68,17 +70,6 @@ func run(in, out, pkg, fn string) error {
 	}
 	return os.WriteFile(out, code, 0o644)
 }
-
-// loaderOnly lists the unexported fields, by type, that kin-openapi's loader fills for its own
-// use (resolving and internalising references) and that validating requests and responses never
-// reads. They are left out of the generated code.
-var loaderOnly = map[string]map[string]bool{
-	"T":        {"visited": true, "url": true},
-	"PathItem": {"refSiblings": true, "refResolved": true},
-}
-
-// refLoaderOnly are the loader's fields of every *Ref type (SchemaRef, ParameterRef, ...).
-var refLoaderOnly = map[string]bool{"refPath": true, "extra": true, "siblingExtras": true}
 
 // mapLike are kin-openapi's types whose entries live in an unexported map filled with Set.
 var mapLike = map[string]bool{"Paths": true, "Responses": true, "Callback": true}
@@ -189,7 +180,7 @@ func (g *generator) checkUnexported(t reflect.Type, f reflect.StructField, v ref
 		return fmt.Errorf("%s has unexported field %s", t, f.Name)
 	case mapLike[t.Name()] && f.Name == "m":
 		return nil
-	case loaderOnly[t.Name()][f.Name], strings.HasSuffix(t.Name(), "Ref") && refLoaderOnly[f.Name]:
+	case kinloader.Field(t, f.Name):
 		return nil
 	case v.IsZero():
 		return nil
