@@ -1,8 +1,10 @@
 package remoteassist
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -88,4 +90,75 @@ func ErrorMessage(err error) string {
 		return e.Message
 	}
 	return InternalMessage
+}
+
+// The words of a refused request body or parameter. Every layer that refuses a value (the
+// server's validation, the domain, the Go client before a round trip) builds its message here,
+// so that the same mistake reads the same wherever it is caught.
+
+// InvalidValue is the EINVALID error for a value of a property or parameter (kind names which)
+// that the contract does not allow. problem says why, in the words of the helpers below; empty,
+// the message only names the value's place.
+func InvalidValue(kind, name, problem string) *Error {
+	name = Clip(name, 64)
+	msg := "Invalid value for " + kind + " '" + name + "'"
+	if problem != "" {
+		msg += ": " + problem
+	}
+	return &Error{Code: EINVALID, Target: name, Message: msg + "."}
+}
+
+// EnumProblem says that value is not one of allowed.
+func EnumProblem(value any, allowed []string) string {
+	return RenderValue(value) + ". Allowed values: " + strings.Join(allowed, ", ")
+}
+
+// TypeProblem says that the value has the wrong JSON type: "expected a boolean, got a string".
+func TypeProblem(expected, got string) string { return "expected " + expected + ", got " + got }
+
+// NullProblem says that the value may not be null.
+const NullProblem = "null is not allowed"
+
+// UnknownProperty is the EINVALID error for a body property the entity does not have.
+func UnknownProperty(name string, allowed []string) *Error {
+	name = Clip(name, 64)
+	return &Error{Code: EINVALID, Target: name, Message: "Property '" + name +
+		"' does not exist on type 'microsoft.graph.remoteAssistanceSettings'. Allowed properties: " + strings.Join(allowed, ", ") + "."}
+}
+
+// DuplicateProperty is the EINVALID error for a body naming a property more than once.
+func DuplicateProperty(name string) *Error {
+	name = Clip(name, 64)
+	return &Error{Code: EINVALID, Target: name,
+		Message: "Unable to read JSON request payload: the property '" + name + "' appears more than once."}
+}
+
+// ReadOnlyMismatch is the EINVALID error for a read-only property sent back with another value
+// than the object's.
+func ReadOnlyMismatch(name string) *Error {
+	return InvalidValue("property", name, "it is read-only and, when sent, must be the object's current id")
+}
+
+// EmptyPatch is the EINVALID error for a patch that changes nothing, in Intune's words; its
+// cause is ErrEmptyPatch.
+func EmptyPatch() *Error {
+	return &Error{Code: EINVALID, Message: "Invalid patch, at least 1 property must be changed.", Err: ErrEmptyPatch}
+}
+
+// RenderValue shows a client's value in a message: JSON-encoded and cut short.
+func RenderValue(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return "the value"
+	}
+	return Clip(string(b), 64)
+}
+
+// Clip cuts s to n bytes (marking the cut with "...") and drops invalid UTF-8, so that
+// whatever a client sent cannot make a message long or unprintable.
+func Clip(s string, n int) string {
+	if len(s) > n {
+		s = s[:n] + "..."
+	}
+	return strings.ToValidUTF8(s, "")
 }

@@ -1,7 +1,17 @@
 // Package remoteassist is the domain of the remoteassist service: the tenant's remote
 // assistance settings, the store that keeps them and the errors every layer shares.
 //
-// The HTTP contract lives in package openapi; the code generated from it lives in package gen.
+// The HTTP contract lives in package openapi (openapi/openapi.yaml). Everything derived from it
+// is made by go generate, in the order below, and checked for drift by CI:
+//
+//   - gen/models: the schemas and parameter structs (no echo, no HTTP client), which this
+//     package, the stores and the Go client use;
+//   - gen/echoapi: the echo server interface the server implements;
+//   - gen/apiclient: the HTTP client package client is built on;
+//   - openapi/openapi.json: the contract as JSON, which the server parses at start-up and serves.
 package remoteassist
 
-//go:generate go tool oapi-codegen -config gen/config.yaml openapi/openapi.yaml
+//go:generate go tool oapi-codegen -config gen/models/config.yaml openapi/openapi.yaml
+//go:generate go tool oapi-codegen -config gen/echoapi/config.yaml openapi/openapi.yaml
+//go:generate go tool oapi-codegen -config gen/apiclient/config.yaml openapi/openapi.yaml
+//go:generate go run ./internal/cmd/yaml2json -o openapi/openapi.json openapi/openapi.yaml

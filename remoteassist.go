@@ -6,27 +6,28 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"strings"
 
-	"github.com/remoteassist/remoteassist/gen"
+	"github.com/remoteassist/remoteassist/gen/models"
 )
 
 // State is the state of remote assistance for a tenant. Its values are exactly the contract's
-// remoteAssistanceState enumeration; the generated type is the one list of them.
-type State = gen.MicrosoftGraphRemoteAssistanceState
+// remoteAssistanceState enumeration: the generated type and its Valid method are the one list
+// of them.
+type State = models.MicrosoftGraphRemoteAssistanceState
 
 // The states a tenant can be in.
 const (
-	StateNotConfigured = gen.MicrosoftGraphRemoteAssistanceStateNotConfigured
-	StateDisabled      = gen.MicrosoftGraphRemoteAssistanceStateDisabled
-	StateEnabled       = gen.MicrosoftGraphRemoteAssistanceStateEnabled
+	StateNotConfigured = models.MicrosoftGraphRemoteAssistanceStateNotConfigured
+	StateDisabled      = models.MicrosoftGraphRemoteAssistanceStateDisabled
+	StateEnabled       = models.MicrosoftGraphRemoteAssistanceStateEnabled
 )
 
-// States lists every valid State, in the contract's order.
+// States lists every valid State in the contract's order, for messages and help texts; Valid
+// decides. TestStatesMatchContract holds it to the contract.
 func States() []State { return []State{StateNotConfigured, StateDisabled, StateEnabled} }
 
 // ODataType is the OData type name of the settings entity on the wire.
-const ODataType = string(gen.MicrosoftGraphRemoteAssistanceSettingsOdataTypeHashMicrosoftGraphRemoteAssistanceSettings)
+const ODataType = string(models.MicrosoftGraphRemoteAssistanceSettingsOdataTypeHashMicrosoftGraphRemoteAssistanceSettings)
 
 // Settings are a tenant's remote assistance settings.
 type Settings struct {
@@ -64,8 +65,20 @@ type Patch struct {
 }
 
 // IsEmpty reports whether the patch changes no property.
-func (p Patch) IsEmpty() bool {
-	return p.AllowSessionsToUnenrolledDevices == nil && p.RemoteAssistanceState == nil && p.BlockChat == nil
+func (p Patch) IsEmpty() bool { return p == Patch{} }
+
+// Apply returns s with the properties set in p changed.
+func (p Patch) Apply(s Settings) Settings {
+	if p.AllowSessionsToUnenrolledDevices != nil {
+		s.AllowSessionsToUnenrolledDevices = *p.AllowSessionsToUnenrolledDevices
+	}
+	if p.RemoteAssistanceState != nil {
+		s.RemoteAssistanceState = *p.RemoteAssistanceState
+	}
+	if p.BlockChat != nil {
+		s.BlockChat = *p.BlockChat
+	}
+	return s
 }
 
 // ErrEmptyPatch is the cause of the error Patch.Validate returns for a patch that sets no
@@ -82,38 +95,22 @@ var ErrInvalidState = errors.New("invalid remoteAssistanceState")
 // before a round trip.
 func (p Patch) Validate() error {
 	if p.IsEmpty() {
-		return &Error{Code: EINVALID, Message: "Invalid patch, at least 1 property must be changed.", Err: ErrEmptyPatch}
+		return EmptyPatch()
 	}
 	if p.RemoteAssistanceState != nil && !p.RemoteAssistanceState.Valid() {
-		return &Error{Code: EINVALID, Target: "remoteAssistanceState", Err: ErrInvalidState,
-			Message: fmt.Sprintf("Invalid value for property 'remoteAssistanceState': %q. Allowed values: %s.",
-				string(*p.RemoteAssistanceState), StateList())}
+		err := InvalidValue("property", "remoteAssistanceState", EnumProblem(string(*p.RemoteAssistanceState), enumNames(States())))
+		err.Err = ErrInvalidState
+		return err
 	}
 	return nil
 }
 
-// StateList renders the valid states for messages: "notConfigured, disabled, enabled".
-func StateList() string {
-	states := States()
-	names := make([]string, len(states))
-	for i, s := range states {
-		names[i] = string(s)
+func enumNames[T ~string](values []T) []string {
+	names := make([]string, len(values))
+	for i, v := range values {
+		names[i] = string(v)
 	}
-	return strings.Join(names, ", ")
-}
-
-// Apply returns s with the properties set in p changed.
-func (p Patch) Apply(s Settings) Settings {
-	if p.AllowSessionsToUnenrolledDevices != nil {
-		s.AllowSessionsToUnenrolledDevices = *p.AllowSessionsToUnenrolledDevices
-	}
-	if p.RemoteAssistanceState != nil {
-		s.RemoteAssistanceState = *p.RemoteAssistanceState
-	}
-	if p.BlockChat != nil {
-		s.BlockChat = *p.BlockChat
-	}
-	return s
+	return names
 }
 
 // Store keeps each tenant's settings.
@@ -164,7 +161,6 @@ func SettingsID(tenant string) string {
 	h := sha1.Sum([]byte("remoteAssistanceSettings:" + tenant))
 	h[6] = (h[6] & 0x0f) | 0x50
 	h[8] = (h[8] & 0x3f) | 0x80
-	// Every GET of a tenant without stored settings computes it: hex by hand, not fmt.
 	var id [36]byte
 	hex.Encode(id[0:8], h[0:4])
 	hex.Encode(id[9:13], h[4:6])

@@ -12,7 +12,10 @@ import (
 // TestStatesMatchContract keeps the domain's list of states, used in messages and help texts,
 // equal to the contract's enumeration, in the contract's order.
 func TestStatesMatchContract(t *testing.T) {
-	doc := openapi.Shared()
+	doc, err := openapi.Shared()
+	if err != nil {
+		t.Fatal(err)
+	}
 	var want []string
 	for _, v := range doc.Components.Schemas["microsoft.graph.remoteAssistanceState"].Value.Enum {
 		want = append(want, v.(string))

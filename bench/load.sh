@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Loopback load: "remoteassist serve --store memory" and the floor server (internal/floor) as
+# Loopback load: "remoteassist serve --store memory" and the floor server (bench/floor) as
 # real processes, GET and PATCH against each, LOAD_DURATION (5s) per run with LOAD_CONNECTIONS
 # (32) connections on one wrk thread, interleaved stack/floor, LOAD_ROUNDS (3) rounds. Reports
 # the median req/s and p50/p99 latency of the rounds as Markdown, with the stack/floor ratio.
@@ -23,7 +23,7 @@ if ! command -v wrk >/dev/null; then
 	$SUDO apt-get update -qq && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
 fi
 go build -o "$OUT/remoteassist" ./cmd/remoteassist
-go build -o "$OUT/floorserver" ./internal/floor/cmd/floorserver
+go build -o "$OUT/floorserver" ./bench/floor/cmd/floorserver
 data=$(mktemp -d)
 pids=()
 cleanup() {

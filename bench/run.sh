@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make bench: the whole performance comparison of the server ("stack") with the hand-written
-# floor (internal/floor), in one command.
+# floor (bench/floor), in one command.
 #
 #   bash bench/run.sh            # Go benchmarks, then the loopback load run, then start-up
 #   bash bench/run.sh go         # only the Go benchmarks (or: load, startup)

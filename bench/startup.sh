@@ -10,9 +10,9 @@ OUT=${BENCH_OUT:-bench/out}
 RUNS=${STARTUP_RUNS:-20}
 mkdir -p "$OUT"
 go build -o "$OUT/remoteassist" ./cmd/remoteassist
-go build -o "$OUT/floorserver" ./internal/floor/cmd/floorserver
+go build -o "$OUT/floorserver" ./bench/floor/cmd/floorserver
 # The floor plus an unused import of kin-openapi: the least any process that links it can take.
-go build -tags kinimport -o "$OUT/floorkin" ./internal/floor/cmd/floorserver
+go build -tags kinimport -o "$OUT/floorkin" ./bench/floor/cmd/floorserver
 go build -o "$OUT/startup" ./bench/startup
 data=$(mktemp -d)
 trap 'rm -rf "$data"' EXIT

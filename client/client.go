@@ -2,7 +2,7 @@
 // Intune /deviceManagement/remoteAssistanceSettings (beta), as served by remoteassist or by
 // Graph itself.
 //
-// It is built on the client generated from the contract (package gen) and adds what the
+// It is built on the client generated from the contract (package gen/apiclient) and adds what the
 // generated code leaves to its caller: typed settings and partial updates, Graph errors as
 // *Error values, bearer tokens with one refresh after a 401, retries of 429, 503 and 504 with
 // backoff that honours Retry-After, and a client-request-id per call for tracing.
@@ -22,7 +22,9 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/remoteassist/remoteassist/gen"
+	"github.com/remoteassist/remoteassist"
+	"github.com/remoteassist/remoteassist/gen/apiclient"
+	"github.com/remoteassist/remoteassist/gen/models"
 	"github.com/remoteassist/remoteassist/internal/requestid"
 )
 
@@ -44,7 +46,7 @@ type TokenSource func(ctx context.Context, forceRefresh bool) (string, error)
 
 // Client talks to the service. It is safe for concurrent use.
 type Client struct {
-	api         gen.ClientInterface
+	api         apiclient.ClientInterface
 	tokens      TokenSource
 	refreshable bool // whether a 401 is worth one retry with a refreshed token
 	userAgent   string
@@ -158,7 +160,7 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	}
 	// NewClient, unlike the bare request builders, keeps the base path (/beta): it resolves
 	// the operation paths relative to the base URL with a trailing slash.
-	api, err := gen.NewClientWithResponses(baseURL, gen.WithHTTPClient(o.httpClient))
+	api, err := apiclient.NewClientWithResponses(baseURL, apiclient.WithHTTPClient(o.httpClient))
 	if err != nil {
 		return nil, fmt.Errorf("client: %w", err)
 	}
@@ -176,9 +178,9 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 
 // Get returns the tenant's settings; the tenant is the one the token belongs to.
 func (c *Client) Get(ctx context.Context) (Settings, error) {
-	return c.call(ctx, "get", func(ctx context.Context, requestID string, editors ...gen.RequestEditorFn) (*http.Response, error) {
+	return c.call(ctx, "get", func(ctx context.Context, requestID string, editors ...apiclient.RequestEditorFn) (*http.Response, error) {
 		return c.api.DeviceManagementGetRemoteAssistanceSettings(ctx,
-			&gen.DeviceManagementGetRemoteAssistanceSettingsParams{ClientRequestId: &requestID}, editors...)
+			&models.DeviceManagementGetRemoteAssistanceSettingsParams{ClientRequestId: &requestID}, editors...)
 	})
 }
 
@@ -191,10 +193,10 @@ func (c *Client) Update(ctx context.Context, p Patch) (Settings, error) {
 	if err := p.Validate(); err != nil {
 		return Settings{}, &patchError{err}
 	}
-	s, err := c.call(ctx, "update", func(ctx context.Context, requestID string, editors ...gen.RequestEditorFn) (*http.Response, error) {
+	s, err := c.call(ctx, "update", func(ctx context.Context, requestID string, editors ...apiclient.RequestEditorFn) (*http.Response, error) {
 		// The generated method marshals the body afresh on every call, so a retry re-sends it.
 		return c.api.DeviceManagementUpdateRemoteAssistanceSettings(ctx,
-			&gen.DeviceManagementUpdateRemoteAssistanceSettingsParams{ClientRequestId: &requestID}, patchToWire(p), editors...)
+			&models.DeviceManagementUpdateRemoteAssistanceSettingsParams{ClientRequestId: &requestID}, p.Update(), editors...)
 	})
 	if errors.Is(err, errNoContent) {
 		// Graph's Intune endpoints often answer a PATCH with 204 and no body; read the
@@ -208,7 +210,7 @@ func (c *Client) Update(ctx context.Context, p Patch) (Settings, error) {
 var errNoContent = errors.New("client: 204 No Content")
 
 // sendFunc sends one attempt of a call with the given client-request-id and request editors.
-type sendFunc func(ctx context.Context, requestID string, editors ...gen.RequestEditorFn) (*http.Response, error)
+type sendFunc func(ctx context.Context, requestID string, editors ...apiclient.RequestEditorFn) (*http.Response, error)
 
 // call runs one logical call: attempts with one client-request-id, one token refresh after a
 // 401 when the token source can refresh, and retries of 429, 503 and 504 by the policy.
@@ -216,7 +218,7 @@ func (c *Client) call(ctx context.Context, op string, send sendFunc) (Settings, 
 	requestID := requestid.New() // a version 4 UUID, the form Graph uses for client-request-id
 	forceRefresh, refreshed := false, false
 	for retries := 0; ; {
-		var editors []gen.RequestEditorFn
+		var editors []apiclient.RequestEditorFn
 		token, err := c.token(ctx, forceRefresh)
 		if err != nil {
 			return Settings{}, err
@@ -272,7 +274,7 @@ func (c *Client) token(ctx context.Context, forceRefresh bool) (string, error) {
 
 // headers returns the editor that sets what every attempt carries besides the
 // client-request-id, which the generated code sets from the operation's parameters.
-func (c *Client) headers(token string) gen.RequestEditorFn {
+func (c *Client) headers(token string) apiclient.RequestEditorFn {
 	return func(_ context.Context, req *http.Request) error {
 		req.Header.Set("Accept", "application/json")
 		if c.userAgent != "" {
@@ -303,12 +305,12 @@ func (c *Client) read(res *http.Response) (Settings, error) {
 		return Settings{}, fmt.Errorf("client: the service answered %d with Content-Type %q, not JSON settings: %s",
 			res.StatusCode, res.Header.Get("Content-Type"), bodySnippet(body))
 	}
-	var w gen.MicrosoftGraphRemoteAssistanceSettings
+	var w remoteassist.Entity
 	if err := json.Unmarshal(body, &w); err != nil {
 		return Settings{}, fmt.Errorf("client: decoding the settings: %w", err)
 	}
 	if w.Id == "" {
 		return Settings{}, fmt.Errorf("client: the service answered %d without settings: %s", res.StatusCode, bodySnippet(body))
 	}
-	return settingsFromWire(&w), nil
+	return remoteassist.SettingsFromEntity(&w), nil
 }

@@ -9,7 +9,7 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/remoteassist/remoteassist/gen"
+	"github.com/remoteassist/remoteassist/gen/models"
 )
 
 // Error is an error response from the service: any status other than 2xx. Graph's error
@@ -70,7 +70,7 @@ func newError(res *http.Response, body []byte, now time.Time) *Error {
 		ClientRequestID: res.Header.Get("client-request-id"),
 		RetryAfter:      retryAfter(res.Header.Get("Retry-After"), now),
 	}
-	var env gen.ODataError
+	var env models.ODataError
 	if json.Unmarshal(body, &env) == nil && (env.Error.Code != "" || env.Error.Message != "") {
 		e.Code = env.Error.Code
 		e.Message = env.Error.Message

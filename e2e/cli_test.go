@@ -31,9 +31,9 @@ func TestCLISession(t *testing.T) {
 	r := cli("get")
 	wantTable := "PROPERTY                          VALUE\n" +
 		"id                                " + id + "\n" +
-		"remoteAssistanceState             notConfigured\n" +
 		"allowSessionsToUnenrolledDevices  false\n" +
-		"blockChat                         false\n"
+		"blockChat                         false\n" +
+		"remoteAssistanceState             notConfigured\n"
 	if r.exitCode != 0 || r.stdout != wantTable || r.stderr != "" {
 		t.Fatalf("get: exit %d\nstdout:\n%s\nstderr: %s", r.exitCode, r.stdout, r.stderr)
 	}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"net/http"
 	"strings"
 
 	"github.com/remoteassist/remoteassist"
@@ -8,12 +9,12 @@ import (
 
 // authenticate verifies the bearer token and leaves the caller's Principal on the request
 // state.
-func (s *Server) authenticate(st *reqState) error {
-	token, ok := bearerToken(st.Request().Header.Get("Authorization"))
+func (s *Server) authenticate(req *http.Request, st *request) error {
+	token, ok := bearerToken(req.Header.Get("Authorization"))
 	if !ok {
 		return remoteassist.Errorf(remoteassist.EUNAUTHENTICATED, "Access token is empty.")
 	}
-	p, err := s.auth.Authenticate(st.Request().Context(), token)
+	p, err := s.auth.Authenticate(req.Context(), token)
 	if err != nil {
 		return err
 	}
@@ -41,7 +42,8 @@ func forbidden(op *operation, p remoteassist.Principal) error {
 		middle = "'. Permissions on the request '"
 		suffix = "'."
 	)
-	n := len(prefix) + len(op.needed) + len(middle) + len(suffix)
+	needed := strings.Join(op.permissions, ", ")
+	n := len(prefix) + len(needed) + len(middle) + len(suffix)
 	for _, g := range p.Scopes {
 		n += len(g) + 1
 	}
@@ -51,7 +53,7 @@ func forbidden(op *operation, p remoteassist.Principal) error {
 	var b strings.Builder
 	b.Grow(n)
 	b.WriteString(prefix)
-	b.WriteString(op.needed)
+	b.WriteString(needed)
 	b.WriteString(middle)
 	first := true
 	for _, list := range [][]string{p.Scopes, p.Roles} {
@@ -65,14 +67,6 @@ func forbidden(op *operation, p remoteassist.Principal) error {
 	}
 	b.WriteString(suffix)
 	return &remoteassist.Error{Code: remoteassist.EFORBIDDEN, Message: b.String()}
-}
-
-// principal returns the caller that authenticate verified.
-func principal(st *reqState) (remoteassist.Principal, error) {
-	if !st.authenticated || st.principal.Tenant == "" {
-		return remoteassist.Principal{}, remoteassist.Internal(errNotWired("authentication"))
-	}
-	return st.principal, nil
 }
 
 // errNotWired reports a layer missing from the chain: a bug, never a client's fault.

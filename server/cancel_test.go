@@ -307,7 +307,8 @@ func TestClientCancelIs499(t *testing.T) {
 
 // TestCanceledWhileRequestLiveIs500: a context.Canceled from below while the request's own
 // context is live is not the client's doing (some internal context was cancelled): it stays an
-// internal error, with its 500 envelope, ERROR log line and 5xx sample.
+// internal error, with its 500 envelope, its access line at ERROR naming the cause (the one line
+// the request is logged with) and its 5xx sample.
 func TestCanceledWhileRequestLiveIs500(t *testing.T) {
 	store := &liveCanceledStore{Store: memory.New()}
 	h := newObservedHarness(t, store)
@@ -322,12 +323,13 @@ func TestCanceledWhileRequestLiveIs500(t *testing.T) {
 	if n := store.calls.Load(); n != 1 {
 		t.Fatalf("the store was called %d times, want 1", n)
 	}
-	if line := h.accessLine("live-request"); line["status"] != float64(500) {
+	if line := h.accessLine("live-request"); line["status"] != float64(500) || line["level"] != "ERROR" ||
+		!strings.Contains(fmt.Sprint(line["error"]), "context canceled") {
 		t.Errorf("access log line %v", line)
 	}
 	var errorLines int
 	for _, e := range h.logEntries() {
-		if e["level"] == "ERROR" && e["msg"] == "request failed" {
+		if e["level"] == "ERROR" {
 			errorLines++
 		}
 	}

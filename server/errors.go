@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/remoteassist/remoteassist"
+	"github.com/remoteassist/remoteassist/gen/models"
 	"github.com/remoteassist/remoteassist/internal/requestid"
 )
 
@@ -57,40 +59,38 @@ var (
 )
 
 // writeError writes err as the Graph error envelope: every error any layer returns ends here.
-// Internal details are logged, never sent.
-func (s *Server) writeError(st *reqState, err error) {
-	res := st.Response()
+// Internal details are kept for the access log (finish), never sent.
+func (s *Server) writeError(c echo.Context, st *request, err error) {
+	res := c.Response()
 	if res.Committed {
 		return
 	}
-	domainErr := s.toDomainError(err, st)
+	req := c.Request()
+	domainErr := toDomainError(err, req)
 	ge, ok := graphErrors[domainErr.Code]
 	if !ok {
 		ge = graphErrors[remoteassist.EINTERNAL]
 	}
 	if ge.status == statusClientClosed {
-		abandon(st)
+		abandon(res)
 		return
 	}
+	st.err = err
 	if st.failure == failNone && st.op != nil {
 		st.failure = ge.class
 		if errors.Is(err, remoteassist.ErrEmptyPatch) {
 			st.failure = failEmptyPatch
 		}
 	}
-	if ge.status >= 500 {
-		s.logger.ErrorContext(st.Request().Context(), "request failed",
-			"request_id", st.requestID, "error", err)
-	}
 	h := res.Header()
 	switch ge.status {
 	case http.StatusUnauthorized:
 		h["Www-Authenticate"] = challengeInvalidToken
-		if len(st.Request().Header["Authorization"]) == 0 {
+		if len(req.Header["Authorization"]) == 0 {
 			h["Www-Authenticate"] = challengeNoToken
 		}
 	case http.StatusMethodNotAllowed:
-		if allow, ok := s.allow[st.Request().URL.Path]; ok {
+		if allow, ok := s.allow[req.URL.Path]; ok {
 			h["Allow"] = allow
 		}
 	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
@@ -100,18 +100,34 @@ func (s *Server) writeError(st *reqState, err error) {
 		}
 		h.Set("Retry-After", strconv.Itoa(int((after+time.Second-1)/time.Second)))
 	}
-	message := domainErr.Message
-	if ge.status == http.StatusInternalServerError {
-		message = remoteassist.InternalMessage
-	}
-	if st.Request().Method == http.MethodHead {
+	if req.Method == http.MethodHead {
 		res.WriteHeader(ge.status)
 		return
 	}
-	st.out = appendErrorEnvelope(st.out[:0], ge.code, message, domainErr.Target, time.Now(), st.requestID, st.clientRequestID)
-	if err := writeJSON(res, ge.status, st.out); err != nil {
-		s.logger.ErrorContext(st.Request().Context(), "writing error response", "error", err)
+	if err := c.JSONPretty(ge.status, errorEnvelope(ge, domainErr, st), ""); err != nil {
+		st.err = errors.Join(st.err, fmt.Errorf("writing the error response: %w", err))
 	}
+}
+
+// errorEnvelope is the Graph error envelope of a domain error, as the contract defines it.
+func errorEnvelope(ge graphError, e *remoteassist.Error, st *request) models.ODataError {
+	message := e.Message
+	if ge.status == http.StatusInternalServerError {
+		message = remoteassist.InternalMessage
+	}
+	env := models.ODataError{Error: models.MainError{
+		Code:    ge.code,
+		Message: message,
+		InnerError: models.InnerError{
+			Date:            time.Now().UTC().Format("2006-01-02T15:04:05"),
+			RequestId:       st.requestID,
+			ClientRequestId: st.clientRequestID,
+		},
+	}}
+	if e.Target != "" {
+		env.Error.Target = &e.Target
+	}
+	return env
 }
 
 // abandon ends a request whose client has gone, without an answer nobody would read: the
@@ -120,8 +136,7 @@ func (s *Server) writeError(st *reqState, err error) {
 // connection cannot be taken over (HTTP/2, whose stream the client has already reset, or a
 // ResponseWriter of a test), a bare 499 header without a body is written instead, so that even
 // then no 500 envelope leaves.
-func abandon(st *reqState) {
-	res := st.Response()
+func abandon(res *echo.Response) {
 	if conn, _, err := http.NewResponseController(res.Writer).Hijack(); err == nil {
 		res.Status, res.Committed = statusClientClosed, true
 		conn.Close()
@@ -136,17 +151,17 @@ func (s *Server) echoErrorHandler(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
 	}
-	st := &reqState{Context: c, requestID: requestid.New()}
+	st := &request{requestID: requestid.New()}
 	st.clientRequestID = st.requestID
-	s.writeError(st, err)
+	s.writeError(c, st, err)
 }
 
 // toDomainError turns any error into a domain error: a cancellation by a client that went
 // away becomes codeClientClosed, whatever a lower layer made of it; domain errors pass through;
 // echo's routing errors get their codes; everything else becomes EINTERNAL. A context.Canceled
 // while the request's own context is still live is not the client's doing: it stays EINTERNAL.
-func (s *Server) toDomainError(err error, st *reqState) *remoteassist.Error {
-	if errors.Is(err, context.Canceled) && st.Request().Context().Err() != nil {
+func toDomainError(err error, req *http.Request) *remoteassist.Error {
+	if errors.Is(err, context.Canceled) && req.Context().Err() != nil {
 		return &remoteassist.Error{Code: codeClientClosed, Message: "The client closed the request.", Err: err}
 	}
 	var de *remoteassist.Error
@@ -160,15 +175,15 @@ func (s *Server) toDomainError(err error, st *reqState) *remoteassist.Error {
 	if errors.As(err, &he) {
 		switch he.Code {
 		case http.StatusNotFound:
-			return remoteassist.Errorf(remoteassist.ENOTFOUND, "Resource not found for the segment '%s'.", lastSegment(st.Request().URL.Path))
+			return remoteassist.Errorf(remoteassist.ENOTFOUND, "Resource not found for the segment '%s'.", lastSegment(req.URL.Path))
 		case http.StatusMethodNotAllowed:
-			return remoteassist.Errorf(remoteassist.EMETHOD, "The HTTP method '%s' is not allowed on this resource.", truncate(st.Request().Method, 32))
+			return remoteassist.Errorf(remoteassist.EMETHOD, "The HTTP method '%s' is not allowed on this resource.", remoteassist.Clip(req.Method, 32))
 		case http.StatusBadRequest:
 			// The generated parameter binders answer with their own 400s, such as "Expected
 			// one value for client-request-id, got 2"; the validator has already refused
 			// anything else out of contract. Their messages name the parameter: pass them on.
 			if msg, ok := he.Message.(string); ok && msg != "" {
-				return remoteassist.Errorf(remoteassist.EINVALID, "The request is malformed: %s.", truncate(msg, 120))
+				return remoteassist.Errorf(remoteassist.EINVALID, "The request is malformed: %s.", remoteassist.Clip(msg, 120))
 			}
 			return remoteassist.Errorf(remoteassist.EINVALID, "The request is malformed.")
 		}
@@ -186,5 +201,5 @@ func lastSegment(path string) string {
 	if i := strings.LastIndexByte(seg, '/'); i >= 0 {
 		seg = seg[i+1:]
 	}
-	return truncate(seg, 64)
+	return remoteassist.Clip(seg, 64)
 }

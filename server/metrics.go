@@ -114,7 +114,7 @@ func newMetrics(reg prometheus.Registerer, ops map[string]*operation, inFlight f
 }
 
 // observe counts a finished request.
-func (m *metrics) observe(st *reqState, status int, latency time.Duration) {
+func (m *metrics) observe(st *request, method string, status int, latency time.Duration) {
 	om := m.unknown
 	if st.op != nil {
 		om = st.op.metrics
@@ -123,7 +123,7 @@ func (m *metrics) observe(st *reqState, status int, latency time.Duration) {
 	if c, ok := om.byStatus[status]; ok {
 		c.Inc()
 	} else {
-		m.requests.WithLabelValues(om.id, methodLabel(st.Request().Method), strconv.Itoa(status)).Inc()
+		m.requests.WithLabelValues(om.id, methodLabel(method), strconv.Itoa(status)).Inc()
 	}
 	if st.failure != failNone {
 		m.failures[st.failure].Inc()

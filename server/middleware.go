@@ -12,13 +12,10 @@ import (
 	"github.com/remoteassist/remoteassist/internal/requestid"
 )
 
-// reqState is everything a request carries from layer to layer, in one struct that is reused
-// from request to request. It is the echo.Context the layers after the entry layer and the
-// handlers receive. Echo's own context store (c.Set) would allocate a map per request and box
-// every value put in it.
-type reqState struct {
-	echo.Context
-
+// request is what the layers learn of a request and pass on, kept in the echo context under
+// requestKey: its ids, the operation it was routed to, the verified caller and its validated
+// body, and, for the log and the metrics, how it ended.
+type request struct {
 	start           time.Time
 	requestID       string
 	clientRequestID string
@@ -27,112 +24,84 @@ type reqState struct {
 	// principal is the verified caller, once authenticated is true.
 	principal     remoteassist.Principal
 	authenticated bool
+	// body is the request body kin-openapi validated, for the handler to bind.
+	body any
 	// failure is the validation failure class counted in the metrics, when one applies.
 	failure failureClass
-	// fields is the validated request body; fieldBuf backs it.
-	fields   []bodyField
-	fieldBuf [8]bodyField
-	// members is the scanned request body; memberBuf backs it.
-	members   []member
-	memberBuf [8]member
-	// body receives the request body; out builds the response. Both are reused.
-	body []byte
-	out  []byte
+	// err is the error the request was answered with, logged with the access line.
+	err error
 }
 
-// maxReusedBuffer bounds the buffers a reqState keeps between requests, so that one large body
-// does not pin its memory in the pool.
-const maxReusedBuffer = 4 << 10
+const requestKey = "remoteassist.request"
 
-// reset makes st ready for a new request on c.
-func (st *reqState) reset(c echo.Context) {
-	st.Context = c
-	st.op = nil
-	st.principal = remoteassist.Principal{}
-	st.authenticated = false
-	st.failure = failNone
-	st.fields = st.fieldBuf[:0]
-	st.members = st.memberBuf[:0]
-	if cap(st.body) > maxReusedBuffer {
-		st.body = nil
+// requestOf returns the request state the entry layer put in c.
+func requestOf(c echo.Context) *request {
+	st, _ := c.Get(requestKey).(*request)
+	if st == nil {
+		// Only reachable if the entry layer was not wired in: a bug, answered as a 500.
+		panic(errNotWired("entry"))
 	}
-	if cap(st.out) > maxReusedBuffer {
-		st.out = nil
-	}
+	return st
 }
 
-// release drops the references st holds into the finished request.
-func (st *reqState) release() {
-	st.Context = nil
-	st.principal = remoteassist.Principal{}
-	clear(st.fieldBuf[:])
-	clear(st.memberBuf[:])
-	st.fields, st.members = nil, nil
-}
-
-// Header values that never change, shared by every response: net/http and echo only read
-// them, and anyone replacing one (Header.Set) replaces the slice, not its element.
-var (
-	cachePrivate    = []string{"private"}
-	contentTypeJSON = []string{"application/json"}
-)
+// cachePrivate is the Cache-Control of every response. Header values are only read by net/http
+// and echo, and replacing one (Header.Set) replaces the slice, not its element, so one slice
+// serves every response.
+var cachePrivate = []string{"private"}
 
 // entry is the first layer of every request, API or not. It settles the request ids and puts
 // them on the response before anything else can fail, recovers panics, writes every error as
 // the Graph envelope, and finally counts and logs the request.
 func (s *Server) entry(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		st := s.states.Get().(*reqState)
-		st.reset(c)
-		st.start = time.Now()
-		id := requestid.New()
-		clientID := c.Request().Header.Get("Client-Request-Id") // canonical: no allocation to canonicalise
-		if !requestid.UsableClientID(clientID) {
-			clientID = id
+		st := &request{start: time.Now(), requestID: requestid.New()}
+		st.clientRequestID = c.Request().Header.Get("Client-Request-Id")
+		if !requestid.UsableClientID(st.clientRequestID) {
+			st.clientRequestID = st.requestID
 		}
-		st.requestID, st.clientRequestID = id, clientID
-		// One allocation for both id headers; the capacity limits keep an append to one from
-		// overwriting the other.
-		ids := []string{id, clientID}
 		h := c.Response().Header()
-		h["Request-Id"] = ids[0:1:1]
-		h["Client-Request-Id"] = ids[1:2:2]
+		h["Request-Id"] = []string{st.requestID}
+		h["Client-Request-Id"] = []string{st.clientRequestID}
 		h["Cache-Control"] = cachePrivate
+		c.Set(requestKey, st)
 
-		if err := s.call(next, st); err != nil {
-			s.writeError(st, err)
+		if err := s.call(next, c); err != nil {
+			s.writeError(c, st, err)
 		}
-		s.finish(st)
-		st.release()
-		s.states.Put(st)
+		s.finish(c, st)
 		return nil
 	}
 }
 
 // call runs the rest of the chain and turns a panic in it into a 500 Graph envelope; the stack
 // goes to the server log only.
-func (s *Server) call(next echo.HandlerFunc, st *reqState) (err error) {
+func (s *Server) call(next echo.HandlerFunc, c echo.Context) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			if r == http.ErrAbortHandler {
 				panic(r)
 			}
-			s.logger.ErrorContext(st.Request().Context(), "panic serving request",
-				"request_id", st.requestID, "panic", r, "stack", string(debug.Stack()))
+			s.logger.ErrorContext(c.Request().Context(), "panic serving request",
+				"request_id", requestOf(c).requestID, "panic", r, "stack", string(debug.Stack()))
 			err = remoteassist.Internal(nil)
 		}
 	}()
-	return next(st)
+	return next(c)
 }
 
-// finish counts the request in the metrics and writes its access log line: ids, tenant,
-// operation, status and latency. Tokens and bodies are never logged.
-func (s *Server) finish(st *reqState) {
+// finish counts the request in the metrics and writes its one access-log line: ids, tenant,
+// operation, status and latency, at Error with the cause for a 5xx. Tokens and bodies are never
+// logged.
+func (s *Server) finish(c echo.Context, st *request) {
 	latency := time.Since(st.start)
-	status := st.Response().Status
-	s.metrics.observe(st, status, latency)
-	ctx := st.Request().Context()
-	if !s.logger.Enabled(ctx, slog.LevelInfo) {
+	status := c.Response().Status
+	s.metrics.observe(st, c.Request().Method, status, latency)
+	level := slog.LevelInfo
+	if status >= 500 {
+		level = slog.LevelError
+	}
+	ctx := c.Request().Context()
+	if !s.logger.Enabled(ctx, level) {
 		return
 	}
 	opID, tenant := unknownOperation, ""
@@ -142,16 +111,20 @@ func (s *Server) finish(st *reqState) {
 	if st.authenticated {
 		tenant = st.principal.Tenant
 	}
-	s.logger.LogAttrs(ctx, slog.LevelInfo, "request",
+	attrs := []slog.Attr{
 		slog.String("request_id", st.requestID),
 		slog.String("client_request_id", st.clientRequestID),
-		slog.String("method", st.Request().Method),
-		slog.String("path", truncate(st.Request().URL.Path, 256)),
+		slog.String("method", c.Request().Method),
+		slog.String("path", remoteassist.Clip(c.Request().URL.Path, 256)),
 		slog.String("operation", opID),
 		slog.String("tenant", tenant),
 		slog.Int("status", status),
 		slog.Duration("latency", latency),
-	)
+	}
+	if level == slog.LevelError && st.err != nil {
+		attrs = append(attrs, slog.String("error", st.err.Error()))
+	}
+	s.logger.LogAttrs(ctx, level, "request", attrs...)
 }
 
 // pipeline is the per-operation part of the request path, in one layer: concurrency cap,
@@ -159,10 +132,7 @@ func (s *Server) finish(st *reqState) {
 func (s *Server) pipeline(op *operation) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			st, ok := c.(*reqState)
-			if !ok {
-				return remoteassist.Internal(errNotWired("entry"))
-			}
+			st := requestOf(c)
 			st.op = op
 			// The cap counts with one atomic instead of a semaphore channel: the common case
 			// is one add and one subtract, with no lock.
@@ -172,31 +142,29 @@ func (s *Server) pipeline(op *operation) echo.MiddlewareFunc {
 				return &remoteassist.Error{Code: remoteassist.EUNAVAILABLE, RetryAfter: time.Second,
 					Message: "The service is busy. Retry later."}
 			}
-			if err := s.authenticate(st); err != nil {
+			if err := s.authenticate(c.Request(), st); err != nil {
 				return err
 			}
 			if s.throttle != nil {
-				if err := s.throttle.check(st); err != nil {
+				if err := s.throttle.check(c.Request().Method, st.principal.Tenant); err != nil {
 					return err
 				}
 			}
 			if !st.principal.HasAny(op.permissions) {
 				return forbidden(op, st.principal)
 			}
-			if err := s.validateParams(st, op); err != nil {
+			if err := validateParams(c, op); err != nil {
 				return err
 			}
 			if op.body != nil {
-				if err := s.readBody(st, op); err != nil {
+				body, class, err := validateBody(c.Request().Context(), c.Request(), op, s.maxBody)
+				if err != nil {
+					st.failure = class
 					return err
 				}
+				st.body = body
 			}
-			if op.direct != nil {
-				if handled, err := op.direct(st); handled {
-					return err
-				}
-			}
-			return next(st)
+			return next(c)
 		}
 	}
 }

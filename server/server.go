@@ -1,19 +1,23 @@
-// Package server is the HTTP service: an echo server that implements the generated interface
-// of the contract in package openapi and enforces that contract on every request.
+// Package server is the HTTP service: an echo server that implements the interface generated
+// from the contract in package openapi (gen/echoapi) and enforces that contract on every
+// request with kin-openapi.
 //
-// A request to the API travels, in order: request ids, metrics, access log and panic recovery
-// (one entry layer) → routing (unknown path 404, wrong method 405) → concurrency cap (503) →
-// authentication (401) → per-tenant throttling (429) → authorization (403) → contract
-// validation (415, 413, 400) → handler → store. Every error on that path leaves as the Graph
-// error envelope, written in one place, but for a request whose client has gone: it is left
-// unanswered and recorded as a 499.
+// A request to the API travels, in order:
 //
-// Everything a request carries from layer to layer lives in one pooled per-request struct,
-// and the request body is validated by a plan compiled at start-up from the contract's schema
-// in kin-openapi's document of it (built by generated code, not parsed: see openapi.Shared);
-// kin-openapi validates parameters and explains the refusals the plan cannot. So the whole
-// path costs little more than a hand-written handler.
-// bench/RESULTS.md has the figures.
+//   - the entry layer (middleware.go): request ids, panic recovery, and at the end the metrics
+//     and the one access-log line;
+//   - echo's router: an unknown path is 404, a method the path lacks 405;
+//   - the operation's pipeline (middleware.go): concurrency cap (503), authentication (401),
+//     per-tenant throttling (429), authorization from the contract's x-graph-permissions (403),
+//     then kin-openapi's validation of the parameters and of the body (validate.go; the body is
+//     read, decompressed and decoded once, by body.go: 415, 413, 400);
+//   - the generated wrapper, which binds the parameters, and the handler (handler.go), which
+//     binds the validated body into the generated type, calls the store through the domain's
+//     mapping and answers with the generated entity.
+//
+// Every error on that path leaves as the Graph error envelope, written in one place
+// (errors.go), but for a request whose client has gone: it is left unanswered and recorded as
+// a 499.
 package server
 
 import (
@@ -24,7 +28,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -34,7 +37,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/remoteassist/remoteassist"
-	"github.com/remoteassist/remoteassist/gen"
+	"github.com/remoteassist/remoteassist/gen/echoapi"
 	"github.com/remoteassist/remoteassist/openapi"
 )
 
@@ -61,8 +64,8 @@ type Config struct {
 	Store remoteassist.Store
 	// Authenticator verifies bearer tokens. Required.
 	Authenticator remoteassist.Authenticator
-	// Logger receives the access log (one line per request, at Info) and errors; nil discards
-	// them. Tokens and bodies are never logged.
+	// Logger receives the access log (one line per request: at Info, at Error for a 5xx) and
+	// the server's errors; nil discards them. Tokens and bodies are never logged.
 	Logger *slog.Logger
 	// MaxBodyBytes bounds request bodies; 0 means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
@@ -95,18 +98,21 @@ type Server struct {
 	// maxInFlight caps inFlight; 0 means no cap.
 	maxInFlight int64
 	inFlight    atomic.Int64
-	states      sync.Pool
-	// allow is the Allow header of a 405, by API path.
+	// allow is the Allow header of a 405, by route path.
 	allow map[string][]string
 }
 
-// New wires the layers, the handlers and the routes, reading the top-to-bottom request path
-// described in the package documentation.
+// New wires the layers, the handlers and the routes, in the order the package documentation
+// describes.
 func New(cfg Config) (*Server, error) {
 	if cfg.Store == nil || cfg.Authenticator == nil {
 		return nil, errors.New("server: Config.Store and Config.Authenticator are required")
 	}
-	ops, err := compileContract(openapi.Shared())
+	doc, err := openapi.Shared()
+	if err != nil {
+		return nil, err
+	}
+	ops, err := compileContract(doc)
 	if err != nil {
 		return nil, err
 	}
@@ -116,7 +122,6 @@ func New(cfg Config) (*Server, error) {
 		logger:  cfg.Logger,
 		maxBody: cfg.MaxBodyBytes,
 	}
-	s.states.New = func() any { return new(reqState) }
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
@@ -166,22 +171,18 @@ func New(cfg Config) (*Server, error) {
 		route(path, echo.WrapHandler(h), http.MethodGet, http.MethodHead)
 	}
 
-	h := &handler{s: s}
 	perOperation := make(map[string][]echo.MiddlewareFunc, len(ops))
 	for id, op := range ops {
-		op.direct = newDirectBinder(op, h)
 		perOperation[id] = []echo.MiddlewareFunc{s.pipeline(op)}
+		methods[BasePath+op.path] = append(methods[BasePath+op.path], op.method)
 	}
-	gen.RegisterHandlersWithOptions(e, h, gen.RegisterHandlersOptions{
+	echoapi.RegisterHandlersWithOptions(e, &handler{store: s.store}, echoapi.RegisterHandlersOptions{
 		BaseURL:              BasePath,
 		OperationMiddlewares: perOperation,
 	})
 	// A 405's Allow lists the route's methods (echo's own would add OPTIONS), the contract's for
 	// the API. Echo also answers OPTIONS on any route with a bare 204 of its own; no route has
 	// an OPTIONS operation, so it gets the same 405 as any other method a route lacks.
-	for _, op := range ops {
-		methods[BasePath+op.path] = append(methods[BasePath+op.path], op.method)
-	}
 	s.allow = make(map[string][]string, len(methods))
 	for path, m := range methods {
 		slices.Sort(m)
@@ -196,7 +197,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.Serv
 
 // healthz answers 200 while the process serves requests.
 func (s *Server) healthz(c echo.Context) error {
-	return writeStatic(c, http.StatusOK, "{\"status\":\"ok\"}\n")
+	return c.JSONBlob(http.StatusOK, []byte("{\"status\":\"ok\"}\n"))
 }
 
 // readyz answers 200 when the store can serve requests and 503 when it cannot.
@@ -208,5 +209,5 @@ func (s *Server) readyz(c echo.Context) error {
 			return &remoteassist.Error{Code: remoteassist.EUNAVAILABLE, Message: "The store is unreachable.", Err: err}
 		}
 	}
-	return writeStatic(c, http.StatusOK, "{\"status\":\"ready\"}\n")
+	return c.JSONBlob(http.StatusOK, []byte("{\"status\":\"ready\"}\n"))
 }

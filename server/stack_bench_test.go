@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/remoteassist/remoteassist/internal/floor"
+	"github.com/remoteassist/remoteassist/bench/floor"
 	"github.com/remoteassist/remoteassist/jwtauth"
 	"github.com/remoteassist/remoteassist/memory"
 	"github.com/remoteassist/remoteassist/server"

@@ -86,10 +86,9 @@ func (t *throttle) sweep(now time.Time) {
 
 // check refuses a tenant's requests beyond its limits with 429 and Retry-After. It runs after
 // authentication, since the tenant comes from the token.
-func (t *throttle) check(st *reqState) error {
-	method := st.Request().Method
+func (t *throttle) check(method, tenant string) error {
 	write := method != http.MethodGet && method != http.MethodHead
-	if wait, ok := t.admit(st.principal.Tenant, write); !ok {
+	if wait, ok := t.admit(tenant, write); !ok {
 		if wait < time.Second {
 			wait = time.Second
 		}

@@ -88,9 +88,9 @@ func TestGetAndSet(t *testing.T) {
 			args: []string{"get"},
 			wantStdout: "PROPERTY                          VALUE\n" +
 				"id                                " + id + "\n" +
-				"remoteAssistanceState             notConfigured\n" +
 				"allowSessionsToUnenrolledDevices  false\n" +
-				"blockChat                         false\n",
+				"blockChat                         false\n" +
+				"remoteAssistanceState             notConfigured\n",
 			wantSent: []string{"GET "},
 			want:     client.Settings{ID: id, RemoteAssistanceState: client.StateNotConfigured},
 		},
@@ -99,10 +99,10 @@ func TestGetAndSet(t *testing.T) {
 			seed: client.Settings{RemoteAssistanceState: client.StateEnabled, BlockChat: true},
 			args: []string{"get", "--output", "json"},
 			wantStdout: `{
-  "id": "` + id + `",
   "allowSessionsToUnenrolledDevices": false,
-  "remoteAssistanceState": "enabled",
-  "blockChat": true
+  "blockChat": true,
+  "id": "` + id + `",
+  "remoteAssistanceState": "enabled"
 }
 `,
 			wantSent: []string{"GET "},

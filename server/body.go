@@ -1,0 +1,255 @@
+package server
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"reflect"
+	"strings"
+	"sync"
+
+	"github.com/remoteassist/remoteassist"
+)
+
+// Reading a request body: its media type and coding, its size, and its one decode, into the
+// JSON value kin-openapi validates and the handler binds.
+
+// readBody reads the body of req, decompressed, after checking its Content-Type; more than max
+// bytes, compressed or inflated, is ETOOLARGE.
+func readBody(req *http.Request, max int64) ([]byte, error) {
+	if err := checkJSONContentType(req.Header.Get("Content-Type")); err != nil {
+		return nil, err
+	}
+	if req.ContentLength > max {
+		return nil, tooLarge(max)
+	}
+	var r io.Reader = req.Body
+	switch enc := contentCoding(req.Header.Values("Content-Encoding")); enc {
+	case "":
+	case "gzip", "x-gzip":
+		// The limit applies to the compressed bytes read and, below, to what they inflate to.
+		zr, err := gzip.NewReader(&cappedReader{r: req.Body, left: max + 1})
+		if errors.Is(err, errCompressedTooLarge) {
+			return nil, tooLarge(max)
+		}
+		if err != nil {
+			return nil, notGzip(err)
+		}
+		r = zr
+	default:
+		return nil, remoteassist.Errorf(remoteassist.EMEDIATYPE,
+			"Content-Encoding '%s' is not supported. Send the body uncompressed or gzip-compressed.", remoteassist.Clip(enc, 32))
+	}
+	data, err := io.ReadAll(io.LimitReader(r, max+1))
+	switch {
+	case errors.Is(err, errCompressedTooLarge):
+		return nil, tooLarge(max)
+	case errors.Is(err, gzip.ErrChecksum), errors.Is(err, gzip.ErrHeader), errors.Is(err, io.ErrUnexpectedEOF) && r != req.Body:
+		return nil, notGzip(err)
+	case err != nil:
+		return nil, &remoteassist.Error{Code: remoteassist.EINVALID, Message: "The request body could not be read.", Err: err}
+	case int64(len(data)) > max:
+		return nil, tooLarge(max)
+	}
+	return data, nil
+}
+
+// contentCoding reduces the Content-Encoding header lines to the one coding the body has, in
+// lower case: identity codings are dropped, and "" means none. Several codings (a body gzipped
+// twice, say) come back comma-joined, which readBody refuses.
+func contentCoding(lines []string) string {
+	var codings []string
+	for _, line := range lines {
+		for c := range strings.SplitSeq(line, ",") {
+			if c = strings.ToLower(strings.TrimSpace(c)); c != "" && c != "identity" {
+				codings = append(codings, c)
+			}
+		}
+	}
+	return strings.Join(codings, ", ")
+}
+
+// checkJSONContentType accepts application/json in any letter case, with parameters, as long
+// as a charset, if given, is UTF-8 (the only encoding JSON allows).
+func checkJSONContentType(ct string) error {
+	if ct == "" {
+		return remoteassist.Errorf(remoteassist.EMEDIATYPE, "The Content-Type header is missing. Send the body as application/json.")
+	}
+	mediaType, params, err := mime.ParseMediaType(ct)
+	if err != nil || mediaType != "application/json" {
+		return remoteassist.Errorf(remoteassist.EMEDIATYPE,
+			"Content-Type '%s' is not supported. Send the body as application/json.", remoteassist.Clip(ct, 64))
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "utf8") {
+		return remoteassist.Errorf(remoteassist.EMEDIATYPE, "Charset '%s' is not supported. Send the body as UTF-8 JSON.", remoteassist.Clip(cs, 32))
+	}
+	return nil
+}
+
+// errCompressedTooLarge ends the read of a compressed body longer than the limit, which gzip
+// would otherwise report as a truncated stream.
+var errCompressedTooLarge = errors.New("compressed request body over the limit")
+
+// cappedReader reads at most left-1 bytes of r; reading the left-th fails with
+// errCompressedTooLarge.
+type cappedReader struct {
+	r    io.Reader
+	left int64
+}
+
+func (c *cappedReader) Read(p []byte) (int, error) {
+	if c.left <= 0 {
+		return 0, errCompressedTooLarge
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.r.Read(p)
+	if c.left -= int64(n); c.left <= 0 {
+		return n, errCompressedTooLarge
+	}
+	return n, err
+}
+
+func tooLarge(limit int64) *remoteassist.Error {
+	return remoteassist.Errorf(remoteassist.ETOOLARGE, "The request body is larger than the limit of %d bytes.", limit)
+}
+
+func notGzip(err error) *remoteassist.Error {
+	return &remoteassist.Error{Code: remoteassist.EINVALID, Message: "The request body is not valid gzip.", Err: err}
+}
+
+// decodeBody decodes a request body, once, into the value kin-openapi validates: a
+// map[string]any for an object, whose members a property sent twice would otherwise silently
+// overwrite, so that is refused. Any other JSON value comes back as encoding/json decodes it, for
+// the schema to refuse.
+func decodeBody(data []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if trimmed := bytes.TrimLeft(data, " \t\r\n"); len(trimmed) == 0 || trimmed[0] != '{' {
+		var value any
+		if err := dec.Decode(&value); err != nil {
+			return nil, malformed(err)
+		}
+		return value, endOfBody(dec)
+	}
+	if _, err := dec.Token(); err != nil { // the opening brace
+		return nil, malformed(err)
+	}
+	obj := make(map[string]any)
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil, malformed(err)
+		}
+		name, _ := t.(string)
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			return nil, malformed(err)
+		}
+		if _, dup := obj[name]; dup {
+			return nil, remoteassist.DuplicateProperty(name)
+		}
+		obj[name] = v
+	}
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return nil, malformed(err)
+	}
+	return obj, endOfBody(dec)
+}
+
+// endOfBody refuses anything after the one JSON value of a body.
+func endOfBody(dec *json.Decoder) error {
+	if _, err := dec.Token(); err != io.EOF {
+		return remoteassist.Errorf(remoteassist.EINVALID,
+			"Unable to read JSON request payload: unexpected data after the JSON value at offset %d.", dec.InputOffset())
+	}
+	return nil
+}
+
+func malformed(err error) *remoteassist.Error {
+	msg := "Unable to read JSON request payload. Please ensure the payload is valid JSON."
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &se):
+		msg = fmt.Sprintf("Unable to read JSON request payload: %s at offset %d.", se.Error(), se.Offset)
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		msg = "Unable to read JSON request payload: the JSON value is incomplete."
+	}
+	return &remoteassist.Error{Code: remoteassist.EINVALID, Message: msg, Err: err}
+}
+
+// bindValidated fills dst, a pointer to a struct generated from the contract, from the body
+// kin-openapi validated: each member goes to the field its JSON name tags, exactly (the
+// contract's names, never encoding/json's case-insensitive match), so that what is stored is
+// what was validated. Scalars are assigned; anything else goes through encoding/json.
+func bindValidated(dst any, body any) error {
+	obj, ok := body.(map[string]any)
+	if !ok {
+		return remoteassist.Internal(fmt.Errorf("server: validated body is %T, not an object", body))
+	}
+	v := reflect.ValueOf(dst).Elem()
+	fields := jsonFields(v.Type())
+	for name, value := range obj {
+		i, ok := fields[name]
+		if !ok {
+			continue // allowed by the schema (additionalProperties), unknown to the type
+		}
+		if err := assign(v.Field(i), value); err != nil {
+			return remoteassist.Internal(fmt.Errorf("server: binding %q: %w", name, err))
+		}
+	}
+	return nil
+}
+
+// assign sets field, of the type a generated struct gives a property, to a decoded JSON value.
+func assign(field reflect.Value, value any) error {
+	if value == nil {
+		field.SetZero()
+		return nil
+	}
+	target := field
+	if field.Kind() == reflect.Pointer {
+		target = reflect.New(field.Type().Elem()).Elem()
+	}
+	rv := reflect.ValueOf(value)
+	switch {
+	case rv.Kind() == reflect.Bool && target.Kind() == reflect.Bool,
+		rv.Kind() == reflect.String && target.Kind() == reflect.String:
+		target.Set(rv.Convert(target.Type()))
+	default:
+		data, err := json.Marshal(value)
+		if err != nil {
+			return err
+		}
+		if err := json.Unmarshal(data, target.Addr().Interface()); err != nil {
+			return err
+		}
+	}
+	if field.Kind() == reflect.Pointer {
+		field.Set(target.Addr())
+	}
+	return nil
+}
+
+// jsonFieldCache maps a struct type to its fields' indexes by JSON name.
+var jsonFieldCache sync.Map
+
+func jsonFields(t reflect.Type) map[string]int {
+	if m, ok := jsonFieldCache.Load(t); ok {
+		return m.(map[string]int)
+	}
+	m := make(map[string]int, t.NumField())
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		if name != "" && name != "-" {
+			m[name] = i
+		}
+	}
+	jsonFieldCache.Store(t, m)
+	return m
+}

@@ -1,0 +1,103 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/routers"
+)
+
+// operation is one operation of the contract, read once at start-up: what a request to it must
+// satisfy, for the pipeline and for kin-openapi.
+type operation struct {
+	id string
+	// method and path (relative to BasePath) are where echo routes the operation.
+	method, path string
+	// permissions are the operation's x-graph-permissions: a caller needs one of them.
+	permissions []string
+	// route is the operation as kin-openapi's request validation takes it.
+	route *routers.Route
+	// body is the schema of the request body, nil when the operation takes none; properties
+	// lists its property names, sorted, for messages.
+	body         *openapi3.Schema
+	bodyRequired bool
+	properties   []string
+	// statuses are the statuses the operation answers with besides errors of routing: those of
+	// its responses in the contract, and 500.
+	statuses []int
+	metrics  *opMetrics
+}
+
+// compileContract reads every operation of the document. It fails when an operation lacks what
+// the server relies on, so that a broken contract stops the server at start-up.
+func compileContract(doc *openapi3.T) (map[string]*operation, error) {
+	ops := make(map[string]*operation)
+	for path, item := range doc.Paths.Map() {
+		for method, o := range item.Operations() {
+			if o.OperationID == "" {
+				return nil, fmt.Errorf("server: %s %s has no operationId", method, path)
+			}
+			op := &operation{
+				id:       o.OperationID,
+				method:   strings.ToUpper(method),
+				path:     path,
+				statuses: []int{http.StatusInternalServerError},
+				route:    &routers.Route{Spec: doc, Path: path, PathItem: item, Method: strings.ToUpper(method), Operation: o},
+			}
+			for code := range o.Responses.Map() {
+				if n, err := strconv.Atoi(code); err == nil && !slices.Contains(op.statuses, n) {
+					op.statuses = append(op.statuses, n)
+				}
+			}
+			perms, err := permissions(o)
+			if err != nil {
+				return nil, fmt.Errorf("server: %s: %w", o.OperationID, err)
+			}
+			op.permissions = perms
+			if rb := o.RequestBody; rb != nil && rb.Value != nil {
+				mt := rb.Value.Content.Get("application/json")
+				if mt == nil || mt.Schema == nil || mt.Schema.Value == nil {
+					return nil, fmt.Errorf("server: %s: request body has no application/json schema", o.OperationID)
+				}
+				op.body = mt.Schema.Value
+				op.bodyRequired = rb.Value.Required
+				op.properties = propertyNames(op.body)
+			}
+			ops[o.OperationID] = op
+		}
+	}
+	return ops, nil
+}
+
+// permissions reads the operation's x-graph-permissions extension.
+func permissions(o *openapi3.Operation) ([]string, error) {
+	raw, ok := o.Extensions["x-graph-permissions"].([]any)
+	if !ok || len(raw) == 0 {
+		return nil, errors.New("x-graph-permissions is missing or empty")
+	}
+	perms := make([]string, 0, len(raw))
+	for _, r := range raw {
+		s, ok := r.(string)
+		if !ok || s == "" {
+			return nil, fmt.Errorf("x-graph-permissions holds %v, not a permission name", r)
+		}
+		perms = append(perms, s)
+	}
+	return perms, nil
+}
+
+// propertyNames lists the properties of an object schema, sorted.
+func propertyNames(s *openapi3.Schema) []string {
+	names := make([]string, 0, len(s.Properties))
+	for k := range s.Properties {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return names
+}
