@@ -25,9 +25,9 @@ import (
 // paramOptions validate the parameters only: authentication is the pipeline's (the contract's
 // security scheme is checked there), and the body is validated on its own below.
 var paramOptions = &openapi3filter.Options{
-	ExcludeRequestBody: true,
+	ExcludeRequestBody:  true,
 	SkipSettingDefaults: true,
-	AuthenticationFunc: openapi3filter.NoopAuthenticationFunc,
+	AuthenticationFunc:  openapi3filter.NoopAuthenticationFunc,
 }
 
 // bodyOptions are those of a body validation: as a request, stopping at the first error, and
