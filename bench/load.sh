@@ -1,19 +1,29 @@
 #!/usr/bin/env bash
-# Loopback load: "remoteassist serve --store memory" and the floor server (bench/floor) as
-# real processes, GET and PATCH against each, LOAD_DURATION (5s) per run with LOAD_CONNECTIONS
-# (32) connections on one wrk thread, interleaved stack/floor, LOAD_ROUNDS (3) rounds. Reports
-# the median req/s and p50/p99 latency of the rounds as Markdown, with the stack/floor ratio.
+# The whole process under load, where users run it: "remoteassist serve" with its defaults
+# (embedded store, development tokens, access log on, metrics on) next to the physical floor
+# (bench/floor without authentication: net/http + encoding/json, the same routes and answers, no
+# auth, no log, no metrics), in the same run.
 #
-# wrk (C, epoll) rather than hey, whose Go client burns more CPU than the servers do; and on 2
-# cores each side gets its own: the servers run on CPU 1, wrk on CPU 0 (taskset), so the
-# figures compare the two servers on one core each. Other work on the machine still shows as
-# noise, hence the interleaved rounds and medians. They are not capacity figures.
+#   bash bench/load.sh                # LOAD_ROUNDS (5) interleaved rounds of LOAD_DURATION (5s)
+#
+# Each server runs pinned to CPU 1 and wrk (one thread, LOAD_CONNECTIONS = 32 connections) to
+# CPU 0, so on a 2-core machine each side has a core. Rows, each against the floor measured in
+# the same round:
+#
+#   GET            serve (embedded store)        vs floor GET
+#   PATCH memory   serve --store memory          vs floor PATCH
+#   PATCH durable  serve (embedded, fsync'd)     vs floor PATCH (in memory)
+#   healthz        serve /healthz                vs floor /healthz (the entry layer alone)
+#
+# Reported: per row the median req/s of each side and the median and range of the per-round
+# ratios. The access logs go to files in the output directory (written, as in production).
+# Outputs go to bench/out/ (BENCH_OUT): load.md, and the raw rows in load-rows.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${BENCH_OUT:-bench/out}
 DURATION=${LOAD_DURATION:-5s}
 CONNS=${LOAD_CONNECTIONS:-32}
-ROUNDS=${LOAD_ROUNDS:-3}
+ROUNDS=${LOAD_ROUNDS:-5}
 mkdir -p "$OUT"
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then
@@ -24,84 +34,107 @@ if ! command -v wrk >/dev/null; then
 fi
 go build -o "$OUT/remoteassist" ./cmd/remoteassist
 go build -o "$OUT/floorserver" ./bench/floor/cmd/floorserver
-data=$(mktemp -d)
+work=$(mktemp -d)
 pids=()
 cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	rm -rf "$data"
+	wait 2>/dev/null || true
+	rm -rf "$work"
 }
 trap cleanup EXIT
 
-token=$("$OUT/remoteassist" token --data "$data" --tenant load-tenant --scopes "DeviceManagementServiceConfig.ReadWrite.All")
-# The access log goes to /dev/null: each line is still built and written (the cost is real).
-taskset -c 1 "$OUT/remoteassist" serve --store memory --addr 127.0.0.1:18080 --data "$data" --log-format json 2>/dev/null &
-pids+=($!)
-taskset -c 1 "$OUT/floorserver" --addr 127.0.0.1:18081 --data "$data" &
-pids+=($!)
-for port in 18080 18081; do
-	up=false
-	for _ in $(seq 100); do
+# start NAME PORT ARGS...: a server pinned to CPU 1, its log in $OUT/NAME.log.
+start() {
+	local name=$1 port=$2
+	shift 2
+	taskset -c 1 "$@" 2>"$OUT/$name.log" >/dev/null &
+	pids+=($!)
+	for _ in $(seq 200); do
 		if curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; then
-			up=true
-			break
+			return
 		fi
 		sleep 0.05
 	done
-	if ! $up; then
-		echo "the server on 127.0.0.1:$port did not answer /healthz within 5s" >&2
-		exit 1
-	fi
-done
+	echo "$name on 127.0.0.1:$port did not answer /healthz within 10s" >&2
+	cat "$OUT/$name.log" >&2
+	exit 1
+}
+start embedded 18080 "$OUT/remoteassist" serve --addr 127.0.0.1:18080 --data "$work/embedded"
+start memory 18082 "$OUT/remoteassist" serve --addr 127.0.0.1:18082 --data "$work/memory" --store memory
+start floor 18081 "$OUT/floorserver" --addr 127.0.0.1:18081
 
-# One wrk script per method: headers, body, and a count of non-200 answers.
-for method in GET PATCH; do
-	cat >"$data/$method.lua" <<LUA
+scopes="DeviceManagementServiceConfig.ReadWrite.All"
+token_embedded=$("$OUT/remoteassist" token --data "$work/embedded" --tenant load-tenant --scopes "$scopes")
+token_memory=$("$OUT/remoteassist" token --data "$work/memory" --tenant load-tenant --scopes "$scopes")
+
+# script NAME METHOD TOKEN PATH: a wrk script sending the request and counting non-200 answers.
+script() {
+	local name=$1 method=$2 token=$3
+	cat >"$work/$name.lua" <<LUA
 wrk.method = "$method"
 wrk.headers["Authorization"] = "Bearer $token"
-wrk.headers["client-request-id"] = "load-test"
+wrk.headers["client-request-id"] = "0e6b4e5e-4b0c-4c1a-9d1c-3f1d2b7a9c10"
 if wrk.method == "PATCH" then
   wrk.headers["Content-Type"] = "application/json"
   wrk.body = '{"remoteAssistanceState":"enabled","blockChat":true}'
 end
 bad = 0
-response = function(status, headers, body)
-  if status ~= 200 then bad = bad + 1 end
-end
 done = function(summary, latency, requests)
   io.write(string.format("RESULT %.0f %.3f %.3f %d\n", summary.requests / (summary.duration / 1e6),
     latency:percentile(50) / 1000, latency:percentile(99) / 1000, summary.errors.status))
 end
 LUA
-done
-
-path=/beta/deviceManagement/remoteAssistanceSettings
-# run NAME PORT METHOD: one wrk run; prints "METHOD NAME req/s p50ms p99ms non200".
-run() {
-	local name=$1 port=$2 method=$3
-	taskset -c 0 wrk -t1 -c"$CONNS" -d"$DURATION" -s "$data/$method.lua" "http://127.0.0.1:$port$path" |
-		awk -v m="$method" -v n="$name" '/^RESULT/ {print m, n, $2, $3, $4, $5}'
 }
+script get-embedded GET "$token_embedded"
+script patch-embedded PATCH "$token_embedded"
+script patch-memory PATCH "$token_memory"
+script get-floor GET ""
+script patch-floor PATCH ""
 
-rows=$data/rows
-for _ in $(seq "$ROUNDS"); do
-	for method in GET PATCH; do
-		run stack 18080 "$method" >>"$rows"
-		run floor 18081 "$method" >>"$rows"
-	done
+settings=/beta/deviceManagement/remoteAssistanceSettings
+# run ROUND ROW SIDE PORT SCRIPT PATH: one wrk run, appended to the rows as
+# "ROUND ROW SIDE req/s p50ms p99ms non2xx".
+rows=$OUT/load-rows.txt
+: >"$rows"
+run() {
+	local round=$1 row=$2 side=$3 port=$4 lua=$5 path=$6
+	taskset -c 0 wrk -t1 -c"$CONNS" -d"$DURATION" -s "$work/$lua.lua" "http://127.0.0.1:$port$path" |
+		awk -v r="$round" -v row="$row" -v s="$side" '/^RESULT/ {print r, row, s, $2, $3, $4, $5}' >>"$rows"
+}
+for round in $(seq "$ROUNDS"); do
+	echo "round $round/$ROUNDS" >&2
+	run "$round" GET floor 18081 get-floor "$settings"
+	run "$round" GET serve 18080 get-embedded "$settings"
+	run "$round" PATCH_memory floor 18081 patch-floor "$settings"
+	run "$round" PATCH_memory serve 18082 patch-memory "$settings"
+	run "$round" PATCH_durable floor 18081 patch-floor "$settings"
+	run "$round" PATCH_durable serve 18080 patch-embedded "$settings"
+	run "$round" healthz floor 18081 get-floor /healthz
+	run "$round" healthz serve 18080 get-embedded /healthz
 done
 
-echo "## Loopback load (wrk -t1 -c$CONNS -d$DURATION, median of $ROUNDS interleaved rounds)"
-echo
-echo "| request | server | req/s | p50 ms | p99 ms | req/s stack/floor | non-200 (all rounds) |"
-echo "|---|---|---:|---:|---:|---:|---:|"
-median() { sort -n | awk '{v[NR]=$1} END {if (NR%2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'; }
-for method in GET PATCH; do
-	floor_rps=$(awk -v m="$method" '$1==m && $2=="floor" {print $3}' "$rows" | median)
-	for name in stack floor; do
-		sel() { awk -v m="$method" -v n="$name" -v c="$1" '$1==m && $2==n {print $c}' "$rows"; }
-		rps=$(sel 3 | median)
-		bad=$(sel 6 | awk '{s+=$1} END {print s+0}')
-		ratio=$(awk -v a="$rps" -v b="$floor_rps" 'BEGIN {printf "%.2fx", a/b}')
-		echo "| $method | $name | $rps | $(sel 4 | median) | $(sel 5 | median) | $ratio | $bad |"
+median() { sort -g | awk '{v[NR]=$1} END {if (NR%2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'; }
+{
+	echo "## Whole process under load ($(date -u +%F), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown))"
+	echo
+	echo "wrk -t1 -c$CONNS -d$DURATION on CPU 0, each server on CPU 1; $ROUNDS interleaved rounds; medians, and the range of the per-round ratios."
+	echo
+	echo "| row | serve req/s | floor req/s | serve p50 / p99 ms | floor p50 / p99 ms | serve/floor (median) | range | target | non-2xx |"
+	echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+	for row in GET PATCH_memory PATCH_durable healthz; do
+		case $row in
+		GET | PATCH_memory) target="≥ 0.8x" ;;
+		PATCH_durable) target="≥ 0.4x" ;;
+		*) target="" ;;
+		esac
+		sel() { awk -v row="$row" -v s="$1" -v c="$2" '$2==row && $3==s {print $c}' "$rows"; }
+		ratios=$(awk -v row="$row" '$2==row {rps[$1" "$3]=$4; rounds[$1]=1} END {for (r in rounds) if (rps[r" floor"] > 0) printf "%.3f\n", rps[r" serve"]/rps[r" floor"]}' "$rows")
+		lo=$(echo "$ratios" | sort -g | head -1)
+		hi=$(echo "$ratios" | sort -g | tail -1)
+		bad=$(awk -v row="$row" '$2==row {s+=$7} END {print s+0}' "$rows")
+		printf '| %s | %s | %s | %s / %s | %s / %s | %.2fx | %.2f–%.2f | %s | %s |\n' "$row" \
+			"$(sel serve 4 | median)" "$(sel floor 4 | median)" \
+			"$(sel serve 5 | median)" "$(sel serve 6 | median)" "$(sel floor 5 | median)" "$(sel floor 6 | median)" \
+			"$(echo "$ratios" | median)" "$lo" "$hi" "$target" "$bad"
 	done
-done
+} | tee "$OUT/load.md"

@@ -13,6 +13,9 @@ import (
 	"strings"
 	"sync"
 
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+
 	"github.com/remoteassist/remoteassist"
 )
 
@@ -124,51 +127,41 @@ func notGzip(err error) *remoteassist.Error {
 	return &remoteassist.Error{Code: remoteassist.EINVALID, Message: "The request body is not valid gzip.", Err: err}
 }
 
-// decodeBody decodes a request body, once, into the value kin-openapi validates: a
-// map[string]any for an object, whose members a property sent twice would otherwise silently
-// overwrite, so that is refused. Any other JSON value comes back as encoding/json decodes it, for
-// the schema to refuse.
+// decodeBody decodes a request body, once, into the value kin-openapi validates (a
+// map[string]any for an object). It decodes with encoding/json/v2's rules, which refuse an object
+// naming a member twice (a map would silently keep the last value, so what was validated would
+// not be what was sent); invalid UTF-8 is replaced, as encoding/json does. A body that does not
+// decode is explained in encoding/json's words, which name the offending byte.
 func decodeBody(data []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if trimmed := bytes.TrimLeft(data, " \t\r\n"); len(trimmed) == 0 || trimmed[0] != '{' {
-		var value any
-		if err := dec.Decode(&value); err != nil {
-			return nil, malformed(err)
-		}
-		return value, endOfBody(dec)
+	var value any
+	err := jsonv2.Unmarshal(data, &value, jsontext.AllowInvalidUTF8(true))
+	if err == nil {
+		return value, nil
 	}
-	if _, err := dec.Token(); err != nil { // the opening brace
-		return nil, malformed(err)
-	}
-	obj := make(map[string]any)
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
-			return nil, malformed(err)
+	var se *jsontext.SyntacticError
+	if errors.As(err, &se) && errors.Is(se.Err, jsontext.ErrDuplicateName) {
+		name := strings.TrimPrefix(string(se.JSONPointer), "/")
+		if !strings.Contains(name, "/") {
+			name = se.JSONPointer.LastToken()
 		}
-		name, _ := t.(string)
-		var v any
-		if err := dec.Decode(&v); err != nil {
-			return nil, malformed(err)
-		}
-		if _, dup := obj[name]; dup {
-			return nil, remoteassist.DuplicateProperty(name)
-		}
-		obj[name] = v
+		return nil, remoteassist.DuplicateProperty(name)
 	}
-	if _, err := dec.Token(); err != nil { // the closing brace
-		return nil, malformed(err)
-	}
-	return obj, endOfBody(dec)
+	return nil, explainMalformed(data, err)
 }
 
-// endOfBody refuses anything after the one JSON value of a body.
-func endOfBody(dec *json.Decoder) error {
-	if _, err := dec.Token(); err != io.EOF {
-		return remoteassist.Errorf(remoteassist.EINVALID,
-			"Unable to read JSON request payload: unexpected data after the JSON value at offset %d.", dec.InputOffset())
+// explainMalformed words why data is not one JSON value, as encoding/json sees it; err is the
+// decoder's own verdict, kept as the cause.
+func explainMalformed(data []byte, err error) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	var v any
+	if derr := dec.Decode(&v); derr != nil {
+		return malformed(derr)
 	}
-	return nil
+	if _, terr := dec.Token(); terr != io.EOF {
+		return &remoteassist.Error{Code: remoteassist.EINVALID, Err: err, Message: fmt.Sprintf(
+			"Unable to read JSON request payload: unexpected data after the JSON value at offset %d.", dec.InputOffset())}
+	}
+	return malformed(err)
 }
 
 func malformed(err error) *remoteassist.Error {

@@ -48,7 +48,7 @@ func compileContract(doc *openapi3.T) (map[string]*operation, error) {
 				method:   strings.ToUpper(method),
 				path:     path,
 				statuses: []int{http.StatusInternalServerError},
-				route:    &routers.Route{Spec: doc, Path: path, PathItem: item, Method: strings.ToUpper(method), Operation: o},
+				route:    kinRoute(doc, path, item, method, o),
 			}
 			for code := range o.Responses.Map() {
 				if n, err := strconv.Atoi(code); err == nil && !slices.Contains(op.statuses, n) {
@@ -73,6 +73,15 @@ func compileContract(doc *openapi3.T) (map[string]*operation, error) {
 		}
 	}
 	return ops, nil
+}
+
+// kinRoute is the operation as openapi3filter.ValidateRequest takes it. The pipeline checks the
+// contract's security requirement itself (authentication, then x-graph-permissions), so kin's
+// copy of the operation has none: with it, kin would only run a no-op authentication function.
+func kinRoute(doc *openapi3.T, path string, item *openapi3.PathItem, method string, o *openapi3.Operation) *routers.Route {
+	withoutSecurity := *o
+	withoutSecurity.Security = &openapi3.SecurityRequirements{}
+	return &routers.Route{Spec: doc, Path: path, PathItem: item, Method: strings.ToUpper(method), Operation: &withoutSecurity}
 }
 
 // permissions reads the operation's x-graph-permissions extension.

@@ -82,27 +82,19 @@ func writeEntity(c echo.Context, s remoteassist.Settings, selected []models.Sele
 // contextURL is the entity's @odata.context: the metadata URL of the base the client called,
 // with the selected properties when there are.
 func contextURL(req *http.Request, scheme string, selected []models.SelectableProperty) string {
-	var b strings.Builder
 	// Only the two schemes are echoed: the X-Forwarded-* headers echo reads are the client's.
-	if scheme == "https" {
-		b.WriteString("https://")
-	} else {
-		b.WriteString("http://")
+	if scheme != "https" {
+		scheme = "http"
 	}
-	b.WriteString(host(req))
-	b.WriteString(BasePath + "/$metadata#deviceManagement/remoteAssistanceSettings")
-	if len(selected) > 0 {
-		b.WriteByte('(')
-		for i, name := range selected {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteString(string(name))
-		}
-		b.WriteByte(')')
+	const metadata = BasePath + "/$metadata#deviceManagement/remoteAssistanceSettings"
+	if len(selected) == 0 {
+		return scheme + "://" + host(req) + metadata + "/$entity"
 	}
-	b.WriteString("/$entity")
-	return b.String()
+	names := make([]string, len(selected))
+	for i, name := range selected {
+		names[i] = string(name)
+	}
+	return scheme + "://" + host(req) + metadata + "(" + strings.Join(names, ",") + ")/$entity"
 }
 
 // omitUnselected clears the optional properties of the entity that selected does not name, so

@@ -22,13 +22,15 @@ import (
 // kin's verdicts into the Graph messages the domain words (remoteassist.InvalidValue and its
 // kin).
 
-// paramOptions validate the parameters only: authentication is the pipeline's (the contract's
-// security scheme is checked there), and the body is validated on its own below.
+// paramOptions validate the parameters only: the body is validated on its own below, and the
+// security requirement is the pipeline's (see kinRoute).
 var paramOptions = &openapi3filter.Options{
 	ExcludeRequestBody:  true,
 	SkipSettingDefaults: true,
-	AuthenticationFunc:  openapi3filter.NoopAuthenticationFunc,
 }
+
+// noQuery is the query of a request without one; kin-openapi only reads it.
+var noQuery = url.Values{}
 
 // bodyOptions are those of a body validation: as a request, stopping at the first error, and
 // without the schema rendered into the error, which the messages do not use and which costs
@@ -38,7 +40,7 @@ var bodyOptions = []openapi3.SchemaValidationOption{openapi3.VisitAsRequest(), o
 // validateParams validates the request's parameters with kin-openapi.
 func validateParams(c echo.Context, op *operation) error {
 	req := c.Request()
-	var query url.Values
+	query := noQuery
 	if raw := req.URL.RawQuery; raw != "" {
 		// url.Values drops what it cannot parse, which would make "$select=a;b" or a bad escape
 		// select everything: a malformed query string is refused instead.
