@@ -3,6 +3,8 @@ package postgres
 import (
 	"context"
 	"errors"
+	"regexp"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/remoteassist/remoteassist"
 	"github.com/remoteassist/remoteassist/internal/pgtest"
+	"github.com/remoteassist/remoteassist/openapi"
 	"github.com/remoteassist/remoteassist/storetest"
 )
 
@@ -225,5 +228,41 @@ func TestStoreError(t *testing.T) {
 	}
 	if err := storeError(context.Canceled); err != context.Canceled {
 		t.Errorf("storeError(context.Canceled) = %v, want it unchanged", err)
+	}
+}
+
+// TestStateCheckIsTheContract holds the database's own refusal of out-of-contract states to the
+// contract: the CHECK constraint the migrations leave must list exactly the contract's
+// remoteAssistanceState values. A value added to the contract needs a migration that widens
+// the constraint; this test says so.
+func TestStateCheckIsTheContract(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	open(t, dsn)
+	conn, err := pgx.Connect(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var def string
+	if err := conn.QueryRow(t.Context(), `SELECT pg_get_constraintdef(oid) FROM pg_constraint
+		WHERE conname = 'remote_assistance_settings_state_check'`).Scan(&def); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range regexp.MustCompile(`'([^']*)'::text`).FindAllStringSubmatch(def, -1) {
+		got = append(got, m[1])
+	}
+	doc, err := openapi.Shared()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, v := range doc.Components.Schemas["microsoft.graph.remoteAssistanceState"].Value.Enum {
+		want = append(want, v.(string))
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("the state CHECK constraint allows %v (%s), the contract %v", got, def, want)
 	}
 }

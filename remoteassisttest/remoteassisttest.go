@@ -199,15 +199,10 @@ func (s *Server) Seed(tenant string, settings client.Settings) {
 	if s.t != nil {
 		s.t.Helper()
 	}
-	state := settings.RemoteAssistanceState
-	if state == "" {
-		state = client.StateNotConfigured
+	if settings.RemoteAssistanceState == "" {
+		settings.RemoteAssistanceState = client.StateNotConfigured
 	}
-	_, err := s.store.UpdateSettings(context.Background(), tenant, remoteassist.Patch{
-		AllowSessionsToUnenrolledDevices: &settings.AllowSessionsToUnenrolledDevices,
-		RemoteAssistanceState:            &state,
-		BlockChat:                        &settings.BlockChat,
-	})
+	_, err := s.store.UpdateSettings(context.Background(), tenant, settings.Patch())
 	if err != nil {
 		s.fail("remoteassisttest: seeding %q: %v", tenant, err)
 	}
@@ -223,7 +218,5 @@ func (s *Server) Settings(tenant string) client.Settings {
 	if err != nil {
 		s.fail("remoteassisttest: reading %q: %v", tenant, err)
 	}
-	// The two types have the same fields (client.Settings adds JSON tags only), so a field
-	// added to one and not the other stops this compiling.
-	return client.Settings(v)
+	return v
 }

@@ -25,6 +25,7 @@ func Run(t *testing.T, open func(t *testing.T) remoteassist.Store) {
 	t.Run("Defaults", func(t *testing.T) { testDefaults(t, open(t)) })
 	t.Run("Merge", func(t *testing.T) { testMerge(t, open(t)) })
 	t.Run("EveryState", func(t *testing.T) { testEveryState(t, open(t)) })
+	t.Run("EveryProperty", func(t *testing.T) { testEveryProperty(t, open(t)) })
 	t.Run("Refused", func(t *testing.T) { testRefused(t, open(t)) })
 	t.Run("TenantIsolation", func(t *testing.T) { testTenantIsolation(t, open(t)) })
 	t.Run("ConcurrentUpdates", func(t *testing.T) {
