@@ -11,8 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-
-	"github.com/golang-jwt/jwt/v5"
 )
 
 // MinRSABits is the smallest RSA modulus accepted, because shorter keys are within reach of
@@ -30,26 +28,15 @@ type PublicKey struct {
 	Alg string
 }
 
-// methods lists the accepted algorithms. Anything else in a token header (none, HS256, ...) is
-// refused before any key is looked up.
-var methods = map[string]jwt.SigningMethod{
-	"RS256": jwt.SigningMethodRS256,
-	"RS384": jwt.SigningMethodRS384,
-	"RS512": jwt.SigningMethodRS512,
-	"PS256": jwt.SigningMethodPS256,
-	"PS384": jwt.SigningMethodPS384,
-	"PS512": jwt.SigningMethodPS512,
-	"ES256": jwt.SigningMethodES256,
-	"ES384": jwt.SigningMethodES384,
-	"ES512": jwt.SigningMethodES512,
-}
+// acceptedAlgorithms are the JWS algorithms a token may name. Anything else in a token header
+// (none, HS256, ...) is refused before any key is looked up.
+var acceptedAlgorithms = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"}
 
-// verKey is a PublicKey checked and bound to its signing method.
+// verKey is a PublicKey checked and bound to the one algorithm it verifies.
 type verKey struct {
-	kid    string
-	alg    string
-	method jwt.SigningMethod
-	key    crypto.PublicKey
+	kid string
+	alg string
+	key crypto.PublicKey
 }
 
 // bind checks that the key and its algorithm belong together, so that a key can never verify a
@@ -100,7 +87,7 @@ func (pk PublicKey) bind() (*verKey, error) {
 		// Symmetric secrets ([]byte) land here on purpose: HMAC keys are never accepted.
 		return nil, fmt.Errorf("key %q: unsupported key type %T", pk.KID, pk.Key)
 	}
-	return &verKey{kid: pk.KID, alg: alg, method: methods[alg], key: pk.Key}, nil
+	return &verKey{kid: pk.KID, alg: alg, key: pk.Key}, nil
 }
 
 // jwk is the subset of RFC 7517 members needed to rebuild a public key.

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
+
 	"github.com/remoteassist/remoteassist"
 )
 
@@ -108,6 +110,9 @@ type Verifier struct {
 	cache     *tokenCache // nil when disabled
 	// minRefresh is how long a client should wait when the keys cannot be fetched.
 	minRefresh time.Duration
+	// parser parses and checks tokens: accepted algorithms, strict encoding, exp required,
+	// exp, nbf and iat with the leeway, on the verifier's clock.
+	parser *jwt.Parser
 }
 
 var _ remoteassist.Authenticator = (*Verifier)(nil)
@@ -196,6 +201,15 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 		return nil, errors.New("jwtauth: no key source: set Config.Keys, JWKSFile or JWKSURL")
 	}
 
+	v.parser = jwt.NewParser(
+		jwt.WithValidMethods(acceptedAlgorithms),
+		jwt.WithStrictDecoding(),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithLeeway(v.leeway),
+		jwt.WithTimeFunc(v.now),
+	)
+
 	size := cfg.CacheSize
 	if size == 0 {
 		size = DefaultCacheSize
@@ -243,120 +257,73 @@ func fail(msg string, cause error) error {
 	return &remoteassist.Error{Code: remoteassist.EUNAUTHENTICATED, Message: msg, Err: cause}
 }
 
-// header is the part of the JOSE header that matters. Unknown members are ignored; in
-// particular jku, jwk and x5u never cause a key to be fetched or trusted.
-type header struct {
-	Alg  string          `json:"alg"`
-	Kid  string          `json:"kid"`
-	Crit json.RawMessage `json:"crit"`
-}
-
-// claims are the payload members used. Times are JSON numbers (seconds, possibly fractional).
+// claims are the payload members used besides the registered ones golang-jwt checks (exp, nbf,
+// iat).
 type claims struct {
-	Iss   string   `json:"iss"`
-	Aud   audience `json:"aud"`
-	Exp   *float64 `json:"exp"`
-	Nbf   *float64 `json:"nbf"`
-	Iat   *float64 `json:"iat"`
+	jwt.RegisteredClaims
 	Tid   string   `json:"tid"`
 	Oid   string   `json:"oid"`
-	Sub   string   `json:"sub"`
 	Scp   string   `json:"scp"`
 	Roles []string `json:"roles"`
 }
 
-// audience is the aud claim, which RFC 7519 allows as a string or an array of strings.
-type audience []string
-
-// UnmarshalJSON accepts both forms of aud.
-func (a *audience) UnmarshalJSON(b []byte) error {
-	var one string
-	if err := json.Unmarshal(b, &one); err == nil {
-		*a = audience{one}
-		return nil
+// UnmarshalJSON decodes the claims, refusing a time claim (exp, nbf, iat) that is not a JSON
+// number as RFC 7519 requires: golang-jwt's NumericDate would also take a numeric string.
+func (c *claims) UnmarshalJSON(b []byte) error {
+	var times struct{ Exp, Nbf, Iat json.RawMessage }
+	if err := json.Unmarshal(b, &times); err != nil {
+		return err
 	}
-	var many []string
-	if err := json.Unmarshal(b, &many); err != nil {
-		return errors.New("aud is neither a string nor an array of strings")
+	for _, t := range []json.RawMessage{times.Exp, times.Nbf, times.Iat} {
+		if len(t) > 0 && t[0] != '-' && (t[0] < '0' || t[0] > '9') && string(t) != "null" {
+			return fmt.Errorf("time claim %.20s is not a number", t)
+		}
 	}
-	*a = many
-	return nil
+	type plain claims // without this method
+	return json.Unmarshal(b, (*plain)(c))
 }
 
+// Why a token was refused before its claims were looked at, from the key function.
+var (
+	errCrit  = errors.New("header has crit extensions, none of which are supported")
+	errNoKid = errors.New("header has no kid")
+)
+
 // verify checks the token fully and returns its principal and the Unix nanosecond time until
-// which it may be cached.
+// which it may be cached. golang-jwt parses it, checks the algorithm against the accepted ones
+// and the key's, the signature and the registered time claims; the issuer, audience and
+// tenant rules are this package's.
 func (v *Verifier) verify(ctx context.Context, token string, now time.Time) (remoteassist.Principal, int64, error) {
 	var none remoteassist.Principal
-	dot1 := strings.IndexByte(token, '.')
-	dot2 := strings.LastIndexByte(token, '.')
-	if dot1 < 0 || dot1 == dot2 || strings.IndexByte(token[dot1+1:dot2], '.') >= 0 {
-		return none, 0, fail(msgMalformed, errors.New("not a JWS compact serialization (three dot-separated parts)"))
-	}
-	rawHeader, err := b64.DecodeString(token[:dot1])
-	if err != nil {
-		return none, 0, fail(msgMalformed, fmt.Errorf("header: %w", err))
-	}
-	var h header
-	if err := json.Unmarshal(rawHeader, &h); err != nil {
-		return none, 0, fail(msgMalformed, fmt.Errorf("header: %w", err))
-	}
-	if h.Crit != nil {
-		return none, 0, fail(msgMalformed, errors.New("header has crit extensions, none of which are supported"))
-	}
-	if methods[h.Alg] == nil {
-		return none, 0, fail(msgSignature, fmt.Errorf("algorithm %.20q is not accepted", h.Alg))
-	}
-	if h.Kid == "" {
-		return none, 0, fail(msgSignature, errors.New("header has no kid"))
-	}
-	key, err := v.key(ctx, h.Kid)
-	if err != nil {
-		var unavailable *remoteassist.Error
-		if errors.As(err, &unavailable) {
-			return none, 0, err
-		}
-		return none, 0, fail(msgSignature, err)
-	}
-	// The key decides the algorithm; the header must merely agree. This is what stops a token
-	// from having an RSA public key used as an HMAC secret, or an EC signature checked as RSA.
-	if h.Alg != key.alg {
-		return none, 0, fail(msgSignature, fmt.Errorf("token algorithm %s does not match key %.64q, which is %s", h.Alg, key.kid, key.alg))
-	}
-	sig, err := b64.DecodeString(token[dot2+1:])
-	if err != nil {
-		return none, 0, fail(msgMalformed, fmt.Errorf("signature: %w", err))
-	}
-	if err := key.method.Verify(token[:dot2], sig, key.key); err != nil {
-		return none, 0, fail(msgSignature, fmt.Errorf("key %.64q: %w", key.kid, err))
-	}
-
-	// Only now, with the payload authenticated, is it decoded.
-	rawClaims, err := b64.DecodeString(token[dot1+1 : dot2])
-	if err != nil {
-		return none, 0, fail(msgMalformed, fmt.Errorf("payload: %w", err))
-	}
 	var c claims
-	if err := json.Unmarshal(rawClaims, &c); err != nil {
-		return none, 0, fail(msgMalformed, fmt.Errorf("payload: %w", err))
+	_, err := v.parser.ParseWithClaims(token, &c, func(t *jwt.Token) (any, error) {
+		if _, ok := t.Header["crit"]; ok {
+			return nil, errCrit
+		}
+		kid, _ := t.Header["kid"].(string)
+		if kid == "" {
+			return nil, errNoKid
+		}
+		key, err := v.key(ctx, kid)
+		if err != nil {
+			return nil, err
+		}
+		// The key decides the algorithm; the header must merely agree. This is what stops a
+		// token from having an RSA public key used as an HMAC secret, or an EC signature
+		// checked as RSA.
+		if alg := t.Method.Alg(); alg != key.alg {
+			return nil, fmt.Errorf("token algorithm %s does not match key %.64q, which is %s", alg, key.kid, key.alg)
+		}
+		return key.key, nil
+	})
+	if err != nil {
+		return none, 0, refusal(err, now)
 	}
-
-	nowSec := float64(now.UnixNano()) / 1e9
-	leeway := v.leeway.Seconds()
-	switch {
-	case c.Exp == nil:
-		return none, 0, fail(msgNoExpiry, nil)
-	case nowSec >= *c.Exp+leeway:
-		return none, 0, fail(msgExpired, fmt.Errorf("exp %d is before now %d", int64(*c.Exp), now.Unix()))
-	case c.Nbf != nil && nowSec+leeway < *c.Nbf:
-		return none, 0, fail(msgNotYetValid, fmt.Errorf("nbf %d is after now %d", int64(*c.Nbf), now.Unix()))
-	case c.Iat != nil && nowSec+leeway < *c.Iat:
-		return none, 0, fail(msgNotYetValid, fmt.Errorf("iat %d is after now %d", int64(*c.Iat), now.Unix()))
+	if !v.issuerOK(c.Issuer, c.Tid) {
+		return none, 0, fail(msgIssuer, fmt.Errorf("issuer %.200q is not accepted", c.Issuer))
 	}
-	if !v.issuerOK(c.Iss, c.Tid) {
-		return none, 0, fail(msgIssuer, fmt.Errorf("issuer %.200q is not accepted", c.Iss))
-	}
-	if !slices.ContainsFunc(c.Aud, func(a string) bool { return slices.Contains(v.audiences, a) }) {
-		return none, 0, fail(msgAudience, fmt.Errorf("audience %.200q is not accepted", []string(c.Aud)))
+	if !slices.ContainsFunc(c.Audience, func(a string) bool { return slices.Contains(v.audiences, a) }) {
+		return none, 0, fail(msgAudience, fmt.Errorf("audience %.200q is not accepted", []string(c.Audience)))
 	}
 	if c.Tid == "" {
 		return none, 0, fail(msgNoTenant, nil)
@@ -367,7 +334,7 @@ func (v *Verifier) verify(ctx context.Context, token string, now time.Time) (rem
 
 	p := remoteassist.Principal{Tenant: c.Tid, Subject: c.Oid}
 	if p.Subject == "" {
-		p.Subject = c.Sub
+		p.Subject = c.Subject
 	}
 	// Clipped so that a caller appending to the shared slices copies instead of writing into
 	// another request's principal.
@@ -379,8 +346,29 @@ func (v *Verifier) verify(ctx context.Context, token string, now time.Time) (rem
 	}
 	// Cache until exp plus leeway, the moment verify would start refusing the token; clamped so
 	// absurd exp values cannot overflow.
-	until := math.Min(*c.Exp+leeway, math.MaxInt64/1e9-1) * 1e9
+	until := math.Min(float64(c.ExpiresAt.UnixNano())/1e9+v.leeway.Seconds(), math.MaxInt64/1e9-1) * 1e9
 	return p, int64(until), nil
+}
+
+// refusal words golang-jwt's refusal of a token as Graph does, keeping its error as the cause.
+// An unavailable key source passes through, so that the client is told to retry.
+func refusal(err error, now time.Time) error {
+	var unavailable *remoteassist.Error
+	switch {
+	case errors.As(err, &unavailable):
+		return unavailable
+	case errors.Is(err, errCrit), errors.Is(err, jwt.ErrTokenMalformed):
+		return fail(msgMalformed, err)
+	case errors.Is(err, jwt.ErrTokenUnverifiable), errors.Is(err, jwt.ErrTokenSignatureInvalid):
+		return fail(msgSignature, err)
+	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
+		return fail(msgNoExpiry, err)
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return fail(msgExpired, fmt.Errorf("%w (now %d)", err, now.Unix()))
+	case errors.Is(err, jwt.ErrTokenNotValidYet), errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
+		return fail(msgNotYetValid, fmt.Errorf("%w (now %d)", err, now.Unix()))
+	}
+	return fail(msgMalformed, err)
 }
 
 func (v *Verifier) issuerOK(iss, tid string) bool {
