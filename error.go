@@ -133,6 +133,18 @@ func DuplicateProperty(name string) *Error {
 		Message: "Unable to read JSON request payload: the property '" + name + "' appears more than once."}
 }
 
+// AmbiguousProperty is the EINVALID error for a body naming one property twice in different
+// casings, where names are matched without regard to case.
+func AmbiguousProperty(name string, spellings []string) *Error {
+	name = Clip(name, 64)
+	quoted := make([]string, len(spellings))
+	for i, s := range spellings {
+		quoted[i] = "'" + Clip(s, 64) + "'"
+	}
+	return &Error{Code: EINVALID, Target: name, Message: "Unable to read JSON request payload: the property '" + name +
+		"' appears more than once, as " + strings.Join(quoted, " and ") + "."}
+}
+
 // ReadOnlyMismatch is the EINVALID error for a read-only property sent back with another value
 // than the object's.
 func ReadOnlyMismatch(name string) *Error {

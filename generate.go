@@ -8,10 +8,12 @@
 //     package, the stores and the Go client use;
 //   - gen/echoapi: the echo server interface the server implements;
 //   - gen/apiclient: the HTTP client package client is built on;
-//   - openapi/openapi.json: the contract as JSON, which the server parses at start-up and serves.
+//   - openapi/documented.{yaml,json} and openapi/graph.{yaml,json}: the documents each fidelity
+//     profile serves, validates against and renders (internal/cmd/specgen; graph applies
+//     openapi/graph.overlay.yaml).
 package remoteassist
 
 //go:generate go tool oapi-codegen -config gen/models/config.yaml openapi/openapi.yaml
 //go:generate go tool oapi-codegen -config gen/echoapi/config.yaml openapi/openapi.yaml
 //go:generate go tool oapi-codegen -config gen/apiclient/config.yaml openapi/openapi.yaml
-//go:generate go run ./internal/cmd/yaml2json -o openapi/openapi.json openapi/openapi.yaml
+//go:generate go run ./internal/cmd/specgen -o openapi openapi/openapi.yaml graph=openapi/graph.overlay.yaml

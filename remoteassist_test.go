@@ -12,7 +12,7 @@ import (
 // TestStatesMatchContract keeps the domain's list of states, used in messages and help texts,
 // equal to the contract's enumeration, in the contract's order.
 func TestStatesMatchContract(t *testing.T) {
-	doc, err := openapi.Shared()
+	doc, err := openapi.Shared(remoteassist.ProfileDocumented)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,5 +74,30 @@ func TestSettingsID(t *testing.T) {
 		if got := remoteassist.SettingsID(tenant); got != want {
 			t.Errorf("SettingsID(%q) = %s, want %s", tenant, got, want)
 		}
+	}
+}
+
+// TestProfileStatesMatchContracts keeps each profile's list of states, which the Go client
+// checks patches against, equal to the enumeration of that profile's served document.
+func TestProfileStatesMatchContracts(t *testing.T) {
+	for _, p := range remoteassist.Profiles() {
+		doc, err := openapi.Shared(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want []string
+		for _, v := range doc.Components.Schemas["microsoft.graph.remoteAssistanceState"].Value.Enum {
+			want = append(want, v.(string))
+		}
+		var got []string
+		for _, s := range p.States() {
+			got = append(got, string(s))
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: States() = %v, its document says %v", p, got, want)
+		}
+	}
+	if _, err := remoteassist.ParseProfile("Graph"); err == nil {
+		t.Error("ParseProfile accepts a name in another casing")
 	}
 }

@@ -51,6 +51,7 @@ type Client struct {
 	refreshable bool // whether a 401 is worth one retry with a refreshed token
 	userAgent   string
 	retry       retryPolicy
+	profile     remoteassist.Profile
 
 	// Hooks that tests replace to observe waits without waiting.
 	sleep  func(ctx context.Context, d time.Duration) error
@@ -67,6 +68,7 @@ type options struct {
 	refresh    bool
 	userAgent  string
 	retry      retryPolicy
+	profile    remoteassist.Profile
 }
 
 // WithToken sends a fixed bearer token with every request. A 401 is returned as is, since
@@ -134,6 +136,21 @@ func WithRetry(maxRetries int, baseDelay, maxDelay time.Duration) Option {
 	}
 }
 
+// WithProfile sets the fidelity profile of the service the client talks to, which decides the
+// states Update lets through before any request: ProfileGraph (today's Graph, and
+// "remoteassist serve --profile graph") has no StateNotConfigured. The default is
+// ProfileDocumented. Answers of either kind (200 with the entity, 204 without) are read whatever
+// the profile.
+func WithProfile(p remoteassist.Profile) Option {
+	return func(o *options) error {
+		if _, err := remoteassist.ParseProfile(string(p)); err != nil {
+			return fmt.Errorf("client: WithProfile: %w", err)
+		}
+		o.profile = p
+		return nil
+	}
+}
+
 // New returns a client of the service at baseURL, the Graph base including the version
 // segment: "https://graph.microsoft.com/beta", or "http://127.0.0.1:8080/beta" for a local
 // remoteassist. Without WithToken or WithTokenSource, requests carry no token and the
@@ -148,6 +165,7 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	}
 	o := options{
 		userAgent: DefaultUserAgent,
+		profile:   remoteassist.ProfileDocumented,
 		retry:     retryPolicy{max: DefaultMaxRetries, baseDelay: DefaultRetryBaseDelay, maxDelay: DefaultRetryMaxDelay},
 	}
 	for _, opt := range opts {
@@ -170,6 +188,7 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 		refreshable: o.refresh,
 		userAgent:   o.userAgent,
 		retry:       o.retry,
+		profile:     o.profile,
 		sleep:       sleep,
 		now:         time.Now,
 		jitter:      defaultJitter,
@@ -190,7 +209,7 @@ func (c *Client) Get(ctx context.Context) (Settings, error) {
 //
 // Update is safe to retry: applying the same patch twice gives the same settings.
 func (c *Client) Update(ctx context.Context, p Patch) (Settings, error) {
-	if err := p.Validate(); err != nil {
+	if err := p.ValidateFor(c.profile); err != nil {
 		return Settings{}, &patchError{err}
 	}
 	s, err := c.call(ctx, "update", func(ctx context.Context, requestID string, editors ...apiclient.RequestEditorFn) (*http.Response, error) {

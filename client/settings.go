@@ -13,6 +13,15 @@ const (
 	StateEnabled       = remoteassist.StateEnabled
 )
 
+// Profile is a fidelity profile of the service (see WithProfile).
+type Profile = remoteassist.Profile
+
+// The profiles.
+const (
+	ProfileDocumented = remoteassist.ProfileDocumented
+	ProfileGraph      = remoteassist.ProfileGraph
+)
+
 // States returns every valid State in the contract's order, for help texts and error messages.
 // Validation never consults it: State.Valid, generated from the contract, decides.
 func States() []State { return remoteassist.States() }

@@ -18,12 +18,22 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/remoteassist/remoteassist"
 	"github.com/remoteassist/remoteassist/openapi"
 )
 
+// documented is the contract the tests serve: the documented profile's.
+var documented = func() openapi.Document {
+	d, err := openapi.Served(remoteassist.ProfileDocumented)
+	if err != nil {
+		panic(err)
+	}
+	return d
+}()
+
 func newTestHandler(t *testing.T) http.Handler {
 	t.Helper()
-	h, err := Handler(openapi.YAML, openapi.JSON)
+	h, err := Handler(documented.YAML, documented.JSON)
 	if err != nil {
 		t.Fatalf("Handler: %v", err)
 	}
@@ -118,8 +128,8 @@ func TestSpecRoutes(t *testing.T) {
 		t.Errorf("Content-Type %q", ct)
 	}
 	yamlBody := body(t, res)
-	if !bytes.Equal(yamlBody, openapi.YAML) {
-		t.Fatalf("GET %s is not openapi.YAML", PathSpecYAML)
+	if !bytes.Equal(yamlBody, documented.YAML) {
+		t.Fatalf("GET %s is not the documented profile's YAML", PathSpecYAML)
 	}
 
 	res = do(t, h, "GET", PathSpecJSON, nil)
@@ -132,14 +142,14 @@ func TestSpecRoutes(t *testing.T) {
 	jsonBody := body(t, res)
 
 	var fromYAML, fromJSON any
-	if err := yaml.Unmarshal(openapi.YAML, &fromYAML); err != nil {
+	if err := yaml.Unmarshal(documented.YAML, &fromYAML); err != nil {
 		t.Fatal(err)
 	}
 	if err := json.Unmarshal(jsonBody, &fromJSON); err != nil {
 		t.Fatalf("GET %s is not JSON: %v", PathSpecJSON, err)
 	}
 	if want := normalize(t, fromYAML); !reflect.DeepEqual(fromJSON, want) {
-		t.Fatalf("GET %s is not the document of openapi.YAML", PathSpecJSON)
+		t.Fatalf("GET %s is not the document of documented.YAML", PathSpecJSON)
 	}
 	var servedYAML any
 	if err := yaml.Unmarshal(yamlBody, &servedYAML); err != nil {
@@ -151,7 +161,7 @@ func TestSpecRoutes(t *testing.T) {
 
 	// The keys keep the YAML order, so tools list things as the contract does.
 	var node yaml.Node
-	if err := yaml.Unmarshal(openapi.YAML, &node); err != nil {
+	if err := yaml.Unmarshal(documented.YAML, &node); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := jsonKeys(t, jsonBody), yamlKeys(node.Content[0]); len(want) < 100 || !reflect.DeepEqual(got, want) {
@@ -260,7 +270,7 @@ func TestRoutesAndHeaders(t *testing.T) {
 		{PathRedocJS + "?v=0000", "text/javascript; charset=utf-8", short, redocJS},
 		{PathInitJS, "text/javascript; charset=utf-8", short, hh.init.body},
 		{PathInitJS + "?v=" + hh.init.version, "text/javascript; charset=utf-8", immutable, hh.init.body},
-		{PathSpecYAML, "application/yaml", short, openapi.YAML},
+		{PathSpecYAML, "application/yaml", short, documented.YAML},
 		{PathSpecJSON, "application/json", short, hh.json.body},
 	} {
 		t.Run(tc.target, func(t *testing.T) {

@@ -2,9 +2,12 @@
 // which the models, the server interface and the client in package gen are generated, and
 // against which the server validates every request.
 //
-// openapi.yaml is the contract as written. go generate derives openapi.json from it (see the
-// package documentation of the module's root), which is served at /openapi.json and is what
-// Shared parses: JSON parses several times faster than YAML.
+// openapi.yaml is the contract as written: the documented fidelity profile, with what the code
+// generators need. go generate derives from it the document each profile serves, as YAML and as
+// JSON (see the package documentation of the module's root): documented.* is the contract with
+// the permissions written into the operations' descriptions, and graph.* the same after
+// graph.overlay.yaml. A server validates against, serves and renders its profile's document;
+// it parses the JSON, several times faster than YAML.
 package openapi
 
 import (
@@ -13,35 +16,76 @@ import (
 	"sync"
 
 	"github.com/getkin/kin-openapi/openapi3"
+
+	"github.com/remoteassist/remoteassist"
 )
 
-// YAML is the contract exactly as it is linted, rendered and served at /openapi.yaml.
+// Source is the contract exactly as written.
 //
 //go:embed openapi.yaml
-var YAML []byte
+var Source []byte
 
-// JSON is the same document as JSON, keys in the order of YAML, served at /openapi.json.
-// It is generated from YAML by go generate; a test checks the two agree.
-//
-//go:embed openapi.json
-var JSON []byte
+var (
+	//go:embed documented.yaml
+	documentedYAML []byte
+	//go:embed documented.json
+	documentedJSON []byte
+	//go:embed graph.yaml
+	graphYAML []byte
+	//go:embed graph.json
+	graphJSON []byte
+)
 
-// Load parses and validates the embedded contract. Each call returns a fresh document, so a
+// Document is the served contract of one profile.
+type Document struct {
+	// YAML and JSON are the document, as served at /openapi.yaml and /openapi.json; the JSON
+	// lists keys in the YAML's order.
+	YAML, JSON []byte
+}
+
+// Served returns the document profile p serves.
+func Served(p remoteassist.Profile) (Document, error) {
+	switch p {
+	case remoteassist.ProfileDocumented, "":
+		return Document{YAML: documentedYAML, JSON: documentedJSON}, nil
+	case remoteassist.ProfileGraph:
+		return Document{YAML: graphYAML, JSON: graphJSON}, nil
+	}
+	return Document{}, fmt.Errorf("openapi: no document for profile %q", p)
+}
+
+// Load parses and validates profile p's document. Each call returns a fresh document, so a
 // caller may change it without affecting another caller's.
-func Load() (*openapi3.T, error) {
-	loader := openapi3.NewLoader()
-	doc, err := loader.LoadFromData(JSON)
+func Load(p remoteassist.Profile) (*openapi3.T, error) {
+	d, err := Served(p)
 	if err != nil {
-		return nil, fmt.Errorf("openapi: parse embedded contract: %w", err)
+		return nil, err
+	}
+	loader := openapi3.NewLoader()
+	doc, err := loader.LoadFromData(d.JSON)
+	if err != nil {
+		return nil, fmt.Errorf("openapi: parse the %s contract: %w", p, err)
 	}
 	if err := doc.Validate(loader.Context); err != nil {
-		return nil, fmt.Errorf("openapi: embedded contract is invalid: %w", err)
+		return nil, fmt.Errorf("openapi: the %s contract is invalid: %w", p, err)
 	}
 	return doc, nil
 }
 
-// Shared returns the contract as Load makes it, parsed once per process for the server and the
-// many servers a test binary may start. It is shared: callers must only read it.
-func Shared() (*openapi3.T, error) { return shared() }
+// Shared returns profile p's document as Load makes it, parsed once per process for the server
+// and the many servers a test binary may start. It is shared: callers must only read it.
+func Shared(p remoteassist.Profile) (*openapi3.T, error) {
+	if p == "" {
+		p = remoteassist.ProfileDocumented
+	}
+	once, ok := shared[p]
+	if !ok {
+		return nil, fmt.Errorf("openapi: no document for profile %q", p)
+	}
+	return once()
+}
 
-var shared = sync.OnceValues(Load)
+var shared = map[remoteassist.Profile]func() (*openapi3.T, error){
+	remoteassist.ProfileDocumented: sync.OnceValues(func() (*openapi3.T, error) { return Load(remoteassist.ProfileDocumented) }),
+	remoteassist.ProfileGraph:      sync.OnceValues(func() (*openapi3.T, error) { return Load(remoteassist.ProfileGraph) }),
+}

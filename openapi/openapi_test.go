@@ -4,25 +4,34 @@ import (
 	"bytes"
 	"testing"
 
+	"github.com/remoteassist/remoteassist"
 	"github.com/remoteassist/remoteassist/internal/yamljson"
 )
 
-// TestContractIsValid checks that the embedded contract satisfies the
-// OpenAPI 3.0 specification as kin-openapi reads it.
-func TestContractIsValid(t *testing.T) {
-	if _, err := Load(); err != nil {
-		t.Fatal(err)
+// TestDocumentsAreValid checks that every profile's document satisfies the OpenAPI 3.0
+// specification as kin-openapi reads it.
+func TestDocumentsAreValid(t *testing.T) {
+	for _, p := range remoteassist.Profiles() {
+		if _, err := Load(p); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
 	}
 }
 
-// TestJSONIsTheYAML catches an openapi.json left behind by an edit of openapi.yaml without
-// go generate: the embedded JSON must be exactly what the generator makes of the YAML.
+// TestJSONIsTheYAML catches a served JSON left behind by an edit without go generate: each
+// profile's JSON must be exactly what the converter makes of its YAML.
 func TestJSONIsTheYAML(t *testing.T) {
-	want, err := yamljson.Convert(YAML)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(JSON, want) {
-		t.Fatal("openapi.json is out of date with openapi.yaml: run go generate ./...")
+	for _, p := range remoteassist.Profiles() {
+		d, err := Served(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := yamljson.Convert(d.YAML)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(d.JSON, want) {
+			t.Errorf("%s: the JSON is out of date with the YAML: run go generate ./...", p)
+		}
 	}
 }

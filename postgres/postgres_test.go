@@ -252,7 +252,7 @@ func TestStateCheckIsTheContract(t *testing.T) {
 	for _, m := range regexp.MustCompile(`'([^']*)'::text`).FindAllStringSubmatch(def, -1) {
 		got = append(got, m[1])
 	}
-	doc, err := openapi.Shared()
+	doc, err := openapi.Shared(remoteassist.ProfileDocumented)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -44,12 +44,14 @@ type Server struct {
 	ts      *httptest.Server
 	key     *jwtauth.Key
 	store   remoteassist.Store
+	profile remoteassist.Profile
 }
 
 // Option configures a Server.
 type Option func(*config)
 
 type config struct {
+	profile  remoteassist.Profile
 	throttle server.ThrottleConfig
 	logger   *slog.Logger
 	now      func() time.Time
@@ -59,6 +61,11 @@ type config struct {
 // WithThrottle limits each tenant's request rate, so that code can be tested against 429s;
 // server.IntuneThrottle is Intune's published limit. By default nothing is throttled.
 func WithThrottle(c server.ThrottleConfig) Option { return func(cfg *config) { cfg.throttle = c } }
+
+// WithProfile serves a fidelity profile other than remoteassist.ProfileDocumented: with
+// remoteassist.ProfileGraph the emulator answers as today's Graph does (states disabled and
+// enabled, PATCH 204, case-insensitive names), and its Client is told so.
+func WithProfile(p remoteassist.Profile) Option { return func(cfg *config) { cfg.profile = p } }
 
 // WithLogger receives the service's access log and errors, which are discarded by default.
 func WithLogger(l *slog.Logger) Option { return func(cfg *config) { cfg.logger = l } }
@@ -106,6 +113,7 @@ func Start(opts ...Option) (*Server, error) {
 		return nil, fmt.Errorf("remoteassisttest: %w", err)
 	}
 	srv, err := server.New(server.Config{
+		Profile:       cfg.profile,
 		Store:         cfg.store,
 		Authenticator: verifier,
 		Logger:        cfg.logger,
@@ -115,7 +123,10 @@ func Start(opts ...Option) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("remoteassisttest: %w", err)
 	}
-	return &Server{handler: srv, ts: httptest.NewServer(srv), key: key, store: cfg.store}, nil
+	if cfg.profile == "" {
+		cfg.profile = remoteassist.ProfileDocumented
+	}
+	return &Server{handler: srv, ts: httptest.NewServer(srv), key: key, store: cfg.store, profile: cfg.profile}, nil
 }
 
 // Close stops the emulator: it stops listening and waits for requests in flight.
@@ -184,6 +195,7 @@ func (s *Server) Client(tenant string, opts ...client.Option) *client.Client {
 	all := append([]client.Option{
 		client.WithToken(s.Token(tenant)),
 		client.WithHTTPClient(s.ts.Client()),
+		client.WithProfile(s.profile),
 	}, opts...)
 	c, err := client.New(s.URL(), all...)
 	if err != nil {

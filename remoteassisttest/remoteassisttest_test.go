@@ -238,3 +238,25 @@ func TestHandler(t *testing.T) {
 		t.Errorf("Handler: %d %s", rec.Code, rec.Body.String())
 	}
 }
+
+// TestGraphProfile: under the graph profile the emulator answers PATCH with 204, the client
+// still returns the settings, and refuses notConfigured before any request.
+func TestGraphProfile(t *testing.T) {
+	srv := remoteassisttest.New(t, remoteassisttest.WithProfile(remoteassist.ProfileGraph))
+	c := srv.Client("contoso")
+	s, err := c.Get(t.Context())
+	if err != nil || s.RemoteAssistanceState != client.StateDisabled {
+		t.Fatalf("never-written tenant: %+v, %v", s, err)
+	}
+	s, err = c.Update(t.Context(), client.Patch{RemoteAssistanceState: client.Ptr(client.StateEnabled)})
+	if err != nil || s.RemoteAssistanceState != client.StateEnabled {
+		t.Fatalf("Update after 204: %+v, %v", s, err)
+	}
+	_, err = c.Update(t.Context(), client.Patch{RemoteAssistanceState: client.Ptr(client.StateNotConfigured)})
+	if !errors.Is(err, client.ErrInvalidState) || !strings.Contains(err.Error(), "Allowed values: disabled, enabled.") {
+		t.Errorf("notConfigured under graph: %v", err)
+	}
+	if got := srv.Settings("contoso"); got.RemoteAssistanceState != client.StateEnabled {
+		t.Errorf("stored %+v", got)
+	}
+}

@@ -4,7 +4,7 @@
 #   Redocly CLI 2 (redocly.yaml = recommended), failing on errors and warnings (scripts/lint-redocly.mjs).
 # Runs `npm ci` first when node_modules is missing or older than package-lock.json.
 #
-#   scripts/lint-spec.sh [SPEC...]     (default: openapi/openapi.yaml)
+#   scripts/lint-spec.sh [SPEC...]     (default: the written contract and every served profile's document)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -14,7 +14,7 @@ npm_ensure_installed
 
 specs=("$@")
 if [ ${#specs[@]} -eq 0 ]; then
-	specs=(openapi/openapi.yaml)
+	specs=(openapi/openapi.yaml openapi/documented.yaml openapi/graph.yaml)
 fi
 
 status=0

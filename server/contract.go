@@ -28,6 +28,10 @@ type operation struct {
 	body         *openapi3.Schema
 	bodyRequired bool
 	properties   []string
+	// success is the status of the operation's answer when it succeeds: its first 2xx response
+	// in the contract; successBody whether that response has a body.
+	success     int
+	successBody bool
 	// statuses are the statuses the operation answers with besides errors of routing: those of
 	// its responses in the contract, and 500.
 	statuses []int
@@ -50,10 +54,20 @@ func compileContract(doc *openapi3.T) (map[string]*operation, error) {
 				statuses: []int{http.StatusInternalServerError},
 				route:    kinRoute(doc, path, item, method, o),
 			}
-			for code := range o.Responses.Map() {
-				if n, err := strconv.Atoi(code); err == nil && !slices.Contains(op.statuses, n) {
+			for code, res := range o.Responses.Map() {
+				n, err := strconv.Atoi(code)
+				if err != nil {
+					continue
+				}
+				if !slices.Contains(op.statuses, n) {
 					op.statuses = append(op.statuses, n)
 				}
+				if n >= 200 && n < 300 && (op.success == 0 || n < op.success) {
+					op.success, op.successBody = n, res.Value != nil && len(res.Value.Content) > 0
+				}
+			}
+			if op.success == 0 {
+				return nil, fmt.Errorf("server: %s has no 2xx response", o.OperationID)
 			}
 			perms, err := permissions(o)
 			if err != nil {

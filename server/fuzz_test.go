@@ -52,11 +52,11 @@ func fuzzEnvironment(tb testing.TB) *fuzzEnv {
 		if err != nil {
 			tb.Fatal(err)
 		}
-		loadContract()
-		if contractErr != nil {
-			tb.Fatal(contractErr)
+		c, err := contractOf(remoteassist.ProfileDocumented)
+		if err != nil {
+			tb.Fatal(err)
 		}
-		schema := contractDoc.Components.Schemas["microsoft.graph.remoteAssistanceSettingsUpdate"].Value
+		schema := c.doc.Components.Schemas["microsoft.graph.remoteAssistanceSettingsUpdate"].Value
 		// Token 0 can write; the others cannot, or are no token at all.
 		fuzzE = &fuzzEnv{srv: srv, store: store, schema: schema,
 			tokens: []string{mint(readWriteConfig), mint(readConfig), "", "not.a.token", mint("User.Read")}}

@@ -20,6 +20,8 @@ import (
 // generated entity.
 type handler struct {
 	store remoteassist.Store
+	// readRules say how stored values read under the profile (see profile.go).
+	readRules []readRule
 }
 
 var _ echoapi.ServerInterface = (*handler)(nil)
@@ -41,11 +43,12 @@ func (h *handler) DeviceManagementGetRemoteAssistanceSettings(c echo.Context, pa
 	if err != nil {
 		return err
 	}
-	return writeEntity(c, settings, selected)
+	return h.writeEntity(c, settings, selected)
 }
 
 // DeviceManagementUpdateRemoteAssistanceSettings merges the validated body into the caller's
-// tenant's settings and answers with the whole updated entity.
+// tenant's settings and answers as the profile's contract says: the whole updated entity, or no
+// content.
 func (h *handler) DeviceManagementUpdateRemoteAssistanceSettings(c echo.Context, _ models.DeviceManagementUpdateRemoteAssistanceSettingsParams) error {
 	st := requestOf(c)
 	var body remoteassist.Update
@@ -64,14 +67,18 @@ func (h *handler) DeviceManagementUpdateRemoteAssistanceSettings(c echo.Context,
 	if err != nil {
 		return err
 	}
-	return writeEntity(c, settings, nil)
+	if !st.op.successBody {
+		return c.NoContent(st.op.success)
+	}
+	return h.writeEntity(c, settings, nil)
 }
 
 // writeEntity answers with the settings as the contract's entity. selected, when not empty,
 // limits the settable properties returned ($select); the OData annotations and id are always
 // there.
-func writeEntity(c echo.Context, s remoteassist.Settings, selected []models.SelectableProperty) error {
+func (h *handler) writeEntity(c echo.Context, s remoteassist.Settings, selected []models.SelectableProperty) error {
 	e := s.Entity()
+	applyReadRules(&e, h.readRules)
 	e.OdataContext = contextURL(c.Request(), c.Scheme(), selected)
 	if len(selected) > 0 {
 		omitUnselected(&e, selected)

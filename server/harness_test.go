@@ -69,7 +69,7 @@ func newHarnessWith(t *testing.T, configure func(*server.Config)) *harness {
 		url:    ts.URL,
 		key:    key,
 		store:  store,
-		client: &http.Client{Transport: &contractChecker{t: t, next: http.DefaultTransport}, Timeout: 10 * time.Second},
+		client: &http.Client{Transport: &contractChecker{t: t, profile: cfg.Profile, next: http.DefaultTransport}, Timeout: 10 * time.Second},
 	}
 }
 
@@ -189,36 +189,39 @@ func (h *harness) stored(tenant string) remoteassist.Settings {
 	return s
 }
 
-var (
-	contractOnce   sync.Once
-	contractDoc    *openapi3.T
-	contractRouter routers.Router
-	contractErr    error
-)
-
-// loadContract loads the contract and its router once, as the harness's contractChecker does,
-// for checks of responses that did not travel through it.
-func loadContract() {
-	contractOnce.Do(func() {
-		contractDoc, contractErr = openapi.Load()
-		if contractErr == nil {
-			contractRouter, contractErr = gorillamux.NewRouter(contractDoc)
-		}
-	})
+// contract is a profile's document and kin-openapi's router of it, for checking responses.
+type contract struct {
+	doc    *openapi3.T
+	router routers.Router
 }
 
-// contractChecker validates every response against openapi/openapi.yaml with kin-openapi:
+var contracts sync.Map // remoteassist.Profile → func() (*contract, error)
+
+// contractOf loads the profile's document and its router once.
+func contractOf(p remoteassist.Profile) (*contract, error) {
+	if p == "" {
+		p = remoteassist.ProfileDocumented
+	}
+	load, _ := contracts.LoadOrStore(p, sync.OnceValues(func() (*contract, error) {
+		doc, err := openapi.Load(p)
+		if err != nil {
+			return nil, err
+		}
+		router, err := gorillamux.NewRouter(doc)
+		return &contract{doc: doc, router: router}, err
+	}))
+	return load.(func() (*contract, error))()
+}
+
+// contractChecker validates every response against its profile's document with kin-openapi:
 // responses of known operations by the operation's responses, all others as Graph errors.
 type contractChecker struct {
-	t    *testing.T
-	next http.RoundTripper
+	t       *testing.T
+	profile remoteassist.Profile
+	next    http.RoundTripper
 }
 
 func (c *contractChecker) RoundTrip(req *http.Request) (*http.Response, error) {
-	loadContract()
-	if contractErr != nil {
-		c.t.Fatalf("loading the contract: %v", contractErr)
-	}
 	res, err := c.next.RoundTrip(req)
 	if err != nil {
 		return res, err
@@ -229,13 +232,23 @@ func (c *contractChecker) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	res.Body = io.NopCloser(bytes.NewReader(body))
-	if err := checkResponse(req, res, body); err != nil {
+	if err := checkResponseOf(c.profile, req, res, body); err != nil {
 		c.t.Errorf("%s %s → %d breaks the contract: %v\nbody: %s", req.Method, req.URL.Path, res.StatusCode, err, body)
 	}
 	return res, nil
 }
 
+// checkResponse checks a response against the documented profile's contract.
 func checkResponse(req *http.Request, res *http.Response, body []byte) error {
+	return checkResponseOf(remoteassist.ProfileDocumented, req, res, body)
+}
+
+func checkResponseOf(profile remoteassist.Profile, req *http.Request, res *http.Response, body []byte) error {
+	c, err := contractOf(profile)
+	if err != nil {
+		return err
+	}
+
 	for _, h := range []string{"request-id", "client-request-id"} {
 		if res.Header.Get(h) == "" {
 			return &checkError{"missing header " + h}
@@ -247,7 +260,15 @@ func checkResponse(req *http.Request, res *http.Response, body []byte) error {
 	// Match the route on the path alone: the contract's server is relative.
 	probe := req.Clone(req.Context())
 	probe.URL.Scheme, probe.URL.Host, probe.Host = "", "", ""
-	route, params, err := contractRouter.FindRoute(probe)
+	if fold, _ := c.doc.Extensions["x-remoteassist-case-insensitive"].(bool); fold {
+		// The profile routes paths in any casing; kin's router takes only the contract's.
+		for path := range c.doc.Paths.Map() {
+			if strings.EqualFold(probe.URL.Path, server.BasePath+path) {
+				probe.URL.Path, probe.URL.RawPath = server.BasePath+path, ""
+			}
+		}
+	}
+	route, params, err := c.router.FindRoute(probe)
 	if err != nil {
 		// No such operation (404, 405): the body must still be a Graph error.
 		if res.StatusCode < 400 {
@@ -257,7 +278,7 @@ func checkResponse(req *http.Request, res *http.Response, body []byte) error {
 		if err := json.Unmarshal(body, &v); err != nil {
 			return err
 		}
-		return contractDoc.Components.Schemas["ODataError"].Value.VisitJSON(v)
+		return c.doc.Components.Schemas["ODataError"].Value.VisitJSON(v)
 	}
 	return openapi3filter.ValidateResponse(req.Context(), &openapi3filter.ResponseValidationInput{
 		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: probe, PathParams: params, Route: route},
@@ -275,8 +296,6 @@ func (e *checkError) Error() string { return e.msg }
 // TestContractCheckerCatchesViolations proves the checker every other test relies on fails on
 // responses that break the contract.
 func TestContractCheckerCatchesViolations(t *testing.T) {
-	h := newHarness(t)
-	h.get(h.token("x", readConfig)) // loads the contract
 	req, _ := http.NewRequest(http.MethodGet, "http://127.0.0.1"+settingsPath, nil)
 	good := http.Header{"Request-Id": {"5f1c1a55-0d3c-4e5a-9a57-5d0f2b1c9e11"}, "Client-Request-Id": {"c"}, "Content-Type": {"application/json"}}
 	bad := []struct {

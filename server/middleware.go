@@ -153,11 +153,11 @@ func (s *Server) pipeline(op *operation) echo.MiddlewareFunc {
 			if !st.principal.HasAny(op.permissions) {
 				return forbidden(op, st.principal)
 			}
-			if err := validateParams(c, op); err != nil {
+			if err := validateParams(c, op, s.fold); err != nil {
 				return err
 			}
 			if op.body != nil {
-				body, class, err := validateBody(c.Request().Context(), c.Request(), op, s.maxBody)
+				body, class, err := validateBody(c.Request().Context(), c.Request(), op, s.maxBody, s.fold)
 				if err != nil {
 					st.failure = class
 					return err

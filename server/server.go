@@ -60,6 +60,9 @@ const readyTimeout = 2 * time.Second
 
 // Config is what the server is built from.
 type Config struct {
+	// Profile is the fidelity profile served: its document is the contract validated against,
+	// and says how values read and what PATCH answers. Empty means ProfileDocumented.
+	Profile remoteassist.Profile
 	// Store keeps the settings. Required.
 	Store remoteassist.Store
 	// Authenticator verifies bearer tokens. Required.
@@ -98,6 +101,8 @@ type Server struct {
 	// maxInFlight caps inFlight; 0 means no cap.
 	maxInFlight int64
 	inFlight    atomic.Int64
+	// fold is set when the profile matches names and enumerated values without regard to case.
+	fold bool
 	// allow is the Allow header of a 405, by route path.
 	allow map[string][]string
 }
@@ -108,7 +113,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Store == nil || cfg.Authenticator == nil {
 		return nil, errors.New("server: Config.Store and Config.Authenticator are required")
 	}
-	doc, err := openapi.Shared()
+	doc, err := openapi.Shared(cfg.Profile)
 	if err != nil {
 		return nil, err
 	}
@@ -121,6 +126,7 @@ func New(cfg Config) (*Server, error) {
 		auth:    cfg.Authenticator,
 		logger:  cfg.Logger,
 		maxBody: cfg.MaxBodyBytes,
+		fold:    caseInsensitive(doc),
 	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
@@ -172,11 +178,16 @@ func New(cfg Config) (*Server, error) {
 	}
 
 	perOperation := make(map[string][]echo.MiddlewareFunc, len(ops))
+	var apiPaths []string
 	for id, op := range ops {
 		perOperation[id] = []echo.MiddlewareFunc{s.pipeline(op)}
 		methods[BasePath+op.path] = append(methods[BasePath+op.path], op.method)
+		apiPaths = append(apiPaths, BasePath+op.path)
 	}
-	echoapi.RegisterHandlersWithOptions(e, &handler{store: s.store}, echoapi.RegisterHandlersOptions{
+	if s.fold {
+		e.Pre(foldPath(apiPaths))
+	}
+	echoapi.RegisterHandlersWithOptions(e, &handler{store: s.store, readRules: readRules(doc, ops)}, echoapi.RegisterHandlersOptions{
 		BaseURL:              BasePath,
 		OperationMiddlewares: perOperation,
 	})

@@ -38,7 +38,7 @@ var noQuery = url.Values{}
 var bodyOptions = []openapi3.SchemaValidationOption{openapi3.VisitAsRequest(), openapi3.DisableSchemaErrorDetails()}
 
 // validateParams validates the request's parameters with kin-openapi.
-func validateParams(c echo.Context, op *operation) error {
+func validateParams(c echo.Context, op *operation, fold bool) error {
 	req := c.Request()
 	query := noQuery
 	if raw := req.URL.RawQuery; raw != "" {
@@ -48,6 +48,10 @@ func validateParams(c echo.Context, op *operation) error {
 		if query, err = url.ParseQuery(raw); err != nil {
 			return &remoteassist.Error{Code: remoteassist.EINVALID,
 				Message: "The query string is malformed: " + remoteassist.Clip(err.Error(), 80) + ".", Err: err}
+		}
+		if fold && foldQuery(op, query) {
+			// The generated binder reads the query string too: it must see the folded one.
+			req.URL.RawQuery = query.Encode()
 		}
 	}
 	input := &openapi3filter.RequestValidationInput{Request: req, Route: op.route, QueryParams: query, Options: paramOptions}
@@ -64,7 +68,7 @@ func validateParams(c echo.Context, op *operation) error {
 
 // validateBody reads and decodes the body and validates it against the operation's schema. It
 // returns the validated value, which the handler binds.
-func validateBody(ctx context.Context, req *http.Request, op *operation, maxBody int64) (any, failureClass, error) {
+func validateBody(ctx context.Context, req *http.Request, op *operation, maxBody int64, fold bool) (any, failureClass, error) {
 	data, err := readBody(req, maxBody)
 	if err != nil {
 		// An unreadable body (bad gzip) counts as one that is not JSON; the other refusals
@@ -82,6 +86,9 @@ func validateBody(ctx context.Context, req *http.Request, op *operation, maxBody
 		return nil, failNone, nil
 	}
 	value, err := decodeBody(data)
+	if err == nil && fold {
+		err = foldBody(op.body, value)
+	}
 	if err != nil {
 		return nil, failJSON, err
 	}

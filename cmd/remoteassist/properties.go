@@ -33,7 +33,7 @@ type settable struct {
 
 // settableProperties reads the flags of the update schema, sorted by flag name.
 func settableProperties() ([]settable, error) {
-	doc, err := openapi.Shared()
+	doc, err := openapi.Shared(remoteassist.ProfileDocumented)
 	if err != nil {
 		return nil, err
 	}

@@ -44,6 +44,8 @@ Every flag can also be set by the environment variable named in its description;
 	dataDir := fs.String("data", defaultDataDir(), "data directory: signing key and embedded store (env REMOTEASSIST_DATA)")
 	storeURL := fs.String("store", envOr("REMOTEASSIST_STORE", ""),
 		`where settings live: empty for the embedded store in --data, "memory", or a postgres:// URL (env REMOTEASSIST_STORE)`)
+	profileName := fs.String("profile", envOr("REMOTEASSIST_PROFILE", string(remoteassist.ProfileDocumented)),
+		`fidelity profile: "documented" (the published page: notConfigured, PATCH 200 with the entity) or "graph" (today's Graph beta: disabled|enabled, PATCH 204, case-insensitive names) (env REMOTEASSIST_PROFILE)`)
 	logFormat := fs.String("log-format", envOr("REMOTEASSIST_LOG_FORMAT", "text"), `log format: "text" or "json" (env REMOTEASSIST_LOG_FORMAT)`)
 	var authFlags authFlags
 	authFlags.register(fs, &env)
@@ -68,6 +70,10 @@ Every flag can also be set by the environment variable named in its description;
 	if kind == "" {
 		return usageError{fmt.Errorf(`%s %q: want empty, "memory" or a postgres:// URL`,
 			origin(fs, "store", "REMOTEASSIST_STORE"), redact(*storeURL))}
+	}
+	profile, err := remoteassist.ParseProfile(*profileName)
+	if err != nil {
+		return usageError{fmt.Errorf("%s %w", origin(fs, "profile", "REMOTEASSIST_PROFILE"), err)}
 	}
 	logSink := newLogBuffer(stderr)
 	defer logSink.Close()
@@ -96,7 +102,11 @@ Every flag can also be set by the environment variable named in its description;
 	}
 	defer closeStore()
 
-	docsHandler, err := docs.Handler(openapi.YAML, openapi.JSON)
+	served, err := openapi.Served(profile)
+	if err != nil {
+		return err
+	}
+	docsHandler, err := docs.Handler(served.YAML, served.JSON)
 	if err != nil {
 		return err
 	}
@@ -105,6 +115,7 @@ Every flag can also be set by the environment variable named in its description;
 		routes[path] = docsHandler
 	}
 	srv, err := server.New(server.Config{
+		Profile:               profile,
 		Routes:                routes,
 		Store:                 store,
 		Authenticator:         verifier,
@@ -124,7 +135,7 @@ Every flag can also be set by the environment variable named in its description;
 	ln = server.LimitListener(ln, limits)
 	httpServer := server.NewHTTPServer(srv, limits, logger)
 	base := "http://" + ln.Addr().String() + server.BasePath
-	logger.Info("serving", "base_url", base, "data", *dataDir, "store", kind, "auth", authMode)
+	logger.Info("serving", "base_url", base, "profile", profile, "data", *dataDir, "store", kind, "auth", authMode)
 	if authMode == authDev {
 		logger.Info("get a token with: remoteassist token --data " + shellQuote(*dataDir) + " --tenant YOUR-TENANT")
 	}

@@ -96,9 +96,6 @@ type ClientInterface interface {
 	//
 	// Read the properties of the tenant's remoteAssistanceSettings object.
 	//
-	// Requires one of the permissions listed in `x-graph-permissions`, carried in the token's `scp`
-	// claim (delegated) or `roles` claim (application).
-	//
 	// Corresponds with GET /deviceManagement/remoteAssistanceSettings (the `DeviceManagementGetRemoteAssistanceSettings` operationId).
 	DeviceManagementGetRemoteAssistanceSettings(ctx context.Context, params *DeviceManagementGetRemoteAssistanceSettingsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
@@ -113,9 +110,6 @@ type ClientInterface interface {
 	// `null` values and values outside the enumerations are rejected with `400 BadRequest`.
 	//
 	// The body may be sent with `Content-Encoding: gzip`, as Microsoft's SDKs do.
-	//
-	// Requires one of the permissions listed in `x-graph-permissions`, carried in the token's `scp`
-	// claim (delegated) or `roles` claim (application).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -134,9 +128,6 @@ type ClientInterface interface {
 	//
 	// The body may be sent with `Content-Encoding: gzip`, as Microsoft's SDKs do.
 	//
-	// Requires one of the permissions listed in `x-graph-permissions`, carried in the token's `scp`
-	// claim (delegated) or `roles` claim (application).
-	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with PATCH /deviceManagement/remoteAssistanceSettings (the `DeviceManagementUpdateRemoteAssistanceSettings` operationId).
@@ -146,9 +137,6 @@ type ClientInterface interface {
 // DeviceManagementGetRemoteAssistanceSettings Get remoteAssistanceSettings
 //
 // Read the properties of the tenant's remoteAssistanceSettings object.
-//
-// Requires one of the permissions listed in `x-graph-permissions`, carried in the token's `scp`
-// claim (delegated) or `roles` claim (application).
 //
 // Corresponds with GET /deviceManagement/remoteAssistanceSettings (the `DeviceManagementGetRemoteAssistanceSettings` operationId).
 func (c *Client) DeviceManagementGetRemoteAssistanceSettings(ctx context.Context, params *DeviceManagementGetRemoteAssistanceSettingsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -174,9 +162,6 @@ func (c *Client) DeviceManagementGetRemoteAssistanceSettings(ctx context.Context
 // `null` values and values outside the enumerations are rejected with `400 BadRequest`.
 //
 // The body may be sent with `Content-Encoding: gzip`, as Microsoft's SDKs do.
-//
-// Requires one of the permissions listed in `x-graph-permissions`, carried in the token's `scp`
-// claim (delegated) or `roles` claim (application).
 //
 // Takes any type of body and a specified content type.
 //
@@ -204,9 +189,6 @@ func (c *Client) DeviceManagementUpdateRemoteAssistanceSettingsWithBody(ctx cont
 // `null` values and values outside the enumerations are rejected with `400 BadRequest`.
 //
 // The body may be sent with `Content-Encoding: gzip`, as Microsoft's SDKs do.
-//
-// Requires one of the permissions listed in `x-graph-permissions`, carried in the token's `scp`
-// claim (delegated) or `roles` claim (application).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -407,9 +389,6 @@ type ClientWithResponsesInterface interface {
 	//
 	// Read the properties of the tenant's remoteAssistanceSettings object.
 	//
-	// Requires one of the permissions listed in `x-graph-permissions`, carried in the token's `scp`
-	// claim (delegated) or `roles` claim (application).
-	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /deviceManagement/remoteAssistanceSettings (the `DeviceManagementGetRemoteAssistanceSettings` operationId).
@@ -427,9 +406,6 @@ type ClientWithResponsesInterface interface {
 	//
 	// The body may be sent with `Content-Encoding: gzip`, as Microsoft's SDKs do.
 	//
-	// Requires one of the permissions listed in `x-graph-permissions`, carried in the token's `scp`
-	// claim (delegated) or `roles` claim (application).
-	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PATCH /deviceManagement/remoteAssistanceSettings (the `DeviceManagementUpdateRemoteAssistanceSettings` operationId).
@@ -446,9 +422,6 @@ type ClientWithResponsesInterface interface {
 	// `null` values and values outside the enumerations are rejected with `400 BadRequest`.
 	//
 	// The body may be sent with `Content-Encoding: gzip`, as Microsoft's SDKs do.
-	//
-	// Requires one of the permissions listed in `x-graph-permissions`, carried in the token's `scp`
-	// claim (delegated) or `roles` claim (application).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -774,9 +747,6 @@ func (r DeviceManagementUpdateRemoteAssistanceSettingsResponse) ContentType() st
 //
 // Read the properties of the tenant's remoteAssistanceSettings object.
 //
-// Requires one of the permissions listed in `x-graph-permissions`, carried in the token's `scp`
-// claim (delegated) or `roles` claim (application).
-//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /deviceManagement/remoteAssistanceSettings (the `DeviceManagementGetRemoteAssistanceSettings` operationId).
@@ -800,9 +770,6 @@ func (c *ClientWithResponses) DeviceManagementGetRemoteAssistanceSettingsWithRes
 //
 // The body may be sent with `Content-Encoding: gzip`, as Microsoft's SDKs do.
 //
-// Requires one of the permissions listed in `x-graph-permissions`, carried in the token's `scp`
-// claim (delegated) or `roles` claim (application).
-//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with PATCH /deviceManagement/remoteAssistanceSettings (the `DeviceManagementUpdateRemoteAssistanceSettings` operationId).
@@ -825,9 +792,6 @@ func (c *ClientWithResponses) DeviceManagementUpdateRemoteAssistanceSettingsWith
 // `null` values and values outside the enumerations are rejected with `400 BadRequest`.
 //
 // The body may be sent with `Content-Encoding: gzip`, as Microsoft's SDKs do.
-//
-// Requires one of the permissions listed in `x-graph-permissions`, carried in the token's `scp`
-// claim (delegated) or `roles` claim (application).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //

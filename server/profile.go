@@ -1,0 +1,190 @@
+package server
+
+import (
+	"net/http"
+	"net/url"
+	"reflect"
+	"slices"
+	"strings"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/labstack/echo/v4"
+
+	"github.com/remoteassist/remoteassist"
+)
+
+// What a fidelity profile changes, read from its document rather than written per profile:
+//
+//   - a stored value the profile's enumeration lacks (notConfigured, under the graph profile)
+//     reads as the property's default in that document (readRules);
+//   - with x-remoteassist-case-insensitive at the document's root, paths, query parameter names,
+//     body property names and enumerated values match without regard to case, and are put in
+//     the contract's casing before anything else sees them (caseFolding);
+//   - an operation answers with the success status and body its responses list (operation).
+
+// caseInsensitiveExtension is the document-level extension that turns case folding on.
+const caseInsensitiveExtension = "x-remoteassist-case-insensitive"
+
+// caseInsensitive reports whether the document asks for case-insensitive matching.
+func caseInsensitive(doc *openapi3.T) bool {
+	on, _ := doc.Extensions[caseInsensitiveExtension].(bool)
+	return on
+}
+
+// foldPath is an echo Pre middleware that gives a request for an API path in another casing the
+// contract's path, so that routing, validation and the logs all see the canonical one.
+func foldPath(paths []string) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			req := c.Request()
+			for _, p := range paths {
+				if req.URL.Path != p && strings.EqualFold(req.URL.Path, p) {
+					req.URL.Path, req.URL.RawPath = p, ""
+					break
+				}
+			}
+			return next(c)
+		}
+	}
+}
+
+// foldQuery puts the parameter names of query in the operation's casing, and the values of
+// parameters with an enumeration in the enumeration's; it reports whether anything changed.
+func foldQuery(op *operation, query url.Values) bool {
+	changed := false
+	for name, values := range query {
+		p := op.route.Operation.Parameters.GetByInAndName(openapi3.ParameterInQuery, name)
+		if p == nil {
+			for _, ref := range op.route.Operation.Parameters {
+				if ref.Value.In == openapi3.ParameterInQuery && strings.EqualFold(ref.Value.Name, name) {
+					p = ref.Value
+				}
+			}
+			if p == nil {
+				continue
+			}
+			delete(query, name)
+			query[p.Name] = append(query[p.Name], values...)
+			name, changed = p.Name, true
+		}
+		if enum := enumOfItems(p.Schema); len(enum) > 0 {
+			for i, v := range query[name] {
+				items := strings.Split(v, ",")
+				for j, item := range items {
+					items[j] = canonical(item, enum)
+				}
+				if folded := strings.Join(items, ","); folded != v {
+					query[name][i], changed = folded, true
+				}
+			}
+		}
+	}
+	return changed
+}
+
+// foldBody puts the member names of a decoded body object in the schema's casing and its
+// enumerated string values in their enumeration's. Two members naming one property in
+// different casings are refused as ambiguous.
+func foldBody(schema *openapi3.Schema, value any) error {
+	obj, ok := value.(map[string]any)
+	if !ok {
+		return nil
+	}
+	spelled := map[string]string{} // canonical name → the member name the client used
+	for name := range obj {
+		prop := name
+		if _, known := schema.Properties[name]; !known {
+			for p := range schema.Properties {
+				if strings.EqualFold(p, name) {
+					prop = p
+				}
+			}
+		}
+		if first, dup := spelled[prop]; dup {
+			a, b := min(first, name), max(first, name)
+			return remoteassist.AmbiguousProperty(prop, []string{a, b})
+		}
+		spelled[prop] = name
+	}
+	for prop, name := range spelled {
+		v := obj[name]
+		if ref := schema.Properties[prop]; ref != nil && ref.Value != nil {
+			if s, isString := v.(string); isString && len(ref.Value.Enum) > 0 {
+				v = canonical(s, enumValues(ref.Value))
+			}
+		}
+		delete(obj, name)
+		obj[prop] = v
+	}
+	return nil
+}
+
+// canonical returns the value of enum that s equals without regard to case, or s.
+func canonical(s string, enum []string) string {
+	for _, v := range enum {
+		if strings.EqualFold(v, s) {
+			return v
+		}
+	}
+	return s
+}
+
+func enumOfItems(ref *openapi3.SchemaRef) []string {
+	if ref == nil || ref.Value == nil {
+		return nil
+	}
+	if items := ref.Value.Items; items != nil && items.Value != nil {
+		return enumValues(items.Value)
+	}
+	return enumValues(ref.Value)
+}
+
+// readRule is how one enumerated property of the entity reads under the profile: a stored value
+// the profile's enumeration lacks reads as the property's default there.
+type readRule struct {
+	field    int // of remoteassist.Entity
+	allowed  []string
+	fallback string
+}
+
+// readRules derives the rules from the schema of the entity GET answers with.
+func readRules(doc *openapi3.T, ops map[string]*operation) []readRule {
+	var rules []readRule
+	fields := jsonFields(reflect.TypeFor[remoteassist.Entity]())
+	for _, op := range ops {
+		if op.method != http.MethodGet {
+			continue
+		}
+		res := op.route.Operation.Responses.Status(http.StatusOK)
+		if res == nil || res.Value == nil || res.Value.Content.Get("application/json") == nil {
+			continue
+		}
+		entity := res.Value.Content.Get("application/json").Schema.Value
+		for name, ref := range entity.Properties {
+			s := ref.Value
+			fallback, ok := s.Default.(string)
+			i, known := fields[name]
+			if !ok || !known || len(s.Enum) == 0 {
+				continue
+			}
+			rules = append(rules, readRule{field: i, allowed: enumValues(s), fallback: fallback})
+		}
+	}
+	return rules
+}
+
+// apply makes an entity read as the profile says.
+func applyReadRules(e *remoteassist.Entity, rules []readRule) {
+	v := reflect.ValueOf(e).Elem()
+	for _, r := range rules {
+		f := v.Field(r.field)
+		if f.Kind() != reflect.Pointer || f.IsNil() || f.Elem().Kind() != reflect.String {
+			continue
+		}
+		if !slices.Contains(r.allowed, f.Elem().String()) {
+			fixed := reflect.New(f.Type().Elem()).Elem()
+			fixed.SetString(r.fallback)
+			f.Set(fixed.Addr())
+		}
+	}
+}
