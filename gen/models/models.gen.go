@@ -111,7 +111,7 @@ type MainError struct {
 
 // ODataError The Microsoft Graph error envelope.
 //
-// Example: {"error":{"code":"BadRequest","innerError":{"client-request-id":"6f1c1a55-0d3c-4e5a-9a57-5d0f2b1c9e11","date":"2026-11-28T10:00:00","request-id":"6f1c1a55-0d3c-4e5a-9a57-5d0f2b1c9e11"},"message":"Invalid value for property 'remoteAssistanceState': 'on'. Allowed values: notConfigured, disabled, enabled."}}
+// Example: {"error":{"code":"BadRequest","innerError":{"client-request-id":"6f1c1a55-0d3c-4e5a-9a57-5d0f2b1c9e11","date":"2026-11-28T10:00:00","request-id":"6f1c1a55-0d3c-4e5a-9a57-5d0f2b1c9e11"},"message":"Invalid value for property 'remoteAssistanceState': \"on\". Allowed values: notConfigured, disabled, enabled."}}
 type ODataError struct {
 	// Error What went wrong.
 	Error MainError `json:"error"`
@@ -206,42 +206,42 @@ type SelectWithoutPrefix = []SelectableProperty
 
 // BadRequest The Microsoft Graph error envelope.
 //
-// Example: {"error":{"code":"BadRequest","innerError":{"client-request-id":"6f1c1a55-0d3c-4e5a-9a57-5d0f2b1c9e11","date":"2026-11-28T10:00:00","request-id":"6f1c1a55-0d3c-4e5a-9a57-5d0f2b1c9e11"},"message":"Invalid value for property 'remoteAssistanceState': 'on'. Allowed values: notConfigured, disabled, enabled."}}
+// Example: {"error":{"code":"BadRequest","innerError":{"client-request-id":"6f1c1a55-0d3c-4e5a-9a57-5d0f2b1c9e11","date":"2026-11-28T10:00:00","request-id":"6f1c1a55-0d3c-4e5a-9a57-5d0f2b1c9e11"},"message":"Invalid value for property 'remoteAssistanceState': \"on\". Allowed values: notConfigured, disabled, enabled."}}
 type BadRequest = ODataError
 
 // Error The Microsoft Graph error envelope.
 //
-// Example: {"error":{"code":"BadRequest","innerError":{"client-request-id":"6f1c1a55-0d3c-4e5a-9a57-5d0f2b1c9e11","date":"2026-11-28T10:00:00","request-id":"6f1c1a55-0d3c-4e5a-9a57-5d0f2b1c9e11"},"message":"Invalid value for property 'remoteAssistanceState': 'on'. Allowed values: notConfigured, disabled, enabled."}}
+// Example: {"error":{"code":"BadRequest","innerError":{"client-request-id":"6f1c1a55-0d3c-4e5a-9a57-5d0f2b1c9e11","date":"2026-11-28T10:00:00","request-id":"6f1c1a55-0d3c-4e5a-9a57-5d0f2b1c9e11"},"message":"Invalid value for property 'remoteAssistanceState': \"on\". Allowed values: notConfigured, disabled, enabled."}}
 type Error = ODataError
 
 // Forbidden The Microsoft Graph error envelope.
 //
-// Example: {"error":{"code":"BadRequest","innerError":{"client-request-id":"6f1c1a55-0d3c-4e5a-9a57-5d0f2b1c9e11","date":"2026-11-28T10:00:00","request-id":"6f1c1a55-0d3c-4e5a-9a57-5d0f2b1c9e11"},"message":"Invalid value for property 'remoteAssistanceState': 'on'. Allowed values: notConfigured, disabled, enabled."}}
+// Example: {"error":{"code":"BadRequest","innerError":{"client-request-id":"6f1c1a55-0d3c-4e5a-9a57-5d0f2b1c9e11","date":"2026-11-28T10:00:00","request-id":"6f1c1a55-0d3c-4e5a-9a57-5d0f2b1c9e11"},"message":"Invalid value for property 'remoteAssistanceState': \"on\". Allowed values: notConfigured, disabled, enabled."}}
 type Forbidden = ODataError
 
 // PayloadTooLarge The Microsoft Graph error envelope.
 //
-// Example: {"error":{"code":"BadRequest","innerError":{"client-request-id":"6f1c1a55-0d3c-4e5a-9a57-5d0f2b1c9e11","date":"2026-11-28T10:00:00","request-id":"6f1c1a55-0d3c-4e5a-9a57-5d0f2b1c9e11"},"message":"Invalid value for property 'remoteAssistanceState': 'on'. Allowed values: notConfigured, disabled, enabled."}}
+// Example: {"error":{"code":"BadRequest","innerError":{"client-request-id":"6f1c1a55-0d3c-4e5a-9a57-5d0f2b1c9e11","date":"2026-11-28T10:00:00","request-id":"6f1c1a55-0d3c-4e5a-9a57-5d0f2b1c9e11"},"message":"Invalid value for property 'remoteAssistanceState': \"on\". Allowed values: notConfigured, disabled, enabled."}}
 type PayloadTooLarge = ODataError
 
 // ServiceUnavailable The Microsoft Graph error envelope.
 //
-// Example: {"error":{"code":"BadRequest","innerError":{"client-request-id":"6f1c1a55-0d3c-4e5a-9a57-5d0f2b1c9e11","date":"2026-11-28T10:00:00","request-id":"6f1c1a55-0d3c-4e5a-9a57-5d0f2b1c9e11"},"message":"Invalid value for property 'remoteAssistanceState': 'on'. Allowed values: notConfigured, disabled, enabled."}}
+// Example: {"error":{"code":"BadRequest","innerError":{"client-request-id":"6f1c1a55-0d3c-4e5a-9a57-5d0f2b1c9e11","date":"2026-11-28T10:00:00","request-id":"6f1c1a55-0d3c-4e5a-9a57-5d0f2b1c9e11"},"message":"Invalid value for property 'remoteAssistanceState': \"on\". Allowed values: notConfigured, disabled, enabled."}}
 type ServiceUnavailable = ODataError
 
 // TooManyRequests The Microsoft Graph error envelope.
 //
-// Example: {"error":{"code":"BadRequest","innerError":{"client-request-id":"6f1c1a55-0d3c-4e5a-9a57-5d0f2b1c9e11","date":"2026-11-28T10:00:00","request-id":"6f1c1a55-0d3c-4e5a-9a57-5d0f2b1c9e11"},"message":"Invalid value for property 'remoteAssistanceState': 'on'. Allowed values: notConfigured, disabled, enabled."}}
+// Example: {"error":{"code":"BadRequest","innerError":{"client-request-id":"6f1c1a55-0d3c-4e5a-9a57-5d0f2b1c9e11","date":"2026-11-28T10:00:00","request-id":"6f1c1a55-0d3c-4e5a-9a57-5d0f2b1c9e11"},"message":"Invalid value for property 'remoteAssistanceState': \"on\". Allowed values: notConfigured, disabled, enabled."}}
 type TooManyRequests = ODataError
 
 // Unauthorized The Microsoft Graph error envelope.
 //
-// Example: {"error":{"code":"BadRequest","innerError":{"client-request-id":"6f1c1a55-0d3c-4e5a-9a57-5d0f2b1c9e11","date":"2026-11-28T10:00:00","request-id":"6f1c1a55-0d3c-4e5a-9a57-5d0f2b1c9e11"},"message":"Invalid value for property 'remoteAssistanceState': 'on'. Allowed values: notConfigured, disabled, enabled."}}
+// Example: {"error":{"code":"BadRequest","innerError":{"client-request-id":"6f1c1a55-0d3c-4e5a-9a57-5d0f2b1c9e11","date":"2026-11-28T10:00:00","request-id":"6f1c1a55-0d3c-4e5a-9a57-5d0f2b1c9e11"},"message":"Invalid value for property 'remoteAssistanceState': \"on\". Allowed values: notConfigured, disabled, enabled."}}
 type Unauthorized = ODataError
 
 // UnsupportedMediaType The Microsoft Graph error envelope.
 //
-// Example: {"error":{"code":"BadRequest","innerError":{"client-request-id":"6f1c1a55-0d3c-4e5a-9a57-5d0f2b1c9e11","date":"2026-11-28T10:00:00","request-id":"6f1c1a55-0d3c-4e5a-9a57-5d0f2b1c9e11"},"message":"Invalid value for property 'remoteAssistanceState': 'on'. Allowed values: notConfigured, disabled, enabled."}}
+// Example: {"error":{"code":"BadRequest","innerError":{"client-request-id":"6f1c1a55-0d3c-4e5a-9a57-5d0f2b1c9e11","date":"2026-11-28T10:00:00","request-id":"6f1c1a55-0d3c-4e5a-9a57-5d0f2b1c9e11"},"message":"Invalid value for property 'remoteAssistanceState': \"on\". Allowed values: notConfigured, disabled, enabled."}}
 type UnsupportedMediaType = ODataError
 
 // DeviceManagementGetRemoteAssistanceSettingsParams defines parameters for DeviceManagementGetRemoteAssistanceSettings.
