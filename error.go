@@ -18,6 +18,7 @@ const (
 	EMETHOD          = "method"          // the resource does not support the method
 	EMEDIATYPE       = "media_type"      // the body is not in a supported media type
 	ETOOLARGE        = "too_large"       // the body is over the size limit
+	ETIMEOUT         = "timeout"         // the client did not send the request in time
 	ETHROTTLED       = "throttled"       // the caller is over its request rate
 	EUNAVAILABLE     = "unavailable"     // a dependency is unreachable; retry later
 	EINTERNAL        = "internal"        // a bug or unexpected failure; details stay server-side

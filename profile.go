@@ -36,7 +36,7 @@ func ParseProfile(s string) (Profile, error) {
 	for _, p := range Profiles() {
 		names = append(names, string(p))
 	}
-	return "", fmt.Errorf("unknown profile %q: want %s", s, strings.Join(names, " or "))
+	return "", fmt.Errorf("%q: want the profile %s", s, strings.Join(names, " or "))
 }
 
 // States lists the states a client may send under the profile, in its contract's order.

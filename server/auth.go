@@ -8,18 +8,18 @@ import (
 )
 
 // authenticate verifies the bearer token and leaves the caller's Principal on the request
-// state.
-func (s *Server) authenticate(req *http.Request, st *request) error {
+// state. It returns the token, which identifies the caller for admission.
+func (s *Server) authenticate(req *http.Request, st *request) (string, error) {
 	token, ok := bearerToken(req.Header.Get("Authorization"))
 	if !ok {
-		return remoteassist.Errorf(remoteassist.EUNAUTHENTICATED, "Access token is empty.")
+		return "", remoteassist.Errorf(remoteassist.EUNAUTHENTICATED, "Access token is empty.")
 	}
 	p, err := s.auth.Authenticate(req.Context(), token)
 	if err != nil {
-		return err
+		return "", err
 	}
 	st.principal, st.authenticated = p, true
-	return nil
+	return token, nil
 }
 
 // bearerToken extracts the token of an "Authorization: Bearer <token>" header; the scheme is

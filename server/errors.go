@@ -34,6 +34,7 @@ var graphErrors = map[string]graphError{
 	remoteassist.EMETHOD:          {http.StatusMethodNotAllowed, "MethodNotAllowed", failNone},
 	remoteassist.EMEDIATYPE:       {http.StatusUnsupportedMediaType, "UnsupportedMediaType", failContentType},
 	remoteassist.ETOOLARGE:        {http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", failTooLarge},
+	remoteassist.ETIMEOUT:         {http.StatusRequestTimeout, "RequestTimeout", failJSON},
 	remoteassist.ETHROTTLED:       {http.StatusTooManyRequests, "TooManyRequests", failThrottled},
 	remoteassist.EUNAVAILABLE:     {http.StatusServiceUnavailable, "ServiceUnavailable", failNone},
 	remoteassist.EINTERNAL:        {http.StatusInternalServerError, "InternalServerError", failNone},

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -153,17 +154,61 @@ func TestConcurrencyCap(t *testing.T) {
 		c.Store = blockingStore{Store: memory.New(), entered: entered, release: block}
 		c.MaxConcurrentRequests = 1
 	})
-	tok := h.token("cap", readWriteConfig)
 	done := make(chan response)
-	go func() { done <- h.get(tok) }()
+	go func() { done <- h.get(h.token("cap-a", readWriteConfig)) }()
 	<-entered
-	res := h.get(tok)
+	// Another tenant, within its own share, finds the one slot taken.
+	res := h.get(h.token("cap-b", readWriteConfig))
 	if res.status != http.StatusServiceUnavailable || res.header.Get("Retry-After") == "" {
 		t.Errorf("over the cap: %d Retry-After %q", res.status, res.header.Get("Retry-After"))
 	}
 	close(block)
 	if first := <-done; first.status != http.StatusOK {
 		t.Errorf("first request: %d", first.status)
+	}
+}
+
+// TestCallerShare: one token may hold a sixteenth of the slots and one tenant a quarter; past
+// its share a caller gets 429, while other callers are served.
+func TestCallerShare(t *testing.T) {
+	block := make(chan struct{})
+	entered := make(chan struct{}, 16)
+	h := newHarnessWith(t, func(c *server.Config) {
+		c.Store = blockingStore{Store: memory.New(), entered: entered, release: block}
+		c.MaxConcurrentRequests = 32 // a token may hold 2, a tenant 8
+	})
+	held := make(chan response, 16)
+	hold := func(tok string, n int) {
+		for range n {
+			go func() { held <- h.get(tok) }()
+			<-entered
+		}
+	}
+	greedy := h.token("greedy", readWriteConfig)
+	hold(greedy, 2)
+	res := h.get(greedy)
+	if res.status != http.StatusTooManyRequests || res.header.Get("Retry-After") == "" {
+		t.Errorf("a third request of one token: %d Retry-After %q", res.status, res.header.Get("Retry-After"))
+	}
+	// The tenant's other tokens fill the tenant's share.
+	for i := range 3 {
+		hold(h.token("greedy", readWriteConfig, fmt.Sprint("scope-", i)), 2)
+	}
+	if res := h.get(h.token("greedy", readWriteConfig, "another")); res.status != http.StatusTooManyRequests {
+		t.Errorf("a ninth request of one tenant: %d", res.status)
+	}
+	// Another tenant is not held back: it waits in the store like the others, then succeeds.
+	other := make(chan response)
+	go func() { other <- h.get(h.token("other", readWriteConfig)) }()
+	<-entered
+	close(block)
+	if res := <-other; res.status != http.StatusOK {
+		t.Errorf("another tenant: %d", res.status)
+	}
+	for range 8 {
+		if res := <-held; res.status != http.StatusOK {
+			t.Errorf("a held request: %d", res.status)
+		}
 	}
 }
 

@@ -24,8 +24,10 @@ type request struct {
 	// principal is the verified caller, once authenticated is true.
 	principal     remoteassist.Principal
 	authenticated bool
-	// body is the request body kin-openapi validated, for the handler to bind.
-	body any
+	// body is the request body kin-openapi validated, for the handler to bind; bodyRead is set
+	// once the body was read to its end.
+	body     any
+	bodyRead bool
 	// failure is the validation failure class counted in the metrics, when one applies.
 	failure failureClass
 	// err is the error the request was answered with, logged with the access line.
@@ -66,11 +68,29 @@ func (s *Server) entry(next echo.HandlerFunc) echo.HandlerFunc {
 		c.Set(requestKey, st)
 
 		if err := s.call(next, c); err != nil {
+			if !st.bodyRead {
+				dropBody(c)
+			}
 			s.writeError(c, st, err)
 		}
 		s.finish(c, st)
 		return nil
 	}
+}
+
+// dropBody gives up on the body of a request that is refused before its body was read, or while
+// it was: net/http would otherwise read the rest before it sends the answer (when the body is
+// under 256 KiB), waiting on however slow a client. The body's connection cannot carry another
+// request then, and is closed after the answer.
+func dropBody(c echo.Context) {
+	req := c.Request()
+	if req.Body == nil || req.Body == http.NoBody {
+		return
+	}
+	// Not every ResponseWriter can set deadlines (a test's recorder cannot); its body does not
+	// wait on a client either.
+	_ = http.NewResponseController(c.Response().Writer).SetReadDeadline(time.Now())
+	req.Body.Close()
 }
 
 // call runs the rest of the chain and turns a panic in it into a 500 Graph envelope; the stack
@@ -127,37 +147,56 @@ func (s *Server) finish(c echo.Context, st *request) {
 	s.logger.LogAttrs(ctx, level, "request", attrs...)
 }
 
-// pipeline is the per-operation part of the request path, in one layer: concurrency cap,
-// authentication, throttling, authorization and contract validation, in that order.
+// pipeline is the per-operation part of the request path, in one layer: authentication,
+// throttling and authorization; a place among the caller's requests; the body read; a global
+// slot (admission.go says why in that order); then the contract's validation of the parameters
+// and the body.
 func (s *Server) pipeline(op *operation) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			st := requestOf(c)
 			st.op = op
-			// The cap counts with one atomic instead of a semaphore channel: the common case
-			// is one add and one subtract, with no lock.
-			n := s.inFlight.Add(1)
-			defer s.inFlight.Add(-1)
-			if s.maxInFlight > 0 && n > s.maxInFlight {
-				return &remoteassist.Error{Code: remoteassist.EUNAVAILABLE, RetryAfter: time.Second,
-					Message: "The service is busy. Retry later."}
-			}
-			if err := s.authenticate(c.Request(), st); err != nil {
+			req := c.Request()
+			token, err := s.authenticate(req, st)
+			if err != nil {
 				return err
 			}
 			if s.throttle != nil {
-				if err := s.throttle.check(c.Request().Method, st.principal.Tenant); err != nil {
+				if err := s.throttle.check(req.Method, st.principal.Tenant); err != nil {
 					return err
 				}
 			}
 			if !st.principal.HasAny(op.permissions) {
 				return forbidden(op, st.principal)
 			}
+			leave, err := s.admission.enterCaller(st.principal.Tenant, token)
+			if err != nil {
+				return err
+			}
+			defer leave()
+			var data []byte
+			if op.body != nil {
+				data, err = s.admission.readBody(c.Response().Writer, req, s.maxBody)
+				st.bodyRead = err == nil
+				if err != nil {
+					// An unreadable body (bad gzip) counts as one that is not JSON; the other
+					// refusals (415, 413, 408) count by their codes.
+					if remoteassist.ErrorCode(err) == remoteassist.EINVALID {
+						st.failure = failJSON
+					}
+					return err
+				}
+			}
+			release, err := s.admission.enter()
+			if err != nil {
+				return err
+			}
+			defer release()
 			if err := validateParams(c, op, s.fold); err != nil {
 				return err
 			}
 			if op.body != nil {
-				body, class, err := validateBody(c.Request().Context(), c.Request(), op, s.maxBody, s.fold)
+				body, class, err := validateBody(req.Context(), data, op, s.fold)
 				if err != nil {
 					st.failure = class
 					return err

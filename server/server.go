@@ -28,7 +28,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -74,9 +73,14 @@ type Config struct {
 	MaxBodyBytes int64
 	// Throttle limits each tenant's request rate; the zero value does not throttle.
 	Throttle ThrottleConfig
-	// MaxConcurrentRequests caps the API requests in flight; beyond it requests get 503 with
-	// Retry-After. 0 means DefaultMaxConcurrentRequests; negative means no cap.
+	// MaxConcurrentRequests caps the API requests the service works on at once; beyond it
+	// requests get 503 with Retry-After. A tenant may hold a quarter of it, a token a sixteenth,
+	// beyond which its requests get 429 (admission.go). 0 means DefaultMaxConcurrentRequests;
+	// negative means no cap.
 	MaxConcurrentRequests int
+	// BodyTimeout bounds reading a request body, which happens before the request counts
+	// against MaxConcurrentRequests; beyond it the request gets 408. 0 means DefaultBodyTimeout.
+	BodyTimeout time.Duration
 	// Now is the clock; nil means time.Now. Tests use it to move throttling windows.
 	Now func() time.Time
 	// Routes, when set, are mounted outside the API and without authentication, for GET and HEAD
@@ -98,9 +102,7 @@ type Server struct {
 	maxBody  int64
 	metrics  *metrics
 	throttle *throttle
-	// maxInFlight caps inFlight; 0 means no cap.
-	maxInFlight int64
-	inFlight    atomic.Int64
+	admission *admission
 	// fold is set when the profile matches names and enumerated values without regard to case.
 	fold bool
 	// allow is the Allow header of a 405, by route path.
@@ -134,12 +136,18 @@ func New(cfg Config) (*Server, error) {
 	if s.maxBody <= 0 {
 		s.maxBody = DefaultMaxBodyBytes
 	}
-	switch max := cfg.MaxConcurrentRequests; {
-	case max == 0:
-		s.maxInFlight = DefaultMaxConcurrentRequests
-	case max > 0:
-		s.maxInFlight = int64(max)
+	var slots int64
+	switch n := cfg.MaxConcurrentRequests; {
+	case n == 0:
+		slots = DefaultMaxConcurrentRequests
+	case n > 0:
+		slots = int64(n)
 	}
+	bodyTimeout := cfg.BodyTimeout
+	if bodyTimeout <= 0 {
+		bodyTimeout = DefaultBodyTimeout
+	}
+	s.admission = newAdmission(slots, bodyTimeout)
 	if cfg.Throttle.enabled() {
 		now := cfg.Now
 		if now == nil {
@@ -152,7 +160,7 @@ func New(cfg Config) (*Server, error) {
 		reg = prometheus.NewRegistry()
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
-	if s.metrics, err = newMetrics(reg, ops, func() float64 { return float64(s.inFlight.Load()) }); err != nil {
+	if s.metrics, err = newMetrics(reg, ops, func() float64 { return float64(s.admission.inFlight.Load()) }); err != nil {
 		return nil, fmt.Errorf("server: registering metrics: %w", err)
 	}
 	s.store = instrumentStore(cfg.Store, s.metrics)
@@ -202,6 +210,11 @@ func New(cfg Config) (*Server, error) {
 	}
 	return s, nil
 }
+
+// Drain prepares a shutdown: body reads in progress are cut short, and requests that have yet to
+// send their body are refused with 503, so that a graceful stop does not wait on slow clients.
+// Requests whose body is in finish normally. Call it just before http.Server.Shutdown.
+func (s *Server) Drain() { s.admission.drain() }
 
 // ServeHTTP serves one request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }

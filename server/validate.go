@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 	"strings"
 
@@ -66,19 +65,9 @@ func validateParams(c echo.Context, op *operation, fold bool) error {
 	return &remoteassist.Error{Code: remoteassist.EINVALID, Message: "The request does not match the contract.", Err: err}
 }
 
-// validateBody reads and decodes the body and validates it against the operation's schema. It
+// validateBody decodes the body read and validates it against the operation's schema. It
 // returns the validated value, which the handler binds.
-func validateBody(ctx context.Context, req *http.Request, op *operation, maxBody int64, fold bool) (any, failureClass, error) {
-	data, err := readBody(req, maxBody)
-	if err != nil {
-		// An unreadable body (bad gzip) counts as one that is not JSON; the other refusals
-		// (415, 413) count by their codes.
-		class := failNone
-		if remoteassist.ErrorCode(err) == remoteassist.EINVALID {
-			class = failJSON
-		}
-		return nil, class, err
-	}
+func validateBody(ctx context.Context, data []byte, op *operation, fold bool) (any, failureClass, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		if op.bodyRequired {
 			return nil, failJSON, remoteassist.Errorf(remoteassist.EINVALID, "A request body is required.")

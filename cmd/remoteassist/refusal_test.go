@@ -21,7 +21,7 @@ var serveEnv = []string{
 	"REMOTEASSIST_ADDR", "REMOTEASSIST_DATA", "REMOTEASSIST_STORE", "REMOTEASSIST_LOG_FORMAT",
 	"REMOTEASSIST_JWKS_URL", "REMOTEASSIST_JWKS_FILE", "REMOTEASSIST_ISSUER", "REMOTEASSIST_AUDIENCE",
 	"REMOTEASSIST_TENANTS", "REMOTEASSIST_LEEWAY", "REMOTEASSIST_DEV_TOKENS", "REMOTEASSIST_THROTTLE",
-	"REMOTEASSIST_MAX_CONCURRENT", "REMOTEASSIST_MAX_CONNECTIONS",
+	"REMOTEASSIST_MAX_CONCURRENT", "REMOTEASSIST_MAX_CONNECTIONS", "REMOTEASSIST_PROFILE", "REMOTEASSIST_SHUTDOWN_GRACE",
 }
 
 // clearServeEnv keeps the developer's own REMOTEASSIST_* settings out of a serve test.
@@ -126,6 +126,13 @@ func TestServeRefusals(t *testing.T) {
 		{name: "throttle negative window", args: []string{"--throttle", "100,10,-1s"}, want: `--throttle "100,10,-1s": want`},
 		{name: "REMOTEASSIST_THROTTLE malformed", env: map[string]string{"REMOTEASSIST_THROTTLE": "100/1s"}, want: `REMOTEASSIST_THROTTLE "100/1s": want`},
 
+		{name: "unknown profile", args: []string{"--profile", "beta"}, want: `--profile "beta": want the profile documented or graph`},
+		{name: "profile in the wrong case", args: []string{"--profile", "Graph"}, want: `--profile "Graph": want`},
+		{name: "REMOTEASSIST_PROFILE unknown", env: map[string]string{"REMOTEASSIST_PROFILE": "v1.0"}, want: `REMOTEASSIST_PROFILE "v1.0": want`},
+		{name: "zero shutdown grace", args: []string{"--shutdown-grace", "0s"}, want: "--shutdown-grace 0s: want a positive duration"},
+		{name: "REMOTEASSIST_SHUTDOWN_GRACE not a duration", env: map[string]string{"REMOTEASSIST_SHUTDOWN_GRACE": "8"},
+			want: `REMOTEASSIST_SHUTDOWN_GRACE "8": want a duration such as "30s" (or pass --shutdown-grace)`},
+
 		{name: "negative leeway", args: []string{"--leeway", "-1s"}, want: "--leeway -1s: must not be negative (0 means no leeway)"},
 		{name: "REMOTEASSIST_LEEWAY negative", env: map[string]string{"REMOTEASSIST_LEEWAY": "-30s"}, want: "REMOTEASSIST_LEEWAY -30s: must not be negative"},
 		{name: "REMOTEASSIST_LEEWAY not a duration", env: map[string]string{"REMOTEASSIST_LEEWAY": "30"},
@@ -190,6 +197,8 @@ func TestServeAccepts(t *testing.T) {
 		{name: "throttle with spaces", args: []string{"--throttle", " 100, 0 , 1ms"}},
 		{name: "empty throttle", args: []string{"--throttle="}},
 		{name: "leeway zero", args: []string{"--leeway", "0"}},
+		{name: "graph profile", args: []string{"--profile", "graph"}},
+		{name: "REMOTEASSIST_PROFILE", env: map[string]string{"REMOTEASSIST_PROFILE": "graph", "REMOTEASSIST_SHUTDOWN_GRACE": "1s"}},
 		{name: "max-concurrent zero and negative", args: []string{"--max-concurrent", "0", "--max-connections", "-1"}},
 		{name: "environment", env: map[string]string{
 			"REMOTEASSIST_LEEWAY": "0s", "REMOTEASSIST_DEV_TOKENS": "true", "REMOTEASSIST_MAX_CONCURRENT": "-1",

@@ -24,8 +24,9 @@ import (
 	"github.com/remoteassist/remoteassist/server"
 )
 
-// shutdownTimeout bounds a graceful shutdown: requests in flight get this long to finish.
-const shutdownTimeout = 15 * time.Second
+// defaultShutdownGrace bounds a graceful stop: requests in flight get this long to finish, then
+// the connections left are closed. It leaves room within docker stop's default 10 s.
+const defaultShutdownGrace = 8 * time.Second
 
 // listen opens serve's listener. Tests replace it to learn whether serve got that far without
 // binding a port.
@@ -55,6 +56,8 @@ Every flag can also be set by the environment variable named in its description;
 		"API requests in flight before further ones get 503; 0 means the default, a negative number no cap (env REMOTEASSIST_MAX_CONCURRENT)")
 	maxConns := fs.Int("max-connections", env.int("max-connections", "REMOTEASSIST_MAX_CONNECTIONS", server.DefaultLimits.MaxConnections),
 		"open connections before further ones wait; 0 means the default, a negative number no cap (env REMOTEASSIST_MAX_CONNECTIONS)")
+	grace := fs.Duration("shutdown-grace", env.duration("shutdown-grace", "REMOTEASSIST_SHUTDOWN_GRACE", defaultShutdownGrace),
+		"on SIGTERM or SIGINT, how long requests in flight get to finish before the connections left are closed (env REMOTEASSIST_SHUTDOWN_GRACE)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -65,6 +68,9 @@ Every flag can also be set by the environment variable named in its description;
 	}
 	if _, _, err := net.SplitHostPort(*addr); err != nil {
 		return usageError{fmt.Errorf("%s %q: want HOST:PORT such as 127.0.0.1:8080", origin(fs, "addr", "REMOTEASSIST_ADDR"), *addr)}
+	}
+	if *grace <= 0 {
+		return usageError{fmt.Errorf("%s %v: want a positive duration such as 8s", origin(fs, "shutdown-grace", "REMOTEASSIST_SHUTDOWN_GRACE"), *grace)}
 	}
 	kind := storeKind(*storeURL)
 	if kind == "" {
@@ -147,11 +153,15 @@ Every flag can also be set by the environment variable named in its description;
 		return err
 	case <-ctx.Done():
 	}
-	logger.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	logger.Info("shutting down", "grace", *grace)
+	// Requests still sending their body are answered 503 at once instead of being waited for;
+	// the others get the grace period, after which whatever is left is cut.
+	srv.Drain()
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), *grace)
 	defer cancel()
 	if err := httpServer.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+		logger.Warn("grace period over: closing the connections left", "error", err)
+		httpServer.Close()
 	}
 	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err

@@ -596,6 +596,12 @@ type DeviceManagementUpdateRemoteAssistanceSettingsResponse403Headers struct {
 	RequestId       openapi_types.UUID
 }
 
+// DeviceManagementUpdateRemoteAssistanceSettingsResponse408Headers the declared response headers of an HTTP 408 response for DeviceManagementUpdateRemoteAssistanceSettings
+type DeviceManagementUpdateRemoteAssistanceSettingsResponse408Headers struct {
+	ClientRequestId string
+	RequestId       openapi_types.UUID
+}
+
 // DeviceManagementUpdateRemoteAssistanceSettingsResponse413Headers the declared response headers of an HTTP 413 response for DeviceManagementUpdateRemoteAssistanceSettings
 type DeviceManagementUpdateRemoteAssistanceSettingsResponse413Headers struct {
 	ClientRequestId string
@@ -639,6 +645,8 @@ type DeviceManagementUpdateRemoteAssistanceSettingsResponse struct {
 	JSON401 *Unauthorized
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Forbidden
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
 	// JSON415 the response for an HTTP 415 `application/json` response
@@ -657,6 +665,8 @@ type DeviceManagementUpdateRemoteAssistanceSettingsResponse struct {
 	Headers401 *DeviceManagementUpdateRemoteAssistanceSettingsResponse401Headers
 	// Headers403 the parsed response headers for an HTTP 403 response
 	Headers403 *DeviceManagementUpdateRemoteAssistanceSettingsResponse403Headers
+	// Headers408 the parsed response headers for an HTTP 408 response
+	Headers408 *DeviceManagementUpdateRemoteAssistanceSettingsResponse408Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *DeviceManagementUpdateRemoteAssistanceSettingsResponse413Headers
 	// Headers415 the parsed response headers for an HTTP 415 response
@@ -687,6 +697,11 @@ func (r DeviceManagementUpdateRemoteAssistanceSettingsResponse) GetJSON401() *Un
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r DeviceManagementUpdateRemoteAssistanceSettingsResponse) GetJSON403() *Forbidden {
 	return r.JSON403
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r DeviceManagementUpdateRemoteAssistanceSettingsResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
@@ -1057,6 +1072,13 @@ func ParseDeviceManagementUpdateRemoteAssistanceSettingsResponse(rsp *http.Respo
 		}
 		response.JSON403 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest PayloadTooLarge
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -1170,6 +1192,23 @@ func ParseDeviceManagementUpdateRemoteAssistanceSettingsResponse(rsp *http.Respo
 			headers.RequestId = value
 		}
 		response.Headers403 = &headers
+	case rsp.StatusCode == 408:
+		var headers DeviceManagementUpdateRemoteAssistanceSettingsResponse408Headers
+		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ClientRequestId = value
+		}
+		if values := rsp.Header.Values("request-id"); len(values) > 0 {
+			var value openapi_types.UUID
+			if err := runtime.BindStyledParameterWithOptions("simple", "request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: "uuid"}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers408 = &headers
 	case rsp.StatusCode == 413:
 		var headers DeviceManagementUpdateRemoteAssistanceSettingsResponse413Headers
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {

@@ -224,6 +224,11 @@ type Forbidden = ODataError
 // Example: {"error":{"code":"BadRequest","innerError":{"client-request-id":"6f1c1a55-0d3c-4e5a-9a57-5d0f2b1c9e11","date":"2026-11-28T10:00:00","request-id":"6f1c1a55-0d3c-4e5a-9a57-5d0f2b1c9e11"},"message":"Invalid value for property 'remoteAssistanceState': \"on\". Allowed values: notConfigured, disabled, enabled."}}
 type PayloadTooLarge = ODataError
 
+// RequestTimeout The Microsoft Graph error envelope.
+//
+// Example: {"error":{"code":"BadRequest","innerError":{"client-request-id":"6f1c1a55-0d3c-4e5a-9a57-5d0f2b1c9e11","date":"2026-11-28T10:00:00","request-id":"6f1c1a55-0d3c-4e5a-9a57-5d0f2b1c9e11"},"message":"Invalid value for property 'remoteAssistanceState': \"on\". Allowed values: notConfigured, disabled, enabled."}}
+type RequestTimeout = ODataError
+
 // ServiceUnavailable The Microsoft Graph error envelope.
 //
 // Example: {"error":{"code":"BadRequest","innerError":{"client-request-id":"6f1c1a55-0d3c-4e5a-9a57-5d0f2b1c9e11","date":"2026-11-28T10:00:00","request-id":"6f1c1a55-0d3c-4e5a-9a57-5d0f2b1c9e11"},"message":"Invalid value for property 'remoteAssistanceState': \"on\". Allowed values: notConfigured, disabled, enabled."}}

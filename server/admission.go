@@ -1,0 +1,143 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/remoteassist/remoteassist"
+)
+
+// Admission: how many API requests may be in the service at once, and how the time a client
+// takes to send its body is kept out of that count.
+//
+// A request first takes a place among its caller's: no tenant may have more than a quarter of
+// MaxConcurrentRequests in flight, and no single token more than a sixteenth, so a client that
+// opens thousands of requests (slow bodies, say) runs into its own share, with 429, before it
+// can crowd out anyone else. Only then is its body read, under its own deadline (BodyTimeout,
+// 408 when it passes), and only once the body is in does the request take one of the
+// MaxConcurrentRequests global slots (503 beyond them), which it holds while the service does
+// its work. So the global slots count work, never waiting on a client.
+
+// Shares of MaxConcurrentRequests a single caller may hold.
+const (
+	tenantShare = 4  // a tenant: a quarter
+	tokenShare  = 16 // a token: a sixteenth
+)
+
+// DefaultBodyTimeout bounds reading a request body when Config says nothing.
+const DefaultBodyTimeout = 10 * time.Second
+
+type admission struct {
+	max      int64 // global slots; 0 means no cap
+	inFlight atomic.Int64
+
+	perTenant, perToken int // 0 means no cap
+	mu                  sync.Mutex
+	tenants             map[string]int // in flight per tenant; a tenant at 0 is forgotten
+	tokens              map[string]int
+
+	bodyTimeout time.Duration
+	// reading holds the requests reading their body, so that Drain can cut them short.
+	reading  map[*http.ResponseController]struct{}
+	draining bool
+}
+
+func newAdmission(slots int64, bodyTimeout time.Duration) *admission {
+	a := &admission{max: slots, bodyTimeout: bodyTimeout,
+		tenants: map[string]int{}, tokens: map[string]int{}, reading: map[*http.ResponseController]struct{}{}}
+	if slots > 0 {
+		a.perTenant = int(max(1, slots/tenantShare))
+		a.perToken = int(max(1, slots/tokenShare))
+	}
+	return a
+}
+
+var (
+	errCallerShare = &remoteassist.Error{Code: remoteassist.ETHROTTLED, RetryAfter: time.Second,
+		Message: "Too many requests of this caller are in progress. Retry after the time given in the Retry-After header."}
+	errBusy = &remoteassist.Error{Code: remoteassist.EUNAVAILABLE, RetryAfter: time.Second,
+		Message: "The service is busy. Retry later."}
+	errDraining = &remoteassist.Error{Code: remoteassist.EUNAVAILABLE, RetryAfter: time.Second,
+		Message: "The service is shutting down. Retry later."}
+)
+
+// enterCaller takes a place among the tenant's and the token's requests in flight. The
+// returned function gives it back.
+func (a *admission) enterCaller(tenant, token string) (func(), error) {
+	if a.perTenant == 0 {
+		return func() {}, nil
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.tenants[tenant] >= a.perTenant || a.tokens[token] >= a.perToken {
+		return nil, errCallerShare
+	}
+	a.tenants[tenant]++
+	a.tokens[token]++
+	return func() {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		if a.tenants[tenant]--; a.tenants[tenant] <= 0 {
+			delete(a.tenants, tenant)
+		}
+		if a.tokens[token]--; a.tokens[token] <= 0 {
+			delete(a.tokens, token)
+		}
+	}, nil
+}
+
+// enter takes a global slot; the returned function gives it back.
+func (a *admission) enter() (func(), error) {
+	n := a.inFlight.Add(1)
+	if a.max > 0 && n > a.max {
+		a.inFlight.Add(-1)
+		return nil, errBusy
+	}
+	return func() { a.inFlight.Add(-1) }, nil
+}
+
+// readBody reads the request body under the body deadline; a body the client does not finish
+// sending in time is ETIMEOUT, and one cut short by Drain is EUNAVAILABLE.
+func (a *admission) readBody(w http.ResponseWriter, req *http.Request, maxBody int64) ([]byte, error) {
+	rc := http.NewResponseController(w)
+	a.mu.Lock()
+	if a.draining {
+		a.mu.Unlock()
+		return nil, errDraining
+	}
+	a.reading[rc] = struct{}{}
+	a.mu.Unlock()
+	// Not every ResponseWriter can set deadlines (a test's recorder cannot); the server's
+	// ReadTimeout still bounds the whole request then.
+	_ = rc.SetReadDeadline(time.Now().Add(a.bodyTimeout))
+	data, err := readBody(req, maxBody)
+	a.mu.Lock()
+	delete(a.reading, rc)
+	draining := a.draining
+	a.mu.Unlock()
+	switch {
+	case err == nil:
+		return data, nil
+	case errors.Is(err, os.ErrDeadlineExceeded) && draining:
+		return nil, errDraining
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return nil, &remoteassist.Error{Code: remoteassist.ETIMEOUT, Err: err,
+			Message: "The request body was not received in time. Send it faster, or retry."}
+	}
+	return nil, err
+}
+
+// drain cuts short the body reads in progress and refuses new ones, for a shutdown that must
+// not wait on slow clients.
+func (a *admission) drain() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.draining = true
+	for rc := range a.reading {
+		_ = rc.SetReadDeadline(time.Now())
+	}
+}
