@@ -154,7 +154,9 @@ func TestBodyTimeoutIs408(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var env struct{ Error struct{ Code, Message string } }
+	var env struct {
+		Error struct{ Code, Message string }
+	}
 	if res.StatusCode != http.StatusRequestTimeout || json.Unmarshal(body, &env) != nil || env.Error.Code != "RequestTimeout" {
 		t.Errorf("%d %s", res.StatusCode, body)
 	}

@@ -95,13 +95,13 @@ type Config struct {
 
 // Server is the HTTP service. It is an http.Handler.
 type Server struct {
-	echo     *echo.Echo
-	store    remoteassist.Store
-	auth     remoteassist.Authenticator
-	logger   *slog.Logger
-	maxBody  int64
-	metrics  *metrics
-	throttle *throttle
+	echo      *echo.Echo
+	store     remoteassist.Store
+	auth      remoteassist.Authenticator
+	logger    *slog.Logger
+	maxBody   int64
+	metrics   *metrics
+	throttle  *throttle
 	admission *admission
 	// fold is set when the profile matches names and enumerated values without regard to case.
 	fold bool
