@@ -4,6 +4,7 @@
 #   bash scripts/docker.sh start   # a daemon that answers; prints its DOCKER_HOST on stdout
 #   bash scripts/docker.sh stop    # stops the daemon that start started, if it did
 #   bash scripts/docker.sh host    # prints the DOCKER_HOST start would use, without starting
+#   bash scripts/docker.sh running # prints the DOCKER_HOST of a daemon that answers; fails if none
 #
 # start uses, in order: the daemon $DOCKER_HOST names, the system daemon on
 # /var/run/docker.sock, or this checkout's private daemon, started when it is not running. The
@@ -154,8 +155,9 @@ case "${1:-}" in
 start) start ;;
 stop) stop ;;
 host) existing || echo "$own_host" ;;
+running) existing ;;
 *)
-	echo "usage: bash scripts/docker.sh start|stop|host" >&2
+	echo "usage: bash scripts/docker.sh start|stop|host|running" >&2
 	exit 2
 	;;
 esac
