@@ -141,13 +141,19 @@ stop_own() {
 	fi
 }
 
+# unmount_all unmounts what is still mounted under the directory, deepest first: dockerd leaves
+# the bind mount of its network namespace (exec/netns/default) behind when it stops.
+unmount_all() {
+	local mnt
+	awk -v d="$dir/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo | sort -r | while read -r mnt; do
+		umount "$mnt" 2>/dev/null || umount -l "$mnt" 2>/dev/null || say "could not unmount $mnt"
+	done
+}
+
 stop() {
-	if ! own_pid >/dev/null; then
-		rm -rf "$dir" 2>/dev/null || true
-		return 0
-	fi
 	stop_own
-	# The managed containerd stops with dockerd; its mounts are gone once both have.
+	[ -d "$dir" ] || return 0
+	unmount_all
 	rm -rf "$dir" 2>/dev/null || say "could not remove all of $dir"
 }
 
