@@ -300,3 +300,37 @@ func TestRunReportsExit(t *testing.T) {
 		t.Errorf("unexpected exec error: %v", err)
 	}
 }
+
+// TestVolumeOutlivesContainer checks what the README promises of a named volume at /data
+// (testcontainers.WithMounts): the signing key and the embedded store outlive a container, so a
+// new one reads the state and accepts the old one's tokens.
+func TestVolumeOutlivesContainer(t *testing.T) {
+	vol := fmt.Sprintf("remoteassist-tc-%d-%d", os.Getpid(), time.Now().UnixNano())
+	t.Cleanup(func() { exec.Command("docker", "volume", "rm", "-f", vol).Run() })
+	mount := tc.WithMounts(tc.VolumeMount(vol, "/data"))
+
+	first := start(t, mount)
+	tok, err := first.Token("contoso")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.New(first.BaseURL(), client.WithToken(tok))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Update(t.Context(), client.Patch{RemoteAssistanceState: client.Ptr(client.StateEnabled)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Terminate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+
+	second := start(t, mount)
+	c, err = client.New(second.BaseURL(), client.WithToken(tok))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, err := c.Get(t.Context()); err != nil || s.RemoteAssistanceState != client.StateEnabled {
+		t.Errorf("a new container on the volume, with the first one's token: %+v, %v", s, err)
+	}
+}
