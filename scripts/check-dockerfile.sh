@@ -24,8 +24,15 @@ work=$(mktemp -d)
 standin=remoteassist-check-go:$$
 multi=remoteassist-check-multistage:$$
 prebuilt=remoteassist-check-prebuilt:$$
+dangling() { docker images -q --filter dangling=true | sort; }
+before=$(dangling)
 cleanup() {
 	docker rmi -f "$standin" "$multi" "$prebuilt" >/dev/null 2>&1 || true
+	# The builds' intermediate stage images, left dangling once the tags are gone.
+	local leftover
+	leftover=$(comm -13 <(echo "$before") <(dangling))
+	# shellcheck disable=SC2086
+	[ -z "$leftover" ] || docker rmi $leftover >/dev/null 2>&1 || true
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -51,7 +58,7 @@ tar -C "$root" -c . | docker import \
 version=v0.0.0-dockerfile-check
 revision=$(git rev-parse HEAD)
 echo "building Dockerfile (builder: a stand-in for golang:${want#go})" >&2
-DOCKER_BUILDKIT=0 docker build --quiet --network host --build-arg GO_IMAGE="$standin" \
+DOCKER_BUILDKIT=0 docker build --quiet --force-rm --network host --build-arg GO_IMAGE="$standin" \
 	--build-arg VERSION="$version" --build-arg REVISION="$revision" -t "$multi" . >/dev/null
 echo "building Dockerfile.prebuilt (scripts/image.sh)" >&2
 VERSION=$version REVISION=$revision bash scripts/image.sh "$prebuilt"

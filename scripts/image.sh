@@ -27,8 +27,15 @@ revision=$("$ctx/remoteassist" version | sed -n 's/^commit \([0-9a-f]*\).*/\1/p'
 
 # The legacy builder (Debian's dockerd 20.10 has no BuildKit plugin for the CLI) is enough: the
 # Dockerfile uses nothing newer.
+# The legacy builder keeps each stage's image; those this build left dangling (and the image
+# the tag named before) are removed afterwards.
+dangling() { docker images -q --filter dangling=true | sort; }
+before=$(dangling)
 DOCKER_BUILDKIT=0 docker build --quiet -f Dockerfile.prebuilt \
 	--build-arg VERSION="$version" --build-arg REVISION="$revision" \
 	-t "$tag" "$ctx" >/dev/null
+leftover=$(comm -13 <(echo "$before") <(dangling))
+# shellcheck disable=SC2086
+[ -z "$leftover" ] || docker rmi $leftover >/dev/null 2>&1 || true
 size=$(docker image inspect --format '{{.Size}}' "$tag")
 echo "built image $tag: $version, $((size / 1000)) kB ($size bytes)" >&2
