@@ -83,9 +83,13 @@ func run(m *testing.M) int {
 
 // networks lists the daemon's networks by name.
 func networks() ([]string, error) {
-	out, err := exec.Command("docker", "network", "ls", "--format", "{{.Name}}").Output()
+	cmd := exec.Command("docker", "network", "ls", "--format", "{{.Name}}")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
 	if err != nil {
-		return nil, fmt.Errorf("docker network ls: %w", err)
+		return nil, fmt.Errorf("the tests need Docker: docker network ls: %w: %s\n"+
+			"Start a daemon with `bash scripts/docker.sh start` (it prints the DOCKER_HOST to export; make test does it all).", err, strings.TrimSpace(stderr.String()))
 	}
 	return strings.Fields(string(out)), nil
 }
