@@ -80,6 +80,12 @@ start() {
 		say "dockerd $pid does not answer; stopping it"
 		stop_own
 	fi
+	if [ -d "$dir" ]; then
+		# Left by a daemon that died without stop (killed, or the machine restarted).
+		say "removing the stale $dir"
+		unmount_all
+		rm -rf "$dir"
+	fi
 	mkdir -p "$dir"
 	chmod 0711 "$dir"
 	echo '{}' >"$dir/daemon.json" # ignore /etc/docker/daemon.json

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	tc "github.com/testcontainers/testcontainers-go"
+	tclog "github.com/testcontainers/testcontainers-go/log"
 
 	"github.com/remoteassist/remoteassist/client"
 	"github.com/remoteassist/remoteassist/internal/pgtest"
@@ -97,7 +98,8 @@ func networks() ([]string, error) {
 // start runs a container for the test and terminates it when the test ends.
 func start(t *testing.T, opts ...tc.ContainerCustomizer) *ratc.Container {
 	t.Helper()
-	ctr, err := ratc.Run(t.Context(), image, opts...)
+	// testcontainers-go's log goes to the test's, shown when it fails or with -v.
+	ctr, err := ratc.Run(t.Context(), image, append([]tc.ContainerCustomizer{tc.WithLogger(tclog.TestLogger(t))}, opts...)...)
 	tc.CleanupContainer(t, ctr)
 	if err != nil {
 		t.Fatal(err)
