@@ -83,6 +83,7 @@ start() {
 	if [ -d "$dir" ]; then
 		# Left by a daemon that died without stop (killed, or the machine restarted).
 		say "removing the stale $dir"
+		stop_pidfile "$dir/exec/containerd/containerd.pid" containerd
 		unmount_all
 		rm -rf "$dir"
 	fi
@@ -122,10 +123,28 @@ start() {
 	echo "$own_host"
 }
 
+# stop_pidfile FILE NAME stops the process whose pid FILE holds, if it is a NAME: SIGTERM, then
+# SIGKILL after 30 s.
+stop_pidfile() {
+	local file=$1 name=$2 pid
+	[ -f "$file" ] || return 0
+	pid=$(cat "$file")
+	[ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$name" ] || return 0
+	say "stopping $name $pid"
+	kill -TERM "$pid" 2>/dev/null || true
+	for _ in $(seq 300); do
+		[ -d "/proc/$pid" ] || return 0
+		sleep 0.1
+	done
+	say "$name $pid did not stop within 30 s; killing it"
+	kill -KILL "$pid" 2>/dev/null || true
+	sleep 1
+}
+
+# stop_own stops this checkout's daemon: its containers, dockerd, and the containerd dockerd
+# started (which outlives a dockerd that was killed).
 stop_own() {
-	local pid
-	pid=$(own_pid) || return 0
-	if answers "$own_host"; then
+	if own_pid >/dev/null && answers "$own_host"; then
 		local ids
 		ids=$(DOCKER_HOST=$own_host docker ps -aq)
 		if [ -n "$ids" ]; then
@@ -134,17 +153,8 @@ stop_own() {
 			DOCKER_HOST=$own_host docker rm -f -v $ids >/dev/null || true
 		fi
 	fi
-	say "stopping dockerd $pid"
-	kill -TERM "$pid" 2>/dev/null || true
-	for _ in $(seq 300); do
-		[ -d "/proc/$pid" ] || break
-		sleep 0.1
-	done
-	if [ -d "/proc/$pid" ]; then
-		say "dockerd $pid did not stop within 30 s; killing it"
-		kill -KILL "$pid" 2>/dev/null || true
-		sleep 1
-	fi
+	stop_pidfile "$pidfile" dockerd
+	stop_pidfile "$dir/exec/containerd/containerd.pid" containerd
 }
 
 # unmount_all unmounts what is still mounted under the directory, deepest first: dockerd leaves
