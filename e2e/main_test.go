@@ -3,7 +3,11 @@
 // the embedded store and at PostgreSQL (a throwaway server from internal/pgtest, or the one named
 // by $REMOTEASSIST_TEST_POSTGRES_DSN).
 //
-// These tests never skip: without the go tool or PostgreSQL they fail and say what is missing.
+// The container tests (container_test.go) run the image with the docker CLI; docker_test.go
+// says where the daemon and the image come from.
+//
+// These tests never skip: without the go tool, PostgreSQL or Docker they fail and say what is
+// missing.
 package e2e_test
 
 import (
@@ -32,6 +36,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := pgtest.Run(m)
+	cleanupDocker()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

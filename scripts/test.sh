@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it (.ci/run → make test → this script). It installs what the
 # tests need (Chromium, PostgreSQL binaries, Node.js and npm for the linters) when missing, then
-# checks, in order: generated code in sync with the spec, gofmt, go vet, spec lint, all Go tests,
-# the concurrent packages' tests again under the race detector, brief fuzzing.
+# checks, in order: generated code in sync with the spec, gofmt, go vet, spec lint, all Go tests
+# (the container tests on a Docker daemon and image this script provides), the concurrent
+# packages' tests again under the race detector, the testcontainers module, brief fuzzing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,6 +37,17 @@ go vet ./...
 step "spec lint (Spectral, Redocly)"
 bash scripts/lint-spec.sh
 
+step "Docker and the image (for the container tests)"
+# A daemon that already answers is used and left running; otherwise scripts/docker.sh starts a
+# private one (installing docker.io if needed), which the trap stops however this script ends.
+if ! DOCKER_HOST=$(bash scripts/docker.sh running); then
+	trap 'bash scripts/docker.sh stop' EXIT
+	DOCKER_HOST=$(bash scripts/docker.sh start)
+fi
+# Ryuk's image cannot be pulled here, and every test removes its own containers.
+export DOCKER_HOST TESTCONTAINERS_RYUK_DISABLED=true REMOTEASSIST_TEST_IMAGE=remoteassist:test
+bash scripts/image.sh "$REMOTEASSIST_TEST_IMAGE"
+
 step "go test"
 go test -count=1 -timeout 20m ./...
 
@@ -43,6 +55,11 @@ go test -count=1 -timeout 20m ./...
 # goroutines. About 10 s on 2 cores with a warm build cache, 2 min with a cold one.
 step "go test -race (server, auth, client, stores, test server, CLI)"
 go test -race -count=1 ./server/ ./jwtauth/ ./client/ ./bolt/ ./postgres/ ./storetest/ ./memory/ ./remoteassisttest/ ./cmd/...
+
+# A module of its own (so the main module never depends on Docker's client): go test ./... above
+# does not enter it.
+step "testcontainers module: go vet, go test against the image"
+(cd testcontainers && go vet ./... && go test -count=1 -timeout 10m ./...)
 
 step "fuzz (brief)"
 bash scripts/fuzz.sh 10s

@@ -4,6 +4,8 @@
 //	remoteassist token  --tenant ID [--data DIR] [--scopes "A B"] [--roles "A B"] [--subject ID] [--ttl 1h]
 //	remoteassist get    [--url URL] [--token TOKEN] [--output table|json] [--timeout 30s]
 //	remoteassist set    [--state S] [--allow-unenrolled=B] [--block-chat=B] [--url URL] [--token TOKEN]
+//	remoteassist healthcheck [--url http://127.0.0.1:8080/readyz]
+//	remoteassist version
 //
 // Exit status: 0 on success, 1 when the service or the system fails, 2 for a mistake in the
 // command line or the environment. An error is reported on stderr in one line; a missing command
@@ -36,6 +38,8 @@ func commands() []command {
 		{"token", "print a bearer token signed by a data directory's key", runToken},
 		{"get", "print the tenant's remote assistance settings", runGet},
 		{"set", "change remote assistance settings", runSet},
+		{"healthcheck", "exit 0 if a local serve is ready (for a container HEALTHCHECK)", runHealthcheck},
+		{"version", "print the version and commit the binary was built from", runVersion},
 	}
 }
 
@@ -93,7 +97,7 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Commands:")
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, `Run "remoteassist COMMAND --help" for a command's flags and examples.`)

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+)
+
+// runHealthcheck GETs the readiness endpoint of a serve on this machine and succeeds on a 200:
+// the container image's HEALTHCHECK, which has no curl. By default it asks the address serve
+// listens on, from REMOTEASSIST_ADDR, as serve reads it.
+func runHealthcheck(ctx context.Context, args []string, stdout, _ io.Writer) error {
+	fs := newFlagSet("healthcheck", "healthcheck [--url URL] [--timeout 5s]",
+		`  remoteassist healthcheck
+  remoteassist healthcheck --url http://127.0.0.1:9090/readyz
+
+In a Dockerfile or compose file: HEALTHCHECK CMD ["/remoteassist", "healthcheck"].
+Exit status 0 when the URL answers 200, 1 otherwise.
+`, stdout)
+	addr := envOr("REMOTEASSIST_ADDR", "127.0.0.1:8080")
+	url := fs.String("url", "", "URL to GET; default http://ADDR/readyz, ADDR from REMOTEASSIST_ADDR (0.0.0.0 and :: become loopback)")
+	timeout := fs.Duration("timeout", 5*time.Second, "give up after this long; must be positive")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *timeout <= 0 {
+		return usageError{fmt.Errorf("--timeout must be positive")}
+	}
+	if *url == "" {
+		u, err := readyURL(addr)
+		if err != nil {
+			return usageError{fmt.Errorf("REMOTEASSIST_ADDR %q: want HOST:PORT such as 127.0.0.1:8080 (or pass --url)", addr)}
+		}
+		*url = u
+	}
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, *url, nil)
+	if err != nil {
+		return usageError{fmt.Errorf("--url: %w", err)}
+	}
+	// No proxy: the endpoint is on this machine, whatever HTTP_PROXY says.
+	c := &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
+	res, err := c.Do(req)
+	if err != nil {
+		return &exitError{msg: fmt.Sprintf("unhealthy: %v", err), code: 1}
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return &exitError{msg: fmt.Sprintf("unhealthy: GET %s: %s", *url, res.Status), code: 1}
+	}
+	return nil
+}
+
+// readyURL is the readiness URL of a serve listening on addr, reached from the same machine.
+func readyURL(addr string) (string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", err
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port) + "/readyz", nil
+}

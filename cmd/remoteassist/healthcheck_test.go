@@ -1,0 +1,65 @@
+package main
+
+import (
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+func TestHealthcheck(t *testing.T) {
+	status := http.StatusOK
+	var paths []string
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		paths = append(paths, r.URL.Path)
+		w.WriteHeader(status)
+	}))
+	t.Cleanup(ts.Close)
+	addr := strings.TrimPrefix(ts.URL, "http://")
+	_, port, _ := net.SplitHostPort(addr)
+
+	// A server that is gone: a port that was free a moment ago.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone := l.Addr().String()
+	l.Close()
+
+	tests := []struct {
+		name     string
+		env      string // REMOTEASSIST_ADDR
+		args     []string
+		status   int
+		wantCode int
+		wantErr  string // in stderr
+	}{
+		{"ready, address from the environment", addr, nil, http.StatusOK, 0, ""},
+		{"all interfaces becomes loopback", "0.0.0.0:" + port, nil, http.StatusOK, 0, ""},
+		{"IPv6 any becomes loopback", "[::]:" + port, nil, http.StatusOK, 0, ""},
+		{"empty host becomes loopback", ":" + port, nil, http.StatusOK, 0, ""},
+		{"not ready", addr, nil, http.StatusServiceUnavailable, 1, "unhealthy: GET http://" + addr + "/readyz: 503 Service Unavailable"},
+		{"nothing listens", gone, nil, http.StatusOK, 1, "unhealthy: "},
+		{"--url wins over the environment", gone, []string{"--url", ts.URL + "/readyz"}, http.StatusOK, 0, ""},
+		{"malformed address", "8080", nil, http.StatusOK, 2, "REMOTEASSIST_ADDR \"8080\""},
+		{"bad timeout", addr, []string{"--timeout", "0s"}, http.StatusOK, 2, "--timeout must be positive"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("REMOTEASSIST_ADDR", tt.env)
+			status = tt.status
+			paths = nil
+			code, stdout, stderr := runCLI(t.Context(), append([]string{"healthcheck"}, tt.args...)...)
+			if code != tt.wantCode || stdout != "" {
+				t.Fatalf("exit %d, stdout %q, stderr %q; want exit %d and nothing on stdout", code, stdout, stderr, tt.wantCode)
+			}
+			if tt.wantErr == "" && stderr != "" || !strings.Contains(stderr, tt.wantErr) || strings.Count(stderr, "\n") > 1 {
+				t.Errorf("stderr %q, want one line with %q", stderr, tt.wantErr)
+			}
+			if tt.wantCode != 2 && tt.env != gone && (len(paths) != 1 || paths[0] != "/readyz") {
+				t.Errorf("requests %q, want one GET /readyz", paths)
+			}
+		})
+	}
+}

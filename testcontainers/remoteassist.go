@@ -1,0 +1,411 @@
+// Package testcontainers runs the remoteassist container image for a test, with
+// [Testcontainers for Go]: the real binary, as it ships, with its embedded store or PostgreSQL.
+// Where an in-process emulator is enough, the main module's remoteassisttest package is
+// cheaper; this module tests against the image itself, and the code that deploys it.
+//
+//	import ratc "github.com/remoteassist/remoteassist/testcontainers"
+//
+//	func TestMyTool(t *testing.T) {
+//		ctr, err := ratc.Run(t.Context(), "remoteassist:dev", ratc.WithIntuneThrottle())
+//		testcontainers.CleanupContainer(t, ctr)
+//		if err != nil {
+//			t.Fatal(err)
+//		}
+//		tok, err := ctr.Token("contoso") // GET and PATCH
+//		// ... point any Graph client at ctr.BaseURL() with tok ...
+//	}
+//
+// Run starts the container with host networking on a free loopback port of the machine and
+// waits until its /readyz answers 200 there: the Docker daemon must run on the same machine as
+// the test (a local or rootless Docker Engine on Linux). Without Ryuk (for instance
+// TESTCONTAINERS_RYUK_DISABLED=true, needed where Ryuk's image cannot be pulled) nothing removes
+// a container the test does not terminate: use testcontainers.CleanupContainer.
+//
+// Tokens are minted in the test process, with the development signing key the container
+// created in its data directory (/data) on start and Run copied out through the Docker API;
+// any tenant, any permissions, any claims ([Container.Mint]).
+//
+// Options of this package ([WithStore], [WithThrottle], ...) are [Option]s; every option of
+// testcontainers-go (testcontainers.WithEnv, WithMounts, WithLogger, ...) works as well, after
+// this package's own settings.
+//
+// [Testcontainers for Go]: https://golang.testcontainers.org
+package testcontainers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
+	dockerclient "github.com/moby/moby/client"
+	tc "github.com/testcontainers/testcontainers-go"
+	"github.com/testcontainers/testcontainers-go/wait"
+
+	"github.com/remoteassist/remoteassist/client"
+	"github.com/remoteassist/remoteassist/jwtauth"
+)
+
+// Permissions, as Graph names them, for Token and AppToken.
+const (
+	// PermissionRead allows GET only.
+	PermissionRead = "DeviceManagementServiceConfig.Read.All"
+	// PermissionReadWrite allows GET and PATCH. Tokens carry it unless told otherwise.
+	PermissionReadWrite = "DeviceManagementServiceConfig.ReadWrite.All"
+)
+
+// DefaultStartupTimeout bounds how long Run waits for readiness unless WithStartupTimeout says
+// otherwise.
+const DefaultStartupTimeout = 60 * time.Second
+
+// dataDir is the image's data directory, the volume holding the signing key.
+const dataDir = "/data"
+
+// Container is a running remoteassist container.
+type Container struct {
+	*tc.DockerContainer
+	addr string // 127.0.0.1:PORT
+	key  *jwtauth.Key
+}
+
+// Addr returns the host:port the service listens on, on the machine's loopback.
+func (c *Container) Addr() string { return c.addr }
+
+// BaseURL returns the base URL of the API, with the /beta segment: what a Graph client is given
+// in place of https://graph.microsoft.com/beta.
+func (c *Container) BaseURL() string { return "http://" + c.addr + "/beta" }
+
+// Token returns a delegated token for tenant, valid for an hour, holding permissions in its scp
+// claim; none given means PermissionReadWrite.
+func (c *Container) Token(tenant string, permissions ...string) (string, error) {
+	if len(permissions) == 0 {
+		permissions = []string{PermissionReadWrite}
+	}
+	return c.Mint(jwtauth.TokenSpec{Tenant: tenant, Subject: "user@" + tenant, Scopes: permissions, TTL: time.Hour})
+}
+
+// AppToken returns an application token for tenant, valid for an hour, holding roles in its
+// roles claim; none given means PermissionReadWrite.
+func (c *Container) AppToken(tenant string, roles ...string) (string, error) {
+	if len(roles) == 0 {
+		roles = []string{PermissionReadWrite}
+	}
+	return c.Mint(jwtauth.TokenSpec{Tenant: tenant, Subject: "app@" + tenant, Roles: roles, TTL: time.Hour})
+}
+
+// Mint signs a token as spec describes with the container's development key: expired tokens,
+// other issuers or audiences, no tenant, for testing how code copes with a 401.
+func (c *Container) Mint(spec jwtauth.TokenSpec) (string, error) {
+	tok, err := c.key.Mint(spec)
+	if err != nil {
+		return "", fmt.Errorf("remoteassist container: minting a token: %w", err)
+	}
+	return tok, nil
+}
+
+// Client returns a client of the container acting for tenant with a read-write token. opts
+// come after the module's own, so they can replace the token or the retry policy.
+func (c *Container) Client(tenant string, opts ...client.Option) (*client.Client, error) {
+	tok, err := c.Token(tenant)
+	if err != nil {
+		return nil, err
+	}
+	return client.New(c.BaseURL(), append([]client.Option{client.WithToken(tok)}, opts...)...)
+}
+
+// Option configures the service in the container. It is a testcontainers.ContainerCustomizer,
+// so it mixes with testcontainers-go's own options in Run's list.
+type Option func(*options) error
+
+// Customize does nothing: Run reads an Option's settings before it builds the request.
+func (Option) Customize(*tc.GenericContainerRequest) error { return nil }
+
+// options is what the Options set. A new option (TLS, a profile, an admin API) adds its fields
+// here, turns them into the container's environment or files in request, and, if it changes
+// how the service is reached, into Container's URLs and the readiness check.
+type options struct {
+	port           int    // 0: a free one
+	store          string // REMOTEASSIST_STORE; "" the embedded store in /data
+	throttle       string // REMOTEASSIST_THROTTLE
+	startupTimeout time.Duration
+}
+
+// request returns the module's part of the container request for a service on port.
+func (o *options) request(port int) []tc.ContainerCustomizer {
+	env := map[string]string{"REMOTEASSIST_ADDR": fmt.Sprintf("127.0.0.1:%d", port)}
+	if o.store != "" {
+		env["REMOTEASSIST_STORE"] = o.store
+	}
+	if o.throttle != "" {
+		env["REMOTEASSIST_THROTTLE"] = o.throttle
+	}
+	return []tc.ContainerCustomizer{
+		tc.WithEnv(env),
+		tc.WithHostConfigModifier(func(hc *container.HostConfig) { hc.NetworkMode = "host" }),
+		tc.WithWaitStrategy(&readiness{url: fmt.Sprintf("http://127.0.0.1:%d/readyz", port), timeout: o.startupTimeout}),
+	}
+}
+
+// WithStore sets where the service keeps settings: a postgres:// URL (reached from the host's
+// network: 127.0.0.1 is the test machine), "memory", or "" for the embedded store in the
+// container's /data, the default.
+func WithStore(url string) Option {
+	return func(o *options) error {
+		if url != "" && url != "memory" && !strings.HasPrefix(url, "postgres://") && !strings.HasPrefix(url, "postgresql://") {
+			return fmt.Errorf(`WithStore(%q): want "", "memory" or a postgres:// URL`, url)
+		}
+		o.store = url
+		return nil
+	}
+}
+
+// WithThrottle limits each tenant to requests requests and writes PATCHes per window; beyond,
+// the service answers 429 with Retry-After.
+func WithThrottle(requests, writes int, window time.Duration) Option {
+	return func(o *options) error {
+		if requests < 0 || writes < 0 || window <= 0 {
+			return fmt.Errorf("WithThrottle(%d, %d, %v): want non-negative counts and a positive window", requests, writes, window)
+		}
+		o.throttle = fmt.Sprintf("%d,%d,%s", requests, writes, window)
+		return nil
+	}
+}
+
+// WithIntuneThrottle throttles as Intune does: 2,000 requests and 200 writes per 20 s per
+// tenant.
+func WithIntuneThrottle() Option {
+	return func(o *options) error { o.throttle = "intune"; return nil }
+}
+
+// WithPort serves on this port of the loopback instead of a free one.
+func WithPort(port int) Option {
+	return func(o *options) error {
+		if port <= 0 || port > 65535 {
+			return fmt.Errorf("WithPort(%d): want 1-65535", port)
+		}
+		o.port = port
+		return nil
+	}
+}
+
+// WithStartupTimeout bounds how long Run waits for the service to be ready; the default is
+// DefaultStartupTimeout.
+func WithStartupTimeout(d time.Duration) Option {
+	return func(o *options) error {
+		if d <= 0 {
+			return fmt.Errorf("WithStartupTimeout(%v): want a positive duration", d)
+		}
+		o.startupTimeout = d
+		return nil
+	}
+}
+
+// Run starts a container of image (remoteassist's, or one built from it) and waits until it is
+// ready. On an error after the container was created it returns the container as well, for
+// the caller to terminate (testcontainers.CleanupContainer does), and the error holds the end
+// of its log.
+func Run(ctx context.Context, image string, opts ...tc.ContainerCustomizer) (*Container, error) {
+	o := options{startupTimeout: DefaultStartupTimeout}
+	for _, opt := range opts {
+		if opt, ok := opt.(Option); ok {
+			if err := opt(&o); err != nil {
+				return nil, fmt.Errorf("remoteassist container: %w", err)
+			}
+		}
+	}
+	for attempt := 1; ; attempt++ {
+		port := o.port
+		if port == 0 {
+			var err error
+			if port, err = freePort(); err != nil {
+				return nil, fmt.Errorf("remoteassist container: %w", err)
+			}
+		}
+		// As testcontainers.Run does: the module's settings, then the caller's options.
+		req := tc.GenericContainerRequest{ContainerRequest: tc.ContainerRequest{Image: image}, Started: true}
+		for _, opt := range append(o.request(port), opts...) {
+			if err := opt.Customize(&req); err != nil {
+				return nil, fmt.Errorf("remoteassist container: customize: %w", err)
+			}
+		}
+		ctr, err := runContainer(ctx, req)
+		if err != nil {
+			logs := logTail(ctx, ctr)
+			// Another process took the free port between the probe and the start: try another.
+			if o.port == 0 && attempt < 3 && strings.Contains(logs, "address already in use") {
+				if ctr != nil {
+					_ = ctr.Terminate(context.WithoutCancel(ctx))
+				}
+				continue
+			}
+			var c *Container
+			if ctr != nil {
+				c = &Container{DockerContainer: ctr, addr: fmt.Sprintf("127.0.0.1:%d", port)}
+			}
+			return c, fmt.Errorf("remoteassist container: %w\n%s", err, logs)
+		}
+		c := &Container{DockerContainer: ctr, addr: fmt.Sprintf("127.0.0.1:%d", port)}
+		if c.key, err = copyKey(ctx, ctr); err != nil {
+			return c, fmt.Errorf("remoteassist container: the signing key: %w", err)
+		}
+		return c, nil
+	}
+}
+
+// runContainer creates and starts the container of req. On a daemon with its default bridge
+// network that is testcontainers.GenericContainer, Ryuk and all. On one without (dockerd
+// --bridge=none, as scripts/docker.sh runs it), GenericContainer would create a bridge network
+// of its own, reaper_default, and attach the container to it, though host networking needs
+// none: there the container is created by a provider whose default network is "host", which
+// creates nothing. Ryuk cannot run there (it needs a bridge): disable it.
+func runContainer(ctx context.Context, req tc.GenericContainerRequest) (*tc.DockerContainer, error) {
+	var provOpts []tc.DockerProviderOption
+	if req.Logger != nil {
+		provOpts = append(provOpts, tc.WithLogger(req.Logger))
+	}
+	p, err := tc.NewDockerProvider(provOpts...)
+	if err != nil {
+		return nil, err
+	}
+	defer p.Close()
+	networks, err := p.Client().NetworkList(ctx, dockerclient.NetworkListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("network list: %w", err)
+	}
+	if slices.ContainsFunc(networks.Items, func(n network.Summary) bool { return n.Name == tc.Bridge }) {
+		ctr, err := tc.GenericContainer(ctx, req)
+		c, _ := ctr.(*tc.DockerContainer)
+		return c, err
+	}
+	if req.Reuse {
+		return nil, errors.New("container reuse needs a daemon with a bridge network")
+	}
+	hp, err := tc.NewDockerProvider(append(provOpts, tc.WithDefaultBridgeNetwork(network.NetworkHost))...)
+	if err != nil {
+		return nil, err
+	}
+	defer hp.Close()
+	ctr, err := hp.CreateContainer(ctx, req.ContainerRequest)
+	c, _ := ctr.(*tc.DockerContainer)
+	if err != nil {
+		return c, fmt.Errorf("create container: %w", err)
+	}
+	if err := c.Start(ctx); err != nil {
+		return c, fmt.Errorf("start container: %w", err)
+	}
+	return c, nil
+}
+
+// copyKey reads the development signing key the service created in its data directory (serve
+// creates it before it listens) out of the container.
+func copyKey(ctx context.Context, ctr *tc.DockerContainer) (*jwtauth.Key, error) {
+	dir := dataDir
+	if inspect, err := ctr.Inspect(ctx); err == nil && inspect.Config != nil {
+		for _, kv := range inspect.Config.Env {
+			if v, ok := strings.CutPrefix(kv, "REMOTEASSIST_DATA="); ok && v != "" {
+				dir = v
+			}
+		}
+	}
+	r, err := ctr.CopyFileFromContainer(ctx, dir+"/"+jwtauth.KeyFile)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	pem, err := io.ReadAll(io.LimitReader(r, 64<<10))
+	if err != nil {
+		return nil, err
+	}
+	// jwtauth loads keys from a directory; a private one, gone once the key is in memory.
+	tmp, err := os.MkdirTemp("", "remoteassist-key-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	if err := os.WriteFile(filepath.Join(tmp, jwtauth.KeyFile), pem, 0o600); err != nil {
+		return nil, err
+	}
+	return jwtauth.LoadOrCreateKey(tmp)
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// logTail returns the end of the container's log, for an error message.
+func logTail(ctx context.Context, ctr *tc.DockerContainer) string {
+	if ctr == nil {
+		return ""
+	}
+	r, err := ctr.Logs(context.WithoutCancel(ctx))
+	if err != nil {
+		return fmt.Sprintf("(no log: %v)", err)
+	}
+	defer r.Close()
+	b, _ := io.ReadAll(io.LimitReader(r, 1<<20))
+	if len(b) > 4000 {
+		b = b[len(b)-4000:]
+	}
+	return "container log:\n" + string(b)
+}
+
+// readiness waits until url answers 200, from the test's side of the loopback, and fails as
+// soon as the container exits.
+type readiness struct {
+	url     string
+	timeout time.Duration
+}
+
+var _ wait.StrategyTimeout = (*readiness)(nil)
+
+func (r *readiness) Timeout() *time.Duration { return &r.timeout }
+
+func (r *readiness) WaitUntilReady(ctx context.Context, target wait.StrategyTarget) error {
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	c := &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}, Timeout: time.Second}
+	var last error
+	for polls := 0; ; polls++ {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.url, nil)
+		if err != nil {
+			return err
+		}
+		res, err := c.Do(req)
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return nil
+			}
+			err = errors.New(res.Status)
+		}
+		last = err
+		if polls%5 == 4 {
+			state, err := target.State(ctx)
+			if err != nil {
+				return fmt.Errorf("container state: %w", err)
+			}
+			if !state.Running {
+				return fmt.Errorf("the container exited (status %s, exit code %d) before %s answered 200", state.Status, state.ExitCode, r.url)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s did not answer 200 within %v (last: %v)", r.url, r.timeout, last)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
