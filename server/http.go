@@ -2,9 +2,7 @@ package server
 
 import (
 	"log/slog"
-	"net"
 	"net/http"
-	"sync"
 	"time"
 )
 
@@ -20,8 +18,8 @@ type Limits struct {
 	IdleTimeout time.Duration
 	// MaxHeaderBytes bounds the request line and headers.
 	MaxHeaderBytes int
-	// MaxConnections caps open connections; further ones wait in the kernel's accept queue.
-	// 0 means no cap.
+	// MaxConnections caps open connections; a connection beyond it is answered 503 at once and
+	// closed (LimitListener). 0 means DefaultLimits' cap; negative, no cap.
 	MaxConnections int
 }
 
@@ -74,60 +72,4 @@ func (l Limits) withDefaults() Limits {
 		d.MaxConnections = l.MaxConnections
 	}
 	return d
-}
-
-// LimitListener caps the connections accepted from ln and open at once at l.MaxConnections
-// (DefaultLimits' when zero; no cap when negative).
-func LimitListener(ln net.Listener, l Limits) net.Listener {
-	n := l.withDefaults().MaxConnections
-	if n <= 0 {
-		return ln
-	}
-	return &limitListener{Listener: ln, slots: make(chan struct{}, n), done: make(chan struct{})}
-}
-
-type limitListener struct {
-	net.Listener
-	// slots holds one token per connection accepted and not yet closed.
-	slots chan struct{}
-	// done is closed by Close, so that an Accept waiting for a slot gives up.
-	done      chan struct{}
-	closeOnce sync.Once
-}
-
-// Accept waits for a free slot before accepting, so excess connections queue in the kernel
-// rather than costing the process memory. Once the listener is closed it fails, without
-// waiting for a slot.
-func (l *limitListener) Accept() (net.Conn, error) {
-	select {
-	case l.slots <- struct{}{}:
-	case <-l.done:
-		return nil, net.ErrClosed
-	}
-	c, err := l.Listener.Accept()
-	if err != nil {
-		<-l.slots
-		return nil, err
-	}
-	return &limitConn{Conn: c, release: func() { <-l.slots }}, nil
-}
-
-// Close closes the listener and wakes an Accept waiting for a slot.
-func (l *limitListener) Close() error {
-	err := l.Listener.Close()
-	l.closeOnce.Do(func() { close(l.done) })
-	return err
-}
-
-// limitConn gives its slot back when closed, once however many times it is closed.
-type limitConn struct {
-	net.Conn
-	once    sync.Once
-	release func()
-}
-
-func (c *limitConn) Close() error {
-	err := c.Conn.Close()
-	c.once.Do(c.release)
-	return err
 }

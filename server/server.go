@@ -24,8 +24,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
+	"strconv"
 	"slices"
 	"strings"
 	"time"
@@ -103,6 +106,8 @@ type Server struct {
 	metrics   *metrics
 	throttle  *throttle
 	admission *admission
+	// metricsHandler serves the registry at MetricsPath.
+	metricsHandler http.Handler
 	// fold is set when the profile matches names and enumerated values without regard to case.
 	fold bool
 	// allow is the Allow header of a 405, by route path.
@@ -178,9 +183,10 @@ func New(cfg Config) (*Server, error) {
 		}
 		methods[path] = append(methods[path], verbs...)
 	}
+	s.metricsHandler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	route("/healthz", s.healthz, http.MethodGet)
 	route("/readyz", s.readyz, http.MethodGet)
-	route(MetricsPath, echo.WrapHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})), http.MethodGet)
+	route(MetricsPath, echo.WrapHandler(s.metricsHandler), http.MethodGet)
 	for path, h := range cfg.Routes {
 		route(path, echo.WrapHandler(h), http.MethodGet, http.MethodHead)
 	}
@@ -221,17 +227,61 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.Serv
 
 // healthz answers 200 while the process serves requests.
 func (s *Server) healthz(c echo.Context) error {
-	return c.JSONBlob(http.StatusOK, []byte("{\"status\":\"ok\"}\n"))
+	return c.JSONBlob(http.StatusOK, []byte(healthy))
 }
 
 // readyz answers 200 when the store can serve requests and 503 when it cannot.
 func (s *Server) readyz(c echo.Context) error {
+	if err := s.ready(c.Request().Context()); err != nil {
+		return err
+	}
+	return c.JSONBlob(http.StatusOK, []byte(ready))
+}
+
+// The bodies of the probes' 200s.
+const (
+	healthy = "{\"status\":\"ok\"}\n"
+	ready   = "{\"status\":\"ready\"}\n"
+)
+
+// ready reports whether the store can serve requests.
+func (s *Server) ready(ctx context.Context) error {
 	if p, ok := s.store.(remoteassist.Pinger); ok {
-		ctx, cancel := context.WithTimeout(c.Request().Context(), readyTimeout)
+		ctx, cancel := context.WithTimeout(ctx, readyTimeout)
 		defer cancel()
 		if err := p.Ping(ctx); err != nil {
 			return &remoteassist.Error{Code: remoteassist.EUNAVAILABLE, Message: "The store is unreachable.", Err: err}
 		}
 	}
-	return c.JSONBlob(http.StatusOK, []byte("{\"status\":\"ready\"}\n"))
+	return nil
+}
+
+// OpsHandler serves what operators and orchestrators probe, for a listener of its own
+// ("remoteassist serve --ops-addr") so that probes never queue behind API traffic or its
+// connection cap: /healthz (liveness: 200 while the process serves), /readyz (readiness: 200
+// while the store can serve, 503 otherwise), /metrics (Prometheus) and /debug/pprof/ (Go's
+// profiles). It writes no access log. The same probes are also served on the API's listener.
+func (s *Server) OpsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, healthy)
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if err := s.ready(r.Context()); err != nil {
+			w.Header().Set("Retry-After", strconv.Itoa(int(defaultRetryAfter/time.Second)))
+			w.WriteHeader(http.StatusServiceUnavailable)
+			io.WriteString(w, "{\"status\":\"unavailable\"}\n")
+			return
+		}
+		io.WriteString(w, ready)
+	})
+	mux.Handle("GET "+MetricsPath, s.metricsHandler)
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
 }

@@ -21,7 +21,7 @@ var serveEnv = []string{
 	"REMOTEASSIST_ADDR", "REMOTEASSIST_DATA", "REMOTEASSIST_STORE", "REMOTEASSIST_LOG_FORMAT",
 	"REMOTEASSIST_JWKS_URL", "REMOTEASSIST_JWKS_FILE", "REMOTEASSIST_ISSUER", "REMOTEASSIST_AUDIENCE",
 	"REMOTEASSIST_TENANTS", "REMOTEASSIST_LEEWAY", "REMOTEASSIST_DEV_TOKENS", "REMOTEASSIST_THROTTLE",
-	"REMOTEASSIST_MAX_CONCURRENT", "REMOTEASSIST_MAX_CONNECTIONS", "REMOTEASSIST_PROFILE", "REMOTEASSIST_SHUTDOWN_GRACE",
+	"REMOTEASSIST_MAX_CONCURRENT", "REMOTEASSIST_MAX_CONNECTIONS", "REMOTEASSIST_PROFILE", "REMOTEASSIST_SHUTDOWN_GRACE", "REMOTEASSIST_OPS_ADDR",
 }
 
 // clearServeEnv keeps the developer's own REMOTEASSIST_* settings out of a serve test.
@@ -129,6 +129,8 @@ func TestServeRefusals(t *testing.T) {
 		{name: "unknown profile", args: []string{"--profile", "beta"}, want: `--profile "beta": want the profile documented or graph`},
 		{name: "profile in the wrong case", args: []string{"--profile", "Graph"}, want: `--profile "Graph": want`},
 		{name: "REMOTEASSIST_PROFILE unknown", env: map[string]string{"REMOTEASSIST_PROFILE": "v1.0"}, want: `REMOTEASSIST_PROFILE "v1.0": want`},
+		{name: "ops-addr not HOST:PORT", args: []string{"--ops-addr", "9090"}, want: `--ops-addr "9090": want HOST:PORT`},
+		{name: "ops-addr the API's address", args: []string{"--addr", "127.0.0.1:9", "--ops-addr", "127.0.0.1:9"}, want: `--ops-addr "127.0.0.1:9": want HOST:PORT such as 127.0.0.1:9090, other than --addr`},
 		{name: "zero shutdown grace", args: []string{"--shutdown-grace", "0s"}, want: "--shutdown-grace 0s: want a positive duration"},
 		{name: "REMOTEASSIST_SHUTDOWN_GRACE not a duration", env: map[string]string{"REMOTEASSIST_SHUTDOWN_GRACE": "8"},
 			want: `REMOTEASSIST_SHUTDOWN_GRACE "8": want a duration such as "30s" (or pass --shutdown-grace)`},

@@ -42,6 +42,8 @@ Every flag can also be set by the environment variable named in its description;
 `, stdout)
 	var env envDefaults
 	addr := fs.String("addr", envOr("REMOTEASSIST_ADDR", "127.0.0.1:8080"), "address to listen on (env REMOTEASSIST_ADDR)")
+	opsAddr := fs.String("ops-addr", envOr("REMOTEASSIST_OPS_ADDR", ""),
+		"also serve /healthz, /readyz, /metrics and /debug/pprof/ on this address, for probes that must not queue behind API traffic (env REMOTEASSIST_OPS_ADDR)")
 	dataDir := fs.String("data", defaultDataDir(), "data directory: signing key and embedded store (env REMOTEASSIST_DATA)")
 	storeURL := fs.String("store", envOr("REMOTEASSIST_STORE", ""),
 		`where settings live: empty for the embedded store in --data, "memory", or a postgres:// URL (env REMOTEASSIST_STORE)`)
@@ -68,6 +70,11 @@ Every flag can also be set by the environment variable named in its description;
 	}
 	if _, _, err := net.SplitHostPort(*addr); err != nil {
 		return usageError{fmt.Errorf("%s %q: want HOST:PORT such as 127.0.0.1:8080", origin(fs, "addr", "REMOTEASSIST_ADDR"), *addr)}
+	}
+	if *opsAddr != "" {
+		if _, _, err := net.SplitHostPort(*opsAddr); err != nil || *opsAddr == *addr {
+			return usageError{fmt.Errorf("%s %q: want HOST:PORT such as 127.0.0.1:9090, other than --addr", origin(fs, "ops-addr", "REMOTEASSIST_OPS_ADDR"), *opsAddr)}
+		}
 	}
 	if *grace <= 0 {
 		return usageError{fmt.Errorf("%s %v: want a positive duration such as 8s", origin(fs, "shutdown-grace", "REMOTEASSIST_SHUTDOWN_GRACE"), *grace)}
@@ -146,6 +153,11 @@ Every flag can also be set by the environment variable named in its description;
 		logger.Info("get a token with: remoteassist token --data " + shellQuote(*dataDir) + " --tenant YOUR-TENANT")
 	}
 
+	ops, err := startOps(*opsAddr, srv, logger)
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- httpServer.Serve(ln) }()
 	select {
@@ -163,6 +175,7 @@ Every flag can also be set by the environment variable named in its description;
 		logger.Warn("grace period over: closing the connections left", "error", err)
 		httpServer.Close()
 	}
+	ops.stop(shutdownCtx)
 	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}

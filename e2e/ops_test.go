@@ -1,0 +1,116 @@
+package e2e_test
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// freeAddr returns a loopback address nothing listens on now.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// TestConnectionCapAndOpsListener: past --max-connections a connection is answered 503 at once
+// (not left in the kernel's queue), while the probes on --ops-addr keep answering; SIGTERM with
+// a client still sending its body ends the process within the grace period, the client
+// answered 503.
+func TestConnectionCapAndOpsListener(t *testing.T) {
+	dataDir := t.TempDir()
+	ops := freeAddr(t)
+	p := &serveProc{name: "capped", logPath: filepath.Join(t.TempDir(), "capped.log"),
+		args: []string{"--data", dataDir, "--store=memory", "--max-connections", "3", "--ops-addr", ops, "--shutdown-grace", "5s"}}
+	p.launch(t)
+	t.Cleanup(func() {
+		p.stop()
+		if t.Failed() {
+			t.Logf("log of serve %q:\n%s", p.name, p.logTail())
+		}
+	})
+	p.waitHealthy(t)
+	tok := token(t, dataDir, "capped")
+
+	// Three connections take the three slots: two idle, one sending a body it never finishes.
+	// Each is shown to be within the cap by a request served on it; one refused means the
+	// server had yet to see an earlier connection (the health check's) close, so it is retried.
+	api := strings.TrimPrefix(p.base, "http://")
+	client.CloseIdleConnections()
+	dialAPI := func() net.Conn {
+		c, err := net.Dial("tcp", api)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	hold := func() (net.Conn, *bufio.Reader) {
+		deadline := time.Now().Add(requestTimeout)
+		for {
+			c := dialAPI()
+			r := bufio.NewReader(c)
+			io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+			c.SetReadDeadline(time.Now().Add(requestTimeout))
+			res, err := http.ReadResponse(r, nil)
+			if err == nil {
+				io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				if res.StatusCode == http.StatusOK {
+					return c, r
+				}
+			}
+			c.Close()
+			if time.Now().After(deadline) {
+				t.Fatalf("no connection within the cap: %v", err)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	hold()
+	hold()
+	slow, slowReader := hold()
+	fmt.Fprintf(slow, "PATCH %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{", settingsPath, tok)
+
+	over := dialAPI()
+	io.WriteString(over, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+	over.SetReadDeadline(time.Now().Add(requestTimeout))
+	res, err := http.ReadResponse(bufio.NewReader(over), nil)
+	if err != nil {
+		t.Fatalf("the connection past the cap got no answer: %v", err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusServiceUnavailable || res.Header.Get("Retry-After") == "" {
+		t.Fatalf("the connection past the cap: %d", res.StatusCode)
+	}
+
+	// The probes have a listener of their own.
+	for _, path := range []string{"/healthz", "/readyz", "/metrics"} {
+		if res := call(t, http.MethodGet, "http://"+ops+path, "", ""); res.status != http.StatusOK {
+			t.Errorf("ops %s: %d", path, res.status)
+		}
+	}
+	if res := call(t, http.MethodGet, "http://"+ops+settingsPath, tok, ""); res.status != http.StatusNotFound {
+		t.Errorf("the API on the ops listener: %d, want 404", res.status)
+	}
+
+	// SIGTERM: the slow body is answered 503 and the process exits 0, within the grace period.
+	p.stop()
+	slow.SetReadDeadline(time.Now().Add(requestTimeout))
+	if res, err := http.ReadResponse(slowReader, nil); err != nil || res.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("the slow body at shutdown: %v %v", res, err)
+	}
+	if code := p.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("exit status %d after SIGTERM, want 0", code)
+	}
+}
