@@ -28,8 +28,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/pprof"
-	"strconv"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
