@@ -6,38 +6,33 @@ import "github.com/remoteassist/remoteassist/gen/models"
 // emulator alike. The wire types are the ones generated from the contract (package models);
 // what each property means lives in the contract and in the types above, and nowhere else.
 
-// Entity is the settings entity as the contract defines it on the wire.
+// Entity is the settings entity as the contract defines it on the wire, every property present.
 type Entity = models.MicrosoftGraphRemoteAssistanceSettings
 
 // Update is the body of a PATCH as the contract defines it on the wire.
 type Update = models.MicrosoftGraphRemoteAssistanceSettingsUpdate
 
-// Entity returns the settings as the wire entity, every property present. The @odata.context
-// URL depends on where the service was called and is left for the caller to set.
+// Entity returns the settings as the wire entity. The @odata.context URL depends on where the
+// service was called and is left for the caller to set.
 func (s Settings) Entity() Entity {
 	return Entity{
 		OdataType:                        models.MicrosoftGraphRemoteAssistanceSettingsOdataType(ODataType),
 		Id:                               s.ID,
-		AllowSessionsToUnenrolledDevices: &s.AllowSessionsToUnenrolledDevices,
-		RemoteAssistanceState:            &s.RemoteAssistanceState,
-		BlockChat:                        &s.BlockChat,
+		AllowSessionsToUnenrolledDevices: s.AllowSessionsToUnenrolledDevices,
+		RemoteAssistanceState:            s.RemoteAssistanceState,
+		BlockChat:                        s.BlockChat,
 	}
 }
 
-// SettingsFromEntity reads settings from the wire entity. A property the entity leaves out
-// (only possible with $select) reads as its zero value.
+// SettingsFromEntity reads settings from the wire entity. Decoded from an answer that $select
+// cut short, the properties it left out read as their zero values.
 func SettingsFromEntity(e *Entity) Settings {
-	s := Settings{ID: e.Id}
-	if e.AllowSessionsToUnenrolledDevices != nil {
-		s.AllowSessionsToUnenrolledDevices = *e.AllowSessionsToUnenrolledDevices
+	return Settings{
+		ID:                               e.Id,
+		AllowSessionsToUnenrolledDevices: e.AllowSessionsToUnenrolledDevices,
+		RemoteAssistanceState:            e.RemoteAssistanceState,
+		BlockChat:                        e.BlockChat,
 	}
-	if e.RemoteAssistanceState != nil {
-		s.RemoteAssistanceState = *e.RemoteAssistanceState
-	}
-	if e.BlockChat != nil {
-		s.BlockChat = *e.BlockChat
-	}
-	return s
 }
 
 // Update returns the patch as a PATCH body: only the properties it sets.

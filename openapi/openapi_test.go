@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"testing"
 
+	"github.com/getkin/kin-openapi/openapi3"
+
 	"github.com/remoteassist/remoteassist"
 	"github.com/remoteassist/remoteassist/internal/yamljson"
 )
@@ -32,6 +34,26 @@ func TestJSONIsTheYAML(t *testing.T) {
 		}
 		if !bytes.Equal(d.JSON, want) {
 			t.Errorf("%s: the JSON is out of date with the YAML: run go generate ./...", p)
+		}
+	}
+}
+
+// TestExamplesMatchTheirSchemas: every example of every served document (of schemas,
+// properties, parameters, headers, request and response bodies) is valid against its schema,
+// as kin-openapi's example validation judges; and that validation does catch a bad example.
+func TestExamplesMatchTheirSchemas(t *testing.T) {
+	for _, p := range remoteassist.Profiles() {
+		doc, err := Load(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := doc.Validate(openapi3.NewLoader().Context, openapi3.EnableExamplesValidation()); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+		res := doc.Components.Responses["BadRequest"].Value.Content.Get("application/json")
+		res.Examples["invalidValue"].Value.Value = map[string]any{"error": map[string]any{"code": "BadRequest"}}
+		if err := doc.Validate(openapi3.NewLoader().Context, openapi3.EnableExamplesValidation()); err == nil {
+			t.Errorf("%s: an example without the envelope's required members passes", p)
 		}
 	}
 }

@@ -1,9 +1,9 @@
 package server
 
 import (
+	"encoding/json"
 	"net"
 	"net/http"
-	"reflect"
 	"slices"
 	"strings"
 
@@ -29,15 +29,20 @@ var _ echoapi.ServerInterface = (*handler)(nil)
 // DeviceManagementGetRemoteAssistanceSettings answers GET with the caller's tenant's settings.
 func (h *handler) DeviceManagementGetRemoteAssistanceSettings(c echo.Context, params models.DeviceManagementGetRemoteAssistanceSettingsParams) error {
 	st := requestOf(c)
-	var selected []models.SelectableProperty
+	var list *string
+	option := "$select"
 	switch {
 	case params.Select != nil && params.SelectWithoutPrefix != nil:
 		return &remoteassist.Error{Code: remoteassist.EINVALID, Target: "$select",
 			Message: "Send either $select or select (its form without the $), not both."}
 	case params.Select != nil:
-		selected = *params.Select
+		list = params.Select
 	case params.SelectWithoutPrefix != nil:
-		selected = *params.SelectWithoutPrefix
+		list, option = params.SelectWithoutPrefix, "select"
+	}
+	selected, err := selection(option, list)
+	if err != nil {
+		return err
 	}
 	settings, err := h.store.Settings(c.Request().Context(), st.principal.Tenant)
 	if err != nil {
@@ -73,22 +78,53 @@ func (h *handler) DeviceManagementUpdateRemoteAssistanceSettings(c echo.Context,
 	return h.writeEntity(c, settings, nil)
 }
 
+// selection reads a $select list (option names the parameter sent), whose names kin-openapi
+// checked against the contract's pattern; each may be named once.
+func selection(option string, list *string) ([]string, error) {
+	if list == nil {
+		return nil, nil
+	}
+	var selected []string
+	for name := range strings.SplitSeq(*list, ",") {
+		if slices.Contains(selected, name) {
+			return nil, remoteassist.InvalidValue("parameter", option, "each property may be named once")
+		}
+		selected = append(selected, name)
+	}
+	return selected, nil
+}
+
 // writeEntity answers with the settings as the contract's entity. selected, when not empty,
 // limits the settable properties returned ($select); the OData annotations and id are always
 // there.
-func (h *handler) writeEntity(c echo.Context, s remoteassist.Settings, selected []models.SelectableProperty) error {
+func (h *handler) writeEntity(c echo.Context, s remoteassist.Settings, selected []string) error {
 	e := s.Entity()
 	applyReadRules(&e, h.readRules)
 	e.OdataContext = contextURL(c.Request(), c.Scheme(), selected)
-	if len(selected) > 0 {
-		omitUnselected(&e, selected)
+	if len(selected) == 0 {
+		return c.JSONPretty(http.StatusOK, e, "")
 	}
-	return c.JSONPretty(http.StatusOK, e, "")
+	// The answer $select cuts short: the entity's JSON without what was not selected. A map
+	// encodes its keys sorted, as the struct's fields are, so the bytes are the same either way.
+	var m map[string]any
+	data, err := json.Marshal(e)
+	if err == nil {
+		err = json.Unmarshal(data, &m)
+	}
+	if err != nil {
+		return remoteassist.Internal(err)
+	}
+	for name := range m {
+		if name != "id" && !strings.HasPrefix(name, "@") && !slices.Contains(selected, name) {
+			delete(m, name)
+		}
+	}
+	return c.JSONPretty(http.StatusOK, m, "")
 }
 
 // contextURL is the entity's @odata.context: the metadata URL of the base the client called,
 // with the selected properties when there are.
-func contextURL(req *http.Request, scheme string, selected []models.SelectableProperty) string {
+func contextURL(req *http.Request, scheme string, selected []string) string {
 	// Only the two schemes are echoed: the X-Forwarded-* headers echo reads are the client's.
 	if scheme != "https" {
 		scheme = "http"
@@ -97,23 +133,7 @@ func contextURL(req *http.Request, scheme string, selected []models.SelectablePr
 	if len(selected) == 0 {
 		return scheme + "://" + host(req) + metadata + "/$entity"
 	}
-	names := make([]string, len(selected))
-	for i, name := range selected {
-		names[i] = string(name)
-	}
-	return scheme + "://" + host(req) + metadata + "(" + strings.Join(names, ",") + ")/$entity"
-}
-
-// omitUnselected clears the optional properties of the entity that selected does not name, so
-// that they are left out of its JSON; the required ones (id, the annotations) stay.
-func omitUnselected(e *remoteassist.Entity, selected []models.SelectableProperty) {
-	v := reflect.ValueOf(e).Elem()
-	for name, i := range jsonFields(v.Type()) {
-		f := v.Field(i)
-		if f.Kind() == reflect.Pointer && !slices.Contains(selected, models.SelectableProperty(name)) {
-			f.SetZero()
-		}
-	}
+	return scheme + "://" + host(req) + metadata + "(" + strings.Join(selected, ",") + ")/$entity"
 }
 
 // host is the host of the base URL the client called: its Host header or, from an HTTP/1.0

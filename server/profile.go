@@ -1,6 +1,8 @@
 package server
 
 import (
+	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -67,7 +69,7 @@ func foldQuery(op *operation, query url.Values) bool {
 			query[p.Name] = append(query[p.Name], values...)
 			name, changed = p.Name, true
 		}
-		if enum := enumOfItems(p.Schema); len(enum) > 0 {
+		if enum := listNames(p.Schema); len(enum) > 0 {
 			for i, v := range query[name] {
 				items := strings.Split(v, ",")
 				for j, item := range items {
@@ -129,12 +131,18 @@ func canonical(s string, enum []string) string {
 	return s
 }
 
-func enumOfItems(ref *openapi3.SchemaRef) []string {
+// listNames returns the names a parameter's value is a list or one of: those of its schema's
+// x-remoteassist-list-of extension, or its enumeration.
+func listNames(ref *openapi3.SchemaRef) []string {
 	if ref == nil || ref.Value == nil {
 		return nil
 	}
-	if items := ref.Value.Items; items != nil && items.Value != nil {
-		return enumValues(items.Value)
+	if of, ok := ref.Value.Extensions["x-remoteassist-list-of"].([]any); ok {
+		names := make([]string, 0, len(of))
+		for _, n := range of {
+			names = append(names, fmt.Sprint(n))
+		}
+		return names
 	}
 	return enumValues(ref.Value)
 }
@@ -160,7 +168,7 @@ func readRules(doc *openapi3.T, ops map[string]*operation) []readRule {
 			continue
 		}
 		entity := res.Value.Content.Get("application/json").Schema.Value
-		for name, ref := range entity.Properties {
+		for name, ref := range properties(entity) {
 			s := ref.Value
 			fallback, ok := s.Default.(string)
 			i, known := fields[name]
@@ -173,18 +181,25 @@ func readRules(doc *openapi3.T, ops map[string]*operation) []readRule {
 	return rules
 }
 
-// apply makes an entity read as the profile says.
+// properties returns the properties of an object schema, those of the schemas it is allOf
+// included.
+func properties(s *openapi3.Schema) openapi3.Schemas {
+	all := openapi3.Schemas{}
+	for _, part := range s.AllOf {
+		if part.Value != nil {
+			maps.Copy(all, properties(part.Value))
+		}
+	}
+	maps.Copy(all, s.Properties)
+	return all
+}
+
+// applyReadRules makes an entity read as the profile says.
 func applyReadRules(e *remoteassist.Entity, rules []readRule) {
 	v := reflect.ValueOf(e).Elem()
 	for _, r := range rules {
-		f := v.Field(r.field)
-		if f.Kind() != reflect.Pointer || f.IsNil() || f.Elem().Kind() != reflect.String {
-			continue
-		}
-		if !slices.Contains(r.allowed, f.Elem().String()) {
-			fixed := reflect.New(f.Type().Elem()).Elem()
-			fixed.SetString(r.fallback)
-			f.Set(fixed.Addr())
+		if f := v.Field(r.field); f.Kind() == reflect.String && !slices.Contains(r.allowed, f.String()) {
+			f.SetString(r.fallback)
 		}
 	}
 }

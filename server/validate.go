@@ -94,11 +94,16 @@ func validateBody(ctx context.Context, data []byte, op *operation, fold bool) (a
 	return value, failNone, nil
 }
 
-// describeParamError words kin's refusal of a parameter.
+// describeParamError words kin's refusal of a parameter. A list of names (x-remoteassist-list-of)
+// that fails its pattern is told the names it may hold.
 func describeParamError(re *openapi3filter.RequestError) error {
 	p := re.Parameter
 	var se *openapi3.SchemaError
 	if errors.As(re.Err, &se) {
+		if names := listNames(p.Schema); se.SchemaField == "pattern" && len(names) > 0 {
+			return remoteassist.InvalidValue("parameter", p.Name, remoteassist.EnumProblem(se.Value, names)+
+				", comma-separated, each at most once")
+		}
 		return describeSchemaError(se, "parameter", p.Name, nil)
 	}
 	return &remoteassist.Error{Code: remoteassist.EINVALID, Target: p.Name,

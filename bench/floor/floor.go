@@ -149,7 +149,7 @@ func (h *Handler) get(r *http.Request, tenant string) (remoteassist.Settings, []
 		if sel := r.URL.Query().Get("$select"); sel != "" {
 			selected = strings.Split(sel, ",")
 			for i, s := range selected {
-				if !models.SelectableProperty(s).Valid() || slices.Contains(selected[:i], s) {
+				if !selectable[s] || slices.Contains(selected[:i], s) {
 					return remoteassist.Settings{}, nil, remoteassist.InvalidValue("parameter", "$select", "")
 				}
 			}
@@ -207,6 +207,20 @@ func (h *Handler) patch(r *http.Request, tenant string) (remoteassist.Settings, 
 	s, err := h.store.UpdateSettings(r.Context(), tenant, patch)
 	return s, storeError(err)
 }
+
+// selectable are the properties $select may name: the entity's, its OData annotations aside.
+var selectable = func() map[string]bool {
+	var m map[string]any
+	data, _ := json.Marshal(remoteassist.Entity{})
+	_ = json.Unmarshal(data, &m)
+	names := map[string]bool{}
+	for k := range m {
+		if !strings.HasPrefix(k, "@") {
+			names[k] = true
+		}
+	}
+	return names
+}()
 
 // storeError returns the domain error in err, or nil.
 func storeError(err error) *remoteassist.Error {

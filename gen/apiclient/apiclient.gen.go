@@ -235,7 +235,7 @@ func NewDeviceManagementGetRemoteAssistanceSettingsRequest(server string, params
 
 		if params.Select != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "$select", *params.Select, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "$select", *params.Select, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -247,7 +247,7 @@ func NewDeviceManagementGetRemoteAssistanceSettingsRequest(server string, params
 
 		if params.SelectWithoutPrefix != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "select", *params.SelectWithoutPrefix, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "select", *params.SelectWithoutPrefix, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -478,7 +478,7 @@ type DeviceManagementGetRemoteAssistanceSettingsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *MicrosoftGraphRemoteAssistanceSettings
+	JSON200 *MicrosoftGraphRemoteAssistanceSettingsSelected
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
@@ -508,7 +508,7 @@ type DeviceManagementGetRemoteAssistanceSettingsResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r DeviceManagementGetRemoteAssistanceSettingsResponse) GetJSON200() *MicrosoftGraphRemoteAssistanceSettings {
+func (r DeviceManagementGetRemoteAssistanceSettingsResponse) GetJSON200() *MicrosoftGraphRemoteAssistanceSettingsSelected {
 	return r.JSON200
 }
 
@@ -834,7 +834,7 @@ func ParseDeviceManagementGetRemoteAssistanceSettingsResponse(rsp *http.Response
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest MicrosoftGraphRemoteAssistanceSettings
+		var dest MicrosoftGraphRemoteAssistanceSettingsSelected
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}

@@ -35,14 +35,14 @@ func (w *ServerInterfaceWrapper) DeviceManagementGetRemoteAssistanceSettings(ctx
 	var params DeviceManagementGetRemoteAssistanceSettingsParams
 	// ------------- Optional query parameter "$select" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", false, false, "$select", ctx.QueryParams(), &params.Select, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "$select", ctx.QueryParams(), &params.Select, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter $select: %s", err))
 	}
 
 	// ------------- Optional query parameter "select" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", false, false, "select", ctx.QueryParams(), &params.SelectWithoutPrefix, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "select", ctx.QueryParams(), &params.SelectWithoutPrefix, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter select: %s", err))
 	}

@@ -18,21 +18,6 @@ func (e MicrosoftGraphRemoteAssistanceSettingsOdataType) Valid() bool {
 	}
 }
 
-// Defines values for MicrosoftGraphRemoteAssistanceSettingsUpdateOdataType.
-const (
-	MicrosoftGraphRemoteAssistanceSettingsUpdateOdataTypeHashMicrosoftGraphRemoteAssistanceSettings MicrosoftGraphRemoteAssistanceSettingsUpdateOdataType = "#microsoft.graph.remoteAssistanceSettings"
-)
-
-// Valid indicates whether the value is a known member of the MicrosoftGraphRemoteAssistanceSettingsUpdateOdataType enum.
-func (e MicrosoftGraphRemoteAssistanceSettingsUpdateOdataType) Valid() bool {
-	switch e {
-	case MicrosoftGraphRemoteAssistanceSettingsUpdateOdataTypeHashMicrosoftGraphRemoteAssistanceSettings:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for MicrosoftGraphRemoteAssistanceState.
 const (
 	MicrosoftGraphRemoteAssistanceStateDisabled      MicrosoftGraphRemoteAssistanceState = "disabled"
@@ -54,33 +39,11 @@ func (e MicrosoftGraphRemoteAssistanceState) Valid() bool {
 	}
 }
 
-// Defines values for SelectableProperty.
-const (
-	SelectablePropertyAllowSessionsToUnenrolledDevices SelectableProperty = "allowSessionsToUnenrolledDevices"
-	SelectablePropertyBlockChat                        SelectableProperty = "blockChat"
-	SelectablePropertyId                               SelectableProperty = "id"
-	SelectablePropertyRemoteAssistanceState            SelectableProperty = "remoteAssistanceState"
-)
-
-// Valid indicates whether the value is a known member of the SelectableProperty enum.
-func (e SelectableProperty) Valid() bool {
-	switch e {
-	case SelectablePropertyAllowSessionsToUnenrolledDevices:
-		return true
-	case SelectablePropertyBlockChat:
-		return true
-	case SelectablePropertyId:
-		return true
-	case SelectablePropertyRemoteAssistanceState:
-		return true
-	default:
-		return false
-	}
-}
-
 // InnerError Details to quote when reporting the error.
 type InnerError struct {
 	// ClientRequestId The client's request identifier, or the request-id when the client sent none.
+	//
+	// Example: 8b2d3c4e-5f60-4718-9a2b-3c4d5e6f7081
 	ClientRequestId string `json:"client-request-id"`
 
 	// Date When the error happened (UTC, `YYYY-MM-DDThh:mm:ss`).
@@ -89,6 +52,8 @@ type InnerError struct {
 	Date string `json:"date"`
 
 	// RequestId The identifier the service gave the request.
+	//
+	// Example: 6f1c1a55-0d3c-4e5a-9a57-5d0f2b1c9e11
 	RequestId string `json:"request-id"`
 }
 
@@ -103,30 +68,107 @@ type MainError struct {
 	InnerError InnerError `json:"innerError"`
 
 	// Message A human-readable description of the error.
+	//
+	// Example: Invalid value for property 'remoteAssistanceState': "on". Allowed values: notConfigured, disabled, enabled.
 	Message string `json:"message"`
 
 	// Target The property or parameter the error is about, when there is one.
+	//
+	// Example: remoteAssistanceState
 	Target *string `json:"target,omitempty"`
 }
 
 // ODataError The Microsoft Graph error envelope.
-//
-// Example: {"error":{"code":"BadRequest","innerError":{"client-request-id":"6f1c1a55-0d3c-4e5a-9a57-5d0f2b1c9e11","date":"2026-11-28T10:00:00","request-id":"6f1c1a55-0d3c-4e5a-9a57-5d0f2b1c9e11"},"message":"Invalid value for property 'remoteAssistanceState': \"on\". Allowed values: notConfigured, disabled, enabled."}}
 type ODataError struct {
 	// Error What went wrong.
 	Error MainError `json:"error"`
 }
 
-// MicrosoftGraphRemoteAssistanceSettings Remote assistance (Remote Help) settings of a tenant, as returned by the service.
-//
-// Example: {"@odata.context":"https://graph.microsoft.com/beta/$metadata#deviceManagement/remoteAssistanceSettings/$entity","@odata.type":"#microsoft.graph.remoteAssistanceSettings","allowSessionsToUnenrolledDevices":false,"blockChat":false,"id":"3bdb0758-0758-3bdb-5807-db3b5807db3b","remoteAssistanceState":"enabled"}
+// MicrosoftGraphRemoteAssistanceSettings Remote assistance (Remote Help) settings of a tenant, every property present.
 type MicrosoftGraphRemoteAssistanceSettings struct {
 	// OdataContext The OData context URL of the entity.
 	//
 	// Example: https://graph.microsoft.com/beta/$metadata#deviceManagement/remoteAssistanceSettings/$entity
 	OdataContext string `json:"@odata.context"`
 
-	// OdataType The OData type of the entity.
+	// OdataType The OData type of the entity; a body that sends it must name this type.
+	//
+	// Example: #microsoft.graph.remoteAssistanceSettings
+	OdataType MicrosoftGraphRemoteAssistanceSettingsOdataType `json:"@odata.type"`
+
+	// AllowSessionsToUnenrolledDevices Indicates if sessions to unenrolled devices are allowed for the account. This setting is configurable by the admin. Default value is false.
+	//
+	// Example: false
+	AllowSessionsToUnenrolledDevices bool `json:"allowSessionsToUnenrolledDevices"`
+
+	// BlockChat Indicates if sessions to block chat function. This setting is configurable by the admin. Default value is false.
+	//
+	// Example: false
+	BlockChat bool `json:"blockChat"`
+
+	// Id The identifier of the settings object, assigned by the service and stable for the tenant.
+	//
+	// Example: 3bdb0758-0758-3bdb-5807-db3b5807db3b
+	Id string `json:"id"`
+
+	// RemoteAssistanceState State of remote assistance for the account. Settings that have not yet been configured by the
+	// admin have the `notConfigured` state.
+	//
+	//
+	// Example: enabled
+	RemoteAssistanceState MicrosoftGraphRemoteAssistanceState `json:"remoteAssistanceState"`
+}
+
+// MicrosoftGraphRemoteAssistanceSettingsOdataType The OData type of the entity; a body that sends it must name this type.
+//
+// Example: #microsoft.graph.remoteAssistanceSettings
+type MicrosoftGraphRemoteAssistanceSettingsOdataType string
+
+// MicrosoftGraphRemoteAssistanceSettingsProperties The properties of remoteAssistanceSettings, which the entity's schemas share.
+type MicrosoftGraphRemoteAssistanceSettingsProperties struct {
+	// OdataContext The OData context URL of the entity.
+	//
+	// Example: https://graph.microsoft.com/beta/$metadata#deviceManagement/remoteAssistanceSettings/$entity
+	OdataContext *string `json:"@odata.context,omitempty"`
+
+	// OdataType The OData type of the entity; a body that sends it must name this type.
+	//
+	// Example: #microsoft.graph.remoteAssistanceSettings
+	OdataType *MicrosoftGraphRemoteAssistanceSettingsOdataType `json:"@odata.type,omitempty"`
+
+	// AllowSessionsToUnenrolledDevices Indicates if sessions to unenrolled devices are allowed for the account. This setting is configurable by the admin. Default value is false.
+	//
+	// Example: false
+	AllowSessionsToUnenrolledDevices *bool `json:"allowSessionsToUnenrolledDevices,omitempty"`
+
+	// BlockChat Indicates if sessions to block chat function. This setting is configurable by the admin. Default value is false.
+	//
+	// Example: false
+	BlockChat *bool `json:"blockChat,omitempty"`
+
+	// Id The identifier of the settings object, assigned by the service and stable for the tenant.
+	//
+	// Example: 3bdb0758-0758-3bdb-5807-db3b5807db3b
+	Id *string `json:"id,omitempty"`
+
+	// RemoteAssistanceState State of remote assistance for the account. Settings that have not yet been configured by the
+	// admin have the `notConfigured` state.
+	//
+	//
+	// Example: enabled
+	RemoteAssistanceState *MicrosoftGraphRemoteAssistanceState `json:"remoteAssistanceState,omitempty"`
+}
+
+// MicrosoftGraphRemoteAssistanceSettingsSelected Remote assistance settings of a tenant as GET answers, `$select` leaving some settings out.
+type MicrosoftGraphRemoteAssistanceSettingsSelected struct {
+	// OdataContext The OData context URL of the entity.
+	//
+	// Example: https://graph.microsoft.com/beta/$metadata#deviceManagement/remoteAssistanceSettings/$entity
+	OdataContext string `json:"@odata.context"`
+
+	// OdataType The OData type of the entity; a body that sends it must name this type.
+	//
+	// Example: #microsoft.graph.remoteAssistanceSettings
 	OdataType MicrosoftGraphRemoteAssistanceSettingsOdataType `json:"@odata.type"`
 
 	// AllowSessionsToUnenrolledDevices Indicates if sessions to unenrolled devices are allowed for the account. This setting is configurable by the admin. Default value is false.
@@ -152,27 +194,34 @@ type MicrosoftGraphRemoteAssistanceSettings struct {
 	RemoteAssistanceState *MicrosoftGraphRemoteAssistanceState `json:"remoteAssistanceState,omitempty"`
 }
 
-// MicrosoftGraphRemoteAssistanceSettingsOdataType The OData type of the entity.
-type MicrosoftGraphRemoteAssistanceSettingsOdataType string
-
 // MicrosoftGraphRemoteAssistanceSettingsUpdate The body of an update: any subset of the settable properties. The read-only properties a GET
 // returned (`@odata.context`, `@odata.type`, `id`) may be sent back unchanged.
 //
 // Example: {"@odata.type":"#microsoft.graph.remoteAssistanceSettings","remoteAssistanceState":"enabled"}
 type MicrosoftGraphRemoteAssistanceSettingsUpdate struct {
 	// OdataContext Ignored; accepted so that a body returned by GET can be sent back.
+	//
+	// Example: https://graph.microsoft.com/beta/$metadata#deviceManagement/remoteAssistanceSettings/$entity
 	OdataContext *string `json:"@odata.context,omitempty"`
 
-	// OdataType Must name this type when present.
-	OdataType *MicrosoftGraphRemoteAssistanceSettingsUpdateOdataType `json:"@odata.type,omitempty"`
+	// OdataType The OData type of the entity; a body that sends it must name this type.
+	//
+	// Example: #microsoft.graph.remoteAssistanceSettings
+	OdataType *MicrosoftGraphRemoteAssistanceSettingsOdataType `json:"@odata.type,omitempty"`
 
 	// AllowSessionsToUnenrolledDevices Indicates if sessions to unenrolled devices are allowed for the account.
+	//
+	// Example: true
 	AllowSessionsToUnenrolledDevices *bool `json:"allowSessionsToUnenrolledDevices,omitempty"`
 
 	// BlockChat Indicates if sessions to block chat function.
+	//
+	// Example: true
 	BlockChat *bool `json:"blockChat,omitempty"`
 
 	// Id Must be the object's current id when present.
+	//
+	// Example: 3bdb0758-0758-3bdb-5807-db3b5807db3b
 	Id *string `json:"id,omitempty"`
 
 	// RemoteAssistanceState State of remote assistance for the account. Settings that have not yet been configured by the
@@ -183,75 +232,60 @@ type MicrosoftGraphRemoteAssistanceSettingsUpdate struct {
 	RemoteAssistanceState *MicrosoftGraphRemoteAssistanceState `json:"remoteAssistanceState,omitempty"`
 }
 
-// MicrosoftGraphRemoteAssistanceSettingsUpdateOdataType Must name this type when present.
-type MicrosoftGraphRemoteAssistanceSettingsUpdateOdataType string
-
 // MicrosoftGraphRemoteAssistanceState State of remote assistance for the account. Settings that have not yet been configured by the
 // admin have the `notConfigured` state.
 //
 // Example: enabled
 type MicrosoftGraphRemoteAssistanceState string
 
-// SelectableProperty A property of remoteAssistanceSettings that `$select` can name.
-type SelectableProperty string
+// SelectList A comma-separated list of properties of remoteAssistanceSettings, each at most once, as one value.
+//
+// Example: blockChat,remoteAssistanceState
+type SelectList = string
 
 // ClientRequestId defines model for clientRequestId.
 type ClientRequestId = string
 
-// Select defines model for select.
-type Select = []SelectableProperty
+// Select A comma-separated list of properties of remoteAssistanceSettings, each at most once, as one value.
+//
+// Example: blockChat,remoteAssistanceState
+type Select = SelectList
 
-// SelectWithoutPrefix defines model for selectWithoutPrefix.
-type SelectWithoutPrefix = []SelectableProperty
+// SelectWithoutPrefix A comma-separated list of properties of remoteAssistanceSettings, each at most once, as one value.
+//
+// Example: blockChat,remoteAssistanceState
+type SelectWithoutPrefix = SelectList
 
 // BadRequest The Microsoft Graph error envelope.
-//
-// Example: {"error":{"code":"BadRequest","innerError":{"client-request-id":"6f1c1a55-0d3c-4e5a-9a57-5d0f2b1c9e11","date":"2026-11-28T10:00:00","request-id":"6f1c1a55-0d3c-4e5a-9a57-5d0f2b1c9e11"},"message":"Invalid value for property 'remoteAssistanceState': \"on\". Allowed values: notConfigured, disabled, enabled."}}
 type BadRequest = ODataError
 
 // Error The Microsoft Graph error envelope.
-//
-// Example: {"error":{"code":"BadRequest","innerError":{"client-request-id":"6f1c1a55-0d3c-4e5a-9a57-5d0f2b1c9e11","date":"2026-11-28T10:00:00","request-id":"6f1c1a55-0d3c-4e5a-9a57-5d0f2b1c9e11"},"message":"Invalid value for property 'remoteAssistanceState': \"on\". Allowed values: notConfigured, disabled, enabled."}}
 type Error = ODataError
 
 // Forbidden The Microsoft Graph error envelope.
-//
-// Example: {"error":{"code":"BadRequest","innerError":{"client-request-id":"6f1c1a55-0d3c-4e5a-9a57-5d0f2b1c9e11","date":"2026-11-28T10:00:00","request-id":"6f1c1a55-0d3c-4e5a-9a57-5d0f2b1c9e11"},"message":"Invalid value for property 'remoteAssistanceState': \"on\". Allowed values: notConfigured, disabled, enabled."}}
 type Forbidden = ODataError
 
 // PayloadTooLarge The Microsoft Graph error envelope.
-//
-// Example: {"error":{"code":"BadRequest","innerError":{"client-request-id":"6f1c1a55-0d3c-4e5a-9a57-5d0f2b1c9e11","date":"2026-11-28T10:00:00","request-id":"6f1c1a55-0d3c-4e5a-9a57-5d0f2b1c9e11"},"message":"Invalid value for property 'remoteAssistanceState': \"on\". Allowed values: notConfigured, disabled, enabled."}}
 type PayloadTooLarge = ODataError
 
 // RequestTimeout The Microsoft Graph error envelope.
-//
-// Example: {"error":{"code":"BadRequest","innerError":{"client-request-id":"6f1c1a55-0d3c-4e5a-9a57-5d0f2b1c9e11","date":"2026-11-28T10:00:00","request-id":"6f1c1a55-0d3c-4e5a-9a57-5d0f2b1c9e11"},"message":"Invalid value for property 'remoteAssistanceState': \"on\". Allowed values: notConfigured, disabled, enabled."}}
 type RequestTimeout = ODataError
 
 // ServiceUnavailable The Microsoft Graph error envelope.
-//
-// Example: {"error":{"code":"BadRequest","innerError":{"client-request-id":"6f1c1a55-0d3c-4e5a-9a57-5d0f2b1c9e11","date":"2026-11-28T10:00:00","request-id":"6f1c1a55-0d3c-4e5a-9a57-5d0f2b1c9e11"},"message":"Invalid value for property 'remoteAssistanceState': \"on\". Allowed values: notConfigured, disabled, enabled."}}
 type ServiceUnavailable = ODataError
 
 // TooManyRequests The Microsoft Graph error envelope.
-//
-// Example: {"error":{"code":"BadRequest","innerError":{"client-request-id":"6f1c1a55-0d3c-4e5a-9a57-5d0f2b1c9e11","date":"2026-11-28T10:00:00","request-id":"6f1c1a55-0d3c-4e5a-9a57-5d0f2b1c9e11"},"message":"Invalid value for property 'remoteAssistanceState': \"on\". Allowed values: notConfigured, disabled, enabled."}}
 type TooManyRequests = ODataError
 
 // Unauthorized The Microsoft Graph error envelope.
-//
-// Example: {"error":{"code":"BadRequest","innerError":{"client-request-id":"6f1c1a55-0d3c-4e5a-9a57-5d0f2b1c9e11","date":"2026-11-28T10:00:00","request-id":"6f1c1a55-0d3c-4e5a-9a57-5d0f2b1c9e11"},"message":"Invalid value for property 'remoteAssistanceState': \"on\". Allowed values: notConfigured, disabled, enabled."}}
 type Unauthorized = ODataError
 
 // UnsupportedMediaType The Microsoft Graph error envelope.
-//
-// Example: {"error":{"code":"BadRequest","innerError":{"client-request-id":"6f1c1a55-0d3c-4e5a-9a57-5d0f2b1c9e11","date":"2026-11-28T10:00:00","request-id":"6f1c1a55-0d3c-4e5a-9a57-5d0f2b1c9e11"},"message":"Invalid value for property 'remoteAssistanceState': \"on\". Allowed values: notConfigured, disabled, enabled."}}
 type UnsupportedMediaType = ODataError
 
 // DeviceManagementGetRemoteAssistanceSettingsParams defines parameters for DeviceManagementGetRemoteAssistanceSettings.
 type DeviceManagementGetRemoteAssistanceSettingsParams struct {
-	// Select Properties to return, comma-separated (OData `$select`). `id` and `@odata.type` are always returned.
+	// Select Properties to return, comma-separated in one value as OData writes them (`$select=blockChat,remoteAssistanceState`), each at most once. `id` and the OData annotations are always returned.
 	Select *Select `form:"$select,omitempty" json:"$select,omitempty"`
 
 	// SelectWithoutPrefix `$select` without its `$`, which Graph's beta endpoint also accepts. Send one of the two: both at once is a 400.

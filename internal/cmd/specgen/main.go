@@ -8,7 +8,9 @@
 // with its OpenAPI Overlay 1.0 document applied (github.com/speakeasy-api/openapi-overlay; every
 // action must match something, so an overlay cannot silently go stale). Then, in every profile,
 // each operation's description gains the permissions its x-graph-permissions extension lists,
-// so that renderers which do not show extensions still show them, from the one list.
+// so that renderers which do not show extensions still show them, from the one list; and a
+// schema marked x-remoteassist-list-of gets the pattern of a comma-separated list of the names
+// it lists.
 //
 // The JSON keeps the YAML's key order. A file is written only when its content changes.
 package main
@@ -20,6 +22,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"github.com/speakeasy-api/openapi-overlay/pkg/overlay"
@@ -101,6 +104,9 @@ func derive(src []byte, overlayPath string) ([]byte, error) {
 	if err := describePermissions(&doc); err != nil {
 		return nil, err
 	}
+	if err := patternLists(&doc); err != nil {
+		return nil, err
+	}
 	var b bytes.Buffer
 	enc := yaml.NewEncoder(&b)
 	enc.SetIndent(2)
@@ -150,9 +156,44 @@ func describePermissions(doc *yaml.Node) error {
 	return nil
 }
 
+// patternLists gives every schema with an x-remoteassist-list-of extension (a list of names) the
+// pattern of a comma-separated list of those names, and says them in its description, so that
+// the names are written once (kin-openapi then validates the list as a pattern).
+func patternLists(doc *yaml.Node) error {
+	schemas := lookup(lookup(doc.Content[0], "components"), "schemas")
+	if schemas == nil {
+		return nil
+	}
+	for i := 1; i < len(schemas.Content); i += 2 {
+		s := schemas.Content[i]
+		of := lookup(s, "x-remoteassist-list-of")
+		if of == nil {
+			continue
+		}
+		var names []string
+		if err := of.Decode(&names); err != nil || len(names) == 0 {
+			return fmt.Errorf("schema %s: x-remoteassist-list-of is not a list of names", schemas.Content[i-1].Value)
+		}
+		quoted := make([]string, len(names))
+		for j, n := range names {
+			quoted[j] = regexp.QuoteMeta(n)
+		}
+		alt := "(" + strings.Join(quoted, "|") + ")"
+		if desc := lookup(s, "description"); desc != nil {
+			desc.Value = strings.TrimRight(desc.Value, "\n") + " One or more of: `" + strings.Join(names, "`, `") + "`."
+		}
+		if lookup(s, "pattern") != nil {
+			return fmt.Errorf("schema %s: a pattern is derived from x-remoteassist-list-of: write none", schemas.Content[i-1].Value)
+		}
+		s.Content = append(s.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: "pattern"},
+			&yaml.Node{Kind: yaml.ScalarNode, Value: "^" + alt + "(," + alt + ")*$", Style: yaml.SingleQuotedStyle})
+	}
+	return nil
+}
+
 // lookup returns the value of key in a mapping node, or nil.
 func lookup(m *yaml.Node, key string) *yaml.Node {
-	if m.Kind != yaml.MappingNode {
+	if m == nil || m.Kind != yaml.MappingNode {
 		return nil
 	}
 	for i := 0; i+1 < len(m.Content); i += 2 {
