@@ -6,7 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-step() { printf '\n=== %s\n' "$*"; }
+# Each step's header says how long the run has taken so far, so that a slow step shows.
+step() { printf '\n=== %s (at %d s)\n' "$*" "$SECONDS"; }
 
 step "dependencies"
 bash scripts/install-chromium.sh
@@ -48,3 +49,6 @@ go test -race -count=1 ./server/ ./jwtauth/ ./client/ ./bolt/ ./postgres/ ./stor
 # golang/go#75804); about 1 minute on 2 idle cores.
 step "fuzz (brief, count budgets)"
 bash scripts/fuzz.sh
+
+echo
+echo "make test: everything passed in $SECONDS s"
