@@ -94,6 +94,7 @@ log=$(mktemp)
 trap 'rm -f "$listing" "$log"' EXIT
 failed=()
 reproducers=()
+files=()
 for entry in "${targets[@]}"; do
 	dir=${entry% *}
 	target=${entry#* }
@@ -112,6 +113,7 @@ for entry in "${targets[@]}"; do
 	# "Failing input written to testdata/fuzz/FuzzX/0123abcd".
 	while IFS= read -r written; do
 		reproducers+=("$dir/$written (go test ./$dir -run '^$target/${written##*/}\$')")
+		files+=("$dir/$written")
 	done < <(sed -n 's/.*Failing input written to \(testdata\/fuzz\/[^[:space:]]*\).*/\1/p' "$log")
 	if ! grep -q 'Failing input written to' "$log"; then
 		reproducers+=("none written for $dir $target: a seed in $corpus failed, or the run failed before fuzzing (see its output above)")
@@ -127,4 +129,11 @@ echo "fuzz: ${#failed[@]} of ${#targets[@]} targets FAILED:"
 printf '  %s\n' "${failed[@]}"
 echo "reproducers (commit each with its fix; plain go test then runs it):"
 printf '  %s\n' "${reproducers[@]}"
+# The files too, for a CI whose workspace is gone once the job ends: copy one from the log into
+# its path to reproduce the failure.
+for f in "${files[@]}"; do
+	echo "--- $f"
+	head -c 4096 "$f"
+	echo
+done
 exit 1
