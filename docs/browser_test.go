@@ -45,6 +45,11 @@ const (
 	defaultChromium = "/usr/bin/chromium"
 	windowWidth     = 1440
 	windowHeight    = 900
+
+	// Bounds that only stop a hang, never a measure of speed: on an idle machine a browser test
+	// takes a few seconds, the page renders in one or two.
+	browserHangBound = 3 * time.Minute // a whole browser test, Chromium's start included
+	renderHangBound  = 2 * time.Minute // the page to render or hydrate
 )
 
 // browserLog collects, in order, what the page did: every network request, every failed load,
@@ -143,7 +148,7 @@ func TestBrowserRendersDocs(t *testing.T) {
 		t.Fatalf("test server is not on loopback: %s", srv.URL)
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), browserHangBound)
 	defer cancel()
 	tabCtx, blog := startBrowser(t, ctx, chromium, origin.Hostname())
 
@@ -168,7 +173,7 @@ func TestBrowserRendersDocs(t *testing.T) {
 			 needles.every((n) => document.body.textContent.includes(n)))`,
 		chromedp.WithPollingArgs(needles),
 		chromedp.WithPollingInterval(100*time.Millisecond),
-		chromedp.WithPollingTimeout(30*time.Second),
+		chromedp.WithPollingTimeout(renderHangBound),
 	))
 	if err != nil {
 		text, _ := chromedp.Run(tabCtx, chromedp.Evaluate[string](`document.body.innerText.slice(0, 2000)`))
@@ -399,7 +404,7 @@ func TestBrowserCheckerCatchesOffHostRequests(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), browserHangBound)
 	defer cancel()
 	tabCtx, blog := startBrowser(t, ctx, chromium, origin.Hostname())
 	if err := chromedp.Do(tabCtx, chromedp.Navigate(srv.URL+page)); err != nil {
@@ -443,7 +448,7 @@ func TestBrowserStaticBuild(t *testing.T) {
 		t.Fatal(err)
 	}
 	chromium := chromiumPath(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), browserHangBound)
 	defer cancel()
 	tabCtx, blog := startBrowser(t, ctx, chromium, "127.0.0.1")
 	if err := chromedp.Do(tabCtx,
@@ -457,7 +462,7 @@ func TestBrowserStaticBuild(t *testing.T) {
 	_, err = chromedp.Run(tabCtx, chromedp.Poll[chromedp.Void](
 		`Object.keys(document.getElementById('redoc') || {}).some((k) => k.startsWith('__react'))`,
 		chromedp.WithPollingInterval(100*time.Millisecond),
-		chromedp.WithPollingTimeout(30*time.Second),
+		chromedp.WithPollingTimeout(renderHangBound),
 	))
 	if err != nil {
 		t.Fatalf("the page did not hydrate: %v", err)
