@@ -281,6 +281,9 @@ func startBrowser(t *testing.T, ctx context.Context, chromium, host string) (con
 		chromedp.NoSandbox, // root in a container
 		chromedp.DisableGPU,
 		chromedp.UserDataDir(t.TempDir()),
+		// Chromium puts a directory of its own (org.chromium.Chromium.*) in $TMPDIR and leaves
+		// it behind: give it one that the test removes.
+		chromedp.Env("TMPDIR="+t.TempDir()),
 		chromedp.WindowSize(windowWidth, windowHeight),
 		chromedp.Flag("disable-quic", true),
 		chromedp.Flag("disable-component-update", true),
