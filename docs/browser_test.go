@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -32,16 +33,23 @@ import (
 // It fails, and does not skip, when Chromium is missing: install it with
 // scripts/install-chromium.sh.
 //
-// The screenshot (docs/screenshot.png, shown in the README) is rewritten only with
-// UPDATE_SCREENSHOT=1; otherwise it goes to a temporary directory and is only checked to be a
-// PNG of the window's size.
+// The screenshot (docs/screenshot.png, shown in the README) and its record
+// (docs/screenshot.inputs) are rewritten only with UPDATE_SCREENSHOT=1, and only when the test
+// passes otherwise; in any other run the screenshot goes to a temporary directory and is checked
+// to be a PNG of the window's size, and the test fails when the committed one is stale: taken of
+// other inputs than the page has now (see screenshot_test.go).
 //
-//	UPDATE_SCREENSHOT=1 go test ./docs -run TestBrowser
+//	UPDATE_SCREENSHOT=1 go test ./docs -run TestBrowserRendersDocs
 
 const (
 	defaultChromium = "/usr/bin/chromium"
 	windowWidth     = 1440
 	windowHeight    = 900
+
+	// Bounds that only stop a hang, never a measure of speed: on an idle machine a browser test
+	// takes a few seconds, the page renders in one or two.
+	browserHangBound = 3 * time.Minute // a whole browser test, Chromium's start included
+	renderHangBound  = 2 * time.Minute // the page to render or hydrate
 )
 
 // browserLog collects, in order, what the page did: every network request, every failed load,
@@ -120,6 +128,11 @@ func TestBrowserRendersDocs(t *testing.T) {
 	var servedMu sync.Mutex
 	var served []string
 	h := newTestHandler(t)
+	update := os.Getenv("UPDATE_SCREENSHOT") == "1"
+	inputs := screenshotInputs(t, h)
+	if !update {
+		checkScreenshotCurrent(t, inputs)
+	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		servedMu.Lock()
 		served = append(served, r.Method+" "+r.URL.Path)
@@ -135,7 +148,7 @@ func TestBrowserRendersDocs(t *testing.T) {
 		t.Fatalf("test server is not on loopback: %s", srv.URL)
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), browserHangBound)
 	defer cancel()
 	tabCtx, blog := startBrowser(t, ctx, chromium, origin.Hostname())
 
@@ -160,7 +173,7 @@ func TestBrowserRendersDocs(t *testing.T) {
 			 needles.every((n) => document.body.textContent.includes(n)))`,
 		chromedp.WithPollingArgs(needles),
 		chromedp.WithPollingInterval(100*time.Millisecond),
-		chromedp.WithPollingTimeout(30*time.Second),
+		chromedp.WithPollingTimeout(renderHangBound),
 	))
 	if err != nil {
 		text, _ := chromedp.Run(tabCtx, chromedp.Evaluate[string](`document.body.innerText.slice(0, 2000)`))
@@ -218,8 +231,8 @@ func TestBrowserRendersDocs(t *testing.T) {
 	servedMu.Lock()
 	gotServed := slices.Clone(served)
 	servedMu.Unlock()
-	for _, want := range []string{"GET " + PathDocs, "GET " + PathRedocJS, "GET " + PathInitJS, "GET " + PathSpecJSON} {
-		if !slices.Contains(gotServed, want) {
+	for _, path := range screenshotPageLoads {
+		if want := "GET " + path; !slices.Contains(gotServed, want) {
 			t.Errorf("the server was not asked for %s (asked: %q)", want, gotServed)
 		}
 	}
@@ -227,7 +240,7 @@ func TestBrowserRendersDocs(t *testing.T) {
 	// A screenshot of the window, as the README shows it: the GET operation, with its
 	// parameters, responses and samples.
 	if err := chromedp.Do(tabCtx, chromedp.Evaluate[chromedp.Void](
-		`document.querySelector('[id$="/operation/deviceManagement.GetRemoteAssistanceSettings"]').scrollIntoView()`),
+		`document.querySelector(`+strconv.Quote(screenshotTarget)+`).scrollIntoView()`),
 		chromedp.Sleep(300*time.Millisecond), // let the side menu follow the scroll
 	); err != nil {
 		t.Fatalf("scroll to the GET operation: %v", err)
@@ -243,14 +256,19 @@ func TestBrowserRendersDocs(t *testing.T) {
 	if b := img.Bounds(); b.Dx() != windowWidth || b.Dy() != windowHeight {
 		t.Errorf("screenshot is %dx%d, want %dx%d", b.Dx(), b.Dy(), windowWidth, windowHeight)
 	}
-	out := filepath.Join(t.TempDir(), "screenshot.png")
-	if os.Getenv("UPDATE_SCREENSHOT") == "1" {
-		out = "screenshot.png"
+	switch {
+	case update && t.Failed():
+		t.Errorf("docs/%s not updated: the page failed the checks above", screenshotPath)
+	case update:
+		writeScreenshot(t, shot, inputs)
+		t.Logf("docs/%s (%d bytes) and docs/%s written; whole test %v", screenshotPath, len(shot), screenshotInputsPath, time.Since(start).Round(time.Millisecond))
+	default:
+		out := filepath.Join(t.TempDir(), screenshotPath)
+		if err := os.WriteFile(out, shot, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("screenshot (%d bytes) written to %s; whole test %v", len(shot), out, time.Since(start).Round(time.Millisecond))
 	}
-	if err := os.WriteFile(out, shot, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("screenshot (%d bytes) written to %s; whole test %v", len(shot), out, time.Since(start).Round(time.Millisecond))
 }
 
 // startBrowser starts Chromium with a fresh profile and opens a tab whose events the returned
@@ -263,6 +281,9 @@ func startBrowser(t *testing.T, ctx context.Context, chromium, host string) (con
 		chromedp.NoSandbox, // root in a container
 		chromedp.DisableGPU,
 		chromedp.UserDataDir(t.TempDir()),
+		// Chromium puts a directory of its own (org.chromium.Chromium.*) in $TMPDIR and leaves
+		// it behind: give it one that the test removes.
+		chromedp.Env("TMPDIR="+t.TempDir()),
 		chromedp.WindowSize(windowWidth, windowHeight),
 		chromedp.Flag("disable-quic", true),
 		chromedp.Flag("disable-component-update", true),
@@ -386,7 +407,7 @@ func TestBrowserCheckerCatchesOffHostRequests(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), browserHangBound)
 	defer cancel()
 	tabCtx, blog := startBrowser(t, ctx, chromium, origin.Hostname())
 	if err := chromedp.Do(tabCtx, chromedp.Navigate(srv.URL+page)); err != nil {
@@ -430,7 +451,7 @@ func TestBrowserStaticBuild(t *testing.T) {
 		t.Fatal(err)
 	}
 	chromium := chromiumPath(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), browserHangBound)
 	defer cancel()
 	tabCtx, blog := startBrowser(t, ctx, chromium, "127.0.0.1")
 	if err := chromedp.Do(tabCtx,
@@ -444,7 +465,7 @@ func TestBrowserStaticBuild(t *testing.T) {
 	_, err = chromedp.Run(tabCtx, chromedp.Poll[chromedp.Void](
 		`Object.keys(document.getElementById('redoc') || {}).some((k) => k.startsWith('__react'))`,
 		chromedp.WithPollingInterval(100*time.Millisecond),
-		chromedp.WithPollingTimeout(30*time.Second),
+		chromedp.WithPollingTimeout(renderHangBound),
 	))
 	if err != nil {
 		t.Fatalf("the page did not hydrate: %v", err)

@@ -10,7 +10,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/remoteassist/remoteassist"
 )
@@ -200,15 +199,16 @@ func TestCrashSafetyEmbedded(t *testing.T) {
 }
 
 // TestSecondServeOnSameDataDir starts a second embedded server on a data directory in use: it
-// must exit non-zero with the "in use" message, soon (the lock timeout is 1s; 10s leaves a
-// loaded machine room), and the first must keep serving.
+// must exit non-zero with the "in use" message (after its 1s lock timeout; the bound is
+// commandTimeout's, which only catches a serve that waits for the lock forever, and asserts no
+// speed), and the first must keep serving.
 func TestSecondServeOnSameDataDir(t *testing.T) {
 	data := t.TempDir()
 	first := startServe(t, "first", data, "")
 	tok := token(t, data, "contoso")
 	patchSettings(t, first.base, tok, "contoso", `{"blockChat":true}`)
 
-	r := runWithin(t, 10*time.Second, "serve", "--addr", "127.0.0.1:0", "--data", data)
+	r := run(t, "serve", "--addr", "127.0.0.1:0", "--data", data)
 	if r.exitCode == 0 {
 		t.Fatalf("a second serve on the same data directory exited 0:\n%s", r.stderr)
 	}

@@ -285,8 +285,47 @@ func (c *client) get(ctx context.Context, config *RemoteAssistanceSettingsReques
 	return c.settings.Get(ctx, config)
 }
 
-func (c *client) patch(ctx context.Context, body RemoteAssistanceSettingsable) (RemoteAssistanceSettingsable, error) {
-	return c.settings.Patch(ctx, body, nil)
+// patch updates the settings through the request builder; options, if any, are the request's
+// (a RetryHandlerOptions, for instance).
+func (c *client) patch(ctx context.Context, body RemoteAssistanceSettingsable, options ...abs.RequestOption) (RemoteAssistanceSettingsable, error) {
+	var config *RemoteAssistanceSettingsRequestBuilderPatchRequestConfiguration
+	if len(options) > 0 {
+		config = &RemoteAssistanceSettingsRequestBuilderPatchRequestConfiguration{Options: options}
+	}
+	return c.settings.Patch(ctx, body, config)
+}
+
+// throttleClock is the emulator's clock in the tests of throttling and kiota's retries. It stands
+// still, so that a request follows another in the same throttling window however slowly the
+// machine runs, and moves on by one window each time kiota decides to retry (from the retry
+// handler's ShouldRetry callback, just before kiota waits out Retry-After), so that the retry
+// falls in a new window. kiota's wait itself is real: the wire's timestamps still show it.
+type throttleClock struct {
+	window time.Duration
+
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newThrottleClock(window time.Duration) *throttleClock {
+	return &throttleClock{window: window, now: time.Now()}
+}
+
+func (c *throttleClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// retryOptions are kiota's default retry options (3 retries, Retry-After honoured), with a
+// ShouldRetry that moves the clock on by a window before each retry.
+func (c *throttleClock) retryOptions() *khttp.RetryHandlerOptions {
+	return &khttp.RetryHandlerOptions{ShouldRetry: func(time.Duration, int, *http.Request, *http.Response) bool {
+		c.mu.Lock()
+		c.now = c.now.Add(c.window)
+		c.mu.Unlock()
+		return true
+	}}
 }
 
 // mustGet reads the settings and fails the test on any error.

@@ -562,16 +562,24 @@ func TestTokenWithheldFromUnlistedHost(t *testing.T) {
 }
 
 // TestThrottledRequestIsRetried: a tenant over its rate gets 429 with Retry-After: 1; kiota's
-// retry handler waits that second and retries once; the new window admits it.
+// retry handler waits that second and retries once; the new window admits it. The emulator's
+// clock is a throttleClock: on the real one, a machine slow enough to take a second between
+// the two GETs would end the window before the second, and nothing would be throttled.
 func TestThrottledRequestIsRetried(t *testing.T) {
 	forEachFlavour(t, func(t *testing.T, f flavour) {
-		srv := remoteassisttest.New(t, remoteassisttest.WithThrottle(server.ThrottleConfig{Window: time.Second, Requests: 1}))
+		clk := newThrottleClock(time.Second)
+		srv := remoteassisttest.New(t,
+			remoteassisttest.WithThrottle(server.ThrottleConfig{Window: clk.window, Requests: 1}),
+			remoteassisttest.WithClock(clk.Now))
 		c := newClient(t, f, srv, delegated("contoso", remoteassisttest.PermissionRead), clientConfig{})
 		c.mustGet(t) // uses the window's only request
 
 		start := time.Now()
-		m := c.mustGet(t)
+		m, err := c.get(t.Context(), &RemoteAssistanceSettingsRequestBuilderGetRequestConfiguration{Options: []abs.RequestOption{clk.retryOptions()}})
 		elapsed := time.Since(start)
+		if err != nil || m == nil {
+			t.Fatalf("throttled GET through the SDK: %v, %v\n%s", m, describe(err), c.wire.dump())
+		}
 		if deref(m.GetId()) != remoteassist.SettingsID("contoso") {
 			t.Errorf("id %q", deref(m.GetId()))
 		}
@@ -684,7 +692,12 @@ func TestThrottledPatchRetry(t *testing.T) {
 			name := map[pipelineOrder]string{orderCompressionFirst: "compression before retry", orderRetryFirst: "retry before compression"}[order]
 			t.Run(string(f)+"/"+name, func(t *testing.T) {
 				t.Parallel()
-				srv := remoteassisttest.New(t, remoteassisttest.WithThrottle(server.ThrottleConfig{Window: time.Second, Writes: 1}))
+				// Both PATCHes in one window and the retry in the next, however slow the machine:
+				// see throttleClock.
+				clk := newThrottleClock(time.Second)
+				srv := remoteassisttest.New(t,
+					remoteassisttest.WithThrottle(server.ThrottleConfig{Window: clk.window, Writes: 1}),
+					remoteassisttest.WithClock(clk.Now))
 				c := newClient(t, f, srv, delegated("contoso", remoteassisttest.PermissionReadWrite), clientConfig{order: order})
 
 				first := NewRemoteAssistanceSettings()
@@ -694,7 +707,7 @@ func TestThrottledPatchRetry(t *testing.T) {
 				}
 				second := NewRemoteAssistanceSettings()
 				second.SetRemoteAssistanceState(ptr(ENABLED_REMOTEASSISTANCESTATE))
-				m, err := c.patch(t.Context(), second)
+				m, err := c.patch(t.Context(), second, clk.retryOptions())
 				tries := c.wire.since(1)
 				if len(tries) != 2 || tries[0].status != http.StatusTooManyRequests || tries[0].respHeader.Get("Retry-After") != "1" {
 					t.Fatalf("want a 429 with Retry-After: 1, then one retry\n%s", c.wire.dump())

@@ -3,7 +3,7 @@ package storetest
 import (
 	"context"
 	"fmt"
-	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -13,10 +13,25 @@ import (
 )
 
 // racyStore reads and writes under separate locks, the lost-update bug the concurrency check
-// exists to catch.
+// exists to catch. So that it loses updates for certain, whatever the scheduler does, each
+// update waits between its read and its write until all the concurrent updates of its tenant
+// (together of them) have read: they all start from the same old value, and the last write wins.
 type racyStore struct {
+	together int
+
 	mu      sync.Mutex
 	tenants map[string]remoteassist.Settings
+	readers map[string]*readBarrier
+}
+
+// readBarrier counts the updates of one tenant that have read; all is closed when together have.
+type readBarrier struct {
+	n   int
+	all chan struct{}
+}
+
+func newRacyStore(together int) *racyStore {
+	return &racyStore{together: together, tenants: map[string]remoteassist.Settings{}, readers: map[string]*readBarrier{}}
 }
 
 func (s *racyStore) Settings(_ context.Context, tenant string) (remoteassist.Settings, error) {
@@ -33,9 +48,25 @@ func (s *racyStore) UpdateSettings(ctx context.Context, tenant string, p remotea
 		return remoteassist.Settings{}, err
 	}
 	v, _ := s.Settings(ctx, tenant)
-	// Give the other writers of this tenant time to read the same old value.
-	time.Sleep(time.Millisecond)
-	runtime.Gosched()
+	s.mu.Lock()
+	b := s.readers[tenant]
+	if b == nil {
+		b = &readBarrier{all: make(chan struct{})}
+		s.readers[tenant] = b
+	}
+	b.n++
+	if b.n == s.together {
+		close(b.all)
+	}
+	s.mu.Unlock()
+	// A bound on a hang only: the check starts all the updates of a tenant at once.
+	select {
+	case <-b.all:
+	case <-ctx.Done():
+		return remoteassist.Settings{}, ctx.Err()
+	case <-time.After(time.Minute):
+		return remoteassist.Settings{}, fmt.Errorf("racyStore: only %d of the %d updates of %s started within a minute", b.n, s.together, tenant)
+	}
 	v = p.Apply(v)
 	s.mu.Lock()
 	s.tenants[tenant] = v
@@ -47,8 +78,13 @@ func (s *racyStore) UpdateSettings(ctx context.Context, tenant string, p remotea
 // racy store passes would prove nothing about the real ones.
 func TestConcurrentUpdatesCatchesLostUpdates(t *testing.T) {
 	perWriter := func(k int) string { return fmt.Sprintf("t-%d", k) }
-	if err := checkConcurrentUpdates(t.Context(), &racyStore{tenants: map[string]remoteassist.Settings{}}, 50, perWriter); err == nil {
+	// checkConcurrentUpdates runs one update per property of each tenant at once: three.
+	err := checkConcurrentUpdates(t.Context(), newRacyStore(3), 50, perWriter)
+	if err == nil {
 		t.Fatal("the concurrency check passed a store that loses updates")
+	}
+	if !strings.Contains(err.Error(), "lost update") {
+		t.Fatalf("the concurrency check failed the racy store, but not for a lost update: %v", err)
 	}
 	if err := checkConcurrentUpdates(t.Context(), memory.New(), 50, perWriter); err != nil {
 		t.Fatalf("the concurrency check failed the memory store: %v", err)

@@ -207,14 +207,26 @@ func start() (_ *Server, err error) {
 	if out, err := initdb.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("initdb: %w\n%s", err, out)
 	}
-	if s.port, err = freePort(); err != nil {
-		return nil, err
+	// freePort's port is free when it returns, but another process (another package's test
+	// binary, probing for ports at the same time) may take it before postgres binds it: then
+	// postgres exits at once, and another port is tried.
+	for attempt := 1; ; attempt++ {
+		if s.port, err = freePort(); err != nil {
+			return nil, err
+		}
+		err = s.run()
+		if err == nil {
+			return s, nil
+		}
+		if !errors.Is(err, errPortTaken) || attempt == 3 {
+			return nil, err
+		}
+		os.Remove(s.logPath()) // so that the next attempt's log says why it failed, if it does
 	}
-	if err := s.run(); err != nil {
-		return nil, err
-	}
-	return s, nil
 }
+
+// errPortTaken is why postgres exited at start-up when its port was taken.
+var errPortTaken = errors.New("port in use")
 
 // findBinaries returns the bin directory of the newest installed PostgreSQL, looking where
 // Debian and Ubuntu install it and then on $PATH.
@@ -238,7 +250,9 @@ func version(binDir string) float64 {
 	return v
 }
 
-func freePort() (int, error) {
+// freePort returns a loopback port nobody listens on; a variable so that a test can hand out a
+// taken one.
+var freePort = func() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
@@ -302,6 +316,9 @@ func (s *Server) run() error {
 		select {
 		case <-exited:
 			s.running = nil
+			if tail := s.logTail(); strings.Contains(tail, "Address already in use") {
+				return fmt.Errorf("postgres exited at start-up, port %d %w:\n%s", s.port, errPortTaken, tail)
+			}
 			return fmt.Errorf("postgres exited at start-up:\n%s", s.logTail())
 		case <-time.After(50 * time.Millisecond):
 		}

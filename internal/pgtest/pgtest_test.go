@@ -3,6 +3,7 @@ package pgtest
 import (
 	"context"
 	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -46,6 +47,35 @@ func TestDSNGivesEachCallItsOwnDatabase(t *testing.T) {
 	}
 	if n, err := query[int](t, a, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"); err != nil || n != 0 {
 		t.Errorf("a new database has %d tables (%v), want 0", n, err)
+	}
+}
+
+// TestStartOnTakenPort: when the port freePort found is taken before postgres binds it (by
+// another test binary, say), the server starts on another.
+func TestStartOnTakenPort(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	takenPort := taken.Addr().(*net.TCPAddr).Port
+	probe := freePort
+	calls := 0
+	freePort = func() (int, error) {
+		calls++
+		if calls == 1 {
+			return takenPort, nil
+		}
+		return probe()
+	}
+	defer func() { freePort = probe }()
+
+	s := StartServer(t)
+	if calls != 2 || s.port == takenPort {
+		t.Fatalf("freePort called %d times, server on port %d (taken: %d); want a second port", calls, s.port, takenPort)
+	}
+	if got, err := query[int](t, s.DSN("postgres"), "SELECT 1"); err != nil || got != 1 {
+		t.Fatalf("SELECT 1 on the server started on the second port: %v, %v", got, err)
 	}
 }
 
