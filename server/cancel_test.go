@@ -108,7 +108,7 @@ func (h *observedHarness) logEntries() []map[string]any {
 // server writes it after the client has stopped waiting, so it is polled for, up to a deadline.
 func (h *observedHarness) accessLine(clientRequestID string) map[string]any {
 	h.t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		for _, e := range h.logEntries() {
 			if e["msg"] == "request" && e["client_request_id"] == clientRequestID {
@@ -165,7 +165,7 @@ func waitReached(t *testing.T, s *cancelStore) {
 	t.Helper()
 	select {
 	case <-s.reached:
-	case <-time.After(5 * time.Second):
+	case <-time.After(30 * time.Second):
 		t.Fatal("the request never reached the store")
 	}
 }
@@ -192,7 +192,7 @@ func cancelViaClient(t *testing.T, h *observedHarness, s *cancelStore, req *http
 		if !errors.Is(err, context.Canceled) {
 			t.Fatalf("client: %v, want its own context.Canceled", err)
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(30 * time.Second):
 		t.Fatal("the cancelled client never returned")
 	}
 }
@@ -213,7 +213,7 @@ func cancelViaHalfClose(t *testing.T, h *observedHarness, s *cancelStore, req *h
 	if err := conn.(*net.TCPConn).CloseWrite(); err != nil {
 		t.Fatal(err)
 	}
-	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	conn.SetReadDeadline(time.Now().Add(30 * time.Second))
 	got, err := io.ReadAll(conn)
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
