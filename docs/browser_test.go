@@ -198,10 +198,15 @@ func TestBrowserRendersDocs(t *testing.T) {
 		`Enum: "notConfigured" "disabled" "enabled"`, // the remoteAssistanceState schema
 		"object (MainError)", "object (InnerError)",  // the expanded 400 response: error.innerError
 		"DeviceManagementConfiguration.ReadWrite.All", // the operations' x-graph-permissions
+		"Permissions.", // written into each operation's description, as a list
 	) {
 		if !strings.Contains(visible, n) {
 			t.Errorf("%q is not in the visible text", n)
 		}
+	}
+	// The permissions read as text, not as the raw JSON array of the extension.
+	if strings.Contains(visible, `["DeviceManagement`) || strings.Contains(visible, "graph-permissions") {
+		t.Error("the x-graph-permissions extension is rendered raw")
 	}
 	headings, err := chromedp.Run(tabCtx, chromedp.Evaluate[[]string](
 		`Array.from(document.querySelectorAll('h2')).map((h) => h.textContent.trim())`))

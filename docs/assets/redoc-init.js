@@ -22,8 +22,9 @@
     schemaExpansionLevel: 3,
     jsonSampleExpandLevel: 3,
     pathInMiddlePanel: true,
-    // The permissions each operation needs live in the contract's x-graph-permissions extension.
-    showExtensions: ['x-graph-permissions'],
+    // No extension is shown: the permissions each operation needs are written into its
+    // description from x-graph-permissions when the served document is generated.
+    showExtensions: false,
     theme: {
       typography: {
         fontFamily: sans,
