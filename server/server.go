@@ -84,6 +84,10 @@ type Config struct {
 	// BodyTimeout bounds reading a request body, which happens before the request counts
 	// against MaxConcurrentRequests; beyond it the request gets 408. 0 means DefaultBodyTimeout.
 	BodyTimeout time.Duration
+	// CORSOrigins are the origins browsers may call the API and fetch the contract from (scheme,
+	// host and port, such as "http://localhost:3000", or "*" for any). Nil means
+	// DefaultCORSOrigins; an empty, non-nil list allows none.
+	CORSOrigins []string
 	// Now is the clock; nil means time.Now. Tests use it to move throttling windows.
 	Now func() time.Time
 	// Routes, when set, are mounted outside the API and without authentication, for GET and HEAD
@@ -174,6 +178,13 @@ func New(cfg Config) (*Server, error) {
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.echoErrorHandler
 	e.Use(s.entry)
+	origins := cfg.CORSOrigins
+	if origins == nil {
+		origins = DefaultCORSOrigins
+	}
+	if c := cors(origins); c != nil {
+		e.Use(c)
+	}
 
 	// methods records every route's methods, for the Allow header of a 405.
 	methods := map[string][]string{}

@@ -21,7 +21,7 @@ var serveEnv = []string{
 	"REMOTEASSIST_ADDR", "REMOTEASSIST_DATA", "REMOTEASSIST_STORE", "REMOTEASSIST_LOG_FORMAT",
 	"REMOTEASSIST_JWKS_URL", "REMOTEASSIST_JWKS_FILE", "REMOTEASSIST_ISSUER", "REMOTEASSIST_AUDIENCE",
 	"REMOTEASSIST_TENANTS", "REMOTEASSIST_LEEWAY", "REMOTEASSIST_DEV_TOKENS", "REMOTEASSIST_THROTTLE",
-	"REMOTEASSIST_MAX_CONCURRENT", "REMOTEASSIST_MAX_CONNECTIONS", "REMOTEASSIST_PROFILE", "REMOTEASSIST_SHUTDOWN_GRACE", "REMOTEASSIST_OPS_ADDR",
+	"REMOTEASSIST_MAX_CONCURRENT", "REMOTEASSIST_MAX_CONNECTIONS", "REMOTEASSIST_PROFILE", "REMOTEASSIST_SHUTDOWN_GRACE", "REMOTEASSIST_OPS_ADDR", "REMOTEASSIST_CORS_ORIGINS",
 }
 
 // clearServeEnv keeps the developer's own REMOTEASSIST_* settings out of a serve test.
@@ -131,6 +131,9 @@ func TestServeRefusals(t *testing.T) {
 		{name: "REMOTEASSIST_PROFILE unknown", env: map[string]string{"REMOTEASSIST_PROFILE": "v1.0"}, want: `REMOTEASSIST_PROFILE "v1.0": want`},
 		{name: "ops-addr not HOST:PORT", args: []string{"--ops-addr", "9090"}, want: `--ops-addr "9090": want HOST:PORT`},
 		{name: "ops-addr the API's address", args: []string{"--addr", "127.0.0.1:9", "--ops-addr", "127.0.0.1:9"}, want: `--ops-addr "127.0.0.1:9": want HOST:PORT such as 127.0.0.1:9090, other than --addr`},
+		{name: "cors origin with a path", args: []string{"--cors-origins", "http://localhost:3000/app"}, want: `--cors-origins "http://localhost:3000/app": want "*", "none" or origins`},
+		{name: "cors origin without a scheme", args: []string{"--cors-origins", "localhost:3000"}, want: `--cors-origins "localhost:3000"`},
+		{name: "REMOTEASSIST_CORS_ORIGINS empty entry", env: map[string]string{"REMOTEASSIST_CORS_ORIGINS": "http://a.test,,http://b.test"}, want: `REMOTEASSIST_CORS_ORIGINS "http://a.test,,http://b.test"`},
 		{name: "zero shutdown grace", args: []string{"--shutdown-grace", "0s"}, want: "--shutdown-grace 0s: want a positive duration"},
 		{name: "REMOTEASSIST_SHUTDOWN_GRACE not a duration", env: map[string]string{"REMOTEASSIST_SHUTDOWN_GRACE": "8"},
 			want: `REMOTEASSIST_SHUTDOWN_GRACE "8": want a duration such as "30s" (or pass --shutdown-grace)`},
@@ -200,6 +203,8 @@ func TestServeAccepts(t *testing.T) {
 		{name: "empty throttle", args: []string{"--throttle="}},
 		{name: "leeway zero", args: []string{"--leeway", "0"}},
 		{name: "graph profile", args: []string{"--profile", "graph"}},
+		{name: "cors origins", args: []string{"--cors-origins", "http://localhost:3000, https://app.contoso.com/"}},
+		{name: "cors none", args: []string{"--cors-origins", "none"}},
 		{name: "REMOTEASSIST_PROFILE", env: map[string]string{"REMOTEASSIST_PROFILE": "graph", "REMOTEASSIST_SHUTDOWN_GRACE": "1s"}},
 		{name: "max-concurrent zero and negative", args: []string{"--max-concurrent", "0", "--max-connections", "-1"}},
 		{name: "environment", env: map[string]string{

@@ -42,6 +42,8 @@ Every flag can also be set by the environment variable named in its description;
 `, stdout)
 	var env envDefaults
 	addr := fs.String("addr", envOr("REMOTEASSIST_ADDR", "127.0.0.1:8080"), "address to listen on (env REMOTEASSIST_ADDR)")
+	corsOrigins := fs.String("cors-origins", envOr("REMOTEASSIST_CORS_ORIGINS", "*"),
+		`origins browsers may call the API from: "*" (any), "none", or a comma-separated list such as "http://localhost:3000,https://app.contoso.com" (env REMOTEASSIST_CORS_ORIGINS)`)
 	opsAddr := fs.String("ops-addr", envOr("REMOTEASSIST_OPS_ADDR", ""),
 		"also serve /healthz, /readyz, /metrics and /debug/pprof/ on this address, for probes that must not queue behind API traffic (env REMOTEASSIST_OPS_ADDR)")
 	dataDir := fs.String("data", defaultDataDir(), "data directory: signing key and embedded store (env REMOTEASSIST_DATA)")
@@ -75,6 +77,10 @@ Every flag can also be set by the environment variable named in its description;
 		if _, _, err := net.SplitHostPort(*opsAddr); err != nil || *opsAddr == *addr {
 			return usageError{fmt.Errorf("%s %q: want HOST:PORT such as 127.0.0.1:9090, other than --addr", origin(fs, "ops-addr", "REMOTEASSIST_OPS_ADDR"), *opsAddr)}
 		}
+	}
+	origins, err := parseOrigins(*corsOrigins)
+	if err != nil {
+		return usageError{fmt.Errorf("%s %w", origin(fs, "cors-origins", "REMOTEASSIST_CORS_ORIGINS"), err)}
 	}
 	if *grace <= 0 {
 		return usageError{fmt.Errorf("%s %v: want a positive duration such as 8s", origin(fs, "shutdown-grace", "REMOTEASSIST_SHUTDOWN_GRACE"), *grace)}
@@ -129,6 +135,7 @@ Every flag can also be set by the environment variable named in its description;
 	}
 	srv, err := server.New(server.Config{
 		Profile:               profile,
+		CORSOrigins:           origins,
 		Routes:                routes,
 		Store:                 store,
 		Authenticator:         verifier,
@@ -216,6 +223,28 @@ func openStore(ctx context.Context, kind, url, dataDir string) (store remoteassi
 		return s, s.Close, nil
 	}
 	return nil, nil, fmt.Errorf("unknown store kind %q", kind)
+}
+
+// parseOrigins reads --cors-origins: "*", "none", or a list of http(s) origins. Its errors start
+// with the quoted value, for the caller to prefix with where the value came from.
+func parseOrigins(v string) ([]string, error) {
+	switch strings.TrimSpace(v) {
+	case "*":
+		return []string{"*"}, nil
+	case "none":
+		return []string{}, nil
+	}
+	var origins []string
+	for o := range strings.SplitSeq(v, ",") {
+		o = strings.TrimSpace(o)
+		u, err := neturl.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") ||
+			u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			return nil, fmt.Errorf(`%q: want "*", "none" or origins such as "http://localhost:3000" (scheme, host and port only)`, v)
+		}
+		origins = append(origins, u.Scheme+"://"+u.Host)
+	}
+	return origins, nil
 }
 
 // redact hides the password of a URL-like value, which an error message may show.

@@ -1,0 +1,137 @@
+package docs
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/remoteassist/remoteassist/jwtauth"
+	"github.com/remoteassist/remoteassist/memory"
+	"github.com/remoteassist/remoteassist/server"
+)
+
+// corsPage is a single-page app served from another origin than the API: it calls GET and
+// PATCH with a bearer token, as MSAL.js apps call Graph, and fetches the contract, then leaves
+// what it read in window.result.
+const corsPage = `<!doctype html><meta charset="utf-8"><title>cors</title><script>
+(async () => {
+  const api = %q, token = %q, base = api + '/beta/deviceManagement/remoteAssistanceSettings';
+  const auth = { Authorization: 'Bearer ' + token };
+  const out = {};
+  let r = await fetch(base, { headers: { ...auth, 'client-request-id': 'browser-get' } });
+  out.get = { status: r.status, body: await r.json(), requestId: r.headers.get('request-id'),
+    clientRequestId: r.headers.get('client-request-id') };
+  r = await fetch(base, { method: 'PATCH', headers: { ...auth, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ blockChat: true }) });
+  out.patch = { status: r.status, body: await r.json() };
+  r = await fetch(base, { method: 'PATCH', headers: { ...auth, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ remoteAssistanceState: 'on' }) });
+  out.invalid = { status: r.status, body: await r.json(), requestId: r.headers.get('request-id') };
+  r = await fetch(api + '/openapi.json');
+  out.contract = { status: r.status, openapi: (await r.json()).openapi };
+  window.result = JSON.stringify(out);
+})().catch((e) => { window.result = JSON.stringify({ error: String(e) }); });
+</script>`
+
+// TestBrowserCallsTheAPIFromAnotherOrigin: in Chromium, a page on one loopback origin calls the
+// API on another with a token, and reads the answers, their ids and the error envelope; the
+// contract loads cross-origin too.
+func TestBrowserCallsTheAPIFromAnotherOrigin(t *testing.T) {
+	chromium := chromiumPath(t)
+	key, err := jwtauth.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifier, err := jwtauth.NewDevVerifier(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	routes := map[string]http.Handler{}
+	for _, p := range Paths() {
+		routes[p] = newTestHandler(t)
+	}
+	srv, err := server.New(server.Config{Store: memory.New(), Authenticator: verifier, Routes: routes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := httptest.NewServer(srv)
+	defer api.Close()
+	token, err := key.Mint(jwtauth.TokenSpec{Tenant: "spa", Scopes: []string{"DeviceManagementServiceConfig.ReadWrite.All"}, TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, corsPage, api.URL, token)
+	}))
+	defer page.Close()
+	if api.URL == page.URL {
+		t.Fatal("the page and the API share an origin")
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), browserHangBound)
+	defer cancel()
+	origin, _ := url.Parse(page.URL)
+	tabCtx, _ := startBrowser(t, ctx, chromium, origin.Hostname())
+	if err := chromedp.Do(tabCtx, chromedp.Navigate(page.URL)); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := chromedp.Run(tabCtx, chromedp.Poll[string](`window.result`,
+		chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(renderHangBound)))
+	if err != nil {
+		t.Fatalf("the page never finished: %v", err)
+	}
+	var got struct {
+		Error string
+		Get   struct {
+			Status                     int
+			Body                       map[string]any
+			RequestID, ClientRequestID string
+		}
+		Patch struct {
+			Status int
+			Body   map[string]any
+		}
+		Invalid struct {
+			Status    int
+			RequestID string
+			Body      struct {
+				Error struct {
+					Code, Message string
+					InnerError    map[string]string
+				}
+			}
+		}
+		Contract struct {
+			Status  int
+			OpenAPI string
+		}
+	}
+	if err := json.Unmarshal([]byte(raw), &got); err != nil {
+		t.Fatalf("%v: %s", err, raw)
+	}
+	if got.Error != "" {
+		t.Fatalf("the page's calls failed (CORS?): %s", got.Error)
+	}
+	if got.Get.Status != http.StatusOK || got.Get.Body["remoteAssistanceState"] != "notConfigured" ||
+		got.Get.RequestID == "" || got.Get.ClientRequestID != "browser-get" {
+		t.Errorf("GET: %+v", got.Get)
+	}
+	if got.Patch.Status != http.StatusOK || got.Patch.Body["blockChat"] != true {
+		t.Errorf("PATCH: %+v", got.Patch)
+	}
+	if got.Invalid.Status != http.StatusBadRequest || got.Invalid.Body.Error.Code != "BadRequest" ||
+		got.Invalid.Body.Error.InnerError["request-id"] != got.Invalid.RequestID || got.Invalid.RequestID == "" {
+		t.Errorf("invalid PATCH: %+v", got.Invalid)
+	}
+	if got.Contract.Status != http.StatusOK || got.Contract.OpenAPI != "3.0.3" {
+		t.Errorf("the contract: %+v", got.Contract)
+	}
+}

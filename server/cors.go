@@ -1,0 +1,47 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+)
+
+// Cross-origin requests, as a browser makes them: Graph is called from single-page apps (MSAL.js
+// and the Graph SDKs in a browser), so code under test in a browser needs CORS here as it does
+// against Graph. echo's CORS middleware answers the preflights and adds the headers; requests
+// without an Origin (no browser) pass untouched, so a plain OPTIONS still gets the 405 of a
+// method the route lacks.
+
+// DefaultCORSOrigins are the origins allowed when Config says nothing: any, as suits an emulator
+// that browsers on a developer's machine or in CI call from wherever their page is served. A
+// bearer token is not a browser credential (no cookies are involved), so "*" shares nothing a
+// page could not send itself.
+var DefaultCORSOrigins = []string{"*"}
+
+// The request headers Graph's clients send, which a preflight must allow.
+var corsAllowHeaders = []string{
+	"Authorization", "Content-Type", "Content-Encoding", "Accept", "client-request-id",
+	"return-client-request-id", "SdkVersion", "Prefer", "If-Match",
+}
+
+// The response headers a client reads, which must be exposed to its script.
+var corsExposeHeaders = []string{"request-id", "client-request-id", "Retry-After", "Location", "WWW-Authenticate"}
+
+// corsMaxAge is how long a browser may keep a preflight's answer, in seconds.
+const corsMaxAge = 600
+
+// cors returns the CORS layer for the allowed origins; none means no CORS.
+func cors(origins []string) echo.MiddlewareFunc {
+	if len(origins) == 0 {
+		return nil
+	}
+	return middleware.CORSWithConfig(middleware.CORSConfig{
+		Skipper:       func(c echo.Context) bool { return c.Request().Header.Get("Origin") == "" },
+		AllowOrigins:  origins,
+		AllowMethods:  []string{http.MethodGet, http.MethodHead, http.MethodPatch},
+		AllowHeaders:  corsAllowHeaders,
+		ExposeHeaders: corsExposeHeaders,
+		MaxAge:        corsMaxAge,
+	})
+}
