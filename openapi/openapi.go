@@ -34,7 +34,18 @@ var (
 	graphYAML []byte
 	//go:embed graph.json
 	graphJSON []byte
+	//go:embed admin.bundle.yaml
+	adminYAML []byte
+	//go:embed admin.bundle.json
+	adminJSON []byte
 )
+
+// Admin is the admin API's contract (admin.yaml with the API's schemas it uses copied in), as
+// the admin listener serves it.
+var Admin = Document{YAML: adminYAML, JSON: adminJSON}
+
+// SharedAdmin returns the admin contract parsed, once per process; callers must only read it.
+var SharedAdmin = sync.OnceValues(func() (*openapi3.T, error) { return parse("admin", Admin) })
 
 // Document is the served contract of one profile.
 type Document struct {
@@ -61,13 +72,17 @@ func Load(p remoteassist.Profile) (*openapi3.T, error) {
 	if err != nil {
 		return nil, err
 	}
+	return parse(string(p), d)
+}
+
+func parse(name string, d Document) (*openapi3.T, error) {
 	loader := openapi3.NewLoader()
 	doc, err := loader.LoadFromData(d.JSON)
 	if err != nil {
-		return nil, fmt.Errorf("openapi: parse the %s contract: %w", p, err)
+		return nil, fmt.Errorf("openapi: parse the %s contract: %w", name, err)
 	}
 	if err := doc.Validate(loader.Context); err != nil {
-		return nil, fmt.Errorf("openapi: the %s contract is invalid: %w", p, err)
+		return nil, fmt.Errorf("openapi: the %s contract is invalid: %w", name, err)
 	}
 	return doc, nil
 }

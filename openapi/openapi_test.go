@@ -2,6 +2,7 @@ package openapi
 
 import (
 	"bytes"
+	"slices"
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -55,5 +56,36 @@ func TestExamplesMatchTheirSchemas(t *testing.T) {
 		if err := doc.Validate(openapi3.NewLoader().Context, openapi3.EnableExamplesValidation()); err == nil {
 			t.Errorf("%s: an example without the envelope's required members passes", p)
 		}
+	}
+}
+
+// TestAdminContract: the admin contract stands alone and is valid, its examples match their
+// schemas, and the operations it names are the API's.
+func TestAdminContract(t *testing.T) {
+	admin, err := SharedAdmin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := admin.Validate(openapi3.NewLoader().Context, openapi3.EnableExamplesValidation()); err != nil {
+		t.Error(err)
+	}
+	api, err := Shared(remoteassist.ProfileDocumented)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, item := range api.Paths.Map() {
+		for _, op := range item.Operations() {
+			ids = append(ids, op.OperationID)
+		}
+	}
+	var named []string
+	for _, v := range admin.Components.Schemas["Operation"].Value.Enum {
+		named = append(named, v.(string))
+	}
+	slices.Sort(ids)
+	slices.Sort(named)
+	if !slices.Equal(ids, named) {
+		t.Errorf("the admin contract's Operation lists %v, the API has %v", named, ids)
 	}
 }

@@ -14,7 +14,7 @@ npm_ensure_installed
 
 specs=("$@")
 if [ ${#specs[@]} -eq 0 ]; then
-	specs=(openapi/openapi.yaml openapi/documented.yaml openapi/graph.yaml)
+	specs=(openapi/openapi.yaml openapi/documented.yaml openapi/graph.yaml openapi/admin.yaml openapi/admin.bundle.yaml)
 fi
 
 status=0

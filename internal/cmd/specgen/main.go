@@ -33,12 +33,14 @@ import (
 
 func main() {
 	out := flag.String("o", "", "the directory to write PROFILE.yaml and PROFILE.json into")
+	as := flag.String("as", documented, "the name of the document written from the contract as it stands")
+	bundle := flag.String("bundle", "", "a document the contract's $refs point into (by its base name), whose components they use are copied in, so the output stands alone")
 	flag.Parse()
 	if *out == "" || flag.NArg() < 1 {
-		fmt.Fprintln(os.Stderr, "usage: specgen -o DIR CONTRACT.yaml [PROFILE=OVERLAY.yaml ...]")
+		fmt.Fprintln(os.Stderr, "usage: specgen -o DIR [-as NAME] [-bundle OTHER.yaml] CONTRACT.yaml [PROFILE=OVERLAY.yaml ...]")
 		os.Exit(2)
 	}
-	if err := run(*out, flag.Arg(0), flag.Args()[1:]); err != nil {
+	if err := run(*out, *as, *bundle, flag.Arg(0), flag.Args()[1:]); err != nil {
 		fmt.Fprintln(os.Stderr, "specgen:", err)
 		os.Exit(1)
 	}
@@ -47,16 +49,21 @@ func main() {
 // documented is the profile that is the written contract as it stands.
 const documented = "documented"
 
-func run(outDir, contract string, overlays []string) error {
+func run(outDir, as, bundle, contract string, overlays []string) error {
 	src, err := os.ReadFile(contract)
 	if err != nil {
 		return err
 	}
-	profiles := map[string]string{documented: ""}
-	names := []string{documented}
+	if bundle != "" {
+		if src, err = inline(src, bundle); err != nil {
+			return err
+		}
+	}
+	profiles := map[string]string{as: ""}
+	names := []string{as}
 	for _, arg := range overlays {
 		name, path, ok := strings.Cut(arg, "=")
-		if !ok || name == "" || path == "" || profiles[name] != "" || name == documented {
+		if !ok || name == "" || path == "" || profiles[name] != "" || name == as {
 			return fmt.Errorf("%q: want PROFILE=OVERLAY.yaml, each profile once", arg)
 		}
 		profiles[name] = path
@@ -209,4 +216,94 @@ func writeIfChanged(path string, data []byte) error {
 		return nil
 	}
 	return os.WriteFile(path, data, 0o644)
+}
+
+// inline returns src with every $ref into the document at path (written as its base name, as
+// "openapi.yaml#/components/schemas/X") made local, and the components those refs use, with the
+// ones they use in turn, copied from that document into src's components. A component of the
+// same name already in src must be the same.
+func inline(src []byte, path string) ([]byte, error) {
+	var doc, other yaml.Node
+	if err := yaml.Unmarshal(src, &doc); err != nil {
+		return nil, err
+	}
+	otherSrc, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := yaml.Unmarshal(otherSrc, &other); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	prefix := filepath.Base(path) + "#"
+	root := doc.Content[0]
+	comps := lookup(root, "components")
+	if comps == nil {
+		return nil, errors.New("the contract has no components")
+	}
+	otherComps := lookup(other.Content[0], "components")
+	var queue []string // "#/components/KIND/NAME" still to copy
+	var walk func(n *yaml.Node, external bool)
+	walk = func(n *yaml.Node, external bool) {
+		if n.Kind == yaml.MappingNode {
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if k, v := n.Content[i], n.Content[i+1]; k.Value == "$ref" && v.Kind == yaml.ScalarNode {
+					switch {
+					case strings.HasPrefix(v.Value, prefix):
+						v.Value = strings.TrimPrefix(v.Value, prefix[:len(prefix)-1])
+						queue = append(queue, v.Value)
+					case external && strings.HasPrefix(v.Value, "#/components/"):
+						queue = append(queue, v.Value)
+					}
+				}
+			}
+		}
+		for _, c := range n.Content {
+			walk(c, external)
+		}
+	}
+	walk(root, false)
+	done := map[string]bool{}
+	for len(queue) > 0 {
+		ref := queue[0]
+		queue = queue[1:]
+		if done[ref] {
+			continue
+		}
+		done[ref] = true
+		parts := strings.Split(strings.TrimPrefix(ref, "#/components/"), "/")
+		if len(parts) != 2 {
+			return nil, fmt.Errorf("$ref %q: want #/components/KIND/NAME", ref)
+		}
+		node := lookup(lookup(otherComps, parts[0]), parts[1])
+		if node == nil {
+			return nil, fmt.Errorf("$ref %q is not in %s", ref, path)
+		}
+		kind := lookup(comps, parts[0])
+		if kind == nil {
+			kind = &yaml.Node{Kind: yaml.MappingNode}
+			comps.Content = append(comps.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: parts[0]}, kind)
+		}
+		copied := clone(node)
+		walk(copied, true)
+		if have := lookup(kind, parts[1]); have != nil {
+			a, _ := yaml.Marshal(have)
+			b, _ := yaml.Marshal(copied)
+			if !bytes.Equal(a, b) {
+				return nil, fmt.Errorf("components.%s.%s is in both documents, differently", parts[0], parts[1])
+			}
+			continue
+		}
+		kind.Content = append(kind.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: parts[1]}, copied)
+	}
+	return yaml.Marshal(&doc)
+}
+
+// clone copies a YAML node tree.
+func clone(n *yaml.Node) *yaml.Node {
+	c := *n
+	c.Content = make([]*yaml.Node, len(n.Content))
+	for i, child := range n.Content {
+		c.Content[i] = clone(child)
+	}
+	return &c
 }
