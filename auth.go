@@ -11,6 +11,9 @@ type Principal struct {
 	Tenant string
 	// Subject identifies the caller within the tenant (oid or sub), for logs.
 	Subject string
+	// App is the client application (the appid or azp claim), when the token names one: Intune
+	// throttles each application of a tenant apart.
+	App string
 	// Scopes are the delegated permissions (the scp claim, split on spaces).
 	Scopes []string
 	// Roles are the application permissions (the roles claim).

@@ -125,6 +125,39 @@ type Store interface {
 	UpdateSettings(ctx context.Context, tenant string, p Patch) (Settings, error)
 }
 
+// StateStore is a Store whose tenants can also be reset, listed and replaced all at once, as the
+// admin API's resets and snapshots need. Every store of this module is one.
+type StateStore interface {
+	Store
+	// ResetSettings forgets the tenant's settings: it reads DefaultSettings again.
+	ResetSettings(ctx context.Context, tenant string) error
+	// AllSettings returns the settings of every tenant that has some stored.
+	AllSettings(ctx context.Context) (map[string]Settings, error)
+	// ReplaceAllSettings makes the tenants of all hold their settings there and every other
+	// tenant the defaults, at once: a reader sees the state before or after, never a mix. Each
+	// value must pass Validate (its ID is derived from the tenant, not taken); on any error
+	// nothing changes.
+	ReplaceAllSettings(ctx context.Context, all map[string]Settings) error
+}
+
+// CheckReplace is what every StateStore checks before ReplaceAllSettings: a live context, named
+// tenants, values in contract.
+func CheckReplace(ctx context.Context, all map[string]Settings) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	for tenant, s := range all {
+		if tenant == "" {
+			return errNoTenant
+		}
+		s.ID = SettingsID(tenant)
+		if err := s.Validate(); err != nil {
+			return &Error{Code: EINVALID, Target: tenant, Message: "Invalid settings for tenant '" + Clip(tenant, 64) + "'.", Err: err}
+		}
+	}
+	return nil
+}
+
 // Pinger is implemented by stores that depend on something that can be unreachable.
 type Pinger interface {
 	// Ping reports whether the store can serve requests now.

@@ -335,3 +335,69 @@ func decode(tenant string, v []byte) (remoteassist.Settings, error) {
 	}
 	return s, nil
 }
+
+var _ remoteassist.StateStore = (*Store)(nil)
+
+// ResetSettings deletes the tenant's record, in a transaction of its own.
+func (s *Store) ResetSettings(ctx context.Context, tenant string) error {
+	if err := remoteassist.CheckRead(ctx, tenant); err != nil {
+		return err
+	}
+	if err := s.db.Update(func(tx *bbolt.Tx) error { return tx.Bucket(bucket).Delete([]byte(tenant)) }); err != nil {
+		return storageError(err)
+	}
+	return nil
+}
+
+// AllSettings reads every record in one read transaction.
+func (s *Store) AllSettings(ctx context.Context) (map[string]remoteassist.Settings, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	all := map[string]remoteassist.Settings{}
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucket).ForEach(func(k, v []byte) error {
+			settings, err := decode(string(k), v)
+			if err != nil {
+				return remoteassist.Internal(fmt.Errorf("bolt: stored settings of tenant %q are corrupt: %w", k, err))
+			}
+			all[string(k)] = settings
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, storageError(err)
+	}
+	return all, nil
+}
+
+// ReplaceAllSettings rewrites the bucket in one write transaction: the old records or the new,
+// never a mix, and fsynced before it returns.
+func (s *Store) ReplaceAllSettings(ctx context.Context, all map[string]remoteassist.Settings) error {
+	if err := remoteassist.CheckReplace(ctx, all); err != nil {
+		return err
+	}
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		if err := tx.DeleteBucket(bucket); err != nil {
+			return err
+		}
+		b, err := tx.CreateBucket(bucket)
+		if err != nil {
+			return err
+		}
+		for tenant, v := range all {
+			data, err := encode(v)
+			if err != nil {
+				return err
+			}
+			if err := b.Put([]byte(tenant), data); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return storageError(err)
+	}
+	return nil
+}

@@ -4,6 +4,7 @@ package memory
 
 import (
 	"context"
+	"maps"
 	"sync"
 
 	"github.com/remoteassist/remoteassist"
@@ -50,4 +51,43 @@ func (s *Store) UpdateSettings(ctx context.Context, tenant string, p remoteassis
 	v = p.Apply(v)
 	s.tenants[tenant] = v
 	return v, nil
+}
+
+var _ remoteassist.StateStore = (*Store)(nil)
+
+// ResetSettings forgets the tenant's settings.
+func (s *Store) ResetSettings(ctx context.Context, tenant string) error {
+	if err := remoteassist.CheckRead(ctx, tenant); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.tenants, tenant)
+	return nil
+}
+
+// AllSettings returns a copy of every tenant's settings.
+func (s *Store) AllSettings(ctx context.Context) (map[string]remoteassist.Settings, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return maps.Clone(s.tenants), nil
+}
+
+// ReplaceAllSettings swaps every tenant's settings for all's, under the store's lock.
+func (s *Store) ReplaceAllSettings(ctx context.Context, all map[string]remoteassist.Settings) error {
+	if err := remoteassist.CheckReplace(ctx, all); err != nil {
+		return err
+	}
+	next := make(map[string]remoteassist.Settings, len(all))
+	for tenant, v := range all {
+		v.ID = remoteassist.SettingsID(tenant)
+		next[tenant] = v
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tenants = next
+	return nil
 }

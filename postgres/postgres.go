@@ -300,3 +300,74 @@ CREATE TABLE IF NOT EXISTS remoteassist_schema_migrations (
 	}
 	return nil
 }
+
+var _ remoteassist.StateStore = (*Store)(nil)
+
+// ResetSettings deletes the tenant's row: it reads the defaults again.
+func (s *Store) ResetSettings(ctx context.Context, tenant string) error {
+	if err := remoteassist.CheckRead(ctx, tenant); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, operationTimeout)
+	defer cancel()
+	if _, err := s.pool.Exec(ctx, `DELETE FROM remote_assistance_settings WHERE tenant = $1`, tenant); err != nil {
+		return storeError(err)
+	}
+	return nil
+}
+
+// AllSettings reads every row. It is meant for snapshots of test and staging databases: it
+// holds every tenant in memory at once.
+func (s *Store) AllSettings(ctx context.Context) (map[string]remoteassist.Settings, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	rows, err := s.pool.Query(ctx, `SELECT tenant, allow_unenrolled, state, block_chat FROM remote_assistance_settings`)
+	if err != nil {
+		return nil, storeError(err)
+	}
+	all := map[string]remoteassist.Settings{}
+	for rows.Next() {
+		var tenant, state string
+		var v remoteassist.Settings
+		if err := rows.Scan(&tenant, &v.AllowSessionsToUnenrolledDevices, &state, &v.BlockChat); err != nil {
+			rows.Close()
+			return nil, storeError(err)
+		}
+		v.ID, v.RemoteAssistanceState = remoteassist.SettingsID(tenant), remoteassist.State(state)
+		if err := v.Validate(); err != nil {
+			rows.Close()
+			return nil, remoteassist.Internal(fmt.Errorf("postgres: stored settings of tenant %q: %w", tenant, err))
+		}
+		all[tenant] = v
+	}
+	if err := rows.Err(); err != nil {
+		return nil, storeError(err)
+	}
+	return all, nil
+}
+
+// ReplaceAllSettings empties the table and writes all's rows in one transaction, so every
+// replica sees the old state or the new one.
+func (s *Store) ReplaceAllSettings(ctx context.Context, all map[string]remoteassist.Settings) error {
+	if err := remoteassist.CheckReplace(ctx, all); err != nil {
+		return err
+	}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM remote_assistance_settings`); err != nil {
+			return err
+		}
+		rows := make([][]any, 0, len(all))
+		now := time.Now()
+		for tenant, v := range all {
+			rows = append(rows, []any{tenant, v.AllowSessionsToUnenrolledDevices, string(v.RemoteAssistanceState), v.BlockChat, now})
+		}
+		_, err := tx.CopyFrom(ctx, pgx.Identifier{"remote_assistance_settings"},
+			[]string{"tenant", "allow_unenrolled", "state", "block_chat", "updated_at"}, pgx.CopyFromRows(rows))
+		return err
+	})
+	if err != nil {
+		return storeError(err)
+	}
+	return nil
+}

@@ -46,6 +46,7 @@ func Run(t *testing.T, open func(t *testing.T) remoteassist.Store) {
 		}
 	})
 	t.Run("CancelledContext", func(t *testing.T) { testCancelled(t, open(t)) })
+	t.Run("State", func(t *testing.T) { runState(t, open) })
 }
 
 func ptr[T any](v T) *T { return &v }

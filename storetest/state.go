@@ -1,0 +1,84 @@
+package storetest
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/remoteassist/remoteassist"
+)
+
+// runState checks what the admin API needs of a store: resetting a tenant, listing every
+// tenant, and replacing them all at once, nothing applied when a value is refused.
+func runState(t *testing.T, open func(t *testing.T) remoteassist.Store) {
+	state := func(t *testing.T) remoteassist.StateStore {
+		s, ok := open(t).(remoteassist.StateStore)
+		if !ok {
+			t.Fatalf("%T is not a remoteassist.StateStore", s)
+		}
+		return s
+	}
+	t.Run("Reset", func(t *testing.T) {
+		s := state(t)
+		mustUpdate(t, s, "reset", remoteassist.Patch{BlockChat: ptr(true)})
+		if err := s.ResetSettings(t.Context(), "reset"); err != nil {
+			t.Fatal(err)
+		}
+		if got := mustSettings(t, s, "reset"); got != remoteassist.DefaultSettings("reset") {
+			t.Errorf("after a reset: %+v", got)
+		}
+		if err := s.ResetSettings(t.Context(), "never-wrote"); err != nil {
+			t.Errorf("resetting a tenant that never wrote: %v", err)
+		}
+		all, err := s.AllSettings(t.Context())
+		if err != nil || len(all) != 0 {
+			t.Errorf("after every tenant was reset: %v, %v", all, err)
+		}
+	})
+	t.Run("AllAndReplace", func(t *testing.T) {
+		s := state(t)
+		for i := range 5 {
+			mustUpdate(t, s, fmt.Sprint("before-", i), remoteassist.Patch{BlockChat: ptr(true)})
+		}
+		want := map[string]remoteassist.Settings{}
+		for i, v := range oneAwayFromDefault(t, "x") {
+			want[fmt.Sprint("after-", i)] = v // IDs are the stores' to derive
+		}
+		if err := s.ReplaceAllSettings(t.Context(), want); err != nil {
+			t.Fatal(err)
+		}
+		all, err := s.AllSettings(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(all) != len(want) {
+			t.Errorf("after the replace, %d tenants stored, want %d: %v", len(all), len(want), all)
+		}
+		for tenant, v := range want {
+			v.ID = remoteassist.SettingsID(tenant)
+			if all[tenant] != v || mustSettings(t, s, tenant) != v {
+				t.Errorf("%s: listed %+v, read %+v, want %+v", tenant, all[tenant], mustSettings(t, s, tenant), v)
+			}
+		}
+		if got := mustSettings(t, s, "before-0"); got != remoteassist.DefaultSettings("before-0") {
+			t.Errorf("a tenant the snapshot lacks: %+v", got)
+		}
+	})
+	t.Run("ReplaceRefused", func(t *testing.T) {
+		s := state(t)
+		mustUpdate(t, s, "kept", remoteassist.Patch{BlockChat: ptr(true)})
+		bad := map[string]remoteassist.Settings{
+			"fine": remoteassist.DefaultSettings("fine"),
+			"bad":  {RemoteAssistanceState: "on"},
+		}
+		err := s.ReplaceAllSettings(t.Context(), bad)
+		var e *remoteassist.Error
+		if !errors.As(err, &e) || e.Code != remoteassist.EINVALID || e.Target != "bad" {
+			t.Fatalf("a snapshot with an out-of-contract value: %v", err)
+		}
+		all, err := s.AllSettings(t.Context())
+		if err != nil || len(all) != 1 || !all["kept"].BlockChat {
+			t.Errorf("a refused replace changed the store: %v, %v", all, err)
+		}
+	})
+}
