@@ -5,6 +5,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 )
 
 func mintAt(t testing.TB, clk *clock, spec TokenSpec) string {
@@ -128,5 +130,20 @@ func TestSharedPrincipalSurvivesAppend(t *testing.T) {
 	}
 	if cap(p2.Scopes) != len(p2.Scopes) || cap(p2.Roles) != len(p2.Roles) {
 		t.Fatalf("shared slices have spare capacity, so append would write into them")
+	}
+}
+
+// TestAppClaims: the principal's App is appid (v1 tokens), else azp (v2 tokens).
+func TestAppClaims(t *testing.T) {
+	v, clk := newTestVerifier(t, nil)
+	p, err := v.Authenticate(t.Context(), mintAt(t, clk, TokenSpec{Tenant: testTenant, App: "sync-job"}))
+	if err != nil || p.App != "sync-job" {
+		t.Errorf("appid: %+v, %v", p, err)
+	}
+	claims := claimsAt(clk.Now())
+	claims["azp"] = "spa-client"
+	p, err = v.Authenticate(t.Context(), sign(t, jwt.SigningMethodES256, testDevKey().priv, testDevKey().KeyID(), claims))
+	if err != nil || p.App != "spa-client" {
+		t.Errorf("azp: %+v, %v", p, err)
 	}
 }

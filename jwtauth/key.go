@@ -218,6 +218,9 @@ type TokenSpec struct {
 	Scopes []string
 	// Roles are the application permissions, written as the roles array. Empty omits roles.
 	Roles []string
+	// App is the client application's id, written as appid (Entra's v1 claim; v2 tokens carry
+	// azp, which the verifier reads too). Empty omits it.
+	App string
 	// TTL is the lifetime from IssuedAt to exp. Zero means DefaultTTL; a negative value mints an
 	// already expired token.
 	TTL time.Duration
@@ -269,6 +272,9 @@ func (k *Key) Mint(spec TokenSpec) (string, error) {
 	}
 	if len(spec.Scopes) > 0 {
 		claims["scp"] = strings.Join(spec.Scopes, " ")
+	}
+	if spec.App != "" {
+		claims["appid"] = spec.App
 	}
 	if len(spec.Roles) > 0 {
 		claims["roles"] = spec.Roles

@@ -265,6 +265,8 @@ type claims struct {
 	Oid   string   `json:"oid"`
 	Scp   string   `json:"scp"`
 	Roles []string `json:"roles"`
+	Appid string   `json:"appid"` // v1 tokens
+	Azp   string   `json:"azp"`   // v2 tokens
 }
 
 // UnmarshalJSON decodes the claims, refusing a time claim (exp, nbf, iat) that is not a JSON
@@ -332,9 +334,12 @@ func (v *Verifier) verify(ctx context.Context, token string, now time.Time) (rem
 		return none, 0, fail(msgTenant, fmt.Errorf("tenant %.100q is not in the allow-list", c.Tid))
 	}
 
-	p := remoteassist.Principal{Tenant: c.Tid, Subject: c.Oid}
+	p := remoteassist.Principal{Tenant: c.Tid, Subject: c.Oid, App: c.Appid}
 	if p.Subject == "" {
 		p.Subject = c.Subject
+	}
+	if p.App == "" {
+		p.App = c.Azp
 	}
 	// Clipped so that a caller appending to the shared slices copies instead of writing into
 	// another request's principal.

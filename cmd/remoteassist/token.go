@@ -14,11 +14,12 @@ import (
 const defaultScopes = "DeviceManagementServiceConfig.ReadWrite.All"
 
 func runToken(_ context.Context, args []string, stdout, _ io.Writer) error {
-	fs := newFlagSet("token", "token --tenant ID [--data DIR] [--scopes \"A B\"] [--roles \"A B\"] [--subject ID] [--ttl 1h]",
+	fs := newFlagSet("token", "token --tenant ID [--data DIR] [--scopes \"A B\"] [--roles \"A B\"] [--subject ID] [--app ID] [--ttl 1h]",
 		`  remoteassist token --tenant contoso
   remoteassist token --tenant contoso --scopes DeviceManagementServiceConfig.Read.All
   remoteassist token --tenant contoso --scopes "" --roles DeviceManagementConfiguration.ReadWrite.All
   remoteassist token --tenant contoso --subject alice --ttl 10m
+  remoteassist token --tenant contoso --app my-sync-job
   export REMOTEASSIST_TOKEN=$(remoteassist token --tenant contoso)
 `, stdout)
 	dataDir := fs.String("data", defaultDataDir(), "data directory whose signing key signs the token (env REMOTEASSIST_DATA)")
@@ -26,6 +27,7 @@ func runToken(_ context.Context, args []string, stdout, _ io.Writer) error {
 	scopes := fs.String("scopes", defaultScopes, `delegated permissions, space-separated (the scp claim); "" leaves scp out`)
 	roles := fs.String("roles", "", "application permissions, space-separated (the roles claim)")
 	subject := fs.String("subject", "", "the caller's id (sub and oid claims); default: derived from the tenant")
+	app := fs.String("app", "", "the client application's id (the appid claim), which throttling and the admin API's journal tell apart")
 	ttl := fs.Duration("ttl", time.Hour, "how long the token is valid; must be positive")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -49,6 +51,7 @@ func runToken(_ context.Context, args []string, stdout, _ io.Writer) error {
 		Subject: sub,
 		Scopes:  strings.Fields(*scopes),
 		Roles:   strings.Fields(*roles),
+		App:     strings.TrimSpace(*app),
 		TTL:     *ttl,
 	})
 	if err != nil {
