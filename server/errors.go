@@ -94,12 +94,14 @@ func (s *Server) writeError(c echo.Context, st *request, err error) {
 		if allow, ok := s.allow[req.URL.Path]; ok {
 			h["Allow"] = allow
 		}
-	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
-		after := domainErr.RetryAfter
-		if after <= 0 {
-			after = defaultRetryAfter
+	case http.StatusTooManyRequests, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		switch after := domainErr.RetryAfter; {
+		case after == noRetryAfter:
+		case after <= 0:
+			h.Set("Retry-After", strconv.Itoa(int(defaultRetryAfter/time.Second)))
+		default:
+			h.Set("Retry-After", strconv.Itoa(int((after+time.Second-1)/time.Second)))
 		}
-		h.Set("Retry-After", strconv.Itoa(int((after+time.Second-1)/time.Second)))
 	}
 	if req.Method == http.MethodHead {
 		res.WriteHeader(ge.status)

@@ -162,7 +162,7 @@ func (s *Server) pipeline(op *operation) echo.MiddlewareFunc {
 				return err
 			}
 			if s.throttle != nil {
-				if err := s.throttle.check(req.Method, st.principal.Tenant); err != nil {
+				if err := s.throttle.check(req.Method, st.principal); err != nil {
 					return err
 				}
 			}

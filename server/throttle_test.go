@@ -3,10 +3,12 @@ package server_test
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/remoteassist/remoteassist/jwtauth"
 	"github.com/remoteassist/remoteassist/server"
 )
 
@@ -77,5 +79,58 @@ func TestThrottleOffByDefault(t *testing.T) {
 		if res := h.patch(tok, `{"blockChat":true}`); res.status != http.StatusOK {
 			t.Fatalf("write %d: %d", i, res.status)
 		}
+	}
+}
+
+// TestThrottlePerApplication: each application of a tenant has its own limits within the
+// tenant's, as Intune's; the 429 of an application says so; Retry-After can be left out.
+func TestThrottlePerApplication(t *testing.T) {
+	clk := &clock{now: time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)}
+	h := newHarnessWith(t, func(c *server.Config) {
+		c.Throttle = server.ThrottleConfig{Window: 20 * time.Second, Requests: 6, Writes: 4, AppRequests: 4, AppWrites: 2, OmitRetryAfter: true}
+		c.Now = clk.Now
+	})
+	mint := func(app string) string {
+		tok, err := h.key.Mint(jwtauth.TokenSpec{Tenant: "contoso", Subject: "s", Scopes: []string{readWriteConfig}, App: app, TTL: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	sync, portal := mint("sync-job"), mint("portal")
+	for i := range 2 {
+		if res := h.patch(sync, `{"blockChat":true}`); res.status != http.StatusOK {
+			t.Fatalf("sync-job write %d: %d", i, res.status)
+		}
+	}
+	res := h.patch(sync, `{"blockChat":true}`)
+	_, msg, _ := res.graphError(t)
+	if res.status != http.StatusTooManyRequests || !strings.Contains(msg, "application") {
+		t.Fatalf("sync-job's third write: %d %q, want the application's 429", res.status, msg)
+	}
+	if ra := res.header.Get("Retry-After"); ra != "" {
+		t.Errorf("Retry-After %q, want none", ra)
+	}
+	// The other application still has its own writes, until the tenant's run out.
+	for i := range 2 {
+		if res := h.patch(portal, `{"blockChat":false}`); res.status != http.StatusOK {
+			t.Fatalf("portal write %d: %d", i, res.status)
+		}
+	}
+	if res := h.get(portal); res.status != http.StatusOK {
+		t.Fatalf("portal read: %d", res.status)
+	}
+	// 2 + 2 writes and 1 read: the tenant's 6th request is its last.
+	if res := h.get(portal); res.status != http.StatusOK {
+		t.Fatalf("the tenant's 6th request: %d", res.status)
+	}
+	res = h.get(portal)
+	_, msg, _ = res.graphError(t)
+	if res.status != http.StatusTooManyRequests || !strings.Contains(msg, "tenant") {
+		t.Fatalf("the tenant's 7th request: %d %q, want the tenant's 429", res.status, msg)
+	}
+	clk.advance(20 * time.Second)
+	if res := h.patch(sync, `{"blockChat":true}`); res.status != http.StatusOK {
+		t.Errorf("after the window: %d", res.status)
 	}
 }

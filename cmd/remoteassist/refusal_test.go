@@ -21,7 +21,7 @@ var serveEnv = []string{
 	"REMOTEASSIST_ADDR", "REMOTEASSIST_DATA", "REMOTEASSIST_STORE", "REMOTEASSIST_LOG_FORMAT",
 	"REMOTEASSIST_JWKS_URL", "REMOTEASSIST_JWKS_FILE", "REMOTEASSIST_ISSUER", "REMOTEASSIST_AUDIENCE",
 	"REMOTEASSIST_TENANTS", "REMOTEASSIST_LEEWAY", "REMOTEASSIST_DEV_TOKENS", "REMOTEASSIST_THROTTLE",
-	"REMOTEASSIST_MAX_CONCURRENT", "REMOTEASSIST_MAX_CONNECTIONS", "REMOTEASSIST_PROFILE", "REMOTEASSIST_SHUTDOWN_GRACE", "REMOTEASSIST_OPS_ADDR", "REMOTEASSIST_CORS_ORIGINS",
+	"REMOTEASSIST_MAX_CONCURRENT", "REMOTEASSIST_MAX_CONNECTIONS", "REMOTEASSIST_PROFILE", "REMOTEASSIST_SHUTDOWN_GRACE", "REMOTEASSIST_OPS_ADDR", "REMOTEASSIST_CORS_ORIGINS", "REMOTEASSIST_THROTTLE_RETRY_AFTER",
 }
 
 // clearServeEnv keeps the developer's own REMOTEASSIST_* settings out of a serve test.
@@ -122,6 +122,9 @@ func TestServeRefusals(t *testing.T) {
 		{name: "throttle window not a duration", args: []string{"--throttle", "100,10,1"}, want: `--throttle "100,10,1": want`},
 		{name: "throttle negative requests", args: []string{"--throttle", "-1,10,1s"}, want: `--throttle "-1,10,1s": want`},
 		{name: "throttle negative writes", args: []string{"--throttle", "100,-1,1s"}, want: `--throttle "100,-1,1s": want`},
+		{name: "throttle of four numbers", args: []string{"--throttle", "1,2,3,1s"}, want: `--throttle "1,2,3,1s": want "intune"`},
+		{name: "throttle negative app writes", args: []string{"--throttle", "100,10,50,-5,1s"}, want: `--throttle "100,10,50,-5,1s": want`},
+		{name: "REMOTEASSIST_THROTTLE_RETRY_AFTER not a boolean", env: map[string]string{"REMOTEASSIST_THROTTLE_RETRY_AFTER": "no"}, want: `REMOTEASSIST_THROTTLE_RETRY_AFTER "no": want true or false`},
 		{name: "throttle zero window", args: []string{"--throttle", "100,10,0s"}, want: `--throttle "100,10,0s": want`},
 		{name: "throttle negative window", args: []string{"--throttle", "100,10,-1s"}, want: `--throttle "100,10,-1s": want`},
 		{name: "REMOTEASSIST_THROTTLE malformed", env: map[string]string{"REMOTEASSIST_THROTTLE": "100/1s"}, want: `REMOTEASSIST_THROTTLE "100/1s": want`},
@@ -198,6 +201,7 @@ func TestServeAccepts(t *testing.T) {
 		{name: "addr flag wins over REMOTEASSIST_ADDR", args: []string{"--addr", "127.0.0.1:0"}, env: map[string]string{"REMOTEASSIST_ADDR": "nonsense"}, wantAddr: "127.0.0.1:0"},
 		{name: "memory store and json log", args: []string{"--store", "memory", "--log-format", "json"}},
 		{name: "intune throttle", args: []string{"--throttle", "intune"}},
+		{name: "throttle per application, no Retry-After", args: []string{"--throttle", "2000,200,1000,100,20s", "--throttle-retry-after=false"}},
 		{name: "throttle off", args: []string{"--throttle", "off"}},
 		{name: "throttle with spaces", args: []string{"--throttle", " 100, 0 , 1ms"}},
 		{name: "empty throttle", args: []string{"--throttle="}},

@@ -55,7 +55,9 @@ Every flag can also be set by the environment variable named in its description;
 	var authFlags authFlags
 	authFlags.register(fs, &env)
 	throttle := fs.String("throttle", envOr("REMOTEASSIST_THROTTLE", ""),
-		`per-tenant rate limit: empty for none, "intune" (2000 requests and 200 writes per 20s), or "REQUESTS,WRITES,WINDOW" such as "100,10,1s" (env REMOTEASSIST_THROTTLE)`)
+		`rate limits: empty for none; "intune" (per tenant 2000 requests and 200 writes per 20s, per application of a tenant 1000 and 100); "REQUESTS,WRITES,WINDOW" per tenant such as "100,10,1s"; or "REQUESTS,WRITES,APP_REQUESTS,APP_WRITES,WINDOW" (env REMOTEASSIST_THROTTLE)`)
+	throttleRetryAfter := fs.Bool("throttle-retry-after", env.bool("throttle-retry-after", "REMOTEASSIST_THROTTLE_RETRY_AFTER", true),
+		"send Retry-After with throttling's 429s; false leaves it out, as some Intune 429s do (env REMOTEASSIST_THROTTLE_RETRY_AFTER)")
 	maxConcurrent := fs.Int("max-concurrent", env.int("max-concurrent", "REMOTEASSIST_MAX_CONCURRENT", server.DefaultMaxConcurrentRequests),
 		"API requests in flight before further ones get 503; 0 means the default, a negative number no cap (env REMOTEASSIST_MAX_CONCURRENT)")
 	maxConns := fs.Int("max-connections", env.int("max-connections", "REMOTEASSIST_MAX_CONNECTIONS", server.DefaultLimits.MaxConnections),
@@ -104,6 +106,7 @@ Every flag can also be set by the environment variable named in its description;
 	if err != nil {
 		return usageError{fmt.Errorf("%s %w", origin(fs, "throttle", "REMOTEASSIST_THROTTLE"), err)}
 	}
+	throttleCfg.OmitRetryAfter = !*throttleRetryAfter
 	if err := authFlags.check(fs); err != nil {
 		return err
 	}
@@ -286,14 +289,26 @@ func parseThrottle(v string) (server.ThrottleConfig, error) {
 		return server.IntuneThrottle, nil
 	}
 	parts := strings.Split(v, ",")
-	if len(parts) != 3 {
-		return server.ThrottleConfig{}, fmt.Errorf(`%q: want "intune" or "REQUESTS,WRITES,WINDOW"`, v)
+	if len(parts) != 3 && len(parts) != 5 {
+		return server.ThrottleConfig{}, fmt.Errorf(`%q: want "intune", "REQUESTS,WRITES,WINDOW" or "REQUESTS,WRITES,APP_REQUESTS,APP_WRITES,WINDOW"`, v)
 	}
-	requests, err1 := strconv.Atoi(strings.TrimSpace(parts[0]))
-	writes, err2 := strconv.Atoi(strings.TrimSpace(parts[1]))
-	window, err3 := time.ParseDuration(strings.TrimSpace(parts[2]))
-	if err := errors.Join(err1, err2, err3); err != nil || requests < 0 || writes < 0 || window <= 0 {
-		return server.ThrottleConfig{}, fmt.Errorf(`%q: want "REQUESTS,WRITES,WINDOW" such as "100,10,1s"`, v)
+	limits := make([]int, len(parts)-1)
+	var errs []error
+	for i := range limits {
+		n, err := strconv.Atoi(strings.TrimSpace(parts[i]))
+		if err == nil && n < 0 {
+			err = errors.New("negative")
+		}
+		limits[i] = n
+		errs = append(errs, err)
 	}
-	return server.ThrottleConfig{Window: window, Requests: requests, Writes: writes}, nil
+	window, err := time.ParseDuration(strings.TrimSpace(parts[len(parts)-1]))
+	if err := errors.Join(append(errs, err)...); err != nil || window <= 0 {
+		return server.ThrottleConfig{}, fmt.Errorf(`%q: want "REQUESTS,WRITES,WINDOW" such as "100,10,1s", or "REQUESTS,WRITES,APP_REQUESTS,APP_WRITES,WINDOW"`, v)
+	}
+	cfg := server.ThrottleConfig{Window: window, Requests: limits[0], Writes: limits[1]}
+	if len(limits) == 4 {
+		cfg.AppRequests, cfg.AppWrites = limits[2], limits[3]
+	}
+	return cfg, nil
 }

@@ -456,14 +456,14 @@ type DeviceManagementGetRemoteAssistanceSettingsResponse403Headers struct {
 
 // DeviceManagementGetRemoteAssistanceSettingsResponse429Headers the declared response headers of an HTTP 429 response for DeviceManagementGetRemoteAssistanceSettings
 type DeviceManagementGetRemoteAssistanceSettingsResponse429Headers struct {
-	RetryAfter      int
+	RetryAfter      *int
 	ClientRequestId string
 	RequestId       openapi_types.UUID
 }
 
 // DeviceManagementGetRemoteAssistanceSettingsResponse503Headers the declared response headers of an HTTP 503 response for DeviceManagementGetRemoteAssistanceSettings
 type DeviceManagementGetRemoteAssistanceSettingsResponse503Headers struct {
-	RetryAfter      int
+	RetryAfter      *int
 	ClientRequestId string
 	RequestId       openapi_types.UUID
 }
@@ -616,14 +616,14 @@ type DeviceManagementUpdateRemoteAssistanceSettingsResponse415Headers struct {
 
 // DeviceManagementUpdateRemoteAssistanceSettingsResponse429Headers the declared response headers of an HTTP 429 response for DeviceManagementUpdateRemoteAssistanceSettings
 type DeviceManagementUpdateRemoteAssistanceSettingsResponse429Headers struct {
-	RetryAfter      int
+	RetryAfter      *int
 	ClientRequestId string
 	RequestId       openapi_types.UUID
 }
 
 // DeviceManagementUpdateRemoteAssistanceSettingsResponse503Headers the declared response headers of an HTTP 503 response for DeviceManagementUpdateRemoteAssistanceSettings
 type DeviceManagementUpdateRemoteAssistanceSettingsResponse503Headers struct {
-	RetryAfter      int
+	RetryAfter      *int
 	ClientRequestId string
 	RequestId       openapi_types.UUID
 }
@@ -964,10 +964,10 @@ func ParseDeviceManagementGetRemoteAssistanceSettingsResponse(rsp *http.Response
 		var headers DeviceManagementGetRemoteAssistanceSettingsResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = value
+			headers.RetryAfter = &value
 		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
@@ -988,10 +988,10 @@ func ParseDeviceManagementGetRemoteAssistanceSettingsResponse(rsp *http.Response
 		var headers DeviceManagementGetRemoteAssistanceSettingsResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = value
+			headers.RetryAfter = &value
 		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
@@ -1247,10 +1247,10 @@ func ParseDeviceManagementUpdateRemoteAssistanceSettingsResponse(rsp *http.Respo
 		var headers DeviceManagementUpdateRemoteAssistanceSettingsResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = value
+			headers.RetryAfter = &value
 		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
@@ -1271,10 +1271,10 @@ func ParseDeviceManagementUpdateRemoteAssistanceSettingsResponse(rsp *http.Respo
 		var headers DeviceManagementUpdateRemoteAssistanceSettingsResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = value
+			headers.RetryAfter = &value
 		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string

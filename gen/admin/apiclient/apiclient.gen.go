@@ -2104,7 +2104,7 @@ type ExportSnapshotResponse401Headers struct {
 
 // ExportSnapshotResponse503Headers the declared response headers of an HTTP 503 response for ExportSnapshot
 type ExportSnapshotResponse503Headers struct {
-	RetryAfter      int
+	RetryAfter      *int
 	ClientRequestId string
 	RequestId       openapi_types.UUID
 }
@@ -2208,7 +2208,7 @@ type ImportSnapshotResponse415Headers struct {
 
 // ImportSnapshotResponse503Headers the declared response headers of an HTTP 503 response for ImportSnapshot
 type ImportSnapshotResponse503Headers struct {
-	RetryAfter      int
+	RetryAfter      *int
 	ClientRequestId string
 	RequestId       openapi_types.UUID
 }
@@ -2314,7 +2314,7 @@ type ResetAllTenantsResponse401Headers struct {
 
 // ResetAllTenantsResponse503Headers the declared response headers of an HTTP 503 response for ResetAllTenants
 type ResetAllTenantsResponse503Headers struct {
-	RetryAfter      int
+	RetryAfter      *int
 	ClientRequestId string
 	RequestId       openapi_types.UUID
 }
@@ -2393,7 +2393,7 @@ type ResetTenantSettingsResponse401Headers struct {
 
 // ResetTenantSettingsResponse503Headers the declared response headers of an HTTP 503 response for ResetTenantSettings
 type ResetTenantSettingsResponse503Headers struct {
-	RetryAfter      int
+	RetryAfter      *int
 	ClientRequestId string
 	RequestId       openapi_types.UUID
 }
@@ -2472,7 +2472,7 @@ type GetTenantSettingsResponse401Headers struct {
 
 // GetTenantSettingsResponse503Headers the declared response headers of an HTTP 503 response for GetTenantSettings
 type GetTenantSettingsResponse503Headers struct {
-	RetryAfter      int
+	RetryAfter      *int
 	ClientRequestId string
 	RequestId       openapi_types.UUID
 }
@@ -2576,7 +2576,7 @@ type SeedTenantSettingsResponse415Headers struct {
 
 // SeedTenantSettingsResponse503Headers the declared response headers of an HTTP 503 response for SeedTenantSettings
 type SeedTenantSettingsResponse503Headers struct {
-	RetryAfter      int
+	RetryAfter      *int
 	ClientRequestId string
 	RequestId       openapi_types.UUID
 }
@@ -3698,10 +3698,10 @@ func ParseExportSnapshotResponse(rsp *http.Response) (*ExportSnapshotResponse, e
 		var headers ExportSnapshotResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = value
+			headers.RetryAfter = &value
 		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
@@ -3867,10 +3867,10 @@ func ParseImportSnapshotResponse(rsp *http.Response) (*ImportSnapshotResponse, e
 		var headers ImportSnapshotResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = value
+			headers.RetryAfter = &value
 		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
@@ -3964,10 +3964,10 @@ func ParseResetAllTenantsResponse(rsp *http.Response) (*ResetAllTenantsResponse,
 		var headers ResetAllTenantsResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = value
+			headers.RetryAfter = &value
 		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
@@ -4061,10 +4061,10 @@ func ParseResetTenantSettingsResponse(rsp *http.Response) (*ResetTenantSettingsR
 		var headers ResetTenantSettingsResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = value
+			headers.RetryAfter = &value
 		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
@@ -4162,10 +4162,10 @@ func ParseGetTenantSettingsResponse(rsp *http.Response) (*GetTenantSettingsRespo
 		var headers GetTenantSettingsResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = value
+			headers.RetryAfter = &value
 		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
@@ -4335,10 +4335,10 @@ func ParseSeedTenantSettingsResponse(rsp *http.Response) (*SeedTenantSettingsRes
 		var headers SeedTenantSettingsResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = value
+			headers.RetryAfter = &value
 		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
