@@ -114,7 +114,7 @@ func TestServeRefusals(t *testing.T) {
 		{name: "log format in the wrong case", args: []string{"--log-format", "JSON"}, want: `--log-format "JSON"`},
 		{name: "REMOTEASSIST_LOG_FORMAT unknown", env: map[string]string{"REMOTEASSIST_LOG_FORMAT": "yaml"}, want: `REMOTEASSIST_LOG_FORMAT "yaml": want "text" or "json"`},
 
-		{name: "throttle by an unknown name", args: []string{"--throttle", "graph"}, want: `--throttle "graph": want "intune" or "REQUESTS,WRITES,WINDOW"`},
+		{name: "throttle by an unknown name", args: []string{"--throttle", "graph"}, want: `--throttle "graph": want "intune", "REQUESTS,WRITES,WINDOW" or`},
 		{name: "throttle with two parts", args: []string{"--throttle", "100,10"}, want: `--throttle "100,10": want`},
 		{name: "throttle with four parts", args: []string{"--throttle", "100,10,1s,1"}, want: `--throttle "100,10,1s,1": want`},
 		{name: "throttle requests not a number", args: []string{"--throttle", "many,10,1s"}, want: `--throttle "many,10,1s": want "REQUESTS,WRITES,WINDOW" such as "100,10,1s"`},
