@@ -35,7 +35,7 @@ func Verify(path string, opts ...Option) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	if txid, ok, err := readCommitRecord(commitRecordPath(path)); err != nil {
+	if txid, ok, err := readCommitRecord(CommitRecordPath(path)); err != nil {
 		r.problemf("%v", err)
 	} else if ok && r.OK() && r.TxID < txid {
 		r.problemf("the file ends at commit %d, but its commit record says commit %d was made: it was replaced by an older copy, or the disk lost writes", r.TxID, txid)
@@ -297,7 +297,7 @@ func Restore(path, src string, opts ...Option) (*Report, error) {
 	}
 	// Without a record first: a crash before the rename leaves the old file and no record, which
 	// opens; a record of the backup's commit beside the old file could refuse it.
-	if err := os.Remove(commitRecordPath(path)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := os.Remove(CommitRecordPath(path)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
 	if err := syncParent(path); err != nil {
@@ -310,7 +310,7 @@ func Restore(path, src string, opts ...Option) (*Report, error) {
 	if err := syncParent(path); err != nil {
 		return nil, err
 	}
-	if err := writeCommitRecord(commitRecordPath(path), r.TxID); err != nil {
+	if err := writeCommitRecord(CommitRecordPath(path), r.TxID); err != nil {
 		return nil, err
 	}
 	r.Path = path

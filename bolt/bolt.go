@@ -218,13 +218,13 @@ func Open(path string, opts ...Option) (*Store, error) {
 	s.health.log = o.logger
 	s.index.init()
 
-	recordPath := commitRecordPath(path)
+	recordPath := CommitRecordPath(path)
 	recorded, haveRecord, err := readCommitRecord(recordPath)
 	if err != nil {
 		return nil, fmt.Errorf("%w: check the data file with remoteassist check; if it checks, remove the commit record", err)
 	}
 	if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) && haveRecord {
-		return nil, &DamageError{Path: path, Problem: fmt.Sprintf(
+		return nil, &DamageError{Path: path, Stale: true, Problem: fmt.Sprintf(
 			"is missing, but its commit record %q says commit %d was made: it was deleted or moved", recordPath, recorded)}
 	}
 
@@ -258,7 +258,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 		}
 		if haveRecord && report.TxID < recorded {
 			f.Close()
-			return nil, &DamageError{Path: path, Report: report, Problem: fmt.Sprintf(
+			return nil, &DamageError{Path: path, Report: report, Stale: true, Problem: fmt.Sprintf(
 				"is older than its commit record: it ends at commit %d, but commit %d was made (it was replaced by an older copy, or the disk lost writes)",
 				report.TxID, recorded)}
 		}
@@ -833,25 +833,21 @@ func storageError(err error) error {
 }
 
 // Backup writes a consistent copy of the data file to w, as of the newest commit, while the store
-// serves: bbolt's tx.WriteTo in a read transaction, which holds back no write. It returns the
-// number of bytes written and the commit copied.
-func (s *Store) Backup(w io.Writer) (n int64, txid uint64, err error) {
+// serves: bbolt's tx.WriteTo in a read transaction, which holds back no write. Before it writes,
+// it calls start, if not nil, with the size it will write and the commit it copies (for a
+// Content-Length, which lets a reader tell a cut copy from a whole one). It returns the number of
+// bytes written.
+func (s *Store) Backup(w io.Writer, start func(size int64, txid uint64)) (n int64, err error) {
 	err = s.mapped("backing up", true, func() error {
 		return s.db.View(func(tx *bbolt.Tx) (err error) {
-			txid = uint64(tx.ID())
+			if start != nil {
+				start(tx.Size(), uint64(tx.ID()))
+			}
 			n, err = tx.WriteTo(w)
 			return err
 		})
 	})
-	return n, txid, err
-}
-
-// BackupSize returns the size Backup will write if no commit comes first: for a Content-Length,
-// which lets a reader tell a cut copy from a whole one.
-func (s *Store) BackupSize() (int64, error) {
-	var size int64
-	err := s.db.View(func(tx *bbolt.Tx) error { size = tx.Size(); return nil })
-	return size, err
+	return n, err
 }
 
 // index remembers, for each tenant with a record, which commit wrote its newest record and that

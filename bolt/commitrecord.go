@@ -40,8 +40,8 @@ const (
 
 var commitRecordMagic = []byte("RACOMMIT")
 
-// commitRecordPath is where the commit record of the data file at path lives.
-func commitRecordPath(path string) string { return path + ".commit" }
+// CommitRecordPath is where the commit record of the data file at path lives.
+func CommitRecordPath(path string) string { return path + ".commit" }
 
 // readCommitRecord returns the commit the record at path names; ok is false when there is no
 // record. A record that does not check is a *DamageError.

@@ -213,7 +213,7 @@ func TestOpenCreatesOnlyAMissingFile(t *testing.T) {
 		t.Errorf("the refused Open created the file: %v", err)
 	}
 	// Without the record, a missing file is a new store.
-	if err := os.Remove(commitRecordPath(path)); err != nil {
+	if err := os.Remove(CommitRecordPath(path)); err != nil {
 		t.Fatal(err)
 	}
 	s, err = Open(path)
@@ -713,7 +713,7 @@ func TestBackupWhileServing(t *testing.T) {
 		}
 	})
 	backup := filepath.Join(t.TempDir(), "backup.db")
-	r, err := WriteBackup(backup, func(w io.Writer) error { _, _, err := s.Backup(w); return err })
+	r, err := WriteBackup(backup, func(w io.Writer) error { _, err := s.Backup(w, nil); return err })
 	halt()
 	if err != nil {
 		t.Fatalf("backup while serving: %v", err)

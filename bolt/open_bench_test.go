@@ -28,7 +28,7 @@ func benchFile(b *testing.B, n int) string {
 		return path
 	}
 	os.Remove(path)
-	os.Remove(commitRecordPath(path))
+	os.Remove(CommitRecordPath(path))
 	b.Logf("making %s (%d tenants)", path, n)
 	db, err := bbolt.Open(path, 0o600, &bbolt.Options{NoSync: true})
 	if err != nil {

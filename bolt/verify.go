@@ -121,6 +121,9 @@ type DamageError struct {
 	Problem string
 	// Report is the check that found the problem, if a check did.
 	Report *Report
+	// Stale is set when the file is intact but older than its commit record, or missing while
+	// the record exists: a backup restored by hand, or the wrong copy put back.
+	Stale bool
 }
 
 func (e *DamageError) Error() string {
