@@ -65,10 +65,11 @@
 // process. A panic inside a transaction fails only the operation that hit it (bbolt rolls back).
 // A panic bbolt raises outside our transaction function, where its locks may still be held,
 // stops the store's writes (during a commit) or every operation (when a transaction begins);
-// followers of a failed commit are always woken with its error. One residual risk remains under
-// a running process: a page damaged into a cycle makes bbolt's recursive descent run until Go's
-// stack limit, which no recover can catch; Open refuses such a file, so it takes damage after the
-// start.
+// followers of a failed commit are always woken with its error. What no recover can catch is a
+// walk that never ends: a page damaged into a cycle makes bbolt's descent recurse until Go's stack
+// limit, a damaged overflow count has its commit free billions of pages. So before bbolt walks,
+// the store checks the pages it will walk (path.go): the path of every lookup, and the freelist
+// page of every commit.
 //
 // Storage faults of a write (ENOSPC, EDQUOT, EROFS, EACCES, EPERM, EIO) are EUNAVAILABLE with a
 // Retry-After: the storage cannot take writes now. Ping then reports the store not ready, and
@@ -703,6 +704,9 @@ func (s *Store) commitOnce(batch []*op) (retry []*op) {
 				return fmt.Errorf("bolt: commit %d follows commit %d, which this store did not make", txid, txid-1)
 			}
 			pc := newPathChecker(s.db, tx, true)
+			if err := pc.freelist(txid - 1); err != nil {
+				return s.health.damaged(damage("%v", err))
+			}
 			hdr, err := pc.bucket(tx, bucketSettings)
 			if err != nil {
 				return s.health.damaged(damage("%v", err))

@@ -777,3 +777,28 @@ func TestBackupWhileServing(t *testing.T) {
 		t.Errorf("offline backup: %v, %v", r, err)
 	}
 }
+
+// TestFreelistDamagedUnderOpenStore damages the overflow count of the freelist page under an
+// open store: bbolt's next commit would free billions of pages. The update fails instead, reads
+// go on, and Ping reports the damage.
+func TestFreelistDamagedUnderOpenStore(t *testing.T) {
+	s, path, want, _, ps := openDamageable(t, 300)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var newest meta
+	for page := range uint64(2) {
+		if m, err := parseMeta(b[page*uint64(ps):(page+1)*uint64(ps)], page); err == nil && m.txid > newest.txid {
+			newest = m
+		}
+	}
+	writeAt(t, path, int64(newest.freelist)*int64(ps)+12, ne.AppendUint32(nil, 0xFFFFFFF0))
+	if _, err := s.UpdateSettings(t.Context(), tenantName(1), remoteassist.Patch{BlockChat: ptr(true)}); !errors.Is(err, ErrDamaged) {
+		t.Errorf("an update with a damaged freelist page: %v, want an error wrapping ErrDamaged", err)
+	}
+	checkReads(t, s, want, false)
+	if err := s.Ping(t.Context()); err == nil {
+		t.Error("Ping reports ready with a damaged freelist page")
+	}
+}

@@ -71,6 +71,45 @@ func (pc pathChecker) key(hdr, key []byte) error {
 	return nil
 }
 
+// freelist checks, for a write transaction on commit base, the freelist page bbolt reads when it
+// commits (it frees that page and its overflow pages one by one: a damaged overflow count would
+// have it free billions of them) and when it rolls back (it reloads the page).
+func (pc pathChecker) freelist(base uint64) error {
+	var m meta
+	found := false
+	for page := uint64(0); page < 2; page++ {
+		if mm, err := parseMeta(pc.data[page*pc.ps:(page+1)*pc.ps], page); err == nil && mm.txid == base {
+			m, found = mm, true
+		}
+	}
+	if !found {
+		return fmt.Errorf("no valid meta page holds commit %d", base)
+	}
+	hwm := uint64(len(pc.data)) / pc.ps
+	id := m.freelist
+	if id < 2 || id >= hwm {
+		return fmt.Errorf("the freelist is page %d, outside pages 2..%d", id, hwm-1)
+	}
+	b := pc.data[id*pc.ps : (id+1)*pc.ps]
+	ov := uint64(ne.Uint32(b[12:]))
+	switch {
+	case ne.Uint64(b) != id:
+		return fmt.Errorf("freelist page %d says it is page %d", id, ne.Uint64(b))
+	case ne.Uint16(b[8:]) != flagFreelist:
+		return fmt.Errorf("freelist page %d has flags %#x", id, ne.Uint16(b[8:]))
+	case id+ov >= hwm:
+		return fmt.Errorf("freelist page %d: %d overflow pages run past the end", id, ov)
+	}
+	count, start := uint64(ne.Uint16(b[10:])), uint64(pageHeaderSize)
+	if count == 0xFFFF {
+		count, start = ne.Uint64(b[pageHeaderSize:]), start+8
+	}
+	if count > ((ov+1)*pc.ps-start)/8 {
+		return fmt.Errorf("freelist page %d: %d ids do not fit in it", id, count)
+	}
+	return nil
+}
+
 // lookup follows bbolt's search for key from page id down to a leaf, checking each page on the
 // way, and returns the leaf element bbolt would find, if its key is key.
 func (pc pathChecker) lookup(id uint64, key []byte) (value []byte, flags uint32, found bool, err error) {
