@@ -44,7 +44,7 @@
 //
 // While serving, every record read is checked against its checksum and against an in-memory
 // index of each tenant's newest record (built by the check at Open, updated by every commit,
-// about 30 bytes per tenant): a record that fails, a record older than the newest one written, or
+// 35 to 60 bytes per tenant): a record that fails, a record older than the newest one written, or
 // a missing record of a tenant that has one is an EINTERNAL error for that request (its cause
 // wraps ErrDamaged), never defaults or an older value. Each transaction is also compared with the
 // newest commit made: if a damaged meta page makes bbolt fall back to an older commit under the
@@ -855,7 +855,7 @@ func (s *Store) Backup(w io.Writer, start func(size int64, txid uint64)) (n int6
 }
 
 // index remembers, for each tenant with a record, which commit wrote its newest record and that
-// record's checksum. Tenants are keyed by a 64-bit hash of their id (about 30 bytes per tenant in
+// record's checksum. Tenants are keyed by a 64-bit hash of their id (35 to 60 bytes per tenant in
 // all); two tenants of one hash would read as damaged, not as each other, and are as likely as
 // a random 64-bit collision.
 type index struct {
