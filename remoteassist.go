@@ -131,7 +131,9 @@ type StateStore interface {
 	Store
 	// ResetSettings forgets the tenant's settings: it reads DefaultSettings again.
 	ResetSettings(ctx context.Context, tenant string) error
-	// AllSettings returns the settings of every tenant that has some stored.
+	// AllSettings returns the settings of every tenant whose settings are not the defaults: a
+	// tenant that never wrote, was reset, or set every property back to its default is not
+	// there (it reads the same either way).
 	AllSettings(ctx context.Context) (map[string]Settings, error)
 	// ReplaceAllSettings makes the tenants of all hold their settings there and every other
 	// tenant the defaults, at once: a reader sees the state before or after, never a mix. Each

@@ -22,22 +22,76 @@
 // same file waits at most the lock timeout (WithLockTimeout) and then fails with an error wrapping
 // ErrInUse. The kernel drops the lock when a process dies, so a crash never leaves a stale lock.
 //
-// Stored format: bucket "settings", key = the tenant id as UTF-8, value = JSON of the record type
-// below with explicit field names and a format version. The settings id is not stored: it is
-// derived from the tenant (remoteassist.SettingsID). Records are validated when read; a record that
-// does not decode to in-contract values yields an EINTERNAL error, never a wrong value.
+// # Stored format (format 2)
+//
+// Bucket "settings": key = the tenant id as UTF-8, value = the record of record.go (flags, state,
+// and a CRC-32C covering key and value). Bucket "meta": key "format" = the byte 2, and key "probe"
+// (the readiness probe's write). The settings id is not stored: it is derived from the tenant
+// (remoteassist.SettingsID). A file of format 1 (JSON records without checksum, no meta bucket) is
+// upgraded in one transaction at its first Open, after it checked. Beside the file, PATH.commit is
+// the commit record (commitrecord.go).
+//
+// # Never serving data it cannot vouch for
+//
+// At Open, before bbolt maps the file, the package's own reader (verify.go) checks all of it:
+// both meta pages valid and consecutive (bbolt would silently fall back to the older one, losing
+// the newest commit, when the newest is damaged), the file long enough for its newest commit,
+// every page in use reachable once and in range, every other page in the freelist, key order
+// within pages and against their parents, the buckets, and every record's checksum; then bbolt's
+// own tx.Check. An empty existing file, a damaged one, or one older than its commit record is
+// refused with a *DamageError (errors.Is ErrDamaged); only a missing file, with no commit record
+// either, is created.
+//
+// While serving, every record read is checked against its checksum and against an in-memory
+// index of each tenant's newest record (built by the check at Open, updated by every commit,
+// 35 to 60 bytes per tenant): a record that fails, a record older than the newest one written, or
+// a missing record of a tenant that has one is an EINTERNAL error for that request (its cause
+// wraps ErrDamaged), never defaults or an older value. Each transaction is also compared with the
+// newest commit made: if a damaged meta page makes bbolt fall back to an older commit under the
+// running process, reads serve only what the index vouches for and writes stop, since the next
+// commit would make the loss permanent.
+//
+// What stays undetectable: a rollback to an older, intact state of the whole file that is within
+// the last commitRecordInterval before an unclean stop (the commit record lags by that much), or
+// of the file and its commit record together (a snapshot of the whole directory); and, under a
+// running process only, a record whose write is in flight while the record is damaged into an
+// older valid one (a reader that began before the commit can check only the record's checksum).
+//
+// # Faults
+//
+// Every goroutine that touches bbolt's memory map does so with runtime/debug.SetPanicOnFault and
+// a recover, so a damaged page that makes bbolt read outside the map, or past the end of a file
+// truncated under it, fails that request (and marks the store damaged) instead of killing the
+// process. A panic inside a transaction fails only the operation that hit it (bbolt rolls back).
+// A panic bbolt raises outside our transaction function, where its locks may still be held,
+// stops the store's writes (during a commit) or every operation (when a transaction begins);
+// followers of a failed commit are always woken with its error. What no recover can catch is a
+// walk that never ends: a page damaged into a cycle makes bbolt's descent recurse until Go's stack
+// limit, a damaged overflow count has its commit free billions of pages. So before bbolt walks,
+// the store checks the pages it will walk (path.go): the path of every lookup, and the freelist
+// page of every commit.
+//
+// Storage faults of a write (ENOSPC, EDQUOT, EROFS, EACCES, EPERM, EIO) are EUNAVAILABLE with a
+// Retry-After: the storage cannot take writes now. Ping then reports the store not ready, and
+// tries a tiny write of its own at most once per probe interval, so that readiness comes back
+// without client traffic once the storage does. Each change of state is logged once.
 package bolt
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
+	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -52,16 +106,24 @@ var ErrInUse = errors.New("in use by another remoteassist process")
 // Defaults of the options. The batch size bounds how many queued updates one commit carries, and
 // so the size of one transaction; updates beyond it wait for the next commit, which starts at once.
 const (
-	DefaultLockTimeout  = time.Second
-	DefaultMaxBatchSize = 256
+	DefaultLockTimeout   = time.Second
+	DefaultMaxBatchSize  = 256
+	DefaultProbeInterval = time.Second
 )
 
 // An Option tunes Open. Without options Open uses the defaults above.
 type Option func(*options)
 
 type options struct {
-	lockTimeout  time.Duration
-	maxBatchSize int
+	lockTimeout   time.Duration
+	maxBatchSize  int
+	probeInterval time.Duration
+	logger        *slog.Logger
+	bboltCheck    bool
+}
+
+func defaultOptions() options {
+	return options{lockTimeout: DefaultLockTimeout, maxBatchSize: DefaultMaxBatchSize, probeInterval: DefaultProbeInterval, bboltCheck: true}
 }
 
 // WithLockTimeout sets how long Open waits for another process to release the file.
@@ -70,75 +132,374 @@ func WithLockTimeout(d time.Duration) Option { return func(o *options) { o.lockT
 // WithMaxBatchSize sets how many updates commit together at most.
 func WithMaxBatchSize(n int) Option { return func(o *options) { o.maxBatchSize = n } }
 
-var bucket = []byte("settings")
+// WithLogger sets where the store logs its changes of state (damage found, writes failing and
+// succeeding again): once per change, never per request. Without it the store logs nothing.
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithProbeInterval sets how often, at most, Ping tries a write while writes fail.
+func WithProbeInterval(d time.Duration) Option { return func(o *options) { o.probeInterval = d } }
+
+// WithBboltCheck sets whether Open, after its own check of the whole file, also runs bbolt's
+// tx.Check (default true; see bench/STORE.md for what each costs).
+func WithBboltCheck(on bool) Option { return func(o *options) { o.bboltCheck = on } }
 
 // Store is a remoteassist.Store backed by a bbolt file. It is safe for concurrent use.
 type Store struct {
-	db           *bbolt.DB
-	maxBatchSize int
+	db            *bbolt.DB
+	file          *os.File // bbolt's own file, for Verify's reads
+	path          string
+	maxBatchSize  int
+	probeInterval time.Duration
 
 	mu      sync.Mutex
 	leading bool  // a goroutine is committing, or has been told to lead the next commit
 	queue   []*op // updates waiting for the next commit, in arrival order
 
+	// committed is the newest commit this process made, or found at Open. Every transaction
+	// must start at or after it.
+	committed atomic.Uint64
+	index     index
+	health    health
+	record    *commitRecorder
+
+	probeMu   sync.Mutex
+	lastProbe time.Time
+
 	// beforeCommit, when set by a test, runs in the leader before each commit, outside mu.
 	beforeCommit func(batch int)
+	// inTx, when set by a test, runs inside each write transaction, after its updates.
+	inTx func(tx *bbolt.Tx)
+	// beforePut, when set by a test, runs before each record is put, where a damaged page
+	// would make bbolt panic.
+	beforePut func(tenant string)
 }
 
 // op is one update waiting to be committed.
 type op struct {
 	tenant string
 	patch  remoteassist.Patch
-	out    remoteassist.Settings
-	err    error
+	probe  bool // a readiness probe: it writes the meta bucket's probe key, no tenant
+	// replace, when set, is ReplaceAllSettings: the tenants it lists get their settings and
+	// every other tenant with a record the defaults, all in the op's transaction.
+	replace map[string]remoteassist.Settings
+	// fn, when set, is not an update: the leader runs it when its turn comes, while no commit
+	// runs (Verify reads the meta pages so).
+	fn  func()
+	out remoteassist.Settings
+	err error
 	// done receives true once the op is committed (or failed), false when its goroutine must
 	// lead the next commit. Buffered, so that the sender never waits.
 	done chan bool
 }
 
-var _ remoteassist.Store = (*Store)(nil)
+var (
+	_ remoteassist.Store  = (*Store)(nil)
+	_ remoteassist.Pinger = (*Store)(nil)
+)
 
 // Open opens the data file at path, creating it (mode 0600) and its directory (mode 0700) if
-// needed. Only one process can have the file open: if another holds it for longer than the lock
-// timeout (1s by default), Open returns an error wrapping ErrInUse, which reads
-// `data file "PATH" is in use by another remoteassist process`. Errors from Open are plain errors:
-// they happen at start-up, not in a request.
+// neither it nor its commit record exists. Only one process can have the file open: if another
+// holds it for longer than the lock timeout (1s by default), Open returns an error wrapping
+// ErrInUse, which reads `data file "PATH" is in use by another remoteassist process`. A file it
+// cannot vouch for is refused with a *DamageError (see the package documentation). Errors from
+// Open are plain errors: they happen at start-up, not in a request.
 func Open(path string, opts ...Option) (*Store, error) {
-	o := options{lockTimeout: DefaultLockTimeout, maxBatchSize: DefaultMaxBatchSize}
+	o := defaultOptions()
 	for _, opt := range opts {
 		opt(&o)
 	}
-	if o.lockTimeout <= 0 || o.maxBatchSize <= 0 {
+	if o.lockTimeout <= 0 || o.maxBatchSize <= 0 || o.probeInterval < 0 {
 		// A zero lock timeout would make bbolt wait forever for the other process.
 		return nil, errors.New("bolt: lock timeout and batch size must be positive")
+	}
+	if o.logger == nil {
+		o.logger = slog.New(slog.DiscardHandler)
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("create the directory of data file %q: %w", path, err)
 	}
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: o.lockTimeout})
-	switch {
-	case errors.Is(err, bberrors.ErrTimeout):
-		return nil, fmt.Errorf("data file %q is %w", path, ErrInUse)
-	case errors.Is(err, bberrors.ErrInvalid), errors.Is(err, bberrors.ErrVersionMismatch), errors.Is(err, bberrors.ErrChecksum):
-		return nil, fmt.Errorf("data file %q is not a usable database file: %w", path, err)
-	case err != nil:
+	s := &Store{path: path, maxBatchSize: o.maxBatchSize, probeInterval: o.probeInterval}
+	s.health.log = o.logger
+	s.index.init()
+
+	recordPath := CommitRecordPath(path)
+	recorded, haveRecord, err := readCommitRecord(recordPath)
+	if err != nil {
+		return nil, fmt.Errorf("%w: check the data file with remoteassist check; if it checks, remove the commit record", err)
+	}
+	if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) && haveRecord {
+		return nil, &DamageError{Path: path, Stale: true, Problem: fmt.Sprintf(
+			"is missing, but its commit record %q says commit %d was made: it was deleted or moved", recordPath, recorded)}
+	}
+
+	var (
+		report  *Report
+		created bool
+	)
+	openFile := func(name string, flag int, perm fs.FileMode) (*os.File, error) {
+		f, c, err := openLocked(name, flag, perm, true, o.lockTimeout)
+		if errors.Is(err, errLocked) {
+			return nil, fmt.Errorf("data file %q is %w", path, ErrInUse)
+		}
+		if err != nil {
+			return nil, err
+		}
+		created = c
+		fi, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		if fi.Size() == 0 && created {
+			s.file = f
+			return f, nil // bbolt makes it a database
+		}
+		report = check(f, path, fi.Size(), s.index.addOpen)
+		s.index.built()
+		if err := report.Err(); err != nil {
+			f.Close()
+			return nil, err
+		}
+		if haveRecord && report.TxID < recorded {
+			f.Close()
+			return nil, &DamageError{Path: path, Report: report, Stale: true, Problem: fmt.Sprintf(
+				"is older than its commit record: it ends at commit %d, but commit %d was made (it was replaced by an older copy, or the disk lost writes)",
+				report.TxID, recorded)}
+		}
+		s.file = f
+		return f, nil
+	}
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: o.lockTimeout, OpenFile: openFile})
+	if err != nil {
+		if created {
+			os.Remove(path) // never leave an empty file behind: the next Open would refuse it
+		}
+		var de *DamageError
+		switch {
+		case errors.As(err, &de), errors.Is(err, ErrInUse):
+			return nil, err
+		case errors.Is(err, bberrors.ErrInvalid), errors.Is(err, bberrors.ErrVersionMismatch), errors.Is(err, bberrors.ErrChecksum):
+			return nil, fmt.Errorf("data file %q is not a usable database file: %w", path, err)
+		}
 		return nil, fmt.Errorf("open data file %q: %w", path, err)
 	}
-	if err := db.Update(func(tx *bbolt.Tx) error {
-		_, err := tx.CreateBucketIfNotExists(bucket)
-		return err
-	}); err != nil {
+	s.db = db
+	fail := func(err error) (*Store, error) {
 		db.Close()
-		return nil, fmt.Errorf("prepare data file %q: %w", path, err)
+		if created {
+			os.Remove(path)
+		}
+		return nil, err
 	}
-	return &Store{db: db, maxBatchSize: o.maxBatchSize}, nil
+	switch {
+	case created || report.Format == 0:
+		if err := s.initBuckets(); err != nil {
+			return fail(fmt.Errorf("prepare data file %q: %w", path, err))
+		}
+	case report.Format == 1:
+		if err := s.migrate(); err != nil {
+			return fail(fmt.Errorf("upgrade data file %q to format %d: %w", path, recordVersion, err))
+		}
+	}
+	if o.bboltCheck && !created {
+		if err := s.bboltCheck(report); err != nil {
+			return fail(err)
+		}
+	}
+	if err := db.View(func(tx *bbolt.Tx) error { s.committed.Store(uint64(tx.ID())); return nil }); err != nil {
+		return fail(err)
+	}
+	if err := writeCommitRecord(recordPath, s.committed.Load()); err != nil {
+		o.logger.Warn("cannot write the commit record; a rollback of the data file may go unnoticed", "path", recordPath, "error", err)
+	}
+	s.record = startCommitRecorder(recordPath, s.committed.Load(), o.logger)
+	return s, nil
+}
+
+// initBuckets makes a new (or bucket-less) database a format-2 data file.
+func (s *Store) initBuckets() error {
+	return s.db.Update(func(tx *bbolt.Tx) error {
+		if _, err := tx.CreateBucketIfNotExists(bucketSettings); err != nil {
+			return err
+		}
+		m, err := tx.CreateBucketIfNotExists(bucketMeta)
+		if err != nil {
+			return err
+		}
+		return m.Put(keyFormat, []byte{recordVersion})
+	})
+}
+
+// migrate upgrades a format-1 file, which check passed, to format 2 in one transaction.
+func (s *Store) migrate() error {
+	return s.db.Update(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketSettings)
+		type kv struct{ k, v []byte }
+		var all []kv
+		if err := b.ForEach(func(k, v []byte) error {
+			st, err := decodeV1(string(k), v)
+			if err != nil {
+				return fmt.Errorf("the record of tenant %q: %w", k, err)
+			}
+			nv, sum := encode(string(k), st)
+			all = append(all, kv{append([]byte(nil), k...), nv})
+			s.index.addOpen(k, parsed{sum: sum})
+			return nil
+		}); err != nil {
+			return err
+		}
+		s.index.built()
+		for _, r := range all {
+			if err := b.Put(r.k, r.v); err != nil {
+				return err
+			}
+		}
+		m, err := tx.CreateBucket(bucketMeta)
+		if err != nil {
+			return err
+		}
+		return m.Put(keyFormat, []byte{recordVersion})
+	})
+}
+
+// bboltCheck runs bbolt's tx.Check. Its walks would crash the process on some damage (it
+// recurses without bound and reads through the map without checks, in a goroutine of its own),
+// which is why it runs only on a file this package's check passed.
+func (s *Store) bboltCheck(r *Report) error {
+	return s.db.View(func(tx *bbolt.Tx) error {
+		var problems []string
+		for err := range tx.Check() {
+			problems = append(problems, "bbolt's check: "+err.Error())
+		}
+		if len(problems) == 0 {
+			return nil
+		}
+		if r == nil {
+			r = &Report{Path: s.path}
+		}
+		for _, p := range problems {
+			r.problemf("%s", p)
+		}
+		return r.Err()
+	})
 }
 
 // Close waits for running transactions and closes the file, releasing it for another process.
 // Call it after the HTTP server has drained: requests after Close fail with EUNAVAILABLE.
 // Closing twice is harmless.
 func (s *Store) Close() error {
-	return s.db.Close()
+	err := s.db.Close()
+	if s.record != nil {
+		s.record.committed(s.committed.Load())
+		s.record.close()
+	}
+	return err
+}
+
+// Ping reports whether the store can serve now: not closed, no damage found, the file not gone
+// back to an older commit, and writes succeeding. While writes fail for a storage fault it tries
+// a write of its own (at most once per probe interval), so that readiness returns once the
+// storage can take writes again, without waiting for a client's.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := s.checkCommit(); err != nil {
+		return err
+	}
+	err, writeFault := s.health.state()
+	if !writeFault {
+		return err
+	}
+	return s.probe()
+}
+
+// checkCommit begins a read transaction and checks that it starts at or after the newest commit.
+func (s *Store) checkCommit() error {
+	want := s.committed.Load()
+	err := s.mapped("checking the newest commit", true, func() error {
+		return s.db.View(func(tx *bbolt.Tx) error {
+			if got := uint64(tx.ID()); got < want {
+				return s.rolledBack(got, want)
+			}
+			return nil
+		})
+	})
+	if errors.Is(err, bberrors.ErrDatabaseNotOpen) {
+		return remoteassist.Unavailable(err)
+	}
+	return err
+}
+
+// rolledBack records that the file went back from commit want to commit got under the process.
+func (s *Store) rolledBack(got, want uint64) error {
+	err := damage("the file went back from commit %d to commit %d under the running process (a meta page was damaged): "+
+		"serving only what the index vouches for, writing nothing", want, got)
+	s.health.damaged(err)
+	s.health.halt(false, err.Err)
+	return err
+}
+
+// probe tries one write, at most once per probe interval, and returns the store's state after it.
+func (s *Store) probe() error {
+	s.probeMu.Lock()
+	defer s.probeMu.Unlock()
+	if err, writeFault := s.health.state(); !writeFault || time.Since(s.lastProbe) < s.probeInterval {
+		return err
+	}
+	s.lastProbe = time.Now()
+	if s.health.spaceLost() {
+		if err := spaceFor(filepath.Dir(s.path), probeSpace); err != nil {
+			cur, _ := s.health.state()
+			return fmt.Errorf("%w; the probe found no free space: %v", cur, err)
+		}
+	}
+	o := &op{probe: true, done: make(chan bool, 1)}
+	s.submit(o)
+	if o.err != nil {
+		return o.err
+	}
+	s.health.writeSucceeded(true)
+	err, _ := s.health.state()
+	return err
+}
+
+// probeSpace is how much free space the probe asks for after writes failed for a lack of it:
+// enough for several large commits.
+const probeSpace = 1 << 20
+
+// spaceFor reports whether the file system of dir can give n more bytes, quotas included: it
+// allocates them in a file of its own, which it removes.
+func spaceFor(dir string, n int64) error {
+	f, err := os.CreateTemp(dir, ".space-probe-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	err = syscall.Fallocate(int(f.Fd()), 0, 0, n)
+	if errors.Is(err, syscall.EOPNOTSUPP) {
+		_, err = f.Write(make([]byte, n))
+	}
+	return err
+}
+
+// mapped runs fn, which uses bbolt, with faults in the memory map made panics
+// (debug.SetPanicOnFault), on the goroutine that touches the map. A panic that reaches mapped was
+// raised by bbolt outside the transaction function (which recovers its own): beginning,
+// committing or rolling back, where bbolt's locks may still be held. It fails the call and stops
+// the store's writes, or every operation when all is set.
+func (s *Store) mapped(what string, all bool, fn func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			cause := fmt.Errorf("bolt: %s: bbolt panicked outside the transaction: %v", what, r)
+			s.health.halt(all, cause)
+			err = s.health.damaged(remoteassist.Internal(fmt.Errorf("%w: %w", ErrDamaged, cause)))
+		}
+	}()
+	prev := debug.SetPanicOnFault(true)
+	defer debug.SetPanicOnFault(prev)
+	return fn()
 }
 
 // Settings returns the tenant's settings, or the defaults for a tenant that never wrote.
@@ -146,16 +507,80 @@ func (s *Store) Settings(ctx context.Context, tenant string) (remoteassist.Setti
 	if err := remoteassist.CheckRead(ctx, tenant); err != nil {
 		return remoteassist.Settings{}, err
 	}
-	var out remoteassist.Settings
-	err := s.db.View(func(tx *bbolt.Tx) error {
-		var err error
-		out, err = get(tx.Bucket(bucket), tenant)
-		return err
-	})
+	if err := s.health.readErr(); err != nil {
+		return remoteassist.Settings{}, err
+	}
+	out, err := s.read(tenant)
 	if err != nil {
 		return remoteassist.Settings{}, storageError(err)
 	}
 	return out, nil
+}
+
+func (s *Store) read(tenant string) (out remoteassist.Settings, err error) {
+	want := s.committed.Load()
+	err = s.mapped("reading", true, func() error {
+		return s.db.View(func(tx *bbolt.Tx) (err error) {
+			defer s.recoverIn(&err, "reading the settings of tenant %q", tenant)
+			at := uint64(tx.ID())
+			rolledBack := at < want
+			if rolledBack {
+				s.rolledBack(at, want)
+			}
+			pc := newPathChecker(s.db, tx, false)
+			hdr, err := pc.bucket(tx, bucketSettings)
+			if err == nil {
+				err = pc.key(hdr, []byte(tenant))
+			}
+			if err != nil {
+				return s.health.damaged(damage("looking up tenant %q: %v", tenant, err))
+			}
+			out, _, err = s.get(tx.Bucket(bucketSettings), tenant, at, rolledBack)
+			return err
+		})
+	})
+	return out, err
+}
+
+// recoverIn is deferred inside transaction functions: a panic there (a fault in the map, a
+// panic of bbolt on a damaged page) fails the operation, and bbolt rolls the transaction back.
+func (s *Store) recoverIn(err *error, format string, args ...any) {
+	if r := recover(); r != nil {
+		*err = s.health.damaged(damage("%s: %v", fmt.Sprintf(format, args...), r))
+	}
+}
+
+// get reads a tenant's settings in a transaction that starts at commit at, and vouches for them
+// with the record's checksum and the index: the record must be the newest one written for the
+// tenant, and a tenant with a record must not read as missing. A record newer than the
+// transaction's commit (a write in flight) can only be checked by its own checksum, unless strict:
+// the file went back to an older commit, and nothing newer than it can be vouched for.
+func (s *Store) get(b *bbolt.Bucket, tenant string, at uint64, strict bool) (remoteassist.Settings, bool, error) {
+	key := []byte(tenant)
+	v := b.Get(key)
+	e, known := s.index.lookup(tenant)
+	if v == nil {
+		if known && (e.txid <= at || strict) {
+			return remoteassist.Settings{}, false, s.health.damaged(damage(
+				"the record of tenant %q is missing, but commit %d wrote it", tenant, e.txid))
+		}
+		return remoteassist.DefaultSettings(tenant), false, nil
+	}
+	st, sum, err := decode(tenant, key, v)
+	switch {
+	case err != nil:
+		return remoteassist.Settings{}, true, s.health.damaged(damage("the record of tenant %q: %v", tenant, err))
+	case !known:
+		return remoteassist.Settings{}, true, s.health.damaged(damage(
+			"tenant %q has a record that no commit of this process wrote and the check at start did not find", tenant))
+	case e.txid <= at && e.sum != sum:
+		return remoteassist.Settings{}, true, s.health.damaged(damage(
+			"the record of tenant %q is not the one commit %d wrote (an older copy, or another tenant's)", tenant, e.txid))
+	case e.txid > at && strict:
+		return remoteassist.Settings{}, true, s.health.damaged(damage(
+			"the newest record of tenant %q (commit %d) is gone with the newest commits", tenant, e.txid))
+	}
+	return st, true, nil
 }
 
 // UpdateSettings merges p into the tenant's settings. The read and the write happen in the same
@@ -168,12 +593,19 @@ func (s *Store) UpdateSettings(ctx context.Context, tenant string, p remoteassis
 		return remoteassist.Settings{}, err
 	}
 	o := &op{tenant: tenant, patch: p, done: make(chan bool, 1)}
+	s.submit(o)
+	return o.out, o.err
+}
+
+// submit queues o and returns once it is committed or failed, leading commits when its turn
+// comes.
+func (s *Store) submit(o *op) {
 	s.mu.Lock()
 	s.queue = append(s.queue, o)
 	if s.leading {
 		s.mu.Unlock()
 		if <-o.done {
-			return o.out, o.err
+			return
 		}
 		// The previous leader handed over: o is first in the queue.
 		s.mu.Lock()
@@ -201,64 +633,211 @@ func (s *Store) UpdateSettings(ctx context.Context, tenant string, p remoteassis
 	for _, f := range batch[1:] {
 		f.done <- true
 	}
-	return o.out, o.err
 }
 
 // commit applies a batch of updates in one write transaction, in order, so that an update reads
-// the result of the ones before it, and sets each op's result. An update that fails (a corrupt
-// record, a key bbolt refuses) fails alone: it fails before it writes, and the others commit. If
-// the commit itself fails, every update of the batch fails with it.
+// the result of the ones before it, and sets each op's result. An update that fails (a damaged
+// record, a key bbolt refuses, a panic on a damaged page) fails alone: the others commit, in a
+// new transaction if the failure had already changed this one. If the commit itself fails, every
+// update of the batch fails with it. commit always returns, whatever panics, so that no follower
+// waits forever.
 func (s *Store) commit(batch []*op) {
 	if s.beforeCommit != nil {
 		s.beforeCommit(len(batch))
 	}
-	err := func() (err error) {
-		// A panic would leave the followers waiting forever; it fails the batch instead.
-		defer func() {
-			if r := recover(); r != nil {
-				err = fmt.Errorf("bolt: panic in commit: %v", r)
-			}
-		}()
-		return s.db.Update(func(tx *bbolt.Tx) error {
-			b := tx.Bucket(bucket)
-			for _, o := range batch {
-				o.out, o.err = apply(b, o.tenant, o.patch)
-			}
-			return nil
-		})
-	}()
+	for pending := runFns(batch); len(pending) > 0; {
+		pending = s.commitOnce(pending)
+	}
 	for _, o := range batch {
-		if err == nil && o.err == nil {
-			continue
+		if o.err != nil {
+			o.out, o.err = remoteassist.Settings{}, storageError(o.err)
 		}
-		if err != nil {
-			o.err = err
-		}
-		o.out, o.err = remoteassist.Settings{}, storageError(o.err)
 	}
 }
 
-// apply merges p into the tenant's stored settings inside a write transaction. It writes nothing
-// when it fails.
-func apply(b *bbolt.Bucket, tenant string, p remoteassist.Patch) (remoteassist.Settings, error) {
-	cur, err := get(b, tenant)
+// runFns runs the batch's fn ops, in order, and returns its updates.
+func runFns(batch []*op) []*op {
+	for i, o := range batch {
+		if o.fn == nil {
+			continue
+		}
+		updates := append([]*op(nil), batch[:i]...)
+		for _, o := range batch[i:] {
+			if o.fn != nil {
+				o.fn()
+			} else {
+				updates = append(updates, o)
+			}
+		}
+		return updates
+	}
+	return batch
+}
+
+// errAbort is returned by a transaction function that must not commit: an update panicked while
+// it changed the transaction.
+var errAbort = errors.New("bolt: transaction aborted")
+
+// commitOnce commits the batch once and returns the updates to try again in a new transaction:
+// those that had succeeded in a transaction another update's panic aborted.
+func (s *Store) commitOnce(batch []*op) (retry []*op) {
+	if err := s.health.writeErr(); err != nil {
+		for _, o := range batch {
+			o.err = err
+		}
+		return nil
+	}
+	var (
+		txid    uint64
+		updates []indexUpdate
+		prev    []indexPrev
+		culprit *op
+	)
+	for _, o := range batch {
+		o.out, o.err = remoteassist.Settings{}, nil
+	}
+	err := s.mapped("committing", false, func() error {
+		return s.db.Update(func(tx *bbolt.Tx) (err error) {
+			defer s.recoverIn(&err, "writing")
+			txid = uint64(tx.ID())
+			switch want := s.committed.Load() + 1; {
+			case txid < want:
+				return s.rolledBack(txid-1, want-1)
+			case txid > want:
+				return fmt.Errorf("bolt: commit %d follows commit %d, which this store did not make", txid, txid-1)
+			}
+			pc := newPathChecker(s.db, tx, true)
+			if err := pc.freelist(txid - 1); err != nil {
+				return s.health.damaged(damage("%v", err))
+			}
+			hdr, err := pc.bucket(tx, bucketSettings)
+			if err != nil {
+				return s.health.damaged(damage("%v", err))
+			}
+			b := tx.Bucket(bucketSettings)
+			var written map[string]remoteassist.Settings // by this transaction, for later updates of the batch
+			for _, o := range batch {
+				if o.probe {
+					o.err = s.putProbe(tx, pc)
+					continue
+				}
+				if o.replace != nil {
+					if written == nil {
+						written = make(map[string]remoteassist.Settings, len(o.replace))
+					}
+					if err := s.replaceIn(b, o.replace, &updates, written); err != nil {
+						// Part of the replace may be written: abort it all.
+						culprit, o.err = o, err
+						return errAbort
+					}
+					continue
+				}
+				cur, ok := written[o.tenant]
+				if !ok {
+					if err := pc.key(hdr, []byte(o.tenant)); err != nil {
+						o.err = s.health.damaged(damage("looking up tenant %q: %v", o.tenant, err))
+						continue
+					}
+					if cur, o.err = s.getIn(b, o.tenant, txid-1); o.err != nil {
+						continue
+					}
+				}
+				next := o.patch.Apply(cur)
+				v, sum := encode(o.tenant, next)
+				if err, panicked := s.putIn(b, o.tenant, v); panicked {
+					// The panic may have left the transaction half changed: abort it.
+					culprit, o.err = o, err
+					return errAbort
+				} else if err != nil {
+					o.err = err
+					continue
+				}
+				o.out = next
+				if len(batch) > 1 {
+					if written == nil {
+						written = make(map[string]remoteassist.Settings, len(batch))
+					}
+					written[o.tenant] = next
+				}
+				updates = append(updates, indexUpdate{o.tenant, sum})
+			}
+			if s.inTx != nil {
+				s.inTx(tx)
+			}
+			// Before the commit is visible: a reader that sees the commit finds the index knows it.
+			prev = s.index.apply(updates, txid)
+			return nil
+		})
+	})
+	if err == nil {
+		s.committed.Store(txid)
+		s.health.writeSucceeded(false)
+		s.record.committed(txid)
+		return nil
+	}
+	s.index.revert(prev)
+	if errors.Is(err, errAbort) {
+		for _, o := range batch {
+			if o != culprit && o.err == nil {
+				o.out = remoteassist.Settings{}
+				retry = append(retry, o)
+			}
+		}
+		return retry
+	}
+	if errno, ok := storageFault(err); ok {
+		err = s.health.writeFailed(errno, err)
+	}
+	for _, o := range batch {
+		o.out = remoteassist.Settings{}
+		if o.err == nil {
+			o.err = err
+		}
+	}
+	return nil
+}
+
+// getIn is get inside a write transaction, whose snapshot is the newest commit: a panic fails
+// only this update, and the transaction goes on (a read changes nothing in it).
+func (s *Store) getIn(b *bbolt.Bucket, tenant string, at uint64) (st remoteassist.Settings, err error) {
+	defer s.recoverIn(&err, "reading the settings of tenant %q", tenant)
+	st, _, err = s.get(b, tenant, at, false)
+	return st, err
+}
+
+// putIn writes a record and reports whether it panicked.
+func (s *Store) putIn(b *bbolt.Bucket, tenant string, v []byte) (err error, panicked bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			err, panicked = s.health.damaged(damage("writing the settings of tenant %q: %v", tenant, r)), true
+		}
+	}()
+	if s.beforePut != nil {
+		s.beforePut(tenant)
+	}
+	return b.Put([]byte(tenant), v), false
+}
+
+// putProbe is the readiness probe's write: a counter in the meta bucket.
+func (s *Store) putProbe(tx *bbolt.Tx, pc pathChecker) error {
+	hdr, err := pc.bucket(tx, bucketMeta)
+	if err == nil {
+		err = pc.key(hdr, keyProbe)
+	}
 	if err != nil {
-		return remoteassist.Settings{}, err
+		return s.health.damaged(damage("%v", err))
 	}
-	next := p.Apply(cur)
-	v, err := encode(next)
-	if err != nil {
-		return remoteassist.Settings{}, err
+	m := tx.Bucket(bucketMeta)
+	var n uint64
+	if v := m.Get(keyProbe); len(v) == 8 {
+		n = binary.BigEndian.Uint64(v)
 	}
-	if err := b.Put([]byte(tenant), v); err != nil {
-		return remoteassist.Settings{}, err
-	}
-	return next, nil
+	return m.Put(keyProbe, binary.BigEndian.AppendUint64(nil, n+1))
 }
 
 // storageError gives a failed transaction its domain code. A closed database means the process
-// is shutting down, which a client should retry elsewhere or later; anything else (a full disk,
-// an I/O error, a corrupted record) is internal.
+// is shutting down, which a client should retry elsewhere or later; a storage fault was made
+// EUNAVAILABLE by commitOnce; anything else (a damaged record, a bug) is internal.
 func storageError(err error) error {
 	var e *remoteassist.Error
 	switch {
@@ -271,98 +850,159 @@ func storageError(err error) error {
 	}
 }
 
-// record is the stored form of a tenant's settings. Its field names are part of the file format:
-// rename nothing; add fields with a new Version.
-type record struct {
-	Version                          int     `json:"v"`
-	AllowSessionsToUnenrolledDevices *bool   `json:"allowSessionsToUnenrolledDevices"`
-	RemoteAssistanceState            *string `json:"remoteAssistanceState"`
-	BlockChat                        *bool   `json:"blockChat"`
-}
-
-// recordVersion is the only format this code reads and writes.
-const recordVersion = 1
-
-func encode(s remoteassist.Settings) ([]byte, error) {
-	state := string(s.RemoteAssistanceState)
-	return json.Marshal(record{
-		Version:                          recordVersion,
-		AllowSessionsToUnenrolledDevices: &s.AllowSessionsToUnenrolledDevices,
-		RemoteAssistanceState:            &state,
-		BlockChat:                        &s.BlockChat,
+// Backup writes a consistent copy of the data file to w, as of the newest commit, while the store
+// serves: bbolt's tx.WriteTo in a read transaction, which holds back no write. Before it writes,
+// it calls start, if not nil, with the size it will write and the commit it copies (for a
+// Content-Length, which lets a reader tell a cut copy from a whole one). It returns the number of
+// bytes written.
+func (s *Store) Backup(w io.Writer, start func(size int64, txid uint64)) (n int64, err error) {
+	err = s.mapped("backing up", true, func() error {
+		return s.db.View(func(tx *bbolt.Tx) (err error) {
+			if start != nil {
+				start(tx.Size(), uint64(tx.ID()))
+			}
+			n, err = tx.WriteTo(w)
+			return err
+		})
 	})
+	return n, err
 }
 
-// get reads a tenant's settings from the settings bucket of a transaction.
-func get(b *bbolt.Bucket, tenant string) (remoteassist.Settings, error) {
-	v := b.Get([]byte(tenant))
-	if v == nil {
-		return remoteassist.DefaultSettings(tenant), nil
-	}
-	s, err := decode(tenant, v)
-	if err != nil {
-		return remoteassist.Settings{}, remoteassist.Internal(fmt.Errorf("bolt: stored settings of tenant %q are corrupt: %w", tenant, err))
-	}
-	return s, nil
+// index remembers, for each tenant with a record, which commit wrote its newest record and that
+// record's checksum. Tenants are keyed by a 64-bit hash of their id (35 to 60 bytes per tenant in
+// all); two tenants of one hash would read as damaged, not as each other, and are as likely as
+// a random 64-bit collision.
+type index struct {
+	seed maphash.Seed
+	mu   sync.RWMutex
+	m    map[uint64]indexEntry
+	// found collects what the check at Open finds, for built to make m of the right size at once
+	// (growing a map of a million entries costs more than the whole rest of the check).
+	found []found
 }
 
-// decode accepts exactly what encode writes: every field present, nothing unknown, nothing after
-// the object, a known version and an in-contract state.
-func decode(tenant string, v []byte) (remoteassist.Settings, error) {
-	dec := json.NewDecoder(bytes.NewReader(v))
-	dec.DisallowUnknownFields()
-	var r record
-	if err := dec.Decode(&r); err != nil {
-		return remoteassist.Settings{}, err
+type found struct {
+	h   uint64
+	sum uint32
+}
+
+type indexEntry struct {
+	txid uint64
+	sum  uint32
+}
+
+type indexUpdate struct {
+	tenant string
+	sum    uint32
+}
+
+type indexPrev struct {
+	h   uint64
+	old indexEntry
+	had bool
+}
+
+func (x *index) init() {
+	x.seed = maphash.MakeSeed()
+	x.m = make(map[uint64]indexEntry)
+}
+
+// addOpen adds a record found at Open (before any commit of this process: commit 0). built
+// makes them the index.
+func (x *index) addOpen(key []byte, p parsed) {
+	x.found = append(x.found, found{maphash.Bytes(x.seed, key), p.sum})
+}
+
+// built makes the index of what addOpen collected.
+func (x *index) built() {
+	x.m = make(map[uint64]indexEntry, len(x.found))
+	for _, f := range x.found {
+		x.m[f.h] = indexEntry{sum: f.sum}
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return remoteassist.Settings{}, errors.New("data after the record")
+	x.found = nil
+}
+
+func (x *index) lookup(tenant string) (indexEntry, bool) {
+	h := maphash.String(x.seed, tenant)
+	x.mu.RLock()
+	e, ok := x.m[h]
+	x.mu.RUnlock()
+	return e, ok
+}
+
+// apply records the records commit txid writes and returns what they replace, for revert.
+func (x *index) apply(updates []indexUpdate, txid uint64) []indexPrev {
+	if len(updates) == 0 {
+		return nil
 	}
-	if r.Version != recordVersion {
-		return remoteassist.Settings{}, fmt.Errorf("unknown record version %d", r.Version)
+	prev := make([]indexPrev, len(updates))
+	x.mu.Lock()
+	for i, u := range updates {
+		h := maphash.String(x.seed, u.tenant)
+		old, had := x.m[h]
+		prev[i] = indexPrev{h, old, had}
+		x.m[h] = indexEntry{txid: txid, sum: u.sum}
 	}
-	if r.AllowSessionsToUnenrolledDevices == nil || r.RemoteAssistanceState == nil || r.BlockChat == nil {
-		return remoteassist.Settings{}, errors.New("a field is missing")
+	x.mu.Unlock()
+	return prev
+}
+
+// revert undoes apply, for a commit that failed.
+func (x *index) revert(prev []indexPrev) {
+	if len(prev) == 0 {
+		return
 	}
-	s := remoteassist.Settings{
-		ID:                               remoteassist.SettingsID(tenant),
-		AllowSessionsToUnenrolledDevices: *r.AllowSessionsToUnenrolledDevices,
-		RemoteAssistanceState:            remoteassist.State(*r.RemoteAssistanceState),
-		BlockChat:                        *r.BlockChat,
+	x.mu.Lock()
+	for i := len(prev) - 1; i >= 0; i-- {
+		if p := prev[i]; p.had {
+			x.m[p.h] = p.old
+		} else {
+			delete(x.m, p.h)
+		}
 	}
-	if err := s.Validate(); err != nil {
-		return remoteassist.Settings{}, err
-	}
-	return s, nil
+	x.mu.Unlock()
 }
 
 var _ remoteassist.StateStore = (*Store)(nil)
 
-// ResetSettings deletes the tenant's record, in a transaction of its own.
+// ResetSettings gives the tenant the defaults again, as an update that sets every property to its
+// default: committed and fsynced like any other, and kept by the index like any other record.
 func (s *Store) ResetSettings(ctx context.Context, tenant string) error {
-	if err := remoteassist.CheckRead(ctx, tenant); err != nil {
-		return err
-	}
-	if err := s.db.Update(func(tx *bbolt.Tx) error { return tx.Bucket(bucket).Delete([]byte(tenant)) }); err != nil {
-		return storageError(err)
-	}
-	return nil
+	_, err := s.UpdateSettings(ctx, tenant, remoteassist.DefaultSettings(tenant).Patch())
+	return err
 }
 
-// AllSettings reads every record in one read transaction.
+// AllSettings reads every record in one read transaction, vouched for as Settings vouches for
+// one, and leaves out the tenants that hold the defaults.
 func (s *Store) AllSettings(ctx context.Context) (map[string]remoteassist.Settings, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	if err := s.health.readErr(); err != nil {
+		return nil, err
+	}
+	want := s.committed.Load()
 	all := map[string]remoteassist.Settings{}
-	err := s.db.View(func(tx *bbolt.Tx) error {
-		return tx.Bucket(bucket).ForEach(func(k, v []byte) error {
-			settings, err := decode(string(k), v)
-			if err != nil {
-				return remoteassist.Internal(fmt.Errorf("bolt: stored settings of tenant %q are corrupt: %w", k, err))
+	err := s.mapped("reading", true, func() error {
+		return s.db.View(func(tx *bbolt.Tx) (err error) {
+			defer s.recoverIn(&err, "reading every tenant's settings")
+			at := uint64(tx.ID())
+			rolledBack := at < want
+			if rolledBack {
+				s.rolledBack(at, want)
 			}
-			all[string(k)] = settings
-			return nil
+			b := tx.Bucket(bucketSettings)
+			return b.ForEach(func(k, _ []byte) error {
+				tenant := string(k)
+				v, _, err := s.get(b, tenant, at, rolledBack)
+				if err != nil {
+					return err
+				}
+				if v != remoteassist.DefaultSettings(tenant) {
+					all[tenant] = v
+				}
+				return nil
+			})
 		})
 	})
 	if err != nil {
@@ -371,33 +1011,53 @@ func (s *Store) AllSettings(ctx context.Context) (map[string]remoteassist.Settin
 	return all, nil
 }
 
-// ReplaceAllSettings rewrites the bucket in one write transaction: the old records or the new,
-// never a mix, and fsynced before it returns.
+// ReplaceAllSettings queues one operation that, in a single transaction, writes all's settings
+// and gives every other tenant with a record the defaults.
 func (s *Store) ReplaceAllSettings(ctx context.Context, all map[string]remoteassist.Settings) error {
 	if err := remoteassist.CheckReplace(ctx, all); err != nil {
 		return err
 	}
-	err := s.db.Update(func(tx *bbolt.Tx) error {
-		if err := tx.DeleteBucket(bucket); err != nil {
-			return err
-		}
-		b, err := tx.CreateBucket(bucket)
-		if err != nil {
-			return err
-		}
-		for tenant, v := range all {
-			data, err := encode(v)
-			if err != nil {
-				return err
-			}
-			if err := b.Put([]byte(tenant), data); err != nil {
-				return err
-			}
+	if all == nil {
+		all = map[string]remoteassist.Settings{}
+	}
+	o := &op{replace: all, done: make(chan bool, 1)}
+	s.submit(o)
+	return o.err
+}
+
+// replaceIn is a replace op inside a write transaction. It adds the records it writes to updates
+// and written; a failure (a panic on a damaged page included) must abort the transaction.
+func (s *Store) replaceIn(b *bbolt.Bucket, all map[string]remoteassist.Settings, updates *[]indexUpdate,
+	written map[string]remoteassist.Settings) (err error) {
+	defer s.recoverIn(&err, "replacing every tenant's settings")
+	var stale []string
+	if err := b.ForEach(func(k, _ []byte) error {
+		if _, keep := all[string(k)]; !keep {
+			stale = append(stale, string(k))
 		}
 		return nil
-	})
-	if err != nil {
-		return storageError(err)
+	}); err != nil {
+		return err
+	}
+	put := func(tenant string, v remoteassist.Settings) error {
+		data, sum := encode(tenant, v)
+		if err := b.Put([]byte(tenant), data); err != nil {
+			return err
+		}
+		*updates = append(*updates, indexUpdate{tenant, sum})
+		written[tenant] = v
+		return nil
+	}
+	for _, tenant := range stale {
+		if err := put(tenant, remoteassist.DefaultSettings(tenant)); err != nil {
+			return err
+		}
+	}
+	for tenant, v := range all {
+		v.ID = remoteassist.SettingsID(tenant)
+		if err := put(tenant, v); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -182,9 +182,7 @@ func TestCorruptRecord(t *testing.T) {
 	for name, value := range cases {
 		t.Run(name, func(t *testing.T) {
 			tenant := "corrupt-" + name
-			if err := s.db.Update(func(tx *bbolt.Tx) error { return tx.Bucket(bucket).Put([]byte(tenant), []byte(value)) }); err != nil {
-				t.Fatal(err)
-			}
+			rawPut(t, s, tenant, value)
 			if got, err := s.Settings(t.Context(), tenant); remoteassist.ErrorCode(err) != remoteassist.EINTERNAL {
 				t.Errorf("Settings = %+v, %v; want an error with code %q", got, err, remoteassist.EINTERNAL)
 			}
@@ -414,9 +412,7 @@ func TestGroupCommitMaxBatchSize(t *testing.T) {
 // refuses) in one batch with good ones: only they fail, and the good ones are committed.
 func TestGroupCommitFailureIsolated(t *testing.T) {
 	s, path := openTemp(t)
-	if err := s.db.Update(func(tx *bbolt.Tx) error { return tx.Bucket(bucket).Put([]byte("corrupt"), []byte("{")) }); err != nil {
-		t.Fatal(err)
-	}
+	rawPut(t, s, "corrupt", "{")
 	batches, release := holdCommits(s)
 	defer release()
 	type result struct {
@@ -449,6 +445,8 @@ func TestGroupCommitFailureIsolated(t *testing.T) {
 			}
 		}
 	}
+	// A file with a damaged record is refused at Open: remove it first.
+	rawDelete(t, s, "corrupt")
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -563,12 +561,9 @@ func BenchmarkSettings(b *testing.B) {
 // one fsync, with no group commit around it. A lone update should cost little more.
 func BenchmarkCommit(b *testing.B) {
 	s, _ := openTemp(b)
-	v, err := encode(remoteassist.DefaultSettings("tenant"))
-	if err != nil {
-		b.Fatal(err)
-	}
+	v, _ := encode("tenant", remoteassist.DefaultSettings("tenant"))
 	for b.Loop() {
-		if err := s.db.Update(func(tx *bbolt.Tx) error { return tx.Bucket(bucket).Put([]byte("tenant"), v) }); err != nil {
+		if err := s.db.Update(func(tx *bbolt.Tx) error { return tx.Bucket(bucketSettings).Put([]byte("tenant"), v) }); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -4,7 +4,6 @@ package memory
 
 import (
 	"context"
-	"maps"
 	"sync"
 
 	"github.com/remoteassist/remoteassist"
@@ -66,14 +65,20 @@ func (s *Store) ResetSettings(ctx context.Context, tenant string) error {
 	return nil
 }
 
-// AllSettings returns a copy of every tenant's settings.
+// AllSettings returns a copy of every tenant's settings but the defaults.
 func (s *Store) AllSettings(ctx context.Context) (map[string]remoteassist.Settings, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return maps.Clone(s.tenants), nil
+	all := make(map[string]remoteassist.Settings, len(s.tenants))
+	for tenant, v := range s.tenants {
+		if v != remoteassist.DefaultSettings(tenant) {
+			all[tenant] = v
+		}
+	}
+	return all, nil
 }
 
 // ReplaceAllSettings swaps every tenant's settings for all's, under the store's lock.

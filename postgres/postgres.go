@@ -316,7 +316,7 @@ func (s *Store) ResetSettings(ctx context.Context, tenant string) error {
 	return nil
 }
 
-// AllSettings reads every row. It is meant for snapshots of test and staging databases: it
+// AllSettings reads every row, and leaves out those that hold the defaults. It is meant for snapshots of test and staging databases: it
 // holds every tenant in memory at once.
 func (s *Store) AllSettings(ctx context.Context) (map[string]remoteassist.Settings, error) {
 	if err := ctx.Err(); err != nil {
@@ -339,7 +339,9 @@ func (s *Store) AllSettings(ctx context.Context) (map[string]remoteassist.Settin
 			rows.Close()
 			return nil, remoteassist.Internal(fmt.Errorf("postgres: stored settings of tenant %q: %w", tenant, err))
 		}
-		all[tenant] = v
+		if v != remoteassist.DefaultSettings(tenant) {
+			all[tenant] = v
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, storeError(err)

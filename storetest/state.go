@@ -30,6 +30,8 @@ func runState(t *testing.T, open func(t *testing.T) remoteassist.Store) {
 		if err := s.ResetSettings(t.Context(), "never-wrote"); err != nil {
 			t.Errorf("resetting a tenant that never wrote: %v", err)
 		}
+		mustUpdate(t, s, "back-to-defaults", remoteassist.Patch{BlockChat: ptr(true)})
+		mustUpdate(t, s, "back-to-defaults", remoteassist.Patch{BlockChat: ptr(false)})
 		all, err := s.AllSettings(t.Context())
 		if err != nil || len(all) != 0 {
 			t.Errorf("after every tenant was reset: %v, %v", all, err)

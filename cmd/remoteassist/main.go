@@ -4,12 +4,16 @@
 //	remoteassist token  --tenant ID [--data DIR] [--scopes "A B"] [--roles "A B"] [--subject ID] [--ttl 1h]
 //	remoteassist get    [--url URL] [--token TOKEN] [--output table|json] [--timeout 30s]
 //	remoteassist set    [--state S] [--allow-unenrolled=B] [--block-chat=B] [--url URL] [--token TOKEN]
+//	remoteassist check  [--data DIR]
+//	remoteassist backup [--data DIR] FILE
+//	remoteassist restore [--data DIR] FILE
 //	remoteassist healthcheck [--url http://127.0.0.1:8080/readyz]
 //	remoteassist version
 //
 // Exit status: 0 on success, 1 when the service or the system fails, 2 for a mistake in the
-// command line or the environment. An error is reported on stderr in one line; a missing command
-// also prints the usage there.
+// command line or the environment, 3 when a data file (or a backup) is refused: empty, damaged,
+// or older than its commit record (serve, check, backup, restore); the line says how to recover.
+// An error is reported on stderr in one line; a missing command also prints the usage there.
 //
 // Run "remoteassist help" or "remoteassist COMMAND --help" for details.
 package main
@@ -38,6 +42,9 @@ func commands() []command {
 		{"token", "print a bearer token signed by a data directory's key", runToken},
 		{"get", "print the tenant's remote assistance settings", runGet},
 		{"set", "change remote assistance settings", runSet},
+		{"check", "check the embedded store's data file, at rest or in a running server", runCheck},
+		{"backup", "write a checked copy of the embedded store, at rest or from a running server", runBackup},
+		{"restore", "install a checked backup as the embedded store (the server stopped)", runRestore},
 		{"healthcheck", "exit 0 if a local serve is ready (for a container HEALTHCHECK)", runHealthcheck},
 		{"version", "print the version and commit the binary was built from", runVersion},
 	}
@@ -51,7 +58,7 @@ func main() {
 }
 
 // run executes the command line and returns the process exit code: 0 on success, 2 for a usage
-// error, 1 for anything else.
+// error, the code of an exitError, 1 for anything else.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, "remoteassist: no command given\n\n")

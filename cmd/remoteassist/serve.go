@@ -10,13 +10,11 @@ import (
 	"net/http"
 	neturl "net/url"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/remoteassist/remoteassist"
-	"github.com/remoteassist/remoteassist/bolt"
 	"github.com/remoteassist/remoteassist/docs"
 	"github.com/remoteassist/remoteassist/memory"
 	"github.com/remoteassist/remoteassist/openapi"
@@ -118,7 +116,7 @@ Every flag can also be set by the environment variable named in its description;
 	if err != nil {
 		return err
 	}
-	store, closeStore, err := openStore(ctx, kind, *storeURL, *dataDir)
+	store, closeStore, err := openStore(ctx, kind, *storeURL, *dataDir, logger)
 	if err != nil {
 		return err
 	}
@@ -208,14 +206,10 @@ func storeKind(url string) string {
 
 // openStore opens the store of that kind the --store value names and returns it and a function
 // that closes it.
-func openStore(ctx context.Context, kind, url, dataDir string) (store remoteassist.Store, close func(), err error) {
+func openStore(ctx context.Context, kind, url, dataDir string, logger *slog.Logger) (store remoteassist.Store, close func(), err error) {
 	switch kind {
 	case "embedded":
-		s, err := bolt.Open(filepath.Join(dataDir, "settings.db"))
-		if err != nil {
-			return nil, nil, err
-		}
-		return s, func() { _ = s.Close() }, nil
+		return openEmbedded(dataDir, logger)
 	case "memory":
 		return memory.New(), func() {}, nil
 	case "postgres":
