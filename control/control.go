@@ -1,0 +1,122 @@
+// Package control is the test control plane's state in one process: the fault rules applied to
+// the API's requests and the journal of those requests, with the findings derived from it.
+//
+// The server consults it on every API request (server.Config.Control); the admin API
+// (server.NewAdmin) and the in-process emulator (remoteassisttest) drive it. Its data types are
+// the admin contract's generated ones (gen/admin/models), so what a Go test passes is what a test
+// in any language sends to the admin API.
+package control
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"slices"
+
+	"github.com/remoteassist/remoteassist/gen/admin/models"
+)
+
+// DefaultJournalSize is how many requests the journal keeps when Options says nothing.
+const DefaultJournalSize = 10_000
+
+// Options configure a Control.
+type Options struct {
+	// JournalSize bounds the journal; 0 means DefaultJournalSize.
+	JournalSize int
+	// AllowPrefer lets a request ask for its own answer with "Prefer: code=NNN", as Prism does.
+	AllowPrefer bool
+}
+
+// Control holds a process's fault rules and journal. It is safe for concurrent use.
+type Control struct {
+	faults      faults
+	journal     *journal
+	allowPrefer bool
+}
+
+// New returns a Control with no rules and an empty journal.
+func New(opts Options) *Control {
+	size := opts.JournalSize
+	if size <= 0 {
+		size = DefaultJournalSize
+	}
+	return &Control{journal: newJournal(size), allowPrefer: opts.AllowPrefer}
+}
+
+// AddFault adds a rule; its error, for a rule that cannot apply, wraps ErrInvalidRule.
+func (c *Control) AddFault(spec models.FaultRuleSpec) (models.FaultRule, error) {
+	return c.faults.add(spec)
+}
+
+// Faults lists the rules, oldest first.
+func (c *Control) Faults() []models.FaultRule { return c.faults.list() }
+
+// DeleteFault removes a rule and reports whether there was one of that id.
+func (c *Control) DeleteFault(id string) bool { return c.faults.remove(id) }
+
+// ClearFaults removes every rule.
+func (c *Control) ClearFaults() { c.faults.clear() }
+
+// Decide returns what a request gets: the answer its Prefer header asks for, when those are
+// allowed, else the effect of the oldest rule that fires for it. ok is false for a request that
+// gets nothing; err is set for a Prefer header asking for what cannot be given.
+func (c *Control) Decide(req Request, prefer string) (d Decision, ok bool, err error) {
+	if c.allowPrefer && prefer != "" {
+		if d, ok, err := ParsePrefer(prefer); ok || err != nil {
+			return d, ok, err
+		}
+	}
+	d, ok = c.faults.decide(req)
+	return d, ok, nil
+}
+
+// Record adds a finished request to the journal. set is what a PATCH set (property names and
+// values; nil for other requests), of which the journal keeps the names and a digest.
+func (c *Control) Record(e models.JournalEntry, set map[string]any) {
+	entry := Entry{JournalEntry: e}
+	if len(set) > 0 {
+		names := make([]string, 0, len(set))
+		for name := range set {
+			names = append(names, name)
+		}
+		slices.Sort(names)
+		entry.Properties = &names
+		data, _ := json.Marshal(set) // keys sorted: the same patch, the same digest
+		sum := sha256.Sum256(data)
+		entry.patchDigest = hex.EncodeToString(sum[:8])
+	}
+	c.journal.add(entry)
+}
+
+// Journal returns the entries that match f, oldest first; limit, when positive, keeps the newest
+// that many.
+func (c *Control) Journal(f Filter, limit int) []models.JournalEntry {
+	var out []models.JournalEntry
+	for _, e := range c.journal.all() {
+		if f.matches(&e.JournalEntry) {
+			out = append(out, e.JournalEntry)
+		}
+	}
+	if limit > 0 && len(out) > limit {
+		out = out[len(out)-limit:]
+	}
+	return out
+}
+
+// Count returns how many entries match f.
+func (c *Control) Count(f Filter) int { return len(c.Journal(f, 0)) }
+
+// ClearJournal forgets every entry.
+func (c *Control) ClearJournal() { c.journal.clear() }
+
+// Findings derives the client behaviours the journal shows, for the clients f selects (its
+// tenant and app; the other criteria do not apply to findings).
+func (c *Control) Findings(f Filter) []models.Finding {
+	var out []models.Finding
+	for _, fd := range findings(c.journal.all()) {
+		if (f.Tenant == nil || deref(fd.Tenant) == *f.Tenant) && (f.App == nil || deref(fd.App) == *f.App) {
+			out = append(out, fd)
+		}
+	}
+	return out
+}

@@ -1,0 +1,209 @@
+package control
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/remoteassist/remoteassist/gen/admin/models"
+)
+
+func ptr[T any](v T) *T { return &v }
+
+func status(n int) *models.FaultEffectStatus { s := models.FaultEffectStatus(n); return &s }
+
+const (
+	getOp   = "deviceManagement.GetRemoteAssistanceSettings"
+	patchOp = "deviceManagement.UpdateRemoteAssistanceSettings"
+)
+
+func TestFaultMatchAndTimes(t *testing.T) {
+	c := New(Options{})
+	method := models.FaultMatchMethod("PATCH")
+	r, err := c.AddFault(models.FaultRuleSpec{
+		Match:  &models.FaultMatch{Tenant: ptr("contoso"), Method: &method},
+		Effect: models.FaultEffect{Status: status(503), RetryAfter: ptr(2)},
+		Times:  ptr(2),
+	})
+	if err != nil || r.Id == "" || *r.Remaining != 2 {
+		t.Fatalf("add: %+v, %v", r, err)
+	}
+	if _, ok, _ := c.Decide(Request{Tenant: "fabrikam", Method: "PATCH"}, ""); ok {
+		t.Error("another tenant matched")
+	}
+	if _, ok, _ := c.Decide(Request{Tenant: "contoso", Method: "GET"}, ""); ok {
+		t.Error("another method matched")
+	}
+	for i := range 2 {
+		d, ok, _ := c.Decide(Request{Tenant: "contoso", Method: "PATCH", Operation: patchOp}, "")
+		if !ok || d.Status != 503 || d.RetryAfter != 2*time.Second || d.Rule != r.Id {
+			t.Fatalf("firing %d: %+v %v", i, d, ok)
+		}
+	}
+	if _, ok, _ := c.Decide(Request{Tenant: "contoso", Method: "PATCH"}, ""); ok {
+		t.Error("fired a third time with times 2")
+	}
+	if got := c.Faults(); len(got) != 1 || got[0].Fired != 2 || *got[0].Remaining != 0 {
+		t.Errorf("list: %+v", got)
+	}
+	if !c.DeleteFault(r.Id) || c.DeleteFault(r.Id) || len(c.Faults()) != 0 {
+		t.Error("delete")
+	}
+}
+
+// TestFaultDrawsRepeat: the same seed gives the same firings and delays, run after run.
+func TestFaultDrawsRepeat(t *testing.T) {
+	run := func() (fired []bool, delays []time.Duration) {
+		c := New(Options{})
+		if _, err := c.AddFault(models.FaultRuleSpec{
+			Effect:      models.FaultEffect{DelayMs: &models.DelayRange{Min: 10, Max: ptr(50)}},
+			Probability: ptr(0.5), Seed: ptr(int64(42)),
+		}); err != nil {
+			t.Fatal(err)
+		}
+		for range 200 {
+			d, ok, _ := c.Decide(Request{Tenant: "t"}, "")
+			fired = append(fired, ok)
+			if ok {
+				if d.Delay < 10*time.Millisecond || d.Delay > 50*time.Millisecond {
+					t.Fatalf("delay %v outside 10–50 ms", d.Delay)
+				}
+				delays = append(delays, d.Delay)
+			}
+		}
+		return fired, delays
+	}
+	f1, d1 := run()
+	f2, d2 := run()
+	if fmt.Sprint(f1) != fmt.Sprint(f2) || fmt.Sprint(d1) != fmt.Sprint(d2) {
+		t.Error("the same seed drew differently")
+	}
+	n := 0
+	for _, f := range f1 {
+		if f {
+			n++
+		}
+	}
+	if n < 60 || n > 140 {
+		t.Errorf("probability 0.5 fired %d of 200", n)
+	}
+}
+
+func TestFaultRefused(t *testing.T) {
+	c := New(Options{})
+	for name, e := range map[string]models.FaultEffect{
+		"no effect":            {},
+		"drop with a status":   {Drop: ptr(true), Status: status(503)},
+		"max below min":        {DelayMs: &models.DelayRange{Min: 50, Max: ptr(10)}},
+		"retry-after twice":    {Status: status(429), RetryAfter: ptr(1), OmitRetryAfter: ptr(true)},
+		"status of no failure": {Status: status(200)},
+	} {
+		if _, err := c.AddFault(models.FaultRuleSpec{Effect: e}); !errors.Is(err, ErrInvalidRule) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if len(c.Faults()) != 0 {
+		t.Error("a refused rule was added")
+	}
+}
+
+func TestPrefer(t *testing.T) {
+	c := New(Options{AllowPrefer: true})
+	d, ok, err := c.Decide(Request{}, "return=minimal, code=429, retry-after=3")
+	if !ok || err != nil || d.Status != 429 || d.RetryAfter != 3*time.Second || d.Rule != "prefer" {
+		t.Errorf("%+v %v %v", d, ok, err)
+	}
+	if _, _, err := c.Decide(Request{}, "code=418"); err == nil {
+		t.Error("code=418 accepted")
+	}
+	if _, ok, err := c.Decide(Request{}, "return=representation"); ok || err != nil {
+		t.Errorf("a Prefer asking for nothing known: %v %v", ok, err)
+	}
+	if _, ok, _ := New(Options{}).Decide(Request{}, "code=503"); ok {
+		t.Error("Prefer honoured without AllowPrefer")
+	}
+}
+
+func TestJournalRingAndFilters(t *testing.T) {
+	c := New(Options{JournalSize: 3})
+	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	for i := range 5 {
+		c.Record(models.JournalEntry{Time: t0.Add(time.Duration(i) * time.Second), Tenant: ptr(fmt.Sprint("t", i%2)),
+			Method: "GET", Operation: getOp, Status: 200, RequestId: fmt.Sprint("r", i)}, nil)
+	}
+	all := c.Journal(Filter{}, 0)
+	if len(all) != 3 || all[0].RequestId != "r2" || all[2].RequestId != "r4" {
+		t.Fatalf("ring: %+v", all)
+	}
+	if n := c.Count(Filter{Tenant: ptr("t0")}); n != 2 {
+		t.Errorf("count of t0: %d", n)
+	}
+	since := t0.Add(3 * time.Second)
+	if got := c.Journal(Filter{Since: &since}, 1); len(got) != 1 || got[0].RequestId != "r4" {
+		t.Errorf("since with limit: %+v", got)
+	}
+	c.ClearJournal()
+	if n := c.Count(Filter{}); n != 0 {
+		t.Errorf("after clear: %d", n)
+	}
+}
+
+func TestFindings(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
+	type req struct {
+		at     float64
+		app    string
+		method string
+		status int
+		retry  *int
+		set    map[string]any
+	}
+	cases := []struct {
+		name string
+		reqs []req
+		want []models.FindingKind
+	}{
+		{"retried before Retry-After", []req{{0, "a", "PATCH", 429, ptr(5), map[string]any{"blockChat": true}}, {1, "a", "PATCH", 200, nil, map[string]any{"blockChat": true}}},
+			[]models.FindingKind{models.FindingKindRetriedBeforeRetryAfter}},
+		{"retried after Retry-After", []req{{0, "a", "PATCH", 429, ptr(1), map[string]any{"blockChat": true}}, {2, "a", "PATCH", 200, nil, map[string]any{"blockChat": true}}}, nil},
+		{"retried a 400", []req{{0, "a", "PATCH", 400, nil, map[string]any{"remoteAssistanceState": "on"}}, {1, "a", "PATCH", 400, nil, map[string]any{"remoteAssistanceState": "on"}}},
+			[]models.FindingKind{models.FindingKindRetriedClientError}},
+		{"fixed the 400", []req{{0, "a", "PATCH", 400, nil, map[string]any{"remoteAssistanceState": "on"}}, {1, "a", "PATCH", 200, nil, map[string]any{"remoteAssistanceState": "enabled"}}}, nil},
+		{"retried a 401", []req{{0, "a", "GET", 401, nil, nil}, {1, "a", "GET", 200, nil, nil}}, nil},
+		{"the same PATCH twice", []req{{0, "a", "PATCH", 200, nil, map[string]any{"blockChat": true}}, {9, "a", "PATCH", 200, nil, map[string]any{"blockChat": true}}},
+			[]models.FindingKind{models.FindingKindDuplicatePatch}},
+		{"read right after a write", []req{{0, "a", "PATCH", 200, nil, map[string]any{"blockChat": true}}, {0.5, "a", "GET", 200, nil, nil}},
+			[]models.FindingKind{models.FindingKindReadAfterWrite}},
+		{"read after a 204", []req{{0, "a", "PATCH", 204, nil, map[string]any{"blockChat": true}}, {0.5, "a", "GET", 200, nil, nil}}, nil},
+		{"two applications", []req{{0, "a", "PATCH", 200, nil, map[string]any{"blockChat": true}}, {0.5, "b", "GET", 200, nil, nil}, {1, "b", "PATCH", 200, nil, map[string]any{"blockChat": true}}}, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := New(Options{})
+			for i, r := range tc.reqs {
+				op := getOp
+				if r.method == "PATCH" {
+					op = patchOp
+				}
+				c.Record(models.JournalEntry{Time: at(r.at), Tenant: ptr("contoso"), App: ptr(r.app), Method: r.method,
+					Operation: op, Status: r.status, RetryAfter: r.retry, RequestId: fmt.Sprint("r", i)}, r.set)
+			}
+			got := c.Findings(Filter{})
+			var kinds []models.FindingKind
+			for _, f := range got {
+				kinds = append(kinds, f.Kind)
+				if len(f.RequestIds) != 2 || f.Detail == "" {
+					t.Errorf("finding %+v", f)
+				}
+			}
+			if fmt.Sprint(kinds) != fmt.Sprint(tc.want) {
+				t.Errorf("findings %v, want %v", kinds, tc.want)
+			}
+			if n := len(c.Findings(Filter{Tenant: ptr("fabrikam")})); n != 0 {
+				t.Errorf("%d findings for another tenant", n)
+			}
+		})
+	}
+}
