@@ -40,7 +40,7 @@ type operation struct {
 
 // compileContract reads every operation of the document. It fails when an operation lacks what
 // the server relies on, so that a broken contract stops the server at start-up.
-func compileContract(doc *openapi3.T) (map[string]*operation, error) {
+func compileContract(doc *openapi3.T, needPermissions bool) (map[string]*operation, error) {
 	ops := make(map[string]*operation)
 	for path, item := range doc.Paths.Map() {
 		for method, o := range item.Operations() {
@@ -69,11 +69,13 @@ func compileContract(doc *openapi3.T) (map[string]*operation, error) {
 			if op.success == 0 {
 				return nil, fmt.Errorf("server: %s has no 2xx response", o.OperationID)
 			}
-			perms, err := permissions(o)
-			if err != nil {
-				return nil, fmt.Errorf("server: %s: %w", o.OperationID, err)
+			if needPermissions {
+				perms, err := permissions(o)
+				if err != nil {
+					return nil, fmt.Errorf("server: %s: %w", o.OperationID, err)
+				}
+				op.permissions = perms
 			}
-			op.permissions = perms
 			if rb := o.RequestBody; rb != nil && rb.Value != nil {
 				mt := rb.Value.Content.Get("application/json")
 				if mt == nil || mt.Schema == nil || mt.Schema.Value == nil {

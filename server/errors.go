@@ -39,6 +39,8 @@ var graphErrors = map[string]graphError{
 	remoteassist.EUNAVAILABLE:     {http.StatusServiceUnavailable, "ServiceUnavailable", failNone},
 	remoteassist.EINTERNAL:        {http.StatusInternalServerError, "InternalServerError", failNone},
 	codeClientClosed:              {statusClientClosed, "", failNone},
+	codeBadGateway:                {http.StatusBadGateway, "BadGateway", failNone},
+	codeGatewayTimeout:            {http.StatusGatewayTimeout, "GatewayTimeout", failNone},
 }
 
 // statusClientClosed is the status the access log and the metrics record for a request whose
@@ -49,6 +51,13 @@ const statusClientClosed = 499
 // codeClientClosed is the server's own code, beside the domain's, for an error that only means
 // the client gave up: the request's context was cancelled and the error says so.
 const codeClientClosed = "client_closed"
+
+// The server's codes for the statuses only a fault rule answers with: the failures of a service
+// this one would depend on, as Graph reports them.
+const (
+	codeBadGateway     = "bad_gateway"
+	codeGatewayTimeout = "gateway_timeout"
+)
 
 // defaultRetryAfter is sent with 503s whose cause named no better delay.
 const defaultRetryAfter = 5 * time.Second
@@ -77,7 +86,7 @@ func (s *Server) writeError(c echo.Context, st *request, err error) {
 		return
 	}
 	st.err = err
-	if st.failure == failNone && st.op != nil {
+	if st.failure == failNone && st.op != nil && st.rule == "" {
 		st.failure = ge.class
 		if errors.Is(err, remoteassist.ErrEmptyPatch) {
 			st.failure = failEmptyPatch
@@ -92,6 +101,8 @@ func (s *Server) writeError(c echo.Context, st *request, err error) {
 		}
 	case http.StatusMethodNotAllowed:
 		if allow, ok := s.allow[req.URL.Path]; ok {
+			h["Allow"] = allow
+		} else if allow, ok := s.allow[c.Path()]; ok {
 			h["Allow"] = allow
 		}
 	case http.StatusTooManyRequests, http.StatusServiceUnavailable, http.StatusGatewayTimeout:

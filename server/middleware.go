@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -30,6 +31,8 @@ type request struct {
 	bodyRead bool
 	// failure is the validation failure class counted in the metrics, when one applies.
 	failure failureClass
+	// rule names the fault rule (or "prefer") that decided the answer, if any.
+	rule string
 	// err is the error the request was answered with, logged with the access line.
 	err error
 }
@@ -67,9 +70,17 @@ func (s *Server) entry(next echo.HandlerFunc) echo.HandlerFunc {
 		h["Cache-Control"] = cachePrivate
 		c.Set(requestKey, st)
 
-		if err := s.call(next, c); err != nil {
+		err := s.call(next, c)
+		if errors.Is(err, errDrop) {
+			// A fault rule asked for the connection to be dropped: it is journalled as status 0,
+			// then net/http closes the connection without a byte (http.ErrAbortHandler).
+			c.Response().Status = 0
+			s.finish(c, st)
+			panic(http.ErrAbortHandler)
+		}
+		if err != nil {
 			if !st.bodyRead {
-				dropBody(c)
+				bound(c)
 			}
 			s.writeError(c, st, err)
 		}
@@ -78,19 +89,22 @@ func (s *Server) entry(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// dropBody gives up on the body of a request that is refused before its body was read, or while
-// it was: net/http would otherwise read the rest before it sends the answer (when the body is
-// under 256 KiB), waiting on however slow a client. The body's connection cannot carry another
-// request then, and is closed after the answer.
-func dropBody(c echo.Context) {
+// drainTimeout bounds how long the answer to a refused request waits for the rest of its body.
+const drainTimeout = time.Second
+
+// bound limits the wait for the body of a request refused before its body was read, or while it
+// was. net/http reads the rest (up to 256 KiB) before it sends the answer, which keeps the
+// connection for the client's next request and lets a client that is still sending, such as an
+// SDK about to retry, finish its write; but a slow client must not hold the answer: past
+// drainTimeout the read fails, and the connection is closed after the answer instead.
+func bound(c echo.Context) {
 	req := c.Request()
 	if req.Body == nil || req.Body == http.NoBody {
 		return
 	}
 	// Not every ResponseWriter can set deadlines (a test's recorder cannot); its body does not
 	// wait on a client either.
-	_ = http.NewResponseController(c.Response().Writer).SetReadDeadline(time.Now())
-	req.Body.Close()
+	_ = http.NewResponseController(c.Response().Writer).SetReadDeadline(time.Now().Add(drainTimeout))
 }
 
 // call runs the rest of the chain and turns a panic in it into a 500 Graph envelope; the stack
@@ -116,6 +130,9 @@ func (s *Server) finish(c echo.Context, st *request) {
 	latency := time.Since(st.start)
 	status := c.Response().Status
 	s.metrics.observe(st, c.Request().Method, status, latency)
+	if s.control != nil && st.op != nil {
+		s.journal(c, st, status, latency)
+	}
 	level := slog.LevelInfo
 	if status >= 500 {
 		level = slog.LevelError
@@ -144,6 +161,9 @@ func (s *Server) finish(c echo.Context, st *request) {
 	if level == slog.LevelError && st.err != nil {
 		attrs = append(attrs, slog.String("error", st.err.Error()))
 	}
+	if st.rule != "" {
+		attrs = append(attrs, slog.String("fault_rule", st.rule))
+	}
 	s.logger.LogAttrs(ctx, level, "request", attrs...)
 }
 
@@ -161,12 +181,17 @@ func (s *Server) pipeline(op *operation) echo.MiddlewareFunc {
 			if err != nil {
 				return err
 			}
+			if s.control != nil {
+				if err := s.inject(c, st); err != nil {
+					return err
+				}
+			}
 			if s.throttle != nil {
 				if err := s.throttle.check(req.Method, st.principal); err != nil {
 					return err
 				}
 			}
-			if !st.principal.HasAny(op.permissions) {
+			if len(op.permissions) > 0 && !st.principal.HasAny(op.permissions) {
 				return forbidden(op, st.principal)
 			}
 			leave, err := s.admission.enterCaller(st.principal.Tenant, token)

@@ -38,7 +38,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/getkin/kin-openapi/openapi3"
+
 	"github.com/remoteassist/remoteassist"
+	"github.com/remoteassist/remoteassist/control"
 	"github.com/remoteassist/remoteassist/gen/echoapi"
 	"github.com/remoteassist/remoteassist/openapi"
 )
@@ -88,6 +91,9 @@ type Config struct {
 	// host and port, such as "http://localhost:3000", or "*" for any). Nil means
 	// DefaultCORSOrigins; an empty, non-nil list allows none.
 	CORSOrigins []string
+	// Control, when set, is the test control plane: its fault rules apply to the API's requests
+	// and its journal records them (the admin API, NewAdmin, drives it). Nil means neither.
+	Control *control.Control
 	// Now is the clock; nil means time.Now. Tests use it to move throttling windows.
 	Now func() time.Time
 	// Routes, when set, are mounted outside the API and without authentication, for GET and HEAD
@@ -114,12 +120,14 @@ type Server struct {
 	metricsHandler http.Handler
 	// fold is set when the profile matches names and enumerated values without regard to case.
 	fold bool
+	// control, when set, injects faults into the operations' answers and journals them.
+	control *control.Control
 	// allow is the Allow header of a 405, by route path.
 	allow map[string][]string
 }
 
-// New wires the layers, the handlers and the routes, in the order the package documentation
-// describes.
+// New wires the API: the layers, the handlers and the routes, in the order the package
+// documentation describes.
 func New(cfg Config) (*Server, error) {
 	if cfg.Store == nil || cfg.Authenticator == nil {
 		return nil, errors.New("server: Config.Store and Config.Authenticator are required")
@@ -128,7 +136,26 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	ops, err := compileContract(doc)
+	return build(cfg, surface{doc: doc, basePath: BasePath, permissions: true, probes: true,
+		register: func(s *Server, e *echo.Echo, ops map[string]*operation, mws map[string][]echo.MiddlewareFunc) {
+			h := &handler{store: s.store, readRules: readRules(doc, ops)}
+			echoapi.RegisterHandlersWithOptions(e, h, echoapi.RegisterHandlersOptions{BaseURL: BasePath, OperationMiddlewares: mws})
+		}})
+}
+
+// surface is what one server serves: a contract, the handlers of its operations, and whether
+// its operations need Graph's permissions and the probes are served beside them.
+type surface struct {
+	doc         *openapi3.T
+	basePath    string
+	permissions bool
+	probes      bool
+	register    func(s *Server, e *echo.Echo, ops map[string]*operation, mws map[string][]echo.MiddlewareFunc)
+}
+
+// build wires a server for the surface: the API's (New) or the admin API's (NewAdmin).
+func build(cfg Config, surf surface) (*Server, error) {
+	ops, err := compileContract(surf.doc, surf.permissions)
 	if err != nil {
 		return nil, err
 	}
@@ -137,7 +164,8 @@ func New(cfg Config) (*Server, error) {
 		auth:    cfg.Authenticator,
 		logger:  cfg.Logger,
 		maxBody: cfg.MaxBodyBytes,
-		fold:    caseInsensitive(doc),
+		fold:    caseInsensitive(surf.doc),
+		control: cfg.Control,
 	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
@@ -195,9 +223,11 @@ func New(cfg Config) (*Server, error) {
 		methods[path] = append(methods[path], verbs...)
 	}
 	s.metricsHandler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
-	route("/healthz", s.healthz, http.MethodGet)
-	route("/readyz", s.readyz, http.MethodGet)
-	route(MetricsPath, echo.WrapHandler(s.metricsHandler), http.MethodGet)
+	if surf.probes {
+		route("/healthz", s.healthz, http.MethodGet)
+		route("/readyz", s.readyz, http.MethodGet)
+		route(MetricsPath, echo.WrapHandler(s.metricsHandler), http.MethodGet)
+	}
 	for path, h := range cfg.Routes {
 		route(path, echo.WrapHandler(h), http.MethodGet, http.MethodHead)
 	}
@@ -206,16 +236,14 @@ func New(cfg Config) (*Server, error) {
 	var apiPaths []string
 	for id, op := range ops {
 		perOperation[id] = []echo.MiddlewareFunc{s.pipeline(op)}
-		methods[BasePath+op.path] = append(methods[BasePath+op.path], op.method)
-		apiPaths = append(apiPaths, BasePath+op.path)
+		path := surf.basePath + echoPath(op.path)
+		methods[path] = append(methods[path], op.method)
+		apiPaths = append(apiPaths, path)
 	}
 	if s.fold {
 		e.Pre(foldPath(apiPaths))
 	}
-	echoapi.RegisterHandlersWithOptions(e, &handler{store: s.store, readRules: readRules(doc, ops)}, echoapi.RegisterHandlersOptions{
-		BaseURL:              BasePath,
-		OperationMiddlewares: perOperation,
-	})
+	surf.register(s, e, ops, perOperation)
 	// A 405's Allow lists the route's methods (echo's own would add OPTIONS), the contract's for
 	// the API. Echo also answers OPTIONS on any route with a bare 204 of its own; no route has
 	// an OPTIONS operation, so it gets the same 405 as any other method a route lacks.
@@ -226,6 +254,22 @@ func New(cfg Config) (*Server, error) {
 		e.OPTIONS(path, func(echo.Context) error { return echo.ErrMethodNotAllowed })
 	}
 	return s, nil
+}
+
+// echoPath writes a contract path ("/admin/faults/{id}") as an echo route ("/admin/faults/:id").
+func echoPath(path string) string {
+	var b strings.Builder
+	for part := range strings.SplitSeq(path, "/") {
+		if part == "" {
+			continue
+		}
+		b.WriteByte('/')
+		if strings.HasPrefix(part, "{") && strings.HasSuffix(part, "}") {
+			part = ":" + part[1:len(part)-1]
+		}
+		b.WriteString(part)
+	}
+	return b.String()
 }
 
 // Drain prepares a shutdown: body reads in progress are cut short, and requests that have yet to

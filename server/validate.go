@@ -53,7 +53,14 @@ func validateParams(c echo.Context, op *operation, fold bool) error {
 			req.URL.RawQuery = query.Encode()
 		}
 	}
-	input := &openapi3filter.RequestValidationInput{Request: req, Route: op.route, QueryParams: query, Options: paramOptions}
+	var path map[string]string
+	if names := c.ParamNames(); len(names) > 0 {
+		path = make(map[string]string, len(names))
+		for i, name := range names {
+			path[name] = c.ParamValues()[i]
+		}
+	}
+	input := &openapi3filter.RequestValidationInput{Request: req, Route: op.route, PathParams: path, QueryParams: query, Options: paramOptions}
 	err := openapi3filter.ValidateRequest(req.Context(), input)
 	if err == nil {
 		return nil

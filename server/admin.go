@@ -1,0 +1,232 @@
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/remoteassist/remoteassist"
+	"github.com/remoteassist/remoteassist/control"
+	"github.com/remoteassist/remoteassist/gen/admin/echoapi"
+	adminmodels "github.com/remoteassist/remoteassist/gen/admin/models"
+	"github.com/remoteassist/remoteassist/openapi"
+)
+
+// AdminConfig is what the admin API (the test control plane) is built from.
+type AdminConfig struct {
+	// Store is the API's store, whose tenants the admin API reads, seeds and resets. Required.
+	Store remoteassist.StateStore
+	// Control holds the fault rules and the journal, the same the API's server consults.
+	// Required.
+	Control *control.Control
+	// Token is the admin credential every request must carry as a bearer token. Required.
+	Token string
+	// Logger receives the admin API's access log; nil discards it.
+	Logger *slog.Logger
+	// Routes, as Config.Routes: the admin contract and its docs.
+	Routes map[string]http.Handler
+}
+
+// NewAdmin returns the admin API's server, for a listener of its own: never mount it on the
+// API's. Every request needs AdminConfig.Token, compared in constant time; without it, 401 in
+// the Graph envelope. Bodies and parameters are validated against the admin contract by
+// kin-openapi, as the API's are against the API's.
+func NewAdmin(cfg AdminConfig) (*Server, error) {
+	if cfg.Store == nil || cfg.Control == nil || cfg.Token == "" {
+		return nil, errors.New("server: AdminConfig.Store, Control and Token are required")
+	}
+	doc, err := openapi.SharedAdmin()
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256([]byte(cfg.Token))
+	return build(Config{Store: cfg.Store, Authenticator: adminToken(sum), Logger: cfg.Logger, Routes: cfg.Routes,
+		CORSOrigins: []string{}},
+		surface{doc: doc, register: func(_ *Server, e *echo.Echo, _ map[string]*operation, mws map[string][]echo.MiddlewareFunc) {
+			h := &adminHandler{store: cfg.Store, control: cfg.Control}
+			echoapi.RegisterHandlersWithOptions(e, h, echoapi.RegisterHandlersOptions{OperationMiddlewares: mws})
+		}})
+}
+
+// adminToken authenticates the admin token: the SHA-256 of the one accepted, compared in
+// constant time (hashing first makes the time independent of the lengths too).
+type adminToken [sha256.Size]byte
+
+func (a adminToken) Authenticate(_ context.Context, token string) (remoteassist.Principal, error) {
+	sum := sha256.Sum256([]byte(token))
+	if subtle.ConstantTimeCompare(sum[:], a[:]) != 1 {
+		return remoteassist.Principal{}, remoteassist.Errorf(remoteassist.EUNAUTHENTICATED, "The admin token is not valid.")
+	}
+	return remoteassist.Principal{Tenant: "admin", Subject: "admin"}, nil
+}
+
+// adminHandler implements the admin contract's operations.
+type adminHandler struct {
+	store   remoteassist.StateStore
+	control *control.Control
+}
+
+var _ echoapi.ServerInterface = (*adminHandler)(nil)
+
+// adminContext is the @odata.context of the settings the admin API answers with: the API's
+// metadata URL, relative, since the admin listener does not know where the API is reached.
+const adminContext = BasePath + "/$metadata#deviceManagement/remoteAssistanceSettings/$entity"
+
+func writeSettings(c echo.Context, s remoteassist.Settings) error {
+	e := s.Entity()
+	e.OdataContext = adminContext
+	return c.JSONPretty(http.StatusOK, e, "")
+}
+
+func (h *adminHandler) GetTenantSettings(c echo.Context, tenant string) error {
+	s, err := h.store.Settings(c.Request().Context(), tenant)
+	if err != nil {
+		return err
+	}
+	return writeSettings(c, s)
+}
+
+// SeedTenantSettings sets the tenant's settings to the body's, the defaults for what it leaves
+// out.
+func (h *adminHandler) SeedTenantSettings(c echo.Context, tenant string) error {
+	var body remoteassist.Update
+	if err := bindValidated(&body, requestOf(c).body); err != nil {
+		return err
+	}
+	patch, err := remoteassist.PatchFromUpdate(tenant, &body)
+	if err != nil {
+		return err
+	}
+	seeded := patch.Apply(remoteassist.DefaultSettings(tenant))
+	s, err := h.store.UpdateSettings(c.Request().Context(), tenant, seeded.Patch())
+	if err != nil {
+		return err
+	}
+	return writeSettings(c, s)
+}
+
+func (h *adminHandler) ResetTenantSettings(c echo.Context, tenant string) error {
+	if err := h.store.ResetSettings(c.Request().Context(), tenant); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+func (h *adminHandler) ResetAllTenants(c echo.Context) error {
+	if err := h.store.ReplaceAllSettings(c.Request().Context(), nil); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+func (h *adminHandler) ExportSnapshot(c echo.Context) error {
+	all, err := h.store.AllSettings(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	snap := adminmodels.Snapshot{Tenants: make(map[string]remoteassist.Update, len(all))}
+	for tenant, s := range all {
+		snap.Tenants[tenant] = s.Patch().Update()
+	}
+	return c.JSONPretty(http.StatusOK, snap, "")
+}
+
+// ImportSnapshot replaces every tenant's settings with the snapshot's: its tenants get the
+// settings it gives them (the defaults for what it leaves out), every other tenant the defaults.
+func (h *adminHandler) ImportSnapshot(c echo.Context) error {
+	var snap adminmodels.Snapshot
+	if err := bindValidated(&snap, requestOf(c).body); err != nil {
+		return err
+	}
+	all := make(map[string]remoteassist.Settings, len(snap.Tenants))
+	for tenant, u := range snap.Tenants {
+		patch, err := remoteassist.PatchFromUpdate(tenant, &u)
+		if err != nil {
+			var e *remoteassist.Error
+			if errors.As(err, &e) {
+				e.Target = "tenants/" + remoteassist.Clip(tenant, 64) + "/" + e.Target
+				e.Message = "Tenant '" + remoteassist.Clip(tenant, 64) + "': " + e.Message
+			}
+			return err
+		}
+		all[tenant] = patch.Apply(remoteassist.DefaultSettings(tenant))
+	}
+	if err := h.store.ReplaceAllSettings(c.Request().Context(), all); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+func (h *adminHandler) ListFaults(c echo.Context) error {
+	return c.JSONPretty(http.StatusOK, adminmodels.FaultRules{Rules: h.control.Faults()}, "")
+}
+
+func (h *adminHandler) AddFault(c echo.Context) error {
+	var spec adminmodels.FaultRuleSpec
+	if err := bindValidated(&spec, requestOf(c).body); err != nil {
+		return err
+	}
+	rule, err := h.control.AddFault(spec)
+	if err != nil {
+		return &remoteassist.Error{Code: remoteassist.EINVALID, Target: "effect", Message: "Invalid fault rule: " + err.Error() + ".", Err: err}
+	}
+	c.Response().Header().Set("Location", "/admin/faults/"+rule.Id)
+	return c.JSONPretty(http.StatusCreated, rule, "")
+}
+
+func (h *adminHandler) ClearFaults(c echo.Context) error {
+	h.control.ClearFaults()
+	return c.NoContent(http.StatusNoContent)
+}
+
+func (h *adminHandler) DeleteFault(c echo.Context, id string) error {
+	if !h.control.DeleteFault(id) {
+		return remoteassist.Errorf(remoteassist.ENOTFOUND, "There is no fault rule '%s'.", remoteassist.Clip(id, 64))
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+func (h *adminHandler) QueryJournal(c echo.Context, p adminmodels.QueryJournalParams) error {
+	limit := 0
+	if p.Limit != nil {
+		limit = *p.Limit
+	}
+	entries := h.control.Journal(filter(p.Tenant, p.App, p.Operation, p.Method, p.Status, p.Since, p.Until), limit)
+	if entries == nil {
+		entries = []adminmodels.JournalEntry{}
+	}
+	return c.JSONPretty(http.StatusOK, adminmodels.JournalEntries{Entries: entries}, "")
+}
+
+func (h *adminHandler) CountJournal(c echo.Context, p adminmodels.CountJournalParams) error {
+	n := h.control.Count(filter(p.Tenant, p.App, p.Operation, p.Method, p.Status, p.Since, p.Until))
+	return c.JSONPretty(http.StatusOK, adminmodels.JournalCount{Count: n}, "")
+}
+
+func (h *adminHandler) ClearJournal(c echo.Context) error {
+	h.control.ClearJournal()
+	return c.NoContent(http.StatusNoContent)
+}
+
+func (h *adminHandler) ListFindings(c echo.Context, p adminmodels.ListFindingsParams) error {
+	findings := h.control.Findings(control.Filter{Tenant: p.Tenant, App: p.App})
+	if findings == nil {
+		findings = []adminmodels.Finding{}
+	}
+	return c.JSONPretty(http.StatusOK, adminmodels.Findings{Findings: findings}, "")
+}
+
+// filter builds the journal filter of a query's parameters.
+func filter(tenant, app *string, op *adminmodels.Operation, method *string, status *int, since, until *adminmodels.JournalSince) control.Filter {
+	f := control.Filter{Tenant: tenant, App: app, Method: method, Status: status, Since: since, Until: until}
+	if op != nil {
+		s := string(*op)
+		f.Operation = &s
+	}
+	return f
+}

@@ -1,0 +1,121 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/remoteassist/remoteassist"
+	"github.com/remoteassist/remoteassist/control"
+	"github.com/remoteassist/remoteassist/gen/admin/models"
+)
+
+// The test control plane's part of a request (Config.Control): the faults injected into its
+// answer, after authentication (the rules match on the token's tenant and application) and
+// before anything reads or changes stored state; and its entry in the journal, once answered.
+
+// errDrop asks the entry layer to drop the connection without an answer.
+var errDrop = errors.New("server: a fault rule drops the connection")
+
+// inject applies what the control plane decides for the request: a delay, then an error or a
+// dropped connection.
+func (s *Server) inject(c echo.Context, st *request) error {
+	req := c.Request()
+	d, ok, err := s.control.Decide(control.Request{Tenant: st.principal.Tenant, App: st.principal.App,
+		Operation: st.op.id, Method: req.Method}, req.Header.Get("Prefer"))
+	if err != nil {
+		return &remoteassist.Error{Code: remoteassist.EINVALID, Target: "Prefer", Message: err.Error() + "."}
+	}
+	if !ok {
+		return nil
+	}
+	st.rule = d.Rule
+	if d.Delay > 0 {
+		t := time.NewTimer(d.Delay)
+		select {
+		case <-t.C:
+		case <-req.Context().Done():
+			t.Stop()
+			return req.Context().Err()
+		}
+	}
+	switch {
+	case d.Drop:
+		return errDrop
+	case d.Status != 0:
+		return injectedError(d)
+	}
+	return nil
+}
+
+// injectedError is the error of a fault's status, in the words the service uses for it.
+func injectedError(d control.Decision) error {
+	after := d.RetryAfter
+	if d.OmitRetryAfter {
+		after = noRetryAfter
+	}
+	e := &remoteassist.Error{RetryAfter: after, Err: errors.New("injected by fault rule " + d.Rule)}
+	switch d.Status {
+	case http.StatusBadRequest:
+		e.Code, e.Message = remoteassist.EINVALID, "The request is malformed."
+	case http.StatusUnauthorized:
+		e.Code, e.Message = remoteassist.EUNAUTHENTICATED, "Access token validation failure."
+	case http.StatusForbidden:
+		e.Code, e.Message = remoteassist.EFORBIDDEN, "Missing permissions on the request."
+	case http.StatusNotFound:
+		e.Code, e.Message = remoteassist.ENOTFOUND, "Resource not found."
+	case http.StatusRequestTimeout:
+		e.Code, e.Message = remoteassist.ETIMEOUT, "The request body was not received in time. Send it faster, or retry."
+	case http.StatusRequestEntityTooLarge:
+		e.Code, e.Message = remoteassist.ETOOLARGE, "The request body is larger than the limit."
+	case http.StatusUnsupportedMediaType:
+		e.Code, e.Message = remoteassist.EMEDIATYPE, "The Content-Type is not supported. Send the body as application/json."
+	case http.StatusTooManyRequests:
+		e.Code, e.Message = remoteassist.ETHROTTLED, tenantThrottled
+	case http.StatusServiceUnavailable:
+		e.Code, e.Message = remoteassist.EUNAVAILABLE, remoteassist.UnavailableMessage
+	case http.StatusBadGateway:
+		e.Code, e.Message = codeBadGateway, "The service could not get an answer from a service it depends on. Retry later."
+	case http.StatusGatewayTimeout:
+		e.Code, e.Message = codeGatewayTimeout, "The service timed out waiting for a service it depends on. Retry later."
+	default:
+		e.Code, e.Message = remoteassist.EINTERNAL, remoteassist.InternalMessage
+	}
+	return e
+}
+
+// journal records a finished operation request in the control plane's journal.
+func (s *Server) journal(c echo.Context, st *request, status int, latency time.Duration) {
+	req := c.Request()
+	e := models.JournalEntry{
+		Time: st.start.UTC(), Method: req.Method, Operation: st.op.id, Status: status,
+		RequestId: st.requestID, ClientRequestId: st.clientRequestID,
+		LatencyMs: float64(latency.Microseconds()) / 1000,
+	}
+	if st.authenticated {
+		e.Tenant = &st.principal.Tenant
+		if st.principal.App != "" {
+			e.App = &st.principal.App
+		}
+	}
+	if st.rule != "" {
+		e.Rule = &st.rule
+	}
+	if ra, err := strconv.Atoi(c.Response().Header().Get("Retry-After")); err == nil {
+		e.RetryAfter = &ra
+	}
+	var set map[string]any
+	if body, ok := st.body.(map[string]any); ok && status >= 200 && status < 300 || ok && status >= 400 {
+		set = make(map[string]any, len(body))
+		for name, v := range body {
+			if name != "id" && !strings.HasPrefix(name, "@") {
+				set[name] = v
+			}
+		}
+	}
+	s.control.Record(e, set)
+}
