@@ -10,8 +10,11 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/remoteassist/remoteassist/remoteassisttest"
 )
 
 // tlsFixtures are certificate files for serve's TLS tests, in one directory.
@@ -67,4 +70,46 @@ func writeSelfSigned(t *testing.T, dir, name string, notBefore, notAfter time.Ti
 		t.Fatal(err)
 	}
 	return certPath, keyPath
+}
+
+// TestCAFile checks get's and set's --ca-file and REMOTEASSIST_CA_FILE against an HTTPS server
+// whose certificate no system CA signed.
+func TestCAFile(t *testing.T) {
+	clearEnv(t)
+	t.Setenv("REMOTEASSIST_CA_FILE", "")
+	srv := remoteassisttest.New(t, remoteassisttest.WithTLS())
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	conn := []string{"--url", srv.URL(), "--token", srv.Token("contoso")}
+
+	code, stdout, stderr := runCLI(t.Context(), append([]string{"get"}, conn...)...)
+	if code != 1 || stdout != "" || !strings.Contains(stderr, "certificate signed by unknown authority") ||
+		!strings.Contains(stderr, "pass --ca-file") || strings.Count(stderr, "\n") != 1 {
+		t.Errorf("get without the CA: exit %d, stdout %q, stderr %q; want 1 and a hint", code, stdout, stderr)
+	}
+	code, stdout, stderr = runCLI(t.Context(), append([]string{"get", "--ca-file", caFile}, conn...)...)
+	if code != 0 || !strings.Contains(stdout, "notConfigured") {
+		t.Errorf("get --ca-file: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	t.Setenv("REMOTEASSIST_CA_FILE", caFile)
+	code, stdout, stderr = runCLI(t.Context(), append([]string{"set", "--block-chat=true"}, conn...)...)
+	if code != 0 || !strings.Contains(stdout, "blockChat                         true") {
+		t.Errorf("set with REMOTEASSIST_CA_FILE: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	t.Setenv("REMOTEASSIST_CA_FILE", "")
+
+	notPEM := filepath.Join(t.TempDir(), "ca.txt")
+	if err := os.WriteFile(notPEM, []byte("hello"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(t.TempDir(), "missing.pem")
+	for file, want := range map[string]string{
+		missing: "--ca-file " + missing + ": no such file or directory",
+		notPEM:  "--ca-file " + notPEM + ": holds no PEM certificate",
+	} {
+		code, stdout, stderr := runCLI(t.Context(), append([]string{"get", "--ca-file", file}, conn...)...)
+		assertRefused(t, "get", code, stdout, stderr, want)
+	}
 }
