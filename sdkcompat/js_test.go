@@ -126,6 +126,8 @@ func installJS(t *testing.T, npm string) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, npm, "ci", "--no-audit", "--no-fund", "--loglevel=error")
 	cmd.Dir = "js"
+	// As scripts/lint-npm-env.sh has it for the root's tools: no install scripts, no update check.
+	cmd.Env = append(os.Environ(), "NPM_CONFIG_IGNORE_SCRIPTS=true", "NPM_CONFIG_UPDATE_NOTIFIER=false")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("npm ci in sdkcompat/js: %v\n%s", err, out)
 	}
