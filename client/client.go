@@ -13,6 +13,7 @@ package client
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -69,6 +70,7 @@ type options struct {
 	userAgent  string
 	retry      retryPolicy
 	profile    remoteassist.Profile
+	rootCAs    *x509.CertPool
 }
 
 // WithToken sends a fixed bearer token with every request. A 401 is returned as is, since
@@ -173,7 +175,12 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 			return nil, err
 		}
 	}
-	if o.httpClient == nil {
+	switch {
+	case o.rootCAs != nil && o.httpClient != nil:
+		return nil, errors.New("client: WithRootCAs or WithCAFile with WithHTTPClient: set RootCAs in the TLS config of your client's transport instead")
+	case o.rootCAs != nil:
+		o.httpClient = tlsClient(o.rootCAs)
+	case o.httpClient == nil:
 		o.httpClient = &http.Client{Timeout: DefaultTimeout}
 	}
 	// NewClient, unlike the bare request builders, keeps the base path (/beta): it resolves

@@ -15,6 +15,7 @@ package remoteassisttest
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -56,6 +57,7 @@ type config struct {
 	logger   *slog.Logger
 	now      func() time.Time
 	store    remoteassist.Store
+	tls      bool
 }
 
 // WithThrottle limits each tenant's request rate, so that code can be tested against 429s;
@@ -66,6 +68,12 @@ func WithThrottle(c server.ThrottleConfig) Option { return func(cfg *config) { c
 // remoteassist.ProfileGraph the emulator answers as today's Graph does (states disabled and
 // enabled, PATCH 204, case-insensitive names), and its Client is told so.
 func WithProfile(p remoteassist.Profile) Option { return func(cfg *config) { cfg.profile = p } }
+
+// WithTLS serves HTTPS, with HTTP/2 and HTTP/1.1 by ALPN, as Graph does, on a certificate for
+// 127.0.0.1, ::1 and example.com made for the test (net/http/httptest's). URL starts with
+// https://; Client trusts the certificate, and CertPool gives it to other clients (Microsoft's
+// SDKs, an http.Transport's TLSClientConfig.RootCAs).
+func WithTLS() Option { return func(cfg *config) { cfg.tls = true } }
 
 // WithLogger receives the service's access log and errors, which are discarded by default.
 func WithLogger(l *slog.Logger) Option { return func(cfg *config) { cfg.logger = l } }
@@ -126,7 +134,29 @@ func Start(opts ...Option) (*Server, error) {
 	if cfg.profile == "" {
 		cfg.profile = remoteassist.ProfileDocumented
 	}
-	return &Server{handler: srv, ts: httptest.NewServer(srv), key: key, store: cfg.store, profile: cfg.profile}, nil
+	ts := httptest.NewUnstartedServer(srv)
+	if cfg.tls {
+		ts.EnableHTTP2 = true
+		ts.StartTLS()
+	} else {
+		ts.Start()
+	}
+	return &Server{handler: srv, ts: ts, key: key, store: cfg.store, profile: cfg.profile}, nil
+}
+
+// Certificate returns the certificate of a Server started WithTLS, nil for a plain HTTP one.
+func (s *Server) Certificate() *x509.Certificate { return s.ts.Certificate() }
+
+// CertPool returns a pool holding the certificate of a Server started WithTLS, for clients to
+// verify it with; nil for a plain HTTP Server.
+func (s *Server) CertPool() *x509.CertPool {
+	cert := s.ts.Certificate()
+	if cert == nil {
+		return nil
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return pool
 }
 
 // Close stops the emulator: it stops listening and waits for requests in flight.

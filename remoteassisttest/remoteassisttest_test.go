@@ -2,6 +2,7 @@ package remoteassisttest_test
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -258,5 +259,38 @@ func TestGraphProfile(t *testing.T) {
 	}
 	if got := srv.Settings("contoso"); got.RemoteAssistanceState != client.StateEnabled {
 		t.Errorf("stored %+v", got)
+	}
+}
+
+func TestWithTLS(t *testing.T) {
+	srv := remoteassisttest.New(t, remoteassisttest.WithTLS())
+	if !strings.HasPrefix(srv.URL(), "https://") {
+		t.Fatalf("URL %s, want https", srv.URL())
+	}
+	if _, err := srv.Client("contoso").Get(t.Context()); err != nil {
+		t.Fatalf("Client: %v", err)
+	}
+	// Any client that trusts CertPool reaches it over HTTP/2, and over HTTP/1.1 when it
+	// offers only that.
+	for _, h2 := range []bool{true, false} {
+		tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: srv.CertPool()}, ForceAttemptHTTP2: h2}
+		if !h2 {
+			tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+		}
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL()+"/deviceManagement/remoteAssistanceSettings", nil)
+		req.Header.Set("Authorization", "Bearer "+srv.Token("contoso"))
+		res, err := (&http.Client{Transport: tr}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		want := map[bool]string{true: "HTTP/2.0", false: "HTTP/1.1"}[h2]
+		if res.StatusCode != http.StatusOK || res.Proto != want {
+			t.Errorf("%d over %s, want 200 over %s", res.StatusCode, res.Proto, want)
+		}
+		tr.CloseIdleConnections()
+	}
+	if plain := remoteassisttest.New(t); plain.CertPool() != nil || plain.Certificate() != nil {
+		t.Error("a plain HTTP server has a certificate")
 	}
 }

@@ -403,14 +403,33 @@ func (w *wire) RoundTrip(req *http.Request) (*http.Response, error) {
 	ex := exchange{method: req.Method, url: cloneURL(req.URL), reqHeader: req.Header.Clone(),
 		reqLength: req.ContentLength, sent: time.Now()}
 	if req.Body != nil && req.Body != http.NoBody {
-		data, err := io.ReadAll(req.Body)
-		if err != nil {
-			return nil, err
+		if prev, ok := req.Body.(*attemptBody); ok {
+			// kiota's retry handler sends the same body again, rewound, as soon as the previous
+			// attempt's RoundTrip returned; but the transport may still be writing that attempt's
+			// body (the service may answer 429 before reading it), which http.RoundTripper allows
+			// until it closes the body. Wait for that, as the contract asks of a caller reusing a
+			// body, so that what is recorded and sent is the whole body, whatever the timing.
+			select {
+			case <-prev.closed:
+			case <-time.After(30 * time.Second): // a hang guard only
+				return nil, errors.New("wire: the previous attempt's body was never closed")
+			}
+			req.Body = prev.body
 		}
 		if s, ok := req.Body.(io.Seeker); ok {
 			if _, err := s.Seek(0, io.SeekStart); err != nil {
 				return nil, err
 			}
+		}
+		data, err := io.ReadAll(req.Body)
+		if err != nil {
+			return nil, err
+		}
+		if rsc, ok := req.Body.(io.ReadSeekCloser); ok {
+			if _, err := rsc.Seek(0, io.SeekStart); err != nil {
+				return nil, err
+			}
+			req.Body = &attemptBody{body: rsc, closed: make(chan struct{})}
 		} else {
 			req.Body = io.NopCloser(bytes.NewReader(data))
 		}
@@ -433,6 +452,24 @@ func (w *wire) RoundTrip(req *http.Request) (*http.Response, error) {
 	ex.status, ex.respHeader, ex.respBody = res.StatusCode, res.Header.Clone(), data
 	w.record(ex)
 	return res, nil
+}
+
+// attemptBody is a rewindable request body as one attempt passed it on: closed is closed once
+// the transport closed the body, which it may do after RoundTrip returned.
+type attemptBody struct {
+	body   io.ReadSeekCloser
+	closed chan struct{}
+	once   sync.Once
+}
+
+func (b *attemptBody) Read(p []byte) (int, error) { return b.body.Read(p) }
+func (b *attemptBody) Seek(offset int64, whence int) (int64, error) {
+	return b.body.Seek(offset, whence)
+}
+func (b *attemptBody) Close() error {
+	err := b.body.Close()
+	b.once.Do(func() { close(b.closed) })
+	return err
 }
 
 func (w *wire) record(ex exchange) {

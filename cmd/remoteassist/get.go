@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strings"
 	"syscall"
@@ -27,6 +30,7 @@ type connFlags struct {
 	token   string
 	output  string
 	timeout time.Duration
+	caFile  string
 }
 
 func (f *connFlags) register(fs *flag.FlagSet) {
@@ -36,6 +40,8 @@ func (f *connFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.token, "token", "", "bearer token (env REMOTEASSIST_TOKEN)")
 	fs.StringVar(&f.output, "output", "table", `output format: "table" or "json"`)
 	fs.DurationVar(&f.timeout, "timeout", defaultTimeout, "give up after this long, retries included")
+	fs.StringVar(&f.caFile, "ca-file", envOr("REMOTEASSIST_CA_FILE", ""),
+		"PEM file of CA certificates to trust besides the system's, such as the ca.pem of serve --tls (env REMOTEASSIST_CA_FILE; SSL_CERT_FILE replaces the system's instead)")
 }
 
 // newClient checks the flags and returns a client for them; mistakes are usage errors.
@@ -54,8 +60,18 @@ func (f *connFlags) newClient() (*client.Client, error) {
 		return nil, usageError{fmt.Errorf("no token: pass --token or set REMOTEASSIST_TOKEN " +
 			"(for a local server: export REMOTEASSIST_TOKEN=$(remoteassist token --tenant YOUR-TENANT))")}
 	}
-	c, err := client.New(f.url, client.WithToken(token), client.WithUserAgent(cliUserAgent))
-	if err != nil {
+	opts := []client.Option{client.WithToken(token), client.WithUserAgent(cliUserAgent)}
+	if f.caFile != "" {
+		opts = append(opts, client.WithCAFile(f.caFile))
+	}
+	c, err := client.New(f.url, opts...)
+	var pathErr *fs.PathError
+	switch {
+	case err != nil && errors.As(err, &pathErr):
+		return nil, usageError{fmt.Errorf("--ca-file %s: %w", f.caFile, pathErr.Err)}
+	case err != nil && strings.HasPrefix(err.Error(), "client: WithCAFile: "):
+		return nil, usageError{fmt.Errorf("--ca-file %s: %s", f.caFile, strings.TrimPrefix(err.Error(), "client: WithCAFile: "+f.caFile+" "))}
+	case err != nil:
 		return nil, usageError{fmt.Errorf("--url: %w", err)}
 	}
 	return c, nil
@@ -71,6 +87,8 @@ func (f *connFlags) callFailed(err error) error {
 		return &exitError{msg: "error: " + apiErr.Error(), code: 1}
 	case errors.Is(err, context.DeadlineExceeded):
 		return &exitError{msg: fmt.Sprintf("error: no answer from %s within %v (--timeout)", f.url, f.timeout), code: 1}
+	case errors.As(err, new(x509.UnknownAuthorityError)), errors.As(err, new(*tls.CertificateVerificationError)):
+		return &exitError{msg: fmt.Sprintf("error: %v (for a serve --tls, pass --ca-file with the ca.pem in its data directory)", err), code: 1}
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return &exitError{msg: fmt.Sprintf("error: nothing listens at %s; is \"remoteassist serve\" running? (%v)", f.url, err), code: 1}
 	}

@@ -63,3 +63,34 @@ func TestHealthcheck(t *testing.T) {
 		})
 	}
 }
+
+// TestHealthcheckTLS: with serve's TLS variables set, the default URL is https, and the probe of
+// the local process does not need to trust its certificate.
+func TestHealthcheckTLS(t *testing.T) {
+	ts := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/readyz" {
+			w.WriteHeader(http.StatusNotFound)
+		}
+	}))
+	t.Cleanup(ts.Close)
+	addr := strings.TrimPrefix(ts.URL, "https://")
+	for _, env := range []map[string]string{
+		{"REMOTEASSIST_TLS": "true"},
+		{"REMOTEASSIST_TLS_CERT": "/etc/remoteassist/cert.pem"},
+	} {
+		t.Setenv("REMOTEASSIST_ADDR", addr)
+		t.Setenv("REMOTEASSIST_TLS", "")
+		t.Setenv("REMOTEASSIST_TLS_CERT", "")
+		for k, v := range env {
+			t.Setenv(k, v)
+		}
+		if code, stdout, stderr := runCLI(t.Context(), "healthcheck"); code != 0 || stdout != "" || stderr != "" {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want 0", env, code, stdout, stderr)
+		}
+	}
+	t.Setenv("REMOTEASSIST_TLS", "")
+	t.Setenv("REMOTEASSIST_TLS_CERT", "")
+	if code, _, stderr := runCLI(t.Context(), "healthcheck"); code != 1 || !strings.Contains(stderr, "http://"+addr) {
+		t.Errorf("without the TLS variables: exit %d, stderr %q; want 1 asking http://", code, stderr)
+	}
+}

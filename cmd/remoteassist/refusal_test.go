@@ -21,7 +21,9 @@ var serveEnv = []string{
 	"REMOTEASSIST_ADDR", "REMOTEASSIST_DATA", "REMOTEASSIST_STORE", "REMOTEASSIST_LOG_FORMAT",
 	"REMOTEASSIST_JWKS_URL", "REMOTEASSIST_JWKS_FILE", "REMOTEASSIST_ISSUER", "REMOTEASSIST_AUDIENCE",
 	"REMOTEASSIST_TENANTS", "REMOTEASSIST_LEEWAY", "REMOTEASSIST_DEV_TOKENS", "REMOTEASSIST_THROTTLE",
-	"REMOTEASSIST_MAX_CONCURRENT", "REMOTEASSIST_MAX_CONNECTIONS", "REMOTEASSIST_PROFILE", "REMOTEASSIST_SHUTDOWN_GRACE", "REMOTEASSIST_OPS_ADDR", "REMOTEASSIST_CORS_ORIGINS", "REMOTEASSIST_THROTTLE_RETRY_AFTER",
+	"REMOTEASSIST_MAX_CONCURRENT", "REMOTEASSIST_MAX_CONNECTIONS", "REMOTEASSIST_PROFILE", "REMOTEASSIST_SHUTDOWN_GRACE",
+	"REMOTEASSIST_OPS_ADDR", "REMOTEASSIST_CORS_ORIGINS", "REMOTEASSIST_THROTTLE_RETRY_AFTER",
+	"REMOTEASSIST_TLS", "REMOTEASSIST_TLS_CERT", "REMOTEASSIST_TLS_KEY",
 }
 
 // clearServeEnv keeps the developer's own REMOTEASSIST_* settings out of a serve test.
@@ -161,6 +163,23 @@ func TestServeRefusals(t *testing.T) {
 		{name: "jwks-url without a scheme", args: []string{"--jwks-url", "login.example/keys", "--issuer", "i"}, want: `--jwks-url "login.example/keys"`},
 		{name: "REMOTEASSIST_JWKS_URL not http", env: map[string]string{"REMOTEASSIST_JWKS_URL": "file:///keys.json", "REMOTEASSIST_ISSUER": "i"},
 			want: `REMOTEASSIST_JWKS_URL "file:///keys.json": want an http(s) URL`},
+
+		{name: "tls not a boolean", args: []string{"--tls=yes"}, want: `invalid boolean value "yes" for -tls`},
+		{name: "REMOTEASSIST_TLS not a boolean", env: map[string]string{"REMOTEASSIST_TLS": "on"},
+			want: `REMOTEASSIST_TLS "on": want true or false (or pass --tls)`},
+		{name: "tls with tls-cert", args: []string{"--tls", "--tls-cert", "c.pem", "--tls-key", "k.pem"},
+			want: "--tls with --tls-cert: --tls makes its own certificate; give either --tls or --tls-cert and --tls-key"},
+		{name: "tls with tls-key", args: []string{"--tls", "--tls-key", "k.pem"}, want: "--tls with --tls-key: --tls makes its own certificate"},
+		{name: "REMOTEASSIST_TLS with REMOTEASSIST_TLS_CERT", env: map[string]string{"REMOTEASSIST_TLS": "true", "REMOTEASSIST_TLS_CERT": "c.pem", "REMOTEASSIST_TLS_KEY": "k.pem"},
+			want: "REMOTEASSIST_TLS with REMOTEASSIST_TLS_CERT: --tls makes its own certificate"},
+		{name: "tls-cert without tls-key", args: []string{"--tls-cert", "c.pem"}, want: "--tls-cert needs --tls-key (or REMOTEASSIST_TLS_KEY)"},
+		{name: "tls-key without tls-cert", args: []string{"--tls-key", "k.pem"}, want: "--tls-key needs --tls-cert (or REMOTEASSIST_TLS_CERT)"},
+		{name: "REMOTEASSIST_TLS_CERT without a key", env: map[string]string{"REMOTEASSIST_TLS_CERT": "c.pem"}, want: "REMOTEASSIST_TLS_CERT needs --tls-key"},
+		{name: "empty tls-key", args: []string{"--tls-cert", "c.pem", "--tls-key="}, want: "--tls-cert needs --tls-key"},
+		{name: "tls-cert missing", args: []string{"--tls-cert", "/nonexistent/cert.pem", "--tls-key", "/nonexistent/key.pem"},
+			want: "--tls-cert /nonexistent/cert.pem: no such file or directory"},
+		{name: "REMOTEASSIST_TLS_CERT missing", env: map[string]string{"REMOTEASSIST_TLS_CERT": "/nonexistent/cert.pem", "REMOTEASSIST_TLS_KEY": "/nonexistent/key.pem"},
+			want: "REMOTEASSIST_TLS_CERT /nonexistent/cert.pem: no such file or directory"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -388,5 +407,81 @@ func TestTokenSubject(t *testing.T) {
 		if claims.Sub != tc.want || claims.Oid != tc.want || claims.Tid != "contoso" {
 			t.Errorf("%v: sub %q oid %q tid %q, want sub and oid %q", tc.args, claims.Sub, claims.Oid, claims.Tid, tc.want)
 		}
+	}
+}
+
+// TestServeTLSRefusals checks that certificate files serve cannot use are refused like any other
+// mistake (exit 2, one line naming the flag or variable, the file and the reason, nothing created,
+// nothing listened on), and that a good pair and --tls get as far as listening.
+func TestServeTLSRefusals(t *testing.T) {
+	fx := newTLSFixtures(t)
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{"certificate missing", []string{"--tls-cert", fx.path("missing.pem"), "--tls-key", fx.key}, nil,
+			"--tls-cert " + fx.path("missing.pem") + ": no such file or directory"},
+		{"key missing", []string{"--tls-cert", fx.cert, "--tls-key", fx.path("missing.pem")}, nil,
+			"--tls-key " + fx.path("missing.pem") + ": no such file or directory"},
+		{"certificate unreadable (a directory)", []string{"--tls-cert", fx.dir, "--tls-key", fx.key}, nil,
+			"--tls-cert " + fx.dir + ": is a directory"},
+		{"certificate empty", []string{"--tls-cert", fx.path("empty.pem"), "--tls-key", fx.key}, nil,
+			"--tls-cert " + fx.path("empty.pem") + ": the file is empty"},
+		{"certificate not PEM", []string{"--tls-cert", fx.path("garbage.pem"), "--tls-key", fx.key}, nil,
+			"--tls-cert " + fx.path("garbage.pem") + ": not PEM"},
+		{"key not PEM", []string{"--tls-cert", fx.cert, "--tls-key", fx.path("garbage.pem")}, nil,
+			"--tls-key " + fx.path("garbage.pem") + ": not PEM"},
+		{"files swapped", []string{"--tls-cert", fx.key, "--tls-key", fx.cert}, nil,
+			"--tls-cert " + fx.key + ": no CERTIFICATE block (found PRIVATE KEY)"},
+		{"key of another certificate", []string{"--tls-cert", fx.cert, "--tls-key", fx.otherKey}, nil,
+			"--tls-key " + fx.otherKey + ": the key does not match the certificate in " + fx.cert},
+		{"expired", []string{"--tls-cert", fx.expired, "--tls-key", fx.expiredKey}, nil,
+			"--tls-cert " + fx.expired + ": the certificate expired on "},
+		{"REMOTEASSIST_TLS_KEY of another certificate", nil, map[string]string{"REMOTEASSIST_TLS_CERT": fx.cert, "REMOTEASSIST_TLS_KEY": fx.otherKey},
+			"REMOTEASSIST_TLS_KEY " + fx.otherKey + ": the key does not match"},
+		{"flag names the file when the variable is overridden", []string{"--tls-cert", fx.expired},
+			map[string]string{"REMOTEASSIST_TLS_CERT": fx.cert, "REMOTEASSIST_TLS_KEY": fx.expiredKey},
+			"--tls-cert " + fx.expired + ": the certificate expired on "},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			setServeEnv(t, tc.env)
+			asked := fakeListen(t)
+			dataDir := filepath.Join(t.TempDir(), "data")
+			args := append([]string{"serve", "--data", dataDir, "--addr", "127.0.0.1:0"}, tc.args...)
+			code, stdout, stderr := runCLI(t.Context(), args...)
+			assertRefused(t, "serve", code, stdout, stderr, tc.want)
+			if len(*asked) != 0 {
+				t.Errorf("serve went on to listen on %q", *asked)
+			}
+			assertNotCreated(t, dataDir)
+		})
+	}
+
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  map[string]string
+	}{
+		{"a good pair", []string{"--tls-cert", fx.cert, "--tls-key", fx.key}, nil},
+		{"a good pair from the environment", nil, map[string]string{"REMOTEASSIST_TLS_CERT": fx.cert, "REMOTEASSIST_TLS_KEY": fx.key}},
+		{"tls", []string{"--tls"}, nil},
+		{"REMOTEASSIST_TLS", nil, map[string]string{"REMOTEASSIST_TLS": "true"}},
+		{"tls=false with a pair", []string{"--tls=false", "--tls-cert", fx.cert, "--tls-key", fx.key}, nil},
+	} {
+		t.Run("accepts "+tc.name, func(t *testing.T) {
+			setServeEnv(t, tc.env)
+			asked := fakeListen(t)
+			args := append([]string{"serve", "--data", t.TempDir(), "--addr", "127.0.0.1:0"}, tc.args...)
+			code, stdout, stderr := runCLI(t.Context(), args...)
+			if code != 1 || stdout != "" || !strings.HasSuffix(stderr, "remoteassist serve: "+errNotListening.Error()+"\n") {
+				t.Errorf("exit %d, stdout %q, stderr %q; want 1 from the fake listen", code, stdout, stderr)
+			}
+			if len(*asked) != 1 {
+				t.Errorf("listened on %q, want one address", *asked)
+			}
+		})
 	}
 }

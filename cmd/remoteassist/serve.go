@@ -52,6 +52,8 @@ Every flag can also be set by the environment variable named in its description;
 	logFormat := fs.String("log-format", envOr("REMOTEASSIST_LOG_FORMAT", "text"), `log format: "text" or "json" (env REMOTEASSIST_LOG_FORMAT)`)
 	var authFlags authFlags
 	authFlags.register(fs, &env)
+	var tlsFlags tlsFlags
+	tlsFlags.register(fs, &env)
 	throttle := fs.String("throttle", envOr("REMOTEASSIST_THROTTLE", ""),
 		`rate limits: empty for none; "intune" (per tenant 2000 requests and 200 writes per 20s, per application of a tenant 1000 and 100); "REQUESTS,WRITES,WINDOW" per tenant such as "100,10,1s"; or "REQUESTS,WRITES,APP_REQUESTS,APP_WRITES,WINDOW" (env REMOTEASSIST_THROTTLE)`)
 	throttleRetryAfter := fs.Bool("throttle-retry-after", env.bool("throttle-retry-after", "REMOTEASSIST_THROTTLE_RETRY_AFTER", true),
@@ -108,9 +110,16 @@ Every flag can also be set by the environment variable named in its description;
 	if err := authFlags.check(fs); err != nil {
 		return err
 	}
+	if err := tlsFlags.check(fs, logger); err != nil {
+		return err
+	}
 
 	if err := os.MkdirAll(*dataDir, 0o700); err != nil {
 		return fmt.Errorf("creating data directory: %w", err)
+	}
+	tlsConfig, err := tlsFlags.config(*dataDir, logger)
+	if err != nil {
+		return err
 	}
 	verifier, authMode, err := authFlags.verifier(*dataDir)
 	if err != nil {
@@ -155,8 +164,11 @@ Every flag can also be set by the environment variable named in its description;
 	}
 	ln = server.LimitListener(ln, limits)
 	httpServer := server.NewHTTPServer(srv, limits, logger)
-	base := "http://" + ln.Addr().String() + server.BasePath
+	base := tlsFlags.scheme() + "://" + ln.Addr().String() + server.BasePath
 	logger.Info("serving", "base_url", base, "profile", profile, "data", *dataDir, "store", kind, "auth", authMode)
+	if tlsFlags.enabled() {
+		tlsFlags.announce(logger, base)
+	}
 	if authMode == authDev {
 		logger.Info("get a token with: remoteassist token --data " + shellQuote(*dataDir) + " --tenant YOUR-TENANT")
 	}
@@ -167,7 +179,7 @@ Every flag can also be set by the environment variable named in its description;
 		return err
 	}
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- httpServer.Serve(ln) }()
+	go func() { serveErr <- serveOn(httpServer, ln, tlsConfig) }()
 	select {
 	case err := <-serveErr:
 		return err

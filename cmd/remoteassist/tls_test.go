@@ -1,0 +1,115 @@
+package main
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/remoteassist/remoteassist/remoteassisttest"
+)
+
+// tlsFixtures are certificate files for serve's TLS tests, in one directory.
+type tlsFixtures struct {
+	dir                 string
+	cert, key, otherKey string // a good pair, and a key of another certificate
+	expired, expiredKey string
+}
+
+func (f tlsFixtures) path(name string) string { return filepath.Join(f.dir, name) }
+
+func newTLSFixtures(t *testing.T) tlsFixtures {
+	t.Helper()
+	dir := t.TempDir()
+	f := tlsFixtures{dir: dir}
+	now := time.Now()
+	f.cert, f.key = writeSelfSigned(t, dir, "good", now.Add(-time.Hour), now.Add(time.Hour))
+	_, f.otherKey = writeSelfSigned(t, dir, "other", now.Add(-time.Hour), now.Add(time.Hour))
+	f.expired, f.expiredKey = writeSelfSigned(t, dir, "expired", now.Add(-2*time.Hour), now.Add(-time.Hour))
+	for name, data := range map[string]string{"empty.pem": "", "garbage.pem": "not a certificate\n"} {
+		if err := os.WriteFile(f.path(name), []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return f
+}
+
+// writeSelfSigned writes a self-signed certificate for 127.0.0.1 and its key as NAME.pem and
+// NAME-key.pem.
+func writeSelfSigned(t *testing.T, dir, name string, notBefore, notAfter time.Time) (certPath, keyPath string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: name},
+		NotBefore: notBefore, NotAfter: notAfter, DNSNames: []string{"localhost"},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPath, keyPath = filepath.Join(dir, name+".pem"), filepath.Join(dir, name+"-key.pem")
+	if err := os.WriteFile(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certPath, keyPath
+}
+
+// TestCAFile checks get's and set's --ca-file and REMOTEASSIST_CA_FILE against an HTTPS server
+// whose certificate no system CA signed.
+func TestCAFile(t *testing.T) {
+	clearEnv(t)
+	t.Setenv("REMOTEASSIST_CA_FILE", "")
+	srv := remoteassisttest.New(t, remoteassisttest.WithTLS())
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	conn := []string{"--url", srv.URL(), "--token", srv.Token("contoso")}
+
+	code, stdout, stderr := runCLI(t.Context(), append([]string{"get"}, conn...)...)
+	if code != 1 || stdout != "" || !strings.Contains(stderr, "certificate signed by unknown authority") ||
+		!strings.Contains(stderr, "pass --ca-file") || strings.Count(stderr, "\n") != 1 {
+		t.Errorf("get without the CA: exit %d, stdout %q, stderr %q; want 1 and a hint", code, stdout, stderr)
+	}
+	code, stdout, stderr = runCLI(t.Context(), append([]string{"get", "--ca-file", caFile}, conn...)...)
+	if code != 0 || !strings.Contains(stdout, "notConfigured") {
+		t.Errorf("get --ca-file: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	t.Setenv("REMOTEASSIST_CA_FILE", caFile)
+	code, stdout, stderr = runCLI(t.Context(), append([]string{"set", "--block-chat=true"}, conn...)...)
+	if code != 0 || !strings.Contains(stdout, "blockChat                         true") {
+		t.Errorf("set with REMOTEASSIST_CA_FILE: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	t.Setenv("REMOTEASSIST_CA_FILE", "")
+
+	notPEM := filepath.Join(t.TempDir(), "ca.txt")
+	if err := os.WriteFile(notPEM, []byte("hello"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(t.TempDir(), "missing.pem")
+	for file, want := range map[string]string{
+		missing: "--ca-file " + missing + ": no such file or directory",
+		notPEM:  "--ca-file " + notPEM + ": holds no PEM certificate",
+	} {
+		code, stdout, stderr := runCLI(t.Context(), append([]string{"get", "--ca-file", file}, conn...)...)
+		assertRefused(t, "get", code, stdout, stderr, want)
+	}
+}
