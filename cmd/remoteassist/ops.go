@@ -6,20 +6,19 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
-
-	"github.com/remoteassist/remoteassist/server"
 )
 
-// opsServer is the optional operations listener (--ops-addr): health, readiness, metrics and
-// profiles on a socket of their own, with no connection cap, so that probes never queue behind
-// API traffic.
-type opsServer struct {
+// sideServer is a listener of serve's beside the API's: the operations listener (--ops-addr:
+// health, readiness, metrics and profiles, with no connection cap, so that probes never queue
+// behind API traffic) or the admin API's (--admin-addr).
+type sideServer struct {
 	http *http.Server
 	done chan error
 }
 
-// startOps listens on addr and serves srv's operations handler; an empty addr starts nothing.
-func startOps(addr string, srv *server.Server, logger *slog.Logger) (*opsServer, error) {
+// startSide listens on addr and serves h there; an empty addr starts nothing. what names the
+// listener in the log.
+func startSide(what, addr string, h http.Handler, logger *slog.Logger, attrs ...any) (*sideServer, error) {
 	if addr == "" {
 		return nil, nil
 	}
@@ -27,17 +26,17 @@ func startOps(addr string, srv *server.Server, logger *slog.Logger) (*opsServer,
 	if err != nil {
 		return nil, err
 	}
-	hs := &http.Server{Handler: srv.OpsHandler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
-	o := &opsServer{http: hs, done: make(chan error, 1)}
+	o := &sideServer{http: hs, done: make(chan error, 1)}
 	go func() { o.done <- hs.Serve(ln) }()
-	logger.Info("operations listener", "addr", ln.Addr().String(), "paths", "/healthz /readyz /metrics /debug/pprof/")
+	logger.Info(what, append([]any{"addr", ln.Addr().String()}, attrs...)...)
 	return o, nil
 }
 
 // stop shuts the listener down after the API's: probes keep answering while the API drains.
-func (o *opsServer) stop(ctx context.Context) {
+func (o *sideServer) stop(ctx context.Context) {
 	if o == nil {
 		return
 	}
@@ -45,6 +44,6 @@ func (o *opsServer) stop(ctx context.Context) {
 		o.http.Close()
 	}
 	if err := <-o.done; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		slog.Default().Warn("operations listener", "error", err)
+		slog.Default().Warn("listener", "error", err)
 	}
 }

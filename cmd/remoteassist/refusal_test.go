@@ -24,6 +24,7 @@ var serveEnv = []string{
 	"REMOTEASSIST_MAX_CONCURRENT", "REMOTEASSIST_MAX_CONNECTIONS", "REMOTEASSIST_PROFILE", "REMOTEASSIST_SHUTDOWN_GRACE",
 	"REMOTEASSIST_OPS_ADDR", "REMOTEASSIST_CORS_ORIGINS", "REMOTEASSIST_THROTTLE_RETRY_AFTER",
 	"REMOTEASSIST_TLS", "REMOTEASSIST_TLS_CERT", "REMOTEASSIST_TLS_KEY",
+	"REMOTEASSIST_ADMIN_ADDR", "REMOTEASSIST_ADMIN_TOKEN", "REMOTEASSIST_FAULT_PREFER", "REMOTEASSIST_JOURNAL_SIZE",
 }
 
 // clearServeEnv keeps the developer's own REMOTEASSIST_* settings out of a serve test.
@@ -139,6 +140,13 @@ func TestServeRefusals(t *testing.T) {
 		{name: "cors origin with a path", args: []string{"--cors-origins", "http://localhost:3000/app"}, want: `--cors-origins "http://localhost:3000/app": want "*", "none" or origins`},
 		{name: "cors origin without a scheme", args: []string{"--cors-origins", "localhost:3000"}, want: `--cors-origins "localhost:3000"`},
 		{name: "REMOTEASSIST_CORS_ORIGINS empty entry", env: map[string]string{"REMOTEASSIST_CORS_ORIGINS": "http://a.test,,http://b.test"}, want: `REMOTEASSIST_CORS_ORIGINS "http://a.test,,http://b.test"`},
+		{name: "admin-addr not HOST:PORT", args: []string{"--admin-addr", "8081"}, want: `--admin-addr "8081": want HOST:PORT`},
+		{name: "admin-addr the API's", args: []string{"--addr", "127.0.0.1:9", "--admin-addr", "127.0.0.1:9"}, want: `other than --addr`},
+		{name: "admin token without admin-addr", args: []string{"--admin-token", "0123456789abcdef0123"}, want: "--admin-token without --admin-addr"},
+		{name: "admin token too short", args: []string{"--admin-addr", "127.0.0.1:0", "--admin-token", "short"}, want: "--admin-token: want at least 16 characters"},
+		{name: "REMOTEASSIST_ADMIN_TOKEN without admin-addr", env: map[string]string{"REMOTEASSIST_ADMIN_TOKEN": "0123456789abcdef0123"}, want: "--admin-token without --admin-addr"},
+		{name: "zero journal", args: []string{"--journal-size", "0"}, want: "--journal-size 0: want a positive number"},
+		{name: "REMOTEASSIST_FAULT_PREFER not a boolean", env: map[string]string{"REMOTEASSIST_FAULT_PREFER": "on"}, want: `REMOTEASSIST_FAULT_PREFER "on": want true or false`},
 		{name: "zero shutdown grace", args: []string{"--shutdown-grace", "0s"}, want: "--shutdown-grace 0s: want a positive duration"},
 		{name: "REMOTEASSIST_SHUTDOWN_GRACE not a duration", env: map[string]string{"REMOTEASSIST_SHUTDOWN_GRACE": "8"},
 			want: `REMOTEASSIST_SHUTDOWN_GRACE "8": want a duration such as "30s" (or pass --shutdown-grace)`},

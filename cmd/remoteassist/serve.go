@@ -42,6 +42,8 @@ Every flag can also be set by the environment variable named in its description;
 	addr := fs.String("addr", envOr("REMOTEASSIST_ADDR", "127.0.0.1:8080"), "address to listen on (env REMOTEASSIST_ADDR)")
 	corsOrigins := fs.String("cors-origins", envOr("REMOTEASSIST_CORS_ORIGINS", "*"),
 		`origins browsers may call the API from: "*" (any), "none", or a comma-separated list such as "http://localhost:3000,https://app.contoso.com" (env REMOTEASSIST_CORS_ORIGINS)`)
+	var adminFlags adminFlags
+	adminFlags.register(fs, &env)
 	opsAddr := fs.String("ops-addr", envOr("REMOTEASSIST_OPS_ADDR", ""),
 		"also serve /healthz, /readyz, /metrics and /debug/pprof/ on this address, for probes that must not queue behind API traffic (env REMOTEASSIST_OPS_ADDR)")
 	dataDir := fs.String("data", defaultDataDir(), "data directory: signing key and embedded store (env REMOTEASSIST_DATA)")
@@ -76,7 +78,7 @@ Every flag can also be set by the environment variable named in its description;
 		return usageError{fmt.Errorf("%s %q: want HOST:PORT such as 127.0.0.1:8080", origin(fs, "addr", "REMOTEASSIST_ADDR"), *addr)}
 	}
 	if *opsAddr != "" {
-		if _, _, err := net.SplitHostPort(*opsAddr); err != nil || *opsAddr == *addr {
+		if _, port, err := net.SplitHostPort(*opsAddr); err != nil || *opsAddr == *addr && port != "0" {
 			return usageError{fmt.Errorf("%s %q: want HOST:PORT such as 127.0.0.1:9090, other than --addr", origin(fs, "ops-addr", "REMOTEASSIST_OPS_ADDR"), *opsAddr)}
 		}
 	}
@@ -113,6 +115,9 @@ Every flag can also be set by the environment variable named in its description;
 	if err := tlsFlags.check(fs, logger); err != nil {
 		return err
 	}
+	if err := adminFlags.check(fs, *addr); err != nil {
+		return err
+	}
 
 	if err := os.MkdirAll(*dataDir, 0o700); err != nil {
 		return fmt.Errorf("creating data directory: %w", err)
@@ -143,7 +148,9 @@ Every flag can also be set by the environment variable named in its description;
 	for _, path := range docs.Paths() {
 		routes[path] = docsHandler
 	}
+	ctl := adminFlags.control()
 	srv, err := server.New(server.Config{
+		Control:               ctl,
 		Profile:               profile,
 		CORSOrigins:           origins,
 		Routes:                routes,
@@ -173,9 +180,15 @@ Every flag can also be set by the environment variable named in its description;
 		logger.Info("get a token with: remoteassist token --data " + shellQuote(*dataDir) + " --tenant YOUR-TENANT")
 	}
 
-	ops, err := startOps(*opsAddr, srv, logger)
+	ops, err := startSide("operations listener", *opsAddr, srv.OpsHandler(), logger, "paths", "/healthz /readyz /metrics /debug/pprof/")
 	if err != nil {
 		ln.Close()
+		return err
+	}
+	admin, err := adminFlags.start(*dataDir, store, ctl, logger)
+	if err != nil {
+		ln.Close()
+		ops.stop(context.Background())
 		return err
 	}
 	serveErr := make(chan error, 1)
@@ -196,6 +209,7 @@ Every flag can also be set by the environment variable named in its description;
 		httpServer.Close()
 	}
 	ops.stop(shutdownCtx)
+	admin.stop(shutdownCtx)
 	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}

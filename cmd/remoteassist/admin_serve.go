@@ -1,0 +1,149 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/remoteassist/remoteassist"
+	"github.com/remoteassist/remoteassist/control"
+	"github.com/remoteassist/remoteassist/docs"
+	"github.com/remoteassist/remoteassist/openapi"
+	"github.com/remoteassist/remoteassist/server"
+)
+
+// adminTokenFile is the admin token's file in the data directory, made on the first start with
+// --admin-addr and no --admin-token.
+const adminTokenFile = "admin-token"
+
+// adminFlags are serve's flags of the test control plane: the admin API's listener and token,
+// and the Prefer override.
+type adminFlags struct {
+	addr, token string
+	prefer      bool
+	journal     int
+}
+
+func (f *adminFlags) register(fs *flag.FlagSet, env *envDefaults) {
+	fs.StringVar(&f.addr, "admin-addr", envOr("REMOTEASSIST_ADMIN_ADDR", ""),
+		"serve the admin API (seed and reset state, inject faults, read the journal) on this address; off when empty (env REMOTEASSIST_ADMIN_ADDR)")
+	fs.StringVar(&f.token, "admin-token", "",
+		"the admin API's bearer token (env REMOTEASSIST_ADMIN_TOKEN); default: the data directory's admin-token file, made on first use")
+	fs.BoolVar(&f.prefer, "fault-prefer", env.bool("fault-prefer", "REMOTEASSIST_FAULT_PREFER", false),
+		`let a request ask for its own error with "Prefer: code=503" (env REMOTEASSIST_FAULT_PREFER)`)
+	fs.IntVar(&f.journal, "journal-size", env.int("journal-size", "REMOTEASSIST_JOURNAL_SIZE", control.DefaultJournalSize),
+		"requests the admin API's journal keeps (env REMOTEASSIST_JOURNAL_SIZE)")
+}
+
+// check refuses what cannot work, before anything starts.
+func (f *adminFlags) check(fs *flag.FlagSet, apiAddr string) error {
+	if f.token == "" {
+		f.token = strings.TrimSpace(os.Getenv("REMOTEASSIST_ADMIN_TOKEN"))
+	}
+	switch {
+	case f.addr != "":
+		if _, port, err := net.SplitHostPort(f.addr); err != nil || f.addr == apiAddr && port != "0" {
+			return usageError{fmt.Errorf("%s %q: want HOST:PORT such as 127.0.0.1:8081, other than --addr", origin(fs, "admin-addr", "REMOTEASSIST_ADMIN_ADDR"), f.addr)}
+		}
+		if f.token != "" && len(f.token) < 16 {
+			return usageError{errors.New("--admin-token: want at least 16 characters")}
+		}
+	case f.token != "":
+		return usageError{errors.New("--admin-token without --admin-addr: there is no admin API to protect")}
+	}
+	if f.journal <= 0 {
+		return usageError{fmt.Errorf("%s %d: want a positive number", origin(fs, "journal-size", "REMOTEASSIST_JOURNAL_SIZE"), f.journal)}
+	}
+	return nil
+}
+
+// control returns the process's control plane, nil when nothing asks for one.
+func (f *adminFlags) control() *control.Control {
+	if f.addr == "" && !f.prefer {
+		return nil
+	}
+	return control.New(control.Options{JournalSize: f.journal, AllowPrefer: f.prefer})
+}
+
+// start serves the admin API, with its contract and docs, on its own listener.
+func (f *adminFlags) start(dataDir string, store remoteassist.Store, ctl *control.Control, logger *slog.Logger) (*sideServer, error) {
+	if f.addr == "" {
+		return nil, nil
+	}
+	state, ok := store.(remoteassist.StateStore)
+	if !ok {
+		return nil, fmt.Errorf("the store %T cannot be reset or snapshotted", store)
+	}
+	tokenSource := "--admin-token"
+	if f.token == "" {
+		var err error
+		if f.token, err = loadOrCreateAdminToken(dataDir); err != nil {
+			return nil, err
+		}
+		tokenSource = filepath.Join(dataDir, adminTokenFile)
+	}
+	docsHandler, err := docs.Handler(openapi.Admin.YAML, openapi.Admin.JSON)
+	if err != nil {
+		return nil, err
+	}
+	routes := make(map[string]http.Handler)
+	for _, path := range docs.Paths() {
+		routes[path] = docsHandler
+	}
+	adm, err := server.NewAdmin(server.AdminConfig{Store: state, Control: ctl, Token: f.token, Logger: logger, Routes: routes})
+	if err != nil {
+		return nil, err
+	}
+	return startSide("admin API", f.addr, adm, logger, "token", tokenSource, "contract", "/openapi.yaml", "docs", "/docs")
+}
+
+// loadOrCreateAdminToken reads the data directory's admin token, making one (32 random bytes,
+// mode 0600) the first time.
+func loadOrCreateAdminToken(dataDir string) (string, error) {
+	path := filepath.Join(dataDir, adminTokenFile)
+	data, err := os.ReadFile(path)
+	if err == nil {
+		if tok := strings.TrimSpace(string(data)); len(tok) >= 16 {
+			return tok, nil
+		}
+		return "", fmt.Errorf("admin token file %q is too short: delete it to have a new one made, or pass --admin-token", path)
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("admin token file: %w", err)
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return "", err
+	}
+	tok := base64.RawURLEncoding.EncodeToString(raw)
+	tmp, err := os.CreateTemp(dataDir, ".admin-token-*")
+	if err != nil {
+		return "", err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.WriteString(tok + "\n"); err != nil {
+		tmp.Close()
+		return "", err
+	}
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return "", err
+	}
+	if err := tmp.Close(); err != nil {
+		return "", err
+	}
+	// Another process may have made one meanwhile: the first one made wins.
+	if err := os.Link(tmp.Name(), path); err != nil && !errors.Is(err, fs.ErrExist) {
+		return "", err
+	}
+	return loadOrCreateAdminToken(dataDir)
+}
