@@ -27,7 +27,9 @@ import (
 // that server through openapi-fetch, with no serializer configured. The programs' compile-time
 // checks make the generated types the judge (the profile's enumeration exactly, the PATCH
 // echo's settings required, GET's optional, the error envelope typed); their runtime checks
-// cover GET, PATCH, a 400, a 403, $select and client-request-id (clients/typescript/src).
+// cover GET, PATCH, a 400, a 403, $select and client-request-id (clients/typescript/src). The
+// TypeScript example of the README's "Generate a client" section is compiled with the documented
+// program.
 //
 // Node.js and npm are needed; without them the test fails and says how to get them. The pinned
 // packages are installed with npm ci in clients/typescript when its node_modules is missing or
@@ -69,6 +71,9 @@ func TestTypeScriptClient(t *testing.T) {
 
 			work := tsWorkDir(t, project, tc.profile)
 			generateTypes(t, node, project, work, p.base+tc.document, filepath.Join(work, "src", "schema.ts"))
+			if tc.profile == "documented" {
+				readmeSnippet(t, work)
+			}
 			tsc(t, node, project, work)
 
 			out := runTool(t, work, tsProgramHangBound, []string{
@@ -124,6 +129,35 @@ func checksBite(t *testing.T, node, project, base string) {
 	}
 	if !strings.Contains(out, "src/documented.ts") || !strings.Contains(out, "'boolean | undefined' is not assignable to type 'boolean'") {
 		t.Fatalf("tsc refused the program, but not for the PATCH answer's optional settings:\n%s", out)
+	}
+}
+
+// readmeSnippet puts the TypeScript of the README's "Generate a client" section in the work
+// directory, compiled with the program (not run): the README's example keeps compiling against
+// the generated types. It imports them as ./remoteassist.js, the file the README generates.
+func readmeSnippet(t *testing.T, work string) {
+	t.Helper()
+	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), "\n## Generate a client\n")
+	_, code, ok2 := strings.Cut(section, "\n```ts\n")
+	code, _, ok3 := strings.Cut(code, "\n```\n")
+	if !ok || !ok2 || !ok3 {
+		t.Fatal(`README.md has no "## Generate a client" section with a ts code block`)
+	}
+	schema, err := os.ReadFile(filepath.Join(work, "src", "schema.ts"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, content := range map[string]string{
+		"remoteassist.ts": string(schema),
+		"readme.ts":       "declare const token: string; // the README's reader has one\n" + code + "\n",
+	} {
+		if err := os.WriteFile(filepath.Join(work, "src", name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
