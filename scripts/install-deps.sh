@@ -3,7 +3,8 @@
 # only when it is absent:
 #   PostgreSQL server binaries (internal/pgtest runs a throwaway server), unless
 #     /usr/lib/postgresql/*/bin/initdb or an initdb on PATH exists;
-#   Node.js and npm (the spec linters, scripts/lint-spec.sh), unless npm is on PATH.
+#   Node.js and npm (the spec linters, scripts/lint-spec.sh, and e2e/typescript_test.go), unless npm
+#     is on PATH.
 # Idempotent: does nothing when all are there. Needs root (apt-get); uses sudo when not root.
 set -euo pipefail
 
