@@ -3,8 +3,9 @@
 # only when it is absent:
 #   PostgreSQL server binaries (internal/pgtest runs a throwaway server), unless
 #     /usr/lib/postgresql/*/bin/initdb or an initdb on PATH exists;
-#   Node.js and npm (the spec linters, scripts/lint-spec.sh, and Microsoft's JavaScript SDKs in
-#     sdkcompat/js, which go test ./sdkcompat installs with npm ci), unless npm is on PATH.
+#   Node.js and npm (the spec linters, scripts/lint-spec.sh; Microsoft's JavaScript SDKs in
+#     sdkcompat/js and the TypeScript client in clients/typescript, which go test installs with
+#     npm ci), unless npm is on PATH.
 # Idempotent: does nothing when all are there. Needs root (apt-get); uses sudo when not root.
 set -euo pipefail
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it (.ci/run → make test → this script). It installs what the
-# tests need (Chromium, PostgreSQL binaries, Node.js and npm for the linters and the JavaScript SDK
-# tests) when missing, then
+# tests need (Chromium, PostgreSQL binaries, Node.js and npm for the linters, the JavaScript SDK
+# tests and the TypeScript client's) when missing, then
 # checks, in order: generated code in sync with the spec, gofmt, go vet, spec lint, all Go tests
 # (the container tests on a Docker daemon and image this script provides), the concurrent
 # packages' tests again under the race detector, the testcontainers module, brief fuzzing of
@@ -37,7 +37,7 @@ fi
 step "go vet"
 go vet ./...
 
-step "spec lint (Spectral, Redocly)"
+step "spec lint (Spectral, Spectral OWASP, Redocly)"
 bash scripts/lint-spec.sh
 
 step "Docker and the image (for the container tests)"

@@ -431,47 +431,61 @@ type ClientWithResponsesInterface interface {
 
 // DeviceManagementGetRemoteAssistanceSettingsResponse200Headers the declared response headers of an HTTP 200 response for DeviceManagementGetRemoteAssistanceSettings
 type DeviceManagementGetRemoteAssistanceSettingsResponse200Headers struct {
-	ClientRequestId string
-	RequestId       openapi_types.UUID
+	AccessControlAllowOrigin *string
+	ClientRequestId          string
+	RequestId                openapi_types.UUID
 }
 
 // DeviceManagementGetRemoteAssistanceSettingsResponse400Headers the declared response headers of an HTTP 400 response for DeviceManagementGetRemoteAssistanceSettings
 type DeviceManagementGetRemoteAssistanceSettingsResponse400Headers struct {
-	ClientRequestId string
-	RequestId       openapi_types.UUID
+	AccessControlAllowOrigin *string
+	ClientRequestId          string
+	RequestId                openapi_types.UUID
 }
 
 // DeviceManagementGetRemoteAssistanceSettingsResponse401Headers the declared response headers of an HTTP 401 response for DeviceManagementGetRemoteAssistanceSettings
 type DeviceManagementGetRemoteAssistanceSettingsResponse401Headers struct {
-	WWWAuthenticate string
-	ClientRequestId string
-	RequestId       openapi_types.UUID
+	AccessControlAllowOrigin *string
+	WWWAuthenticate          string
+	ClientRequestId          string
+	RequestId                openapi_types.UUID
 }
 
 // DeviceManagementGetRemoteAssistanceSettingsResponse403Headers the declared response headers of an HTTP 403 response for DeviceManagementGetRemoteAssistanceSettings
 type DeviceManagementGetRemoteAssistanceSettingsResponse403Headers struct {
-	ClientRequestId string
-	RequestId       openapi_types.UUID
+	AccessControlAllowOrigin *string
+	ClientRequestId          string
+	RequestId                openapi_types.UUID
 }
 
 // DeviceManagementGetRemoteAssistanceSettingsResponse429Headers the declared response headers of an HTTP 429 response for DeviceManagementGetRemoteAssistanceSettings
 type DeviceManagementGetRemoteAssistanceSettingsResponse429Headers struct {
-	RetryAfter      *int
-	ClientRequestId string
-	RequestId       openapi_types.UUID
+	AccessControlAllowOrigin *string
+	RetryAfter               *int64
+	ClientRequestId          string
+	RequestId                openapi_types.UUID
+}
+
+// DeviceManagementGetRemoteAssistanceSettingsResponse500Headers the declared response headers of an HTTP 500 response for DeviceManagementGetRemoteAssistanceSettings
+type DeviceManagementGetRemoteAssistanceSettingsResponse500Headers struct {
+	AccessControlAllowOrigin *string
+	ClientRequestId          string
+	RequestId                openapi_types.UUID
 }
 
 // DeviceManagementGetRemoteAssistanceSettingsResponse503Headers the declared response headers of an HTTP 503 response for DeviceManagementGetRemoteAssistanceSettings
 type DeviceManagementGetRemoteAssistanceSettingsResponse503Headers struct {
-	RetryAfter      *int
-	ClientRequestId string
-	RequestId       openapi_types.UUID
+	AccessControlAllowOrigin *string
+	RetryAfter               *int64
+	ClientRequestId          string
+	RequestId                openapi_types.UUID
 }
 
 // DeviceManagementGetRemoteAssistanceSettingsResponseDefaultHeaders the declared response headers of an HTTP default response for DeviceManagementGetRemoteAssistanceSettings
 type DeviceManagementGetRemoteAssistanceSettingsResponseDefaultHeaders struct {
-	ClientRequestId string
-	RequestId       openapi_types.UUID
+	AccessControlAllowOrigin *string
+	ClientRequestId          string
+	RequestId                openapi_types.UUID
 }
 
 type DeviceManagementGetRemoteAssistanceSettingsResponse struct {
@@ -487,6 +501,8 @@ type DeviceManagementGetRemoteAssistanceSettingsResponse struct {
 	JSON403 *Forbidden
 	// JSON429 the response for an HTTP 429 `application/json` response
 	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalServerError
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *ServiceUnavailable
 	// JSONDefault the response for an HTTP default `application/json` response
@@ -501,6 +517,8 @@ type DeviceManagementGetRemoteAssistanceSettingsResponse struct {
 	Headers403 *DeviceManagementGetRemoteAssistanceSettingsResponse403Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *DeviceManagementGetRemoteAssistanceSettingsResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *DeviceManagementGetRemoteAssistanceSettingsResponse500Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *DeviceManagementGetRemoteAssistanceSettingsResponse503Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
@@ -530,6 +548,11 @@ func (r DeviceManagementGetRemoteAssistanceSettingsResponse) GetJSON403() *Forbi
 // GetJSON429 returns the response for an HTTP 429 `application/json` response
 func (r DeviceManagementGetRemoteAssistanceSettingsResponse) GetJSON429() *TooManyRequests {
 	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r DeviceManagementGetRemoteAssistanceSettingsResponse) GetJSON500() *InternalServerError {
+	return r.JSON500
 }
 
 // GetJSON503 returns the response for an HTTP 503 `application/json` response
@@ -573,65 +596,82 @@ func (r DeviceManagementGetRemoteAssistanceSettingsResponse) ContentType() strin
 
 // DeviceManagementUpdateRemoteAssistanceSettingsResponse200Headers the declared response headers of an HTTP 200 response for DeviceManagementUpdateRemoteAssistanceSettings
 type DeviceManagementUpdateRemoteAssistanceSettingsResponse200Headers struct {
-	ClientRequestId string
-	RequestId       openapi_types.UUID
+	AccessControlAllowOrigin *string
+	ClientRequestId          string
+	RequestId                openapi_types.UUID
 }
 
 // DeviceManagementUpdateRemoteAssistanceSettingsResponse400Headers the declared response headers of an HTTP 400 response for DeviceManagementUpdateRemoteAssistanceSettings
 type DeviceManagementUpdateRemoteAssistanceSettingsResponse400Headers struct {
-	ClientRequestId string
-	RequestId       openapi_types.UUID
+	AccessControlAllowOrigin *string
+	ClientRequestId          string
+	RequestId                openapi_types.UUID
 }
 
 // DeviceManagementUpdateRemoteAssistanceSettingsResponse401Headers the declared response headers of an HTTP 401 response for DeviceManagementUpdateRemoteAssistanceSettings
 type DeviceManagementUpdateRemoteAssistanceSettingsResponse401Headers struct {
-	WWWAuthenticate string
-	ClientRequestId string
-	RequestId       openapi_types.UUID
+	AccessControlAllowOrigin *string
+	WWWAuthenticate          string
+	ClientRequestId          string
+	RequestId                openapi_types.UUID
 }
 
 // DeviceManagementUpdateRemoteAssistanceSettingsResponse403Headers the declared response headers of an HTTP 403 response for DeviceManagementUpdateRemoteAssistanceSettings
 type DeviceManagementUpdateRemoteAssistanceSettingsResponse403Headers struct {
-	ClientRequestId string
-	RequestId       openapi_types.UUID
+	AccessControlAllowOrigin *string
+	ClientRequestId          string
+	RequestId                openapi_types.UUID
 }
 
 // DeviceManagementUpdateRemoteAssistanceSettingsResponse408Headers the declared response headers of an HTTP 408 response for DeviceManagementUpdateRemoteAssistanceSettings
 type DeviceManagementUpdateRemoteAssistanceSettingsResponse408Headers struct {
-	ClientRequestId string
-	RequestId       openapi_types.UUID
+	AccessControlAllowOrigin *string
+	ClientRequestId          string
+	RequestId                openapi_types.UUID
 }
 
 // DeviceManagementUpdateRemoteAssistanceSettingsResponse413Headers the declared response headers of an HTTP 413 response for DeviceManagementUpdateRemoteAssistanceSettings
 type DeviceManagementUpdateRemoteAssistanceSettingsResponse413Headers struct {
-	ClientRequestId string
-	RequestId       openapi_types.UUID
+	AccessControlAllowOrigin *string
+	ClientRequestId          string
+	RequestId                openapi_types.UUID
 }
 
 // DeviceManagementUpdateRemoteAssistanceSettingsResponse415Headers the declared response headers of an HTTP 415 response for DeviceManagementUpdateRemoteAssistanceSettings
 type DeviceManagementUpdateRemoteAssistanceSettingsResponse415Headers struct {
-	ClientRequestId string
-	RequestId       openapi_types.UUID
+	AccessControlAllowOrigin *string
+	ClientRequestId          string
+	RequestId                openapi_types.UUID
 }
 
 // DeviceManagementUpdateRemoteAssistanceSettingsResponse429Headers the declared response headers of an HTTP 429 response for DeviceManagementUpdateRemoteAssistanceSettings
 type DeviceManagementUpdateRemoteAssistanceSettingsResponse429Headers struct {
-	RetryAfter      *int
-	ClientRequestId string
-	RequestId       openapi_types.UUID
+	AccessControlAllowOrigin *string
+	RetryAfter               *int64
+	ClientRequestId          string
+	RequestId                openapi_types.UUID
+}
+
+// DeviceManagementUpdateRemoteAssistanceSettingsResponse500Headers the declared response headers of an HTTP 500 response for DeviceManagementUpdateRemoteAssistanceSettings
+type DeviceManagementUpdateRemoteAssistanceSettingsResponse500Headers struct {
+	AccessControlAllowOrigin *string
+	ClientRequestId          string
+	RequestId                openapi_types.UUID
 }
 
 // DeviceManagementUpdateRemoteAssistanceSettingsResponse503Headers the declared response headers of an HTTP 503 response for DeviceManagementUpdateRemoteAssistanceSettings
 type DeviceManagementUpdateRemoteAssistanceSettingsResponse503Headers struct {
-	RetryAfter      *int
-	ClientRequestId string
-	RequestId       openapi_types.UUID
+	AccessControlAllowOrigin *string
+	RetryAfter               *int64
+	ClientRequestId          string
+	RequestId                openapi_types.UUID
 }
 
 // DeviceManagementUpdateRemoteAssistanceSettingsResponseDefaultHeaders the declared response headers of an HTTP default response for DeviceManagementUpdateRemoteAssistanceSettings
 type DeviceManagementUpdateRemoteAssistanceSettingsResponseDefaultHeaders struct {
-	ClientRequestId string
-	RequestId       openapi_types.UUID
+	AccessControlAllowOrigin *string
+	ClientRequestId          string
+	RequestId                openapi_types.UUID
 }
 
 type DeviceManagementUpdateRemoteAssistanceSettingsResponse struct {
@@ -653,6 +693,8 @@ type DeviceManagementUpdateRemoteAssistanceSettingsResponse struct {
 	JSON415 *UnsupportedMediaType
 	// JSON429 the response for an HTTP 429 `application/json` response
 	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalServerError
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *ServiceUnavailable
 	// JSONDefault the response for an HTTP default `application/json` response
@@ -673,6 +715,8 @@ type DeviceManagementUpdateRemoteAssistanceSettingsResponse struct {
 	Headers415 *DeviceManagementUpdateRemoteAssistanceSettingsResponse415Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *DeviceManagementUpdateRemoteAssistanceSettingsResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *DeviceManagementUpdateRemoteAssistanceSettingsResponse500Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *DeviceManagementUpdateRemoteAssistanceSettingsResponse503Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
@@ -717,6 +761,11 @@ func (r DeviceManagementUpdateRemoteAssistanceSettingsResponse) GetJSON415() *Un
 // GetJSON429 returns the response for an HTTP 429 `application/json` response
 func (r DeviceManagementUpdateRemoteAssistanceSettingsResponse) GetJSON429() *TooManyRequests {
 	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r DeviceManagementUpdateRemoteAssistanceSettingsResponse) GetJSON500() *InternalServerError {
+	return r.JSON500
 }
 
 // GetJSON503 returns the response for an HTTP 503 `application/json` response
@@ -868,6 +917,13 @@ func ParseDeviceManagementGetRemoteAssistanceSettingsResponse(rsp *http.Response
 		}
 		response.JSON429 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalServerError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest ServiceUnavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -887,6 +943,13 @@ func ParseDeviceManagementGetRemoteAssistanceSettingsResponse(rsp *http.Response
 	switch {
 	case rsp.StatusCode == 200:
 		var headers DeviceManagementGetRemoteAssistanceSettingsResponse200Headers
+		if values := rsp.Header.Values("Access-Control-Allow-Origin"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Access-Control-Allow-Origin", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.AccessControlAllowOrigin = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -904,6 +967,13 @@ func ParseDeviceManagementGetRemoteAssistanceSettingsResponse(rsp *http.Response
 		response.Headers200 = &headers
 	case rsp.StatusCode == 400:
 		var headers DeviceManagementGetRemoteAssistanceSettingsResponse400Headers
+		if values := rsp.Header.Values("Access-Control-Allow-Origin"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Access-Control-Allow-Origin", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.AccessControlAllowOrigin = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -921,6 +991,13 @@ func ParseDeviceManagementGetRemoteAssistanceSettingsResponse(rsp *http.Response
 		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers DeviceManagementGetRemoteAssistanceSettingsResponse401Headers
+		if values := rsp.Header.Values("Access-Control-Allow-Origin"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Access-Control-Allow-Origin", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.AccessControlAllowOrigin = &value
+		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -945,6 +1022,13 @@ func ParseDeviceManagementGetRemoteAssistanceSettingsResponse(rsp *http.Response
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers DeviceManagementGetRemoteAssistanceSettingsResponse403Headers
+		if values := rsp.Header.Values("Access-Control-Allow-Origin"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Access-Control-Allow-Origin", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.AccessControlAllowOrigin = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -962,9 +1046,16 @@ func ParseDeviceManagementGetRemoteAssistanceSettingsResponse(rsp *http.Response
 		response.Headers403 = &headers
 	case rsp.StatusCode == 429:
 		var headers DeviceManagementGetRemoteAssistanceSettingsResponse429Headers
+		if values := rsp.Header.Values("Access-Control-Allow-Origin"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Access-Control-Allow-Origin", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.AccessControlAllowOrigin = &value
+		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -984,11 +1075,42 @@ func ParseDeviceManagementGetRemoteAssistanceSettingsResponse(rsp *http.Response
 			headers.RequestId = value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers DeviceManagementGetRemoteAssistanceSettingsResponse500Headers
+		if values := rsp.Header.Values("Access-Control-Allow-Origin"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Access-Control-Allow-Origin", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.AccessControlAllowOrigin = &value
+		}
+		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ClientRequestId = value
+		}
+		if values := rsp.Header.Values("request-id"); len(values) > 0 {
+			var value openapi_types.UUID
+			if err := runtime.BindStyledParameterWithOptions("simple", "request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: "uuid"}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers500 = &headers
 	case rsp.StatusCode == 503:
 		var headers DeviceManagementGetRemoteAssistanceSettingsResponse503Headers
+		if values := rsp.Header.Values("Access-Control-Allow-Origin"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Access-Control-Allow-Origin", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.AccessControlAllowOrigin = &value
+		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -1010,6 +1132,13 @@ func ParseDeviceManagementGetRemoteAssistanceSettingsResponse(rsp *http.Response
 		response.Headers503 = &headers
 	case true:
 		var headers DeviceManagementGetRemoteAssistanceSettingsResponseDefaultHeaders
+		if values := rsp.Header.Values("Access-Control-Allow-Origin"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Access-Control-Allow-Origin", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.AccessControlAllowOrigin = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -1100,6 +1229,13 @@ func ParseDeviceManagementUpdateRemoteAssistanceSettingsResponse(rsp *http.Respo
 		}
 		response.JSON429 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalServerError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest ServiceUnavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -1119,6 +1255,13 @@ func ParseDeviceManagementUpdateRemoteAssistanceSettingsResponse(rsp *http.Respo
 	switch {
 	case rsp.StatusCode == 200:
 		var headers DeviceManagementUpdateRemoteAssistanceSettingsResponse200Headers
+		if values := rsp.Header.Values("Access-Control-Allow-Origin"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Access-Control-Allow-Origin", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.AccessControlAllowOrigin = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -1136,6 +1279,13 @@ func ParseDeviceManagementUpdateRemoteAssistanceSettingsResponse(rsp *http.Respo
 		response.Headers200 = &headers
 	case rsp.StatusCode == 400:
 		var headers DeviceManagementUpdateRemoteAssistanceSettingsResponse400Headers
+		if values := rsp.Header.Values("Access-Control-Allow-Origin"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Access-Control-Allow-Origin", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.AccessControlAllowOrigin = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -1153,6 +1303,13 @@ func ParseDeviceManagementUpdateRemoteAssistanceSettingsResponse(rsp *http.Respo
 		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers DeviceManagementUpdateRemoteAssistanceSettingsResponse401Headers
+		if values := rsp.Header.Values("Access-Control-Allow-Origin"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Access-Control-Allow-Origin", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.AccessControlAllowOrigin = &value
+		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -1177,6 +1334,13 @@ func ParseDeviceManagementUpdateRemoteAssistanceSettingsResponse(rsp *http.Respo
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers DeviceManagementUpdateRemoteAssistanceSettingsResponse403Headers
+		if values := rsp.Header.Values("Access-Control-Allow-Origin"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Access-Control-Allow-Origin", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.AccessControlAllowOrigin = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -1194,6 +1358,13 @@ func ParseDeviceManagementUpdateRemoteAssistanceSettingsResponse(rsp *http.Respo
 		response.Headers403 = &headers
 	case rsp.StatusCode == 408:
 		var headers DeviceManagementUpdateRemoteAssistanceSettingsResponse408Headers
+		if values := rsp.Header.Values("Access-Control-Allow-Origin"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Access-Control-Allow-Origin", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.AccessControlAllowOrigin = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -1211,6 +1382,13 @@ func ParseDeviceManagementUpdateRemoteAssistanceSettingsResponse(rsp *http.Respo
 		response.Headers408 = &headers
 	case rsp.StatusCode == 413:
 		var headers DeviceManagementUpdateRemoteAssistanceSettingsResponse413Headers
+		if values := rsp.Header.Values("Access-Control-Allow-Origin"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Access-Control-Allow-Origin", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.AccessControlAllowOrigin = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -1228,6 +1406,13 @@ func ParseDeviceManagementUpdateRemoteAssistanceSettingsResponse(rsp *http.Respo
 		response.Headers413 = &headers
 	case rsp.StatusCode == 415:
 		var headers DeviceManagementUpdateRemoteAssistanceSettingsResponse415Headers
+		if values := rsp.Header.Values("Access-Control-Allow-Origin"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Access-Control-Allow-Origin", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.AccessControlAllowOrigin = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -1245,9 +1430,16 @@ func ParseDeviceManagementUpdateRemoteAssistanceSettingsResponse(rsp *http.Respo
 		response.Headers415 = &headers
 	case rsp.StatusCode == 429:
 		var headers DeviceManagementUpdateRemoteAssistanceSettingsResponse429Headers
+		if values := rsp.Header.Values("Access-Control-Allow-Origin"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Access-Control-Allow-Origin", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.AccessControlAllowOrigin = &value
+		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -1267,11 +1459,42 @@ func ParseDeviceManagementUpdateRemoteAssistanceSettingsResponse(rsp *http.Respo
 			headers.RequestId = value
 		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers DeviceManagementUpdateRemoteAssistanceSettingsResponse500Headers
+		if values := rsp.Header.Values("Access-Control-Allow-Origin"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Access-Control-Allow-Origin", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.AccessControlAllowOrigin = &value
+		}
+		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ClientRequestId = value
+		}
+		if values := rsp.Header.Values("request-id"); len(values) > 0 {
+			var value openapi_types.UUID
+			if err := runtime.BindStyledParameterWithOptions("simple", "request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: "uuid"}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers500 = &headers
 	case rsp.StatusCode == 503:
 		var headers DeviceManagementUpdateRemoteAssistanceSettingsResponse503Headers
+		if values := rsp.Header.Values("Access-Control-Allow-Origin"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Access-Control-Allow-Origin", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.AccessControlAllowOrigin = &value
+		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -1293,6 +1516,13 @@ func ParseDeviceManagementUpdateRemoteAssistanceSettingsResponse(rsp *http.Respo
 		response.Headers503 = &headers
 	case true:
 		var headers DeviceManagementUpdateRemoteAssistanceSettingsResponseDefaultHeaders
+		if values := rsp.Header.Values("Access-Control-Allow-Origin"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Access-Control-Allow-Origin", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.AccessControlAllowOrigin = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {

@@ -265,6 +265,9 @@ type Error = ODataError
 // Forbidden The Microsoft Graph error envelope.
 type Forbidden = ODataError
 
+// InternalServerError The Microsoft Graph error envelope.
+type InternalServerError = ODataError
+
 // PayloadTooLarge The Microsoft Graph error envelope.
 type PayloadTooLarge = ODataError
 

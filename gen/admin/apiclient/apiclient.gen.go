@@ -1476,8 +1476,9 @@ type ClearFaultsResponse401Headers struct {
 
 // ClearFaultsResponseDefaultHeaders the declared response headers of an HTTP default response for ClearFaults
 type ClearFaultsResponseDefaultHeaders struct {
-	ClientRequestId string
-	RequestId       openapi_types.UUID
+	AccessControlAllowOrigin *string
+	ClientRequestId          string
+	RequestId                openapi_types.UUID
 }
 
 type ClearFaultsResponse struct {
@@ -1539,8 +1540,9 @@ type ListFaultsResponse401Headers struct {
 
 // ListFaultsResponseDefaultHeaders the declared response headers of an HTTP default response for ListFaults
 type ListFaultsResponseDefaultHeaders struct {
-	ClientRequestId string
-	RequestId       openapi_types.UUID
+	AccessControlAllowOrigin *string
+	ClientRequestId          string
+	RequestId                openapi_types.UUID
 }
 
 type ListFaultsResponse struct {
@@ -1609,8 +1611,9 @@ type AddFaultResponse201Headers struct {
 
 // AddFaultResponse400Headers the declared response headers of an HTTP 400 response for AddFault
 type AddFaultResponse400Headers struct {
-	ClientRequestId string
-	RequestId       openapi_types.UUID
+	AccessControlAllowOrigin *string
+	ClientRequestId          string
+	RequestId                openapi_types.UUID
 }
 
 // AddFaultResponse401Headers the declared response headers of an HTTP 401 response for AddFault
@@ -1620,14 +1623,16 @@ type AddFaultResponse401Headers struct {
 
 // AddFaultResponse415Headers the declared response headers of an HTTP 415 response for AddFault
 type AddFaultResponse415Headers struct {
-	ClientRequestId string
-	RequestId       openapi_types.UUID
+	AccessControlAllowOrigin *string
+	ClientRequestId          string
+	RequestId                openapi_types.UUID
 }
 
 // AddFaultResponseDefaultHeaders the declared response headers of an HTTP default response for AddFault
 type AddFaultResponseDefaultHeaders struct {
-	ClientRequestId string
-	RequestId       openapi_types.UUID
+	AccessControlAllowOrigin *string
+	ClientRequestId          string
+	RequestId                openapi_types.UUID
 }
 
 type AddFaultResponse struct {
@@ -1716,8 +1721,9 @@ type DeleteFaultResponse401Headers struct {
 
 // DeleteFaultResponseDefaultHeaders the declared response headers of an HTTP default response for DeleteFault
 type DeleteFaultResponseDefaultHeaders struct {
-	ClientRequestId string
-	RequestId       openapi_types.UUID
+	AccessControlAllowOrigin *string
+	ClientRequestId          string
+	RequestId                openapi_types.UUID
 }
 
 type DeleteFaultResponse struct {
@@ -1781,8 +1787,9 @@ func (r DeleteFaultResponse) ContentType() string {
 
 // ListFindingsResponse400Headers the declared response headers of an HTTP 400 response for ListFindings
 type ListFindingsResponse400Headers struct {
-	ClientRequestId string
-	RequestId       openapi_types.UUID
+	AccessControlAllowOrigin *string
+	ClientRequestId          string
+	RequestId                openapi_types.UUID
 }
 
 // ListFindingsResponse401Headers the declared response headers of an HTTP 401 response for ListFindings
@@ -1792,8 +1799,9 @@ type ListFindingsResponse401Headers struct {
 
 // ListFindingsResponseDefaultHeaders the declared response headers of an HTTP default response for ListFindings
 type ListFindingsResponseDefaultHeaders struct {
-	ClientRequestId string
-	RequestId       openapi_types.UUID
+	AccessControlAllowOrigin *string
+	ClientRequestId          string
+	RequestId                openapi_types.UUID
 }
 
 type ListFindingsResponse struct {
@@ -1871,8 +1879,9 @@ type ClearJournalResponse401Headers struct {
 
 // ClearJournalResponseDefaultHeaders the declared response headers of an HTTP default response for ClearJournal
 type ClearJournalResponseDefaultHeaders struct {
-	ClientRequestId string
-	RequestId       openapi_types.UUID
+	AccessControlAllowOrigin *string
+	ClientRequestId          string
+	RequestId                openapi_types.UUID
 }
 
 type ClearJournalResponse struct {
@@ -1929,8 +1938,9 @@ func (r ClearJournalResponse) ContentType() string {
 
 // QueryJournalResponse400Headers the declared response headers of an HTTP 400 response for QueryJournal
 type QueryJournalResponse400Headers struct {
-	ClientRequestId string
-	RequestId       openapi_types.UUID
+	AccessControlAllowOrigin *string
+	ClientRequestId          string
+	RequestId                openapi_types.UUID
 }
 
 // QueryJournalResponse401Headers the declared response headers of an HTTP 401 response for QueryJournal
@@ -1940,8 +1950,9 @@ type QueryJournalResponse401Headers struct {
 
 // QueryJournalResponseDefaultHeaders the declared response headers of an HTTP default response for QueryJournal
 type QueryJournalResponseDefaultHeaders struct {
-	ClientRequestId string
-	RequestId       openapi_types.UUID
+	AccessControlAllowOrigin *string
+	ClientRequestId          string
+	RequestId                openapi_types.UUID
 }
 
 type QueryJournalResponse struct {
@@ -2014,8 +2025,9 @@ func (r QueryJournalResponse) ContentType() string {
 
 // CountJournalResponse400Headers the declared response headers of an HTTP 400 response for CountJournal
 type CountJournalResponse400Headers struct {
-	ClientRequestId string
-	RequestId       openapi_types.UUID
+	AccessControlAllowOrigin *string
+	ClientRequestId          string
+	RequestId                openapi_types.UUID
 }
 
 // CountJournalResponse401Headers the declared response headers of an HTTP 401 response for CountJournal
@@ -2025,8 +2037,9 @@ type CountJournalResponse401Headers struct {
 
 // CountJournalResponseDefaultHeaders the declared response headers of an HTTP default response for CountJournal
 type CountJournalResponseDefaultHeaders struct {
-	ClientRequestId string
-	RequestId       openapi_types.UUID
+	AccessControlAllowOrigin *string
+	ClientRequestId          string
+	RequestId                openapi_types.UUID
 }
 
 type CountJournalResponse struct {
@@ -2104,15 +2117,17 @@ type ExportSnapshotResponse401Headers struct {
 
 // ExportSnapshotResponse503Headers the declared response headers of an HTTP 503 response for ExportSnapshot
 type ExportSnapshotResponse503Headers struct {
-	RetryAfter      *int
-	ClientRequestId string
-	RequestId       openapi_types.UUID
+	AccessControlAllowOrigin *string
+	RetryAfter               *int64
+	ClientRequestId          string
+	RequestId                openapi_types.UUID
 }
 
 // ExportSnapshotResponseDefaultHeaders the declared response headers of an HTTP default response for ExportSnapshot
 type ExportSnapshotResponseDefaultHeaders struct {
-	ClientRequestId string
-	RequestId       openapi_types.UUID
+	AccessControlAllowOrigin *string
+	ClientRequestId          string
+	RequestId                openapi_types.UUID
 }
 
 type ExportSnapshotResponse struct {
@@ -2185,8 +2200,9 @@ func (r ExportSnapshotResponse) ContentType() string {
 
 // ImportSnapshotResponse400Headers the declared response headers of an HTTP 400 response for ImportSnapshot
 type ImportSnapshotResponse400Headers struct {
-	ClientRequestId string
-	RequestId       openapi_types.UUID
+	AccessControlAllowOrigin *string
+	ClientRequestId          string
+	RequestId                openapi_types.UUID
 }
 
 // ImportSnapshotResponse401Headers the declared response headers of an HTTP 401 response for ImportSnapshot
@@ -2196,27 +2212,31 @@ type ImportSnapshotResponse401Headers struct {
 
 // ImportSnapshotResponse413Headers the declared response headers of an HTTP 413 response for ImportSnapshot
 type ImportSnapshotResponse413Headers struct {
-	ClientRequestId string
-	RequestId       openapi_types.UUID
+	AccessControlAllowOrigin *string
+	ClientRequestId          string
+	RequestId                openapi_types.UUID
 }
 
 // ImportSnapshotResponse415Headers the declared response headers of an HTTP 415 response for ImportSnapshot
 type ImportSnapshotResponse415Headers struct {
-	ClientRequestId string
-	RequestId       openapi_types.UUID
+	AccessControlAllowOrigin *string
+	ClientRequestId          string
+	RequestId                openapi_types.UUID
 }
 
 // ImportSnapshotResponse503Headers the declared response headers of an HTTP 503 response for ImportSnapshot
 type ImportSnapshotResponse503Headers struct {
-	RetryAfter      *int
-	ClientRequestId string
-	RequestId       openapi_types.UUID
+	AccessControlAllowOrigin *string
+	RetryAfter               *int64
+	ClientRequestId          string
+	RequestId                openapi_types.UUID
 }
 
 // ImportSnapshotResponseDefaultHeaders the declared response headers of an HTTP default response for ImportSnapshot
 type ImportSnapshotResponseDefaultHeaders struct {
-	ClientRequestId string
-	RequestId       openapi_types.UUID
+	AccessControlAllowOrigin *string
+	ClientRequestId          string
+	RequestId                openapi_types.UUID
 }
 
 type ImportSnapshotResponse struct {
@@ -2314,15 +2334,17 @@ type ResetAllTenantsResponse401Headers struct {
 
 // ResetAllTenantsResponse503Headers the declared response headers of an HTTP 503 response for ResetAllTenants
 type ResetAllTenantsResponse503Headers struct {
-	RetryAfter      *int
-	ClientRequestId string
-	RequestId       openapi_types.UUID
+	AccessControlAllowOrigin *string
+	RetryAfter               *int64
+	ClientRequestId          string
+	RequestId                openapi_types.UUID
 }
 
 // ResetAllTenantsResponseDefaultHeaders the declared response headers of an HTTP default response for ResetAllTenants
 type ResetAllTenantsResponseDefaultHeaders struct {
-	ClientRequestId string
-	RequestId       openapi_types.UUID
+	AccessControlAllowOrigin *string
+	ClientRequestId          string
+	RequestId                openapi_types.UUID
 }
 
 type ResetAllTenantsResponse struct {
@@ -2393,15 +2415,17 @@ type ResetTenantSettingsResponse401Headers struct {
 
 // ResetTenantSettingsResponse503Headers the declared response headers of an HTTP 503 response for ResetTenantSettings
 type ResetTenantSettingsResponse503Headers struct {
-	RetryAfter      *int
-	ClientRequestId string
-	RequestId       openapi_types.UUID
+	AccessControlAllowOrigin *string
+	RetryAfter               *int64
+	ClientRequestId          string
+	RequestId                openapi_types.UUID
 }
 
 // ResetTenantSettingsResponseDefaultHeaders the declared response headers of an HTTP default response for ResetTenantSettings
 type ResetTenantSettingsResponseDefaultHeaders struct {
-	ClientRequestId string
-	RequestId       openapi_types.UUID
+	AccessControlAllowOrigin *string
+	ClientRequestId          string
+	RequestId                openapi_types.UUID
 }
 
 type ResetTenantSettingsResponse struct {
@@ -2472,15 +2496,17 @@ type GetTenantSettingsResponse401Headers struct {
 
 // GetTenantSettingsResponse503Headers the declared response headers of an HTTP 503 response for GetTenantSettings
 type GetTenantSettingsResponse503Headers struct {
-	RetryAfter      *int
-	ClientRequestId string
-	RequestId       openapi_types.UUID
+	AccessControlAllowOrigin *string
+	RetryAfter               *int64
+	ClientRequestId          string
+	RequestId                openapi_types.UUID
 }
 
 // GetTenantSettingsResponseDefaultHeaders the declared response headers of an HTTP default response for GetTenantSettings
 type GetTenantSettingsResponseDefaultHeaders struct {
-	ClientRequestId string
-	RequestId       openapi_types.UUID
+	AccessControlAllowOrigin *string
+	ClientRequestId          string
+	RequestId                openapi_types.UUID
 }
 
 type GetTenantSettingsResponse struct {
@@ -2553,8 +2579,9 @@ func (r GetTenantSettingsResponse) ContentType() string {
 
 // SeedTenantSettingsResponse400Headers the declared response headers of an HTTP 400 response for SeedTenantSettings
 type SeedTenantSettingsResponse400Headers struct {
-	ClientRequestId string
-	RequestId       openapi_types.UUID
+	AccessControlAllowOrigin *string
+	ClientRequestId          string
+	RequestId                openapi_types.UUID
 }
 
 // SeedTenantSettingsResponse401Headers the declared response headers of an HTTP 401 response for SeedTenantSettings
@@ -2564,27 +2591,31 @@ type SeedTenantSettingsResponse401Headers struct {
 
 // SeedTenantSettingsResponse413Headers the declared response headers of an HTTP 413 response for SeedTenantSettings
 type SeedTenantSettingsResponse413Headers struct {
-	ClientRequestId string
-	RequestId       openapi_types.UUID
+	AccessControlAllowOrigin *string
+	ClientRequestId          string
+	RequestId                openapi_types.UUID
 }
 
 // SeedTenantSettingsResponse415Headers the declared response headers of an HTTP 415 response for SeedTenantSettings
 type SeedTenantSettingsResponse415Headers struct {
-	ClientRequestId string
-	RequestId       openapi_types.UUID
+	AccessControlAllowOrigin *string
+	ClientRequestId          string
+	RequestId                openapi_types.UUID
 }
 
 // SeedTenantSettingsResponse503Headers the declared response headers of an HTTP 503 response for SeedTenantSettings
 type SeedTenantSettingsResponse503Headers struct {
-	RetryAfter      *int
-	ClientRequestId string
-	RequestId       openapi_types.UUID
+	AccessControlAllowOrigin *string
+	RetryAfter               *int64
+	ClientRequestId          string
+	RequestId                openapi_types.UUID
 }
 
 // SeedTenantSettingsResponseDefaultHeaders the declared response headers of an HTTP default response for SeedTenantSettings
 type SeedTenantSettingsResponseDefaultHeaders struct {
-	ClientRequestId string
-	RequestId       openapi_types.UUID
+	AccessControlAllowOrigin *string
+	ClientRequestId          string
+	RequestId                openapi_types.UUID
 }
 
 type SeedTenantSettingsResponse struct {
@@ -3000,6 +3031,13 @@ func ParseClearFaultsResponse(rsp *http.Response) (*ClearFaultsResponse, error) 
 		response.Headers401 = &headers
 	case true:
 		var headers ClearFaultsResponseDefaultHeaders
+		if values := rsp.Header.Values("Access-Control-Allow-Origin"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Access-Control-Allow-Origin", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.AccessControlAllowOrigin = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -3070,6 +3108,13 @@ func ParseListFaultsResponse(rsp *http.Response) (*ListFaultsResponse, error) {
 		response.Headers401 = &headers
 	case true:
 		var headers ListFaultsResponseDefaultHeaders
+		if values := rsp.Header.Values("Access-Control-Allow-Origin"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Access-Control-Allow-Origin", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.AccessControlAllowOrigin = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -3154,6 +3199,13 @@ func ParseAddFaultResponse(rsp *http.Response) (*AddFaultResponse, error) {
 		response.Headers201 = &headers
 	case rsp.StatusCode == 400:
 		var headers AddFaultResponse400Headers
+		if values := rsp.Header.Values("Access-Control-Allow-Origin"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Access-Control-Allow-Origin", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.AccessControlAllowOrigin = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -3181,6 +3233,13 @@ func ParseAddFaultResponse(rsp *http.Response) (*AddFaultResponse, error) {
 		response.Headers401 = &headers
 	case rsp.StatusCode == 415:
 		var headers AddFaultResponse415Headers
+		if values := rsp.Header.Values("Access-Control-Allow-Origin"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Access-Control-Allow-Origin", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.AccessControlAllowOrigin = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -3198,6 +3257,13 @@ func ParseAddFaultResponse(rsp *http.Response) (*AddFaultResponse, error) {
 		response.Headers415 = &headers
 	case true:
 		var headers AddFaultResponseDefaultHeaders
+		if values := rsp.Header.Values("Access-Control-Allow-Origin"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Access-Control-Allow-Origin", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.AccessControlAllowOrigin = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -3271,6 +3337,13 @@ func ParseDeleteFaultResponse(rsp *http.Response) (*DeleteFaultResponse, error) 
 		response.Headers401 = &headers
 	case true:
 		var headers DeleteFaultResponseDefaultHeaders
+		if values := rsp.Header.Values("Access-Control-Allow-Origin"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Access-Control-Allow-Origin", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.AccessControlAllowOrigin = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -3338,6 +3411,13 @@ func ParseListFindingsResponse(rsp *http.Response) (*ListFindingsResponse, error
 	switch {
 	case rsp.StatusCode == 400:
 		var headers ListFindingsResponse400Headers
+		if values := rsp.Header.Values("Access-Control-Allow-Origin"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Access-Control-Allow-Origin", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.AccessControlAllowOrigin = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -3365,6 +3445,13 @@ func ParseListFindingsResponse(rsp *http.Response) (*ListFindingsResponse, error
 		response.Headers401 = &headers
 	case true:
 		var headers ListFindingsResponseDefaultHeaders
+		if values := rsp.Header.Values("Access-Control-Allow-Origin"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Access-Control-Allow-Origin", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.AccessControlAllowOrigin = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -3431,6 +3518,13 @@ func ParseClearJournalResponse(rsp *http.Response) (*ClearJournalResponse, error
 		response.Headers401 = &headers
 	case true:
 		var headers ClearJournalResponseDefaultHeaders
+		if values := rsp.Header.Values("Access-Control-Allow-Origin"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Access-Control-Allow-Origin", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.AccessControlAllowOrigin = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -3498,6 +3592,13 @@ func ParseQueryJournalResponse(rsp *http.Response) (*QueryJournalResponse, error
 	switch {
 	case rsp.StatusCode == 400:
 		var headers QueryJournalResponse400Headers
+		if values := rsp.Header.Values("Access-Control-Allow-Origin"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Access-Control-Allow-Origin", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.AccessControlAllowOrigin = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -3525,6 +3626,13 @@ func ParseQueryJournalResponse(rsp *http.Response) (*QueryJournalResponse, error
 		response.Headers401 = &headers
 	case true:
 		var headers QueryJournalResponseDefaultHeaders
+		if values := rsp.Header.Values("Access-Control-Allow-Origin"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Access-Control-Allow-Origin", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.AccessControlAllowOrigin = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -3592,6 +3700,13 @@ func ParseCountJournalResponse(rsp *http.Response) (*CountJournalResponse, error
 	switch {
 	case rsp.StatusCode == 400:
 		var headers CountJournalResponse400Headers
+		if values := rsp.Header.Values("Access-Control-Allow-Origin"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Access-Control-Allow-Origin", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.AccessControlAllowOrigin = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -3619,6 +3734,13 @@ func ParseCountJournalResponse(rsp *http.Response) (*CountJournalResponse, error
 		response.Headers401 = &headers
 	case true:
 		var headers CountJournalResponseDefaultHeaders
+		if values := rsp.Header.Values("Access-Control-Allow-Origin"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Access-Control-Allow-Origin", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.AccessControlAllowOrigin = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -3696,9 +3818,16 @@ func ParseExportSnapshotResponse(rsp *http.Response) (*ExportSnapshotResponse, e
 		response.Headers401 = &headers
 	case rsp.StatusCode == 503:
 		var headers ExportSnapshotResponse503Headers
+		if values := rsp.Header.Values("Access-Control-Allow-Origin"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Access-Control-Allow-Origin", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.AccessControlAllowOrigin = &value
+		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -3720,6 +3849,13 @@ func ParseExportSnapshotResponse(rsp *http.Response) (*ExportSnapshotResponse, e
 		response.Headers503 = &headers
 	case true:
 		var headers ExportSnapshotResponseDefaultHeaders
+		if values := rsp.Header.Values("Access-Control-Allow-Origin"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Access-Control-Allow-Origin", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.AccessControlAllowOrigin = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -3804,6 +3940,13 @@ func ParseImportSnapshotResponse(rsp *http.Response) (*ImportSnapshotResponse, e
 	switch {
 	case rsp.StatusCode == 400:
 		var headers ImportSnapshotResponse400Headers
+		if values := rsp.Header.Values("Access-Control-Allow-Origin"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Access-Control-Allow-Origin", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.AccessControlAllowOrigin = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -3831,6 +3974,13 @@ func ParseImportSnapshotResponse(rsp *http.Response) (*ImportSnapshotResponse, e
 		response.Headers401 = &headers
 	case rsp.StatusCode == 413:
 		var headers ImportSnapshotResponse413Headers
+		if values := rsp.Header.Values("Access-Control-Allow-Origin"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Access-Control-Allow-Origin", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.AccessControlAllowOrigin = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -3848,6 +3998,13 @@ func ParseImportSnapshotResponse(rsp *http.Response) (*ImportSnapshotResponse, e
 		response.Headers413 = &headers
 	case rsp.StatusCode == 415:
 		var headers ImportSnapshotResponse415Headers
+		if values := rsp.Header.Values("Access-Control-Allow-Origin"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Access-Control-Allow-Origin", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.AccessControlAllowOrigin = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -3865,9 +4022,16 @@ func ParseImportSnapshotResponse(rsp *http.Response) (*ImportSnapshotResponse, e
 		response.Headers415 = &headers
 	case rsp.StatusCode == 503:
 		var headers ImportSnapshotResponse503Headers
+		if values := rsp.Header.Values("Access-Control-Allow-Origin"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Access-Control-Allow-Origin", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.AccessControlAllowOrigin = &value
+		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -3889,6 +4053,13 @@ func ParseImportSnapshotResponse(rsp *http.Response) (*ImportSnapshotResponse, e
 		response.Headers503 = &headers
 	case true:
 		var headers ImportSnapshotResponseDefaultHeaders
+		if values := rsp.Header.Values("Access-Control-Allow-Origin"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Access-Control-Allow-Origin", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.AccessControlAllowOrigin = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -3962,9 +4133,16 @@ func ParseResetAllTenantsResponse(rsp *http.Response) (*ResetAllTenantsResponse,
 		response.Headers401 = &headers
 	case rsp.StatusCode == 503:
 		var headers ResetAllTenantsResponse503Headers
+		if values := rsp.Header.Values("Access-Control-Allow-Origin"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Access-Control-Allow-Origin", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.AccessControlAllowOrigin = &value
+		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -3986,6 +4164,13 @@ func ParseResetAllTenantsResponse(rsp *http.Response) (*ResetAllTenantsResponse,
 		response.Headers503 = &headers
 	case true:
 		var headers ResetAllTenantsResponseDefaultHeaders
+		if values := rsp.Header.Values("Access-Control-Allow-Origin"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Access-Control-Allow-Origin", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.AccessControlAllowOrigin = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -4059,9 +4244,16 @@ func ParseResetTenantSettingsResponse(rsp *http.Response) (*ResetTenantSettingsR
 		response.Headers401 = &headers
 	case rsp.StatusCode == 503:
 		var headers ResetTenantSettingsResponse503Headers
+		if values := rsp.Header.Values("Access-Control-Allow-Origin"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Access-Control-Allow-Origin", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.AccessControlAllowOrigin = &value
+		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -4083,6 +4275,13 @@ func ParseResetTenantSettingsResponse(rsp *http.Response) (*ResetTenantSettingsR
 		response.Headers503 = &headers
 	case true:
 		var headers ResetTenantSettingsResponseDefaultHeaders
+		if values := rsp.Header.Values("Access-Control-Allow-Origin"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Access-Control-Allow-Origin", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.AccessControlAllowOrigin = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -4160,9 +4359,16 @@ func ParseGetTenantSettingsResponse(rsp *http.Response) (*GetTenantSettingsRespo
 		response.Headers401 = &headers
 	case rsp.StatusCode == 503:
 		var headers GetTenantSettingsResponse503Headers
+		if values := rsp.Header.Values("Access-Control-Allow-Origin"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Access-Control-Allow-Origin", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.AccessControlAllowOrigin = &value
+		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -4184,6 +4390,13 @@ func ParseGetTenantSettingsResponse(rsp *http.Response) (*GetTenantSettingsRespo
 		response.Headers503 = &headers
 	case true:
 		var headers GetTenantSettingsResponseDefaultHeaders
+		if values := rsp.Header.Values("Access-Control-Allow-Origin"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Access-Control-Allow-Origin", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.AccessControlAllowOrigin = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -4272,6 +4485,13 @@ func ParseSeedTenantSettingsResponse(rsp *http.Response) (*SeedTenantSettingsRes
 	switch {
 	case rsp.StatusCode == 400:
 		var headers SeedTenantSettingsResponse400Headers
+		if values := rsp.Header.Values("Access-Control-Allow-Origin"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Access-Control-Allow-Origin", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.AccessControlAllowOrigin = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -4299,6 +4519,13 @@ func ParseSeedTenantSettingsResponse(rsp *http.Response) (*SeedTenantSettingsRes
 		response.Headers401 = &headers
 	case rsp.StatusCode == 413:
 		var headers SeedTenantSettingsResponse413Headers
+		if values := rsp.Header.Values("Access-Control-Allow-Origin"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Access-Control-Allow-Origin", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.AccessControlAllowOrigin = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -4316,6 +4543,13 @@ func ParseSeedTenantSettingsResponse(rsp *http.Response) (*SeedTenantSettingsRes
 		response.Headers413 = &headers
 	case rsp.StatusCode == 415:
 		var headers SeedTenantSettingsResponse415Headers
+		if values := rsp.Header.Values("Access-Control-Allow-Origin"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Access-Control-Allow-Origin", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.AccessControlAllowOrigin = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -4333,9 +4567,16 @@ func ParseSeedTenantSettingsResponse(rsp *http.Response) (*SeedTenantSettingsRes
 		response.Headers415 = &headers
 	case rsp.StatusCode == 503:
 		var headers SeedTenantSettingsResponse503Headers
+		if values := rsp.Header.Values("Access-Control-Allow-Origin"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Access-Control-Allow-Origin", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.AccessControlAllowOrigin = &value
+		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -4357,6 +4598,13 @@ func ParseSeedTenantSettingsResponse(rsp *http.Response) (*SeedTenantSettingsRes
 		response.Headers503 = &headers
 	case true:
 		var headers SeedTenantSettingsResponseDefaultHeaders
+		if values := rsp.Header.Values("Access-Control-Allow-Origin"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Access-Control-Allow-Origin", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.AccessControlAllowOrigin = &value
+		}
 		if values := rsp.Header.Values("client-request-id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "client-request-id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
