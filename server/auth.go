@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/remoteassist/remoteassist"
@@ -34,39 +35,12 @@ func bearerToken(header string) (string, bool) {
 }
 
 // forbidden is the refusal of a caller that holds none of the operation's permissions, which
-// the contract lists in the operation's x-graph-permissions extension. The message is built in
-// one buffer, only when a request is refused.
+// the contract lists in the operation's x-graph-permissions extension. The caller's permissions
+// are quoted, cut to 1,024 characters: a token may hold any number of them.
 func forbidden(op *operation, p remoteassist.Principal) error {
-	const (
-		prefix = "Missing permissions on the request. API requires one of '"
-		middle = "'. Permissions on the request '"
-		suffix = "'."
-	)
-	needed := strings.Join(op.permissions, ", ")
-	n := len(prefix) + len(needed) + len(middle) + len(suffix)
-	for _, g := range p.Scopes {
-		n += len(g) + 1
-	}
-	for _, g := range p.Roles {
-		n += len(g) + 1
-	}
-	var b strings.Builder
-	b.Grow(n)
-	b.WriteString(prefix)
-	b.WriteString(needed)
-	b.WriteString(middle)
-	first := true
-	for _, list := range [][]string{p.Scopes, p.Roles} {
-		for _, g := range list {
-			if !first {
-				b.WriteByte(' ')
-			}
-			first = false
-			b.WriteString(g)
-		}
-	}
-	b.WriteString(suffix)
-	return &remoteassist.Error{Code: remoteassist.EFORBIDDEN, Message: b.String()}
+	held := strings.Join(append(slices.Clip(p.Scopes), p.Roles...), " ")
+	return &remoteassist.Error{Code: remoteassist.EFORBIDDEN, Message: "Missing permissions on the request. API requires one of '" +
+		strings.Join(op.permissions, ", ") + "'. Permissions on the request '" + remoteassist.Clip(held, 1024) + "'."}
 }
 
 // errNotWired reports a layer missing from the chain: a bug, never a client's fault.

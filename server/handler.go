@@ -140,7 +140,7 @@ func contextURL(req *http.Request, scheme string, selected []string) string {
 // client that sent none, the address it connected to, so that @odata.context is always a URL.
 func host(req *http.Request) string {
 	if req.Host != "" {
-		return req.Host
+		return remoteassist.Clip(req.Host, 255)
 	}
 	if addr, ok := req.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
 		return addr.String()

@@ -128,6 +128,7 @@ func TestServeRefusals(t *testing.T) {
 		{name: "throttle of four numbers", args: []string{"--throttle", "1,2,3,1s"}, want: `--throttle "1,2,3,1s": want "intune"`},
 		{name: "throttle negative app writes", args: []string{"--throttle", "100,10,50,-5,1s"}, want: `--throttle "100,10,50,-5,1s": want`},
 		{name: "REMOTEASSIST_THROTTLE_RETRY_AFTER not a boolean", env: map[string]string{"REMOTEASSIST_THROTTLE_RETRY_AFTER": "no"}, want: `REMOTEASSIST_THROTTLE_RETRY_AFTER "no": want true or false`},
+		{name: "throttle window over an hour", args: []string{"--throttle", "100,10,2h"}, want: `with a window of at most an hour`},
 		{name: "throttle zero window", args: []string{"--throttle", "100,10,0s"}, want: `--throttle "100,10,0s": want`},
 		{name: "throttle negative window", args: []string{"--throttle", "100,10,-1s"}, want: `--throttle "100,10,-1s": want`},
 		{name: "REMOTEASSIST_THROTTLE malformed", env: map[string]string{"REMOTEASSIST_THROTTLE": "100/1s"}, want: `REMOTEASSIST_THROTTLE "100/1s": want`},

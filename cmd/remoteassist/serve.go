@@ -262,7 +262,7 @@ func parseOrigins(v string) ([]string, error) {
 	for o := range strings.SplitSeq(v, ",") {
 		o = strings.TrimSpace(o)
 		u, err := neturl.Parse(o)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") ||
+		if err != nil || len(o) > 2048 || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") ||
 			u.RawQuery != "" || u.Fragment != "" || u.User != nil {
 			return nil, fmt.Errorf(`%q: want "*", "none" or origins such as "http://localhost:3000" (scheme, host and port only)`, v)
 		}
@@ -300,6 +300,9 @@ func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
+// maxThrottleWindow bounds --throttle's window, and so every Retry-After throttling sends.
+const maxThrottleWindow = time.Hour
+
 // parseThrottle reads the --throttle flag. Its errors start with the quoted value, for the
 // caller to prefix with where the value came from.
 func parseThrottle(v string) (server.ThrottleConfig, error) {
@@ -324,8 +327,8 @@ func parseThrottle(v string) (server.ThrottleConfig, error) {
 		errs = append(errs, err)
 	}
 	window, err := time.ParseDuration(strings.TrimSpace(parts[len(parts)-1]))
-	if err := errors.Join(append(errs, err)...); err != nil || window <= 0 {
-		return server.ThrottleConfig{}, fmt.Errorf(`%q: want "REQUESTS,WRITES,WINDOW" such as "100,10,1s", or "REQUESTS,WRITES,APP_REQUESTS,APP_WRITES,WINDOW"`, v)
+	if err := errors.Join(append(errs, err)...); err != nil || window <= 0 || window > maxThrottleWindow {
+		return server.ThrottleConfig{}, fmt.Errorf(`%q: want "REQUESTS,WRITES,WINDOW" such as "100,10,1s", or "REQUESTS,WRITES,APP_REQUESTS,APP_WRITES,WINDOW", with a window of at most an hour`, v)
 	}
 	cfg := server.ThrottleConfig{Window: window, Requests: limits[0], Writes: limits[1]}
 	if len(limits) == 4 {

@@ -461,7 +461,7 @@ type DeviceManagementGetRemoteAssistanceSettingsResponse403Headers struct {
 // DeviceManagementGetRemoteAssistanceSettingsResponse429Headers the declared response headers of an HTTP 429 response for DeviceManagementGetRemoteAssistanceSettings
 type DeviceManagementGetRemoteAssistanceSettingsResponse429Headers struct {
 	AccessControlAllowOrigin *string
-	RetryAfter               *int64
+	RetryAfter               *int32
 	ClientRequestId          string
 	RequestId                openapi_types.UUID
 }
@@ -476,7 +476,7 @@ type DeviceManagementGetRemoteAssistanceSettingsResponse500Headers struct {
 // DeviceManagementGetRemoteAssistanceSettingsResponse503Headers the declared response headers of an HTTP 503 response for DeviceManagementGetRemoteAssistanceSettings
 type DeviceManagementGetRemoteAssistanceSettingsResponse503Headers struct {
 	AccessControlAllowOrigin *string
-	RetryAfter               *int64
+	RetryAfter               *int32
 	ClientRequestId          string
 	RequestId                openapi_types.UUID
 }
@@ -647,7 +647,7 @@ type DeviceManagementUpdateRemoteAssistanceSettingsResponse415Headers struct {
 // DeviceManagementUpdateRemoteAssistanceSettingsResponse429Headers the declared response headers of an HTTP 429 response for DeviceManagementUpdateRemoteAssistanceSettings
 type DeviceManagementUpdateRemoteAssistanceSettingsResponse429Headers struct {
 	AccessControlAllowOrigin *string
-	RetryAfter               *int64
+	RetryAfter               *int32
 	ClientRequestId          string
 	RequestId                openapi_types.UUID
 }
@@ -662,7 +662,7 @@ type DeviceManagementUpdateRemoteAssistanceSettingsResponse500Headers struct {
 // DeviceManagementUpdateRemoteAssistanceSettingsResponse503Headers the declared response headers of an HTTP 503 response for DeviceManagementUpdateRemoteAssistanceSettings
 type DeviceManagementUpdateRemoteAssistanceSettingsResponse503Headers struct {
 	AccessControlAllowOrigin *string
-	RetryAfter               *int64
+	RetryAfter               *int32
 	ClientRequestId          string
 	RequestId                openapi_types.UUID
 }
@@ -1054,8 +1054,8 @@ func ParseDeviceManagementGetRemoteAssistanceSettingsResponse(rsp *http.Response
 			headers.AccessControlAllowOrigin = &value
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int64
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -1109,8 +1109,8 @@ func ParseDeviceManagementGetRemoteAssistanceSettingsResponse(rsp *http.Response
 			headers.AccessControlAllowOrigin = &value
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int64
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -1438,8 +1438,8 @@ func ParseDeviceManagementUpdateRemoteAssistanceSettingsResponse(rsp *http.Respo
 			headers.AccessControlAllowOrigin = &value
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int64
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -1493,8 +1493,8 @@ func ParseDeviceManagementUpdateRemoteAssistanceSettingsResponse(rsp *http.Respo
 			headers.AccessControlAllowOrigin = &value
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int64
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value

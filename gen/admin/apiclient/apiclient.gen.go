@@ -2118,7 +2118,7 @@ type ExportSnapshotResponse401Headers struct {
 // ExportSnapshotResponse503Headers the declared response headers of an HTTP 503 response for ExportSnapshot
 type ExportSnapshotResponse503Headers struct {
 	AccessControlAllowOrigin *string
-	RetryAfter               *int64
+	RetryAfter               *int32
 	ClientRequestId          string
 	RequestId                openapi_types.UUID
 }
@@ -2227,7 +2227,7 @@ type ImportSnapshotResponse415Headers struct {
 // ImportSnapshotResponse503Headers the declared response headers of an HTTP 503 response for ImportSnapshot
 type ImportSnapshotResponse503Headers struct {
 	AccessControlAllowOrigin *string
-	RetryAfter               *int64
+	RetryAfter               *int32
 	ClientRequestId          string
 	RequestId                openapi_types.UUID
 }
@@ -2335,7 +2335,7 @@ type ResetAllTenantsResponse401Headers struct {
 // ResetAllTenantsResponse503Headers the declared response headers of an HTTP 503 response for ResetAllTenants
 type ResetAllTenantsResponse503Headers struct {
 	AccessControlAllowOrigin *string
-	RetryAfter               *int64
+	RetryAfter               *int32
 	ClientRequestId          string
 	RequestId                openapi_types.UUID
 }
@@ -2416,7 +2416,7 @@ type ResetTenantSettingsResponse401Headers struct {
 // ResetTenantSettingsResponse503Headers the declared response headers of an HTTP 503 response for ResetTenantSettings
 type ResetTenantSettingsResponse503Headers struct {
 	AccessControlAllowOrigin *string
-	RetryAfter               *int64
+	RetryAfter               *int32
 	ClientRequestId          string
 	RequestId                openapi_types.UUID
 }
@@ -2497,7 +2497,7 @@ type GetTenantSettingsResponse401Headers struct {
 // GetTenantSettingsResponse503Headers the declared response headers of an HTTP 503 response for GetTenantSettings
 type GetTenantSettingsResponse503Headers struct {
 	AccessControlAllowOrigin *string
-	RetryAfter               *int64
+	RetryAfter               *int32
 	ClientRequestId          string
 	RequestId                openapi_types.UUID
 }
@@ -2606,7 +2606,7 @@ type SeedTenantSettingsResponse415Headers struct {
 // SeedTenantSettingsResponse503Headers the declared response headers of an HTTP 503 response for SeedTenantSettings
 type SeedTenantSettingsResponse503Headers struct {
 	AccessControlAllowOrigin *string
-	RetryAfter               *int64
+	RetryAfter               *int32
 	ClientRequestId          string
 	RequestId                openapi_types.UUID
 }
@@ -3826,8 +3826,8 @@ func ParseExportSnapshotResponse(rsp *http.Response) (*ExportSnapshotResponse, e
 			headers.AccessControlAllowOrigin = &value
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int64
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -4030,8 +4030,8 @@ func ParseImportSnapshotResponse(rsp *http.Response) (*ImportSnapshotResponse, e
 			headers.AccessControlAllowOrigin = &value
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int64
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -4141,8 +4141,8 @@ func ParseResetAllTenantsResponse(rsp *http.Response) (*ResetAllTenantsResponse,
 			headers.AccessControlAllowOrigin = &value
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int64
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -4252,8 +4252,8 @@ func ParseResetTenantSettingsResponse(rsp *http.Response) (*ResetTenantSettingsR
 			headers.AccessControlAllowOrigin = &value
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int64
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -4367,8 +4367,8 @@ func ParseGetTenantSettingsResponse(rsp *http.Response) (*GetTenantSettingsRespo
 			headers.AccessControlAllowOrigin = &value
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int64
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -4575,8 +4575,8 @@ func ParseSeedTenantSettingsResponse(rsp *http.Response) (*SeedTenantSettingsRes
 			headers.AccessControlAllowOrigin = &value
 		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int64
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
