@@ -27,11 +27,16 @@ else
 	status=1
 fi
 
-# The OWASP ruleset judges what is served: the written contract lacks what go generate derives
-# (the $select list's pattern), so it is left out.
+# The OWASP ruleset judges what the API serves: the written contract lacks what go generate
+# derives (the $select list's pattern), so it is left out; so is the admin API's, a test control
+# plane for a loopback listener behind one static token, which answers neither 429 nor the other
+# statuses the ruleset asks every operation of a public API to declare.
 owasp=()
 for spec in "${specs[@]}"; do
-	[ "$spec" = openapi/openapi.yaml ] || owasp+=("$spec")
+	case "$spec" in
+	openapi/openapi.yaml | openapi/admin.yaml | openapi/admin.bundle.yaml) ;;
+	*) owasp+=("$spec") ;;
+	esac
 done
 if [ ${#owasp[@]} -gt 0 ]; then
 	echo "== spectral OWASP (.spectral-owasp.yaml): ${owasp[*]}"
