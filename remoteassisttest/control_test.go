@@ -14,6 +14,7 @@ import (
 	"github.com/remoteassist/remoteassist/client"
 	"github.com/remoteassist/remoteassist/control"
 	"github.com/remoteassist/remoteassist/gen/admin/models"
+	"github.com/remoteassist/remoteassist/jwtauth"
 	"github.com/remoteassist/remoteassist/memory"
 	"github.com/remoteassist/remoteassist/remoteassisttest"
 )
@@ -273,5 +274,22 @@ func TestAdminURL(t *testing.T) {
 	// Closed with the test.
 	if _, err := http.Get(adminURL + "/admin/faults"); err == nil {
 		t.Error("the admin API still answers after its test ended")
+	}
+}
+
+// TestMint: a token naming its application reaches the journal as that application; an
+// expired one is refused.
+func TestMint(t *testing.T) {
+	srv := remoteassisttest.New(t, remoteassisttest.WithControl())
+	tok := srv.Mint(jwtauth.TokenSpec{Tenant: "contoso", App: "sync-job", Scopes: []string{remoteassisttest.PermissionRead}})
+	if _, err := newClient(t, srv, tok).Get(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if n := srv.Control().Count(control.Filter{App: ptr("sync-job")}); n != 1 {
+		t.Errorf("requests of app sync-job: %d, want 1", n)
+	}
+	expired := srv.Mint(jwtauth.TokenSpec{Tenant: "contoso", Scopes: []string{remoteassisttest.PermissionRead}, TTL: -time.Hour})
+	if _, err := newClient(t, srv, expired).Get(t.Context()); !client.IsUnauthorized(err) {
+		t.Errorf("expired token: %v, want 401", err)
 	}
 }
