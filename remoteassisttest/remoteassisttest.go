@@ -11,20 +11,35 @@
 //
 // Each Server has its own store and key, so parallel tests and subtests do not see each
 // other's settings or tokens. It is closed when the test ends.
+//
+// WithControl adds the test control plane a serve --admin-addr has, built of the same parts
+// (package control, server.NewAdmin): fault rules that make the API answer errors, delays or
+// dropped connections, a journal of the API's requests and findings about the clients that made
+// them. A Go test drives it directly (Control); code under test that drives the admin API over
+// HTTP gets one on a loopback port of its own (AdminURL, AdminToken):
+//
+//	srv := remoteassisttest.New(t, remoteassisttest.WithControl())
+//	srv.Control().AddFault(models.FaultRuleSpec{Effect: models.FaultEffect{Status: &status503}, Times: &once})
+//	// ... the code under test gets a 503 ...
+//	n := srv.Control().Count(control.Filter{Tenant: &tenant})
 package remoteassisttest
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/remoteassist/remoteassist"
 	"github.com/remoteassist/remoteassist/client"
+	"github.com/remoteassist/remoteassist/control"
+	"github.com/remoteassist/remoteassist/gen/admin/apiclient"
 	"github.com/remoteassist/remoteassist/jwtauth"
 	"github.com/remoteassist/remoteassist/memory"
 	"github.com/remoteassist/remoteassist/server"
@@ -46,6 +61,13 @@ type Server struct {
 	key     *jwtauth.Key
 	store   remoteassist.Store
 	profile remoteassist.Profile
+	logger  *slog.Logger
+
+	control    *control.Control // nil without WithControl
+	adminToken string
+	adminMu    sync.Mutex
+	admin      *httptest.Server // started by the first AdminURL
+	closed     bool
 }
 
 // Option configures a Server.
@@ -58,6 +80,35 @@ type config struct {
 	now      func() time.Time
 	store    remoteassist.Store
 	tls      bool
+	control  *control.Options // nil: no control plane
+}
+
+// controlOptions turns the control plane on and returns its options.
+func (cfg *config) controlOptions() *control.Options {
+	if cfg.control == nil {
+		cfg.control = &control.Options{}
+	}
+	return cfg.control
+}
+
+// WithControl adds the test control plane: fault rules (Control().AddFault), the journal of the
+// API's requests (Control().Journal, Count) and its findings (Control().Findings), and the admin
+// API over HTTP (AdminURL, AdminToken, AdminClient), as serve --admin-addr serves them. The
+// journal keeps control.DefaultJournalSize requests unless WithJournalSize says otherwise.
+// Without it a Server has none of them, and costs less to start.
+func WithControl() Option { return func(cfg *config) { cfg.controlOptions() } }
+
+// WithFaultPrefer lets a request ask for its own answer with a Prefer header ("Prefer:
+// code=503", with "retry-after=S" if wanted), as Prism does and serve --fault-prefer allows.
+// It implies WithControl.
+func WithFaultPrefer() Option {
+	return func(cfg *config) { cfg.controlOptions().AllowPrefer = true }
+}
+
+// WithJournalSize bounds the journal to n requests, the oldest making room for new ones. It
+// implies WithControl.
+func WithJournalSize(n int) Option {
+	return func(cfg *config) { cfg.controlOptions().JournalSize = n }
 }
 
 // WithThrottle limits each tenant's request rate, so that code can be tested against 429s;
@@ -120,6 +171,10 @@ func Start(opts ...Option) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("remoteassisttest: %w", err)
 	}
+	var ctl *control.Control
+	if cfg.control != nil {
+		ctl = control.New(*cfg.control)
+	}
 	srv, err := server.New(server.Config{
 		Profile:       cfg.profile,
 		Store:         cfg.store,
@@ -127,6 +182,7 @@ func Start(opts ...Option) (*Server, error) {
 		Logger:        cfg.logger,
 		Throttle:      cfg.throttle,
 		Now:           cfg.now,
+		Control:       ctl,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("remoteassisttest: %w", err)
@@ -141,7 +197,13 @@ func Start(opts ...Option) (*Server, error) {
 	} else {
 		ts.Start()
 	}
-	return &Server{handler: srv, ts: ts, key: key, store: cfg.store, profile: cfg.profile}, nil
+	s := &Server{handler: srv, ts: ts, key: key, store: cfg.store, profile: cfg.profile, logger: cfg.logger, control: ctl}
+	if ctl != nil {
+		raw := make([]byte, 24)
+		rand.Read(raw)
+		s.adminToken = fmt.Sprintf("ra-admin-%x", raw)
+	}
+	return s, nil
 }
 
 // Certificate returns the certificate of a Server started WithTLS, nil for a plain HTTP one.
@@ -159,8 +221,18 @@ func (s *Server) CertPool() *x509.CertPool {
 	return pool
 }
 
-// Close stops the emulator: it stops listening and waits for requests in flight.
-func (s *Server) Close() { s.ts.Close() }
+// Close stops the emulator, and its admin API if it serves one: it stops listening and waits
+// for requests in flight.
+func (s *Server) Close() {
+	s.adminMu.Lock()
+	admin := s.admin
+	s.closed = true
+	s.adminMu.Unlock()
+	if admin != nil {
+		admin.Close()
+	}
+	s.ts.Close()
+}
 
 // fail reports a failure of a helper method: on the test for a Server from New, as a panic
 // for one from Start.
@@ -204,11 +276,26 @@ func (s *Server) AppToken(tenant string, roles ...string) string {
 	return s.mint(jwtauth.TokenSpec{Tenant: tenant, Subject: "app@" + tenant, Roles: roles})
 }
 
+// Mint returns a token signed as spec describes, for what Token and AppToken do not make: a
+// token naming its application (spec.App, which fault rules, the journal and the throttle tell
+// apart), an expired one (a negative TTL), another issuer. A zero TTL means an hour.
+func (s *Server) Mint(spec jwtauth.TokenSpec) string {
+	if s.t != nil {
+		s.t.Helper()
+	}
+	if spec.TTL == 0 {
+		spec.TTL = time.Hour
+	}
+	return s.mint(spec)
+}
+
 func (s *Server) mint(spec jwtauth.TokenSpec) string {
 	if s.t != nil {
 		s.t.Helper()
 	}
-	spec.TTL = time.Hour
+	if spec.TTL == 0 {
+		spec.TTL = time.Hour
+	}
 	tok, err := s.key.Mint(spec)
 	if err != nil {
 		s.fail("remoteassisttest: minting a token: %v", err)
@@ -261,4 +348,102 @@ func (s *Server) Settings(tenant string) client.Settings {
 		s.fail("remoteassisttest: reading %q: %v", tenant, err)
 	}
 	return v
+}
+
+// Control returns the Server's control plane, the one the API consults on every request: add
+// fault rules, read the journal and the findings. It fails the test for a Server started
+// without WithControl (or WithFaultPrefer, WithJournalSize).
+func (s *Server) Control() *control.Control {
+	if s.t != nil {
+		s.t.Helper()
+	}
+	if s.control == nil {
+		s.fail("remoteassisttest: this Server has no control plane: start it WithControl()")
+	}
+	return s.control
+}
+
+// stateStore is the store as the admin API and the resets need it.
+func (s *Server) stateStore() remoteassist.StateStore {
+	if s.t != nil {
+		s.t.Helper()
+	}
+	st, ok := s.store.(remoteassist.StateStore)
+	if !ok {
+		s.fail("remoteassisttest: the store %T cannot reset tenants (it is no remoteassist.StateStore)", s.store)
+	}
+	return st
+}
+
+// Reset makes tenant read the defaults again, as if it had never written, directly in the store.
+func (s *Server) Reset(tenant string) {
+	if s.t != nil {
+		s.t.Helper()
+	}
+	if err := s.stateStore().ResetSettings(context.Background(), tenant); err != nil {
+		s.fail("remoteassisttest: resetting %q: %v", tenant, err)
+	}
+}
+
+// ResetAll makes every tenant read the defaults again, directly in the store.
+func (s *Server) ResetAll() {
+	if s.t != nil {
+		s.t.Helper()
+	}
+	if err := s.stateStore().ReplaceAllSettings(context.Background(), nil); err != nil {
+		s.fail("remoteassisttest: resetting every tenant: %v", err)
+	}
+}
+
+// AdminURL returns the base URL of the Server's admin API (the contract openapi/admin.yaml,
+// served by server.NewAdmin over the same store and control plane), for code under test that
+// drives it over HTTP: a second loopback listener, plain HTTP as serve's --admin-addr, started
+// on the first call. Every request needs AdminToken as its bearer token. It fails the test for
+// a Server without WithControl.
+func (s *Server) AdminURL() string {
+	if s.t != nil {
+		s.t.Helper()
+	}
+	ctl := s.Control()
+	store := s.stateStore()
+	s.adminMu.Lock()
+	defer s.adminMu.Unlock()
+	if s.admin != nil {
+		return s.admin.URL
+	}
+	if s.closed {
+		s.fail("remoteassisttest: AdminURL of a closed Server")
+	}
+	adm, err := server.NewAdmin(server.AdminConfig{Store: store, Control: ctl, Token: s.adminToken, Logger: s.logger})
+	if err != nil {
+		s.fail("remoteassisttest: the admin API: %v", err)
+	}
+	s.admin = httptest.NewServer(adm)
+	return s.admin.URL
+}
+
+// AdminToken returns the bearer token the Server's admin API accepts, made for this Server.
+func (s *Server) AdminToken() string {
+	if s.t != nil {
+		s.t.Helper()
+	}
+	s.Control()
+	return s.adminToken
+}
+
+// AdminClient returns a client of the Server's admin API (the one generated from its contract),
+// with the admin token, for a Go test that wants to go through HTTP as other languages do.
+func (s *Server) AdminClient() *apiclient.ClientWithResponses {
+	if s.t != nil {
+		s.t.Helper()
+	}
+	url, token := s.AdminURL(), s.adminToken
+	c, err := apiclient.NewClientWithResponses(url, apiclient.WithRequestEditorFn(func(_ context.Context, req *http.Request) error {
+		req.Header.Set("Authorization", "Bearer "+token)
+		return nil
+	}))
+	if err != nil {
+		s.fail("remoteassisttest: %v", err)
+	}
+	return c
 }

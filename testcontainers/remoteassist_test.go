@@ -128,6 +128,10 @@ func TestRun(t *testing.T) {
 	if !slices.Equal(attached, []string{"host"}) {
 		t.Errorf("attached to networks %q, want host only", attached)
 	}
+	// Without the options, no admin API and no TLS.
+	if _, err := ctr.AdminClient(); ctr.AdminURL() != "" || ctr.AdminToken() != "" || err == nil || ctr.CertPool() != nil {
+		t.Errorf("AdminURL %q, AdminClient error %v, CertPool %v: want none of them", ctr.AdminURL(), err, ctr.CertPool())
+	}
 
 	ctx := t.Context()
 	c, err := ctr.Client("contoso")
@@ -277,6 +281,7 @@ func TestRunRefusesBadOptions(t *testing.T) {
 		ratc.WithThrottle(1, 1, 0),
 		ratc.WithPort(0),
 		ratc.WithStartupTimeout(0),
+		ratc.WithProfile("beta"),
 	} {
 		ctr, err := ratc.Run(t.Context(), image, opt)
 		if err == nil || ctr != nil {

@@ -4,6 +4,7 @@
 //	remoteassist token  --tenant ID [--data DIR] [--scopes "A B"] [--roles "A B"] [--subject ID] [--ttl 1h]
 //	remoteassist get    [--url URL] [--token TOKEN] [--output table|json] [--timeout 30s]
 //	remoteassist set    [--state S] [--allow-unenrolled=B] [--block-chat=B] [--url URL] [--token TOKEN]
+//	remoteassist admin  SUBCOMMAND [ARGS] [--admin-url URL] [--admin-token TOKEN | --data DIR]
 //	remoteassist check  [--data DIR]
 //	remoteassist backup [--data DIR] FILE
 //	remoteassist restore [--data DIR] FILE
@@ -42,6 +43,7 @@ func commands() []command {
 		{"token", "print a bearer token signed by a data directory's key", runToken},
 		{"get", "print the tenant's remote assistance settings", runGet},
 		{"set", "change remote assistance settings", runSet},
+		{"admin", "drive a serve's admin API: seed and reset state, inject faults, read the journal", runAdmin},
 		{"check", "check the embedded store's data file, at rest or in a running server", runCheck},
 		{"backup", "write a checked copy of the embedded store, at rest or from a running server", runBackup},
 		{"restore", "install a checked backup as the embedded store (the server stopped)", runRestore},

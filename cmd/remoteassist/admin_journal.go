@@ -1,0 +1,309 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/remoteassist/remoteassist/gen/admin/models"
+)
+
+// The journal subcommands: journal, journal count, journal clear, findings.
+
+// journalFlags are the journal's filters.
+type journalFlags struct {
+	tenant, app, operation, method, since, until string
+	status                                       int
+	fs                                           *flag.FlagSet
+}
+
+func (f *journalFlags) register(fs *flag.FlagSet) {
+	f.fs = fs
+	fs.StringVar(&f.tenant, "tenant", "", `only requests of this tenant ("" for those without a valid token)`)
+	fs.StringVar(&f.app, "app", "", "only requests of this application (the token's appid or azp)")
+	fs.StringVar(&f.operation, "operation", "", "only requests to this operation: deviceManagement.GetRemoteAssistanceSettings or deviceManagement.UpdateRemoteAssistanceSettings")
+	fs.StringVar(&f.method, "method", "", "only requests with this method, such as PATCH")
+	fs.IntVar(&f.status, "status", 0, "only requests answered with this status, such as 429")
+	fs.StringVar(&f.since, "since", "", "only requests received at or after this time: RFC 3339 (2026-01-02T15:04:05Z) or a duration ago (90s, 5m)")
+	fs.StringVar(&f.until, "until", "", "only requests received before this time, as --since")
+}
+
+// journalFilter is what the flags select, as the contract's parameters.
+type journalFilter struct {
+	tenant, app, method *string
+	operation           *models.Operation
+	status              *int
+	since, until        *time.Time
+}
+
+// filter checks the flags against the parameters of operation opID and returns the filter.
+func (f *journalFlags) filter(opID string, now time.Time) (journalFilter, error) {
+	var jf journalFilter
+	set := func(name string) bool { return isSet(f.fs, name) }
+	if set("tenant") {
+		if err := checkParam(opID, "tenant", "--tenant", f.tenant); err != nil {
+			return jf, err
+		}
+		jf.tenant = &f.tenant
+	}
+	if set("app") {
+		if err := checkParam(opID, "app", "--app", f.app); err != nil {
+			return jf, err
+		}
+		jf.app = &f.app
+	}
+	if opID == "listFindings" {
+		return jf, nil
+	}
+	if set("operation") {
+		if err := checkParam(opID, "operation", "--operation", f.operation); err != nil {
+			return jf, err
+		}
+		op := models.Operation(f.operation)
+		jf.operation = &op
+	}
+	if set("method") {
+		m := strings.ToUpper(f.method)
+		if err := checkParam(opID, "method", "--method", m); err != nil {
+			return jf, err
+		}
+		jf.method = &m
+	}
+	if set("status") {
+		if err := checkParam(opID, "status", "--status", f.status); err != nil {
+			return jf, err
+		}
+		jf.status = &f.status
+	}
+	for _, t := range []struct {
+		name, value string
+		dst         **time.Time
+	}{{"since", f.since, &jf.since}, {"until", f.until, &jf.until}} {
+		if !set(t.name) {
+			continue
+		}
+		v, err := parseWhen(t.value, now)
+		if err != nil {
+			return jf, usageError{fmt.Errorf("--%s %q: %w", t.name, t.value, err)}
+		}
+		*t.dst = &v
+	}
+	return jf, nil
+}
+
+// parseWhen reads a time: RFC 3339, or a duration before now.
+func parseWhen(s string, now time.Time) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
+		return now.Add(-d), nil
+	}
+	return time.Time{}, fmt.Errorf("want a time such as 2026-01-02T15:04:05Z, or a duration ago such as 5m")
+}
+
+// journalSynopsis is the filters' part of the usage lines.
+const journalSynopsis = "[--tenant T] [--app A] [--operation OP] [--method M] [--status N] [--since T] [--until T]"
+
+func runAdminJournal(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := newFlagSet("admin journal", "admin journal "+journalSynopsis+" [--limit N] [--output table|json] "+connSynopsis,
+		`  remoteassist admin journal --tenant contoso
+  remoteassist admin journal --status 429 --since 5m
+  remoteassist admin journal --method PATCH --limit 10 --output json | jq '.entries[].properties'
+  remoteassist admin journal count --tenant contoso --method PATCH
+  remoteassist admin journal clear
+
+The recent API requests that match every filter given, oldest first: a bounded ring of the
+process's requests (serve --journal-size), without tokens or bodies. See also "admin findings".
+`, stdout)
+	var conn adminConn
+	conn.register(fs)
+	output := outputFlag(fs)
+	var jf journalFlags
+	jf.register(fs)
+	limit := fs.Int("limit", 0, "at most this many entries, the newest of those that match (1 to 10000)")
+	if _, err := parseAdmin(fs, args, 0, 0, ""); err != nil {
+		return err
+	}
+	if err := checkOutput(*output); err != nil {
+		return err
+	}
+	f, err := jf.filter("queryJournal", time.Now())
+	if err != nil {
+		return err
+	}
+	params := models.QueryJournalParams{Tenant: f.tenant, App: f.app, Operation: f.operation, Method: f.method,
+		Status: f.status, Since: f.since, Until: f.until}
+	if isSet(fs, "limit") {
+		if err := checkParam("queryJournal", "limit", "--limit", *limit); err != nil {
+			return err
+		}
+		params.Limit = limit
+	}
+	c, err := conn.client()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := c.context(ctx)
+	defer cancel()
+	res, err := c.api.QueryJournalWithResponse(ctx, &params)
+	if err := c.expect(res, err, http.StatusOK); err != nil {
+		return err
+	}
+	if res.JSON200 == nil {
+		return c.unexpected(res)
+	}
+	if *output == "json" {
+		return writeJSON(stdout, res.JSON200)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "TIME\tTENANT\tAPP\tMETHOD\tSTATUS\tRETRY-AFTER\tRULE\tMS\tPROPERTIES\tREQUEST-ID")
+	for _, e := range res.JSON200.Entries {
+		props := "-"
+		if e.Properties != nil && len(*e.Properties) > 0 {
+			props = strings.Join(*e.Properties, ",")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", when(e.Time), orDashString(e.Tenant), orDashString(e.App),
+			e.Method, e.Status, orDash(e.RetryAfter), orDashString(e.Rule), strconv.FormatFloat(e.LatencyMs, 'f', 1, 64), props, e.RequestId)
+	}
+	return tw.Flush()
+}
+
+func runAdminJournalCount(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := newFlagSet("admin journal count", "admin journal count "+journalSynopsis+" [--output table|json] "+connSynopsis,
+		`  remoteassist admin journal count --tenant contoso --method PATCH
+  test "$(remoteassist admin journal count --tenant contoso --status 429)" -eq 1
+
+Prints how many of the journal's requests match every filter given: to check that a call
+happened N times.
+`, stdout)
+	var conn adminConn
+	conn.register(fs)
+	output := outputFlag(fs)
+	var jf journalFlags
+	jf.register(fs)
+	if _, err := parseAdmin(fs, args, 0, 0, ""); err != nil {
+		return err
+	}
+	if err := checkOutput(*output); err != nil {
+		return err
+	}
+	f, err := jf.filter("countJournal", time.Now())
+	if err != nil {
+		return err
+	}
+	c, err := conn.client()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := c.context(ctx)
+	defer cancel()
+	res, err := c.api.CountJournalWithResponse(ctx, &models.CountJournalParams{Tenant: f.tenant, App: f.app,
+		Operation: f.operation, Method: f.method, Status: f.status, Since: f.since, Until: f.until})
+	if err := c.expect(res, err, http.StatusOK); err != nil {
+		return err
+	}
+	if res.JSON200 == nil {
+		return c.unexpected(res)
+	}
+	if *output == "json" {
+		return writeJSON(stdout, res.JSON200)
+	}
+	_, err = fmt.Fprintln(stdout, res.JSON200.Count)
+	return err
+}
+
+func runAdminJournalClear(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := newFlagSet("admin journal clear", "admin journal clear "+connSynopsis,
+		`  remoteassist admin journal clear
+
+Forgets every entry, and so every finding, recorded so far. Prints nothing.
+`, stdout)
+	var conn adminConn
+	conn.register(fs)
+	if _, err := parseAdmin(fs, args, 0, 0, ""); err != nil {
+		return err
+	}
+	c, err := conn.client()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := c.context(ctx)
+	defer cancel()
+	res, err := c.api.ClearJournalWithResponse(ctx)
+	return c.expect(res, err, http.StatusNoContent)
+}
+
+func runAdminFindings(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := newFlagSet("admin findings", "admin findings [--tenant T] [--app A] [--output table|json] "+connSynopsis,
+		`  remoteassist admin findings
+  remoteassist admin findings --tenant contoso --app my-sync-job --output json
+
+What the journal shows of how clients (a tenant and an application) behave that would cost them
+against Graph: retriedBeforeRetryAfter, retriedClientError, duplicatePatch, readAfterWrite.
+`, stdout)
+	var conn adminConn
+	conn.register(fs)
+	output := outputFlag(fs)
+	tenant := fs.String("tenant", "", "only findings of this tenant")
+	app := fs.String("app", "", "only findings of this application")
+	if _, err := parseAdmin(fs, args, 0, 0, ""); err != nil {
+		return err
+	}
+	if err := checkOutput(*output); err != nil {
+		return err
+	}
+	var params models.ListFindingsParams
+	if isSet(fs, "tenant") {
+		if err := checkParam("listFindings", "tenant", "--tenant", *tenant); err != nil {
+			return err
+		}
+		params.Tenant = tenant
+	}
+	if isSet(fs, "app") {
+		if err := checkParam("listFindings", "app", "--app", *app); err != nil {
+			return err
+		}
+		params.App = app
+	}
+	c, err := conn.client()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := c.context(ctx)
+	defer cancel()
+	res, err := c.api.ListFindingsWithResponse(ctx, &params)
+	if err := c.expect(res, err, http.StatusOK); err != nil {
+		return err
+	}
+	if res.JSON200 == nil {
+		return c.unexpected(res)
+	}
+	if *output == "json" {
+		return writeJSON(stdout, res.JSON200)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "TIME\tKIND\tTENANT\tAPP\tREQUEST-IDS\tDETAIL")
+	for _, f := range res.JSON200.Findings {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", when(f.Time), f.Kind, orDashString(f.Tenant), orDashString(f.App),
+			strings.Join(f.RequestIds, ","), f.Detail)
+	}
+	return tw.Flush()
+}
+
+// when prints a journal time: UTC, to the millisecond.
+func when(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
+
+// orDashString prints an optional string, "-" when absent or empty.
+func orDashString(s *string) string {
+	if s == nil || *s == "" {
+		return "-"
+	}
+	return *s
+}

@@ -1,0 +1,73 @@
+package testcontainers_test
+
+// This file is the snippet of the README's "The admin API, TLS and the graph profile", kept
+// compiling and passing here.
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/testcontainers/testcontainers-go"
+
+	"github.com/remoteassist/remoteassist"
+	"github.com/remoteassist/remoteassist/client"
+	"github.com/remoteassist/remoteassist/gen/admin/models"
+	ratc "github.com/remoteassist/remoteassist/testcontainers"
+)
+
+func TestUnavailableInContainer(t *testing.T) {
+	ctr, err := ratc.Run(t.Context(), image, ratc.WithAdmin(), ratc.WithTLS(), ratc.WithProfile(remoteassist.ProfileGraph))
+	testcontainers.CleanupContainer(t, ctr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// ctr.BaseURL() is https://127.0.0.1:PORT/beta; ctr.Client trusts the container's CA and
+	// knows its profile. ctr.AdminURL() and ctr.AdminToken() reach the admin API.
+	adm, err := ctr.AdminClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, once := models.FaultEffectStatusN503, 1
+	res, err := adm.AddFaultWithResponse(t.Context(), models.FaultRuleSpec{
+		Effect: models.FaultEffect{Status: &status, OmitRetryAfter: client.Ptr(true)}, Times: &once,
+	})
+	if err != nil || res.JSON201 == nil {
+		t.Fatalf("add fault: %v, %v", res, err)
+	}
+	c, err := ctr.Client("contoso", client.WithRetry(0, 0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Get(t.Context()); !client.IsUnavailable(err) {
+		t.Fatalf("first GET: %v, want the injected 503", err)
+	}
+	// Under the graph profile a tenant that never wrote reads disabled.
+	if s, err := c.Get(t.Context()); err != nil || s.RemoteAssistanceState != client.StateDisabled {
+		t.Fatalf("then: %+v, %v", s, err)
+	}
+}
+
+// TestREADMEShowsAdminSnippet keeps the README's snippet the test above.
+func TestREADMEShowsAdminSnippet(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	self, err := os.ReadFile("readme_admin_test.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), "### The admin API, TLS and the graph profile")
+	if !ok {
+		t.Fatal(`the README has no "The admin API, TLS and the graph profile" section`)
+	}
+	_, block, _ := strings.Cut(section, "```go\n")
+	block, _, _ = strings.Cut(block, "```")
+	const marker = "func TestUnavailableInContainer"
+	_, code, _ := strings.Cut(string(self), marker)
+	code, _, _ = strings.Cut(code, "\n// TestREADMEShowsAdminSnippet")
+	if !strings.HasPrefix(block, marker) || strings.TrimSpace(strings.TrimPrefix(block, marker)) != strings.TrimSpace(code) {
+		t.Errorf("the README's snippet and readme_admin_test.go differ: copy TestUnavailableInContainer into the README")
+	}
+}
