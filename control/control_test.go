@@ -98,6 +98,9 @@ func TestFaultRefused(t *testing.T) {
 		"max below min":        {DelayMs: &models.DelayRange{Min: 50, Max: ptr(10)}},
 		"retry-after twice":    {Status: status(429), RetryAfter: ptr(1), OmitRetryAfter: ptr(true)},
 		"status of no failure": {Status: status(200)},
+		"retry-after on a 500": {Status: status(500), RetryAfter: ptr(2)},
+		"omit on a 502":        {Status: status(502), OmitRetryAfter: ptr(true)},
+		"retry-after alone":    {RetryAfter: ptr(2), DelayMs: &models.DelayRange{Min: 1}},
 	} {
 		if _, err := c.AddFault(models.FaultRuleSpec{Effect: e}); !errors.Is(err, ErrInvalidRule) {
 			t.Errorf("%s: %v", name, err)
@@ -114,8 +117,10 @@ func TestPrefer(t *testing.T) {
 	if !ok || err != nil || d.Status != 429 || d.RetryAfter != 3*time.Second || d.Rule != "prefer" {
 		t.Errorf("%+v %v %v", d, ok, err)
 	}
-	if _, _, err := c.Decide(Request{}, "code=418"); err == nil {
-		t.Error("code=418 accepted")
+	for _, refused := range []string{"code=418", "code=429, retry-after=0", "code=429, retry-after=3601", "code=503, retry-after=soon"} {
+		if _, _, err := c.Decide(Request{}, refused); err == nil {
+			t.Errorf("Prefer: %s accepted", refused)
+		}
 	}
 	if _, ok, err := c.Decide(Request{}, "return=representation"); ok || err != nil {
 		t.Errorf("a Prefer asking for nothing known: %v %v", ok, err)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -69,6 +70,8 @@ func (f *faults) add(spec models.FaultRuleSpec) (models.FaultRule, error) {
 		return models.FaultRule{}, fmt.Errorf("%w: delayMs.max is below delayMs.min", ErrInvalidRule)
 	case e.RetryAfter != nil && isTrue(e.OmitRetryAfter):
 		return models.FaultRule{}, fmt.Errorf("%w: retryAfter and omitRetryAfter together", ErrInvalidRule)
+	case (e.RetryAfter != nil || isTrue(e.OmitRetryAfter)) && (e.Status == nil || !carriesRetryAfter(int(*e.Status))):
+		return models.FaultRule{}, fmt.Errorf("%w: only a 429, 503 or 504 carries a Retry-After", ErrInvalidRule)
 	}
 	seed := int64(1)
 	if spec.Seed != nil {
@@ -163,6 +166,11 @@ func (r *rule) decision() Decision {
 	return d
 }
 
+// carriesRetryAfter reports whether the API's answers with status carry a Retry-After.
+func carriesRetryAfter(status int) bool {
+	return status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable || status == http.StatusGatewayTimeout
+}
+
 // preferStatuses are the statuses a Prefer header may ask for: the errors the API can give.
 var preferStatuses = []int{400, 401, 403, 404, 408, 413, 415, 429, 500, 502, 503, 504}
 
@@ -182,8 +190,8 @@ func ParsePrefer(header string) (d Decision, ok bool, err error) {
 			d.Status, ok = n, true
 		case "retry-after":
 			n, perr := strconv.Atoi(value)
-			if perr != nil || n < 0 {
-				return Decision{}, false, fmt.Errorf("Prefer retry-after=%s: want a number of seconds", value)
+			if perr != nil || n < 1 || n > 3600 {
+				return Decision{}, false, fmt.Errorf("Prefer retry-after=%s: want a number of seconds from 1 to 3600", value)
 			}
 			d.RetryAfter = time.Duration(n) * time.Second
 		}

@@ -17,22 +17,29 @@ type Entry struct {
 	patchDigest string
 }
 
-// journal is a bounded ring of the recent API requests.
+// journal is a bounded ring of the recent API requests. It grows as entries come, up to size, so
+// that a large --journal-size costs memory only once that many requests were made.
 type journal struct {
 	mu      sync.Mutex
-	entries []Entry // ring, oldest at next once full
+	size    int
+	entries []Entry // oldest first until full; then a ring, oldest at next
 	next    int
-	full    bool
 }
 
-func newJournal(size int) *journal { return &journal{entries: make([]Entry, size)} }
+func newJournal(size int) *journal {
+	return &journal{size: size, entries: make([]Entry, 0, min(size, 64))}
+}
 
 func (j *journal) add(e Entry) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	if len(j.entries) < j.size {
+		j.entries = append(j.entries, e)
+		return
+	}
 	j.entries[j.next] = e
 	if j.next++; j.next == len(j.entries) {
-		j.next, j.full = 0, true
+		j.next = 0
 	}
 }
 
@@ -40,17 +47,13 @@ func (j *journal) add(e Entry) {
 func (j *journal) all() []Entry {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if !j.full {
-		return slices.Clone(j.entries[:j.next])
-	}
 	return append(slices.Clone(j.entries[j.next:]), j.entries[:j.next]...)
 }
 
 func (j *journal) clear() {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	clear(j.entries)
-	j.next, j.full = 0, false
+	j.entries, j.next = make([]Entry, 0, min(j.size, 64)), 0
 }
 
 // Filter selects journal entries: every field set must match.

@@ -438,7 +438,7 @@ func TestAdminRefusedBeforeSending(t *testing.T) {
 		{"fault drop with a status", []string{"fault", "add", "--drop", "--status", "503"}, true, "--drop and --status: a dropped connection has no status"},
 		{"fault both Retry-After flags", []string{"fault", "add", "--status", "429", "--retry-after", "1", "--no-retry-after"}, true, "--retry-after and --no-retry-after: give one or the other"},
 		{"fault Retry-After without status", []string{"fault", "add", "--delay-ms", "5", "--retry-after", "1"}, true, "go with --status"},
-		{"fault Retry-After too long", []string{"fault", "add", "--status", "429", "--retry-after", "3601"}, true, "--retry-after 3601: want 0 to 3600"},
+		{"fault Retry-After too long", []string{"fault", "add", "--status", "429", "--retry-after", "3601"}, true, "--retry-after 3601: want 1 to 3600"},
 		{"fault delay not a number", []string{"fault", "add", "--delay-ms", "soon"}, true, `--delay-ms "soon": want MIN or MIN-MAX milliseconds`},
 		{"fault delay range backwards", []string{"fault", "add", "--delay-ms", "50-10"}, true, `--delay-ms "50-10": MAX is below MIN`},
 		{"fault delay too long", []string{"fault", "add", "--delay-ms", "60001"}, true, "--delay-ms 60001: want 0 to 60000"},

@@ -112,10 +112,11 @@ type FaultEffect struct {
 	// Drop Close the connection without an answer.
 	Drop *bool `json:"drop,omitempty"`
 
-	// OmitRetryAfter Send no Retry-After (users report Intune 429s without it).
+	// OmitRetryAfter Send no Retry-After (users report Intune 429s without it); only with a 429, 503 or 504.
 	OmitRetryAfter *bool `json:"omitRetryAfter,omitempty"`
 
-	// RetryAfter The Retry-After, in seconds, of a 429, 503 or 504; 5 when not given.
+	// RetryAfter The Retry-After, in seconds, of a 429, 503 or 504; 5 when not given. A rule with
+	// another status (500 and 502 carry no Retry-After) is refused.
 	RetryAfter *int               `json:"retryAfter,omitempty"`
 	Status     *FaultEffectStatus `json:"status,omitempty"`
 }
@@ -251,8 +252,10 @@ type JournalEntry struct {
 	RetryAfter *int `json:"retryAfter,omitempty"`
 
 	// Rule The fault rule that applied, if any (`prefer` for a `Prefer` header).
-	Rule   *string `json:"rule,omitempty"`
-	Status int     `json:"status"`
+	Rule *string `json:"rule,omitempty"`
+
+	// Status The status answered; `0` when a fault rule dropped the connection unanswered.
+	Status int `json:"status"`
 
 	// Tenant The token's tenant; empty when the request was not authenticated.
 	Tenant *string `json:"tenant,omitempty"`
