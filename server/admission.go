@@ -133,6 +133,13 @@ func (a *admission) readBody(w http.ResponseWriter, req *http.Request, maxBody i
 
 // drain cuts short the body reads in progress and refuses new ones, for a shutdown that must
 // not wait on slow clients.
+// isDraining reports whether drain was called: the server is shutting down.
+func (a *admission) isDraining() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.draining
+}
+
 func (a *admission) drain() {
 	a.mu.Lock()
 	defer a.mu.Unlock()

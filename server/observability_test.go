@@ -197,3 +197,26 @@ func TestAccessLogCarriesNoSecrets(t *testing.T) {
 		})
 	}
 }
+
+// TestReadinessFailsOnceDraining: after Drain (SIGTERM in serve) /readyz answers 503 on the API's
+// listener and on the ops listener, so that load balancers stop sending new requests, while
+// /healthz stays 200 so that liveness probes do not restart a process finishing its requests.
+func TestReadinessFailsOnceDraining(t *testing.T) {
+	o := newObsServer(t, nil, false)
+	ops := o.srv.OpsHandler()
+	probe := func(path string) (api, opsCode int) {
+		rec := httptest.NewRecorder()
+		ops.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "http://localhost"+path, nil))
+		return o.do(http.MethodGet, path, "", "").Code, rec.Code
+	}
+	if api, opsCode := probe("/readyz"); api != 200 || opsCode != 200 {
+		t.Fatalf("/readyz before draining: API %d, ops %d", api, opsCode)
+	}
+	o.srv.Drain()
+	if api, opsCode := probe("/readyz"); api != 503 || opsCode != 503 {
+		t.Errorf("/readyz while draining: API %d, ops %d, want 503", api, opsCode)
+	}
+	if api, opsCode := probe("/healthz"); api != 200 || opsCode != 200 {
+		t.Errorf("/healthz while draining: API %d, ops %d, want 200", api, opsCode)
+	}
+}

@@ -299,8 +299,14 @@ const (
 	ready   = "{\"status\":\"ready\"}\n"
 )
 
-// ready reports whether the store can serve requests.
+// ready reports whether the server can take requests: it is not shutting down and its store is
+// reachable.
 func (s *Server) ready(ctx context.Context) error {
+	// Once shutdown began, readiness fails so that load balancers stop sending new requests
+	// while those in flight finish.
+	if s.admission.isDraining() {
+		return errDraining
+	}
 	if p, ok := s.store.(remoteassist.Pinger); ok {
 		ctx, cancel := context.WithTimeout(ctx, readyTimeout)
 		defer cancel()

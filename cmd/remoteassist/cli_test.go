@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -340,6 +341,33 @@ func TestNoCommand(t *testing.T) {
 		code, stdout, stderr := runCLI(t.Context(), arg)
 		if code != 0 || stderr != "" || !strings.Contains(stdout, "Usage: remoteassist COMMAND") {
 			t.Errorf("%s: exit %d, stdout %q, stderr %q; want 0 and the usage on stdout", arg, code, stdout, stderr)
+		}
+	}
+}
+
+// TestREADMEListsEveryServeFlag: the README's flag tables are written by hand, so this keeps
+// them from falling behind serve's flags: every flag serve --help prints appears, as `--name`,
+// in a README table row.
+func TestREADMEListsEveryServeFlag(t *testing.T) {
+	clearEnv(t)
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows strings.Builder
+	for line := range strings.Lines(string(readme)) {
+		if strings.HasPrefix(line, "| `--") {
+			rows.WriteString(line)
+		}
+	}
+	_, stdout, _ := runCLI(t.Context(), "serve", "--help")
+	flags := regexp.MustCompile(`(?m)^  -([a-z][a-z0-9-]*)`).FindAllStringSubmatch(stdout, -1)
+	if len(flags) < 10 {
+		t.Fatalf("found %d flags in serve --help:\n%s", len(flags), stdout)
+	}
+	for _, f := range flags {
+		if !strings.Contains(rows.String(), "`--"+f[1]+"`") {
+			t.Errorf("README: no table row lists `--%s`", f[1])
 		}
 	}
 }
