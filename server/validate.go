@@ -28,9 +28,6 @@ var paramOptions = &openapi3filter.Options{
 	SkipSettingDefaults: true,
 }
 
-// noQuery is the query of a request without one; kin-openapi only reads it.
-var noQuery = url.Values{}
-
 // bodyOptions are those of a body validation: as a request, stopping at the first error, and
 // without the schema rendered into the error, which the messages do not use and which costs
 // more than the validation itself.
@@ -39,7 +36,7 @@ var bodyOptions = []openapi3.SchemaValidationOption{openapi3.VisitAsRequest(), o
 // validateParams validates the request's parameters with kin-openapi.
 func validateParams(c echo.Context, op *operation, fold bool) error {
 	req := c.Request()
-	query := noQuery
+	var query url.Values // nil: kin-openapi reads the (empty) query itself
 	if raw := req.URL.RawQuery; raw != "" {
 		// url.Values drops what it cannot parse, which would make "$select=a;b" or a bad escape
 		// select everything: a malformed query string is refused instead.
