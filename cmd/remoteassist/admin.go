@@ -257,6 +257,24 @@ func (c *adminClient) unexpected(res adminResponse) error {
 		c.url, res.StatusCode(), oneLine(res.GetBody())), code: 1}
 }
 
+// fetch makes one request of the admin API that answers want with a JSON body, within
+// --timeout, and returns that body; body picks it out of the response (nil when the generated
+// client found none there). Every subcommand that prints an answer goes through here, so that
+// all of them time out, fail and refuse an answer without its body alike.
+func fetch[R adminResponse, T any](ctx context.Context, c *adminClient, want int,
+	call func(context.Context, *apiclient.ClientWithResponses) (R, error), body func(R) *T) (*T, error) {
+	ctx, cancel := c.context(ctx)
+	defer cancel()
+	res, err := call(ctx, c.api)
+	if err := c.expect(res, err, want); err != nil {
+		return nil, err
+	}
+	if v := body(res); v != nil {
+		return v, nil
+	}
+	return nil, c.unexpected(res)
+}
+
 // graphError reads Graph's error envelope from a body, as the API's client does.
 func graphError(status int, body []byte) *client.Error {
 	e := &client.Error{StatusCode: status}

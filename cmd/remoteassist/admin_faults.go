@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/remoteassist/remoteassist/control"
+	"github.com/remoteassist/remoteassist/gen/admin/apiclient"
 	"github.com/remoteassist/remoteassist/gen/admin/models"
 )
 
@@ -132,19 +133,18 @@ applies. A rule never changes stored state. Prints the rule, with its id.
 	if err != nil {
 		return err
 	}
-	ctx, cancel := c.context(ctx)
-	defer cancel()
-	res, err := c.api.AddFaultWithResponse(ctx, spec)
-	if err := c.expect(res, err, http.StatusCreated); err != nil {
+	rule, err := fetch(ctx, c, http.StatusCreated,
+		func(ctx context.Context, api *apiclient.ClientWithResponses) (*apiclient.AddFaultResponse, error) {
+			return api.AddFaultWithResponse(ctx, spec)
+		},
+		func(res *apiclient.AddFaultResponse) *models.FaultRule { return res.JSON201 })
+	if err != nil {
 		return err
 	}
-	if res.JSON201 == nil {
-		return c.unexpected(res)
-	}
 	if *output == "json" {
-		return writeJSON(stdout, res.JSON201)
+		return writeJSON(stdout, rule)
 	}
-	return writeRules(stdout, []models.FaultRule{*res.JSON201})
+	return writeRules(stdout, []models.FaultRule{*rule})
 }
 
 // parseDelay reads --delay-ms: MIN or MIN-MAX milliseconds.
@@ -190,19 +190,18 @@ how many it has left.
 	if err != nil {
 		return err
 	}
-	ctx, cancel := c.context(ctx)
-	defer cancel()
-	res, err := c.api.ListFaultsWithResponse(ctx)
-	if err := c.expect(res, err, http.StatusOK); err != nil {
+	rules, err := fetch(ctx, c, http.StatusOK,
+		func(ctx context.Context, api *apiclient.ClientWithResponses) (*apiclient.ListFaultsResponse, error) {
+			return api.ListFaultsWithResponse(ctx)
+		},
+		func(res *apiclient.ListFaultsResponse) *models.FaultRules { return res.JSON200 })
+	if err != nil {
 		return err
 	}
-	if res.JSON200 == nil {
-		return c.unexpected(res)
-	}
 	if *output == "json" {
-		return writeJSON(stdout, res.JSON200)
+		return writeJSON(stdout, rules)
 	}
-	return writeRules(stdout, res.JSON200.Rules)
+	return writeRules(stdout, rules.Rules)
 }
 
 // writeRules prints rules as a table, one line each.

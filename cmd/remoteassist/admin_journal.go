@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/remoteassist/remoteassist/gen/admin/apiclient"
 	"github.com/remoteassist/remoteassist/gen/admin/models"
 )
 
@@ -150,21 +151,20 @@ process's requests (serve --journal-size), without tokens or bodies. See also "a
 	if err != nil {
 		return err
 	}
-	ctx, cancel := c.context(ctx)
-	defer cancel()
-	res, err := c.api.QueryJournalWithResponse(ctx, &params)
-	if err := c.expect(res, err, http.StatusOK); err != nil {
+	journal, err := fetch(ctx, c, http.StatusOK,
+		func(ctx context.Context, api *apiclient.ClientWithResponses) (*apiclient.QueryJournalResponse, error) {
+			return api.QueryJournalWithResponse(ctx, &params)
+		},
+		func(res *apiclient.QueryJournalResponse) *models.JournalEntries { return res.JSON200 })
+	if err != nil {
 		return err
 	}
-	if res.JSON200 == nil {
-		return c.unexpected(res)
-	}
 	if *output == "json" {
-		return writeJSON(stdout, res.JSON200)
+		return writeJSON(stdout, journal)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "TIME\tTENANT\tAPP\tMETHOD\tSTATUS\tRETRY-AFTER\tRULE\tMS\tPROPERTIES\tREQUEST-ID")
-	for _, e := range res.JSON200.Entries {
+	for _, e := range journal.Entries {
 		props := "-"
 		if e.Properties != nil && len(*e.Properties) > 0 {
 			props = strings.Join(*e.Properties, ",")
@@ -202,20 +202,20 @@ happened N times.
 	if err != nil {
 		return err
 	}
-	ctx, cancel := c.context(ctx)
-	defer cancel()
-	res, err := c.api.CountJournalWithResponse(ctx, &models.CountJournalParams{Tenant: f.tenant, App: f.app,
-		Operation: f.operation, Method: f.method, Status: f.status, Since: f.since, Until: f.until})
-	if err := c.expect(res, err, http.StatusOK); err != nil {
+	params := models.CountJournalParams{Tenant: f.tenant, App: f.app, Operation: f.operation, Method: f.method,
+		Status: f.status, Since: f.since, Until: f.until}
+	count, err := fetch(ctx, c, http.StatusOK,
+		func(ctx context.Context, api *apiclient.ClientWithResponses) (*apiclient.CountJournalResponse, error) {
+			return api.CountJournalWithResponse(ctx, &params)
+		},
+		func(res *apiclient.CountJournalResponse) *models.JournalCount { return res.JSON200 })
+	if err != nil {
 		return err
 	}
-	if res.JSON200 == nil {
-		return c.unexpected(res)
-	}
 	if *output == "json" {
-		return writeJSON(stdout, res.JSON200)
+		return writeJSON(stdout, count)
 	}
-	_, err = fmt.Fprintln(stdout, res.JSON200.Count)
+	_, err = fmt.Fprintln(stdout, count.Count)
 	return err
 }
 
@@ -276,21 +276,20 @@ against Graph: retriedBeforeRetryAfter, retriedClientError, duplicatePatch, read
 	if err != nil {
 		return err
 	}
-	ctx, cancel := c.context(ctx)
-	defer cancel()
-	res, err := c.api.ListFindingsWithResponse(ctx, &params)
-	if err := c.expect(res, err, http.StatusOK); err != nil {
+	findings, err := fetch(ctx, c, http.StatusOK,
+		func(ctx context.Context, api *apiclient.ClientWithResponses) (*apiclient.ListFindingsResponse, error) {
+			return api.ListFindingsWithResponse(ctx, &params)
+		},
+		func(res *apiclient.ListFindingsResponse) *models.Findings { return res.JSON200 })
+	if err != nil {
 		return err
 	}
-	if res.JSON200 == nil {
-		return c.unexpected(res)
-	}
 	if *output == "json" {
-		return writeJSON(stdout, res.JSON200)
+		return writeJSON(stdout, findings)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "TIME\tKIND\tTENANT\tAPP\tREQUEST-IDS\tDETAIL")
-	for _, f := range res.JSON200.Findings {
+	for _, f := range findings.Findings {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", when(f.Time), f.Kind, orDashString(f.Tenant), orDashString(f.App),
 			strings.Join(f.RequestIds, ","), f.Detail)
 	}

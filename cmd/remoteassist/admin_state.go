@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 
 	"github.com/remoteassist/remoteassist"
+	"github.com/remoteassist/remoteassist/gen/admin/apiclient"
+	"github.com/remoteassist/remoteassist/gen/admin/models"
 )
 
 // The state subcommands: get, seed, reset, snapshot export and import.
@@ -43,16 +45,15 @@ A tenant that never wrote reads the defaults.
 	if err != nil {
 		return err
 	}
-	ctx, cancel := c.context(ctx)
-	defer cancel()
-	res, err := c.api.GetTenantSettingsWithResponse(ctx, pos[0])
-	if err := c.expect(res, err, http.StatusOK); err != nil {
+	settings, err := fetch(ctx, c, http.StatusOK,
+		func(ctx context.Context, api *apiclient.ClientWithResponses) (*apiclient.GetTenantSettingsResponse, error) {
+			return api.GetTenantSettingsWithResponse(ctx, pos[0])
+		},
+		func(res *apiclient.GetTenantSettingsResponse) *models.TenantSettings { return res.JSON200 })
+	if err != nil {
 		return err
 	}
-	if res.JSON200 == nil {
-		return c.unexpected(res)
-	}
-	return writeSettings(stdout, *output, remoteassist.SettingsFromEntity(res.JSON200))
+	return writeSettings(stdout, *output, remoteassist.SettingsFromEntity(settings))
 }
 
 func runAdminSeed(ctx context.Context, args []string, stdout io.Writer) error {
@@ -103,33 +104,25 @@ or faulted. Boolean flags take their value after "=": --block-chat=false.
 	if err != nil {
 		return err
 	}
+	seed := func(ctx context.Context, api *apiclient.ClientWithResponses) (*apiclient.SeedTenantSettingsResponse, error) {
+		return api.SeedTenantSettingsWithBodyWithResponse(ctx, pos[0], "application/json", bytes.NewReader(body))
+	}
 	if body == nil {
 		// The flags, checked as "remoteassist set" checks them.
 		patch, err := patchFromFlags()
 		if err != nil {
 			return err
 		}
-		ctx, cancel := c.context(ctx)
-		defer cancel()
-		res, err := c.api.SeedTenantSettingsWithResponse(ctx, pos[0], patch.Update())
-		if err := c.expect(res, err, http.StatusOK); err != nil {
-			return err
+		seed = func(ctx context.Context, api *apiclient.ClientWithResponses) (*apiclient.SeedTenantSettingsResponse, error) {
+			return api.SeedTenantSettingsWithResponse(ctx, pos[0], patch.Update())
 		}
-		if res.JSON200 == nil {
-			return c.unexpected(res)
-		}
-		return writeSettings(stdout, *output, remoteassist.SettingsFromEntity(res.JSON200))
 	}
-	ctx, cancel := c.context(ctx)
-	defer cancel()
-	res, err := c.api.SeedTenantSettingsWithBodyWithResponse(ctx, pos[0], "application/json", bytes.NewReader(body))
-	if err := c.expect(res, err, http.StatusOK); err != nil {
+	settings, err := fetch(ctx, c, http.StatusOK, seed,
+		func(res *apiclient.SeedTenantSettingsResponse) *models.TenantSettings { return res.JSON200 })
+	if err != nil {
 		return err
 	}
-	if res.JSON200 == nil {
-		return c.unexpected(res)
-	}
-	return writeSettings(stdout, *output, remoteassist.SettingsFromEntity(res.JSON200))
+	return writeSettings(stdout, *output, remoteassist.SettingsFromEntity(settings))
 }
 
 func runAdminReset(ctx context.Context, args []string, stdout io.Writer) error {
@@ -189,20 +182,19 @@ never left half written), or to stdout without one or with "-". "snapshot import
 	if err != nil {
 		return err
 	}
-	ctx, cancel := c.context(ctx)
-	defer cancel()
-	res, err := c.api.ExportSnapshotWithResponse(ctx)
-	if err := c.expect(res, err, http.StatusOK); err != nil {
+	snapshot, err := fetch(ctx, c, http.StatusOK,
+		func(ctx context.Context, api *apiclient.ClientWithResponses) (*apiclient.ExportSnapshotResponse, error) {
+			return api.ExportSnapshotWithResponse(ctx)
+		},
+		func(res *apiclient.ExportSnapshotResponse) *models.Snapshot { return res.JSON200 })
+	if err != nil {
 		return err
 	}
-	if res.JSON200 == nil {
-		return c.unexpected(res)
-	}
 	if len(pos) == 0 || pos[0] == "-" {
-		return writeJSON(stdout, res.JSON200)
+		return writeJSON(stdout, snapshot)
 	}
 	var buf bytes.Buffer
-	if err := writeJSON(&buf, res.JSON200); err != nil {
+	if err := writeJSON(&buf, snapshot); err != nil {
 		return err
 	}
 	return writeFileAtomic(pos[0], buf.Bytes())

@@ -531,6 +531,11 @@ func TestAdminServiceErrors(t *testing.T) {
 	}))
 	t.Cleanup(hanging.Close)
 	t.Cleanup(func() { close(release) })
+	bodiless := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		w.Write([]byte("ok"))
+	}))
+	t.Cleanup(bodiless.Close)
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -538,6 +543,7 @@ func TestAdminServiceErrors(t *testing.T) {
 	}{
 		{"nothing listening", []string{"fault", "list", "--admin-url", closedURL, "--admin-token", "x"}, `is "remoteassist serve --admin-addr" running?`},
 		{"no answer in time", []string{"journal", "--admin-url", hanging.URL, "--admin-token", "x", "--timeout", "200ms"}, "no answer from " + hanging.URL + " within 200ms (--timeout)"},
+		{"an answer without its body", []string{"snapshot", "export", "--admin-url", bodiless.URL, "--admin-token", "x"}, "the admin API at " + bodiless.URL + " answered 200 without the JSON body of its contract: ok"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
