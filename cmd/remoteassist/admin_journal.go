@@ -47,20 +47,12 @@ type journalFilter struct {
 func (f *journalFlags) filter(opID string, now time.Time) (journalFilter, error) {
 	var jf journalFilter
 	set := func(name string) bool { return isSet(f.fs, name) }
-	if set("tenant") {
-		if err := checkParam(opID, "tenant", "--tenant", f.tenant); err != nil {
-			return jf, err
-		}
-		jf.tenant = &f.tenant
+	var err error
+	if jf.tenant, err = optionalParam(f.fs, opID, "tenant", &f.tenant); err != nil {
+		return jf, err
 	}
-	if set("app") {
-		if err := checkParam(opID, "app", "--app", f.app); err != nil {
-			return jf, err
-		}
-		jf.app = &f.app
-	}
-	if opID == "listFindings" {
-		return jf, nil
+	if jf.app, err = optionalParam(f.fs, opID, "app", &f.app); err != nil {
+		return jf, err
 	}
 	if set("operation") {
 		if err := checkParam(opID, "operation", "--operation", f.operation); err != nil {
@@ -76,11 +68,8 @@ func (f *journalFlags) filter(opID string, now time.Time) (journalFilter, error)
 		}
 		jf.method = &m
 	}
-	if set("status") {
-		if err := checkParam(opID, "status", "--status", f.status); err != nil {
-			return jf, err
-		}
-		jf.status = &f.status
+	if jf.status, err = optionalParam(f.fs, opID, "status", &f.status); err != nil {
+		return jf, err
 	}
 	for _, t := range []struct {
 		name, value string
@@ -96,6 +85,19 @@ func (f *journalFlags) filter(opID string, now time.Time) (journalFilter, error)
 		*t.dst = &v
 	}
 	return jf, nil
+}
+
+// optionalParam returns nil for a flag left out, else the flag's value once it checks against
+// the parameter of operation opID that it fills, of the same name: a filter given is checked, one
+// left out is not sent.
+func optionalParam[T any](fs *flag.FlagSet, opID, name string, value *T) (*T, error) {
+	if !isSet(fs, name) {
+		return nil, nil
+	}
+	if err := checkParam(opID, name, "--"+name, *value); err != nil {
+		return nil, err
+	}
+	return value, nil
 }
 
 // parseWhen reads a time: RFC 3339, or a duration before now.
@@ -141,11 +143,8 @@ process's requests (serve --journal-size), without tokens or bodies. See also "a
 	}
 	params := models.QueryJournalParams{Tenant: f.tenant, App: f.app, Operation: f.operation, Method: f.method,
 		Status: f.status, Since: f.since, Until: f.until}
-	if isSet(fs, "limit") {
-		if err := checkParam("queryJournal", "limit", "--limit", *limit); err != nil {
-			return err
-		}
-		params.Limit = limit
+	if params.Limit, err = optionalParam(fs, "queryJournal", "limit", limit); err != nil {
+		return err
 	}
 	c, err := conn.client()
 	if err != nil {
@@ -260,17 +259,12 @@ against Graph: retriedBeforeRetryAfter, retriedClientError, duplicatePatch, read
 		return err
 	}
 	var params models.ListFindingsParams
-	if isSet(fs, "tenant") {
-		if err := checkParam("listFindings", "tenant", "--tenant", *tenant); err != nil {
-			return err
-		}
-		params.Tenant = tenant
+	var err error
+	if params.Tenant, err = optionalParam(fs, "listFindings", "tenant", tenant); err != nil {
+		return err
 	}
-	if isSet(fs, "app") {
-		if err := checkParam("listFindings", "app", "--app", *app); err != nil {
-			return err
-		}
-		params.App = app
+	if params.App, err = optionalParam(fs, "listFindings", "app", app); err != nil {
+		return err
 	}
 	c, err := conn.client()
 	if err != nil {
