@@ -107,15 +107,23 @@ func runGet(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	c, err := cf.newClient()
+	return cf.call(ctx, stdout, func(ctx context.Context, c *client.Client) (client.Settings, error) {
+		return c.Get(ctx)
+	})
+}
+
+// call makes one request of the API with the flags' client, within --timeout, and prints the
+// settings it answers with: get and set differ only in the request.
+func (f *connFlags) call(ctx context.Context, stdout io.Writer, request func(context.Context, *client.Client) (client.Settings, error)) error {
+	c, err := f.newClient()
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, cf.timeout)
+	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
-	s, err := c.Get(ctx)
+	s, err := request(ctx, c)
 	if err != nil {
-		return cf.callFailed(err)
+		return f.callFailed(err)
 	}
-	return writeSettings(stdout, cf.output, s)
+	return writeSettings(stdout, f.output, s)
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"io"
+
+	"github.com/remoteassist/remoteassist/client"
 )
 
 func runSet(ctx context.Context, args []string, stdout, _ io.Writer) error {
@@ -30,15 +32,7 @@ Boolean flags take their value after "=": --block-chat=false, not --block-chat f
 	if err != nil {
 		return err
 	}
-	c, err := cf.newClient()
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(ctx, cf.timeout)
-	defer cancel()
-	s, err := c.Update(ctx, patch)
-	if err != nil {
-		return cf.callFailed(err)
-	}
-	return writeSettings(stdout, cf.output, s)
+	return cf.call(ctx, stdout, func(ctx context.Context, c *client.Client) (client.Settings, error) {
+		return c.Update(ctx, patch)
+	})
 }
