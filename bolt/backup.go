@@ -20,10 +20,7 @@ import (
 // file with Store.Verify, inside that server. The error is for what stopped the check (no such
 // file, in use); what the check found is in the report.
 func Verify(path string, opts ...Option) (*Report, error) {
-	o := defaultOptions()
-	for _, opt := range opts {
-		opt(&o)
-	}
+	o := newOptions(opts)
 	f, _, err := openLocked(path, os.O_RDONLY, 0, false, o.lockTimeout)
 	if errors.Is(err, errLocked) {
 		return nil, fmt.Errorf("data file %q is %w", path, ErrInUse)
@@ -136,10 +133,7 @@ func (s *Store) Verify() (*Report, error) {
 // BackupFile writes a verified copy of the data file at path, which no server may hold, to dst:
 // see WriteBackup. The data file must check first: a copy of a damaged file is no backup.
 func BackupFile(path, dst string, opts ...Option) (*Report, error) {
-	o := defaultOptions()
-	for _, opt := range opts {
-		opt(&o)
-	}
+	o := newOptions(opts)
 	f, _, err := openLocked(path, os.O_RDONLY, 0, false, o.lockTimeout)
 	if errors.Is(err, errLocked) {
 		return nil, fmt.Errorf("data file %q is %w", path, ErrInUse)
@@ -244,10 +238,7 @@ func isHeld(path string) (bool, error) {
 // the older state it restores is not refused as a rollback. It holds the data file's lock
 // throughout, so that no server starts on the file meanwhile.
 func Restore(path, src string, opts ...Option) (*Report, error) {
-	o := defaultOptions()
-	for _, opt := range opts {
-		opt(&o)
-	}
+	o := newOptions(opts)
 	r, err := Verify(src, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("backup: %w", err)

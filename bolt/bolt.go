@@ -122,8 +122,13 @@ type options struct {
 	bboltCheck    bool
 }
 
-func defaultOptions() options {
-	return options{lockTimeout: DefaultLockTimeout, maxBatchSize: DefaultMaxBatchSize, probeInterval: DefaultProbeInterval, bboltCheck: true}
+// newOptions is the defaults with opts applied, as every function that takes options begins.
+func newOptions(opts []Option) options {
+	o := options{lockTimeout: DefaultLockTimeout, maxBatchSize: DefaultMaxBatchSize, probeInterval: DefaultProbeInterval, bboltCheck: true}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return o
 }
 
 // WithLockTimeout sets how long Open waits for another process to release the file.
@@ -204,10 +209,7 @@ var (
 // cannot vouch for is refused with a *DamageError (see the package documentation). Errors from
 // Open are plain errors: they happen at start-up, not in a request.
 func Open(path string, opts ...Option) (*Store, error) {
-	o := defaultOptions()
-	for _, opt := range opts {
-		opt(&o)
-	}
+	o := newOptions(opts)
 	if o.lockTimeout <= 0 || o.maxBatchSize <= 0 || o.probeInterval < 0 {
 		// A zero lock timeout would make bbolt wait forever for the other process.
 		return nil, errors.New("bolt: lock timeout and batch size must be positive")
