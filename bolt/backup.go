@@ -21,10 +21,7 @@ import (
 // file, in use); what the check found is in the report.
 func Verify(path string, opts ...Option) (*Report, error) {
 	o := newOptions(opts)
-	f, _, err := openLocked(path, os.O_RDONLY, 0, false, o.lockTimeout)
-	if errors.Is(err, errLocked) {
-		return nil, fmt.Errorf("data file %q is %w", path, ErrInUse)
-	}
+	f, err := openAtRest(path, o.lockTimeout)
 	if err != nil {
 		return nil, err
 	}
@@ -38,6 +35,19 @@ func Verify(path string, opts ...Option) (*Report, error) {
 		r.problemf("the file ends at commit %d, but its commit record says commit %d was made: it was replaced by an older copy, or the disk lost writes", r.TxID, txid)
 	}
 	return r, nil
+}
+
+// openAtRest opens the data file at path read-only with its lock shared, as Verify and BackupFile
+// read a file no server holds: one that a server holds is an error wrapping ErrInUse.
+func openAtRest(path string, lockTimeout time.Duration) (*os.File, error) {
+	f, _, err := openLocked(path, os.O_RDONLY, 0, false, lockTimeout)
+	if errors.Is(err, errLocked) {
+		return nil, fmt.Errorf("data file %q is %w", path, ErrInUse)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
 }
 
 // verifyOpen checks the locked file f and closes it.
@@ -134,10 +144,7 @@ func (s *Store) Verify() (*Report, error) {
 // see WriteBackup. The data file must check first: a copy of a damaged file is no backup.
 func BackupFile(path, dst string, opts ...Option) (*Report, error) {
 	o := newOptions(opts)
-	f, _, err := openLocked(path, os.O_RDONLY, 0, false, o.lockTimeout)
-	if errors.Is(err, errLocked) {
-		return nil, fmt.Errorf("data file %q is %w", path, ErrInUse)
-	}
+	f, err := openAtRest(path, o.lockTimeout)
 	if err != nil {
 		return nil, err
 	}
