@@ -192,11 +192,7 @@ func readPair(certPath, keyPath string) (certPEM, keyPEM []byte, why string, err
 }
 
 func newCA(now time.Time) (*x509.Certificate, crypto.Signer, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, nil, fmt.Errorf("devca: %w", err)
-	}
-	serial, err := serialNumber()
+	key, serial, err := newKey()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -221,23 +217,15 @@ func newCA(now time.Time) (*x509.Certificate, crypto.Signer, error) {
 			{IP: net.IPv6loopback, Mask: net.CIDRMask(128, 128)},
 		},
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	ca, err := sign(tmpl, tmpl, key, key)
 	if err != nil {
-		return nil, nil, fmt.Errorf("devca: %w", err)
-	}
-	ca, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, nil, fmt.Errorf("devca: %w", err)
+		return nil, nil, err
 	}
 	return ca, key, nil
 }
 
 func newCert(ca *x509.Certificate, caKey crypto.Signer, now time.Time) (*x509.Certificate, *ecdsa.PrivateKey, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, nil, fmt.Errorf("devca: %w", err)
-	}
-	serial, err := serialNumber()
+	key, serial, err := newKey()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -255,15 +243,39 @@ func newCert(ca *x509.Certificate, caKey crypto.Signer, now time.Time) (*x509.Ce
 		DNSNames:     DNSNames,
 		IPAddresses:  IPs,
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, key.Public(), caKey)
+	leaf, err := sign(tmpl, ca, key, caKey)
 	if err != nil {
-		return nil, nil, fmt.Errorf("devca: %w", err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, nil, fmt.Errorf("devca: %w", err)
+		return nil, nil, err
 	}
 	return leaf, key, nil
+}
+
+// newKey is what every certificate here starts from: a key of its own, P-256, and a random
+// serial number.
+func newKey() (*ecdsa.PrivateKey, *big.Int, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, fmt.Errorf("devca: %w", err)
+	}
+	serial, err := serialNumber()
+	if err != nil {
+		return nil, nil, err
+	}
+	return key, serial, nil
+}
+
+// sign makes the certificate tmpl describes for key, issued by parent with parentKey (the CA is
+// its own parent), and parses it back: its callers keep the parsed certificate.
+func sign(tmpl, parent *x509.Certificate, key *ecdsa.PrivateKey, parentKey crypto.Signer) (*x509.Certificate, error) {
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, key.Public(), parentKey)
+	if err != nil {
+		return nil, fmt.Errorf("devca: %w", err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, fmt.Errorf("devca: %w", err)
+	}
+	return cert, nil
 }
 
 func serialNumber() (*big.Int, error) {
