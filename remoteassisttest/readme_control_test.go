@@ -4,12 +4,12 @@ package remoteassisttest_test
 // (lockDown is readme_test.go's), kept compiling and passing here.
 
 import (
-	"os"
 	"strings"
 	"testing"
 
 	"github.com/remoteassist/remoteassist/control"
 	"github.com/remoteassist/remoteassist/gen/admin/models"
+	"github.com/remoteassist/remoteassist/internal/testutil"
 	"github.com/remoteassist/remoteassist/remoteassisttest"
 )
 
@@ -39,23 +39,9 @@ func TestLockDownWaitsOutThrottling(t *testing.T) {
 
 // TestREADMEShowsControlSnippet keeps the README's snippet the test above.
 func TestREADMEShowsControlSnippet(t *testing.T) {
-	readme, err := os.ReadFile("../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	self, err := os.ReadFile("readme_control_test.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, section, ok := strings.Cut(string(readme), "### Faults, the journal and the admin API, in process")
-	if !ok {
-		t.Fatal(`the README has no "Faults, the journal and the admin API, in process" section`)
-	}
-	_, block, _ := strings.Cut(section, "```go\n")
-	block, _, _ = strings.Cut(block, "```")
 	const marker = "func TestLockDownWaitsOutThrottling"
-	_, code, _ := strings.Cut(string(self), marker)
-	code, _, _ = strings.Cut(code, "\n// TestREADMEShowsControlSnippet")
+	block, code := testutil.READMESnippet(t, "### Faults, the journal and the admin API, in process", "readme_control_test.go",
+		marker, "TestREADMEShowsControlSnippet")
 	if !strings.HasPrefix(block, marker) || strings.TrimSpace(strings.TrimPrefix(block, marker)) != strings.TrimSpace(code) {
 		t.Errorf("the README's snippet and readme_control_test.go differ: copy TestLockDownWaitsOutThrottling into the README")
 	}

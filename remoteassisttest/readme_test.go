@@ -5,11 +5,11 @@ package remoteassisttest_test
 
 import (
 	"context"
-	"os"
 	"strings"
 	"testing"
 
 	"github.com/remoteassist/remoteassist/client"
+	"github.com/remoteassist/remoteassist/internal/testutil"
 	"github.com/remoteassist/remoteassist/remoteassisttest"
 )
 
@@ -44,27 +44,12 @@ func TestLockDown(t *testing.T) {
 // TestREADMEShowsThisFile keeps the README's snippet the code above: from the lockDown comment
 // to the end, the README's Go block under "Test your code against it" and this file agree.
 func TestREADMEShowsThisFile(t *testing.T) {
-	readme, err := os.ReadFile("../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	self, err := os.ReadFile("readme_test.go")
-	if err != nil {
-		t.Fatal(err)
-	}
 	const marker = "// lockDown is the code under test"
-	_, section, ok := strings.Cut(string(readme), "## Test your code against it")
-	if !ok {
-		t.Fatal(`the README has no "Test your code against it" section`)
-	}
-	_, block, _ := strings.Cut(section, "```go\n")
-	block, _, _ = strings.Cut(block, "```")
+	block, code := testutil.READMESnippet(t, "## Test your code against it", "readme_test.go", marker, "TestREADMEShowsThisFile")
 	_, snippet, ok := strings.Cut(block, marker)
 	if !ok {
 		t.Fatalf("the README's Go block lacks %q", marker)
 	}
-	_, code, _ := strings.Cut(string(self), marker)
-	code, _, _ = strings.Cut(code, "\n// TestREADMEShowsThisFile")
 	if strings.TrimSpace(snippet) != strings.TrimSpace(code) {
 		t.Errorf("the README's snippet and readme_test.go differ: copy the code from lockDown to the end of TestLockDown into the README")
 	}

@@ -4,7 +4,6 @@ package testcontainers_test
 // compiling and passing here.
 
 import (
-	"os"
 	"strings"
 	"testing"
 
@@ -13,6 +12,7 @@ import (
 	"github.com/remoteassist/remoteassist"
 	"github.com/remoteassist/remoteassist/client"
 	"github.com/remoteassist/remoteassist/gen/admin/models"
+	"github.com/remoteassist/remoteassist/internal/testutil"
 	ratc "github.com/remoteassist/remoteassist/testcontainers"
 )
 
@@ -50,23 +50,9 @@ func TestUnavailableInContainer(t *testing.T) {
 
 // TestREADMEShowsAdminSnippet keeps the README's snippet the test above.
 func TestREADMEShowsAdminSnippet(t *testing.T) {
-	readme, err := os.ReadFile("../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	self, err := os.ReadFile("readme_admin_test.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, section, ok := strings.Cut(string(readme), "### The admin API, TLS and the graph profile")
-	if !ok {
-		t.Fatal(`the README has no "The admin API, TLS and the graph profile" section`)
-	}
-	_, block, _ := strings.Cut(section, "```go\n")
-	block, _, _ = strings.Cut(block, "```")
 	const marker = "func TestUnavailableInContainer"
-	_, code, _ := strings.Cut(string(self), marker)
-	code, _, _ = strings.Cut(code, "\n// TestREADMEShowsAdminSnippet")
+	block, code := testutil.READMESnippet(t, "### The admin API, TLS and the graph profile", "readme_admin_test.go",
+		marker, "TestREADMEShowsAdminSnippet")
 	if !strings.HasPrefix(block, marker) || strings.TrimSpace(strings.TrimPrefix(block, marker)) != strings.TrimSpace(code) {
 		t.Errorf("the README's snippet and readme_admin_test.go differ: copy TestUnavailableInContainer into the README")
 	}

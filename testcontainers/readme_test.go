@@ -4,13 +4,13 @@ package testcontainers_test
 // on; the README sets image to "remoteassist:dev"), kept compiling and passing here.
 
 import (
-	"os"
 	"strings"
 	"testing"
 
 	"github.com/testcontainers/testcontainers-go"
 
 	"github.com/remoteassist/remoteassist/client"
+	"github.com/remoteassist/remoteassist/internal/testutil"
 	ratc "github.com/remoteassist/remoteassist/testcontainers"
 )
 
@@ -38,27 +38,12 @@ func TestLockDownInContainer(t *testing.T) {
 // TestREADMEShowsThisFile keeps the README's snippet the code above: from the test function to
 // its end, the README's Go block under "Use it from Testcontainers" and this file agree.
 func TestREADMEShowsThisFile(t *testing.T) {
-	readme, err := os.ReadFile("../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	self, err := os.ReadFile("readme_test.go")
-	if err != nil {
-		t.Fatal(err)
-	}
 	const marker = "func TestLockDownInContainer"
-	_, section, ok := strings.Cut(string(readme), "## Use it from Testcontainers")
-	if !ok {
-		t.Fatal(`the README has no "Use it from Testcontainers" section`)
-	}
-	_, block, _ := strings.Cut(section, "```go\n")
-	block, _, _ = strings.Cut(block, "```")
+	block, code := testutil.READMESnippet(t, "## Use it from Testcontainers", "readme_test.go", marker, "TestREADMEShowsThisFile")
 	_, snippet, ok := strings.Cut(block, marker)
 	if !ok {
 		t.Fatalf("the README's Go block lacks %q", marker)
 	}
-	_, code, _ := strings.Cut(string(self), marker)
-	code, _, _ = strings.Cut(code, "\n// TestREADMEShowsThisFile")
 	if strings.TrimSpace(snippet) != strings.TrimSpace(code) {
 		t.Errorf("the README's snippet and readme_test.go differ: copy TestLockDownInContainer into the README")
 	}

@@ -3,7 +3,10 @@ package testutil
 
 import (
 	"bytes"
+	"os"
+	"strings"
 	"sync"
+	"testing"
 )
 
 // SyncBuffer is a bytes.Buffer that a server's or a process's goroutines may write while a test
@@ -25,4 +28,29 @@ func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// READMESnippet returns what a README test compares: the first Go block under heading in the
+// README (../README.md, from a package folder beside it) and the code of the test's own file from
+// marker up to the comment that starts with next, the test that does the comparing. The
+// snippets of the README are thereby code that compiles and passes.
+func READMESnippet(t testing.TB, heading, file, marker, next string) (block, code string) {
+	t.Helper()
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	self, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), heading)
+	if !ok {
+		t.Fatalf("the README has no %q section", strings.TrimLeft(heading, "# "))
+	}
+	_, block, _ = strings.Cut(section, "```go\n")
+	block, _, _ = strings.Cut(block, "```")
+	_, code, _ = strings.Cut(string(self), marker)
+	code, _, _ = strings.Cut(code, "\n// "+next)
+	return block, code
 }
