@@ -57,7 +57,7 @@ func TestControlFaults(t *testing.T) {
 			"", 503, "", "ServiceUnavailable"},
 		{"504 with the default Retry-After", models.FaultRuleSpec{Effect: models.FaultEffect{Status: ptr(models.FaultEffectStatusN504)}},
 			"", 504, "5", "GatewayTimeout"},
-		{"500, which carries no Retry-After", models.FaultRuleSpec{Effect: models.FaultEffect{Status: ptr(models.FaultEffectStatusN500), RetryAfter: ptr(3)}},
+		{"500, which carries no Retry-After", models.FaultRuleSpec{Effect: models.FaultEffect{Status: ptr(models.FaultEffectStatusN500)}},
 			"", 500, "", "InternalServerError"},
 		{"a delay alone", models.FaultRuleSpec{Effect: models.FaultEffect{DelayMs: &models.DelayRange{Min: 1, Max: ptr(5)}}},
 			"", 200, "", ""},
