@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"sort"
 	"strconv"
@@ -23,6 +24,9 @@ type operation struct {
 	permissions []string
 	// route is the operation as kin-openapi's request validation takes it.
 	route *routers.Route
+	// plain are the operation's parameters when every one is a plain string (see plainParams),
+	// nil otherwise: then only kin-openapi's request validation reads them.
+	plain []plainParam
 	// body is the schema of the request body, nil when the operation takes none; properties
 	// lists its property names, sorted, for messages.
 	body         *openapi3.Schema
@@ -54,6 +58,7 @@ func compileContract(doc *openapi3.T, needPermissions bool) (map[string]*operati
 				statuses: []int{http.StatusInternalServerError},
 				route:    kinRoute(doc, path, item, method, o),
 			}
+			op.plain = plainParams(item, o)
 			for code, res := range o.Responses.Map() {
 				n, err := strconv.Atoi(code)
 				if err != nil {
@@ -125,4 +130,64 @@ func propertyNames(s *openapi3.Schema) []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// plainParam is a header or query parameter whose value, when sent once, is the string the
+// request carries: a string schema in the default style, so that decoding it is the identity
+// and kin-openapi's schema validation of that string is all its parameter validation does.
+type plainParam struct {
+	name     string
+	inHeader bool
+	required bool
+	schema   *openapi3.Schema
+}
+
+// plainParams returns the operation's parameters if every one is plain, else nil. Decoding is
+// the part of kin-openapi's parameter validation that costs the most (serialization methods,
+// decoders, allocations) and, for these, does nothing; validateParams skips it for them.
+func plainParams(item *openapi3.PathItem, o *openapi3.Operation) []plainParam {
+	if len(item.Parameters) > 0 || len(o.Parameters) == 0 {
+		return nil
+	}
+	plain := make([]plainParam, 0, len(o.Parameters))
+	for _, ref := range o.Parameters {
+		p := ref.Value
+		if p == nil || p.Schema == nil || p.Schema.Value == nil || p.Content != nil || p.AllowEmptyValue ||
+			p.Explode != nil || p.Style != "" || !p.Schema.Value.Type.Is(openapi3.TypeString) {
+			return nil
+		}
+		switch p.In {
+		case openapi3.ParameterInHeader, openapi3.ParameterInQuery:
+		default:
+			return nil
+		}
+		plain = append(plain, plainParam{name: p.Name, inHeader: p.In == openapi3.ParameterInHeader,
+			required: p.Required, schema: p.Schema.Value})
+	}
+	return plain
+}
+
+// acceptPlain reports whether every plain parameter is valid: absent and optional, or sent once
+// with a value its schema accepts. It never refuses: false means kin-openapi's full validation
+// must decide, and explain a refusal.
+func acceptPlain(params []plainParam, header http.Header, query url.Values) bool {
+	for _, p := range params {
+		var values []string
+		var sent bool
+		if p.inHeader {
+			values, sent = header[http.CanonicalHeaderKey(p.name)]
+		} else {
+			values, sent = query[p.name]
+		}
+		switch {
+		case !sent && !p.required:
+			continue
+		case len(values) != 1 || values[0] == "":
+			return false
+		}
+		if p.schema.VisitJSON(values[0], bodyOptions...) != nil {
+			return false
+		}
+	}
+	return true
 }

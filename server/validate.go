@@ -33,7 +33,9 @@ var paramOptions = &openapi3filter.Options{
 // more than the validation itself.
 var bodyOptions = []openapi3.SchemaValidationOption{openapi3.VisitAsRequest(), openapi3.DisableSchemaErrorDetails()}
 
-// validateParams validates the request's parameters with kin-openapi.
+// validateParams validates the request's parameters with kin-openapi: the plain ones (see
+// plainParams) through their schemas alone, the others, and any refusal, through its request
+// validation.
 func validateParams(c echo.Context, op *operation, fold bool) error {
 	req := c.Request()
 	var query url.Values // nil: kin-openapi reads the (empty) query itself
@@ -49,6 +51,9 @@ func validateParams(c echo.Context, op *operation, fold bool) error {
 			// The generated binder reads the query string too: it must see the folded one.
 			req.URL.RawQuery = query.Encode()
 		}
+	}
+	if op.plain != nil && acceptPlain(op.plain, req.Header, query) {
+		return nil
 	}
 	var path map[string]string
 	if names := c.ParamNames(); len(names) > 0 {
