@@ -20,11 +20,13 @@
 #      /readyz, and the RSS 1 s after; the last start of each stays up. Then SCALE_TOKENS (5000)
 #      tokens per server for as many random stored tenants, minted with its data directory's key
 #      (the server's token cache holds 10,000) and each used once to warm the cache; then
-#      SCALE_ROUNDS (5) rounds, interleaved across all servers, of the cells SCALE_CELLS
+#      SCALE_ROUNDS (7) rounds, interleaved across all servers, of the cells SCALE_CELLS
 #      (GET and PATCH at 32 and at 1 connection), each SCALE_DURATION (3s) after 0.5 s unmeasured,
-#      every request with a random one of the tokens; then the RSS again and the data's size;
+#      every request with a random one of the tokens, the server's write_bytes (/proc/PID/io)
+#      read around each cell; then the RSS again, the live heap (a GC forced through
+#      /debug/pprof/heap?gc=1 on --ops-addr) and the data's size;
 #   4. floods a server (serve --throttle intune, a new embedded store) with one GET from each of
-#      SCALE_FLOOD_TENANTS (80000) distinct, unstored tenants, reading its memory every 10,000.
+#      SCALE_FLOOD_TENANTS (120000) distinct, unstored tenants, reading its memory every 10,000.
 #
 # The servers (and PostgreSQL) run pinned to CPU SCALE_SERVER_CPU (1), the load generator to CPU
 # 0. Test traffic goes to 127.0.0.1 only. Outputs: $BENCH_OUT (bench/out)/scale.md, and the raw
@@ -36,12 +38,12 @@ cd "$(dirname "$0")/.."
 OUT=${BENCH_OUT:-bench/out}
 TENANTS=${SCALE_TENANTS:-1000 100000 1000000}
 STORES=${SCALE_STORES:-embedded postgres}
-ROUNDS=${SCALE_ROUNDS:-5}
+ROUNDS=${SCALE_ROUNDS:-7}
 DURATION=${SCALE_DURATION:-3s}
 TOKENS=${SCALE_TOKENS:-5000}
 CELLS=${SCALE_CELLS:-GET:32,PATCH:32,GET:1,PATCH:1}
 STARTUPS=${SCALE_STARTUPS:-3}
-FLOOD=${SCALE_FLOOD_TENANTS:-80000}
+FLOOD=${SCALE_FLOOD_TENANTS:-120000}
 CPU=${SCALE_SERVER_CPU:-1}
 mkdir -p "$OUT"
 

@@ -93,7 +93,9 @@ func newClient(conns int) *http.Client {
 
 // result is one load run's outcome.
 type result struct {
-	requests int
+	requests int   // measured
+	sent     int   // all, the warm-up's included
+	written  int64 // bytes the server wrote to storage per request sent (embedded store only)
 	rps      float64
 	p50, p99 time.Duration
 	statuses map[int]int
@@ -157,6 +159,7 @@ func load(c *http.Client, url, method string, toks []string, conns int, warmup, 
 	start := time.Now()
 	from, until := start.Add(warmup), start.Add(warmup+dur)
 	type worker struct {
+		sent     int
 		lat      []time.Duration
 		statuses map[int]int
 		errors   int
@@ -177,6 +180,7 @@ func load(c *http.Client, url, method string, toks []string, conns int, warmup, 
 				}
 				code, err := request(c, url, method, toks[r.IntN(len(toks))], r)
 				t1 := time.Now()
+				w.sent++
 				if t0.Before(from) || t1.After(until) {
 					continue
 				}
@@ -197,6 +201,7 @@ func load(c *http.Client, url, method string, toks []string, conns int, warmup, 
 	var lat []time.Duration
 	for _, w := range ws {
 		lat = append(lat, w.lat...)
+		res.sent += w.sent
 		for k, v := range w.statuses {
 			res.statuses[k] += v
 		}

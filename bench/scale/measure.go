@@ -31,14 +31,17 @@ type target struct {
 	toks     []string
 	startups []startup
 	after    mem
-	size     [2]int64 // data size before and after the load
-	rows     int64
-	results  map[string][]result // per cell, one per round
+	// liveAfter is the heap allocated after a forced GC, read after after.
+	liveAfter int64
+	size      [2]int64 // data size before and after the load
+	rows      int64
+	results   map[string][]result // per cell, one per round
 }
 
 type startup struct {
 	healthz, readyz time.Duration
 	idle            mem
+	live            int64 // heap allocated after a forced GC, read after idle
 }
 
 func (t *target) group() string {
@@ -152,7 +155,7 @@ func runMeasure(args []string) error {
 	bin := fs.String("bin", "remoteassist", "the remoteassist binary")
 	cpu := fs.String("server-cpu", "1", "taskset CPU list of the servers")
 	startups := fs.Int("startups", 3, "starts of each server measured (the last one stays up for the load)")
-	rounds := fs.Int("rounds", 5, "rounds of every cell on every target, interleaved")
+	rounds := fs.Int("rounds", 7, "rounds of every cell on every target, interleaved")
 	duration := fs.Duration("duration", 3*time.Second, "measured time of one cell")
 	warmup := fs.Duration("warmup", 500*time.Millisecond, "unmeasured time before each cell")
 	nTokens := fs.Int("tokens", 5000, "tokens minted per target, for as many random stored tenants (the server caches 10,000)")
@@ -200,7 +203,11 @@ func runMeasure(args []string) error {
 			if err != nil {
 				return fmt.Errorf("%s: %w", t.name, err)
 			}
-			t.startups = append(t.startups, startup{s.healthz, s.readyz, m})
+			live, err := s.liveHeap()
+			if err != nil {
+				return err
+			}
+			t.startups = append(t.startups, startup{s.healthz, s.readyz, m, live})
 			fmt.Fprintf(os.Stderr, "start %d/%d %s: healthz %v readyz %v, RSS %.1f MiB (anon %.1f, file %.1f), load %s\n",
 				i+1, *startups, t.name, s.healthz.Round(time.Microsecond*100), s.readyz.Round(time.Microsecond*100),
 				mib(m.rss), mib(m.anon), mib(m.file), loadavg())
@@ -241,11 +248,22 @@ func runMeasure(args []string) error {
 			// first (or right after the heaviest).
 			for j := range targets {
 				t := targets[(j+round)%len(targets)]
+				w0, err := t.srv.writeBytes()
+				if err != nil {
+					return err
+				}
 				res := load(t.client, t.srv.url(settingsPath), c.method, t.toks, c.conns, *warmup, *duration, *seed+uint64(round)<<8+uint64(j))
+				w1, err := t.srv.writeBytes()
+				if err != nil {
+					return err
+				}
+				if res.sent > 0 {
+					res.written = (w1 - w0) / int64(res.sent)
+				}
 				t.results[c.String()] = append(t.results[c.String()], res)
 				la := loadavg()
-				row := fmt.Sprintf("%d\t%s\t%s\t%d\t%d\t%.0f\t%.3f\t%.3f\t%s\t%s",
-					round+1, t.name, c.method, c.conns, res.requests, res.rps, ms(res.p50), ms(res.p99), res.statusString(), la)
+				row := fmt.Sprintf("%d\t%s\t%s\t%d\t%d\t%.0f\t%.3f\t%.3f\t%d\t%s\t%s",
+					round+1, t.name, c.method, c.conns, res.requests, res.rps, ms(res.p50), ms(res.p99), res.written, res.statusString(), la)
 				rawRows = append(rawRows, row)
 				fmt.Fprintf(os.Stderr, "round %d/%d %-14s %-10s %7.0f req/s p50 %6.2f ms p99 %6.2f ms %s load %s\n",
 					round+1, *rounds, t.name, c, res.rps, ms(res.p50), ms(res.p99), res.statusString(), la)
@@ -260,6 +278,9 @@ func runMeasure(args []string) error {
 	for _, t := range targets {
 		if t.after, err = t.srv.memory(); err != nil {
 			return fmt.Errorf("%s: %w", t.name, err)
+		}
+		if t.liveAfter, err = t.srv.liveHeap(); err != nil {
+			return err
 		}
 	}
 	for _, t := range targets {
@@ -279,7 +300,7 @@ func runMeasure(args []string) error {
 		}
 	}
 	if *raw != "" {
-		head := "round\ttarget\tmethod\tconns\trequests\treq/s\tp50_ms\tp99_ms\tstatuses\tloadavg\n"
+		head := "round\ttarget\tmethod\tconns\trequests\treq/s\tp50_ms\tp99_ms\tserver_write_bytes_per_request\tstatuses\tloadavg\n"
 		if err := os.WriteFile(*raw, []byte(head+strings.Join(rawRows, "\n")+"\n"), 0o644); err != nil {
 			return err
 		}
@@ -400,18 +421,37 @@ func report(targets []*target, cells []cell, rounds int, dur, warmup, idleWait t
 				t.name, c, x.med, x.lo, x.hi, p50.med, p50.lo, p50.hi, p99.med, p99.lo, p99.hi, bad)
 		}
 	}
-	w("\n#### Memory and data in detail (MiB)\n\n")
-	w("RSS = RssAnon (the process's own memory: Go heap, stacks, runtime) + RssFile (file pages mapped and resident: the binary, and for the embedded store the pages of its bbolt memory map that were touched). Heap = go_memstats_heap_inuse_bytes from /metrics. Start-up ranges over the %d starts.\n\n", startups)
-	w("| target | idle RSS (anon + file) | idle heap | after RSS (anon + file) | after heap | peak RSS (VmHWM) | data before → after load | rows | healthz ms | readyz ms |\n")
-	w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	w("\n#### Memory, data and writes in detail (MiB)\n\n")
+	w("RSS = RssAnon (the process's own memory: Go heap, stacks, runtime) + RssFile (file pages mapped and resident: the binary, and for the embedded store the pages of its bbolt memory map that were touched). Heap: go_memstats_heap_inuse_bytes from /metrics, then \"live\", the heap allocated right after a GC forced (/debug/pprof/heap?gc=1 on --ops-addr) once the RSS was read. Written per PATCH: write_bytes of the server's /proc/PID/io over a cell, per request (the pages its bbolt commits dirty; for PostgreSQL the server writes nothing, its database does). Start-up: median (range) of the %d starts.\n\n", startups)
+	var patchCells []cell
+	for _, c := range cells {
+		if c.method == http.MethodPatch {
+			patchCells = append(patchCells, c)
+		}
+	}
+	names := make([]string, len(patchCells))
+	for i, c := range patchCells {
+		names[i] = fmt.Sprintf("c=%d", c.conns)
+	}
+	w("| target | idle RSS (anon + file) | idle heap, live | after RSS (anon + file) | after heap, live | peak RSS (VmHWM) | data before → after load | rows | KiB written per PATCH (%s) | healthz ms | readyz ms |\n", strings.Join(names, " / "))
+	w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, t := range targets {
-		idle := t.startups[len(t.startups)-1].idle
+		st := t.startups[len(t.startups)-1]
+		idle := st.idle
 		hz := series(t.startups, func(s startup) float64 { return ms(s.healthz) })
 		rz := series(t.startups, func(s startup) float64 { return ms(s.readyz) })
-		w("| %s | %.1f (%.1f + %.1f) | %.1f | %.1f (%.1f + %.1f) | %.1f | %.1f | %.1f → %.1f | %s | %.1f (%.1f–%.1f) | %.1f (%.1f–%.1f) |\n",
-			t.name, mib(idle.rss), mib(idle.anon), mib(idle.file), mib(idle.heapInuse),
-			mib(t.after.rss), mib(t.after.anon), mib(t.after.file), mib(t.after.heapInuse), mib(t.after.hwm),
-			mib(t.size[0]), mib(t.size[1]), commas(int(t.rows)), hz.med, hz.lo, hz.hi, rz.med, rz.lo, rz.hi)
+		written := "-"
+		if t.store == "" && len(patchCells) > 0 {
+			var parts []string
+			for _, c := range patchCells {
+				parts = append(parts, fmt.Sprintf("%.1f", series(t.results[c.String()], func(r result) float64 { return float64(r.written) / 1024 }).med))
+			}
+			written = strings.Join(parts, " / ")
+		}
+		w("| %s | %.1f (%.1f + %.1f) | %.1f, %.1f | %.1f (%.1f + %.1f) | %.1f, %.1f | %.1f | %.1f → %.1f | %s | %s | %.1f (%.1f–%.1f) | %.1f (%.1f–%.1f) |\n",
+			t.name, mib(idle.rss), mib(idle.anon), mib(idle.file), mib(idle.heapInuse), mib(st.live),
+			mib(t.after.rss), mib(t.after.anon), mib(t.after.file), mib(t.after.heapInuse), mib(t.liveAfter), mib(t.after.hwm),
+			mib(t.size[0]), mib(t.size[1]), commas(int(t.rows)), written, hz.med, hz.lo, hz.hi, rz.med, rz.lo, rz.hi)
 	}
 	w("\n")
 	return b.String()

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -20,6 +21,7 @@ import (
 type server struct {
 	name string
 	port int
+	ops  int // --ops-addr's port: /debug/pprof/, to force a GC
 	argv []string
 	cmd  *exec.Cmd
 	log  *tailBuffer
@@ -28,11 +30,17 @@ type server struct {
 	healthz, readyz time.Duration // from the start of the process to the first 200
 }
 
-// startServer starts bin serve on 127.0.0.1:port with the extra arguments and waits for its
-// first 200 on /healthz and on /readyz, polling every 500 µs.
+// startServer starts bin serve on 127.0.0.1:port (and its operations listener on a free port)
+// with the extra arguments and waits for its first 200 on /healthz and on /readyz, polling every
+// 500 µs.
 func startServer(name, bin, cpu string, port int, extra ...string) (*server, error) {
-	argv := append([]string{"taskset", "-c", cpu, bin, "serve", "--addr", "127.0.0.1:" + strconv.Itoa(port), "--log-format", "json"}, extra...)
-	s := &server{name: name, port: port, argv: argv, log: &tailBuffer{max: 16 << 10}, done: make(chan struct{})}
+	ops, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	argv := append([]string{"taskset", "-c", cpu, bin, "serve", "--addr", "127.0.0.1:" + strconv.Itoa(port),
+		"--ops-addr", "127.0.0.1:" + strconv.Itoa(ops), "--log-format", "json"}, extra...)
+	s := &server{name: name, port: port, ops: ops, argv: argv, log: &tailBuffer{max: 16 << 10}, done: make(chan struct{})}
 	s.cmd = exec.Command(argv[0], argv[1:]...)
 	// The access log is read and dropped (the server pays for writing it, nobody for storing
 	// it), keeping the end for the error message of a server that fails.
@@ -134,6 +142,40 @@ func (s *server) memory() (mem, error) {
 	}
 	m.heapInuse, m.heapAlloc, err = s.heap()
 	return m, err
+}
+
+// liveHeap forces a garbage collection in the server (a heap profile with gc=1, from the
+// operations listener) and returns the heap allocated right after it: what the process keeps
+// live, without the garbage the collector lets accumulate between two cycles (with GOGC=100, up
+// to as much again as the live heap).
+func (s *server) liveHeap() (int64, error) {
+	resp, err := http.Get("http://127.0.0.1:" + strconv.Itoa(s.ops) + "/debug/pprof/heap?gc=1")
+	if err != nil {
+		return 0, err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("%s: /debug/pprof/heap: %s", s.name, resp.Status)
+	}
+	_, alloc, err := s.heap()
+	return alloc, err
+}
+
+// writeBytes returns write_bytes of /proc/PID/io: the bytes the process caused to be sent to
+// storage, counted when it dirties a page (so the pages a bbolt commit writes, and not the
+// access log, which goes to a pipe).
+func (s *server) writeBytes() (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", s.cmd.Process.Pid))
+	if err != nil {
+		return 0, err
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "write_bytes: "); ok {
+			return strconv.ParseInt(v, 10, 64)
+		}
+	}
+	return 0, errors.New("no write_bytes in /proc/PID/io")
 }
 
 // heap reads go_memstats_heap_inuse_bytes and go_memstats_heap_alloc_bytes from /metrics.
