@@ -22,8 +22,8 @@
 #      (the server's token cache holds 10,000) and each used once to warm the cache; then
 #      SCALE_ROUNDS (7) rounds, interleaved across all servers, of the cells SCALE_CELLS
 #      (GET and PATCH at 32 and at 1 connection), each SCALE_DURATION (3s) after 0.5 s unmeasured,
-#      every request with a random one of the tokens, the server's write_bytes (/proc/PID/io)
-#      read around each cell; then the RSS again, the live heap (a GC forced through
+#      every request with a random one of the tokens, the server's CPU time (/proc/PID/stat) and
+#      write_bytes (/proc/PID/io) read around each cell; then the RSS again, the live heap (a GC forced through
 #      /debug/pprof/heap?gc=1 on --ops-addr) and the data's size;
 #   4. floods a server (serve --throttle intune, a new embedded store) with one GET from each of
 #      SCALE_FLOOD_TENANTS (120000) distinct, unstored tenants, reading its memory every 10,000.

@@ -93,9 +93,10 @@ func newClient(conns int) *http.Client {
 
 // result is one load run's outcome.
 type result struct {
-	requests int   // measured
-	sent     int   // all, the warm-up's included
-	written  int64 // bytes the server wrote to storage per request sent (embedded store only)
+	requests int           // measured
+	sent     int           // all, the warm-up's included
+	written  int64         // bytes the server wrote to storage per request sent (embedded store only)
+	cpu      time.Duration // the server's CPU time (user + system) per request sent
 	rps      float64
 	p50, p99 time.Duration
 	statuses map[int]int

@@ -252,18 +252,27 @@ func runMeasure(args []string) error {
 				if err != nil {
 					return err
 				}
+				c0, err := t.srv.cpuTime()
+				if err != nil {
+					return err
+				}
 				res := load(t.client, t.srv.url(settingsPath), c.method, t.toks, c.conns, *warmup, *duration, *seed+uint64(round)<<8+uint64(j))
 				w1, err := t.srv.writeBytes()
 				if err != nil {
 					return err
 				}
+				c1, err := t.srv.cpuTime()
+				if err != nil {
+					return err
+				}
 				if res.sent > 0 {
 					res.written = (w1 - w0) / int64(res.sent)
+					res.cpu = (c1 - c0) / time.Duration(res.sent)
 				}
 				t.results[c.String()] = append(t.results[c.String()], res)
 				la := loadavg()
-				row := fmt.Sprintf("%d\t%s\t%s\t%d\t%d\t%.0f\t%.3f\t%.3f\t%d\t%s\t%s",
-					round+1, t.name, c.method, c.conns, res.requests, res.rps, ms(res.p50), ms(res.p99), res.written, res.statusString(), la)
+				row := fmt.Sprintf("%d\t%s\t%s\t%d\t%d\t%.0f\t%.3f\t%.3f\t%.1f\t%d\t%s\t%s",
+					round+1, t.name, c.method, c.conns, res.requests, res.rps, ms(res.p50), ms(res.p99), us(res.cpu), res.written, res.statusString(), la)
 				rawRows = append(rawRows, row)
 				fmt.Fprintf(os.Stderr, "round %d/%d %-14s %-10s %7.0f req/s p50 %6.2f ms p99 %6.2f ms %s load %s\n",
 					round+1, *rounds, t.name, c, res.rps, ms(res.p50), ms(res.p99), res.statusString(), la)
@@ -300,7 +309,7 @@ func runMeasure(args []string) error {
 		}
 	}
 	if *raw != "" {
-		head := "round\ttarget\tmethod\tconns\trequests\treq/s\tp50_ms\tp99_ms\tserver_write_bytes_per_request\tstatuses\tloadavg\n"
+		head := "round\ttarget\tmethod\tconns\trequests\treq/s\tp50_ms\tp99_ms\tserver_cpu_us_per_request\tserver_write_bytes_per_request\tstatuses\tloadavg\n"
 		if err := os.WriteFile(*raw, []byte(head+strings.Join(rawRows, "\n")+"\n"), 0o644); err != nil {
 			return err
 		}
@@ -324,6 +333,7 @@ func dataSize(t *target) (size, rows int64, err error) {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / 1e6 }
+func us(d time.Duration) float64 { return float64(d) / 1e3 }
 func mib(b int64) float64        { return float64(b) / (1 << 20) }
 
 // stats of a series: median, min, max.
@@ -406,7 +416,8 @@ func report(targets []*target, cells []cell, rounds int, dur, warmup, idleWait t
 	}
 
 	w("#### Every cell: median (range over the rounds)\n\n")
-	w("| target | cell | req/s | p50 ms | p99 ms | not 200 |\n|---|---|---:|---:|---:|---:|\n")
+	w("Server CPU: the server process's user + system time over the cell (its warm-up included) per request sent; PostgreSQL's own CPU, on the same core, is not in it.\n\n")
+	w("| target | cell | req/s | p50 ms | p99 ms | server CPU µs/request | not 200 |\n|---|---|---:|---:|---:|---:|---:|\n")
 	for _, t := range targets {
 		for _, c := range cells {
 			rs := t.results[c.String()]
@@ -417,8 +428,9 @@ func report(targets []*target, cells []cell, rounds int, dur, warmup, idleWait t
 			x := series(rs, func(r result) float64 { return r.rps })
 			p50 := series(rs, func(r result) float64 { return ms(r.p50) })
 			p99 := series(rs, func(r result) float64 { return ms(r.p99) })
-			w("| %s | %s | %.0f (%.0f–%.0f) | %.2f (%.2f–%.2f) | %.2f (%.2f–%.2f) | %d |\n",
-				t.name, c, x.med, x.lo, x.hi, p50.med, p50.lo, p50.hi, p99.med, p99.lo, p99.hi, bad)
+			cpu := series(rs, func(r result) float64 { return us(r.cpu) })
+			w("| %s | %s | %.0f (%.0f–%.0f) | %.2f (%.2f–%.2f) | %.2f (%.2f–%.2f) | %.0f (%.0f–%.0f) | %d |\n",
+				t.name, c, x.med, x.lo, x.hi, p50.med, p50.lo, p50.hi, p99.med, p99.lo, p99.hi, cpu.med, cpu.lo, cpu.hi, bad)
 		}
 	}
 	w("\n#### Memory, data and writes in detail (MiB)\n\n")

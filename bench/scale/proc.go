@@ -178,6 +178,28 @@ func (s *server) writeBytes() (int64, error) {
 	return 0, errors.New("no write_bytes in /proc/PID/io")
 }
 
+// cpuTime returns the user and system CPU time the process has used (utime + stime of
+// /proc/PID/stat, in clock ticks of 10 ms: USER_HZ is 100 on Linux).
+func (s *server) cpuTime() (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
+	if err != nil {
+		return 0, err
+	}
+	// The fields after the command name, which is in parentheses and may hold spaces: state,
+	// ppid, pgrp, session, tty_nr, tpgid, flags, minflt, cminflt, majflt, cmajflt, utime, stime.
+	i := strings.LastIndexByte(string(b), ')')
+	f := strings.Fields(string(b[i+1:]))
+	if i < 0 || len(f) < 13 {
+		return 0, errors.New("malformed /proc/PID/stat")
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, err
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
+}
+
 // heap reads go_memstats_heap_inuse_bytes and go_memstats_heap_alloc_bytes from /metrics.
 func (s *server) heap() (inuse, alloc int64, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
