@@ -7,7 +7,7 @@
 //	scale populate -store bolt -data DIR -n 1000000              # DIR/settings.db, N tenants
 //	scale populate -store postgres -dsn postgres://... -n 1000000
 //	scale measure -bin remoteassist -target name=bolt-1k,tenants=1000,data=DIR[,store=URL] ... -out FILE
-//	scale flood -bin remoteassist -data DIR -tenants 80000 -step 10000 -out FILE
+//	scale flood -bin remoteassist -data DIR -tenants 120000 -step 10000 -out FILE
 //	scale freeport
 //
 // measure and flood start the servers themselves, each pinned to a CPU with taskset (-server-cpu,

@@ -40,7 +40,7 @@ func settingsFor(i int) remoteassist.Settings {
 // of every property from 256 goroutines in tenant order, which the store's group commit turns
 // into transactions of up to 256 updates; -via replace uses one ReplaceAllSettings
 // instead, whose single transaction puts the tenants in map order, which costs bbolt time
-// quadratic in N (44 s at 100,000 tenants: see bench/SCALE.md).
+// quadratic in N (27 to 44 s at 100,000 tenants: see bench/SCALE.md).
 func runPopulate(args []string) error {
 	fs := flag.NewFlagSet("populate", flag.ExitOnError)
 	kind := fs.String("store", "bolt", `"bolt" (DIR/settings.db) or "postgres"`)
