@@ -86,9 +86,11 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -1041,25 +1043,23 @@ func (s *Store) replaceIn(b *bbolt.Bucket, all map[string]remoteassist.Settings,
 	}); err != nil {
 		return err
 	}
-	put := func(tenant string, v remoteassist.Settings) error {
+	// Keys go in sorted: bbolt splits the nodes a transaction fills only at commit, so keys put
+	// in random order make every put search and grow ever larger nodes, quadratic in the number
+	// of new tenants (100,000 took 27 s; in order, 0.5 s).
+	tenants := slices.Concat(stale, slices.Collect(maps.Keys(all)))
+	slices.Sort(tenants)
+	for _, tenant := range tenants {
+		v, ok := all[tenant]
+		if !ok {
+			v = remoteassist.DefaultSettings(tenant)
+		}
+		v.ID = remoteassist.SettingsID(tenant)
 		data, sum := encode(tenant, v)
 		if err := b.Put([]byte(tenant), data); err != nil {
 			return err
 		}
 		*updates = append(*updates, indexUpdate{tenant, sum})
 		written[tenant] = v
-		return nil
-	}
-	for _, tenant := range stale {
-		if err := put(tenant, remoteassist.DefaultSettings(tenant)); err != nil {
-			return err
-		}
-	}
-	for tenant, v := range all {
-		v.ID = remoteassist.SettingsID(tenant)
-		if err := put(tenant, v); err != nil {
-			return err
-		}
 	}
 	return nil
 }
