@@ -16,7 +16,6 @@ import (
 
 	"github.com/remoteassist/remoteassist"
 	"github.com/remoteassist/remoteassist/docs"
-	"github.com/remoteassist/remoteassist/internal/fastslog"
 	"github.com/remoteassist/remoteassist/memory"
 	"github.com/remoteassist/remoteassist/openapi"
 	"github.com/remoteassist/remoteassist/postgres"
@@ -284,9 +283,9 @@ func redact(v string) string {
 func newLogger(format string, w io.Writer) (*slog.Logger, error) {
 	switch format {
 	case "text":
-		return slog.New(fastslog.NewTextHandler(w, nil)), nil
+		return slog.New(slog.NewTextHandler(w, nil)), nil
 	case "json":
-		return slog.New(fastslog.NewJSONHandler(w, nil)), nil
+		return slog.New(slog.NewJSONHandler(w, nil)), nil
 	}
 	return nil, fmt.Errorf(`%q: want "text" or "json"`, format)
 }
