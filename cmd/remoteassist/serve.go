@@ -98,9 +98,7 @@ Every flag can also be set by the environment variable named in its description;
 	if err != nil {
 		return usageError{fmt.Errorf("%s %w", origin(fs, "profile", "REMOTEASSIST_PROFILE"), err)}
 	}
-	logSink := newLogBuffer(stderr)
-	defer logSink.Close()
-	logger, err := newLogger(*logFormat, logSink)
+	logger, err := newLogger(*logFormat, stderr)
 	if err != nil {
 		return usageError{fmt.Errorf("%s %w", origin(fs, "log-format", "REMOTEASSIST_LOG_FORMAT"), err)}
 	}
