@@ -89,6 +89,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"slices"
 	"sync"
@@ -615,6 +616,13 @@ func (s *Store) submit(o *op) {
 		s.mu.Lock()
 	}
 	s.leading = true
+	s.mu.Unlock()
+	// Let the goroutines that are ready run before the batch is taken, so that the requests
+	// already received join this commit. With one P (GOMAXPROCS=1: one CPU, or a container
+	// limited to one), nothing else runs while the commit's fsync holds the P, so without this
+	// every commit carried a single update (bench/SCALE.md); a lone update pays one yield.
+	runtime.Gosched()
+	s.mu.Lock()
 	n := min(len(s.queue), s.maxBatchSize)
 	batch := s.queue[:n:n]
 	s.queue = s.queue[n:]
