@@ -16,6 +16,7 @@ import (
 
 	"github.com/remoteassist/remoteassist"
 	"github.com/remoteassist/remoteassist/docs"
+	"github.com/remoteassist/remoteassist/internal/fastslog"
 	"github.com/remoteassist/remoteassist/memory"
 	"github.com/remoteassist/remoteassist/openapi"
 	"github.com/remoteassist/remoteassist/postgres"
@@ -98,7 +99,9 @@ Every flag can also be set by the environment variable named in its description;
 	if err != nil {
 		return usageError{fmt.Errorf("%s %w", origin(fs, "profile", "REMOTEASSIST_PROFILE"), err)}
 	}
-	logger, err := newLogger(*logFormat, stderr)
+	logSink := newLogBuffer(stderr)
+	defer logSink.Close()
+	logger, err := newLogger(*logFormat, logSink)
 	if err != nil {
 		return usageError{fmt.Errorf("%s %w", origin(fs, "log-format", "REMOTEASSIST_LOG_FORMAT"), err)}
 	}
@@ -281,9 +284,9 @@ func redact(v string) string {
 func newLogger(format string, w io.Writer) (*slog.Logger, error) {
 	switch format {
 	case "text":
-		return slog.New(slog.NewTextHandler(w, nil)), nil
+		return slog.New(fastslog.NewTextHandler(w, nil)), nil
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, nil)), nil
+		return slog.New(fastslog.NewJSONHandler(w, nil)), nil
 	}
 	return nil, fmt.Errorf(`%q: want "text" or "json"`, format)
 }

@@ -1,0 +1,265 @@
+// Package fastslog is a log/slog handler that writes exactly the lines of slog's TextHandler or
+// JSONHandler, several times faster for the records a server writes on every request: flat
+// attributes whose values are strings, integers, booleans and durations. Any other record (a
+// group, another kind of value, a handler with attributes or groups added) is handed to slog's
+// own handler, so the output is the same whatever is logged.
+//
+// It exists for one reason, which bench/RESULTS.md measures: formatting the access-log line with
+// slog's handlers cost about a tenth of the whole process's CPU per request under load (2 to
+// 2.6 µs a line), enough on its own to keep "remoteassist serve" from 0.8x of a server that logs
+// nothing. FuzzSameAsSlog holds every line to slog's.
+package fastslog
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Handler writes slog's text or JSON lines.
+type Handler struct {
+	json     bool
+	opts     slog.HandlerOptions
+	mu       *sync.Mutex // one write per line, as slog's handlers do
+	w        io.Writer
+	fallback slog.Handler // slog's own, for what the fast path does not write
+}
+
+// NewTextHandler returns a handler writing what slog.NewTextHandler(w, opts) writes.
+func NewTextHandler(w io.Writer, opts *slog.HandlerOptions) *Handler {
+	return newHandler(w, opts, false, slog.NewTextHandler(w, opts))
+}
+
+// NewJSONHandler returns a handler writing what slog.NewJSONHandler(w, opts) writes.
+func NewJSONHandler(w io.Writer, opts *slog.HandlerOptions) *Handler {
+	return newHandler(w, opts, true, slog.NewJSONHandler(w, opts))
+}
+
+func newHandler(w io.Writer, opts *slog.HandlerOptions, json bool, fallback slog.Handler) *Handler {
+	h := &Handler{json: json, mu: new(sync.Mutex), w: w, fallback: fallback}
+	if opts != nil {
+		h.opts = *opts
+	}
+	return h
+}
+
+// Enabled reports whether the level is at least the handler's minimum.
+func (h *Handler) Enabled(_ context.Context, l slog.Level) bool {
+	min := slog.LevelInfo
+	if h.opts.Level != nil {
+		min = h.opts.Level.Level()
+	}
+	return l >= min
+}
+
+// WithAttrs and WithGroup hand over to slog's handler: nothing logged per request uses them.
+func (h *Handler) WithAttrs(attrs []slog.Attr) slog.Handler { return h.fallback.WithAttrs(attrs) }
+
+// WithGroup hands over to slog's handler.
+func (h *Handler) WithGroup(name string) slog.Handler { return h.fallback.WithGroup(name) }
+
+var buffers = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// Handle writes the record's line, or has slog's handler write it.
+func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
+	if h.opts.AddSource || h.opts.ReplaceAttr != nil || !simple(r) {
+		return h.fallback.Handle(ctx, r)
+	}
+	bp := buffers.Get().(*[]byte)
+	b := (*bp)[:0]
+	if h.json {
+		b = h.appendJSON(b, r)
+	} else {
+		b = h.appendText(b, r)
+	}
+	h.mu.Lock()
+	_, err := h.w.Write(b)
+	h.mu.Unlock()
+	if cap(b) <= 16<<10 {
+		*bp = b
+		buffers.Put(bp)
+	}
+	return err
+}
+
+// simple reports whether every attribute is one the fast path writes.
+func simple(r slog.Record) bool {
+	ok := true
+	r.Attrs(func(a slog.Attr) bool {
+		switch a.Value.Kind() {
+		case slog.KindString, slog.KindInt64, slog.KindUint64, slog.KindBool, slog.KindDuration:
+		default:
+			ok = false
+		}
+		return ok
+	})
+	return ok
+}
+
+func (h *Handler) appendText(b []byte, r slog.Record) []byte {
+	sep := false
+	if t := r.Time.Round(0); !t.IsZero() {
+		b = append(b, "time="...)
+		b = appendMillis(b, t)
+		sep = true
+	}
+	if sep {
+		b = append(b, ' ')
+	}
+	b = append(b, "level="...)
+	b = appendText(b, r.Level.String())
+	b = append(b, " msg="...)
+	b = appendText(b, r.Message)
+	r.Attrs(func(a slog.Attr) bool {
+		b = append(b, ' ')
+		b = appendText(b, a.Key)
+		b = append(b, '=')
+		switch v := a.Value; v.Kind() {
+		case slog.KindString:
+			b = appendText(b, v.String())
+		case slog.KindInt64:
+			b = strconv.AppendInt(b, v.Int64(), 10)
+		case slog.KindUint64:
+			b = strconv.AppendUint(b, v.Uint64(), 10)
+		case slog.KindBool:
+			b = strconv.AppendBool(b, v.Bool())
+		case slog.KindDuration:
+			b = appendText(b, v.Duration().String())
+		}
+		return true
+	})
+	return append(b, '\n')
+}
+
+func (h *Handler) appendJSON(b []byte, r slog.Record) []byte {
+	b = append(b, '{')
+	if t := r.Time.Round(0); !t.IsZero() {
+		b = append(b, `"time":"`...)
+		b = t.AppendFormat(b, time.RFC3339Nano)
+		b = append(b, `",`...)
+	}
+	b = append(b, `"level":`...)
+	b = appendJSONString(b, r.Level.String())
+	b = append(b, `,"msg":`...)
+	b = appendJSONString(b, r.Message)
+	r.Attrs(func(a slog.Attr) bool {
+		b = append(b, ',')
+		b = appendJSONString(b, a.Key)
+		b = append(b, ':')
+		switch v := a.Value; v.Kind() {
+		case slog.KindString:
+			b = appendJSONString(b, v.String())
+		case slog.KindInt64:
+			b = strconv.AppendInt(b, v.Int64(), 10)
+		case slog.KindUint64:
+			b = strconv.AppendUint(b, v.Uint64(), 10)
+		case slog.KindBool:
+			b = strconv.AppendBool(b, v.Bool())
+		case slog.KindDuration:
+			b = strconv.AppendInt(b, int64(v.Duration()), 10)
+		}
+		return true
+	})
+	return append(b, "}\n"...)
+}
+
+// appendMillis writes t as RFC 3339 with exactly three digits of milliseconds, as slog's text
+// lines show it.
+func appendMillis(b []byte, t time.Time) []byte {
+	return t.AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
+}
+
+// appendText writes a string of a text line: as it is, or quoted (strconv.Quote) when it is
+// empty or holds a space, '=', '"', a control character or a rune that does not print (DEL is written as it is).
+func appendText(b []byte, s string) []byte {
+	if needsQuotes(s) {
+		return strconv.AppendQuote(b, s)
+	}
+	return append(b, s...)
+}
+
+func needsQuotes(s string) bool {
+	if s == "" {
+		return true
+	}
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if quoted[c] {
+				return true
+			}
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError || unicode.IsSpace(r) || !unicode.IsPrint(r) {
+			return true
+		}
+		i += n
+	}
+	return false
+}
+
+// quoted holds the ASCII bytes that make a text value quoted.
+var quoted = func() (t [utf8.RuneSelf]bool) {
+	for c := range t {
+		t[c] = c <= ' ' || c == '=' || c == '"'
+	}
+	return t
+}()
+
+// appendJSONString writes s as a JSON string as slog's JSON lines do: '"', '\\' and control
+// characters escaped, invalid UTF-8 replaced by U+FFFD, U+2028 and U+2029 escaped, and '<', '>'
+// and '&' as they are.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			if c >= ' ' && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += n
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
+			i += n
+			start = i
+			continue
+		}
+		i += n
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}

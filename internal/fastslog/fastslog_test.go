@@ -1,0 +1,101 @@
+package fastslog
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+)
+
+// line writes one record with both handlers and returns the two lines.
+func lines(json bool, t time.Time, level slog.Level, msg string, attrs ...slog.Attr) (fast, std string) {
+	var a, b bytes.Buffer
+	var h slog.Handler = NewTextHandler(&a, &slog.HandlerOptions{Level: slog.LevelDebug})
+	var s slog.Handler = slog.NewTextHandler(&b, &slog.HandlerOptions{Level: slog.LevelDebug})
+	if json {
+		h, s = NewJSONHandler(&a, &slog.HandlerOptions{Level: slog.LevelDebug}), slog.NewJSONHandler(&b, &slog.HandlerOptions{Level: slog.LevelDebug})
+	}
+	for _, x := range []slog.Handler{h, s} {
+		r := slog.NewRecord(t, level, msg, 0)
+		r.AddAttrs(attrs...)
+		x.Handle(context.Background(), r)
+	}
+	return a.String(), b.String()
+}
+
+// FuzzSameAsSlog: for any strings, numbers, durations, times and levels, the handler writes
+// the very bytes slog's own handlers write.
+func FuzzSameAsSlog(f *testing.F) {
+	f.Add("request", "path", "/beta/deviceManagement/remoteAssistanceSettings", int64(200), int64(340435), int64(1764590000123456789), 0, true)
+	f.Add("", "", "", int64(-1), int64(0), int64(0), 4, false)
+	f.Add("a b", "k=v", "quote\"d\\ \n\t\x00\x7f é \u2028 \xff <&>", int64(0), int64(-5), int64(-62135596800000000), -4, true)
+	f.Add("ünï", "tenant", "\u00a0\u200b\ufeff", int64(1)<<62, int64(1)<<62, int64(253402300799999999), 8, false)
+	f.Fuzz(func(t *testing.T, msg, key, value string, n, d, unixNano int64, level int, b bool) {
+		at := time.Unix(0, unixNano)
+		if unixNano == 0 {
+			at = time.Time{}
+		}
+		attrs := []slog.Attr{slog.String(key, value), slog.Int64("n", n), slog.Duration("latency", time.Duration(d)),
+			slog.Bool("b", b), slog.Uint64("u", uint64(n)), slog.String("", ""), slog.String(value, key)}
+		for _, json := range []bool{false, true} {
+			fast, std := lines(json, at, slog.Level(level), msg, attrs...)
+			if fast != std {
+				t.Fatalf("json %v:\nfast %q\nslog %q", json, fast, std)
+			}
+		}
+	})
+}
+
+// TestOtherRecordsGoToSlog: what the fast path does not write, slog's handler does.
+func TestOtherRecordsGoToSlog(t *testing.T) {
+	for _, attrs := range [][]slog.Attr{
+		{slog.Group("g", slog.String("a", "b"))},
+		{slog.Any("err", io.EOF)},
+		{slog.Float64("f", 1.5)},
+		{slog.Time("when", time.Unix(0, 0))},
+	} {
+		for _, json := range []bool{false, true} {
+			fast, std := lines(json, time.Unix(1, 0), slog.LevelInfo, "m", attrs...)
+			if fast != std {
+				t.Errorf("json %v, %v:\nfast %q\nslog %q", json, attrs, fast, std)
+			}
+		}
+	}
+	var a, b bytes.Buffer
+	fh := slog.New(NewTextHandler(&a, nil)).With("k", "v").WithGroup("g")
+	sh := slog.New(slog.NewTextHandler(&b, nil)).With("k", "v").WithGroup("g")
+	fh.Info("m", "x", 1)
+	sh.Info("m", "x", 1)
+	if a.String()[len("time=2006-01-02T15:04:05.000Z"):] != b.String()[len("time=2006-01-02T15:04:05.000Z"):] {
+		t.Errorf("With/WithGroup:\nfast %q\nslog %q", a.String(), b.String())
+	}
+	if NewTextHandler(io.Discard, nil).Enabled(context.Background(), slog.LevelDebug) {
+		t.Error("Debug enabled at the default level")
+	}
+}
+
+func BenchmarkAccessLine(b *testing.B) {
+	attrs := []slog.Attr{slog.String("request_id", "0e550b90-6b1a-4b4e-908c-fe0612742945"),
+		slog.String("client_request_id", "0e550b90-6b1a-4b4e-908c-fe0612742945"), slog.String("method", "GET"),
+		slog.String("path", "/beta/deviceManagement/remoteAssistanceSettings"),
+		slog.String("operation", "deviceManagement.GetRemoteAssistanceSettings"), slog.String("tenant", "contoso"),
+		slog.Int("status", 200), slog.Duration("latency", 340435*time.Nanosecond)}
+	for _, c := range []struct {
+		name string
+		h    slog.Handler
+	}{
+		{"fast-text", NewTextHandler(io.Discard, nil)}, {"slog-text", slog.NewTextHandler(io.Discard, nil)},
+		{"fast-json", NewJSONHandler(io.Discard, nil)}, {"slog-json", slog.NewJSONHandler(io.Discard, nil)},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				r := slog.NewRecord(time.Now(), slog.LevelInfo, "request", 0)
+				r.AddAttrs(attrs...)
+				c.h.Handle(context.Background(), r)
+			}
+		})
+	}
+}
