@@ -1,16 +1,23 @@
 package server_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
 
 	"github.com/remoteassist/remoteassist"
 	"github.com/remoteassist/remoteassist/control"
 	"github.com/remoteassist/remoteassist/memory"
+	"github.com/remoteassist/remoteassist/openapi"
 	"github.com/remoteassist/remoteassist/server"
 )
 
@@ -58,7 +65,42 @@ func (c *controlled) callAs(t *testing.T, token, method, path, body string) (int
 	}
 	defer res.Body.Close()
 	data, _ := io.ReadAll(res.Body)
+	if err := checkAdminResponse(req, res, data); err != nil {
+		t.Errorf("%s %s → %d breaks the admin contract: %v\nbody: %s", method, path, res.StatusCode, err, data)
+	}
 	return res.StatusCode, res.Header, data
+}
+
+// adminRouter is kin-openapi's router of the admin contract, for checking responses.
+var adminRouter = sync.OnceValues(func() (routers.Router, error) {
+	doc, err := openapi.SharedAdmin()
+	if err != nil {
+		return nil, err
+	}
+	return gorillamux.NewRouter(doc)
+})
+
+// checkAdminResponse validates an admin response against the admin contract (openapi/admin.bundle.yaml),
+// its status, headers and body, as checkResponse does the API's: every bound the contract
+// declares for what the admin API answers must hold.
+func checkAdminResponse(req *http.Request, res *http.Response, body []byte) error {
+	router, err := adminRouter()
+	if err != nil {
+		return err
+	}
+	probe := req.Clone(req.Context())
+	probe.URL.Scheme, probe.URL.Host, probe.Host = "", "", ""
+	route, params, err := router.FindRoute(probe)
+	if err != nil {
+		return nil // no such operation (404, 405): not the admin contract's to say
+	}
+	return openapi3filter.ValidateResponse(req.Context(), &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: probe, PathParams: params, Route: route},
+		Status:                 res.StatusCode,
+		Header:                 res.Header,
+		Body:                   io.NopCloser(bytes.NewReader(body)),
+		Options:                &openapi3filter.Options{IncludeResponseStatus: true},
+	})
 }
 
 func graphCode(t *testing.T, body []byte) (code, message, target string) {

@@ -142,6 +142,9 @@ type FaultMatch struct {
 // FaultMatchMethod The HTTP method.
 type FaultMatchMethod string
 
+// FaultProbability Fire for each matching request with this probability, drawn from `seed`; 1 when not given.
+type FaultProbability = float64
+
 // FaultRule A rule, with its id and how often it fired.
 type FaultRule struct {
 	// Effect What a matched request gets: a Graph error with `status` (with `Retry-After` unless
@@ -159,16 +162,16 @@ type FaultRule struct {
 	Match *FaultMatch `json:"match,omitempty"`
 
 	// Probability Fire for each matching request with this probability, drawn from `seed`; 1 when not given.
-	Probability *float64 `json:"probability,omitempty"`
+	Probability *FaultProbability `json:"probability,omitempty"`
 
 	// Remaining How many more it will apply to, for a rule with `times`.
 	Remaining *int `json:"remaining,omitempty"`
 
 	// Seed The seed of the rule's draws (probability, delay range), so that a run repeats; 1 when not given.
-	Seed *int64 `json:"seed,omitempty"`
+	Seed *FaultSeed `json:"seed,omitempty"`
 
 	// Times Fire for the next this many matching requests, then stop; no limit when not given.
-	Times *int `json:"times,omitempty"`
+	Times *FaultTimes `json:"times,omitempty"`
 }
 
 // FaultRuleSpec A rule to add.
@@ -182,19 +185,25 @@ type FaultRuleSpec struct {
 	Match *FaultMatch `json:"match,omitempty"`
 
 	// Probability Fire for each matching request with this probability, drawn from `seed`; 1 when not given.
-	Probability *float64 `json:"probability,omitempty"`
+	Probability *FaultProbability `json:"probability,omitempty"`
 
 	// Seed The seed of the rule's draws (probability, delay range), so that a run repeats; 1 when not given.
-	Seed *int64 `json:"seed,omitempty"`
+	Seed *FaultSeed `json:"seed,omitempty"`
 
 	// Times Fire for the next this many matching requests, then stop; no limit when not given.
-	Times *int `json:"times,omitempty"`
+	Times *FaultTimes `json:"times,omitempty"`
 }
 
 // FaultRules defines model for FaultRules.
 type FaultRules struct {
 	Rules []FaultRule `json:"rules"`
 }
+
+// FaultSeed The seed of the rule's draws (probability, delay range), so that a run repeats; 1 when not given.
+type FaultSeed = int64
+
+// FaultTimes Fire for the next this many matching requests, then stop; no limit when not given.
+type FaultTimes = int
 
 // Finding defines model for Finding.
 type Finding struct {
