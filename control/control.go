@@ -19,9 +19,14 @@ import (
 // DefaultJournalSize is how many requests the journal keeps when Options says nothing.
 const DefaultJournalSize = 10_000
 
+// MaxJournalSize is the largest journal: the admin contract's bound on the entries and findings
+// it lists and the count it gives.
+const MaxJournalSize = 1_000_000
+
 // Options configure a Control.
 type Options struct {
-	// JournalSize bounds the journal; 0 means DefaultJournalSize.
+	// JournalSize bounds the journal; 0 means DefaultJournalSize, and more than MaxJournalSize
+	// means MaxJournalSize.
 	JournalSize int
 	// AllowPrefer lets a request ask for its own answer with "Prefer: code=NNN", as Prism does.
 	AllowPrefer bool
@@ -40,10 +45,12 @@ func New(opts Options) *Control {
 	if size <= 0 {
 		size = DefaultJournalSize
 	}
+	size = min(size, MaxJournalSize)
 	return &Control{journal: newJournal(size), allowPrefer: opts.AllowPrefer}
 }
 
-// AddFault adds a rule; its error, for a rule that cannot apply, wraps ErrInvalidRule.
+// AddFault adds a rule; its error, for a rule that cannot apply, wraps ErrInvalidRule, and for
+// one more than MaxFaultRules, ErrTooManyRules.
 func (c *Control) AddFault(spec models.FaultRuleSpec) (models.FaultRule, error) {
 	return c.faults.add(spec)
 }

@@ -212,3 +212,32 @@ func TestFindings(t *testing.T) {
 		})
 	}
 }
+
+// TestBounds: the journal is at most MaxJournalSize and a Control holds at most MaxFaultRules
+// rules, the admin contract's bounds on what it lists.
+func TestBounds(t *testing.T) {
+	for _, tc := range []struct{ asked, want int }{
+		{0, DefaultJournalSize}, {-1, DefaultJournalSize}, {5, 5},
+		{MaxJournalSize, MaxJournalSize}, {MaxJournalSize + 1, MaxJournalSize},
+	} {
+		if got := New(Options{JournalSize: tc.asked}).journal.size; got != tc.want {
+			t.Errorf("JournalSize %d: a journal of %d, want %d", tc.asked, got, tc.want)
+		}
+	}
+	c := New(Options{})
+	for i := range MaxFaultRules {
+		if _, err := c.AddFault(models.FaultRuleSpec{Effect: models.FaultEffect{Status: status(500)}}); err != nil {
+			t.Fatalf("rule %d: %v", i, err)
+		}
+	}
+	if _, err := c.AddFault(models.FaultRuleSpec{Effect: models.FaultEffect{Status: status(500)}}); !errors.Is(err, ErrTooManyRules) {
+		t.Errorf("one rule too many: %v", err)
+	}
+	if n := len(c.Faults()); n != MaxFaultRules {
+		t.Errorf("%d rules after the refusal", n)
+	}
+	c.DeleteFault("1")
+	if _, err := c.AddFault(models.FaultRuleSpec{Effect: models.FaultEffect{Status: status(500)}}); err != nil {
+		t.Errorf("after removing one: %v", err)
+	}
+}

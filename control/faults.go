@@ -56,6 +56,13 @@ type rule struct {
 // ErrInvalidRule is the cause of the errors Add returns for a rule that cannot apply.
 var ErrInvalidRule = errors.New("invalid fault rule")
 
+// MaxFaultRules is how many rules a Control holds at once: the admin contract's bound on the
+// rules it lists. No test needs that many at a time; they can be removed as they are done with.
+const MaxFaultRules = 1000
+
+// ErrTooManyRules is the error Add returns for a rule beyond MaxFaultRules.
+var ErrTooManyRules = fmt.Errorf("there are already %d fault rules: remove some first", MaxFaultRules)
+
 // add checks the rule and adds it last.
 func (f *faults) add(spec models.FaultRuleSpec) (models.FaultRule, error) {
 	e := spec.Effect
@@ -79,6 +86,9 @@ func (f *faults) add(spec models.FaultRuleSpec) (models.FaultRule, error) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if len(f.rules) >= MaxFaultRules {
+		return models.FaultRule{}, ErrTooManyRules
+	}
 	f.nextID++
 	r := &rule{spec: spec, id: strconv.Itoa(f.nextID), rng: rand.New(rand.NewPCG(uint64(seed), uint64(seed)>>32|1))}
 	f.rules = append(f.rules, r)

@@ -105,8 +105,8 @@ func WithFaultPrefer() Option {
 	return func(cfg *config) { cfg.controlOptions().AllowPrefer = true }
 }
 
-// WithJournalSize bounds the journal to n requests, the oldest making room for new ones. It
-// implies WithControl.
+// WithJournalSize bounds the journal to n requests (at most control.MaxJournalSize), the oldest
+// making room for new ones. It implies WithControl.
 func WithJournalSize(n int) Option {
 	return func(cfg *config) { cfg.controlOptions().JournalSize = n }
 }

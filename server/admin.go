@@ -172,6 +172,9 @@ func (h *adminHandler) AddFault(c echo.Context) error {
 		return err
 	}
 	rule, err := h.control.AddFault(spec)
+	if errors.Is(err, control.ErrTooManyRules) {
+		return &remoteassist.Error{Code: remoteassist.EINVALID, Message: "Cannot add the fault rule: " + err.Error() + ".", Err: err}
+	}
 	if err != nil {
 		return &remoteassist.Error{Code: remoteassist.EINVALID, Target: "effect", Message: "Invalid fault rule: " + err.Error() + ".", Err: err}
 	}

@@ -3,6 +3,7 @@ package server_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -297,5 +298,35 @@ func TestAdminJournalAndFindings(t *testing.T) {
 	c.call(t, http.MethodDelete, "/admin/journal", "")
 	if _, _, body := c.call(t, http.MethodGet, "/admin/journal/count", ""); string(body) != "{\"count\":0}\n" {
 		t.Errorf("after clear: %s", body)
+	}
+}
+
+// TestAdminFaultRuleCap: a process holds at most control.MaxFaultRules rules, the admin
+// contract's bound on the list; one more is refused with a 400 and changes nothing.
+func TestAdminFaultRuleCap(t *testing.T) {
+	c := newControlled(t, control.Options{})
+	var last string
+	for i := range control.MaxFaultRules {
+		status, _, body := c.call(t, http.MethodPost, "/admin/faults", fmt.Sprintf(`{"match":{"tenant":"t%d"},"effect":{"status":500}}`, i))
+		if status != http.StatusCreated {
+			t.Fatalf("rule %d: %d %s", i, status, body)
+		}
+		var rule struct{ Id string }
+		json.Unmarshal(body, &rule)
+		last = rule.Id
+	}
+	status, _, body := c.call(t, http.MethodPost, "/admin/faults", `{"effect":{"status":500}}`)
+	if code, msg, _ := graphCode(t, body); status != http.StatusBadRequest || code != "BadRequest" || !strings.Contains(msg, "1000 fault rules") {
+		t.Errorf("one rule too many: %d %s", status, body)
+	}
+	_, _, body = c.call(t, http.MethodGet, "/admin/faults", "")
+	var list struct{ Rules []json.RawMessage }
+	if err := json.Unmarshal(body, &list); err != nil || len(list.Rules) != control.MaxFaultRules {
+		t.Errorf("after the refusal: %d rules, %v", len(list.Rules), err)
+	}
+	// Removing one makes room for one.
+	c.call(t, http.MethodDelete, "/admin/faults/"+last, "")
+	if status, _, body := c.call(t, http.MethodPost, "/admin/faults", `{"effect":{"status":500}}`); status != http.StatusCreated {
+		t.Errorf("after removing one: %d %s", status, body)
 	}
 }

@@ -41,7 +41,7 @@ func (f *adminFlags) register(fs *flag.FlagSet, env *envDefaults) {
 	fs.BoolVar(&f.prefer, "fault-prefer", env.bool("fault-prefer", "REMOTEASSIST_FAULT_PREFER", false),
 		`let a request ask for its own error with "Prefer: code=503" (env REMOTEASSIST_FAULT_PREFER)`)
 	fs.IntVar(&f.journal, "journal-size", env.int("journal-size", "REMOTEASSIST_JOURNAL_SIZE", control.DefaultJournalSize),
-		"requests the admin API's journal keeps (env REMOTEASSIST_JOURNAL_SIZE)")
+		"requests the admin API's journal keeps, at most 1000000 (env REMOTEASSIST_JOURNAL_SIZE)")
 }
 
 // check refuses what cannot work, before anything starts.
@@ -60,8 +60,8 @@ func (f *adminFlags) check(fs *flag.FlagSet, apiAddr string) error {
 	case f.token != "":
 		return usageError{errors.New("--admin-token without --admin-addr: there is no admin API to protect")}
 	}
-	if f.journal <= 0 {
-		return usageError{fmt.Errorf("%s %d: want a positive number", origin(fs, "journal-size", "REMOTEASSIST_JOURNAL_SIZE"), f.journal)}
+	if f.journal <= 0 || f.journal > control.MaxJournalSize {
+		return usageError{fmt.Errorf("%s %d: want a positive number, at most %d", origin(fs, "journal-size", "REMOTEASSIST_JOURNAL_SIZE"), f.journal, control.MaxJournalSize)}
 	}
 	return nil
 }
