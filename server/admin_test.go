@@ -2,11 +2,14 @@ package server_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -301,6 +304,68 @@ func TestAdminJournalAndFindings(t *testing.T) {
 	}
 }
 
+// TestAdminRefusesBeyondItsBounds: what the admin contract bounds, kin-openapi refuses with a
+// Graph 400 naming the value, and the refused request changes nothing; the bound itself is taken.
+func TestAdminRefusesBeyondItsBounds(t *testing.T) {
+	c := newControlled(t, control.Options{})
+	tok := c.api.token("contoso", readWriteConfig)
+	c.api.patch(tok, `{"blockChat":true}`)
+	// 64 characters: RFC 3339 with more digits of a second than Go keeps.
+	longTime := "2026-01-02T15:04:05." + strings.Repeat("0", 38) + "+00:00"
+	if len(longTime) != 64 {
+		t.Fatalf("longTime is %d characters", len(longTime))
+	}
+	for _, tc := range []struct {
+		name, method, path, body string
+		target                   string // "" for a bound that is taken
+	}{
+		{"seed at 2^53-1", http.MethodPost, "/admin/faults", `{"effect":{"status":500},"seed":9007199254740991}`, ""},
+		{"seed at -(2^53-1)", http.MethodPost, "/admin/faults", `{"effect":{"status":500},"seed":-9007199254740991}`, ""},
+		{"seed over 2^53-1", http.MethodPost, "/admin/faults", `{"effect":{"status":500},"seed":9007199254740992}`, "seed"},
+		{"seed under -(2^53-1)", http.MethodPost, "/admin/faults", `{"effect":{"status":500},"seed":-9007199254740992}`, "seed"},
+		{"seed over int64", http.MethodPost, "/admin/faults", `{"effect":{"status":500},"seed":1e19}`, "seed"},
+		{"times over a million", http.MethodPost, "/admin/faults", `{"effect":{"status":500},"times":1000001}`, "times"},
+		{"retryAfter over an hour", http.MethodPost, "/admin/faults", `{"effect":{"status":429,"retryAfter":3601}}`, "effect/retryAfter"},
+		{"delay over a minute", http.MethodPost, "/admin/faults", `{"effect":{"delayMs":{"min":60001}}}`, "effect/delayMs/min"},
+		{"status outside the enumeration", http.MethodPost, "/admin/faults", `{"effect":{"status":505}}`, "effect/status"},
+		{"since of 64 characters", http.MethodGet, "/admin/journal?since=" + url.QueryEscape(longTime), "", ""},
+		{"since of 65 characters", http.MethodGet, "/admin/journal?since=" + url.QueryEscape(longTime+"0"), "", "since"},
+		{"until of 65 characters", http.MethodGet, "/admin/journal/count?until=" + url.QueryEscape(longTime+"0"), "", "until"},
+		{"method in capitals", http.MethodGet, "/admin/journal/count?method=PATCH", "", ""},
+		{"method in lower case", http.MethodGet, "/admin/journal?method=patch", "", "method"},
+		{"limit over 10000", http.MethodGet, "/admin/journal?limit=10001", "", "limit"},
+		{"status filter over 599", http.MethodGet, "/admin/journal/count?status=600", "", "status"},
+		{"tenant of 257 characters", http.MethodGet, "/admin/tenants/" + strings.Repeat("t", 257) + "/settings", "", "tenant"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, before := c.call(t, http.MethodGet, "/admin/faults", "")
+			_, _, count := c.call(t, http.MethodGet, "/admin/journal/count", "")
+			status, _, body := c.call(t, tc.method, tc.path, tc.body)
+			if tc.target == "" {
+				if status >= 300 {
+					t.Fatalf("%d %s", status, body)
+				}
+				c.call(t, http.MethodDelete, "/admin/faults", "")
+				return
+			}
+			if code, msg, target := graphCode(t, body); status != http.StatusBadRequest || code != "BadRequest" || target != tc.target || msg == "" {
+				t.Errorf("%d %s, want a 400 BadRequest with target %q", status, body, tc.target)
+			}
+			if _, _, after := c.call(t, http.MethodGet, "/admin/faults", ""); string(after) != string(before) {
+				t.Errorf("the refusal changed the rules: %s, then %s", before, after)
+			}
+			if _, _, after := c.call(t, http.MethodGet, "/admin/journal/count", ""); string(after) != string(count) {
+				t.Errorf("the refusal changed the journal: %s, then %s", count, after)
+			}
+		})
+	}
+	// A seed as large as the contract allows arrives as sent.
+	_, _, body := c.call(t, http.MethodPost, "/admin/faults", `{"effect":{"status":500},"seed":9007199254740991}`)
+	if !strings.Contains(string(body), `"seed":9007199254740991`) {
+		t.Errorf("the seed did not arrive as sent: %s", body)
+	}
+}
+
 // TestAdminFaultRuleCap: a process holds at most control.MaxFaultRules rules, the admin
 // contract's bound on the list; one more is refused with a 400 and changes nothing.
 func TestAdminFaultRuleCap(t *testing.T) {
@@ -328,5 +393,141 @@ func TestAdminFaultRuleCap(t *testing.T) {
 	c.call(t, http.MethodDelete, "/admin/faults/"+last, "")
 	if status, _, body := c.call(t, http.MethodPost, "/admin/faults", `{"effect":{"status":500}}`); status != http.StatusCreated {
 		t.Errorf("after removing one: %d %s", status, body)
+	}
+}
+
+// TestAdminMalformedQuery: every admin operation can answer 400 (the contract declares it on
+// each): a query string that does not parse is refused before the operation runs.
+func TestAdminMalformedQuery(t *testing.T) {
+	c := newControlled(t, control.Options{})
+	c.call(t, http.MethodPut, "/admin/tenants/contoso/settings", `{"blockChat":true}`)
+	c.call(t, http.MethodPost, "/admin/faults", `{"match":{"tenant":"nobody"},"effect":{"status":500}}`)
+	c.api.get(c.api.token("fabrikam", readConfig))
+	for _, op := range []struct{ method, path, body string }{
+		{http.MethodGet, "/admin/tenants/contoso/settings", ""},
+		{http.MethodPut, "/admin/tenants/contoso/settings", `{"blockChat":false}`},
+		{http.MethodDelete, "/admin/tenants/contoso/settings", ""},
+		{http.MethodDelete, "/admin/tenants", ""},
+		{http.MethodGet, "/admin/snapshot", ""},
+		{http.MethodPut, "/admin/snapshot", `{"tenants":{}}`},
+		{http.MethodGet, "/admin/faults", ""},
+		{http.MethodPost, "/admin/faults", `{"effect":{"status":500}}`},
+		{http.MethodDelete, "/admin/faults", ""},
+		{http.MethodDelete, "/admin/faults/1", ""},
+		{http.MethodGet, "/admin/journal", ""},
+		{http.MethodDelete, "/admin/journal", ""},
+		{http.MethodGet, "/admin/journal/count", ""},
+		{http.MethodGet, "/admin/findings", ""},
+	} {
+		status, _, body := c.call(t, op.method, op.path+"?a=%zz", op.body)
+		if code, _, _ := graphCode(t, body); status != http.StatusBadRequest || code != "BadRequest" {
+			t.Errorf("%s %s with a malformed query: %d %s", op.method, op.path, status, body)
+		}
+	}
+	if !c.api.stored("contoso").BlockChat {
+		t.Error("a refused request changed the settings")
+	}
+	if _, _, body := c.call(t, http.MethodGet, "/admin/faults", ""); !strings.Contains(string(body), `"id":"1"`) {
+		t.Errorf("a refused request changed the rules: %s", body)
+	}
+	if _, _, body := c.call(t, http.MethodGet, "/admin/journal/count", ""); string(body) != "{\"count\":1}\n" {
+		t.Errorf("a refused request changed the journal: %s", body)
+	}
+}
+
+// heldStore holds reads of the settings until released, to keep admin requests in flight.
+type heldStore struct {
+	*memory.Store
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (s heldStore) Settings(ctx context.Context, tenant string) (remoteassist.Settings, error) {
+	s.entered <- struct{}{}
+	<-s.release
+	return s.Store.Settings(ctx, tenant)
+}
+
+// TestAdminTooManyRequests: the admin API is not throttled, but its requests take their places
+// in the admission as the API's do, so the admin token gets the 429 the contract declares once
+// it has a sixteenth of the listener's 4,096 requests in progress.
+func TestAdminTooManyRequests(t *testing.T) {
+	const share = server.DefaultMaxConcurrentRequests / 16
+	store := heldStore{Store: memory.New(), entered: make(chan struct{}, share), release: make(chan struct{})}
+	adm, err := server.NewAdmin(server.AdminConfig{Store: store, Control: control.New(control.Options{}), Token: adminTokenValue})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(adm)
+	t.Cleanup(ts.Close)
+	c := &controlled{admin: ts.URL}
+	held := make(chan int, share)
+	for range share {
+		go func() {
+			status, _, _ := c.call(t, http.MethodGet, "/admin/tenants/contoso/settings", "")
+			held <- status
+		}()
+		<-store.entered
+	}
+	status, hdr, body := c.call(t, http.MethodGet, "/admin/tenants/contoso/settings", "")
+	if code, _, _ := graphCode(t, body); status != http.StatusTooManyRequests || code != "TooManyRequests" || hdr.Get("Retry-After") != "1" {
+		t.Errorf("one request over the token's share: %d Retry-After %q %s", status, hdr.Get("Retry-After"), body)
+	}
+	close(store.release)
+	for range share {
+		if status := <-held; status != http.StatusOK {
+			t.Errorf("a held request: %d", status)
+		}
+	}
+}
+
+// failingStore fails as a store can: with an error that is no domain error.
+type failingStore struct{ *memory.Store }
+
+var errDiskOnFire = errors.New("disk on fire")
+
+func (failingStore) Settings(context.Context, string) (remoteassist.Settings, error) {
+	return remoteassist.Settings{}, errDiskOnFire
+}
+
+func (failingStore) AllSettings(context.Context) (map[string]remoteassist.Settings, error) {
+	return nil, errDiskOnFire
+}
+
+// TestAdminInternalError: a store's failure is the 500 the contract declares, in the Graph
+// envelope, without its detail.
+func TestAdminInternalError(t *testing.T) {
+	adm, err := server.NewAdmin(server.AdminConfig{Store: failingStore{memory.New()}, Control: control.New(control.Options{}), Token: adminTokenValue})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(adm)
+	t.Cleanup(ts.Close)
+	c := &controlled{admin: ts.URL}
+	for _, path := range []string{"/admin/tenants/contoso/settings", "/admin/snapshot"} {
+		status, _, body := c.call(t, http.MethodGet, path, "")
+		if code, msg, _ := graphCode(t, body); status != http.StatusInternalServerError || code != "InternalServerError" || strings.Contains(msg, "fire") {
+			t.Errorf("GET %s: %d %s", path, status, body)
+		}
+	}
+}
+
+// TestAdminSendsNoCORS: the admin listener answers no browser's cross-origin request, which is
+// why the OWASP lint's CORS rule is off for its document (.spectral-owasp.yaml).
+func TestAdminSendsNoCORS(t *testing.T) {
+	c := newControlled(t, control.Options{})
+	for _, method := range []string{http.MethodGet, http.MethodOptions} {
+		req, _ := http.NewRequest(method, c.admin+"/admin/snapshot", nil)
+		req.Header.Set("Authorization", "Bearer "+adminTokenValue)
+		req.Header.Set("Origin", "http://localhost:3000")
+		req.Header.Set("Access-Control-Request-Method", http.MethodGet)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if got := res.Header.Get("Access-Control-Allow-Origin"); got != "" {
+			t.Errorf("%s with an Origin: Access-Control-Allow-Origin %q", method, got)
+		}
 	}
 }

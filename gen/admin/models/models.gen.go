@@ -122,7 +122,7 @@ type FaultEffect struct {
 }
 
 // FaultEffectStatus defines model for FaultEffect.Status.
-type FaultEffectStatus int
+type FaultEffectStatus int32
 
 // FaultMatch Which API requests a rule applies to; every criterion given must hold.
 type FaultMatch struct {
@@ -167,7 +167,8 @@ type FaultRule struct {
 	// Remaining How many more it will apply to, for a rule with `times`.
 	Remaining *int `json:"remaining,omitempty"`
 
-	// Seed The seed of the rule's draws (probability, delay range), so that a run repeats; 1 when not given.
+	// Seed The seed of the rule's draws (probability, delay range), so that a run repeats; 1 when
+	// not given. At most 2^53 - 1 either way, as a JSON number holds it exactly.
 	Seed *FaultSeed `json:"seed,omitempty"`
 
 	// Times Fire for the next this many matching requests, then stop; no limit when not given.
@@ -187,7 +188,8 @@ type FaultRuleSpec struct {
 	// Probability Fire for each matching request with this probability, drawn from `seed`; 1 when not given.
 	Probability *FaultProbability `json:"probability,omitempty"`
 
-	// Seed The seed of the rule's draws (probability, delay range), so that a run repeats; 1 when not given.
+	// Seed The seed of the rule's draws (probability, delay range), so that a run repeats; 1 when
+	// not given. At most 2^53 - 1 either way, as a JSON number holds it exactly.
 	Seed *FaultSeed `json:"seed,omitempty"`
 
 	// Times Fire for the next this many matching requests, then stop; no limit when not given.
@@ -199,7 +201,8 @@ type FaultRules struct {
 	Rules []FaultRule `json:"rules"`
 }
 
-// FaultSeed The seed of the rule's draws (probability, delay range), so that a run repeats; 1 when not given.
+// FaultSeed The seed of the rule's draws (probability, delay range), so that a run repeats; 1 when
+// not given. At most 2^53 - 1 either way, as a JSON number holds it exactly.
 type FaultSeed = int64
 
 // FaultTimes Fire for the next this many matching requests, then stop; no limit when not given.
@@ -210,13 +213,15 @@ type Finding struct {
 	App *string `json:"app,omitempty"`
 
 	// Detail What happened, in words.
-	Detail    string      `json:"detail"`
-	Kind      FindingKind `json:"kind"`
-	Operation *string     `json:"operation,omitempty"`
+	Detail string      `json:"detail"`
+	Kind   FindingKind `json:"kind"`
+
+	// Operation An operation of the API, by its operationId (one of Operation's).
+	Operation *OperationId `json:"operation,omitempty"`
 
 	// RequestIds The request-ids of the requests involved, the earlier first.
-	RequestIds []string `json:"requestIds"`
-	Tenant     *string  `json:"tenant,omitempty"`
+	RequestIds []RequestId `json:"requestIds"`
+	Tenant     *string     `json:"tenant,omitempty"`
 
 	// Time When the request that makes the finding was received.
 	Time time.Time `json:"time"`
@@ -243,19 +248,25 @@ type JournalEntries struct {
 // JournalEntry One API request.
 type JournalEntry struct {
 	// App The token's application (`appid` or `azp`), when it has one.
-	App             *string `json:"app,omitempty"`
-	ClientRequestId string  `json:"clientRequestId"`
+	App *string `json:"app,omitempty"`
+
+	// ClientRequestId The request's `client-request-id` as the API echoed it, or its request-id.
+	ClientRequestId string `json:"clientRequestId"`
 
 	// LatencyMs Milliseconds from the request's arrival to its answer.
 	LatencyMs float64 `json:"latencyMs"`
-	Method    string  `json:"method"`
 
-	// Operation The operationId, or `unknown`.
-	Operation string `json:"operation"`
+	// Method The HTTP method, one of the API's operations' (`GET`, `PATCH`).
+	Method string `json:"method"`
+
+	// Operation An operation of the API, by its operationId (one of Operation's).
+	Operation OperationId `json:"operation"`
 
 	// Properties The properties a PATCH set.
 	Properties *[]string `json:"properties,omitempty"`
-	RequestId  string    `json:"requestId"`
+
+	// RequestId The identifier the API gave a request (its `request-id` header), a UUID.
+	RequestId RequestId `json:"requestId"`
 
 	// RetryAfter The Retry-After the answer carried, in seconds.
 	RetryAfter *int `json:"retryAfter,omitempty"`
@@ -275,6 +286,12 @@ type JournalEntry struct {
 
 // Operation An operation of the API, by its operationId.
 type Operation string
+
+// OperationId An operation of the API, by its operationId (one of Operation's).
+type OperationId = string
+
+// RequestId The identifier the API gave a request (its `request-id` header), a UUID.
+type RequestId = string
 
 // Snapshot Every tenant's settings, by tenant id.
 //
@@ -315,6 +332,9 @@ type NotFound = externalRef0.ODataError
 // Example: {"@odata.context":"https://graph.microsoft.com/beta/$metadata#deviceManagement/remoteAssistanceSettings/$entity","@odata.type":"#microsoft.graph.remoteAssistanceSettings","allowSessionsToUnenrolledDevices":false,"blockChat":false,"id":"3bdb0758-0758-3bdb-5807-db3b5807db3b","remoteAssistanceState":"enabled"}
 type TenantSettings = externalRef0.MicrosoftGraphRemoteAssistanceSettings
 
+// TooManyRequests The Microsoft Graph error envelope.
+type TooManyRequests = externalRef0.ODataError
+
 // Unauthorized The Microsoft Graph error envelope.
 type Unauthorized = externalRef0.ODataError
 
@@ -338,7 +358,7 @@ type QueryJournalParams struct {
 	// Operation Only requests to this operation of the API (its operationId).
 	Operation *JournalOperation `form:"operation,omitempty" json:"operation,omitempty"`
 
-	// Method Only requests with this HTTP method.
+	// Method Only requests with this HTTP method, in capitals as the journal holds it.
 	Method *JournalMethod `form:"method,omitempty" json:"method,omitempty"`
 
 	// Status Only requests answered with this status.
@@ -365,7 +385,7 @@ type CountJournalParams struct {
 	// Operation Only requests to this operation of the API (its operationId).
 	Operation *JournalOperation `form:"operation,omitempty" json:"operation,omitempty"`
 
-	// Method Only requests with this HTTP method.
+	// Method Only requests with this HTTP method, in capitals as the journal holds it.
 	Method *JournalMethod `form:"method,omitempty" json:"method,omitempty"`
 
 	// Status Only requests answered with this status.
