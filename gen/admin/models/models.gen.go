@@ -361,7 +361,7 @@ type QueryJournalParams struct {
 	// Method Only requests with this HTTP method, in capitals as the journal holds it.
 	Method *JournalMethod `form:"method,omitempty" json:"method,omitempty"`
 
-	// Status Only requests answered with this status.
+	// Status Only requests answered with this status; 0 selects the connections a fault rule dropped.
 	Status *JournalStatus `form:"status,omitempty" json:"status,omitempty"`
 
 	// Since Only requests received at or after this time.
@@ -388,7 +388,7 @@ type CountJournalParams struct {
 	// Method Only requests with this HTTP method, in capitals as the journal holds it.
 	Method *JournalMethod `form:"method,omitempty" json:"method,omitempty"`
 
-	// Status Only requests answered with this status.
+	// Status Only requests answered with this status; 0 selects the connections a fault rule dropped.
 	Status *JournalStatus `form:"status,omitempty" json:"status,omitempty"`
 
 	// Since Only requests received at or after this time.
