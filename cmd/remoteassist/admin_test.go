@@ -449,7 +449,7 @@ func TestAdminRefusedBeforeSending(t *testing.T) {
 		{"fault add with an argument", []string{"fault", "add", "503"}, true, `unexpected argument "503"`},
 		{"fault delete without an id", []string{"fault", "delete"}, true, "ID is required"},
 		{"fault delete an id too long", []string{"fault", "delete", strings.Repeat("9", 65)}, true, "want at most 64 characters"},
-		{"journal status out of range", []string{"journal", "--status", "42"}, true, "--status 42: want 100 to 599"},
+		{"journal status out of range", []string{"journal", "--status", "600"}, true, "--status 600: want 0 to 599"},
 		{"journal limit zero", []string{"journal", "--limit", "0"}, true, "--limit 0: want 1 to 10000"},
 		{"journal since not a time", []string{"journal", "count", "--since", "yesterday"}, true, `--since "yesterday": want a time such as`},
 		{"journal unknown operation", []string{"journal", "count", "--operation", "x"}, true, `--operation "x": want one of`},
