@@ -3,7 +3,24 @@ package remoteassist
 import (
 	"context"
 	"slices"
+	"strconv"
+	"unicode/utf8"
 )
+
+// MaxIDLength bounds, in characters, the tenant and application ids the service takes: a token's
+// tid and appid (or azp), and the tenants the admin API names. Entra's are 36-character GUIDs;
+// the room beyond is for readable test names such as "contoso". A store's key stays small, and
+// every tenant a token can name, the admin API can seed, reset and filter by.
+const MaxIDLength = 256
+
+// CheckTenant refuses a tenant id that no token could carry: empty, or longer than MaxIDLength.
+func CheckTenant(tenant string) error {
+	if tenant == "" || utf8.RuneCountInString(tenant) > MaxIDLength {
+		return &Error{Code: EINVALID, Target: "tenant",
+			Message: "A tenant id has 1 to " + strconv.Itoa(MaxIDLength) + " characters."}
+	}
+	return nil
+}
 
 // Principal is the verified caller of a request.
 type Principal struct {

@@ -15,8 +15,11 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/remoteassist/remoteassist"
 )
 
 // DevIssuer is the issuer of development tokens minted by a Key, and the issuer NewDevVerifier
@@ -255,6 +258,10 @@ func (k *Key) Mint(spec TokenSpec) (string, error) {
 	aud := spec.Audience
 	if aud == "" {
 		aud = GraphAudience
+	}
+	// A token the verifier would refuse for the length of its ids is not made at all.
+	if utf8.RuneCountInString(spec.Tenant) > remoteassist.MaxIDLength || utf8.RuneCountInString(spec.App) > remoteassist.MaxIDLength {
+		return "", fmt.Errorf("jwtauth: a tenant or application id has at most %d characters", remoteassist.MaxIDLength)
 	}
 	claims := jwt.MapClaims{
 		"iss": iss,

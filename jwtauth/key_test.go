@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/remoteassist/remoteassist"
 )
 
 func TestLoadOrCreateKeyCreatesPrivateFile(t *testing.T) {
@@ -289,6 +291,37 @@ func TestMintClaims(t *testing.T) {
 			for _, name := range tt.absent {
 				if _, ok := claims[name]; ok {
 					t.Errorf("%s present: %v", name, claims[name])
+				}
+			}
+		})
+	}
+}
+
+// TestMintRefusesLongIDs: a token whose tenant or application id the verifier would refuse is
+// not made; the longest it takes is.
+func TestMintRefusesLongIDs(t *testing.T) {
+	k := testDevKey()
+	long := strings.Repeat("é", remoteassist.MaxIDLength)
+	for _, tc := range []struct {
+		name string
+		spec TokenSpec
+		ok   bool
+	}{
+		{"longest tenant", TokenSpec{Tenant: long}, true},
+		{"longest app", TokenSpec{Tenant: "contoso", App: long}, true},
+		{"tenant one too long", TokenSpec{Tenant: long + "x"}, false},
+		{"app one too long", TokenSpec{Tenant: "contoso", App: long + "x"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v, clk := newTestVerifier(t, nil)
+			tc.spec.IssuedAt = clk.Now()
+			tok, err := k.Mint(tc.spec)
+			if (err == nil) != tc.ok {
+				t.Fatalf("Mint: %v", err)
+			}
+			if tc.ok {
+				if p, err := v.Authenticate(t.Context(), tok); err != nil || p.Tenant != tc.spec.Tenant || p.App != tc.spec.App {
+					t.Errorf("the verifier: %+v %v", p, err)
 				}
 			}
 		})

@@ -9,8 +9,10 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
 
@@ -54,6 +56,10 @@ const (
 	msgKeysUnavailable = "The token issuer's signing keys cannot be fetched right now. Retry later."
 	msgTenant          = "Access token validation failure. The token's tenant is not allowed to use this service."
 )
+
+// msgLongID refuses a tenant or application id over remoteassist.MaxIDLength.
+var msgLongID = "Access token validation failure. The token's tenant (tid) or application (appid, azp) is longer than " +
+	strconv.Itoa(remoteassist.MaxIDLength) + " characters."
 
 // Config configures a Verifier. At least one key source (Keys, JWKSFile or JWKSURL) and one
 // issuer are required; all sources given are trusted.
@@ -340,6 +346,9 @@ func (v *Verifier) verify(ctx context.Context, token string, now time.Time) (rem
 	}
 	if p.App == "" {
 		p.App = c.Azp
+	}
+	if utf8.RuneCountInString(p.Tenant) > remoteassist.MaxIDLength || utf8.RuneCountInString(p.App) > remoteassist.MaxIDLength {
+		return none, 0, fail(msgLongID, nil)
 	}
 	// Clipped so that a caller appending to the shared slices copies instead of writing into
 	// another request's principal.

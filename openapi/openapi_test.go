@@ -89,3 +89,35 @@ func TestAdminContract(t *testing.T) {
 		t.Errorf("the admin contract's Operation lists %v, the API has %v", named, ids)
 	}
 }
+
+// TestAdminTenantBounds: wherever the admin contract names a tenant or an application, it takes
+// as long an id as a token may carry (remoteassist.MaxIDLength), so that every tenant the API
+// serves can be seeded, reset, matched and filtered.
+func TestAdminTenantBounds(t *testing.T) {
+	admin, err := SharedAdmin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bounds := map[string]*uint64{}
+	for _, name := range []string{"tenant", "journalTenant", "journalApp"} {
+		p := admin.Components.Parameters[name]
+		if p == nil {
+			t.Fatalf("no parameter %s", name)
+		}
+		bounds["parameter "+name] = p.Value.Schema.Value.MaxLength
+	}
+	for _, schema := range []string{"JournalEntry", "Finding", "FaultMatch"} {
+		for _, prop := range []string{"tenant", "app"} {
+			s := admin.Components.Schemas[schema].Value.Properties[prop]
+			if s == nil {
+				t.Fatalf("no property %s.%s", schema, prop)
+			}
+			bounds[schema+"."+prop] = s.Value.MaxLength
+		}
+	}
+	for where, max := range bounds {
+		if max == nil || *max != remoteassist.MaxIDLength {
+			t.Errorf("%s: maxLength %v, want remoteassist.MaxIDLength (%d)", where, max, remoteassist.MaxIDLength)
+		}
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
@@ -189,6 +190,20 @@ func TestAdminSnapshots(t *testing.T) {
 	}
 	if all, _ := c.store.AllSettings(t.Context()); len(all) != 2 {
 		t.Errorf("a refused snapshot changed the store: %v", all)
+	}
+	// A tenant no token could name: refused whole as well, not a store's 500.
+	for _, tenant := range []string{"", strings.Repeat("t", remoteassist.MaxIDLength+1), strings.Repeat("é", remoteassist.MaxIDLength+1)} {
+		status, _, body = c.call(t, http.MethodPut, "/admin/snapshot", `{"tenants":{"woodgrove":{},"`+tenant+`":{"blockChat":true}}}`)
+		if code, msg, target := graphCode(t, body); status != http.StatusBadRequest || code != "BadRequest" || target != "tenants" || !strings.Contains(msg, "1 to 256 characters") {
+			t.Errorf("a snapshot with a tenant of %d characters: %d %s", utf8.RuneCountInString(tenant), status, body)
+		}
+	}
+	long := strings.Repeat("é", remoteassist.MaxIDLength)
+	if status, _, body := c.call(t, http.MethodPut, "/admin/snapshot", `{"tenants":{"`+long+`":{"blockChat":true}}}`); status != http.StatusNoContent {
+		t.Errorf("a snapshot with a tenant of %d characters: %d %s", remoteassist.MaxIDLength, status, body)
+	}
+	if status, _, body := c.call(t, http.MethodGet, "/admin/tenants/"+url.PathEscape(long)+"/settings", ""); status != http.StatusOK || !strings.Contains(string(body), `"blockChat":true`) {
+		t.Errorf("the tenant of %d characters read back: %d %s", remoteassist.MaxIDLength, status, body)
 	}
 	if status, _, _ := c.call(t, http.MethodDelete, "/admin/tenants", ""); status != http.StatusNoContent {
 		t.Errorf("reset all: %d", status)
