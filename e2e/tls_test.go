@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -181,6 +182,7 @@ func TestServeTLSDevelopmentCA(t *testing.T) {
 	for _, want := range []string{
 		"base_url=" + srv.base + "/beta",
 		"SSL_CERT_FILE=" + caFile,
+		"curl: --cacert " + caFile + ", or CURL_CA_BUNDLE=" + caFile,
 		"NODE_EXTRA_CA_CERTS=" + caFile,
 		"--ca-file " + caFile,
 		"client.WithCAFile(",
@@ -197,6 +199,25 @@ func TestServeTLSDevelopmentCA(t *testing.T) {
 		}
 		if fi.Mode().Perm() != mode {
 			t.Errorf("%s: mode %v, want %v", name, fi.Mode().Perm(), mode)
+		}
+	}
+
+	// curl, as the log tells its users: either way it trusts the CA, and without it, it does not.
+	for _, tc := range []struct {
+		name string
+		env  []string
+		args []string
+		ok   bool
+	}{
+		{"curl --cacert", nil, []string{"--cacert", caFile}, true},
+		{"CURL_CA_BUNDLE", []string{"CURL_CA_BUNDLE=" + caFile}, nil, true},
+		{"curl trusting only the system's CAs", nil, nil, false},
+	} {
+		cmd := exec.CommandContext(t.Context(), "curl", append(tc.args, "-sS", "-o", "/dev/null", "-w", "%{http_code}", srv.base+"/healthz")...)
+		cmd.Env = append(os.Environ(), tc.env...)
+		out, err := cmd.CombinedOutput()
+		if ok := err == nil && string(out) == "200"; ok != tc.ok {
+			t.Errorf("%s: %v %q, want success %v", tc.name, err, out, tc.ok)
 		}
 	}
 

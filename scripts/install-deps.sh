@@ -5,7 +5,8 @@
 #     /usr/lib/postgresql/*/bin/initdb or an initdb on PATH exists;
 #   Node.js and npm (the spec linters, scripts/lint-spec.sh; Microsoft's JavaScript SDKs in
 #     sdkcompat/js and the TypeScript client in clients/typescript, which go test installs with
-#     npm ci), unless npm is on PATH.
+#     npm ci), unless npm is on PATH;
+#   curl (e2e follows serve --tls's advice to curl users), unless curl is on PATH.
 # Idempotent: does nothing when all are there. Needs root (apt-get); uses sudo when not root.
 set -euo pipefail
 
@@ -19,6 +20,11 @@ if command -v npm >/dev/null; then
 	echo "npm already installed: $(npm --version)"
 else
 	packages+=(nodejs npm)
+fi
+if command -v curl >/dev/null; then
+	echo "curl already installed"
+else
+	packages+=(curl)
 fi
 if [ ${#packages[@]} -eq 0 ]; then
 	exit 0

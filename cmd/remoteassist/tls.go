@@ -121,7 +121,9 @@ func (f *tlsFlags) announce(logger *slog.Logger, base string) {
 	ca := shellQuote(f.dataCA)
 	logger.Info("TLS with a development CA: trust "+f.dataCA+" to reach "+base, "ca", f.dataCA,
 		"not_after", leaf.NotAfter.UTC().Format(time.RFC3339))
-	logger.Info("  Go, curl, Python: SSL_CERT_FILE=" + ca + " (replaces their system CAs)")
+	// curl built on OpenSSL (Debian's) does not read SSL_CERT_FILE; it reads CURL_CA_BUNDLE.
+	logger.Info("  Go, Python: SSL_CERT_FILE=" + ca + " (replaces their system CAs)")
+	logger.Info("  curl: --cacert " + ca + ", or CURL_CA_BUNDLE=" + ca)
 	logger.Info("  Node.js: NODE_EXTRA_CA_CERTS=" + ca)
 	logger.Info("  remoteassist get/set: --ca-file " + ca + "; Go client: client.WithCAFile(" + strconv.Quote(f.dataCA) + ")")
 }
