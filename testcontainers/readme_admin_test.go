@@ -53,7 +53,13 @@ func TestREADMEShowsAdminSnippet(t *testing.T) {
 	const marker = "func TestUnavailableInContainer"
 	block, code := testutil.READMESnippet(t, "### The admin API, TLS and the graph profile", "readme_admin_test.go",
 		marker, "TestREADMEShowsAdminSnippet")
-	if !strings.HasPrefix(block, marker) || strings.TrimSpace(strings.TrimPrefix(block, marker)) != strings.TrimSpace(code) {
+	intro, body, ok := strings.Cut(block, marker)
+	if !ok || strings.TrimSpace(body) != strings.TrimSpace(code) {
 		t.Errorf("the README's snippet and readme_admin_test.go differ: copy TestUnavailableInContainer into the README")
+	}
+	// It goes in the file of the snippet before it, which imports what that one needs.
+	earlier, _ := testutil.READMESnippet(t, "## Use it from Testcontainers", "readme_admin_test.go", marker, "TestREADMEShowsAdminSnippet")
+	if missing := testutil.MissingImports(t, "readme_admin_test.go", code, intro, earlier); len(missing) > 0 {
+		t.Errorf("the README's snippet does not say it needs to import %q", missing)
 	}
 }

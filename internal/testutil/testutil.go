@@ -3,7 +3,10 @@ package testutil
 
 import (
 	"bytes"
+	"go/parser"
+	"go/token"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -53,4 +56,29 @@ func READMESnippet(t testing.TB, heading, file, marker, next string) (block, cod
 	_, code, _ = strings.Cut(string(self), marker)
 	code, _, _ = strings.Cut(code, "\n// "+next)
 	return block, code
+}
+
+// MissingImports checks a README snippet that continues an earlier one (same file, more code):
+// every package of file's imports that code uses must be named, quoted, in intro (the snippet's
+// text before its code) unless the earlier snippet, earlier, imports it already. It returns the
+// import paths that are named nowhere, for a reader pasting the snippet would miss them.
+func MissingImports(t testing.TB, file, code, intro, earlier string) []string {
+	t.Helper()
+	f, err := parser.ParseFile(token.NewFileSet(), file, nil, parser.ImportsOnly)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var missing []string
+	for _, spec := range f.Imports {
+		path, _ := strconv.Unquote(spec.Path.Value)
+		name := path[strings.LastIndex(path, "/")+1:]
+		if spec.Name != nil {
+			name = spec.Name.Name
+		}
+		used := strings.Contains(code, name+".")
+		if used && !strings.Contains(earlier, spec.Path.Value) && !strings.Contains(intro, spec.Path.Value) {
+			missing = append(missing, path)
+		}
+	}
+	return missing
 }
