@@ -7,6 +7,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -185,7 +186,9 @@ func (h *adminHandler) AddFault(c echo.Context) error {
 		return &remoteassist.Error{Code: remoteassist.EINVALID, Message: "Cannot add the fault rule: " + err.Error() + ".", Err: err}
 	}
 	if err != nil {
-		return &remoteassist.Error{Code: remoteassist.EINVALID, Target: "effect", Message: "Invalid fault rule: " + err.Error() + ".", Err: err}
+		// control's error reads "invalid fault rule: why"; the message says it once.
+		why := strings.TrimPrefix(err.Error(), control.ErrInvalidRule.Error()+": ")
+		return &remoteassist.Error{Code: remoteassist.EINVALID, Target: "effect", Message: "Invalid fault rule: " + why + ".", Err: err}
 	}
 	c.Response().Header().Set("Location", "/admin/faults/"+rule.Id)
 	return c.JSONPretty(http.StatusCreated, rule, "")

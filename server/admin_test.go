@@ -246,6 +246,10 @@ func TestAdminFaults(t *testing.T) {
 	if status, _, body := c.call(t, http.MethodPost, "/admin/faults", `{"effect":{"status":503,"drop":true}}`); status != http.StatusBadRequest {
 		t.Errorf("drop with a status: %d %s", status, body)
 	}
+	if status, _, body := c.call(t, http.MethodPost, "/admin/faults", `{"effect":{"status":500,"retryAfter":3}}`); status != http.StatusBadRequest ||
+		!strings.Contains(string(body), `"message":"Invalid fault rule: only a 429, 503 or 504 carries a Retry-After."`) {
+		t.Errorf("a 500 with a Retry-After: %d %s", status, body)
+	}
 	if status, _, body := c.call(t, http.MethodPost, "/admin/faults", `{"effect":{"status":418}}`); status != http.StatusBadRequest {
 		t.Errorf("status 418: %d %s", status, body)
 	}
