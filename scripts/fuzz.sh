@@ -27,8 +27,9 @@ cd "$(dirname "$0")/.."
 # not an error.
 default_budget=60000
 declare -A budgets=(
-	[server/FuzzRequest]=25000 # the whole HTTP stack per input, about 2.5x slower than the others
-	[server/FuzzAdmin]=25000   # likewise, the admin API's, with its state compared around each input
+	[server/FuzzRequest]=25000      # the whole HTTP stack per input, about 2.5x slower than the others
+	[server/FuzzRequestGraph]=25000 # likewise, under the graph profile
+	[server/FuzzAdmin]=25000        # likewise, the admin API's, with its state compared around each input
 )
 
 scale=${1:-1}

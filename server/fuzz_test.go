@@ -24,21 +24,24 @@ import (
 // fuzzTenant is the tenant every fuzzed request acts on.
 const fuzzTenant = "fuzz-tenant"
 
-// fuzzEnv is one server per fuzzing process, with the tokens the inputs choose from.
+// fuzzEnv is one server per profile and fuzzing process, with the tokens the inputs choose from.
 type fuzzEnv struct {
-	srv    *server.Server
-	store  *memory.Store
-	tokens []string
-	schema *openapi3.Schema
+	profile remoteassist.Profile
+	srv     *server.Server
+	store   *memory.Store
+	tokens  []string
+	schema  *openapi3.Schema
+	// fold is set when the profile matches member names and enumerated values in any casing.
+	fold bool
 }
 
-var (
-	fuzzOnce sync.Once
-	fuzzE    *fuzzEnv
-)
+var fuzzEnvs sync.Map // remoteassist.Profile → *fuzzEnv
 
-func fuzzEnvironment(tb testing.TB) *fuzzEnv {
-	fuzzOnce.Do(func() {
+func fuzzEnvironment(tb testing.TB, profile remoteassist.Profile) *fuzzEnv {
+	if env, ok := fuzzEnvs.Load(profile); ok {
+		return env.(*fuzzEnv)
+	}
+	env := func() *fuzzEnv {
 		key, verifier := newDevKey(tb)
 		mint := func(scopes ...string) string {
 			tok, err := key.Mint(jwtauth.TokenSpec{Tenant: fuzzTenant, Subject: "fuzzer", Scopes: scopes, TTL: 24 * time.Hour})
@@ -48,23 +51,22 @@ func fuzzEnvironment(tb testing.TB) *fuzzEnv {
 			return tok
 		}
 		store := memory.New()
-		srv, err := server.New(server.Config{Store: store, Authenticator: verifier})
+		srv, err := server.New(server.Config{Profile: profile, Store: store, Authenticator: verifier})
 		if err != nil {
 			tb.Fatal(err)
 		}
-		c, err := contractOf(remoteassist.ProfileDocumented)
+		c, err := contractOf(profile)
 		if err != nil {
 			tb.Fatal(err)
 		}
 		schema := c.doc.Components.Schemas["microsoft.graph.remoteAssistanceSettingsUpdate"].Value
+		fold, _ := c.doc.Extensions["x-remoteassist-case-insensitive"].(bool)
 		// Token 0 can write; the others cannot, or are no token at all.
-		fuzzE = &fuzzEnv{srv: srv, store: store, schema: schema,
+		return &fuzzEnv{profile: profile, srv: srv, store: store, schema: schema, fold: fold,
 			tokens: []string{mint(readWriteConfig), mint(readConfig), "", "not.a.token", mint("User.Read")}}
-	})
-	if fuzzE == nil {
-		tb.Fatal("fuzz environment failed to start")
-	}
-	return fuzzE
+	}()
+	actual, _ := fuzzEnvs.LoadOrStore(profile, env)
+	return actual.(*fuzzEnv)
 }
 
 // fuzzMethods are the methods an input picks from.
@@ -75,11 +77,18 @@ var fuzzMethods = []string{http.MethodPatch, http.MethodGet, http.MethodPut, htt
 // never panics nor answers 5xx, that every response is valid against the contract, that nothing
 // out of contract is ever stored, and, for a well-formed write, that the outcome is the
 // contract's: kin-openapi's verdict on the decoded body, applied to the stored state.
-func FuzzRequest(f *testing.F) {
+func FuzzRequest(f *testing.F) { fuzzRequests(f, remoteassist.ProfileDocumented) }
+
+// FuzzRequestGraph is FuzzRequest under the graph profile, whose contract matches member names
+// and enumerated values in any casing (a name given twice in two casings is refused) and whose
+// PATCH answers 204: the oracle folds the body as the profile says before judging it.
+func FuzzRequestGraph(f *testing.F) { fuzzRequests(f, remoteassist.ProfileGraph) }
+
+func fuzzRequests(f *testing.F, profile remoteassist.Profile) {
 	for _, s := range fuzzSeeds {
 		f.Add(s.method, s.token, s.contentType, s.contentEncoding, []byte(s.body), s.gzip)
 	}
-	env := fuzzEnvironment(f)
+	env := fuzzEnvironment(f, profile)
 	f.Fuzz(func(t *testing.T, method, token uint8, contentType, contentEncoding string, body []byte, gzipBody bool) {
 		m := fuzzMethods[int(method)%len(fuzzMethods)]
 		tok := env.tokens[int(token)%len(env.tokens)]
@@ -111,17 +120,18 @@ func FuzzRequest(f *testing.F) {
 			if rec.Header().Get("request-id") == "" {
 				t.Fatal("HEAD response without request-id")
 			}
-		} else if err := checkResponseRecorded(req, rec); err != nil {
+		} else if err := checkResponseOf(env.profile, req, rec.Result(), rec.Body.Bytes()); err != nil {
 			t.Fatalf("%s → %d breaks the contract: %v\nbody: %s", m, rec.Code, err, rec.Body)
 		}
 		if err := after.Validate(); err != nil || after.ID != remoteassist.SettingsID(fuzzTenant) {
 			t.Fatalf("out-of-contract state stored: %+v (%v)", after, err)
 		}
-		if rec.Code != http.StatusOK || m != http.MethodPatch {
+		written := m == http.MethodPatch && (rec.Code == http.StatusOK || rec.Code == http.StatusNoContent)
+		if !written {
 			if after != before {
 				t.Fatalf("%s → %d changed the state: %+v → %+v", m, rec.Code, before, after)
 			}
-		} else {
+		} else if rec.Code == http.StatusOK {
 			var got gotEntity
 			if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
 				t.Fatal(err)
@@ -134,7 +144,7 @@ func FuzzRequest(f *testing.F) {
 		if m == http.MethodPatch && token%uint8(len(env.tokens)) == 0 && strings.EqualFold(contentType, "application/json") &&
 			(contentEncoding == "" && !gzipBody || strings.EqualFold(contentEncoding, "gzip") && gzipBody) && len(body) <= server.DefaultMaxBodyBytes {
 			want, ok := env.oracle(body, before)
-			if ok && rec.Code != http.StatusOK {
+			if ok && !written {
 				t.Fatalf("%q refused (%d %s), the contract accepts it", body, rec.Code, rec.Body)
 			}
 			if !ok && rec.Code != http.StatusBadRequest {
@@ -172,6 +182,12 @@ func (e *fuzzEnv) oracle(body []byte, before remoteassist.Settings) (remoteassis
 	if !ok || hasDuplicateMember(body) {
 		return before, false
 	}
+	if e.fold {
+		if obj, ok = e.folded(obj); !ok {
+			return before, false
+		}
+		v = obj
+	}
 	if err := e.schema.VisitJSON(v, openapi3.VisitAsRequest()); err != nil {
 		return before, false
 	}
@@ -197,6 +213,32 @@ func (e *fuzzEnv) oracle(body []byte, before remoteassist.Settings) (remoteassis
 		return before, false
 	}
 	return p.Apply(before), true
+}
+
+// folded is obj as a case-insensitive profile reads it: every member named as the schema spells
+// the property it matches in any casing, every enumerated string as the enumeration spells it.
+// It is false when two members name one property.
+func (e *fuzzEnv) folded(obj map[string]any) (map[string]any, bool) {
+	out := make(map[string]any, len(obj))
+	for name, v := range obj {
+		for prop := range e.schema.Properties {
+			if strings.EqualFold(prop, name) {
+				name = prop
+			}
+		}
+		if _, twice := out[name]; twice {
+			return nil, false
+		}
+		if s, ok := v.(string); ok && e.schema.Properties[name] != nil {
+			for _, value := range e.schema.Properties[name].Value.Enum {
+				if strings.EqualFold(value.(string), s) {
+					v = value
+				}
+			}
+		}
+		out[name] = v
+	}
+	return out, true
 }
 
 // hasDuplicateMember reports whether the top-level object names a member twice.
@@ -251,6 +293,10 @@ var fuzzSeeds = []fuzzSeed{
 	{0, 0, "application/json", "", `{"blockChat":true,"blockChat":false}`, false},
 	{0, 0, "application/json", "", `{}`, false},
 	{0, 0, "application/json", "", `{"BlockChat":false}`, false},
+	{0, 0, "application/json", "", `{"REMOTEASSISTANCESTATE":"ENABLED","blockchat":true}`, false},
+	{0, 0, "application/json", "", `{"remoteAssistanceState":"notConfigured"}`, false},
+	{0, 0, "application/json", "", `{"blockChat":true,"BlockChat":false}`, false},
+	{0, 0, "application/json", "", `{"@ODATA.TYPE":"#microsoft.graph.remoteAssistanceSettings","blockChat":true}`, false},
 	{0, 0, "application/json", "", `{"@odata.type":"#microsoft.graph.remoteAssistanceSettings","allowSessionsToUnenrolledDevices":true}`, false},
 	{0, 0, "application/json; charset=utf-8", "gzip", `{"blockChat":false}`, true},
 	{0, 0, "application/json", "gzip", `{"blockChat":false}`, false},
