@@ -2,6 +2,7 @@ package docs
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -60,9 +61,24 @@ func body(t *testing.T, res *http.Response) []byte {
 	return b
 }
 
+// redocPlain is the embedded bundle decompressed.
+func redocPlain(t *testing.T) []byte {
+	t.Helper()
+	zr, err := gzip.NewReader(bytes.NewReader(redocGzip))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 // The vendored bundle is the one recorded: its sha256 is assets/redoc.standalone.js.sha256, its
 // version assets/VERSION, which is the exact redoc pin of package.json and package-lock.json.
 func TestRedocBundlePinned(t *testing.T) {
+	redocJS := redocPlain(t)
 	sum := sha256.Sum256(redocJS)
 	if got := hex.EncodeToString(sum[:]); got != RedocSHA256 {
 		t.Fatalf("sha256 of assets/redoc.standalone.js = %s, recorded %s: run scripts/docs-vendor.sh", got, RedocSHA256)
@@ -257,6 +273,7 @@ func yamlKeys(n *yaml.Node) []string {
 func TestRoutesAndHeaders(t *testing.T) {
 	h := newTestHandler(t)
 	hh := h.(*handler)
+	redocJS := redocPlain(t)
 	immutable := "public, max-age=31536000, immutable"
 	short := "public, max-age=300"
 
@@ -315,6 +332,13 @@ func TestRoutesAndHeaders(t *testing.T) {
 			if b := body(t, res); res.StatusCode != 200 || len(b) != 0 || res.Header.Get("ETag") != etag {
 				t.Errorf("HEAD: status %d, %d bytes, ETag %q", res.StatusCode, len(b), res.Header.Get("ETag"))
 			}
+			// Only the Redoc bundle is kept compressed; the rest ignore Accept-Encoding.
+			if !strings.HasPrefix(tc.target, PathRedocJS) {
+				res = do(t, h, "GET", tc.target, map[string]string{"Accept-Encoding": "gzip"})
+				if b := body(t, res); res.Header.Get("Content-Encoding") != "" || !bytes.Equal(b, tc.body) {
+					t.Errorf("Accept-Encoding gzip: Content-Encoding %q", res.Header.Get("Content-Encoding"))
+				}
+			}
 
 			res = do(t, h, "POST", tc.target, nil)
 			if body(t, res); res.StatusCode != http.StatusMethodNotAllowed || res.Header.Get("Allow") != "GET, HEAD" {
@@ -346,6 +370,78 @@ func TestRoutesAndHeaders(t *testing.T) {
 		if res := do(t, h, "GET", p, nil); res.StatusCode >= 400 {
 			t.Errorf("GET %s (in Paths): %d", p, res.StatusCode)
 		}
+	}
+}
+
+// The Redoc bundle goes out gzip-compressed, as embedded, to a client whose Accept-Encoding takes
+// gzip, and decompressed to any other, each representation with its own ETag and a Vary.
+func TestRedocGzip(t *testing.T) {
+	h := newTestHandler(t)
+	plain := redocPlain(t)
+	if len(redocGzip)*2 > len(plain) {
+		t.Errorf("the compressed bundle is %d bytes of %d", len(redocGzip), len(plain))
+	}
+	var gzipETag string
+	for _, tc := range []struct {
+		acceptEncoding string
+		gzip           bool
+	}{
+		{"gzip", true},
+		{"gzip, deflate, br, zstd", true}, // Chromium's
+		{"br;q=1.0, gzip;q=0.5", true},
+		{"GZIP", true},
+		{"x-gzip", true},
+		{"*", true},
+		{"", false},
+		{"identity", false},
+		{"br", false},
+		{"gzip;q=0", false},
+		{"gzip; q=0.000", false},
+		{"gzip;q=0, *", false},
+		{"*;q=0", false},
+		{"gzip;q=nonsense", false},
+	} {
+		t.Run(tc.acceptEncoding, func(t *testing.T) {
+			hdr := map[string]string{}
+			if tc.acceptEncoding != "" {
+				hdr["Accept-Encoding"] = tc.acceptEncoding
+			}
+			res := do(t, h, "GET", PathRedocJS, hdr)
+			b := body(t, res)
+			if res.StatusCode != 200 || res.Header.Get("Vary") != "Accept-Encoding" ||
+				res.Header.Get("Content-Type") != "text/javascript; charset=utf-8" {
+				t.Fatalf("status %d, Vary %q, Content-Type %q", res.StatusCode, res.Header.Get("Vary"), res.Header.Get("Content-Type"))
+			}
+			etag := res.Header.Get("ETag")
+			if tc.gzip {
+				if res.Header.Get("Content-Encoding") != "gzip" || !bytes.Equal(b, redocGzip) || !strings.HasSuffix(etag, `-gzip"`) {
+					t.Errorf("Content-Encoding %q, %d bytes, ETag %s; want the embedded gzip", res.Header.Get("Content-Encoding"), len(b), etag)
+				}
+				gzipETag = etag
+			} else if res.Header.Get("Content-Encoding") != "" || !bytes.Equal(b, plain) || strings.HasSuffix(etag, `-gzip"`) {
+				t.Errorf("Content-Encoding %q, %d bytes, ETag %s; want the bundle plain", res.Header.Get("Content-Encoding"), len(b), etag)
+			}
+			// Each representation is revalidated with its own ETag.
+			res = do(t, h, "GET", PathRedocJS, map[string]string{"Accept-Encoding": tc.acceptEncoding, "If-None-Match": etag})
+			if body(t, res); res.StatusCode != http.StatusNotModified {
+				t.Errorf("If-None-Match %s: %d", etag, res.StatusCode)
+			}
+		})
+	}
+	// A client switching representations is not told its copy is current.
+	res := do(t, h, "GET", PathRedocJS, map[string]string{"If-None-Match": gzipETag})
+	if b := body(t, res); res.StatusCode != 200 || !bytes.Equal(b, plain) {
+		t.Errorf("the plain bundle with the gzip ETag: %d, %d bytes", res.StatusCode, len(b))
+	}
+	// Through a real client that asks for gzip itself (as Go's does) and decompresses.
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	res, err := srv.Client().Get(srv.URL + PathRedocJS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := body(t, res); !res.Uncompressed || !bytes.Equal(b, plain) {
+		t.Errorf("Go's client: uncompressed %v, %d bytes", res.Uncompressed, len(b))
 	}
 }
 
