@@ -13,9 +13,12 @@ import (
 // every tenant a token can name, the admin API can seed, reset and filter by.
 const MaxIDLength = 256
 
+// IDTooLong reports whether a tenant or application id is longer than MaxIDLength characters.
+func IDTooLong(id string) bool { return utf8.RuneCountInString(id) > MaxIDLength }
+
 // CheckTenant refuses a tenant id that no token could carry: empty, or longer than MaxIDLength.
 func CheckTenant(tenant string) error {
-	if tenant == "" || utf8.RuneCountInString(tenant) > MaxIDLength {
+	if tenant == "" || IDTooLong(tenant) {
 		return &Error{Code: EINVALID, Target: "tenant",
 			Message: "A tenant id has 1 to " + strconv.Itoa(MaxIDLength) + " characters."}
 	}

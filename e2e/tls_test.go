@@ -213,7 +213,7 @@ func TestServeTLSDevelopmentCA(t *testing.T) {
 		{"CURL_CA_BUNDLE", []string{"CURL_CA_BUNDLE=" + caFile}, nil, true},
 		{"curl trusting only the system's CAs", nil, nil, false},
 	} {
-		cmd := exec.CommandContext(t.Context(), "curl", append(tc.args, "-sS", "-o", "/dev/null", "-w", "%{http_code}", srv.base+"/healthz")...)
+		cmd := exec.CommandContext(t.Context(), "curl", append(tc.args, "-sS", "--max-time", "30", "-o", "/dev/null", "-w", "%{http_code}", srv.base+"/healthz")...)
 		cmd.Env = append(os.Environ(), tc.env...)
 		out, err := cmd.CombinedOutput()
 		if ok := err == nil && string(out) == "200"; ok != tc.ok {

@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
 
@@ -260,7 +259,7 @@ func (k *Key) Mint(spec TokenSpec) (string, error) {
 		aud = GraphAudience
 	}
 	// A token the verifier would refuse for the length of its ids is not made at all.
-	if utf8.RuneCountInString(spec.Tenant) > remoteassist.MaxIDLength || utf8.RuneCountInString(spec.App) > remoteassist.MaxIDLength {
+	if remoteassist.IDTooLong(spec.Tenant) || remoteassist.IDTooLong(spec.App) {
 		return "", fmt.Errorf("jwtauth: a tenant or application id has at most %d characters", remoteassist.MaxIDLength)
 	}
 	claims := jwt.MapClaims{

@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
 
@@ -347,7 +346,7 @@ func (v *Verifier) verify(ctx context.Context, token string, now time.Time) (rem
 	if p.App == "" {
 		p.App = c.Azp
 	}
-	if utf8.RuneCountInString(p.Tenant) > remoteassist.MaxIDLength || utf8.RuneCountInString(p.App) > remoteassist.MaxIDLength {
+	if remoteassist.IDTooLong(p.Tenant) || remoteassist.IDTooLong(p.App) {
 		return none, 0, fail(msgLongID, nil)
 	}
 	// Clipped so that a caller appending to the shared slices copies instead of writing into

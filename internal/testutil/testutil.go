@@ -58,6 +58,17 @@ func READMESnippet(t testing.TB, heading, file, marker, next string) (block, cod
 	return block, code
 }
 
+// packageName is the name a package is conventionally imported by: its path's last element,
+// without a major-version element (".../jwt/v5" is jwt) or a "-go" suffix ("testcontainers-go").
+func packageName(path string) string {
+	elems := strings.Split(path, "/")
+	name := elems[len(elems)-1]
+	if len(elems) > 1 && len(name) > 1 && name[0] == 'v' && strings.Trim(name[1:], "0123456789") == "" {
+		name = elems[len(elems)-2]
+	}
+	return strings.TrimSuffix(name, "-go")
+}
+
 // MissingImports checks a README snippet that continues an earlier one (same file, more code):
 // every package of file's imports that code uses must be named, quoted, in intro (the snippet's
 // text before its code) unless the earlier snippet, earlier, imports it already. It returns the
@@ -71,7 +82,7 @@ func MissingImports(t testing.TB, file, code, intro, earlier string) []string {
 	var missing []string
 	for _, spec := range f.Imports {
 		path, _ := strconv.Unquote(spec.Path.Value)
-		name := path[strings.LastIndex(path, "/")+1:]
+		name := packageName(path)
 		if spec.Name != nil {
 			name = spec.Name.Name
 		}
