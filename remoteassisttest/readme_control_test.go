@@ -4,7 +4,6 @@ package remoteassisttest_test
 // (lockDown is readme_test.go's), kept compiling and passing here.
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/remoteassist/remoteassist/control"
@@ -40,15 +39,7 @@ func TestLockDownWaitsOutThrottling(t *testing.T) {
 // TestREADMEShowsControlSnippet keeps the README's snippet the test above.
 func TestREADMEShowsControlSnippet(t *testing.T) {
 	const marker = "func TestLockDownWaitsOutThrottling"
-	block, code := testutil.READMESnippet(t, "### Faults, the journal and the admin API, in process", "readme_control_test.go",
-		marker, "TestREADMEShowsControlSnippet")
-	intro, body, ok := strings.Cut(block, marker)
-	if !ok || strings.TrimSpace(body) != strings.TrimSpace(code) {
-		t.Errorf("the README's snippet and readme_control_test.go differ: copy TestLockDownWaitsOutThrottling into the README")
-	}
 	// It goes in the file of the snippet before it, which imports what that one needs.
-	earlier, _ := testutil.READMESnippet(t, "## Test your code against it", "readme_control_test.go", marker, "TestREADMEShowsControlSnippet")
-	if missing := testutil.MissingImports(t, "readme_control_test.go", code, intro, earlier); len(missing) > 0 {
-		t.Errorf("the README's snippet does not say it needs to import %q", missing)
-	}
+	testutil.CheckContinuedSnippet(t, "### Faults, the journal and the admin API, in process", "## Test your code against it",
+		"readme_control_test.go", marker, "TestREADMEShowsControlSnippet")
 }

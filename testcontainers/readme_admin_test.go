@@ -4,7 +4,6 @@ package testcontainers_test
 // compiling and passing here.
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/testcontainers/testcontainers-go"
@@ -51,15 +50,7 @@ func TestUnavailableInContainer(t *testing.T) {
 // TestREADMEShowsAdminSnippet keeps the README's snippet the test above.
 func TestREADMEShowsAdminSnippet(t *testing.T) {
 	const marker = "func TestUnavailableInContainer"
-	block, code := testutil.READMESnippet(t, "### The admin API, TLS and the graph profile", "readme_admin_test.go",
-		marker, "TestREADMEShowsAdminSnippet")
-	intro, body, ok := strings.Cut(block, marker)
-	if !ok || strings.TrimSpace(body) != strings.TrimSpace(code) {
-		t.Errorf("the README's snippet and readme_admin_test.go differ: copy TestUnavailableInContainer into the README")
-	}
 	// It goes in the file of the snippet before it, which imports what that one needs.
-	earlier, _ := testutil.READMESnippet(t, "## Use it from Testcontainers", "readme_admin_test.go", marker, "TestREADMEShowsAdminSnippet")
-	if missing := testutil.MissingImports(t, "readme_admin_test.go", code, intro, earlier); len(missing) > 0 {
-		t.Errorf("the README's snippet does not say it needs to import %q", missing)
-	}
+	testutil.CheckContinuedSnippet(t, "### The admin API, TLS and the graph profile", "## Use it from Testcontainers",
+		"readme_admin_test.go", marker, "TestREADMEShowsAdminSnippet")
 }

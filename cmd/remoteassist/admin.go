@@ -220,6 +220,25 @@ func (c *adminClient) context(ctx context.Context) (context.Context, context.Can
 	return context.WithTimeout(ctx, c.timeout)
 }
 
+// runAdminClear runs a command of fs that takes nothing but the connection's flags and makes one
+// call, which answers 204 No Content, printing nothing: "fault clear", "journal clear".
+func runAdminClear(ctx context.Context, fs *flag.FlagSet, args []string,
+	call func(context.Context, *apiclient.ClientWithResponses) (adminResponse, error)) error {
+	var conn adminConn
+	conn.register(fs)
+	if _, err := parseAdmin(fs, args, 0, 0, ""); err != nil {
+		return err
+	}
+	c, err := conn.client()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := c.context(ctx)
+	defer cancel()
+	res, err := call(ctx, c.api)
+	return c.expect(res, err, http.StatusNoContent)
+}
+
 // adminResponse is what every generated response has.
 type adminResponse interface {
 	StatusCode() int

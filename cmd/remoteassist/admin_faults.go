@@ -303,17 +303,7 @@ func runAdminFaultClear(ctx context.Context, args []string, stdout io.Writer) er
 
 From now on no API request gets an injected fault. Prints nothing.
 `, stdout)
-	var conn adminConn
-	conn.register(fs)
-	if _, err := parseAdmin(fs, args, 0, 0, ""); err != nil {
-		return err
-	}
-	c, err := conn.client()
-	if err != nil {
-		return err
-	}
-	ctx, cancel := c.context(ctx)
-	defer cancel()
-	res, err := c.api.ClearFaultsWithResponse(ctx)
-	return c.expect(res, err, http.StatusNoContent)
+	return runAdminClear(ctx, fs, args, func(ctx context.Context, api *apiclient.ClientWithResponses) (adminResponse, error) {
+		return api.ClearFaultsWithResponse(ctx)
+	})
 }

@@ -224,19 +224,9 @@ func runAdminJournalClear(ctx context.Context, args []string, stdout io.Writer) 
 
 Forgets every entry, and so every finding, recorded so far. Prints nothing.
 `, stdout)
-	var conn adminConn
-	conn.register(fs)
-	if _, err := parseAdmin(fs, args, 0, 0, ""); err != nil {
-		return err
-	}
-	c, err := conn.client()
-	if err != nil {
-		return err
-	}
-	ctx, cancel := c.context(ctx)
-	defer cancel()
-	res, err := c.api.ClearJournalWithResponse(ctx)
-	return c.expect(res, err, http.StatusNoContent)
+	return runAdminClear(ctx, fs, args, func(ctx context.Context, api *apiclient.ClientWithResponses) (adminResponse, error) {
+		return api.ClearJournalWithResponse(ctx)
+	})
 }
 
 func runAdminFindings(ctx context.Context, args []string, stdout io.Writer) error {

@@ -58,6 +58,23 @@ func READMESnippet(t testing.TB, heading, file, marker, next string) (block, cod
 	return block, code
 }
 
+// CheckContinuedSnippet is the README test of a snippet that continues the one under earlier in
+// the same file: the first Go block under heading is, after the text before marker, the code of
+// file from marker to the comment of next (READMESnippet), and that text names every import the
+// code needs that the earlier snippet does not have (MissingImports).
+func CheckContinuedSnippet(t testing.TB, heading, earlier, file, marker, next string) {
+	t.Helper()
+	block, code := READMESnippet(t, heading, file, marker, next)
+	intro, body, ok := strings.Cut(block, marker)
+	if !ok || strings.TrimSpace(body) != strings.TrimSpace(code) {
+		t.Errorf("the README's snippet under %q and %s differ: copy %s into the README", heading, file, strings.TrimPrefix(marker, "func "))
+	}
+	first, _ := READMESnippet(t, earlier, file, marker, next)
+	if missing := MissingImports(t, file, code, intro, first); len(missing) > 0 {
+		t.Errorf("the README's snippet under %q does not say it needs to import %q", heading, missing)
+	}
+}
+
 // packageName is the name a package is conventionally imported by: its path's last element,
 // without a major-version element (".../jwt/v5" is jwt) or a "-go" suffix ("testcontainers-go").
 func packageName(path string) string {
