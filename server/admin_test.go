@@ -295,6 +295,36 @@ func TestPreferOnlyWhenAllowed(t *testing.T) {
 	}
 }
 
+// TestInjectedErrors: each status a fault may answer with comes with its Graph code and words
+// (the README's fault table), and a status with none is refused before any request gets it.
+func TestInjectedErrors(t *testing.T) {
+	c := newControlled(t, control.Options{AllowPrefer: true})
+	tok := c.api.token("p", readConfig)
+	for _, tc := range []struct {
+		prefer        string
+		status        int
+		code, message string
+	}{
+		{"code=400", 400, "BadRequest", "The request is malformed."},
+		{"code=401", 401, "InvalidAuthenticationToken", "Access token validation failure."},
+		{"code=403", 403, "Forbidden", "Missing permissions on the request."},
+		{"code=404", 404, "ResourceNotFound", "Resource not found."},
+		{"code=429", 429, "TooManyRequests", "Too many requests from this tenant. Retry after the time given in the Retry-After header."},
+		{"code=500", 500, "InternalServerError", "An internal server error occurred."},
+		{"code=502", 502, "BadGateway", "The service could not get an answer from a service it depends on. Retry later."},
+		{"code=503", 503, "ServiceUnavailable", "The service is temporarily unavailable. Retry later."},
+		{"code=504", 504, "GatewayTimeout", "The service timed out waiting for a service it depends on. Retry later."},
+		{"code=405", 400, "BadRequest", ""},
+		{"code=418", 400, "BadRequest", ""},
+	} {
+		res := c.api.do(http.MethodGet, settingsPath, tok, nil, "Prefer", tc.prefer)
+		code, msg, _ := graphCode(t, res.body)
+		if res.status != tc.status || code != tc.code || tc.message != "" && msg != tc.message {
+			t.Errorf("Prefer %s: %d %s %q, want %d %s %q", tc.prefer, res.status, code, msg, tc.status, tc.code, tc.message)
+		}
+	}
+}
+
 func TestAdminJournalAndFindings(t *testing.T) {
 	c := newControlled(t, control.Options{})
 	tok := c.api.token("contoso", readWriteConfig)

@@ -22,25 +22,33 @@ type graphError struct {
 	code   string
 	// class is the validation failure class the code counts as in the metrics, if any.
 	class failureClass
+	// injected is the message of an error of this code that a fault rule or a Prefer header asks
+	// for (inject.go); empty for a code no fault answers with.
+	injected string
 }
 
 // graphErrors maps every domain error code to its HTTP status and Graph error code. It is the
 // only place where that mapping is made.
 var graphErrors = map[string]graphError{
-	remoteassist.EINVALID:         {http.StatusBadRequest, "BadRequest", failSchema},
-	remoteassist.EUNAUTHENTICATED: {http.StatusUnauthorized, "InvalidAuthenticationToken", failAuth},
-	remoteassist.EFORBIDDEN:       {http.StatusForbidden, "Forbidden", failForbidden},
-	remoteassist.ENOTFOUND:        {http.StatusNotFound, "ResourceNotFound", failNone},
-	remoteassist.EMETHOD:          {http.StatusMethodNotAllowed, "MethodNotAllowed", failNone},
-	remoteassist.EMEDIATYPE:       {http.StatusUnsupportedMediaType, "UnsupportedMediaType", failContentType},
-	remoteassist.ETOOLARGE:        {http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", failTooLarge},
-	remoteassist.ETIMEOUT:         {http.StatusRequestTimeout, "RequestTimeout", failJSON},
-	remoteassist.ETHROTTLED:       {http.StatusTooManyRequests, "TooManyRequests", failThrottled},
-	remoteassist.EUNAVAILABLE:     {http.StatusServiceUnavailable, "ServiceUnavailable", failNone},
-	remoteassist.EINTERNAL:        {http.StatusInternalServerError, "InternalServerError", failNone},
-	codeClientClosed:              {statusClientClosed, "", failNone},
-	codeBadGateway:                {http.StatusBadGateway, "BadGateway", failNone},
-	codeGatewayTimeout:            {http.StatusGatewayTimeout, "GatewayTimeout", failNone},
+	remoteassist.EINVALID:         {http.StatusBadRequest, "BadRequest", failSchema, "The request is malformed."},
+	remoteassist.EUNAUTHENTICATED: {http.StatusUnauthorized, "InvalidAuthenticationToken", failAuth, "Access token validation failure."},
+	remoteassist.EFORBIDDEN:       {http.StatusForbidden, "Forbidden", failForbidden, "Missing permissions on the request."},
+	remoteassist.ENOTFOUND:        {http.StatusNotFound, "ResourceNotFound", failNone, "Resource not found."},
+	remoteassist.EMETHOD:          {http.StatusMethodNotAllowed, "MethodNotAllowed", failNone, ""},
+	remoteassist.EMEDIATYPE: {http.StatusUnsupportedMediaType, "UnsupportedMediaType", failContentType,
+		"The Content-Type is not supported. Send the body as application/json."},
+	remoteassist.ETOOLARGE: {http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", failTooLarge,
+		"The request body is larger than the limit."},
+	remoteassist.ETIMEOUT: {http.StatusRequestTimeout, "RequestTimeout", failJSON,
+		"The request body was not received in time. Send it faster, or retry."},
+	remoteassist.ETHROTTLED:   {http.StatusTooManyRequests, "TooManyRequests", failThrottled, tenantThrottled},
+	remoteassist.EUNAVAILABLE: {http.StatusServiceUnavailable, "ServiceUnavailable", failNone, remoteassist.UnavailableMessage},
+	remoteassist.EINTERNAL:    {http.StatusInternalServerError, "InternalServerError", failNone, remoteassist.InternalMessage},
+	codeClientClosed:          {statusClientClosed, "", failNone, ""},
+	codeBadGateway: {http.StatusBadGateway, "BadGateway", failNone,
+		"The service could not get an answer from a service it depends on. Retry later."},
+	codeGatewayTimeout: {http.StatusGatewayTimeout, "GatewayTimeout", failNone,
+		"The service timed out waiting for a service it depends on. Retry later."},
 }
 
 // statusClientClosed is the status the access log and the metrics record for a request whose

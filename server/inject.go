@@ -2,7 +2,6 @@ package server
 
 import (
 	"errors"
-	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -58,32 +57,12 @@ func injectedError(d control.Decision) error {
 	if d.OmitRetryAfter {
 		after = noRetryAfter
 	}
-	e := &remoteassist.Error{RetryAfter: after, Err: errors.New("injected by fault rule " + d.Rule)}
-	switch d.Status {
-	case http.StatusBadRequest:
-		e.Code, e.Message = remoteassist.EINVALID, "The request is malformed."
-	case http.StatusUnauthorized:
-		e.Code, e.Message = remoteassist.EUNAUTHENTICATED, "Access token validation failure."
-	case http.StatusForbidden:
-		e.Code, e.Message = remoteassist.EFORBIDDEN, "Missing permissions on the request."
-	case http.StatusNotFound:
-		e.Code, e.Message = remoteassist.ENOTFOUND, "Resource not found."
-	case http.StatusRequestTimeout:
-		e.Code, e.Message = remoteassist.ETIMEOUT, "The request body was not received in time. Send it faster, or retry."
-	case http.StatusRequestEntityTooLarge:
-		e.Code, e.Message = remoteassist.ETOOLARGE, "The request body is larger than the limit."
-	case http.StatusUnsupportedMediaType:
-		e.Code, e.Message = remoteassist.EMEDIATYPE, "The Content-Type is not supported. Send the body as application/json."
-	case http.StatusTooManyRequests:
-		e.Code, e.Message = remoteassist.ETHROTTLED, tenantThrottled
-	case http.StatusServiceUnavailable:
-		e.Code, e.Message = remoteassist.EUNAVAILABLE, remoteassist.UnavailableMessage
-	case http.StatusBadGateway:
-		e.Code, e.Message = codeBadGateway, "The service could not get an answer from a service it depends on. Retry later."
-	case http.StatusGatewayTimeout:
-		e.Code, e.Message = codeGatewayTimeout, "The service timed out waiting for a service it depends on. Retry later."
-	default:
-		e.Code, e.Message = remoteassist.EINTERNAL, remoteassist.InternalMessage
+	e := &remoteassist.Error{RetryAfter: after, Err: errors.New("injected by fault rule " + d.Rule),
+		Code: remoteassist.EINTERNAL, Message: remoteassist.InternalMessage}
+	for code, g := range graphErrors {
+		if g.status == d.Status && g.injected != "" {
+			e.Code, e.Message = code, g.injected
+		}
 	}
 	return e
 }
