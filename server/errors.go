@@ -168,12 +168,13 @@ func abandon(res *echo.Response) {
 }
 
 // echoErrorHandler is echo's HTTPErrorHandler. The entry layer handles every error of the
-// chain, so this only runs if echo itself fails before the chain starts.
+// chain, so this only runs if echo itself fails before the chain starts (a Pre layer).
 func (s *Server) echoErrorHandler(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
 	}
-	st := &request{requestID: requestid.New()}
+	st := requestOf(c)
+	st.requestID = requestid.New()
 	st.clientRequestID = st.requestID
 	s.writeError(c, st, err)
 }

@@ -13,9 +13,9 @@ import (
 	"github.com/remoteassist/remoteassist/internal/requestid"
 )
 
-// request is what the layers learn of a request and pass on, kept in the echo context under
-// requestKey: its ids, the operation it was routed to, the verified caller and its validated
-// body, and, for the log and the metrics, how it ended.
+// request is what the layers learn of a request and pass on: its ids, the operation it was
+// routed to, the verified caller and its validated body, and, for the log and the metrics, how
+// it ended.
 type request struct {
 	start           time.Time
 	requestID       string
@@ -37,16 +37,26 @@ type request struct {
 	err error
 }
 
-const requestKey = "remoteassist.request"
+// exchange is the ResponseWriter the server hands echo: net/http's, with the request's state
+// beside it. Every layer finds the state through the echo context's writer, and both come in
+// one allocation; echo's own per-request store (Context.Set) would make a map for every request.
+type exchange struct {
+	http.ResponseWriter
+	request
+}
 
-// requestOf returns the request state the entry layer put in c.
+// Unwrap lets http.ResponseController reach net/http's writer (deadlines, flushing).
+func (x *exchange) Unwrap() http.ResponseWriter { return x.ResponseWriter }
+
+// requestOf returns the state of the request c serves.
 func requestOf(c echo.Context) *request {
-	st, _ := c.Get(requestKey).(*request)
-	if st == nil {
-		// Only reachable if the entry layer was not wired in: a bug, answered as a 500.
+	x, ok := c.Response().Writer.(*exchange)
+	if !ok {
+		// Only reachable if echo was served other than through Server.ServeHTTP: a bug,
+		// answered as a 500.
 		panic(errNotWired("entry"))
 	}
-	return st
+	return &x.request
 }
 
 // cachePrivate is the Cache-Control of every response. Header values are only read by net/http
@@ -59,16 +69,17 @@ var cachePrivate = []string{"private"}
 // the Graph envelope, and finally counts and logs the request.
 func (s *Server) entry(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		st := &request{start: time.Now(), requestID: requestid.New()}
+		st := requestOf(c)
+		st.start, st.requestID = time.Now(), requestid.New()
 		st.clientRequestID = c.Request().Header.Get("Client-Request-Id")
 		if !requestid.UsableClientID(st.clientRequestID) {
 			st.clientRequestID = st.requestID
 		}
 		h := c.Response().Header()
-		h["Request-Id"] = []string{st.requestID}
-		h["Client-Request-Id"] = []string{st.clientRequestID}
+		ids := []string{st.requestID, st.clientRequestID} // one allocation for both values
+		h["Request-Id"] = ids[0:1:1]
+		h["Client-Request-Id"] = ids[1:2:2]
 		h["Cache-Control"] = cachePrivate
-		c.Set(requestKey, st)
 
 		err := s.call(next, c)
 		if errors.Is(err, errDrop) {

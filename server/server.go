@@ -137,9 +137,9 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	return build(cfg, surface{doc: doc, basePath: BasePath, permissions: true, probes: true,
-		register: func(s *Server, e *echo.Echo, ops map[string]*operation, mws map[string][]echo.MiddlewareFunc) {
+		register: func(s *Server, r routes, ops map[string]*operation, mws map[string][]echo.MiddlewareFunc) {
 			h := &handler{store: s.store, readRules: readRules(doc, ops)}
-			echoapi.RegisterHandlersWithOptions(e, h, echoapi.RegisterHandlersOptions{BaseURL: BasePath, OperationMiddlewares: mws})
+			echoapi.RegisterHandlersWithOptions(r, h, echoapi.RegisterHandlersOptions{BaseURL: BasePath, OperationMiddlewares: mws})
 		}})
 }
 
@@ -150,7 +150,7 @@ type surface struct {
 	basePath    string
 	permissions bool
 	probes      bool
-	register    func(s *Server, e *echo.Echo, ops map[string]*operation, mws map[string][]echo.MiddlewareFunc)
+	register    func(s *Server, r routes, ops map[string]*operation, mws map[string][]echo.MiddlewareFunc)
 }
 
 // build wires a server for the surface: the API's (New) or the admin API's (NewAdmin).
@@ -205,14 +205,11 @@ func build(cfg Config, surf surface) (*Server, error) {
 	e := s.echo
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.echoErrorHandler
-	e.Use(s.entry)
 	origins := cfg.CORSOrigins
 	if origins == nil {
 		origins = DefaultCORSOrigins
 	}
-	if c := cors(origins); c != nil {
-		e.Use(c)
-	}
+	e.Use(once(s.entry, cors(origins)))
 
 	// methods records every route's methods, for the Allow header of a 405.
 	methods := map[string][]string{}
@@ -243,7 +240,7 @@ func build(cfg Config, surf surface) (*Server, error) {
 	if s.fold {
 		e.Pre(foldPath(apiPaths))
 	}
-	surf.register(s, e, ops, perOperation)
+	surf.register(s, routes{e}, ops, perOperation)
 	// A 405's Allow lists the route's methods (echo's own would add OPTIONS), the contract's for
 	// the API. Echo also answers OPTIONS on any route with a bare 204 of its own; no route has
 	// an OPTIONS operation, so it gets the same 405 as any other method a route lacks.
@@ -278,7 +275,9 @@ func echoPath(path string) string {
 func (s *Server) Drain() { s.admission.drain() }
 
 // ServeHTTP serves one request.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.echo.ServeHTTP(&exchange{ResponseWriter: w}, r)
+}
 
 // healthz answers 200 while the process serves requests.
 func (s *Server) healthz(c echo.Context) error {
