@@ -136,7 +136,8 @@ func propertyNames(s *openapi3.Schema) []string {
 // request carries: a string schema in the default style, so that decoding it is the identity
 // and kin-openapi's schema validation of that string is all its parameter validation does.
 type plainParam struct {
-	name     string
+	// key is the parameter's name as the request holds it: canonical for a header.
+	key      string
 	inHeader bool
 	required bool
 	schema   *openapi3.Schema
@@ -161,8 +162,11 @@ func plainParams(item *openapi3.PathItem, o *openapi3.Operation) []plainParam {
 		default:
 			return nil
 		}
-		plain = append(plain, plainParam{name: p.Name, inHeader: p.In == openapi3.ParameterInHeader,
-			required: p.Required, schema: p.Schema.Value})
+		pp := plainParam{key: p.Name, inHeader: p.In == openapi3.ParameterInHeader, required: p.Required, schema: p.Schema.Value}
+		if pp.inHeader {
+			pp.key = http.CanonicalHeaderKey(p.Name)
+		}
+		plain = append(plain, pp)
 	}
 	return plain
 }
@@ -175,9 +179,9 @@ func acceptPlain(params []plainParam, header http.Header, query url.Values) bool
 		var values []string
 		var sent bool
 		if p.inHeader {
-			values, sent = header[http.CanonicalHeaderKey(p.name)]
+			values, sent = header[p.key]
 		} else {
-			values, sent = query[p.name]
+			values, sent = query[p.key]
 		}
 		switch {
 		case !sent && !p.required:
