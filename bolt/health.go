@@ -48,7 +48,9 @@ func damage(format string, args ...any) *remoteassist.Error {
 // health is what the store knows of its own state, for Ping and for logging each change once.
 type health struct {
 	log *slog.Logger
-	bad atomic.Bool // one of the fields below is set: the fast path of every request reads only this
+	// drop empties the read cache: when damage is first found, and when the store halts.
+	drop func()
+	bad  atomic.Bool // one of the fields below is set: the fast path of every request reads only this
 
 	mu sync.Mutex
 	// damage is the first damage found in the data: sticky until the process restarts on a file
@@ -82,10 +84,19 @@ func (h *health) damaged(err *remoteassist.Error) *remoteassist.Error {
 	if h.damage == nil {
 		h.damage = err.Err
 		h.set()
+		h.dropCache()
 		h.log.Error("the data file is damaged: requests that need the damaged data fail, the others are served; "+
 			"not ready until restarted on a file that checks (remoteassist check, remoteassist restore)", "error", err.Err)
 	}
 	return err
+}
+
+// dropCache empties the read cache, if the store has one: from a change of state on, every
+// tenant is read from the file, and checked, before it is cached again.
+func (h *health) dropCache() {
+	if h.drop != nil {
+		h.drop()
+	}
 }
 
 // halt records a panic that leaves bbolt's state unknown: of every operation, or of writes.
@@ -95,9 +106,11 @@ func (h *health) halt(all bool, cause error) {
 	if all && h.haltAll == nil {
 		h.haltAll = cause
 		h.log.Error("the store stopped serving: bbolt panicked outside a transaction; restart the process", "error", cause)
+		h.dropCache()
 	} else if !all && h.haltWrites == nil && h.haltAll == nil {
 		h.haltWrites = cause
 		h.log.Error("the store stopped writing; reads go on; restart the process", "error", cause)
+		h.dropCache()
 	}
 	h.set()
 }

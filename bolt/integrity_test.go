@@ -112,18 +112,30 @@ func reachablePages(t testing.TB, path string) (map[uint64][]byte, int) {
 }
 
 // checkReads reads every tenant of want: each must read its value, or fail with EINTERNAL
-// (wrapping ErrDamaged) when damaged is set. It returns how many failed.
+// (wrapping ErrDamaged) when damaged is set. It returns how many failed. It empties the read
+// cache first, so that every read is one from the file, checked, which is what the tests that
+// damage the file or its storage prove; then it reads every tenant again, from the cache where
+// the first read filled it, which must answer the same.
 func checkReads(t *testing.T, s *Store, want map[string]remoteassist.Settings, damaged bool) int {
 	t.Helper()
+	s.cache.clear()
 	failed := 0
+	first := make(map[string]error, len(want))
 	for tenant, w := range want {
 		got, err := s.Settings(t.Context(), tenant)
+		first[tenant] = err
 		switch {
 		case err == nil && got == w:
 		case err != nil && damaged && remoteassist.ErrorCode(err) == remoteassist.EINTERNAL && errors.Is(err, ErrDamaged):
 			failed++
 		default:
 			t.Errorf("Settings(%q) = %+v, %v; want %+v (or, if damaged, an EINTERNAL error wrapping ErrDamaged)", tenant, got, err, w)
+		}
+	}
+	for tenant, w := range want {
+		got, err := s.Settings(t.Context(), tenant)
+		if (err == nil) != (first[tenant] == nil) || err == nil && got != w {
+			t.Errorf("Settings(%q) read again = %+v, %v; the first read returned error %v (want %+v)", tenant, got, err, first[tenant], w)
 		}
 	}
 	return failed
@@ -568,6 +580,9 @@ func TestMetaDamagedUnderOpenStore(t *testing.T) {
 	if _, err := s.UpdateSettings(t.Context(), last, remoteassist.Patch{BlockChat: ptr(true)}); err != nil {
 		t.Fatal(err)
 	}
+	// The update cached what it wrote: empty the cache, so that the read below is one from the
+	// file, which this test proves (TestReadCacheDroppedOnHalt reads the cached value).
+	s.cache.clear()
 	txid := s.committed.Load()
 	// The newest meta page is page txid%2: damage its checksum.
 	flipAt(t, path, int64(txid%2)*int64(ps)+pageHeaderSize+metaSumOffset, 0x01)
