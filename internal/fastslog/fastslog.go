@@ -16,7 +16,6 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -29,9 +28,6 @@ type Handler struct {
 	mu       *sync.Mutex // one write per line, as slog's handlers do
 	w        io.Writer
 	fallback slog.Handler // slog's own, for what the fast path does not write
-	// second is the text form of the last second a line was written in, which the lines of that
-	// second share.
-	second atomic.Pointer[second]
 }
 
 // NewTextHandler returns a handler writing what slog.NewTextHandler(w, opts) writes.
@@ -109,7 +105,7 @@ func (h *Handler) appendText(b []byte, r slog.Record) []byte {
 	sep := false
 	if t := r.Time.Round(0); !t.IsZero() {
 		b = append(b, "time="...)
-		b = h.appendMillis(b, t)
+		b = appendMillis(b, t)
 		sep = true
 	}
 	if sep {
@@ -172,39 +168,10 @@ func (h *Handler) appendJSON(b []byte, r slog.Record) []byte {
 	return append(b, "}\n"...)
 }
 
-// millisLayout is RFC 3339 with exactly three digits of milliseconds, as slog's text lines show
-// times.
-const millisLayout = "2006-01-02T15:04:05.000Z07:00"
-
-// second is one second's text, cut around its milliseconds: "2006-01-02T15:04:05." and the
-// zone ("Z", "+01:00"). Formatting a time costs about a third of the access line, and every
-// line of a second shares all of it but the three digits.
-type second struct {
-	unix   int64
-	loc    *time.Location
-	prefix string
-	zone   string
-}
-
-// appendMillis writes t in millisLayout.
-func (h *Handler) appendMillis(b []byte, t time.Time) []byte {
-	unix := t.Unix()
-	sec := h.second.Load()
-	if sec == nil || sec.unix != unix || sec.loc != t.Location() {
-		n := len(b)
-		b = t.AppendFormat(b, millisLayout)
-		// A year of other than four digits changes the lengths: such a time is not shared.
-		if len(b)-n < len("2006-01-02T15:04:05.000Z") || b[n+19] != '.' {
-			return b
-		}
-		const cut = len("2006-01-02T15:04:05.")
-		h.second.Store(&second{unix: unix, loc: t.Location(), prefix: string(b[n : n+cut]), zone: string(b[n+cut+3:])})
-		return b
-	}
-	ms := t.Nanosecond() / int(time.Millisecond)
-	b = append(b, sec.prefix...)
-	b = append(b, byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10))
-	return append(b, sec.zone...)
+// appendMillis writes t as RFC 3339 with exactly three digits of milliseconds, as slog's text
+// lines show it.
+func appendMillis(b []byte, t time.Time) []byte {
+	return t.AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
 }
 
 // appendText writes a string of a text line: as it is, or quoted (strconv.Quote) when it is
