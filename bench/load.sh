@@ -4,7 +4,7 @@
 # (bench/floor without authentication: net/http + encoding/json, the same routes and answers, no
 # auth, no log, no metrics), in the same run.
 #
-#   bash bench/load.sh                # LOAD_ROUNDS (5) interleaved rounds of LOAD_DURATION (5s)
+#   bash bench/load.sh                # LOAD_ROUNDS (5) rounds; each run LOAD_DURATION (3s)
 #
 # Each server runs pinned to CPU 1 and wrk (one thread, LOAD_CONNECTIONS = 32 connections) to
 # CPU 0, so on a 2-core machine each side has a core. Rows, each against the floor measured in
@@ -21,7 +21,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${BENCH_OUT:-bench/out}
-DURATION=${LOAD_DURATION:-5s}
+DURATION=${LOAD_DURATION:-3s}
 CONNS=${LOAD_CONNECTIONS:-32}
 ROUNDS=${LOAD_ROUNDS:-5}
 mkdir -p "$OUT"
@@ -101,23 +101,29 @@ run() {
 	taskset -c 0 wrk -t1 -c"$CONNS" -d"$DURATION" -s "$work/$lua.lua" "http://127.0.0.1:$port$path" |
 		awk -v r="$round" -v row="$row" -v s="$side" '/^RESULT/ {print r, row, s, $2, $3, $4, $5}' >>"$rows"
 }
+# Each row runs floor, serve, serve, floor in every round (ABBA), and the round's ratio is the
+# sum of the two serve runs over the sum of the two floor runs: this host's speed drifts within
+# seconds, and the order cancels the drift that a fixed floor-then-serve order counts as a ratio.
+abba() {
+	local round=$1 row=$2 port=$3 lua=$4 path=$5 floorlua=$6
+	run "$round" "$row" floor 18081 "$floorlua" "$path"
+	run "$round" "$row" serve "$port" "$lua" "$path"
+	run "$round" "$row" serve "$port" "$lua" "$path"
+	run "$round" "$row" floor 18081 "$floorlua" "$path"
+}
 for round in $(seq "$ROUNDS"); do
 	echo "round $round/$ROUNDS" >&2
-	run "$round" GET floor 18081 get-floor "$settings"
-	run "$round" GET serve 18080 get-embedded "$settings"
-	run "$round" PATCH_memory floor 18081 patch-floor "$settings"
-	run "$round" PATCH_memory serve 18082 patch-memory "$settings"
-	run "$round" PATCH_durable floor 18081 patch-floor "$settings"
-	run "$round" PATCH_durable serve 18080 patch-embedded "$settings"
-	run "$round" healthz floor 18081 get-floor /healthz
-	run "$round" healthz serve 18080 get-embedded /healthz
+	abba "$round" GET 18080 get-embedded "$settings" get-floor
+	abba "$round" PATCH_memory 18082 patch-memory "$settings" patch-floor
+	abba "$round" PATCH_durable 18080 patch-embedded "$settings" patch-floor
+	abba "$round" healthz 18080 get-embedded /healthz get-floor
 done
 
 median() { sort -g | awk '{v[NR]=$1} END {if (NR%2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'; }
 {
 	echo "## Whole process under load ($(date -u +%F), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown))"
 	echo
-	echo "wrk -t1 -c$CONNS -d$DURATION on CPU 0, each server on CPU 1; $ROUNDS interleaved rounds; medians, and the range of the per-round ratios."
+	echo "wrk -t1 -c$CONNS -d$DURATION on CPU 0, each server on CPU 1; $ROUNDS rounds, each row floor, serve, serve, floor in each; medians of the runs, and the median and range of the per-round ratios (serve runs over floor runs)."
 	echo
 	echo "| row | serve req/s | floor req/s | serve p50 / p99 ms | floor p50 / p99 ms | serve/floor (median) | range | target | non-2xx |"
 	echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
@@ -128,7 +134,7 @@ median() { sort -g | awk '{v[NR]=$1} END {if (NR%2) print v[(NR+1)/2]; else prin
 		*) target="" ;;
 		esac
 		sel() { awk -v row="$row" -v s="$1" -v c="$2" '$2==row && $3==s {print $c}' "$rows"; }
-		ratios=$(awk -v row="$row" '$2==row {rps[$1" "$3]=$4; rounds[$1]=1} END {for (r in rounds) if (rps[r" floor"] > 0) printf "%.3f\n", rps[r" serve"]/rps[r" floor"]}' "$rows")
+		ratios=$(awk -v row="$row" '$2==row {rps[$1" "$3]+=$4; rounds[$1]=1} END {for (r in rounds) if (rps[r" floor"] > 0) printf "%.3f\n", rps[r" serve"]/rps[r" floor"]}' "$rows")
 		lo=$(echo "$ratios" | sort -g | head -1)
 		hi=$(echo "$ratios" | sort -g | tail -1)
 		bad=$(awk -v row="$row" '$2==row {s+=$7} END {print s+0}' "$rows")
