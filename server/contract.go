@@ -32,6 +32,8 @@ type operation struct {
 	body         *openapi3.Schema
 	bodyRequired bool
 	properties   []string
+	// bodyGate accepts a body kin-openapi would (gate.go); nil: kin-openapi validates every one.
+	bodyGate gate
 	// success is the status of the operation's answer when it succeeds: its first 2xx response
 	// in the contract; successBody whether that response has a body.
 	success     int
@@ -87,6 +89,7 @@ func compileContract(doc *openapi3.T, needPermissions bool) (map[string]*operati
 					return nil, fmt.Errorf("server: %s: request body has no application/json schema", o.OperationID)
 				}
 				op.body = mt.Schema.Value
+				op.bodyGate = compileGate(op.body)
 				op.bodyRequired = rb.Value.Required
 				op.properties = propertyNames(op.body)
 			}
@@ -141,6 +144,7 @@ type plainParam struct {
 	inHeader bool
 	required bool
 	schema   *openapi3.Schema
+	gate     gate // nil when the schema has no gate
 }
 
 // plainParams returns the operation's parameters if every one is plain, else nil. Decoding is
@@ -162,7 +166,8 @@ func plainParams(item *openapi3.PathItem, o *openapi3.Operation) []plainParam {
 		default:
 			return nil
 		}
-		pp := plainParam{key: p.Name, inHeader: p.In == openapi3.ParameterInHeader, required: p.Required, schema: p.Schema.Value}
+		pp := plainParam{key: p.Name, inHeader: p.In == openapi3.ParameterInHeader, required: p.Required,
+			schema: p.Schema.Value, gate: compileGate(p.Schema.Value)}
 		if pp.inHeader {
 			pp.key = http.CanonicalHeaderKey(p.Name)
 		}
@@ -189,7 +194,7 @@ func acceptPlain(params []plainParam, header http.Header, query url.Values) bool
 		case len(values) != 1 || values[0] == "":
 			return false
 		}
-		if p.schema.VisitJSON(values[0], bodyOptions...) != nil {
+		if (p.gate == nil || !p.gate(values[0])) && p.schema.VisitJSON(values[0], bodyOptions...) != nil {
 			return false
 		}
 	}

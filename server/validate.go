@@ -93,6 +93,9 @@ func validateBody(ctx context.Context, data []byte, op *operation, fold bool) (a
 	if err := ctx.Err(); err != nil {
 		return nil, failNone, err
 	}
+	if op.bodyGate != nil && op.bodyGate(value) {
+		return value, failNone, nil
+	}
 	if err := op.body.VisitJSON(value, bodyOptions...); err != nil {
 		var se *openapi3.SchemaError
 		if errors.As(err, &se) {

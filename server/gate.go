@@ -1,0 +1,111 @@
+package server
+
+import (
+	"reflect"
+	"slices"
+	"unicode/utf8"
+
+	"github.com/getkin/kin-openapi/openapi3"
+)
+
+// A gate is a yes/no check in front of kin-openapi's schema validation, compiled at start-up
+// from the contract's schema: true means kin-openapi would accept the value, false only that
+// kin-openapi must decide, and explain a refusal. It reads the few keywords the API's bodies and
+// parameters use (an object's properties and required members, a string's enumeration and
+// length bounds, a boolean) and answers false for anything else it meets: a member the schema
+// does not name, a null, a property whose schema uses another keyword. kin-openapi's validation
+// of a PATCH body walks every schema with its own bookkeeping (sorting the members' names,
+// settings, visited schemas), about 8 % of the whole process's CPU under PATCH load; the gate is
+// a few map lookups and comparisons. bench/RESULTS.md records what it buys, FuzzBodyGate and
+// FuzzPlainParams hold it to kin-openapi: whatever it accepts, kin-openapi accepts.
+type gate func(value any) bool
+
+// compileGate returns the gate of schema s, or nil when s uses a keyword the gate does not read
+// (then every value goes to kin-openapi).
+func compileGate(s *openapi3.Schema) gate {
+	if s == nil || !onlyGatedKeywords(s) || s.Type == nil || len(s.Type.Slice()) != 1 {
+		return nil
+	}
+	switch t := s.Type.Slice()[0]; {
+	case t == openapi3.TypeBoolean && len(s.Enum) == 0 && s.MinLength == 0 && s.MaxLength == nil &&
+		len(s.Properties) == 0 && len(s.Required) == 0:
+		return func(v any) bool { _, ok := v.(bool); return ok }
+	case t == openapi3.TypeString && len(s.Properties) == 0 && len(s.Required) == 0:
+		return stringGate(s)
+	case t == openapi3.TypeObject && len(s.Enum) == 0 && s.MinLength == 0 && s.MaxLength == nil:
+		return objectGate(s)
+	}
+	return nil
+}
+
+// onlyGatedKeywords reports whether s sets no keyword but those the gates read (Type, Enum,
+// MinLength, MaxLength, Properties, Required, AdditionalProperties) and annotations, which
+// kin-openapi does not validate with. It compares the rest with the zero Schema rather than
+// listing the other keywords, so that one kin-openapi adds is not gated by mistake.
+func onlyGatedKeywords(s *openapi3.Schema) bool {
+	rest := *s
+	rest.Type, rest.Enum, rest.MinLength, rest.MaxLength = nil, nil, 0, nil
+	rest.Properties, rest.Required, rest.AdditionalProperties = nil, nil, openapi3.AdditionalProperties{}
+	// Annotations. A default is applied only when the validation is asked to set defaults, which
+	// neither the body's nor the parameters' validation is.
+	rest.Extensions, rest.Origin, rest.Title, rest.Description, rest.Example, rest.Examples = nil, nil, "", "", nil, nil
+	rest.ExternalDocs, rest.Deprecated, rest.XML, rest.Default = nil, false, nil, nil
+	return reflect.ValueOf(rest).IsZero()
+}
+
+// stringGate accepts a string in the enumeration, if any, whose length is within the bounds.
+// kin-openapi counts a string's length in UTF-16 code units; the gate counts bytes against the
+// maximum and runes against the minimum, never fewer and never more than kin-openapi does, so
+// that a string it accepts is one kin-openapi accepts (a long non-ASCII one near the maximum goes
+// to kin-openapi).
+func stringGate(s *openapi3.Schema) gate {
+	enum := make([]string, 0, len(s.Enum))
+	for _, e := range s.Enum {
+		v, ok := e.(string)
+		if !ok {
+			return nil
+		}
+		enum = append(enum, v)
+	}
+	minLength := s.MinLength
+	maxLength := uint64(1<<63 - 1)
+	if s.MaxLength != nil {
+		maxLength = *s.MaxLength
+	}
+	return func(v any) bool {
+		str, ok := v.(string)
+		if !ok || (len(enum) > 0 && !slices.Contains(enum, str)) || uint64(len(str)) > maxLength {
+			return false
+		}
+		return minLength == 0 || uint64(utf8.RuneCountInString(str)) >= minLength
+	}
+}
+
+// objectGate accepts an object whose every member is a property of s that its own gate accepts,
+// and that has every required member.
+func objectGate(s *openapi3.Schema) gate {
+	props := make(map[string]gate, len(s.Properties))
+	for name, ref := range s.Properties {
+		if ref != nil && ref.Value != nil {
+			props[name] = compileGate(ref.Value) // nil: that member, when sent, goes to kin-openapi
+		}
+	}
+	required := s.Required
+	return func(v any) bool {
+		obj, ok := v.(map[string]any)
+		if !ok {
+			return false
+		}
+		for name, member := range obj {
+			if g := props[name]; g == nil || !g(member) {
+				return false
+			}
+		}
+		for _, name := range required {
+			if _, ok := obj[name]; !ok {
+				return false
+			}
+		}
+		return true
+	}
+}

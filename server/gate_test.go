@@ -1,0 +1,134 @@
+package server
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3"
+
+	"github.com/remoteassist/remoteassist"
+)
+
+const patchOperation = "deviceManagement.UpdateRemoteAssistanceSettings"
+
+// TestGatesCompile: the contract's PATCH body and its parameters have gates in both profiles,
+// so a change to the contract that would send every body through kin-openapi's validation
+// again is noticed here rather than in a benchmark.
+func TestGatesCompile(t *testing.T) {
+	for _, p := range []remoteassist.Profile{remoteassist.ProfileDocumented, remoteassist.ProfileGraph} {
+		for id, op := range apiOperations(t, p) {
+			if op.body != nil && op.bodyGate == nil {
+				t.Errorf("%s, %s: the body has no gate", p, id)
+			}
+			for _, param := range op.plain {
+				if param.gate == nil && param.schema.Pattern == "" {
+					t.Errorf("%s, %s: parameter %s has no gate", p, id, param.key)
+				}
+			}
+		}
+	}
+}
+
+// TestBodyGate: the bodies clients send are gated (the gate would be useless, and FuzzBodyGate
+// could not fail, if it sent everything to kin-openapi), and what the gate does not read, or
+// refuses, goes to kin-openapi.
+func TestBodyGate(t *testing.T) {
+	g := apiOperations(t, remoteassist.ProfileDocumented)[patchOperation].bodyGate
+	for _, tc := range []struct {
+		body string
+		want bool
+	}{
+		{`{"remoteAssistanceState":"enabled","blockChat":true}`, true},
+		{`{"allowSessionsToUnenrolledDevices":false}`, true},
+		{`{"@odata.type":"#microsoft.graph.remoteAssistanceSettings","remoteAssistanceState":"disabled","id":"3bdb0758-0758-3bdb-5807-db3b5807db3b"}`, true},
+		{`{}`, true},
+		{`{"remoteAssistanceState":"on"}`, false},                                  // not in the enumeration
+		{`{"blockChat":"true"}`, false},                                            // a string, not a boolean
+		{`{"blockChat":null}`, false},                                              // null
+		{`{"blockchat":true}`, false},                                              // not a property (in this profile)
+		{`{"extra":1}`, false},                                                     // not a property
+		{`{"id":"` + strings.Repeat("a", 37) + `"}`, false},                        // longer than maxLength
+		{`{"@odata.context":"https://graph.microsoft.com/beta/$metadata"}`, false}, // format: kin-openapi's
+		{`[]`, false},
+		{`"enabled"`, false},
+	} {
+		value, err := decodeBody([]byte(tc.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := g(value); got != tc.want {
+			t.Errorf("gate(%s) = %v, want %v", tc.body, got, tc.want)
+		}
+	}
+}
+
+// TestCompileGateRefusesOtherKeywords: a schema with any keyword the gates do not read has no
+// gate, so that kin-openapi validates what the gate would not understand.
+func TestCompileGateRefusesOtherKeywords(t *testing.T) {
+	str := func() *openapi3.Schema { return openapi3.NewStringSchema() }
+	max := uint64(3)
+	for name, s := range map[string]*openapi3.Schema{
+		"pattern":  str().WithPattern("^a$"),
+		"format":   str().WithFormat("uri"),
+		"nullable": str().WithNullable(),
+		"readOnly": func() *openapi3.Schema { s := str(); s.ReadOnly = true; return s }(),
+		"allOf":    openapi3.NewAllOfSchema(str()),
+		"no type":  {MaxLength: &max},
+		"two types": func() *openapi3.Schema {
+			s := str()
+			s.Type = &openapi3.Types{openapi3.TypeString, openapi3.TypeBoolean}
+			return s
+		}(),
+		"minProperties":        openapi3.NewObjectSchema().WithMinProperties(1),
+		"enum of numbers":      str().WithEnum(1.0, 2.0),
+		"integer":              openapi3.NewIntegerSchema(),
+		"boolean with maxLen":  {Type: &openapi3.Types{openapi3.TypeBoolean}, MaxLength: &max},
+		"string with property": str().WithProperty("a", str()),
+	} {
+		if compileGate(s) != nil {
+			t.Errorf("%s: compiled a gate", name)
+		}
+	}
+	if compileGate(str().WithMaxLength(3).WithMinLength(1).WithEnum("ab", "abcd")) == nil {
+		t.Error("a string with an enumeration and bounds has no gate")
+	}
+}
+
+// FuzzBodyGate holds the PATCH body's gate to kin-openapi, in both profiles: whatever body it
+// accepts (decoded, and folded under the graph profile, as validateBody does), kin-openapi's
+// validation of the body's schema accepts too.
+func FuzzBodyGate(f *testing.F) {
+	for _, seed := range []string{
+		`{"remoteAssistanceState":"enabled","blockChat":true}`,
+		`{"REMOTEASSISTANCESTATE":"Enabled","allowSessionsToUnenrolledDevices":false}`,
+		`{"@odata.type":"#microsoft.graph.remoteAssistanceSettings","id":"3bdb0758-0758-3bdb-5807-db3b5807db3b"}`,
+		`{"id":"ééééééééééééééééééééééééééééééééééééé"}`,
+		`{"blockChat":null,"remoteAssistanceState":"notConfigured"}`,
+		`{"@odata.context":"x","extra":[1,{"a":2}]}`,
+		`{}`, `[]`, `null`, `"enabled"`, `1`,
+	} {
+		f.Add(seed)
+	}
+	profiles := []remoteassist.Profile{remoteassist.ProfileDocumented, remoteassist.ProfileGraph}
+	ops := make([]*operation, len(profiles))
+	for i, p := range profiles {
+		ops[i] = apiOperations(f, p)[patchOperation]
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		for i, op := range ops {
+			value, err := decodeBody([]byte(body))
+			if err != nil {
+				return
+			}
+			if i == 1 && foldBody(op.body, value) != nil {
+				continue
+			}
+			if !op.bodyGate(value) {
+				continue
+			}
+			if err := op.body.VisitJSON(value, bodyOptions...); err != nil {
+				t.Errorf("%s: the gate accepted %s; kin-openapi refuses: %v", profiles[i], body, err)
+			}
+		}
+	})
+}
