@@ -48,7 +48,7 @@ func NewAdmin(cfg AdminConfig) (*Server, error) {
 	sum := sha256.Sum256([]byte(cfg.Token))
 	return build(Config{Store: cfg.Store, Authenticator: adminToken(sum), Logger: cfg.Logger, Routes: cfg.Routes,
 		CORSOrigins: []string{}},
-		surface{doc: doc, register: func(_ *Server, r routes, _ map[string]*operation, mws map[string][]echo.MiddlewareFunc) {
+		surface{doc: doc, register: func(_ *Server, r composingRouter, _ map[string]*operation, mws map[string][]echo.MiddlewareFunc) {
 			h := &adminHandler{store: cfg.Store, control: cfg.Control}
 			echoapi.RegisterHandlersWithOptions(r, h, echoapi.RegisterHandlersOptions{OperationMiddlewares: mws})
 		}})

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"math"
 	"reflect"
 	"slices"
 	"unicode/utf8"
@@ -22,8 +23,12 @@ type gate func(value any) bool
 
 // compileGate returns the gate of schema s, or nil when s uses a keyword the gate does not read
 // (then every value goes to kin-openapi).
-func compileGate(s *openapi3.Schema) gate {
-	if s == nil || !onlyGatedKeywords(s) || s.Type == nil || len(s.Type.Slice()) != 1 {
+func compileGate(s *openapi3.Schema) gate { return compileGateIn(s, nil) }
+
+// compileGateIn is compileGate below the object schemas being compiled (outer): a schema that
+// contains itself has no gate, rather than a compilation that never ends.
+func compileGateIn(s *openapi3.Schema, outer []*openapi3.Schema) gate {
+	if s == nil || slices.Contains(outer, s) || !onlyGatedKeywords(s) || s.Type == nil || len(s.Type.Slice()) != 1 {
 		return nil
 	}
 	switch t := s.Type.Slice()[0]; {
@@ -33,7 +38,7 @@ func compileGate(s *openapi3.Schema) gate {
 	case t == openapi3.TypeString && len(s.Properties) == 0 && len(s.Required) == 0:
 		return stringGate(s)
 	case t == openapi3.TypeObject && len(s.Enum) == 0 && s.MinLength == 0 && s.MaxLength == nil:
-		return objectGate(s)
+		return objectGate(s, append(outer, s))
 	}
 	return nil
 }
@@ -54,11 +59,14 @@ func onlyGatedKeywords(s *openapi3.Schema) bool {
 }
 
 // stringGate accepts a string in the enumeration, if any, whose length is within the bounds.
-// kin-openapi counts a string's length in UTF-16 code units; the gate counts bytes against the
-// maximum and runes against the minimum, never fewer and never more than kin-openapi does, so
-// that a string it accepts is one kin-openapi accepts (a long non-ASCII one near the maximum goes
-// to kin-openapi).
+// kin-openapi counts a string's length in code points (its check for UTF-16 surrogates never
+// fires on a decoded rune); the gate counts bytes against the maximum and runes against the
+// minimum, never fewer and never more than kin-openapi does, so that a string it accepts is one
+// kin-openapi accepts (a long non-ASCII one near the maximum goes to kin-openapi).
 func stringGate(s *openapi3.Schema) gate {
+	if s.MaxLength != nil && *s.MaxLength > math.MaxInt64 {
+		return nil // kin-openapi compares as int64: such a bound refuses every string
+	}
 	enum := make([]string, 0, len(s.Enum))
 	for _, e := range s.Enum {
 		v, ok := e.(string)
@@ -82,12 +90,12 @@ func stringGate(s *openapi3.Schema) gate {
 }
 
 // objectGate accepts an object whose every member is a property of s that its own gate accepts,
-// and that has every required member.
-func objectGate(s *openapi3.Schema) gate {
+// and that has every required member. outer holds s and the object schemas around it.
+func objectGate(s *openapi3.Schema, outer []*openapi3.Schema) gate {
 	props := make(map[string]gate, len(s.Properties))
 	for name, ref := range s.Properties {
 		if ref != nil && ref.Value != nil {
-			props[name] = compileGate(ref.Value) // nil: that member, when sent, goes to kin-openapi
+			props[name] = compileGateIn(ref.Value, outer) // nil: that member, when sent, goes to kin-openapi
 		}
 	}
 	required := s.Required

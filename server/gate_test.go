@@ -84,6 +84,7 @@ func TestCompileGateRefusesOtherKeywords(t *testing.T) {
 		"integer":              openapi3.NewIntegerSchema(),
 		"boolean with maxLen":  {Type: &openapi3.Types{openapi3.TypeBoolean}, MaxLength: &max},
 		"string with property": str().WithProperty("a", str()),
+		"maxLength past int64": func() *openapi3.Schema { s := str(); huge := uint64(1 << 63); s.MaxLength = &huge; return s }(),
 	} {
 		if compileGate(s) != nil {
 			t.Errorf("%s: compiled a gate", name)
@@ -91,6 +92,13 @@ func TestCompileGateRefusesOtherKeywords(t *testing.T) {
 	}
 	if compileGate(str().WithMaxLength(3).WithMinLength(1).WithEnum("ab", "abcd")) == nil {
 		t.Error("a string with an enumeration and bounds has no gate")
+	}
+	// A schema that contains itself compiles (its own member goes to kin-openapi).
+	self := openapi3.NewObjectSchema().WithProperty("name", str())
+	self.Properties["self"] = openapi3.NewSchemaRef("", self)
+	g := compileGate(self)
+	if g == nil || !g(map[string]any{"name": "a"}) || g(map[string]any{"self": map[string]any{}}) {
+		t.Error("a schema containing itself: want a gate accepting its plain members and sending the nested one to kin-openapi")
 	}
 }
 

@@ -52,9 +52,10 @@ func (x *exchange) Unwrap() http.ResponseWriter { return x.ResponseWriter }
 func requestOf(c echo.Context) *request {
 	x, ok := c.Response().Writer.(*exchange)
 	if !ok {
-		// Only reachable if echo was served other than through Server.ServeHTTP: a bug,
-		// answered as a 500.
-		panic(errNotWired("entry"))
+		// Only reachable if echo was served other than through Server.ServeHTTP: a bug. The
+		// entry layer itself calls this before its recovery, so net/http's recovery closes the
+		// connection.
+		panic(errNotWired("exchange (Server.ServeHTTP)"))
 	}
 	return &x.request
 }

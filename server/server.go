@@ -9,8 +9,9 @@
 //   - echo's router: an unknown path is 404, a method the path lacks 405;
 //   - the operation's pipeline (middleware.go): concurrency cap (503), authentication (401),
 //     per-tenant throttling (429), authorization from the contract's x-graph-permissions (403),
-//     then kin-openapi's validation of the parameters and of the body (validate.go; the body is
-//     read, decompressed and decoded once, by body.go: 415, 413, 400);
+//     then kin-openapi's validation of the parameters and of the body (validate.go, with the
+//     contract's yes/no gate in front of it, gate.go; the body is read, decompressed and
+//     decoded once, by body.go: 415, 413, 400);
 //   - the generated wrapper, which binds the parameters, and the handler (handler.go), which
 //     binds the validated body into the generated type, calls the store through the domain's
 //     mapping and answers with the generated entity.
@@ -137,7 +138,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	return build(cfg, surface{doc: doc, basePath: BasePath, permissions: true, probes: true,
-		register: func(s *Server, r routes, ops map[string]*operation, mws map[string][]echo.MiddlewareFunc) {
+		register: func(s *Server, r composingRouter, ops map[string]*operation, mws map[string][]echo.MiddlewareFunc) {
 			h := &handler{store: s.store, readRules: readRules(doc, ops)}
 			echoapi.RegisterHandlersWithOptions(r, h, echoapi.RegisterHandlersOptions{BaseURL: BasePath, OperationMiddlewares: mws})
 		}})
@@ -150,7 +151,7 @@ type surface struct {
 	basePath    string
 	permissions bool
 	probes      bool
-	register    func(s *Server, r routes, ops map[string]*operation, mws map[string][]echo.MiddlewareFunc)
+	register    func(s *Server, r composingRouter, ops map[string]*operation, mws map[string][]echo.MiddlewareFunc)
 }
 
 // build wires a server for the surface: the API's (New) or the admin API's (NewAdmin).
@@ -209,7 +210,7 @@ func build(cfg Config, surf surface) (*Server, error) {
 	if origins == nil {
 		origins = DefaultCORSOrigins
 	}
-	e.Use(once(s.entry, cors(origins)))
+	e.Use(globalLayers(s.entry, cors(origins)))
 
 	// methods records every route's methods, for the Allow header of a 405.
 	methods := map[string][]string{}
@@ -240,7 +241,7 @@ func build(cfg Config, surf surface) (*Server, error) {
 	if s.fold {
 		e.Pre(foldPath(apiPaths))
 	}
-	surf.register(s, routes{e}, ops, perOperation)
+	surf.register(s, composingRouter{e}, ops, perOperation)
 	// A 405's Allow lists the route's methods (echo's own would add OPTIONS), the contract's for
 	// the API. Echo also answers OPTIONS on any route with a bare 204 of its own; no route has
 	// an OPTIONS operation, so it gets the same 405 as any other method a route lacks.

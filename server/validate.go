@@ -17,9 +17,10 @@ import (
 )
 
 // kin-openapi validates every request against the contract: the parameters through
-// openapi3filter, the body through its schema, once body.go has decoded it. This file turns
-// kin's verdicts into the Graph messages the domain words (remoteassist.InvalidValue and its
-// kin).
+// openapi3filter, the body through its schema, once body.go has decoded it. A value the
+// contract's gate (gate.go) accepts is one kin-openapi would accept, and skips kin-openapi's
+// walk; every other value, and so every refusal, is kin-openapi's. This file turns kin's
+// verdicts into the Graph messages the domain words (remoteassist.InvalidValue and its kin).
 
 // paramOptions validate the parameters only: the body is validated on its own below, and the
 // security requirement is the pipeline's (see kinRoute).
