@@ -837,6 +837,13 @@ func (s *Store) commitOnce(batch []*op) (retry []*op) {
 			return nil
 		})
 	})
+	// An update that failed (on a damaged record, say) leaves no cached value of its tenant:
+	// the tenant's reads go to the file and find what the update found.
+	for _, o := range batch {
+		if o.err != nil && !o.probe && o.replace == nil {
+			s.cache.forget(o.tenant)
+		}
+	}
 	if err == nil {
 		s.committed.Store(txid)
 		// What the commit wrote, for the reads that follow: in batch order, so that the last

@@ -181,18 +181,24 @@ func (c *readCache) put(tenant string, st remoteassist.Settings, txid uint64) {
 
 // invalidate removes the entries of the tenants a write transaction writes.
 func (c *readCache) invalidate(updates []indexUpdate) {
+	for _, u := range updates {
+		c.forget(u.tenant)
+	}
+}
+
+// forget removes the tenant's entry, if any (with a hash collision, whichever tenant of that
+// hash the slot holds).
+func (c *readCache) forget(tenant string) {
 	if c == nil {
 		return
 	}
-	for _, u := range updates {
-		h := c.hash(u.tenant)
-		sh := &c.shards[h&c.mask]
-		sh.mu.Lock()
-		if i, ok := sh.m[h]; ok {
-			sh.remove(int(i)) // whichever tenant of that hash it holds
-		}
-		sh.mu.Unlock()
+	h := c.hash(tenant)
+	sh := &c.shards[h&c.mask]
+	sh.mu.Lock()
+	if i, ok := sh.m[h]; ok {
+		sh.remove(int(i))
 	}
+	sh.mu.Unlock()
 }
 
 // remove removes slot i, moving the last slot into its place.

@@ -671,3 +671,34 @@ func BenchmarkSettingsCached(b *testing.B) {
 		})
 	}
 }
+
+// TestReadCacheForgetsAFailedUpdate: once the store has found damage, an update that finds a
+// cached tenant's record damaged too fails, and the tenant's reads then fail as the update did
+// instead of answering the cached value (a GET 200 beside a PATCH 500).
+func TestReadCacheForgetsAFailedUpdate(t *testing.T) {
+	s, path, want, _, _ := openDamageable(t, 200)
+	first, victim := tenantName(45), tenantName(123)
+	pages, ps := reachableOpen(t, s) // while the file still checks
+	damageRecord := func(tenant string) {
+		t.Helper()
+		_, off := leafOf(t, pages, ps, tenant)
+		flipAt(t, path, off+1, 0x02) // blockChat's bit
+	}
+	damageRecord(first)
+	if _, err := s.Settings(t.Context(), first); !errors.Is(err, ErrDamaged) {
+		t.Fatalf("the first damaged tenant reads %v; want ErrDamaged", err)
+	}
+	if got, err := s.Settings(t.Context(), victim); err != nil || got != want[victim] {
+		t.Fatalf("%s reads %+v, %v", victim, got, err)
+	}
+	if _, _, ok := s.cache.peek(victim); !ok {
+		t.Fatal("the intact tenant read after the first damage was not cached")
+	}
+	damageRecord(victim)
+	if _, err := s.UpdateSettings(t.Context(), victim, remoteassist.Patch{BlockChat: ptr(true)}); !errors.Is(err, ErrDamaged) {
+		t.Fatalf("the update of the damaged record: %v; want ErrDamaged", err)
+	}
+	if got, err := s.Settings(t.Context(), victim); !errors.Is(err, ErrDamaged) {
+		t.Errorf("after the update failed on its damaged record, the tenant reads %+v, %v; want ErrDamaged", got, err)
+	}
+}
