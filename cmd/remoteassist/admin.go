@@ -215,11 +215,6 @@ func (f *adminConn) adminToken() (string, error) {
 	return "", usageError{fmt.Errorf("no admin token: pass --admin-token, set REMOTEASSIST_ADMIN_TOKEN, or pass --data DIR, the data directory of the serve --admin-addr (none in %s)", f.data)}
 }
 
-// context bounds a command's requests by --timeout.
-func (c *adminClient) context(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, c.timeout)
-}
-
 // runAdminClear runs a command of fs that takes nothing but the connection's flags and makes one
 // call, which answers 204 No Content, printing nothing: "fault clear", "journal clear".
 func runAdminClear(ctx context.Context, fs *flag.FlagSet, args []string,
@@ -233,10 +228,16 @@ func runAdminClear(ctx context.Context, fs *flag.FlagSet, args []string,
 	if err != nil {
 		return err
 	}
-	ctx, cancel := c.context(ctx)
+	return c.do(ctx, http.StatusNoContent, call)
+}
+
+// do makes one call, bounded by --timeout, and returns nil when it got the status want, else
+// the line to show (expect).
+func (c *adminClient) do(ctx context.Context, want int, call func(context.Context, *apiclient.ClientWithResponses) (adminResponse, error)) error {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	res, err := call(ctx, c.api)
-	return c.expect(res, err, http.StatusNoContent)
+	return c.expect(res, err, want)
 }
 
 // adminResponse is what every generated response has.
@@ -282,10 +283,12 @@ func (c *adminClient) unexpected(res adminResponse) error {
 // all of them time out, fail and refuse an answer without its body alike.
 func fetch[R adminResponse, T any](ctx context.Context, c *adminClient, want int,
 	call func(context.Context, *apiclient.ClientWithResponses) (R, error), body func(R) *T) (*T, error) {
-	ctx, cancel := c.context(ctx)
-	defer cancel()
-	res, err := call(ctx, c.api)
-	if err := c.expect(res, err, want); err != nil {
+	var res R
+	if err := c.do(ctx, want, func(ctx context.Context, api *apiclient.ClientWithResponses) (adminResponse, error) {
+		var err error
+		res, err = call(ctx, api)
+		return res, err
+	}); err != nil {
 		return nil, err
 	}
 	if v := body(res); v != nil {

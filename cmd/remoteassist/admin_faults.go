@@ -291,10 +291,9 @@ The rule stops applying at once; the others keep theirs. Prints nothing.
 	if err != nil {
 		return err
 	}
-	ctx, cancel := c.context(ctx)
-	defer cancel()
-	res, err := c.api.DeleteFaultWithResponse(ctx, pos[0])
-	return c.expect(res, err, http.StatusNoContent)
+	return c.do(ctx, http.StatusNoContent, func(ctx context.Context, api *apiclient.ClientWithResponses) (adminResponse, error) {
+		return api.DeleteFaultWithResponse(ctx, pos[0])
+	})
 }
 
 func runAdminFaultClear(ctx context.Context, args []string, stdout io.Writer) error {

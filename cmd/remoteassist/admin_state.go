@@ -154,14 +154,12 @@ With several replicas on one PostgreSQL, every replica sees it at once. Prints n
 	if err != nil {
 		return err
 	}
-	ctx, cancel := c.context(ctx)
-	defer cancel()
-	if *all {
-		res, err := c.api.ResetAllTenantsWithResponse(ctx)
-		return c.expect(res, err, http.StatusNoContent)
-	}
-	res, err := c.api.ResetTenantSettingsWithResponse(ctx, pos[0])
-	return c.expect(res, err, http.StatusNoContent)
+	return c.do(ctx, http.StatusNoContent, func(ctx context.Context, api *apiclient.ClientWithResponses) (adminResponse, error) {
+		if *all {
+			return api.ResetAllTenantsWithResponse(ctx)
+		}
+		return api.ResetTenantSettingsWithResponse(ctx, pos[0])
+	})
 }
 
 func runAdminSnapshotExport(ctx context.Context, args []string, stdout io.Writer) error {
@@ -248,8 +246,7 @@ whole, naming the tenant and the property, and nothing changes. Prints nothing.
 	if err != nil {
 		return err
 	}
-	ctx, cancel := c.context(ctx)
-	defer cancel()
-	res, err := c.api.ImportSnapshotWithBodyWithResponse(ctx, "application/json", bytes.NewReader(body))
-	return c.expect(res, err, http.StatusNoContent)
+	return c.do(ctx, http.StatusNoContent, func(ctx context.Context, api *apiclient.ClientWithResponses) (adminResponse, error) {
+		return api.ImportSnapshotWithBodyWithResponse(ctx, "application/json", bytes.NewReader(body))
+	})
 }
