@@ -65,40 +65,50 @@ var (
 		Message: "The service is shutting down. Retry later."}
 )
 
-// enterCaller takes a place among the tenant's and the token's requests in flight. The
-// returned function gives it back.
-func (a *admission) enterCaller(tenant, token string) (func(), error) {
+// enterCaller takes a place among the tenant's and the token's requests in flight, which
+// leaveCaller gives back. Methods rather than a returned release function: a closure over the
+// two keys would be an allocation on every request.
+func (a *admission) enterCaller(tenant, token string) error {
 	if a.perTenant == 0 {
-		return func() {}, nil
+		return nil
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.tenants[tenant] >= a.perTenant || a.tokens[token] >= a.perToken {
-		return nil, errCallerShare
+		return errCallerShare
 	}
 	a.tenants[tenant]++
 	a.tokens[token]++
-	return func() {
-		a.mu.Lock()
-		defer a.mu.Unlock()
-		if a.tenants[tenant]--; a.tenants[tenant] <= 0 {
-			delete(a.tenants, tenant)
-		}
-		if a.tokens[token]--; a.tokens[token] <= 0 {
-			delete(a.tokens, token)
-		}
-	}, nil
+	return nil
 }
 
-// enter takes a global slot; the returned function gives it back.
-func (a *admission) enter() (func(), error) {
+// leaveCaller gives back the place enterCaller took for tenant and token.
+func (a *admission) leaveCaller(tenant, token string) {
+	if a.perTenant == 0 {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.tenants[tenant]--; a.tenants[tenant] <= 0 {
+		delete(a.tenants, tenant)
+	}
+	if a.tokens[token]--; a.tokens[token] <= 0 {
+		delete(a.tokens, token)
+	}
+}
+
+// enter takes a global slot, which leave gives back.
+func (a *admission) enter() error {
 	n := a.inFlight.Add(1)
 	if a.max > 0 && n > a.max {
 		a.inFlight.Add(-1)
-		return nil, errBusy
+		return errBusy
 	}
-	return func() { a.inFlight.Add(-1) }, nil
+	return nil
 }
+
+// leave gives back the global slot enter took.
+func (a *admission) leave() { a.inFlight.Add(-1) }
 
 // readBody reads the request body under the body deadline; a body the client does not finish
 // sending in time is ETIMEOUT, and one cut short by Drain is EUNAVAILABLE.
@@ -131,8 +141,6 @@ func (a *admission) readBody(w http.ResponseWriter, req *http.Request, maxBody i
 	return nil, err
 }
 
-// drain cuts short the body reads in progress and refuses new ones, for a shutdown that must
-// not wait on slow clients.
 // isDraining reports whether drain was called: the server is shutting down.
 func (a *admission) isDraining() bool {
 	a.mu.Lock()
@@ -140,6 +148,8 @@ func (a *admission) isDraining() bool {
 	return a.draining
 }
 
+// drain cuts short the body reads in progress and refuses new ones, for a shutdown that must
+// not wait on slow clients.
 func (a *admission) drain() {
 	a.mu.Lock()
 	defer a.mu.Unlock()

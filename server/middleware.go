@@ -210,11 +210,10 @@ func (s *Server) pipeline(op *operation) echo.MiddlewareFunc {
 			if len(op.permissions) > 0 && !st.principal.HasAny(op.permissions) {
 				return forbidden(op, st.principal)
 			}
-			leave, err := s.admission.enterCaller(st.principal.Tenant, token)
-			if err != nil {
+			if err := s.admission.enterCaller(st.principal.Tenant, token); err != nil {
 				return err
 			}
-			defer leave()
+			defer s.admission.leaveCaller(st.principal.Tenant, token)
 			var data []byte
 			if op.body != nil {
 				data, err = s.admission.readBody(c.Response().Writer, req, s.maxBody)
@@ -228,11 +227,10 @@ func (s *Server) pipeline(op *operation) echo.MiddlewareFunc {
 					return err
 				}
 			}
-			release, err := s.admission.enter()
-			if err != nil {
+			if err := s.admission.enter(); err != nil {
 				return err
 			}
-			defer release()
+			defer s.admission.leave()
 			if err := validateParams(c, op, s.fold); err != nil {
 				return err
 			}
