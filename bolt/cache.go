@@ -214,22 +214,32 @@ func (sh *cacheShard) remove(i int) {
 }
 
 // clear removes every entry.
-func (c *readCache) clear() { c.empty(false) }
+func (c *readCache) clear() { c.eachShard((*cacheShard).reset) }
 
 // close removes every entry and refuses every later one.
-func (c *readCache) close() { c.empty(true) }
+func (c *readCache) close() {
+	c.eachShard(func(sh *cacheShard) {
+		sh.reset()
+		sh.closed = true
+	})
+}
 
-func (c *readCache) empty(closing bool) {
+// eachShard calls f with each shard, under the shard's lock.
+func (c *readCache) eachShard(f func(*cacheShard)) {
 	if c == nil {
 		return
 	}
 	for i := range c.shards {
 		sh := &c.shards[i]
 		sh.mu.Lock()
-		clear(sh.m)
-		clear(sh.slots)
-		sh.slots, sh.hand = sh.slots[:0], 0
-		sh.closed = sh.closed || closing
+		f(sh)
 		sh.mu.Unlock()
 	}
+}
+
+// reset removes the shard's entries, keeping its memory; the caller holds its lock.
+func (sh *cacheShard) reset() {
+	clear(sh.m)
+	clear(sh.slots)
+	sh.slots, sh.hand = sh.slots[:0], 0
 }
