@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -362,6 +363,54 @@ func TestAdminJournalAndFindings(t *testing.T) {
 
 // TestAdminRefusesBeyondItsBounds: what the admin contract bounds, kin-openapi refuses with a
 // Graph 400 naming the value, and the refused request changes nothing; the bound itself is taken.
+// TestAdminSnapshotRoundTrip: what the admin API exports it takes back, although the export of
+// a few thousand tenants is many times the API's body limit; beyond the admin API's own limit
+// an import is Graph's 413 and changes nothing.
+func TestAdminSnapshotRoundTrip(t *testing.T) {
+	c := newControlled(t, control.Options{})
+	all := make(map[string]remoteassist.Settings)
+	for i := range 2000 {
+		tenant := fmt.Sprintf("tenant-%04d", i)
+		s := remoteassist.DefaultSettings(tenant)
+		s.BlockChat, s.RemoteAssistanceState = i%2 == 0, remoteassist.StateEnabled
+		all[tenant] = s
+	}
+	if err := c.store.ReplaceAllSettings(t.Context(), all); err != nil {
+		t.Fatal(err)
+	}
+	status, _, exported := c.call(t, http.MethodGet, "/admin/snapshot", "")
+	if status != http.StatusOK || len(exported) <= server.DefaultMaxBodyBytes {
+		t.Fatalf("export: %d, %d bytes; want 200 and more than the API's body limit, %d", status, len(exported), server.DefaultMaxBodyBytes)
+	}
+	if status, _, _ := c.call(t, http.MethodDelete, "/admin/tenants", ""); status != http.StatusNoContent {
+		t.Fatalf("reset all: %d", status)
+	}
+	if status, _, body := c.call(t, http.MethodPut, "/admin/snapshot", string(exported)); status != http.StatusNoContent {
+		t.Fatalf("import of the export (%d bytes): %d %s", len(exported), status, body)
+	}
+	if got, _ := c.store.AllSettings(t.Context()); !maps.Equal(got, all) {
+		t.Errorf("after the round trip the store holds %d tenants, want the %d exported", len(got), len(all))
+	}
+
+	// An admin API whose limit the snapshot exceeds.
+	store := memory.New()
+	small, err := server.NewAdmin(server.AdminConfig{Store: store, Control: control.New(control.Options{}), Token: adminTokenValue,
+		MaxBodyBytes: int64(len(exported) - 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(small)
+	t.Cleanup(ts.Close)
+	over := &controlled{admin: ts.URL, store: store}
+	status, _, body := over.call(t, http.MethodPut, "/admin/snapshot", string(exported))
+	if code, _, _ := graphCode(t, body); status != http.StatusRequestEntityTooLarge || code != "RequestEntityTooLarge" {
+		t.Errorf("import over the admin limit: %d %s, want 413", status, body)
+	}
+	if got, _ := store.AllSettings(t.Context()); len(got) != 0 {
+		t.Errorf("a refused import changed the store: %d tenants", len(got))
+	}
+}
+
 func TestAdminRefusesBeyondItsBounds(t *testing.T) {
 	c := newControlled(t, control.Options{})
 	tok := c.api.token("contoso", readWriteConfig)

@@ -147,6 +147,7 @@ func TestServeRefusals(t *testing.T) {
 		{name: "admin token too short", args: []string{"--admin-addr", "127.0.0.1:0", "--admin-token", "short"}, want: "--admin-token: want at least 16 characters"},
 		{name: "REMOTEASSIST_ADMIN_TOKEN without admin-addr", env: map[string]string{"REMOTEASSIST_ADMIN_TOKEN": "0123456789abcdef0123"}, want: "--admin-token without --admin-addr"},
 		{name: "zero journal", args: []string{"--journal-size", "0"}, want: "--journal-size 0: want a positive number"},
+		{name: "zero admin body", args: []string{"--admin-max-body", "0"}, want: "--admin-max-body 0: want a positive number of bytes"},
 		{name: "journal over the cap", args: []string{"--journal-size", "1000001"}, want: "--journal-size 1000001: want a positive number, at most 1000000"},
 		{name: "REMOTEASSIST_FAULT_PREFER not a boolean", env: map[string]string{"REMOTEASSIST_FAULT_PREFER": "on"}, want: `REMOTEASSIST_FAULT_PREFER "on": want true or false`},
 		{name: "zero shutdown grace", args: []string{"--shutdown-grace", "0s"}, want: "--shutdown-grace 0s: want a positive duration"},

@@ -182,7 +182,9 @@ type ClientInterface interface {
 	//
 	// Afterwards the tenants of the snapshot hold its settings and every other tenant reads
 	// the defaults. A snapshot with a value out of the contract is refused whole, naming the
-	// tenant and the property, and nothing is applied.
+	// tenant and the property, and nothing is applied. The body may hold up to the admin
+	// listener's limit (`serve --admin-max-body`, 64 MiB by default, before and after
+	// decompression: the export of about 500,000 tenants); a larger one is refused with 413.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -193,7 +195,9 @@ type ClientInterface interface {
 	//
 	// Afterwards the tenants of the snapshot hold its settings and every other tenant reads
 	// the defaults. A snapshot with a value out of the contract is refused whole, naming the
-	// tenant and the property, and nothing is applied.
+	// tenant and the property, and nothing is applied. The body may hold up to the admin
+	// listener's limit (`serve --admin-max-body`, 64 MiB by default, before and after
+	// decompression: the export of about 500,000 tenants); a larger one is refused with 413.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -431,7 +435,9 @@ func (c *Client) ExportSnapshot(ctx context.Context, reqEditors ...RequestEditor
 //
 // Afterwards the tenants of the snapshot hold its settings and every other tenant reads
 // the defaults. A snapshot with a value out of the contract is refused whole, naming the
-// tenant and the property, and nothing is applied.
+// tenant and the property, and nothing is applied. The body may hold up to the admin
+// listener's limit (`serve --admin-max-body`, 64 MiB by default, before and after
+// decompression: the export of about 500,000 tenants); a larger one is refused with 413.
 //
 // Takes any type of body and a specified content type.
 //
@@ -452,7 +458,9 @@ func (c *Client) ImportSnapshotWithBody(ctx context.Context, contentType string,
 //
 // Afterwards the tenants of the snapshot hold its settings and every other tenant reads
 // the defaults. A snapshot with a value out of the contract is refused whole, naming the
-// tenant and the property, and nothing is applied.
+// tenant and the property, and nothing is applied. The body may hold up to the admin
+// listener's limit (`serve --admin-max-body`, 64 MiB by default, before and after
+// decompression: the export of about 500,000 tenants); a larger one is refused with 413.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1403,7 +1411,9 @@ type ClientWithResponsesInterface interface {
 	//
 	// Afterwards the tenants of the snapshot hold its settings and every other tenant reads
 	// the defaults. A snapshot with a value out of the contract is refused whole, naming the
-	// tenant and the property, and nothing is applied.
+	// tenant and the property, and nothing is applied. The body may hold up to the admin
+	// listener's limit (`serve --admin-max-body`, 64 MiB by default, before and after
+	// decompression: the export of about 500,000 tenants); a larger one is refused with 413.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -1414,7 +1424,9 @@ type ClientWithResponsesInterface interface {
 	//
 	// Afterwards the tenants of the snapshot hold its settings and every other tenant reads
 	// the defaults. A snapshot with a value out of the contract is refused whole, naming the
-	// tenant and the property, and nothing is applied.
+	// tenant and the property, and nothing is applied. The body may hold up to the admin
+	// listener's limit (`serve --admin-max-body`, 64 MiB by default, before and after
+	// decompression: the export of about 500,000 tenants); a larger one is refused with 413.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3490,7 +3502,9 @@ func (c *ClientWithResponses) ExportSnapshotWithResponse(ctx context.Context, re
 //
 // Afterwards the tenants of the snapshot hold its settings and every other tenant reads
 // the defaults. A snapshot with a value out of the contract is refused whole, naming the
-// tenant and the property, and nothing is applied.
+// tenant and the property, and nothing is applied. The body may hold up to the admin
+// listener's limit (`serve --admin-max-body`, 64 MiB by default, before and after
+// decompression: the export of about 500,000 tenants); a larger one is refused with 413.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -3507,7 +3521,9 @@ func (c *ClientWithResponses) ImportSnapshotWithBodyWithResponse(ctx context.Con
 //
 // Afterwards the tenants of the snapshot hold its settings and every other tenant reads
 // the defaults. A snapshot with a value out of the contract is refused whole, naming the
-// tenant and the property, and nothing is applied.
+// tenant and the property, and nothing is applied. The body may hold up to the admin
+// listener's limit (`serve --admin-max-body`, 64 MiB by default, before and after
+// decompression: the export of about 500,000 tenants); a larger one is refused with 413.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
