@@ -120,11 +120,24 @@ func TypeProblem(expected, got string) string { return "expected " + expected + 
 // NullProblem says that the value may not be null.
 const NullProblem = "null is not allowed"
 
-// UnknownProperty is the EINVALID error for a body property the entity does not have.
-func UnknownProperty(name string, allowed []string) *Error {
+// UnknownProperty is the EINVALID error for a body property that the object holding it, of the
+// type typeName ("" when it has no name), does not have; allowed lists those it has.
+func UnknownProperty(name, typeName string, allowed []string) *Error {
 	name = Clip(name, 64)
-	return &Error{Code: EINVALID, Target: name, Message: "Property '" + name +
-		"' does not exist on type 'microsoft.graph.remoteAssistanceSettings'. Allowed properties: " + strings.Join(allowed, ", ") + "."}
+	msg := "Property '" + name + "' does not exist"
+	if typeName != "" {
+		msg += " on type '" + typeName + "'"
+	}
+	if len(allowed) > 0 {
+		msg += ". Allowed properties: " + strings.Join(allowed, ", ")
+	}
+	return &Error{Code: EINVALID, Target: name, Message: msg + "."}
+}
+
+// MissingProperty is the EINVALID error for a body that leaves out a property it requires.
+func MissingProperty(name string) *Error {
+	name = Clip(name, 64)
+	return &Error{Code: EINVALID, Target: name, Message: "Property '" + name + "' is required."}
 }
 
 // DuplicateProperty is the EINVALID error for a body naming a property more than once.

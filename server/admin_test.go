@@ -363,6 +363,36 @@ func TestAdminJournalAndFindings(t *testing.T) {
 
 // TestAdminRefusesBeyondItsBounds: what the admin contract bounds, kin-openapi refuses with a
 // Graph 400 naming the value, and the refused request changes nothing; the bound itself is taken.
+// TestAdminRefusalsNameTheirObject: a body's unknown or missing property is told in the words
+// of the object that holds it, its type and its properties, wherever in the body it is.
+func TestAdminRefusalsNameTheirObject(t *testing.T) {
+	c := newControlled(t, control.Options{})
+	for _, tc := range []struct {
+		name, path, body string
+		target, message  string
+	}{
+		{"unknown at the top", "/admin/snapshot", `{"tenants":{"x":{"blockChat":true}},"extra":1}`,
+			"extra", "Property 'extra' does not exist on type 'Snapshot'. Allowed properties: tenants."},
+		{"unknown in a tenant's settings", "/admin/snapshot", `{"tenants":{"x":{"BlockChat":true}}}`,
+			"tenants/x/BlockChat", "Property 'tenants/x/BlockChat' does not exist on type 'microsoft.graph.remoteAssistanceSettings'. " +
+				"Allowed properties: @odata.context, @odata.type, allowSessionsToUnenrolledDevices, blockChat, id, remoteAssistanceState."},
+		{"missing", "/admin/snapshot", `{}`, "tenants", "Property 'tenants' is required."},
+		{"unknown in a rule's match", "/admin/faults", `{"match":{"foo":1},"effect":{"status":500}}`,
+			"match/foo", "Property 'match/foo' does not exist on type 'FaultMatch'. Allowed properties: app, method, operation, tenant."},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			method := http.MethodPut
+			if tc.path == "/admin/faults" {
+				method = http.MethodPost
+			}
+			status, _, body := c.call(t, method, tc.path, tc.body)
+			if code, msg, target := graphCode(t, body); status != http.StatusBadRequest || code != "BadRequest" || target != tc.target || msg != tc.message {
+				t.Errorf("%d %s\nwant 400 with target %q and message %q", status, body, tc.target, tc.message)
+			}
+		})
+	}
+}
+
 // TestAdminSnapshotRoundTrip: what the admin API exports it takes back, although the export of
 // a few thousand tenants is many times the API's body limit; beyond the admin API's own limit
 // an import is Graph's 413 and changes nothing.

@@ -27,11 +27,11 @@ type operation struct {
 	// plain are the operation's parameters when every one is a plain string (see plainParams),
 	// nil otherwise: then only kin-openapi's request validation reads them.
 	plain []plainParam
-	// body is the schema of the request body, nil when the operation takes none; properties
-	// lists its property names, sorted, for messages.
+	// body is the schema of the request body, nil when the operation takes none.
 	body         *openapi3.Schema
 	bodyRequired bool
-	properties   []string
+	// types name the document's object schemas, for messages (typeNames).
+	types map[*openapi3.Schema]string
 	// bodyGate accepts a body kin-openapi would (gate.go); nil: kin-openapi validates every one.
 	bodyGate gate
 	// success is the status of the operation's answer when it succeeds: its first 2xx response
@@ -48,6 +48,7 @@ type operation struct {
 // the server relies on, so that a broken contract stops the server at start-up.
 func compileContract(doc *openapi3.T, needPermissions bool) (map[string]*operation, error) {
 	ops := make(map[string]*operation)
+	types := typeNames(doc)
 	for path, item := range doc.Paths.Map() {
 		for method, o := range item.Operations() {
 			if o.OperationID == "" {
@@ -91,7 +92,7 @@ func compileContract(doc *openapi3.T, needPermissions bool) (map[string]*operati
 				op.body = mt.Schema.Value
 				op.bodyGate = compileGate(op.body)
 				op.bodyRequired = rb.Value.Required
-				op.properties = propertyNames(op.body)
+				op.types = types
 			}
 			ops[o.OperationID] = op
 		}
@@ -123,6 +124,26 @@ func permissions(o *openapi3.Operation) ([]string, error) {
 		perms = append(perms, s)
 	}
 	return perms, nil
+}
+
+// typeNames names the document's object schemas as a refusal's message does: a schema with an
+// '@odata.type' of one value, '#T', is of the Graph type T (as Graph's messages name it, whatever
+// the schema's own name, such as an update's); any other, by its name among the components.
+func typeNames(doc *openapi3.T) map[*openapi3.Schema]string {
+	names := make(map[*openapi3.Schema]string)
+	for name, ref := range doc.Components.Schemas {
+		s := ref.Value
+		if s == nil || len(s.Properties) == 0 {
+			continue
+		}
+		names[s] = name
+		if t := s.Properties["@odata.type"]; t != nil && t.Value != nil && len(t.Value.Enum) == 1 {
+			if v, ok := t.Value.Enum[0].(string); ok && strings.HasPrefix(v, "#") {
+				names[s] = v[1:]
+			}
+		}
+	}
+	return names
 }
 
 // propertyNames lists the properties of an object schema, sorted.

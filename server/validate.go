@@ -100,7 +100,7 @@ func validateBody(ctx context.Context, data []byte, op *operation, fold bool) (a
 	if err := op.body.VisitJSON(value, bodyOptions...); err != nil {
 		var se *openapi3.SchemaError
 		if errors.As(err, &se) {
-			return nil, failSchema, describeSchemaError(se, "property", "", op.properties)
+			return nil, failSchema, describeSchemaError(se, "property", "", op.types)
 		}
 		return nil, failSchema, &remoteassist.Error{Code: remoteassist.EINVALID, Message: "The request body does not match the contract.", Err: err}
 	}
@@ -125,9 +125,9 @@ func describeParamError(re *openapi3filter.RequestError) error {
 
 // describeSchemaError turns kin-openapi's schema error into a Graph message that names the
 // offending property or parameter and, for enumerations, the allowed values. kin's own message
-// is not used: it can render the whole schema. allowed lists the properties of the body's
-// schema, for an unknown one.
-func describeSchemaError(se *openapi3.SchemaError, kind, name string, allowed []string) error {
+// is not used: it can render the whole schema. types name the body's object schemas (typeNames),
+// for an unknown property.
+func describeSchemaError(se *openapi3.SchemaError, kind, name string, types map[*openapi3.Schema]string) error {
 	path := strings.Join(se.JSONPointer(), "/")
 	target := name
 	if target == "" {
@@ -145,7 +145,11 @@ func describeSchemaError(se *openapi3.SchemaError, kind, name string, allowed []
 		return remoteassist.InvalidValue(kind, target, remoteassist.NullProblem)
 	case "additionalProperties", "properties":
 		if unknown := unknownProperty(se); unknown != "" {
-			return remoteassist.UnknownProperty(strings.TrimPrefix(path+"/"+unknown, "/"), allowed)
+			return remoteassist.UnknownProperty(strings.TrimPrefix(path+"/"+unknown, "/"), types[se.Schema], propertyNames(se.Schema))
+		}
+	case "required":
+		if target != "" {
+			return remoteassist.MissingProperty(target)
 		}
 	}
 	return remoteassist.InvalidValue(kind, target, "")
