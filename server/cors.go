@@ -31,17 +31,30 @@ var corsExposeHeaders = []string{"request-id", "client-request-id", "Retry-After
 // corsMaxAge is how long a browser may keep a preflight's answer, in seconds.
 const corsMaxAge = 600
 
-// cors returns the CORS layer for the allowed origins; none means no CORS.
-func cors(origins []string) echo.MiddlewareFunc {
+// cors returns the CORS layer for the allowed origins; none means no CORS. allowed gives a
+// route's methods, as its 405's Allow header lists them.
+func cors(origins []string, allowed func(route string) string) echo.MiddlewareFunc {
 	if len(origins) == 0 {
 		return nil
 	}
-	return middleware.CORSWithConfig(middleware.CORSConfig{
+	layer := middleware.CORSWithConfig(middleware.CORSConfig{
 		Skipper:       func(c echo.Context) bool { return c.Request().Header.Get("Origin") == "" },
 		AllowOrigins:  origins,
-		AllowMethods:  []string{http.MethodGet, http.MethodHead, http.MethodPatch},
 		AllowHeaders:  corsAllowHeaders,
 		ExposeHeaders: corsExposeHeaders,
 		MaxAge:        corsMaxAge,
 	})
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		h := layer(next)
+		return func(c echo.Context) error {
+			// A preflight is told the methods of the route, which echo's CORS takes from what its
+			// router found for the path when no method matched. Every route has an OPTIONS of its
+			// own (server.go), so the router found nothing to say: without this, a preflight would
+			// be told a fixed list, with methods the route answers with 405.
+			if c.Request().Method == http.MethodOptions {
+				c.Set(echo.ContextKeyHeaderAllow, allowed(c.Path()))
+			}
+			return h(c)
+		}
+	}
 }

@@ -210,7 +210,7 @@ func build(cfg Config, surf surface) (*Server, error) {
 	if origins == nil {
 		origins = DefaultCORSOrigins
 	}
-	e.Use(globalLayers(s.entry, cors(origins)))
+	e.Use(globalLayers(s.entry, cors(origins, s.allowed)))
 
 	// methods records every route's methods, for the Allow header of a 405.
 	methods := map[string][]string{}
@@ -252,6 +252,14 @@ func build(cfg Config, surf surface) (*Server, error) {
 		e.OPTIONS(path, func(echo.Context) error { return echo.ErrMethodNotAllowed })
 	}
 	return s, nil
+}
+
+// allowed is the Allow header of a 405 on route: its methods, comma-separated.
+func (s *Server) allowed(route string) string {
+	if allow := s.allow[route]; len(allow) > 0 {
+		return allow[0]
+	}
+	return ""
 }
 
 // echoPath writes a contract path ("/admin/faults/{id}") as an echo route ("/admin/faults/:id").
