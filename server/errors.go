@@ -84,7 +84,7 @@ func (s *Server) writeError(c echo.Context, st *request, err error) {
 		return
 	}
 	req := c.Request()
-	domainErr := toDomainError(err, req)
+	domainErr := s.toDomainError(err, req)
 	ge, ok := graphErrors[domainErr.Code]
 	if !ok {
 		ge = graphErrors[remoteassist.EINTERNAL]
@@ -183,7 +183,7 @@ func (s *Server) echoErrorHandler(err error, c echo.Context) {
 // away becomes codeClientClosed, whatever a lower layer made of it; domain errors pass through;
 // echo's routing errors get their codes; everything else becomes EINTERNAL. A context.Canceled
 // while the request's own context is still live is not the client's doing: it stays EINTERNAL.
-func toDomainError(err error, req *http.Request) *remoteassist.Error {
+func (s *Server) toDomainError(err error, req *http.Request) *remoteassist.Error {
 	if errors.Is(err, context.Canceled) && req.Context().Err() != nil {
 		return &remoteassist.Error{Code: codeClientClosed, Message: "The client closed the request.", Err: err}
 	}
@@ -198,7 +198,7 @@ func toDomainError(err error, req *http.Request) *remoteassist.Error {
 	if errors.As(err, &he) {
 		switch he.Code {
 		case http.StatusNotFound:
-			return remoteassist.Errorf(remoteassist.ENOTFOUND, "Resource not found for the segment '%s'.", lastSegment(req.URL.Path))
+			return remoteassist.Errorf(remoteassist.ENOTFOUND, "Resource not found for the segment '%s'.", s.unresolvedSegment(req.URL.Path))
 		case http.StatusMethodNotAllowed:
 			return remoteassist.Errorf(remoteassist.EMETHOD, "The HTTP method '%s' is not allowed on this resource.", remoteassist.Clip(req.Method, 32))
 		case http.StatusBadRequest:
@@ -214,15 +214,29 @@ func toDomainError(err error, req *http.Request) *remoteassist.Error {
 	return remoteassist.Internal(err)
 }
 
-// lastSegment returns the last segment of path, cut short so that a hostile path cannot make
-// error messages large.
-func lastSegment(path string) string {
-	seg := path
-	for len(seg) > 1 && seg[len(seg)-1] == '/' {
-		seg = seg[:len(seg)-1]
+// unresolvedSegment is the segment of path where it leaves every route, as Graph names it in
+// a 404: the first segment no route has at its place, after the longest run of segments some
+// route shares with path (a route's parameter takes any segment). A path that leaves no route
+// that way (a route's prefix, or one with an empty segment such as a trailing slash) is named by
+// its last segment. The name is cut short, so that a hostile path cannot make messages large.
+func (s *Server) unresolvedSegment(path string) string {
+	segs := strings.Split(strings.Trim(path, "/"), "/")
+	matched := 0
+	for _, route := range s.routeSegments {
+		n := 0
+		for n < len(segs) && n < len(route) && segmentMatches(route[n], segs[n], s.fold) {
+			n++
+		}
+		matched = max(matched, n)
 	}
-	if i := strings.LastIndexByte(seg, '/'); i >= 0 {
-		seg = seg[i+1:]
+	seg := segs[len(segs)-1]
+	if matched < len(segs) && segs[matched] != "" {
+		seg = segs[matched]
 	}
 	return remoteassist.Clip(seg, 64)
+}
+
+// segmentMatches reports whether a route's segment (echo's: ":name" a parameter) takes seg.
+func segmentMatches(route, seg string, fold bool) bool {
+	return strings.HasPrefix(route, ":") || route == seg || fold && strings.EqualFold(route, seg)
 }

@@ -125,6 +125,8 @@ type Server struct {
 	control *control.Control
 	// allow is the Allow header of a 405, by route path.
 	allow map[string][]string
+	// routeSegments are the routes' paths, split at '/', for a 404's message (unresolvedSegment).
+	routeSegments [][]string
 }
 
 // New wires the API: the layers, the handlers and the routes, in the order the package
@@ -249,6 +251,7 @@ func build(cfg Config, surf surface) (*Server, error) {
 	for path, m := range methods {
 		slices.Sort(m)
 		s.allow[path] = []string{strings.Join(m, ", ")}
+		s.routeSegments = append(s.routeSegments, strings.Split(strings.Trim(path, "/"), "/"))
 		e.OPTIONS(path, func(echo.Context) error { return echo.ErrMethodNotAllowed })
 	}
 	return s, nil

@@ -210,7 +210,12 @@ func TestRejectedRequests(t *testing.T) {
 		{name: "POST", method: http.MethodPost, body: `{"blockChat":false}`, status: 405, code: "MethodNotAllowed", wantAllow: "GET, PATCH"},
 		{name: "OPTIONS", method: http.MethodOptions, status: 405, code: "MethodNotAllowed", mentions: []string{"OPTIONS"}, wantAllow: "GET, PATCH"},
 		{name: "unknown path", method: http.MethodGet, path: "/beta/deviceManagement/nothingHere", status: 404, code: "ResourceNotFound", mentions: []string{"nothingHere"}},
-		{name: "unknown root path", method: http.MethodGet, path: "/v1.0/deviceManagement/remoteAssistanceSettings", status: 404, code: "ResourceNotFound"},
+		{name: "unknown root path", method: http.MethodGet, path: "/v1.0/deviceManagement/remoteAssistanceSettings", status: 404, code: "ResourceNotFound", mentions: []string{"segment 'v1.0'."}},
+		{name: "unknown middle segment", method: http.MethodGet, path: "/beta/foo/remoteAssistanceSettings", status: 404, code: "ResourceNotFound", mentions: []string{"segment 'foo'."}},
+		{name: "segment past the resource", method: http.MethodGet, path: settingsPath + "/blockChat", status: 404, code: "ResourceNotFound", mentions: []string{"segment 'blockChat'."}},
+		{name: "trailing slash", method: http.MethodGet, path: settingsPath + "/", status: 404, code: "ResourceNotFound", mentions: []string{"segment 'remoteAssistanceSettings'."}},
+		{name: "a route's prefix", method: http.MethodGet, path: "/beta/deviceManagement", status: 404, code: "ResourceNotFound", mentions: []string{"segment 'deviceManagement'."}},
+		{name: "the root", method: http.MethodGet, path: "/", status: 404, code: "ResourceNotFound", mentions: []string{"segment ''."}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
