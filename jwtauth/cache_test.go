@@ -25,14 +25,43 @@ func TestCacheSkipsVerification(t *testing.T) {
 	if _, err := v.Authenticate(t.Context(), cached); err != nil {
 		t.Fatal(err)
 	}
-	// With every key gone, only the cache can still accept a token.
-	v.static = map[string]*verKey{}
+	// With the audience no longer accepted, only the cache can still accept a token.
+	v.audiences = []string{"api://another"}
 	if p, err := v.Authenticate(t.Context(), cached); err != nil || p.Tenant != testTenant {
 		t.Fatalf("cached token: %+v, %v", p, err)
 	}
 	fresh := mintAt(t, clk, TokenSpec{Tenant: testTenant, Subject: "other"})
 	p, err := v.Authenticate(t.Context(), fresh)
-	requireUnauthenticated(t, p, err, fresh, msgSignature)
+	requireUnauthenticated(t, p, err, fresh, msgAudience)
+}
+
+// TestCacheForgetsUntrustedKeys: a cached token is accepted only while the key that verified it
+// is trusted; with the key gone it is verified again, and refused.
+func TestCacheForgetsUntrustedKeys(t *testing.T) {
+	v, clk := newTestVerifier(t, nil)
+	cached := mintAt(t, clk, TokenSpec{Tenant: testTenant, Scopes: []string{"s"}})
+	if _, err := v.Authenticate(t.Context(), cached); err != nil {
+		t.Fatal(err)
+	}
+	v.static = map[string]*verKey{}
+	p, err := v.Authenticate(t.Context(), cached)
+	requireUnauthenticated(t, p, err, cached, msgSignature)
+	if v.cache.len() != 0 {
+		t.Errorf("the cache still holds %d tokens", v.cache.len())
+	}
+}
+
+// TestCacheFarExpiry: an exp past the year 2262 (this one is 250 years away), where nanoseconds overflow int64, still caches
+// the token until then, not until a moment already past.
+func TestCacheFarExpiry(t *testing.T) {
+	v, clk := newTestVerifier(t, nil)
+	tok := mintAt(t, clk, TokenSpec{Tenant: testTenant, TTL: 250 * 365 * 24 * time.Hour})
+	if _, err := v.Authenticate(t.Context(), tok); err != nil {
+		t.Fatal(err)
+	}
+	if v.cache.len() != 1 {
+		t.Fatalf("a token of exp %v was not cached", clk.Now().Add(250*365*24*time.Hour))
+	}
 }
 
 func TestCacheHonoursExpiry(t *testing.T) {

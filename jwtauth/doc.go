@@ -26,10 +26,11 @@
 // # Verified-token cache
 //
 // Successful verifications are cached until the token's exp (plus leeway), so the hot path costs
-// a hash lookup instead of a signature check. As in Entra ID's own validation, a token verified
-// while its key was trusted stays accepted until it expires even if the key is removed from the
-// JWKS meanwhile; tokens signed by the removed key that were not already verified are refused.
-// Failures are never cached, so garbage tokens cannot fill memory.
+// a hash lookup instead of a signature check. A cached token is accepted only while the key that
+// verified it is trusted: once a refresh removes the key from the JWKS (a provider removes a key
+// to revoke it, and a token signed with a leaked key may carry any exp), the token is verified
+// again, and refused, like any other token of that key. Failures are never cached, so garbage
+// tokens cannot fill memory.
 //
 // # Real Entra ID tokens
 //

@@ -143,9 +143,10 @@ func TestJWKSRotation(t *testing.T) {
 	accept("new key without restart", tokB())
 	wantHits("new kid", 2)
 
-	// Decision: a token verified while its key was trusted stays accepted until it expires, as
-	// with Entra's own caching; a token of the removed key that was never verified is refused.
-	accept("cached token of the removed key", a1)
+	// A token verified while its key was trusted is refused once the key is removed, cached or
+	// not: a provider removes a key to revoke it, and a token of a leaked key may carry any exp.
+	refuse("cached token of the removed key", a1)
+	wantHits("cached token of the removed key, within the rate limit", 2)
 	a2 := tokA()
 	refuse("new token of the removed key", a2)
 	wantHits("unknown kid within the rate limit", 2)

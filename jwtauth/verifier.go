@@ -244,18 +244,34 @@ func (v *Verifier) Authenticate(ctx context.Context, token string) (remoteassist
 	}
 	now := v.now()
 	if v.cache != nil {
-		if p, ok := v.cache.get(token, now.UnixNano()); ok {
+		if p, ok := v.cache.get(token, now.UnixNano(), v.trusted); ok {
 			return p, nil
 		}
 	}
-	p, until, err := v.verify(ctx, token, now)
+	p, key, until, err := v.verify(ctx, token, now)
 	if err != nil {
 		return remoteassist.Principal{}, err
 	}
 	if v.cache != nil {
-		v.cache.put(token, p, until, now.UnixNano())
+		v.cache.put(token, p, key, until, now.UnixNano())
 	}
 	return p, nil
+}
+
+// trusted reports whether key is still one the verifier verifies with: a static key always,
+// a JWKS's key while the source's current set holds it. A refresh that drops the key (the
+// provider revoked it) thus ends the cached tokens it verified; asking the source also starts
+// the refresh of a stale set, as an uncached token's verification would.
+func (v *Verifier) trusted(key *verKey) bool {
+	if v.static[key.kid] == key {
+		return true
+	}
+	for _, s := range v.sources {
+		if s.get(key.kid) == key {
+			return true
+		}
+	}
+	return false
 }
 
 func fail(msg string, cause error) error {
@@ -300,9 +316,10 @@ var (
 // which it may be cached. golang-jwt parses it, checks the algorithm against the accepted ones
 // and the key's, the signature and the registered time claims; the issuer, audience and
 // tenant rules are this package's.
-func (v *Verifier) verify(ctx context.Context, token string, now time.Time) (remoteassist.Principal, int64, error) {
+func (v *Verifier) verify(ctx context.Context, token string, now time.Time) (remoteassist.Principal, *verKey, int64, error) {
 	var none remoteassist.Principal
 	var c claims
+	var used *verKey
 	_, err := v.parser.ParseWithClaims(token, &c, func(t *jwt.Token) (any, error) {
 		if _, ok := t.Header["crit"]; ok {
 			return nil, errCrit
@@ -321,22 +338,23 @@ func (v *Verifier) verify(ctx context.Context, token string, now time.Time) (rem
 		if alg := t.Method.Alg(); alg != key.alg {
 			return nil, fmt.Errorf("token algorithm %s does not match key %.64q, which is %s", alg, key.kid, key.alg)
 		}
+		used = key
 		return key.key, nil
 	})
 	if err != nil {
-		return none, 0, refusal(err, now)
+		return none, nil, 0, refusal(err, now)
 	}
 	if !v.issuerOK(c.Issuer, c.Tid) {
-		return none, 0, fail(msgIssuer, fmt.Errorf("issuer %.200q is not accepted", c.Issuer))
+		return none, nil, 0, fail(msgIssuer, fmt.Errorf("issuer %.200q is not accepted", c.Issuer))
 	}
 	if !slices.ContainsFunc(c.Audience, func(a string) bool { return slices.Contains(v.audiences, a) }) {
-		return none, 0, fail(msgAudience, fmt.Errorf("audience %.200q is not accepted", []string(c.Audience)))
+		return none, nil, 0, fail(msgAudience, fmt.Errorf("audience %.200q is not accepted", []string(c.Audience)))
 	}
 	if c.Tid == "" {
-		return none, 0, fail(msgNoTenant, nil)
+		return none, nil, 0, fail(msgNoTenant, nil)
 	}
 	if v.tenants != nil && !v.tenants[c.Tid] {
-		return none, 0, fail(msgTenant, fmt.Errorf("tenant %.100q is not in the allow-list", c.Tid))
+		return none, nil, 0, fail(msgTenant, fmt.Errorf("tenant %.100q is not in the allow-list", c.Tid))
 	}
 
 	p := remoteassist.Principal{Tenant: c.Tid, Subject: c.Oid, App: c.Appid}
@@ -347,7 +365,7 @@ func (v *Verifier) verify(ctx context.Context, token string, now time.Time) (rem
 		p.App = c.Azp
 	}
 	if remoteassist.IDTooLong(p.Tenant) || remoteassist.IDTooLong(p.App) {
-		return none, 0, fail(msgLongID, nil)
+		return none, nil, 0, fail(msgLongID, nil)
 	}
 	// Clipped so that a caller appending to the shared slices copies instead of writing into
 	// another request's principal.
@@ -357,10 +375,11 @@ func (v *Verifier) verify(ctx context.Context, token string, now time.Time) (rem
 	if len(c.Roles) > 0 {
 		p.Roles = slices.Clip(c.Roles)
 	}
-	// Cache until exp plus leeway, the moment verify would start refusing the token; clamped so
-	// absurd exp values cannot overflow.
-	until := math.Min(float64(c.ExpiresAt.UnixNano())/1e9+v.leeway.Seconds(), math.MaxInt64/1e9-1) * 1e9
-	return p, int64(until), nil
+	// Cache until exp plus leeway, the moment verify would start refusing the token; from the
+	// seconds (UnixNano overflows past the year 2262) and clamped, so that absurd exp values
+	// cannot overflow either.
+	until := math.Min(float64(c.ExpiresAt.Unix())+v.leeway.Seconds(), math.MaxInt64/1e9-1) * 1e9
+	return p, used, int64(until), nil
 }
 
 // refusal words golang-jwt's refusal of a token as Graph does, keeping its error as the cause.
