@@ -113,9 +113,12 @@ func TestFaultRefused(t *testing.T) {
 
 func TestPrefer(t *testing.T) {
 	c := New(Options{AllowPrefer: true})
-	d, ok, err := c.Decide(Request{}, "return=minimal, code=429, retry-after=3")
-	if !ok || err != nil || d.Status != 429 || d.RetryAfter != 3*time.Second || d.Rule != "prefer" {
-		t.Errorf("%+v %v %v", d, ok, err)
+	// Preferences apart (","), or retry-after as code's parameter (";", RFC 7240's syntax).
+	for _, header := range []string{"return=minimal, code=429, retry-after=3", "code=429; retry-after=3", "return=minimal,code=429;retry-after=3"} {
+		d, ok, err := c.Decide(Request{}, header)
+		if !ok || err != nil || d.Status != 429 || d.RetryAfter != 3*time.Second || d.Rule != "prefer" {
+			t.Errorf("Prefer: %s: %+v %v %v", header, d, ok, err)
+		}
 	}
 	for _, refused := range []string{"code=418", "code=429, retry-after=0", "code=429, retry-after=3601", "code=503, retry-after=soon"} {
 		if _, _, err := c.Decide(Request{}, refused); err == nil {

@@ -185,10 +185,11 @@ func carriesRetryAfter(status int) bool {
 var preferStatuses = []int{400, 401, 403, 404, 408, 413, 415, 429, 500, 502, 503, 504}
 
 // ParsePrefer reads "Prefer: code=NNN" (with an optional "retry-after=S"), as Prism takes it:
-// the answer a test asks of one request. ok is false when the header asks for nothing it knows;
-// err is set for a code it cannot give.
+// the answer a test asks of one request. retry-after may be a preference of its own (after a
+// comma) or code's parameter (after a semicolon, RFC 7240's syntax). ok is false when the header
+// asks for nothing it knows; err is set for a code it cannot give.
 func ParsePrefer(header string) (d Decision, ok bool, err error) {
-	for pref := range strings.SplitSeq(header, ",") {
+	for pref := range strings.FieldsFuncSeq(header, func(r rune) bool { return r == ',' || r == ';' }) {
 		name, value, _ := strings.Cut(strings.TrimSpace(pref), "=")
 		value = strings.Trim(strings.TrimSpace(value), `"`)
 		switch strings.ToLower(strings.TrimSpace(name)) {
