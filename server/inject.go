@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -34,6 +35,7 @@ func (s *Server) inject(c echo.Context, st *request) error {
 	}
 	st.rule = d.Rule
 	if d.Delay > 0 {
+		extendWrite(c, d.Delay)
 		t := time.NewTimer(d.Delay)
 		select {
 		case <-t.C:
@@ -49,6 +51,22 @@ func (s *Server) inject(c echo.Context, st *request) error {
 		return injectedError(d)
 	}
 	return nil
+}
+
+// extendWrite moves the write deadline of a request delayed by d to d past the server's
+// WriteTimeout from now: a rule may delay an answer longer than the listener's WriteTimeout (up
+// to 60 s against 30 s), and net/http's deadline, set when the request's headers were read, would
+// otherwise expire during the delay, so that the client got EOF (or, over HTTP/2, a reset
+// stream) in place of its answer. The answer keeps the whole of its usual budget once the delay
+// is over. A server without WriteTimeout needs nothing; a request served other than by an
+// http.Server, or a ResponseWriter that cannot set deadlines (a test's recorder), has no
+// deadline to move.
+func extendWrite(c echo.Context, d time.Duration) {
+	hs, ok := c.Request().Context().Value(http.ServerContextKey).(*http.Server)
+	if !ok || hs.WriteTimeout <= 0 {
+		return
+	}
+	_ = http.NewResponseController(c.Response().Writer).SetWriteDeadline(time.Now().Add(d + hs.WriteTimeout))
 }
 
 // injectedError is the error of a fault's status, in the words the service uses for it.
