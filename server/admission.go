@@ -120,10 +120,12 @@ func (a *admission) readBody(w http.ResponseWriter, req *http.Request, maxBody i
 		return nil, errDraining
 	}
 	a.reading[rc] = struct{}{}
-	a.mu.Unlock()
-	// Not every ResponseWriter can set deadlines (a test's recorder cannot); the server's
-	// ReadTimeout still bounds the whole request then.
+	// The body deadline is set under the lock drain cuts the reads under, so that it can never
+	// replace drain's cut: drain either came first, and the read is refused above, or comes
+	// after, and moves this deadline to its now. Not every ResponseWriter can set deadlines (a
+	// test's recorder cannot); the server's ReadTimeout still bounds the whole request then.
 	_ = rc.SetReadDeadline(time.Now().Add(a.bodyTimeout))
+	a.mu.Unlock()
 	data, err := readBody(req, maxBody)
 	a.mu.Lock()
 	delete(a.reading, rc)
