@@ -2,11 +2,14 @@ package server
 
 import (
 	"bufio"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 )
@@ -174,5 +177,82 @@ func TestLimitListenerNoCap(t *testing.T) {
 	}
 	if got, ok := LimitListener(ln, Limits{}).(*limitListener); !ok || cap(got.slots) != DefaultLimits.MaxConnections {
 		t.Errorf("MaxConnections 0 does not take the default cap")
+	}
+}
+
+// TestLimitTLSListenerRefusesOverTLS: under ServeTLS, with one slot held by an HTTP/2
+// connection, a client over the cap gets Graph's 503 with Retry-After over TLS (HTTP/1.1, as
+// it offered beside h2), not plaintext on its TLS socket; a connection over the cap that never
+// starts its handshake neither holds up that answer nor stays open past the refusal's deadline.
+func TestLimitTLSListenerRefusesOverTLS(t *testing.T) {
+	cert := httptest.NewUnstartedServer(http.NotFoundHandler())
+	cert.StartTLS() // for its certificate for 127.0.0.1
+	cfg := &tls.Config{Certificates: cert.TLS.Certificates, NextProtos: []string{"h2", "http/1.1"}}
+	roots := x509.NewCertPool()
+	roots.AddCert(cert.Certificate())
+	cert.Close()
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lim := LimitTLSListener(ln, Limits{MaxConnections: 1}, cfg)
+	hs := NewHTTPServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		io.WriteString(w, "ok")
+	}), Limits{}, nil)
+	hs.TLSConfig = cfg
+	go hs.ServeTLS(lim, "", "")
+	t.Cleanup(func() { hs.Close() })
+	url := "https://" + ln.Addr().String() + "/"
+	client := func() *http.Client {
+		return &http.Client{Timeout: wait, Transport: &http.Transport{ForceAttemptHTTP2: true, TLSClientConfig: &tls.Config{RootCAs: roots}}}
+	}
+
+	held := client()
+	t.Cleanup(held.CloseIdleConnections)
+	res, err := held.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || res.ProtoMajor != 2 {
+		t.Fatalf("the connection within the cap: %s %d, want HTTP/2 200", res.Proto, res.StatusCode)
+	}
+
+	silent, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+
+	over := client()
+	defer over.CloseIdleConnections()
+	res, err = over.Get(url)
+	if err != nil {
+		t.Fatalf("the TLS client over the cap got no answer: %v", err)
+	}
+	body, err := io.ReadAll(res.Body)
+	res.Body.Close()
+	var env struct {
+		Error struct{ Code string } `json:"error"`
+	}
+	if err != nil || res.StatusCode != http.StatusServiceUnavailable || res.Header.Get("Retry-After") != "1" ||
+		json.Unmarshal(body, &env) != nil || env.Error.Code != "ServiceUnavailable" {
+		t.Fatalf("the TLS client over the cap: %s %d %v %q %v", res.Proto, res.StatusCode, res.Header, body, err)
+	}
+
+	// A client offering h2 alone cannot be answered in HTTP/1.1: its handshake fails cleanly.
+	if c, err := tls.Dial("tcp", ln.Addr().String(), &tls.Config{RootCAs: roots, NextProtos: []string{"h2"}}); err == nil {
+		c.Close()
+		t.Error("an h2-only client over the cap completed its handshake")
+	}
+
+	silent.SetReadDeadline(time.Now().Add(wait))
+	start := time.Now()
+	if _, err := io.ReadAll(silent); err != nil {
+		t.Errorf("the silent connection over the cap: %v", err)
+	}
+	if took := time.Since(start); took > 3*refuseTimeout {
+		t.Errorf("the silent connection over the cap was closed after %v, want about %v", took, refuseTimeout)
 	}
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"io"
 	"net"
@@ -15,13 +16,53 @@ import (
 // LimitListener caps the connections accepted from ln and open at once at l.MaxConnections
 // (DefaultLimits' when zero; no cap when negative). A connection beyond the cap is not left in
 // the kernel's accept queue, where its client would wait for a timeout and probes would queue
-// behind it: it is accepted, answered Graph's 503 with Retry-After, and closed.
+// behind it: it is accepted, answered Graph's 503 with Retry-After, and closed. For connections
+// served over TLS, use LimitTLSListener.
 func LimitListener(ln net.Listener, l Limits) net.Listener {
+	return limit(ln, l, nil)
+}
+
+// LimitTLSListener is LimitListener for a listener whose connections http.Server.ServeTLS serves
+// with cfg: ServeTLS wraps the listener it returns, which caps the raw connections as
+// LimitListener does but answers those beyond the cap over TLS, with cfg's certificates, so that
+// a client gets its 503 and Retry-After rather than plaintext on a TLS socket (a handshake
+// error, after which SDKs do not back off). The cap stays under the TLS listener because
+// net/http only does the handshake, ALPN (HTTP/2) and Request.TLS for the *tls.Conn that
+// Accept returns, which a counting wrapper around it would hide.
+//
+// A refusal is HTTP/1.1 whatever ALPN the client offers: clients that offer h2 offer http/1.1
+// beside it (Go's, curl, browsers, the SDKs' stacks); one offering h2 alone fails the handshake
+// instead (no_application_protocol). Its handshake is made by the refusal's goroutine, never
+// on the accept loop, under the refusal's deadline.
+func LimitTLSListener(ln net.Listener, l Limits, cfg *tls.Config) net.Listener {
+	return limit(ln, l, refusalTLS(cfg))
+}
+
+func limit(ln net.Listener, l Limits, refuseTLS *tls.Config) net.Listener {
 	n := l.withDefaults().MaxConnections
 	if n <= 0 {
 		return ln
 	}
-	return &limitListener{Listener: ln, slots: make(chan struct{}, n), refusing: make(chan struct{}, maxRefusing)}
+	return &limitListener{Listener: ln, slots: make(chan struct{}, n), refusing: make(chan struct{}, maxRefusing), refuseTLS: refuseTLS}
+}
+
+// refusalTLS is cfg for answering refusals: the same certificates and versions, and only
+// http/1.1 by ALPN, which is what refuse writes.
+func refusalTLS(cfg *tls.Config) *tls.Config {
+	r := cfg.Clone()
+	r.NextProtos = []string{"http/1.1"}
+	if get := r.GetConfigForClient; get != nil {
+		r.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+			c, err := get(hello)
+			if c == nil || err != nil {
+				return c, err
+			}
+			c = c.Clone()
+			c.NextProtos = []string{"http/1.1"}
+			return c, nil
+		}
+	}
+	return r
 }
 
 // maxRefusing bounds the refusals being written at once; past it a connection over the cap is
@@ -34,6 +75,8 @@ type limitListener struct {
 	slots chan struct{}
 	// refusing holds one token per refusal being written.
 	refusing chan struct{}
+	// refuseTLS, when set, is the TLS configuration refusals are answered over.
+	refuseTLS *tls.Config
 }
 
 // Accept returns the next connection within the cap, refusing those beyond it on the way.
@@ -50,22 +93,27 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		}
 		select {
 		case l.refusing <- struct{}{}:
-			go func() {
+			go func(c net.Conn) {
 				defer func() { <-l.refusing }()
+				if l.refuseTLS != nil {
+					c = tls.Server(c, l.refuseTLS)
+				}
 				refuse(c)
-			}()
+			}(c)
 		default:
 			c.Close()
 		}
 	}
 }
 
-// refuseTimeout bounds writing a refusal and waiting for the client to take it.
+// refuseTimeout bounds writing a refusal (its TLS handshake included) and waiting for the client
+// to take it.
 const refuseTimeout = time.Second
 
-// refuse answers a connection over the cap with 503 and closes it. It half-closes first and
-// reads what the client sent, briefly, so that closing does not reset the connection (which
-// could lose the answer) while the request is still arriving.
+// refuse answers a connection over the cap with 503 and closes it. It half-closes first (over
+// TLS, with close_notify, whose write crypto/tls bounds by 5 s of its own) and reads what the client sent, briefly, so that closing does not
+// reset the connection (which could lose the answer) while the request is still arriving. Over
+// TLS the write makes the handshake first, under the same deadline.
 func refuse(c net.Conn) {
 	defer c.Close()
 	id := requestid.New()

@@ -64,7 +64,7 @@ Every flag can also be set by the environment variable named in its description;
 	maxConcurrent := fs.Int("max-concurrent", env.int("max-concurrent", "REMOTEASSIST_MAX_CONCURRENT", server.DefaultMaxConcurrentRequests),
 		"API requests in flight before further ones get 503; 0 means the default, a negative number no cap (env REMOTEASSIST_MAX_CONCURRENT)")
 	maxConns := fs.Int("max-connections", env.int("max-connections", "REMOTEASSIST_MAX_CONNECTIONS", server.DefaultLimits.MaxConnections),
-		"open connections before further ones wait; 0 means the default, a negative number no cap (env REMOTEASSIST_MAX_CONNECTIONS)")
+		"open connections before further ones are answered 503 with Retry-After (over TLS when serving HTTPS) and closed; 0 means the default, a negative number no cap (env REMOTEASSIST_MAX_CONNECTIONS)")
 	grace := fs.Duration("shutdown-grace", env.duration("shutdown-grace", "REMOTEASSIST_SHUTDOWN_GRACE", defaultShutdownGrace),
 		"on SIGTERM or SIGINT, how long requests in flight get to finish before the connections left are closed (env REMOTEASSIST_SHUTDOWN_GRACE)")
 	if err := parse(fs, args); err != nil {
@@ -170,7 +170,13 @@ Every flag can also be set by the environment variable named in its description;
 	if err != nil {
 		return err
 	}
-	ln = server.LimitListener(ln, limits)
+	// Over TLS the cap still counts the raw connections, under ServeTLS's TLS listener, and
+	// answers those beyond it over TLS.
+	if tlsConfig != nil {
+		ln = server.LimitTLSListener(ln, limits, tlsConfig)
+	} else {
+		ln = server.LimitListener(ln, limits)
+	}
 	httpServer := server.NewHTTPServer(srv, limits, logger)
 	base := tlsFlags.scheme() + "://" + ln.Addr().String() + server.BasePath
 	logger.Info("serving", "base_url", base, "profile", profile, "data", *dataDir, "store", kind, "auth", authMode)

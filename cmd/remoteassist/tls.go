@@ -129,6 +129,9 @@ func (f *tlsFlags) announce(logger *slog.Logger, base string) {
 }
 
 // serveOn serves httpServer on ln, over TLS when cfg is not nil: HTTP/2 and HTTP/1.1 by ALPN.
+// ln is the raw listener, under its connection cap (server.LimitTLSListener with the same cfg
+// when TLS): ServeTLS puts the TLS listener over it, so that net/http gets the *tls.Conn it
+// handshakes and negotiates HTTP/2 on.
 func serveOn(httpServer *http.Server, ln net.Listener, cfg *tls.Config) error {
 	if cfg == nil {
 		return httpServer.Serve(ln)

@@ -1,19 +1,26 @@
 package main
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"io"
 	"math/big"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/remoteassist/remoteassist/internal/devca"
+	"github.com/remoteassist/remoteassist/internal/testutil"
 	"github.com/remoteassist/remoteassist/remoteassisttest"
 )
 
@@ -111,5 +118,80 @@ func TestCAFile(t *testing.T) {
 	} {
 		code, stdout, stderr := runCLI(t.Context(), append([]string{"get", "--ca-file", file}, conn...)...)
 		assertRefused(t, "get", code, stdout, stderr, want)
+	}
+}
+
+// TestServeTLSRefusesOverTLS: serve --tls with one connection allowed, that one held by an
+// HTTP/2 client; a client over the cap is answered Graph's 503 with Retry-After over TLS, so that
+// an SDK backs off, where it used to get plaintext on its TLS socket (a handshake error).
+func TestServeTLSRefusesOverTLS(t *testing.T) {
+	clearServeEnv(t)
+	lns := make(chan net.Listener, 1)
+	orig := listen
+	listen = func(network, addr string) (net.Listener, error) {
+		ln, err := net.Listen(network, addr)
+		if err == nil {
+			lns <- ln
+		}
+		return ln, err
+	}
+	t.Cleanup(func() { listen = orig })
+
+	dataDir := t.TempDir()
+	ctx, cancel := context.WithCancel(t.Context())
+	var logs testutil.SyncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--tls", "--data", dataDir, "--addr", "127.0.0.1:0", "--store", "memory",
+			"--max-connections", "1", "--shutdown-grace", "2s"}, io.Discard, &logs)
+	}()
+	var ln net.Listener
+	select {
+	case ln = <-lns:
+	case code := <-done:
+		t.Fatalf("serve exited %d before listening:\n%s", code, logs.String())
+	}
+	defer func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("serve exited %d:\n%s", code, logs.String())
+		}
+	}()
+
+	caPEM, err := os.ReadFile(filepath.Join(dataDir, devca.CAFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(caPEM) {
+		t.Fatal("no certificate in ca.pem")
+	}
+	url := "https://" + ln.Addr().String() + "/healthz"
+	client := func() *http.Client {
+		return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{ForceAttemptHTTP2: true, TLSClientConfig: &tls.Config{RootCAs: roots}}}
+	}
+
+	held := client()
+	defer held.CloseIdleConnections()
+	res, err := held.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || res.ProtoMajor != 2 {
+		t.Fatalf("the connection within the cap: %s %d, want HTTP/2 200", res.Proto, res.StatusCode)
+	}
+
+	over := client()
+	defer over.CloseIdleConnections()
+	res, err = over.Get(url)
+	if err != nil {
+		t.Fatalf("the client over the cap got no answer: %v", err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusServiceUnavailable || res.Header.Get("Retry-After") == "" ||
+		!strings.Contains(string(body), `"code":"ServiceUnavailable"`) {
+		t.Errorf("the client over the cap: %s %d %v %q", res.Proto, res.StatusCode, res.Header, body)
 	}
 }
