@@ -414,7 +414,8 @@ func (s *Server) AdminURL() string {
 	if s.closed {
 		s.fail("remoteassisttest: AdminURL of a closed Server")
 	}
-	adm, err := server.NewAdmin(server.AdminConfig{Store: store, Control: ctl, Token: s.adminToken, Logger: s.logger})
+	adm, err := server.NewAdmin(server.AdminConfig{Store: store, Control: ctl, Token: s.adminToken, Logger: s.logger,
+		APIBaseURL: s.URL()})
 	if err != nil {
 		s.fail("remoteassisttest: the admin API: %v", err)
 	}

@@ -34,6 +34,10 @@ type AdminConfig struct {
 	// MaxBodyBytes bounds request bodies, before and after decompression; 0 means
 	// DefaultAdminMaxBodyBytes.
 	MaxBodyBytes int64
+	// APIBaseURL is the API's base URL, such as "http://127.0.0.1:8080/beta": the settings the
+	// admin API answers with name the API's metadata under it in their @odata.context, as the
+	// API's own answers do. Empty, the @odata.context is that path alone (BasePath), relative.
+	APIBaseURL string
 }
 
 // DefaultAdminMaxBodyBytes bounds an admin request's body when AdminConfig says nothing. A
@@ -61,7 +65,7 @@ func NewAdmin(cfg AdminConfig) (*Server, error) {
 	return build(Config{Store: cfg.Store, Authenticator: adminToken(sum), Logger: cfg.Logger, Routes: cfg.Routes,
 		CORSOrigins: []string{}, MaxBodyBytes: maxBody},
 		surface{doc: doc, register: func(_ *Server, r composingRouter, _ map[string]*operation, mws map[string][]echo.MiddlewareFunc) {
-			h := &adminHandler{store: cfg.Store, control: cfg.Control}
+			h := &adminHandler{store: cfg.Store, control: cfg.Control, context: adminContext(cfg.APIBaseURL)}
 			echoapi.RegisterHandlersWithOptions(r, h, echoapi.RegisterHandlersOptions{OperationMiddlewares: mws})
 		}})
 }
@@ -82,17 +86,26 @@ func (a adminToken) Authenticate(_ context.Context, token string) (remoteassist.
 type adminHandler struct {
 	store   remoteassist.StateStore
 	control *control.Control
+	// context is the @odata.context of the settings it answers with (adminContext).
+	context string
 }
 
 var _ echoapi.ServerInterface = (*adminHandler)(nil)
 
 // adminContext is the @odata.context of the settings the admin API answers with: the API's
-// metadata URL, relative, since the admin listener does not know where the API is reached.
-const adminContext = BasePath + "/$metadata#deviceManagement/remoteAssistanceSettings/$entity"
+// metadata URL, under the API's base URL when it is known (the admin listener does not know
+// where the API is reached otherwise), relative when not.
+func adminContext(apiBaseURL string) string {
+	const metadata = "/$metadata#deviceManagement/remoteAssistanceSettings/$entity"
+	if apiBaseURL == "" {
+		return BasePath + metadata
+	}
+	return strings.TrimSuffix(apiBaseURL, "/") + metadata
+}
 
-func writeSettings(c echo.Context, s remoteassist.Settings) error {
+func (h *adminHandler) writeSettings(c echo.Context, s remoteassist.Settings) error {
 	e := s.Entity()
-	e.OdataContext = adminContext
+	e.OdataContext = h.context
 	return c.JSONPretty(http.StatusOK, e, "")
 }
 
@@ -101,7 +114,7 @@ func (h *adminHandler) GetTenantSettings(c echo.Context, tenant string) error {
 	if err != nil {
 		return err
 	}
-	return writeSettings(c, s)
+	return h.writeSettings(c, s)
 }
 
 // SeedTenantSettings sets the tenant's settings to the body's, the defaults for what it leaves
@@ -120,7 +133,7 @@ func (h *adminHandler) SeedTenantSettings(c echo.Context, tenant string) error {
 	if err != nil {
 		return err
 	}
-	return writeSettings(c, s)
+	return h.writeSettings(c, s)
 }
 
 func (h *adminHandler) ResetTenantSettings(c echo.Context, tenant string) error {

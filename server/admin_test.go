@@ -41,7 +41,7 @@ func newControlled(t *testing.T, opts control.Options) *controlled {
 	store := memory.New()
 	ctl := control.New(opts)
 	api := newHarnessWith(t, func(c *server.Config) { c.Store = store; c.Control = ctl })
-	adm, err := server.NewAdmin(server.AdminConfig{Store: store, Control: ctl, Token: adminTokenValue})
+	adm, err := server.NewAdmin(server.AdminConfig{Store: store, Control: ctl, Token: adminTokenValue, APIBaseURL: api.url + server.BasePath})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -363,6 +363,29 @@ func TestAdminJournalAndFindings(t *testing.T) {
 
 // TestAdminRefusesBeyondItsBounds: what the admin contract bounds, kin-openapi refuses with a
 // Graph 400 naming the value, and the refused request changes nothing; the bound itself is taken.
+// TestAdminSettingsAreTheAPIs: the admin API answers a tenant's settings with the bytes the API
+// answers its GET with, @odata.context (an absolute URL, as the contract's format: uri says)
+// included.
+func TestAdminSettingsAreTheAPIs(t *testing.T) {
+	c := newControlled(t, control.Options{})
+	tok := c.api.token("contoso", readWriteConfig)
+	c.api.patch(tok, `{"blockChat":true}`)
+	api := c.api.get(tok)
+	status, _, admin := c.call(t, http.MethodGet, "/admin/tenants/contoso/settings", "")
+	if status != http.StatusOK || string(admin) != string(api.body) {
+		t.Errorf("admin: %d %s\napi:   %s", status, admin, api.body)
+	}
+	var e struct {
+		Context string `json:"@odata.context"`
+	}
+	if err := json.Unmarshal(admin, &e); err != nil {
+		t.Fatal(err)
+	}
+	if u, err := url.Parse(e.Context); err != nil || !u.IsAbs() {
+		t.Errorf("@odata.context %q is not an absolute URL", e.Context)
+	}
+}
+
 // TestAdminRefusalsNameTheirObject: a body's unknown or missing property is told in the words
 // of the object that holds it, its type and its properties, wherever in the body it is.
 func TestAdminRefusalsNameTheirObject(t *testing.T) {

@@ -80,8 +80,9 @@ func (f *adminFlags) control() *control.Control {
 	return control.New(control.Options{JournalSize: f.journal, AllowPrefer: f.prefer})
 }
 
-// start serves the admin API, with its contract and docs, on its own listener.
-func (f *adminFlags) start(dataDir string, store remoteassist.Store, ctl *control.Control, logger *slog.Logger) (*sideServer, error) {
+// start serves the admin API, with its contract and docs, on its own listener; apiBase is the
+// API's base URL.
+func (f *adminFlags) start(dataDir string, store remoteassist.Store, ctl *control.Control, logger *slog.Logger, apiBase string) (*sideServer, error) {
 	if f.addr == "" {
 		return nil, nil
 	}
@@ -106,7 +107,7 @@ func (f *adminFlags) start(dataDir string, store remoteassist.Store, ctl *contro
 		routes[path] = docsHandler
 	}
 	adm, err := server.NewAdmin(server.AdminConfig{Store: state, Control: ctl, Token: f.token, Logger: logger, Routes: routes,
-		MaxBodyBytes: int64(f.maxBody)})
+		MaxBodyBytes: int64(f.maxBody), APIBaseURL: apiBase})
 	if err != nil {
 		return nil, err
 	}

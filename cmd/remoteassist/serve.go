@@ -192,7 +192,7 @@ Every flag can also be set by the environment variable named in its description;
 		ln.Close()
 		return err
 	}
-	admin, err := adminFlags.start(*dataDir, store, ctl, logger)
+	admin, err := adminFlags.start(*dataDir, store, ctl, logger, base)
 	if err != nil {
 		ln.Close()
 		ops.stop(context.Background())
