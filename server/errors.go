@@ -13,6 +13,7 @@ import (
 
 	"github.com/remoteassist/remoteassist"
 	"github.com/remoteassist/remoteassist/gen/models"
+	"github.com/remoteassist/remoteassist/internal/ordinal"
 	"github.com/remoteassist/remoteassist/internal/requestid"
 )
 
@@ -238,5 +239,5 @@ func (s *Server) unresolvedSegment(path string) string {
 
 // segmentMatches reports whether a route's segment (echo's: ":name" a parameter) takes seg.
 func segmentMatches(route, seg string, fold bool) bool {
-	return strings.HasPrefix(route, ":") || route == seg || fold && strings.EqualFold(route, seg)
+	return strings.HasPrefix(route, ":") || route == seg || fold && ordinal.EqualIgnoreCase(route, seg)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/remoteassist/remoteassist"
+	"github.com/remoteassist/remoteassist/internal/ordinal"
 	"github.com/remoteassist/remoteassist/jwtauth"
 	"github.com/remoteassist/remoteassist/memory"
 	"github.com/remoteassist/remoteassist/server"
@@ -222,7 +223,7 @@ func (e *fuzzEnv) folded(obj map[string]any) (map[string]any, bool) {
 	out := make(map[string]any, len(obj))
 	for name, v := range obj {
 		for prop := range e.schema.Properties {
-			if strings.EqualFold(prop, name) {
+			if ordinal.EqualIgnoreCase(prop, name) {
 				name = prop
 			}
 		}
@@ -231,7 +232,7 @@ func (e *fuzzEnv) folded(obj map[string]any) (map[string]any, bool) {
 		}
 		if s, ok := v.(string); ok && e.schema.Properties[name] != nil {
 			for _, value := range e.schema.Properties[name].Value.Enum {
-				if strings.EqualFold(value.(string), s) {
+				if ordinal.EqualIgnoreCase(value.(string), s) {
 					v = value
 				}
 			}

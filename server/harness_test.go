@@ -18,6 +18,7 @@ import (
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
 	"github.com/remoteassist/remoteassist"
+	"github.com/remoteassist/remoteassist/internal/ordinal"
 	"github.com/remoteassist/remoteassist/jwtauth"
 	"github.com/remoteassist/remoteassist/memory"
 	"github.com/remoteassist/remoteassist/openapi"
@@ -266,7 +267,7 @@ func checkResponseOf(profile remoteassist.Profile, req *http.Request, res *http.
 	if fold, _ := c.doc.Extensions["x-remoteassist-case-insensitive"].(bool); fold {
 		// The profile routes paths in any casing; kin's router takes only the contract's.
 		for path := range c.doc.Paths.Map() {
-			if strings.EqualFold(probe.URL.Path, server.BasePath+path) {
+			if ordinal.EqualIgnoreCase(probe.URL.Path, server.BasePath+path) {
 				probe.URL.Path, probe.URL.RawPath = server.BasePath+path, ""
 			}
 		}

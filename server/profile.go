@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/remoteassist/remoteassist"
+	"github.com/remoteassist/remoteassist/internal/ordinal"
 )
 
 // What a fidelity profile changes, read from its document rather than written per profile:
@@ -40,7 +41,7 @@ func foldPath(paths []string) echo.MiddlewareFunc {
 		return func(c echo.Context) error {
 			req := c.Request()
 			for _, p := range paths {
-				if req.URL.Path != p && strings.EqualFold(req.URL.Path, p) {
+				if req.URL.Path != p && ordinal.EqualIgnoreCase(req.URL.Path, p) {
 					req.URL.Path, req.URL.RawPath = p, ""
 					break
 				}
@@ -58,7 +59,7 @@ func foldQuery(op *operation, query url.Values) bool {
 		p := op.route.Operation.Parameters.GetByInAndName(openapi3.ParameterInQuery, name)
 		if p == nil {
 			for _, ref := range op.route.Operation.Parameters {
-				if ref.Value.In == openapi3.ParameterInQuery && strings.EqualFold(ref.Value.Name, name) {
+				if ref.Value.In == openapi3.ParameterInQuery && ordinal.EqualIgnoreCase(ref.Value.Name, name) {
 					p = ref.Value
 				}
 			}
@@ -97,7 +98,7 @@ func foldBody(schema *openapi3.Schema, value any) error {
 		prop := name
 		if _, known := schema.Properties[name]; !known {
 			for p := range schema.Properties {
-				if strings.EqualFold(p, name) {
+				if ordinal.EqualIgnoreCase(p, name) {
 					prop = p
 				}
 			}
@@ -124,7 +125,7 @@ func foldBody(schema *openapi3.Schema, value any) error {
 // canonical returns the value of enum that s equals without regard to case, or s.
 func canonical(s string, enum []string) string {
 	for _, v := range enum {
-		if strings.EqualFold(v, s) {
+		if ordinal.EqualIgnoreCase(v, s) {
 			return v
 		}
 	}

@@ -100,6 +100,25 @@ func TestGraphProfileCaseRules(t *testing.T) {
 	if got := h.stored("contoso"); !got.BlockChat {
 		t.Errorf("an ambiguous body changed blockChat: %+v", got)
 	}
+
+	// Without regard to case as .NET's OrdinalIgnoreCase: the long s upper-cases to S, so
+	// "di\u017fabled" is disabled; the Kelvin sign K upper-cases to itself, not to K, so
+	// "bloc\u212aChat" is no property (strings.EqualFold would take both).
+	if res = h.patch(tok, `{"remoteAssistanceState":"di\u017fabled"}`); res.status != http.StatusNoContent {
+		t.Errorf("an enumerated value with a long s: %d %s", res.status, res.body)
+	} else if got := h.stored("contoso"); got.RemoteAssistanceState != remoteassist.StateDisabled {
+		t.Errorf("an enumerated value with a long s: stored %+v", got)
+	}
+	res = h.patch(tok, `{"bloc\u212aChat":false}`)
+	if code, _, _ := res.graphError(t); res.status != http.StatusBadRequest || code != "BadRequest" {
+		t.Errorf("a property name with a Kelvin sign: %d %s", res.status, res.body)
+	}
+	if got := h.stored("contoso"); !got.BlockChat {
+		t.Errorf("a refused body changed blockChat: %+v", got)
+	}
+	if res = h.do(http.MethodGet, "/beta/deviceManagement/remoteAssistanceSettings?$select=bloc%E2%84%AAChat", tok, nil); res.status != http.StatusBadRequest {
+		t.Errorf("$select of a name with a Kelvin sign: %d %s", res.status, res.body)
+	}
 }
 
 // TestDocumentedProfileIsCaseSensitive: the documented profile keeps the contract's spelling.
