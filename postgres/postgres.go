@@ -5,7 +5,11 @@
 // can serve it too: plain tables with PRIMARY KEY and CHECK constraints; INSERT ... ON CONFLICT DO
 // UPDATE ... RETURNING; COALESCE; now(); transactions around DDL where available (each migration
 // is also idempotent on its own where they are not). It does not use advisory locks, LISTEN/NOTIFY,
-// triggers, stored procedures or extensions.
+// triggers, stored procedures or extensions. The one exception is ReplaceAllSettings, which takes
+// LOCK TABLE ... IN EXCLUSIVE MODE under a lock_timeout so that a replace and concurrent updates
+// never mix: CockroachDB has no LOCK TABLE, and YugabyteDB takes that mode only with its table
+// locks turned on, so there every replace fails (EINTERNAL) and the admin API's reset of all
+// tenants and snapshot import with it; the tenant API is unaffected.
 //
 // Schema migrations run in Open. Replicas starting together are safe without advisory locks: each
 // migration is applied in a transaction that first inserts its version into
@@ -20,7 +24,8 @@
 // read back are validated again.
 //
 // Errors: when the database cannot be reached (connection refused or lost, connect timeout,
-// deadline, server shutting down, too many connections, a read-only standby), methods return an
+// deadline, server shutting down, too many connections, a read-only standby, a serialization
+// failure or deadlock, a lock not granted within lock_timeout), methods return an
 // *remoteassist.Error with code EUNAVAILABLE, which the HTTP layer answers with 503 and
 // Retry-After. A cancelled context is returned as is. Anything else is EINTERNAL. The pool
 // reconnects by itself when the database is back; no new Store is needed.
@@ -51,12 +56,18 @@ const (
 	// a database that accepted the connection and then stopped answering must not hold a
 	// request forever.
 	operationTimeout = 5 * time.Second
+	// replaceLockTimeout bounds how long ReplaceAllSettings waits for its lock on the table,
+	// that is for the writes in flight, each one statement of milliseconds, unless a session
+	// outside the store holds a conflicting lock. Every write that arrives meanwhile waits too,
+	// so the bound is kept well under operationTimeout.
+	replaceLockTimeout = 2 * time.Second
 )
 
 // Store is a remoteassist.Store backed by a PostgreSQL connection pool. It is safe for
 // concurrent use.
 type Store struct {
-	pool *pgxpool.Pool
+	pool        *pgxpool.Pool
+	lockTimeout time.Duration // replaceLockTimeout; tests shorten it
 }
 
 var (
@@ -83,7 +94,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: migrate the schema: %w", storeError(err))
 	}
-	return &Store{pool: pool}, nil
+	return &Store{pool: pool, lockTimeout: replaceLockTimeout}, nil
 }
 
 // Close closes the pool. It waits for connections in use to be returned, so call it after the
@@ -203,6 +214,7 @@ func unavailableState(code string) bool {
 		"57P03", // cannot_connect_now: starting up or in recovery
 		"40001", // serialization_failure
 		"40P01", // deadlock_detected
+		"55P03", // lock_not_available: lock_timeout passed, as when a replace waits for its lock
 		"25006": // read_only_sql_transaction: a standby, or a primary being demoted
 		return true
 	}
@@ -351,18 +363,32 @@ func (s *Store) AllSettings(ctx context.Context) (map[string]remoteassist.Settin
 
 // ReplaceAllSettings empties the table and writes all's rows in one transaction, so every
 // replica sees the old state or the new one.
+//
+// The transaction first locks the table in EXCLUSIVE mode, which waits for the writes in flight
+// and holds back new ones (updates, resets, another replace) until it commits, while reads go on
+// and see the old state. Every write is so ordered wholly before the replace or wholly after
+// it. Without the lock, under READ COMMITTED, the DELETE misses a row another session inserts
+// after it began: the COPY then fails on that row's key, or the row outlives the replace.
 func (s *Store) ReplaceAllSettings(ctx context.Context, all map[string]remoteassist.Settings) error {
 	if err := remoteassist.CheckReplace(ctx, all); err != nil {
 		return err
 	}
+	rows := make([][]any, 0, len(all))
+	now := time.Now()
+	for tenant, v := range all {
+		rows = append(rows, []any{tenant, v.AllowSessionsToUnenrolledDevices, string(v.RemoteAssistanceState), v.BlockChat, now})
+	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `DELETE FROM remote_assistance_settings`); err != nil {
+		// While the replace waits for the lock, every new write waits behind it, so the wait
+		// is short, and the server ends it by itself (lock_timeout): a wait only the client gave
+		// up on would stay queued, holding back every write, since pgx closes the connection
+		// on a deadline and a backend waiting for a lock does not notice.
+		if _, err := tx.Exec(ctx, fmt.Sprintf(`SET LOCAL lock_timeout = %d; LOCK TABLE remote_assistance_settings IN EXCLUSIVE MODE`,
+			s.lockTimeout.Milliseconds())); err != nil {
 			return err
 		}
-		rows := make([][]any, 0, len(all))
-		now := time.Now()
-		for tenant, v := range all {
-			rows = append(rows, []any{tenant, v.AllowSessionsToUnenrolledDevices, string(v.RemoteAssistanceState), v.BlockChat, now})
+		if _, err := tx.Exec(ctx, `DELETE FROM remote_assistance_settings`); err != nil {
+			return err
 		}
 		_, err := tx.CopyFrom(ctx, pgx.Identifier{"remote_assistance_settings"},
 			[]string{"tenant", "allow_unenrolled", "state", "block_chat", "updated_at"}, pgx.CopyFromRows(rows))

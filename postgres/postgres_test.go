@@ -216,6 +216,7 @@ func TestStoreError(t *testing.T) {
 		{&pgconn.PgError{Code: "08006"}, remoteassist.EUNAVAILABLE},
 		{&pgconn.PgError{Code: "53300"}, remoteassist.EUNAVAILABLE},
 		{&pgconn.PgError{Code: "25006"}, remoteassist.EUNAVAILABLE},
+		{&pgconn.PgError{Code: "55P03"}, remoteassist.EUNAVAILABLE},
 		{&pgconn.PgError{Code: "23514"}, remoteassist.EINTERNAL},
 		{&pgconn.PgError{Code: "42P01"}, remoteassist.EINTERNAL},
 		{context.DeadlineExceeded, remoteassist.EUNAVAILABLE},
