@@ -207,6 +207,55 @@ func TestDatabaseDownThenUp(t *testing.T) {
 	}
 }
 
+// TestBulkCallsAreBounded holds a lock on the table that every statement on it waits for, as a
+// database that stopped answering would hold a call: AllSettings and ReplaceAllSettings must give
+// up by themselves once bulkTimeout passes, with EUNAVAILABLE, though the caller set no deadline.
+func TestBulkCallsAreBounded(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	s := open(t, dsn)
+	s.bulkTimeout = 200 * time.Millisecond // under the replace's lockTimeout, so this bound is the one met
+	kept, err := s.UpdateSettings(t.Context(), "kept", remoteassist.Patch{BlockChat: ptr(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := connect(t, dsn).Begin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(context.Background())
+	if _, err := tx.Exec(t.Context(), `LOCK TABLE remote_assistance_settings IN ACCESS EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	calls := []struct {
+		name string
+		call func() error
+	}{
+		{"AllSettings", func() error { _, err := s.AllSettings(t.Context()); return err }},
+		{"ReplaceAllSettings", func() error { return s.ReplaceAllSettings(t.Context(), nil) }},
+	}
+	for _, c := range calls {
+		done := make(chan error, 1)
+		start := time.Now()
+		go func() { done <- c.call() }()
+		select {
+		case err := <-done:
+			if remoteassist.ErrorCode(err) != remoteassist.EUNAVAILABLE || !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("%s beside a lock held on: %v, want code %q from the deadline", c.name, err, remoteassist.EUNAVAILABLE)
+			}
+			t.Logf("%s returned after %v", c.name, time.Since(start).Round(time.Millisecond))
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s beside a lock held on has not returned after 10s, its bound being %v", c.name, s.bulkTimeout)
+		}
+	}
+	if err := tx.Rollback(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	all, err := s.AllSettings(t.Context())
+	if err != nil || len(all) != 1 || all["kept"] != kept {
+		t.Errorf("once the lock is let go: %v, %v; want kept alone, as it was", all, err)
+	}
+}
+
 func TestStoreError(t *testing.T) {
 	cases := []struct {
 		err  error
