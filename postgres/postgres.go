@@ -23,12 +23,13 @@
 // transaction. The database refuses states outside the contract by a CHECK constraint, and values
 // read back are validated again.
 //
-// Errors: when the database cannot be reached (connection refused or lost, connect timeout,
-// deadline, server shutting down, too many connections, a read-only standby, a serialization
-// failure or deadlock, a lock not granted within lock_timeout), methods return an
-// *remoteassist.Error with code EUNAVAILABLE, which the HTTP layer answers with 503 and
-// Retry-After. A cancelled context is returned as is. Anything else is EINTERNAL. The pool
-// reconnects by itself when the database is back; no new Store is needed.
+// Errors: when the database cannot be reached or cannot serve now (connection refused or lost,
+// connect timeout, deadline, server shutting down, too many connections, a read-only standby, a
+// serialization failure or deadlock, a lock not granted within lock_timeout, a statement cut off
+// by statement_timeout), methods return an *remoteassist.Error with code EUNAVAILABLE, which the
+// HTTP layer answers with 503 and Retry-After. A cancelled context is returned as is. Anything
+// else is EINTERNAL. The pool reconnects by itself when the database is back; no new Store is
+// needed.
 //
 // The DSN is anything pgx accepts (URL or keyword=value), including pool settings such as
 // pool_max_conns. Behind PgBouncer in transaction mode, add default_query_exec_mode=exec.
@@ -222,6 +223,7 @@ func unavailableState(code string) bool {
 		"40001", // serialization_failure
 		"40P01", // deadlock_detected
 		"55P03", // lock_not_available: lock_timeout passed, as when a replace waits for its lock
+		"57014", // query_canceled: statement_timeout passed (one the DSN, role or server sets), or an operator cancelled the query
 		"25006": // read_only_sql_transaction: a standby, or a primary being demoted
 		return true
 	}

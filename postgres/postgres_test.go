@@ -256,6 +256,28 @@ func TestBulkCallsAreBounded(t *testing.T) {
 	}
 }
 
+// TestStatementTimeoutIsUnavailable opens the store on a DSN that sets statement_timeout, as an
+// operator may, and makes a statement outlast it: the database cancels the statement, and the
+// store answers EUNAVAILABLE (retry later), not EINTERNAL.
+func TestStatementTimeoutIsUnavailable(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	open(t, dsn)
+	s := open(t, dsn+"&options=-c%20statement_timeout%3D100")
+	tx, err := connect(t, dsn).Begin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(context.Background())
+	if _, err := tx.Exec(t.Context(), `LOCK TABLE remote_assistance_settings IN ACCESS EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Settings(t.Context(), "tenant")
+	var pgErr *pgconn.PgError
+	if remoteassist.ErrorCode(err) != remoteassist.EUNAVAILABLE || !errors.As(err, &pgErr) || pgErr.Code != "57014" {
+		t.Errorf("Settings past statement_timeout: %v, want code %q from query_canceled (57014)", err, remoteassist.EUNAVAILABLE)
+	}
+}
+
 func TestStoreError(t *testing.T) {
 	cases := []struct {
 		err  error
@@ -266,6 +288,7 @@ func TestStoreError(t *testing.T) {
 		{&pgconn.PgError{Code: "53300"}, remoteassist.EUNAVAILABLE},
 		{&pgconn.PgError{Code: "25006"}, remoteassist.EUNAVAILABLE},
 		{&pgconn.PgError{Code: "55P03"}, remoteassist.EUNAVAILABLE},
+		{&pgconn.PgError{Code: "57014"}, remoteassist.EUNAVAILABLE},
 		{&pgconn.PgError{Code: "23514"}, remoteassist.EINTERNAL},
 		{&pgconn.PgError{Code: "42P01"}, remoteassist.EINTERNAL},
 		{context.DeadlineExceeded, remoteassist.EUNAVAILABLE},
