@@ -40,6 +40,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -70,6 +71,14 @@ const (
 	replaceLockTimeout = 2 * time.Second
 )
 
+// sessionLockTimeout is the lock_timeout of the pool's sessions when the DSN sets none: a
+// statement waiting for a lock (an update behind a replace, say) is ended by the database itself,
+// before operationTimeout ends it from this side. The outcome is then certain: the statement
+// failed and will never apply. From this side, at the deadline, pgx only asks the server to
+// cancel it, on a connection of its own and at its best, before it closes the connection. A
+// variable, so that tests can shorten it.
+var sessionLockTimeout = 3 * time.Second
+
 // Store is a remoteassist.Store backed by a PostgreSQL connection pool. It is safe for
 // concurrent use.
 type Store struct {
@@ -93,6 +102,9 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	}
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = connectTimeout
+	}
+	if _, set := cfg.ConnConfig.RuntimeParams["lock_timeout"]; !set {
+		cfg.ConnConfig.RuntimeParams["lock_timeout"] = strconv.FormatInt(sessionLockTimeout.Milliseconds(), 10)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

@@ -237,3 +237,55 @@ func TestReplaceGivesUpOnTheLock(t *testing.T) {
 		t.Errorf("after the replace gave up: %v, %v; want kept and other as they were", all, err)
 	}
 }
+
+// TestUpdateGivesUpOnALockBeforeItsDeadline: an update held back by a lock (a replace's, or any
+// session's) is ended by the database itself (the session's lock_timeout) before the caller's
+// deadline, with lock_not_available, and is never applied. Without the lock timeout it waited
+// for the deadline, when only pgx's cancel request, sent on the side, stood between it and its
+// being applied once the lock was released.
+func TestUpdateGivesUpOnALockBeforeItsDeadline(t *testing.T) {
+	defer func(d time.Duration) { sessionLockTimeout = d }(sessionLockTimeout)
+	sessionLockTimeout = 200 * time.Millisecond
+	dsn := pgtest.DSN(t)
+	s := open(t, dsn)
+	holder := connect(t, dsn)
+	tx, err := holder.Begin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(context.Background())
+	if _, err := tx.Exec(t.Context(), `LOCK TABLE remote_assistance_settings IN EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	// The caller's own deadline is a little past the lock timeout: the database must answer
+	// first.
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+	defer cancel()
+	_, err = s.UpdateSettings(ctx, "held", remoteassist.Patch{BlockChat: ptr(true)})
+	var pgErr *pgconn.PgError
+	if remoteassist.ErrorCode(err) != remoteassist.EUNAVAILABLE || !errors.As(err, &pgErr) || pgErr.Code != "55P03" {
+		t.Errorf("UpdateSettings behind a lock: %v, want code %q from lock_not_available (55P03)", err, remoteassist.EUNAVAILABLE)
+	}
+	if err := tx.Rollback(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	// Nothing was left waiting to apply the update once the lock was gone.
+	time.Sleep(100 * time.Millisecond)
+	if got, err := s.Settings(t.Context(), "held"); err != nil || got != remoteassist.DefaultSettings("held") {
+		t.Errorf("after the refused update: %+v, %v; want the defaults", got, err)
+	}
+}
+
+// TestLockTimeoutOfTheDSNWins: a lock_timeout the DSN sets is the sessions', not the store's.
+func TestLockTimeoutOfTheDSNWins(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	s := open(t, dsn+"&lock_timeout=1234")
+	var got string
+	if err := s.pool.QueryRow(t.Context(), `SHOW lock_timeout`).Scan(&got); err != nil || got != "1234ms" {
+		t.Errorf("lock_timeout %q (%v), want the DSN's 1234ms", got, err)
+	}
+	s = open(t, dsn)
+	if err := s.pool.QueryRow(t.Context(), `SHOW lock_timeout`).Scan(&got); err != nil || got != "3s" {
+		t.Errorf("lock_timeout %q (%v), want the store's 3s", got, err)
+	}
+}
