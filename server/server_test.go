@@ -130,6 +130,11 @@ func TestSelect(t *testing.T) {
 	if res.status != http.StatusBadRequest || code != "BadRequest" || !strings.Contains(msg, "not both") {
 		t.Errorf("$select and select: %d %s %s", res.status, code, msg)
 	}
+	// A parameter that is no system query option ("$" and a name) is ignored, as at Graph; an
+	// unknown system query option is refused (TestRejectedRequests).
+	if res := h.do(http.MethodGet, settingsPath+"?api-version=2&$select=blockChat", h.token("t", readConfig), nil); res.status != http.StatusOK {
+		t.Errorf("an unknown parameter beside $select: %d %s", res.status, res.body)
+	}
 }
 
 // TestRejectedRequests covers every class of bad request: status, Graph code, a message that
@@ -210,6 +215,10 @@ func TestRejectedRequests(t *testing.T) {
 		{name: "POST", method: http.MethodPost, body: `{"blockChat":false}`, status: 405, code: "MethodNotAllowed", wantAllow: "GET, PATCH"},
 		{name: "OPTIONS", method: http.MethodOptions, status: 405, code: "MethodNotAllowed", mentions: []string{"OPTIONS"}, wantAllow: "GET, PATCH"},
 		{name: "unknown path", method: http.MethodGet, path: "/beta/deviceManagement/nothingHere", status: 404, code: "ResourceNotFound", mentions: []string{"nothingHere"}},
+		{name: "unknown system query option", method: http.MethodGet, path: settingsPath + "?$filter=blockChat%20eq%20true", status: 400, code: "BadRequest", mentions: []string{"The query parameter '$filter' is not supported."}},
+		{name: "system query option in another casing", method: http.MethodGet, path: settingsPath + "?$SELECT=blockChat", status: 400, code: "BadRequest", mentions: []string{"'$SELECT' is not supported"}},
+		{name: "$expand", method: http.MethodGet, path: settingsPath + "?$expand=foo", status: 400, code: "BadRequest", mentions: []string{"'$expand'"}},
+		{name: "unknown system query option on PATCH", path: settingsPath + "?$top=1", body: `{"blockChat":false}`, status: 400, code: "BadRequest", mentions: []string{"'$top'"}},
 		{name: "unknown root path", method: http.MethodGet, path: "/v1.0/deviceManagement/remoteAssistanceSettings", status: 404, code: "ResourceNotFound", mentions: []string{"segment 'v1.0'."}},
 		{name: "unknown middle segment", method: http.MethodGet, path: "/beta/foo/remoteAssistanceSettings", status: 404, code: "ResourceNotFound", mentions: []string{"segment 'foo'."}},
 		{name: "segment past the resource", method: http.MethodGet, path: settingsPath + "/blockChat", status: 404, code: "ResourceNotFound", mentions: []string{"segment 'blockChat'."}},

@@ -52,6 +52,9 @@ func validateParams(c echo.Context, op *operation, fold bool) error {
 			// The generated binder reads the query string too: it must see the folded one.
 			req.URL.RawQuery = query.Encode()
 		}
+		if err := refuseUnknownOptions(op, query); err != nil {
+			return err
+		}
 	}
 	if op.plain != nil && acceptPlain(op.plain, req.Header, query) {
 		return nil
@@ -73,6 +76,21 @@ func validateParams(c echo.Context, op *operation, fold bool) error {
 		return describeParamError(re)
 	}
 	return &remoteassist.Error{Code: remoteassist.EINVALID, Message: "The request does not match the contract.", Err: err}
+}
+
+// refuseUnknownOptions refuses a query option ("$" and a name: an OData system query option)
+// that the operation does not declare, as Graph's OData layer does ("The query parameter '$foo'
+// is not supported."), instead of answering as if it were not there: a client sending $filter
+// or $expand, or $select in a casing the profile does not take, would otherwise read an answer
+// it did not ask for. Other unknown parameters are ignored, as Graph ignores them.
+func refuseUnknownOptions(op *operation, query url.Values) error {
+	for name := range query {
+		if strings.HasPrefix(name, "$") && op.route.Operation.Parameters.GetByInAndName(openapi3.ParameterInQuery, name) == nil {
+			return &remoteassist.Error{Code: remoteassist.EINVALID, Target: remoteassist.Clip(name, 64),
+				Message: "The query parameter '" + remoteassist.Clip(name, 64) + "' is not supported."}
+		}
+	}
+	return nil
 }
 
 // validateBody decodes the body read and validates it against the operation's schema. It
