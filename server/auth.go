@@ -11,6 +11,11 @@ import (
 // authenticate verifies the bearer token and leaves the caller's Principal on the request
 // state. It returns the token, which identifies the caller for admission.
 func (s *Server) authenticate(req *http.Request, st *request) (string, error) {
+	// Two credentials are refused rather than one of them picked: which one a proxy, a cache
+	// or another server would take is anybody's guess.
+	if len(req.Header["Authorization"]) > 1 {
+		return "", remoteassist.Errorf(remoteassist.EUNAUTHENTICATED, "The request carries more than one Authorization header.")
+	}
 	token, ok := bearerToken(req.Header.Get("Authorization"))
 	if !ok {
 		return "", remoteassist.Errorf(remoteassist.EUNAUTHENTICATED, "Access token is empty.")

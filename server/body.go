@@ -133,6 +133,9 @@ func notGzip(err error) *remoteassist.Error {
 // not be what was sent); invalid UTF-8 is replaced, as encoding/json does. A body that does not
 // decode is explained in encoding/json's words, which name the offending byte.
 func decodeBody(data []byte) (any, error) {
+	// A UTF-8 byte order mark is skipped, as RFC 8259 lets a parser do and .NET's does: Windows
+	// PowerShell sends one with a body read from a file saved as "UTF-8" there.
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
 	var value any
 	err := jsonv2.Unmarshal(data, &value, jsontext.AllowInvalidUTF8(true))
 	if err == nil {

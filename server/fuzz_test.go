@@ -171,6 +171,8 @@ func (e *fuzzEnv) settings(t *testing.T) remoteassist.Settings {
 // rules the schema cannot say (@odata.type, id, at least one setting). It returns the state
 // the body leads to, and whether it is accepted.
 func (e *fuzzEnv) oracle(body []byte, before remoteassist.Settings) (remoteassist.Settings, bool) {
+	// A UTF-8 byte order mark before the text may be ignored (RFC 8259, 8.1), and the service does.
+	body = bytes.TrimPrefix(body, []byte("\xef\xbb\xbf"))
 	dec := json.NewDecoder(bytes.NewReader(body))
 	var v any
 	if err := dec.Decode(&v); err != nil {

@@ -208,6 +208,8 @@ func TestRejectedRequests(t *testing.T) {
 			headers: []string{"Content-Type", "application/json", "Transfer-Encoding", "chunked"},
 			status:  413, code: "RequestEntityTooLarge", mentions: []string{"limit"}},
 		{name: "no token", token: "-", body: `{"blockChat":false}`, status: 401, code: "InvalidAuthenticationToken", mentions: []string{"empty"}, wantWWWAuth: true},
+		{name: "two Authorization headers", body: `{"blockChat":false}`, headers: []string{"Content-Type", "application/json", "Authorization", "Bearer another"},
+			status: 401, code: "InvalidAuthenticationToken", mentions: []string{"more than one Authorization header"}, wantWWWAuth: true},
 		{name: "garbage token", token: "garbage", body: `{"blockChat":false}`, status: 401, code: "InvalidAuthenticationToken", wantWWWAuth: true},
 		{name: "read-only token", token: h.token(tenant, readConfig), body: `{"blockChat":false}`, status: 403, code: "Forbidden", mentions: []string{readWriteConfig}},
 		{name: "DELETE", method: http.MethodDelete, status: 405, code: "MethodNotAllowed", mentions: []string{"DELETE"}, wantAllow: "GET, PATCH"},
@@ -355,6 +357,11 @@ func TestGzipAndCharsetBodies(t *testing.T) {
 		if res.status != 200 {
 			t.Errorf("Content-Type %q: %d %s", ct, res.status, res.body)
 		}
+	}
+	// A UTF-8 byte order mark before the JSON, as Windows PowerShell sends a file's, is skipped.
+	res = h.do(http.MethodPatch, settingsPath, tok, []byte("\xef\xbb\xbf"+`{"remoteAssistanceState":"enabled"}`), "Content-Type", "application/json")
+	if res.status != 200 || res.json(t)["remoteAssistanceState"] != "enabled" {
+		t.Errorf("a body after a byte order mark: %d %s", res.status, res.body)
 	}
 }
 
