@@ -100,7 +100,9 @@ func (s *Store) Verify() (*Report, error) {
 		berr error
 		want uint64
 	)
-	// The meta pages are read between two commits, so that none is being written meanwhile.
+	// The meta pages are read between two commits, so that none is being written meanwhile, and
+	// the transaction begins there too, at the commit they hold: after the leader's commit, so
+	// that it is never open across a commit that waits for it to end (see Store.commit).
 	s.submit(&op{fn: func() {
 		berr = s.mapped("beginning a check", true, func() (err error) {
 			tx, err = s.db.Begin(false)

@@ -215,8 +215,9 @@ type op struct {
 	// replace, when set, is ReplaceAllSettings: the tenants it lists get their settings and
 	// every other tenant with a record the defaults, all in the op's transaction.
 	replace map[string]remoteassist.Settings
-	// fn, when set, is not an update: the leader runs it when its turn comes, while no commit
-	// runs (Verify reads the meta pages so).
+	// fn, when set, is not an update: the leader runs it after its batch's commit, before it
+	// hands the lead on, so that no commit runs meanwhile (Verify reads the meta pages so) and
+	// none of the leader's follows it (see commit).
 	fn  func()
 	out remoteassist.Settings
 	err error
@@ -697,37 +698,48 @@ func (s *Store) submit(o *op) {
 // new transaction if the failure had already changed this one. If the commit itself fails, every
 // update of the batch fails with it. commit always returns, whatever panics, so that no follower
 // waits forever.
+//
+// The batch's fn ops run after its commit and before submit hands the lead on, so that no commit
+// runs while they do. After the commit, not before: a fn may begin a read transaction that its
+// submitter ends (Verify does), and a commit that grows the file past bbolt's memory map must
+// remap it, which waits for every read transaction to end (bbolt's mmaplock). A transaction
+// begun before this leader's commit could end only once the leader, after that commit, woke its
+// submitter: the store would deadlock.
 func (s *Store) commit(batch []*op) {
 	if s.beforeCommit != nil {
 		s.beforeCommit(len(batch))
 	}
-	for pending := runFns(batch); len(pending) > 0; {
+	updates, fns := splitFns(batch)
+	for pending := updates; len(pending) > 0; {
 		pending = s.commitOnce(pending)
 	}
-	for _, o := range batch {
+	for _, o := range updates {
 		if o.err != nil {
 			o.out, o.err = remoteassist.Settings{}, storageError(o.err)
 		}
 	}
+	for _, o := range fns {
+		o.fn()
+	}
 }
 
-// runFns runs the batch's fn ops, in order, and returns its updates.
-func runFns(batch []*op) []*op {
+// splitFns returns the batch's updates and its fn ops, each in order.
+func splitFns(batch []*op) (updates, fns []*op) {
 	for i, o := range batch {
 		if o.fn == nil {
 			continue
 		}
-		updates := append([]*op(nil), batch[:i]...)
+		updates = append([]*op(nil), batch[:i]...)
 		for _, o := range batch[i:] {
 			if o.fn != nil {
-				o.fn()
+				fns = append(fns, o)
 			} else {
 				updates = append(updates, o)
 			}
 		}
-		return updates
+		return updates, fns
 	}
-	return batch
+	return batch, nil
 }
 
 // errAbort is returned by a transaction function that must not commit: an update panicked while

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"go.etcd.io/bbolt"
 
@@ -682,6 +683,77 @@ func TestVerifyLive(t *testing.T) {
 		t.Fatal("a live check missed a damaged record")
 	}
 	t.Log(r.Err())
+}
+
+// TestVerifyBesideGrowingCommit queues a live check in one batch with a replace that grows the
+// file far past bbolt's memory map, so that its commit must remap the file, which waits for
+// every read transaction to end. The check's read transaction must not be open across that
+// commit: its submitter, who ends it, is woken only after the commit, and every operation of the
+// store would wait behind the remap for good.
+func TestVerifyBesideGrowingCommit(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "data", "remoteassist.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	batches, release := holdCommits(s)
+	defer release()
+	first := make(chan error, 1)
+	go func() {
+		_, err := s.UpdateSettings(t.Context(), tenantName(0), remoteassist.Patch{BlockChat: ptr(true)})
+		first <- err
+	}()
+	<-batches
+	type verified struct {
+		r   *Report
+		err error
+	}
+	check := make(chan verified, 1)
+	go func() {
+		r, err := s.Verify()
+		check <- verified{r, err}
+	}()
+	waitQueued(t, s, 1)
+	all := make(map[string]remoteassist.Settings, 20000)
+	for i := range 20000 {
+		all[tenantName(i)] = remoteassist.Settings{BlockChat: true, RemoteAssistanceState: remoteassist.StateEnabled}
+	}
+	replaced := make(chan error, 1)
+	go func() { replaced <- s.ReplaceAllSettings(t.Context(), all) }()
+	waitQueued(t, s, 2) // the check and the replace: one batch
+	release()
+
+	// A hang guard only. The store is not closed when it trips: Close would wait for the remap.
+	hang := time.After(30 * time.Second)
+	for _, ch := range []<-chan error{first, replaced} {
+		select {
+		case err := <-ch:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-hang:
+			t.Fatal("an update still waits after 30s: the live check's read transaction holds back the remap of a commit made by the leader that must wake it")
+		}
+	}
+	select {
+	case v := <-check:
+		if v.err != nil || !v.r.OK() {
+			t.Fatalf("the live check: %v, %v", v.r, v.err)
+		}
+	case <-hang:
+		t.Fatal("the live check still waits after 30s")
+	}
+	if fi, err := os.Stat(path); err != nil {
+		t.Fatal(err)
+	} else if fi.Size() < 1<<20 {
+		t.Fatalf("the data file is %d bytes after the replace; want it past 1 MiB, far past the map of a new file, so that the commit remapped", fi.Size())
+	}
+	if _, err := s.Settings(t.Context(), tenantName(19999)); err != nil {
+		t.Error(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Error(err)
+	}
 }
 
 // reachableOpen returns the pages in use of an open store's file.
