@@ -30,9 +30,34 @@ import (
 //	GET /v1/backup   a consistent copy of the live file (bbolt's tx.WriteTo), with its
 //	                 Content-Length and the commit copied in Remoteassist-Commit
 //
-// Nothing on it changes the store.
+// Nothing on it changes the store. Every write of an answer must go out within controlStall: a
+// backup streams from a read transaction, which a commit growing the file past bbolt's memory
+// map waits for (see bolt.Store.Backup), so a reader that stops reading ends its backup (cut
+// short of its Content-Length) after that long instead of holding those commits back for good.
 
 const controlSocketName = "control.sock"
+
+// controlStall is how long a write of a control answer may wait for its reader (a var for the
+// tests).
+var controlStall = 10 * time.Second
+
+// stallBound is an answer's writer that gives each write controlStall to go out. It has no
+// ReadFrom, so that a copy into it comes in writes of a buffer's size, each with its deadline.
+type stallBound struct {
+	w  io.Writer
+	rc *http.ResponseController
+}
+
+func newStallBound(w http.ResponseWriter) stallBound {
+	return stallBound{w, http.NewResponseController(w)}
+}
+
+func (b stallBound) Write(p []byte) (int, error) {
+	if err := b.rc.SetWriteDeadline(time.Now().Add(controlStall)); err != nil {
+		return 0, err
+	}
+	return b.w.Write(p)
+}
 
 // controlPath is the control socket of a data directory.
 func controlPath(dataDir string) string { return filepath.Join(dataDir, controlSocketName) }
@@ -90,11 +115,11 @@ func startControl(dataDir string, store *bolt.Store, logger *slog.Logger) (*cont
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(report)
+		json.NewEncoder(newStallBound(w)).Encode(report)
 	})
 	mux.HandleFunc("GET /v1/backup", func(w http.ResponseWriter, r *http.Request) {
 		started := false
-		_, err := store.Backup(w, func(size int64, txid uint64) {
+		_, err := store.Backup(newStallBound(w), func(size int64, txid uint64) {
 			started = true
 			w.Header().Set("Content-Type", "application/octet-stream")
 			w.Header().Set("Content-Length", strconv.FormatInt(size, 10))

@@ -1,11 +1,14 @@
 package main
 
 import (
+	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/remoteassist/remoteassist"
 	"github.com/remoteassist/remoteassist/bolt"
@@ -132,5 +135,57 @@ func TestControlSocket(t *testing.T) {
 	closeStore()
 	if _, err := os.Stat(controlPath(dir)); !os.IsNotExist(err) {
 		t.Errorf("the control socket outlived the store: %v", err)
+	}
+}
+
+// TestControlBackupStalledReader asks for a backup through the control socket and reads none
+// of it: the backup must give up once a write has waited controlStall, ending its read
+// transaction (Close of the store, which waits for every read transaction, returns), and the
+// reader finds the copy cut short of its Content-Length.
+func TestControlBackupStalledReader(t *testing.T) {
+	clearServeEnv(t)
+	stall := controlStall
+	controlStall = 100 * time.Millisecond
+	t.Cleanup(func() { controlStall = stall })
+	dir := t.TempDir()
+	s, err := bolt.Open(dataFile(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	// Far more than the socket's buffers hold: some writes of the copy must wait for the reader.
+	all := make(map[string]remoteassist.Settings, 50000)
+	for i := range 50000 {
+		all[fmt.Sprintf("tenant-%05d", i)] = remoteassist.Settings{BlockChat: true, RemoteAssistanceState: remoteassist.StateEnabled}
+	}
+	if err := s.ReplaceAllSettings(t.Context(), all); err != nil {
+		t.Fatal(err)
+	}
+	ctl, err := startControl(dir, s, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ctl.Close()
+	res, err := controlGet(t.Context(), dir, "/v1/backup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.ContentLength < 4<<20 {
+		t.Fatalf("the copy is %d bytes; want more than 4 MiB, far more than a socket's buffers", res.ContentLength)
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second): // a hang guard only
+		res.Body.Close()
+		t.Fatal("the store's Close still waits after 30s: a backup whose reader reads nothing holds its read transaction")
+	}
+	if n, err := io.Copy(io.Discard, res.Body); err == nil {
+		t.Errorf("the stalled reader read %d of %d bytes without an error: want the copy cut short", n, res.ContentLength)
 	}
 }
