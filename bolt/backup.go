@@ -90,7 +90,8 @@ func openChecked(f *os.File, path string) (*bbolt.DB, error) {
 // Verify checks the store's file while it serves, as Verify does a file at rest, except bbolt's
 // tx.Check (which is not safe beside writers in a read transaction, and would hold back every
 // write in a write one). It reads the file as of the newest commit, in a read transaction, which
-// keeps every page of that commit in place while later commits go on.
+// keeps every page of that commit in place while later commits go on (a commit that grows the
+// file past bbolt's memory map waits for it to end: see Backup).
 func (s *Store) Verify() (*Report, error) {
 	var (
 		tx   *bbolt.Tx

@@ -18,6 +18,14 @@
 // Durability: UpdateSettings returns only after the transaction holding its update is committed
 // and fsynced. A crash loses no update that was answered.
 //
+// Long reads beside writes: bbolt reads the file through a memory map, and a commit that grows
+// the file past the map must remap it, which waits for every read transaction to end (and holds
+// back every transaction that begins meanwhile). The store has bbolt map 1 GiB at Open on a
+// 64-bit system (address space, not memory: only the pages read are resident), so a backup or a
+// live check, each one read transaction for as long as it takes, holds back no write while the
+// file is smaller; past that, each commit that grows the map (by 1 GiB) waits for the read
+// transactions open then.
+//
 // One process at a time: bbolt takes an exclusive flock on the file. A second process opening the
 // same file waits at most the lock timeout (WithLockTimeout) and then fails with an error wrapping
 // ErrInUse. The kernel drops the lock when a process dies, so a crash never leaves a stale lock.
@@ -98,6 +106,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"maps"
+	"math/bits"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -135,16 +144,42 @@ type options struct {
 	logger        *slog.Logger
 	bboltCheck    bool
 	readCache     int
+	mmapSize      int // bbolt's InitialMmapSize
 }
 
 // newOptions is the defaults with opts applied, as every function that takes options begins.
 func newOptions(opts []Option) options {
 	o := options{lockTimeout: DefaultLockTimeout, maxBatchSize: DefaultMaxBatchSize, probeInterval: DefaultProbeInterval,
-		bboltCheck: true, readCache: DefaultReadCache}
+		bboltCheck: true, readCache: DefaultReadCache, mmapSize: defaultMmapSize()}
 	for _, opt := range opts {
 		opt(&o)
 	}
 	return o
+}
+
+// mmapSize64 is how much of the data file bbolt maps at Open on a 64-bit system: 1 GiB, about six
+// million tenants (bench/STORE.md: 157 MiB at a million). A read transaction holds bbolt's
+// mmaplock shared, and a commit that grows the file past the map must remap it, which takes the
+// lock exclusively: it waits for every read transaction to end, and every transaction that
+// begins after it waits for the remap. A map past the file's size means no commit remaps, so a
+// long read transaction (a backup, a live check) holds back no write. It is address space, not
+// memory: the pages of the map beyond the file are never touched (TestMapCostsNoMemory). Once
+// the file outgrows it, bbolt grows the map 1 GiB at a time, and each of those commits waits for
+// the read transactions open then.
+const mmapSize64 = 1 << 30
+
+// defaultMmapSize is mmapSize64 where the address space has room for it: not on a 32-bit system
+// (bbolt maps at most 2 GiB there), nor under a limit of the address space (ulimit -v) below
+// eight times it. There it is 0: bbolt maps what the file needs, as before.
+func defaultMmapSize() int {
+	if bits.UintSize < 64 {
+		return 0
+	}
+	var lim syscall.Rlimit // no limit is RLIM_INFINITY, the largest uint64
+	if err := syscall.Getrlimit(syscall.RLIMIT_AS, &lim); err == nil && lim.Cur < 8*mmapSize64 {
+		return 0
+	}
+	return mmapSize64
 }
 
 // WithLockTimeout sets how long Open waits for another process to release the file.
@@ -305,7 +340,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 		s.file = f
 		return f, nil
 	}
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: o.lockTimeout, OpenFile: openFile})
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: o.lockTimeout, OpenFile: openFile, InitialMmapSize: o.mmapSize})
 	if err != nil {
 		if created {
 			os.Remove(path) // never leave an empty file behind: the next Open would refuse it
@@ -946,8 +981,12 @@ func storageError(err error) error {
 }
 
 // Backup writes a consistent copy of the data file to w, as of the newest commit, while the store
-// serves: bbolt's tx.WriteTo in a read transaction, which holds back no write. Before it writes,
-// it calls start, if not nil, with the size it will write and the commit it copies (for a
+// serves: bbolt's tx.WriteTo in a read transaction. Writes go on meanwhile as long as the file
+// fits in bbolt's memory map (1 GiB on a 64-bit system, mmapSize64); past it, a commit that grows
+// the map waits for the copy to end, and every read and write that begins after that commit
+// waits with it. So w must not stall for good: one that can (a reader at the other end of a
+// socket) must fail its writes after a while, as the control socket's do. Before it writes, it
+// calls start, if not nil, with the size it will write and the commit it copies (for a
 // Content-Length, which lets a reader tell a cut copy from a whole one). It returns the number of
 // bytes written.
 func (s *Store) Backup(w io.Writer, start func(size int64, txid uint64)) (n int64, err error) {

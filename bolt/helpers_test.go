@@ -33,3 +33,7 @@ func rawUpdate(t testing.TB, s *Store, fn func(b *bbolt.Bucket) error) {
 		t.Fatal(err)
 	}
 }
+
+// withMmapSize sets the size of bbolt's memory map at Open. 0 maps only what the file needs, so
+// that a commit growing the file must remap it, as one growing a file past the default map does.
+func withMmapSize(n int) Option { return func(o *options) { o.mmapSize = n } }

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -686,13 +687,14 @@ func TestVerifyLive(t *testing.T) {
 }
 
 // TestVerifyBesideGrowingCommit queues a live check in one batch with a replace that grows the
-// file far past bbolt's memory map, so that its commit must remap the file, which waits for
-// every read transaction to end. The check's read transaction must not be open across that
-// commit: its submitter, who ends it, is woken only after the commit, and every operation of the
-// store would wait behind the remap for good.
+// file far past bbolt's memory map (opened with a map of what the file needs, as a file that
+// outgrew the default map has), so that its commit must remap the file, which waits for every
+// read transaction to end. The check's read transaction must not be open across that commit:
+// its submitter, who ends it, is woken only after the commit, and every operation of the store
+// would wait behind the remap for good.
 func TestVerifyBesideGrowingCommit(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "data", "remoteassist.db")
-	s, err := Open(path)
+	s, err := Open(path, withMmapSize(0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -775,6 +777,153 @@ func reachableOpen(t testing.TB, s *Store) (map[uint64][]byte, int) {
 		t.Fatalf("the open file does not check: %v", c.report.Err())
 	}
 	return pages, c.ps
+}
+
+// stalledWriter is a backup's consumer that takes nothing until gate is closed.
+type stalledWriter struct {
+	gate <-chan struct{}
+	buf  *bytes.Buffer
+}
+
+func (w stalledWriter) Write(p []byte) (int, error) {
+	<-w.gate
+	return w.buf.Write(p)
+}
+
+// TestBackupHoldsBackNoWrite stalls a backup's consumer while a replace grows the file from a
+// new file's few pages past 1 MiB, which with a map of what the file needs would make its commit
+// remap the file and wait for the backup's read transaction to end: the replace commits, and a
+// read that misses the cache answers, while the backup still waits; the backup is then the file
+// as of its start.
+func TestBackupHoldsBackNoWrite(t *testing.T) {
+	s, path := openTemp(t)
+	gate := make(chan struct{})
+	release := sync.OnceFunc(func() { close(gate) })
+	defer release()
+	var copied bytes.Buffer
+	started := make(chan struct{})
+	backedUp := make(chan error, 1)
+	go func() {
+		_, err := s.Backup(stalledWriter{gate, &copied}, func(int64, uint64) { close(started) })
+		backedUp <- err
+	}()
+	<-started // the backup's read transaction is open; its first write waits for the gate
+
+	done := make(chan error, 1)
+	go func() {
+		all := make(map[string]remoteassist.Settings, 20000)
+		for i := range 20000 {
+			all[tenantName(i)] = remoteassist.Settings{BlockChat: true, RemoteAssistanceState: remoteassist.StateEnabled}
+		}
+		err := s.ReplaceAllSettings(t.Context(), all)
+		if err == nil {
+			var got remoteassist.Settings
+			got, err = s.Settings(t.Context(), tenantName(12345)) // the replace emptied the cache
+			if err == nil && !got.BlockChat {
+				err = fmt.Errorf("read %+v after the replace", got)
+			}
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second): // a hang guard only
+		release()
+		t.Fatal("a replace and a read still wait after 30s behind a backup whose consumer takes nothing")
+	}
+	if fi, err := os.Stat(path); err != nil {
+		t.Fatal(err)
+	} else if fi.Size() < 1<<20 {
+		t.Fatalf("the data file is %d bytes after the replace; want it past 1 MiB, far past the map of a new file", fi.Size())
+	}
+	release()
+	if err := <-backedUp; err != nil {
+		t.Fatal(err)
+	}
+	r := check(bytes.NewReader(copied.Bytes()), "backup", int64(copied.Len()), nil)
+	if !r.OK() || r.Tenants != 0 {
+		t.Fatalf("the backup, begun before the replace:\n%s", r)
+	}
+}
+
+// TestMapCostsNoMemory checks that bbolt's memory map past the file costs address space only:
+// after every record was read through it, no more of the map is resident than the file's pages
+// in use.
+func TestMapCostsNoMemory(t *testing.T) {
+	if defaultMmapSize() != mmapSize64 {
+		t.Fatalf("the default map is %d bytes, want %d (a 64-bit system without a limit of its address space)", defaultMmapSize(), mmapSize64)
+	}
+	s, path, want, _, _ := openDamageable(t, 5000)
+	checkReads(t, s, want, false)
+	if _, err := s.AllSettings(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	var used int64 // the file's pages up to its high-water mark: what bbolt reads
+	if err := s.db.View(func(tx *bbolt.Tx) error { used = tx.Size(); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	size, rss := mapping(t, path)
+	t.Logf("%d bytes of the file in use, map %d bytes, %d of them resident; the process's VmRSS %d bytes", used, size, rss, vmRSS(t))
+	if size < mmapSize64 {
+		t.Errorf("the map of the data file is %d bytes, want at least %d", size, mmapSize64)
+	}
+	if rss > used {
+		t.Errorf("%d bytes of the map are resident, more than the %d bytes of the file in use", rss, used)
+	}
+}
+
+// mapping returns the size, and how much is resident, of the memory maps of the file at path
+// (/proc/self/smaps).
+func mapping(t *testing.T, path string) (size, rss int64) {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/smaps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := false // the lines are of a mapping of path
+	for line := range strings.Lines(string(b)) {
+		f := strings.Fields(line)
+		switch {
+		case len(f) >= 5 && !strings.HasSuffix(f[0], ":"): // a mapping's first line
+			in = len(f) == 6 && f[5] == path
+		case in && len(f) == 3 && f[0] == "Size:":
+			size += kB(t, f[1])
+		case in && len(f) == 3 && f[0] == "Rss:":
+			rss += kB(t, f[1])
+		}
+	}
+	if size == 0 {
+		t.Fatalf("no map of %s in /proc/self/smaps", path)
+	}
+	return size, rss
+}
+
+// vmRSS returns the process's resident memory (/proc/self/status).
+func vmRSS(t *testing.T) int64 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.Lines(string(b)) {
+		if f := strings.Fields(line); len(f) == 3 && f[0] == "VmRSS:" {
+			return kB(t, f[1])
+		}
+	}
+	t.Fatal("no VmRSS in /proc/self/status")
+	return 0
+}
+
+func kB(t *testing.T, s string) int64 {
+	t.Helper()
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n << 10
 }
 
 // TestBackupWhileServing copies a serving store while writes go on, restores the copy elsewhere
