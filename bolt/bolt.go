@@ -93,7 +93,11 @@
 // Storage faults of a write (ENOSPC, EDQUOT, EROFS, EACCES, EPERM, EIO) are EUNAVAILABLE with a
 // Retry-After: the storage cannot take writes now. Ping then reports the store not ready, and
 // tries a tiny write of its own at most once per probe interval, so that readiness comes back
-// without client traffic once the storage does. Each change of state is logged once.
+// without client traffic once the storage does. Each change of state is logged once. A commit
+// that fails after its meta page reached the file (the fdatasync after it failed) is in the file
+// all the same, and bbolt reads it: then, and when the file holds a commit the store did not
+// make, the store stops writing and is not ready until restarted, since the disk may not have
+// what the file shows (failedCommitLanded); reads go on, of what the file holds.
 package bolt
 
 import (
@@ -237,6 +241,9 @@ type Store struct {
 	// afterApply, when set by a test, runs inside each write transaction that writes records,
 	// after the index and the read cache know of them, before the commit.
 	afterApply func()
+	// commitFailed, when set by a test, makes each commit that bbolt made fail with its error,
+	// as one whose fdatasync failed after its meta page reached the file.
+	commitFailed func() error
 	// beforeFill, when set by a test, runs in Settings after a read that missed the cache, before
 	// its value is put in the cache.
 	beforeFill func(tenant string)
@@ -808,7 +815,11 @@ func (s *Store) commitOnce(batch []*op) (retry []*op) {
 			case txid < want:
 				return s.rolledBack(txid-1, want-1)
 			case txid > want:
-				return fmt.Errorf("bolt: commit %d follows commit %d, which this store did not make", txid, txid-1)
+				// The file holds a commit this store does not know it made: its state is not
+				// what the index and the commit record say.
+				err := fmt.Errorf("bolt: commit %d follows commit %d, which this store did not make: writing nothing more; restart the process", txid, txid-1)
+				s.health.halt(false, err)
+				return err
 			}
 			pc := newPathChecker(s.db, tx, true)
 			if err := pc.freelist(txid - 1); err != nil {
@@ -891,6 +902,9 @@ func (s *Store) commitOnce(batch []*op) (retry []*op) {
 			s.cache.forget(o.tenant)
 		}
 	}
+	if err == nil && s.commitFailed != nil {
+		err = s.commitFailed()
+	}
 	if err == nil {
 		s.committed.Store(txid)
 		// What the commit wrote, for the reads that follow: in batch order, so that the last
@@ -905,8 +919,8 @@ func (s *Store) commitOnce(batch []*op) (retry []*op) {
 		s.record.committed(txid)
 		return nil
 	}
-	s.index.revert(prev)
 	if errors.Is(err, errAbort) {
+		s.index.revert(prev)
 		for _, o := range batch {
 			if o != culprit && o.err == nil {
 				o.out = remoteassist.Settings{}
@@ -914,6 +928,11 @@ func (s *Store) commitOnce(batch []*op) (retry []*op) {
 			}
 		}
 		return retry
+	}
+	// The index stays as the commit made it when the commit is in the file all the same: it is
+	// what the file holds, and what reads must vouch for.
+	if txid == 0 || !s.failedCommitLanded(txid, err) {
+		s.index.revert(prev)
 	}
 	if errno, ok := storageFault(err); ok {
 		err = s.health.writeFailed(errno, err)
@@ -925,6 +944,35 @@ func (s *Store) commitOnce(batch []*op) (retry []*op) {
 		}
 	}
 	return nil
+}
+
+// failedCommitLanded reports whether commit txid, which failed, is in the file all the same, and
+// then stops the store's writes. That happens when bbolt's commit wrote the meta page (its
+// pwrite succeeded) and the fdatasync after it failed: bbolt rolls back, but its map shows the
+// file, whose newest meta page is now that commit's, so every later transaction begins at it.
+// The store cannot tell whether the disk has that commit, and must not build on it: after a
+// failed fdatasync the kernel may have dropped the dirty pages (marked them clean) without
+// writing them, so a later commit whose fdatasync succeeds could make durable a meta page whose
+// pages the disk never got. Nor can it go on at the older commit, which bbolt no longer shows.
+// So it writes nothing more, and is not ready, until restarted: the check at Open then finds what
+// the file holds. Reads go on, vouched for by the index as the commit left it. When it cannot
+// tell (a read transaction fails), it stops writing too.
+func (s *Store) failedCommitLanded(txid uint64, cause error) bool {
+	var at uint64
+	err := s.mapped("checking a failed commit", true, func() error {
+		return s.db.View(func(tx *bbolt.Tx) error { at = uint64(tx.ID()); return nil })
+	})
+	switch {
+	case err != nil:
+		s.health.halt(false, fmt.Errorf("bolt: commit %d failed (%v), and whether it reached the file cannot be told (%v): "+
+			"writing nothing more; restart the process", txid, cause, err))
+		return false
+	case at >= txid:
+		s.health.halt(false, fmt.Errorf("bolt: commit %d failed (%v) after its meta page reached the file: the store reads it, "+
+			"the disk may not have it; writing nothing more; restart the process", txid, cause))
+		return true
+	}
+	return false
 }
 
 // getIn is get inside a write transaction, whose snapshot is the newest commit: a panic fails

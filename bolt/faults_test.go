@@ -451,3 +451,69 @@ func TestPanicInCommitStopsWrites(t *testing.T) {
 		t.Error("Ping reports ready after bbolt panicked in a commit")
 	}
 }
+
+// TestCommitAheadOfTheStore makes the file hold a commit the store does not count as made: one
+// whose fdatasync failed after its meta page reached the file (bbolt rolls back, but reads the
+// file, and so that commit, from then on), or one the store finds it did not make. The update
+// fails; the store stops writing and reports itself not ready rather than build on a commit the
+// disk may not have; reads go on, the failed update's tenant included, with what the file holds
+// and no damage reported; and the file opens again.
+func TestCommitAheadOfTheStore(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		fail func(s *Store) // makes the next commit fail so
+		code string         // of the update that fails
+		in   bool           // whether the file holds that update
+	}{
+		{"fdatasync failed after the meta page was written", func(s *Store) {
+			s.commitFailed = func() error { return fmt.Errorf("fdatasync: %w", syscall.EIO) }
+		}, remoteassist.EUNAVAILABLE, true},
+		{"the file is at a commit the store did not make", func(s *Store) {
+			s.committed.Add(^uint64(0)) // one commit less than the file holds
+		}, remoteassist.EINTERNAL, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s, path := openTemp(t)
+			for i := range 3 {
+				if _, err := s.UpdateSettings(t.Context(), tenantName(i), remoteassist.Patch{BlockChat: ptr(true)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c.fail(s)
+			failed := tenantName(10)
+			if _, err := s.UpdateSettings(t.Context(), failed, remoteassist.Patch{BlockChat: ptr(true)}); remoteassist.ErrorCode(err) != c.code {
+				t.Fatalf("the update: %v, want %s", err, c.code)
+			}
+			s.commitFailed = nil
+			err := s.Ping(t.Context())
+			if err == nil {
+				t.Fatal("Ping reports ready with the file ahead of the store")
+			}
+			if errors.Is(err, ErrDamaged) {
+				t.Errorf("Ping: %v; want no damage reported", err)
+			}
+			if _, err := s.UpdateSettings(t.Context(), tenantName(11), remoteassist.Patch{BlockChat: ptr(true)}); remoteassist.ErrorCode(err) != remoteassist.EINTERNAL {
+				t.Errorf("a later update: %v, want EINTERNAL at once", err)
+			}
+			for i := range 3 {
+				if got, err := s.Settings(t.Context(), tenantName(i)); err != nil || !got.BlockChat {
+					t.Errorf("a read of %s: %+v, %v", tenantName(i), got, err)
+				}
+			}
+			if got, err := s.Settings(t.Context(), failed); err != nil || got.BlockChat != c.in {
+				t.Errorf("a read of the failed update's tenant: %+v, %v; want BlockChat %v, what the file holds", got, err, c.in)
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			s, err = Open(path)
+			if err != nil {
+				t.Fatalf("the file after the failed commit: %v", err)
+			}
+			defer s.Close()
+			if got, err := s.Settings(t.Context(), failed); err != nil || got.BlockChat != c.in {
+				t.Errorf("after reopening, %s: %+v, %v; want BlockChat %v", failed, got, err, c.in)
+			}
+		})
+	}
+}
