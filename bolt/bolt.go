@@ -123,6 +123,7 @@ import (
 
 	"go.etcd.io/bbolt"
 	bberrors "go.etcd.io/bbolt/errors"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/remoteassist/remoteassist"
 )
@@ -230,6 +231,7 @@ type Store struct {
 
 	probeMu   sync.Mutex
 	lastProbe time.Time
+	pings     singleflight.Group // Ping's checks: one at a time, shared by the calls meanwhile
 
 	// beforeCommit, when set by a test, runs in the leader before each commit, outside mu.
 	beforeCommit func(batch int)
@@ -479,10 +481,34 @@ func (s *Store) Close() error {
 // back to an older commit, and writes succeeding. While writes fail for a storage fault it tries
 // a write of its own (at most once per probe interval), so that readiness returns once the
 // storage can take writes again, without waiting for a client's.
+//
+// It returns when ctx is done, with ctx's error, even if the check has not finished (its read
+// transaction waits behind a remap, its probe write behind a stalled fsync): the check goes on
+// and ends later. Concurrent calls share one check, so that probes of a stalled store never
+// pile up more than one.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	ch := s.pings.DoChan("", func() (_ any, err error) {
+		// Not in the caller's goroutine: a panic would end the process (singleflight re-panics).
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("bolt: the readiness check panicked: %v", r)
+			}
+		}()
+		return nil, s.ping()
+	})
+	select {
+	case r := <-ch:
+		return r.Err
+	case <-ctx.Done():
+		return fmt.Errorf("bolt: the store did not answer the readiness check in time (a commit or its fsync may be stalled): %w", ctx.Err())
+	}
+}
+
+// ping is Ping's check.
+func (s *Store) ping() error {
 	if err := s.checkCommit(); err != nil {
 		return err
 	}

@@ -517,3 +517,35 @@ func TestCommitAheadOfTheStore(t *testing.T) {
 		})
 	}
 }
+
+// TestPingReturnsWhenItsContextIsDone holds the commit of Ping's probe write, as a stalled fsync
+// would: Ping returns once its context is done, later calls too, without a second probe; once
+// the commit ends, the store is ready again.
+func TestPingReturnsWhenItsContextIsDone(t *testing.T) {
+	s, _ := openTemp(t)
+	s.health.writeFailed(syscall.EIO, fmt.Errorf("write: %w", syscall.EIO)) // so that Ping probes
+	batches, release := holdCommits(s)
+	defer release()
+	for i := range 3 {
+		ctx, cancel := context.WithCancel(t.Context())
+		pinged := make(chan error, 1)
+		go func() { pinged <- s.Ping(ctx) }()
+		if i == 0 {
+			<-batches // the probe's commit is held
+		}
+		cancel()
+		select {
+		case err := <-pinged:
+			if !errors.Is(err, context.Canceled) {
+				t.Errorf("Ping %d, its context cancelled during a held commit: %v, want context.Canceled", i, err)
+			}
+		case <-time.After(30 * time.Second): // a hang guard only
+			t.Fatalf("Ping %d still waits 30s after its context was cancelled, behind a held commit", i)
+		}
+	}
+	if n := queued(s); n != 0 {
+		t.Errorf("%d more writes queued behind the held probe; want the Pings to share it", n)
+	}
+	release()
+	waitReady(t, s)
+}
