@@ -112,7 +112,9 @@ func TestServeRefusesDamagedFile(t *testing.T) {
 	}{
 		{"empty", func(t *testing.T) { os.WriteFile(path, nil, 0o600) }, "the file is empty (0 bytes)"},
 		{"cut to 8 KiB", func(t *testing.T) { os.WriteFile(path, good[:8192], 0o600) }, "the file is cut short"},
-		{"cut to half", func(t *testing.T) { os.WriteFile(path, good[:len(good)/2], 0o600) }, "is damaged"},
+		// Half of what was written: the file ends in room bbolt took and left unwritten (a hole
+		// of zeros, when its map is larger than the file), whose loss damages nothing.
+		{"cut to half", func(t *testing.T) { os.WriteFile(path, good[:len(bytes.TrimRight(good, "\x00"))/2], 0o600) }, "is damaged"},
 		{"a record", func(t *testing.T) {
 			os.WriteFile(path, good, 0o600)
 			damageRecords(t, path, "fabrikam")
