@@ -188,7 +188,8 @@ type Reloader struct {
 
 	mu      sync.Mutex
 	checked time.Time // when the files were last looked at
-	seen    stamp     // the files as last looked at
+	seen    stamp     // the files as they were when the pair in service was loaded
+	refused stamp     // the files as they were when they last failed to load, warned about once
 }
 
 // stamp is what a Reloader compares to notice that its files changed.
@@ -255,14 +256,21 @@ func (r *Reloader) maybeReload() {
 	if s == r.seen {
 		return
 	}
-	r.seen = s
+	// Files that failed to load are tried again at every check, not only once they change:
+	// what failed may be other than their content (a certificate not valid yet, a key's owner
+	// or mode fixed with chown or chmod, which leave its time and size alone). The failure is
+	// logged once for each state of the files.
 	cert, err := Load(r.certFile, r.keyFile, now)
 	if err != nil {
-		old := r.current.Load()
-		r.logger.Warn("TLS certificate files changed but cannot be served; still serving the previous certificate",
-			"error", err.Error(), "previous_not_after", old.Leaf.NotAfter.UTC().Format(time.RFC3339))
+		if s != r.refused {
+			r.refused = s
+			old := r.current.Load()
+			r.logger.Warn("TLS certificate files changed but cannot be served; still serving the previous certificate",
+				"error", err.Error(), "previous_not_after", old.Leaf.NotAfter.UTC().Format(time.RFC3339))
+		}
 		return
 	}
+	r.seen, r.refused = s, stamp{}
 	r.current.Store(cert)
 	r.logger.Info("TLS certificate reloaded", "cert", r.certFile, "subject", cert.Leaf.Subject.String(),
 		"serial", cert.Leaf.SerialNumber.Text(16), "not_after", cert.Leaf.NotAfter.UTC().Format(time.RFC3339))

@@ -235,6 +235,27 @@ func TestReloader(t *testing.T) {
 	if l := rec.lines(); !strings.Contains(l[len(l)-1], "expired") {
 		t.Errorf("last log line %q, want the expiry", l[len(l)-1])
 	}
+	// A replacement not valid yet is refused, once logged, and served as soon as it is valid,
+	// though the files did not change meanwhile.
+	early := newPair(t, clock.Add(20*time.Minute), clock.Add(48*time.Hour))
+	write(t, certPath, early.cert)
+	write(t, keyPath, early.key)
+	warnings := len(rec.lines())
+	for range 3 {
+		clock = clock.Add(tlsfiles.DefaultCheckInterval)
+		if s := serial(); s.Cmp(third.serial) != 0 {
+			t.Errorf("a replacement not valid yet is served")
+		}
+	}
+	if l := rec.lines(); len(l) != warnings+1 || !strings.Contains(l[len(l)-1], "still serving the previous certificate") {
+		t.Errorf("log %q, want one warning for the replacement not valid yet", l[warnings:])
+	}
+	clock = clock.Add(20 * time.Minute)
+	if s := serial(); s.Cmp(early.serial) != 0 {
+		t.Errorf("once valid: serving %v, want the replacement %v", s, early.serial)
+	}
+	third = early
+
 	// Files removed: the last good pair stays.
 	os.Remove(certPath)
 	clock = clock.Add(tlsfiles.DefaultCheckInterval)
