@@ -128,6 +128,10 @@ func (h *adminHandler) SeedTenantSettings(c echo.Context, tenant string) error {
 	if err != nil {
 		return err
 	}
+	// Validated as the API's PATCH body is, which must set something; DELETE resets.
+	if patch.IsEmpty() {
+		return patch.Validate()
+	}
 	seeded := patch.Apply(remoteassist.DefaultSettings(tenant))
 	s, err := h.store.UpdateSettings(c.Request().Context(), tenant, seeded.Patch())
 	if err != nil {

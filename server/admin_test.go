@@ -160,6 +160,16 @@ func TestAdminState(t *testing.T) {
 	if c.api.stored("contoso").BlockChat {
 		t.Error("a refused seed changed the state")
 	}
+	// A seed that sets nothing is refused as the API's PATCH is (DELETE resets).
+	for _, empty := range []string{`{}`, `{"@odata.type":"#microsoft.graph.remoteAssistanceSettings"}`} {
+		status, _, body = c.call(t, http.MethodPut, "/admin/tenants/contoso/settings", empty)
+		if code, msg, _ := graphCode(t, body); status != http.StatusBadRequest || code != "BadRequest" || !strings.Contains(msg, "at least 1 property") {
+			t.Errorf("a seed of %s: %d %s", empty, status, body)
+		}
+		if !c.api.stored("contoso").AllowSessionsToUnenrolledDevices {
+			t.Errorf("a seed of %s changed the state", empty)
+		}
+	}
 	if status, _, _ := c.call(t, http.MethodDelete, "/admin/tenants/contoso/settings", ""); status != http.StatusNoContent {
 		t.Errorf("reset: %d", status)
 	}

@@ -228,7 +228,8 @@ type ClientInterface interface {
 	// SeedTenantSettingsWithBody Seed a tenant's settings
 	//
 	// Sets the tenant's settings to the body's: the properties it leaves out take their
-	// defaults. The body is validated as a PATCH body of the API is.
+	// defaults. The body is validated as a PATCH body of the API is, and so must set at least
+	// one property (resetTenantSettings puts back the defaults).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -238,7 +239,8 @@ type ClientInterface interface {
 	// SeedTenantSettings Seed a tenant's settings
 	//
 	// Sets the tenant's settings to the body's: the properties it leaves out take their
-	// defaults. The body is validated as a PATCH body of the API is.
+	// defaults. The body is validated as a PATCH body of the API is, and so must set at least
+	// one property (resetTenantSettings puts back the defaults).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -531,7 +533,8 @@ func (c *Client) GetTenantSettings(ctx context.Context, tenant Tenant, reqEditor
 // SeedTenantSettingsWithBody Seed a tenant's settings
 //
 // Sets the tenant's settings to the body's: the properties it leaves out take their
-// defaults. The body is validated as a PATCH body of the API is.
+// defaults. The body is validated as a PATCH body of the API is, and so must set at least
+// one property (resetTenantSettings puts back the defaults).
 //
 // Takes any type of body and a specified content type.
 //
@@ -551,7 +554,8 @@ func (c *Client) SeedTenantSettingsWithBody(ctx context.Context, tenant Tenant, 
 // SeedTenantSettings Seed a tenant's settings
 //
 // Sets the tenant's settings to the body's: the properties it leaves out take their
-// defaults. The body is validated as a PATCH body of the API is.
+// defaults. The body is validated as a PATCH body of the API is, and so must set at least
+// one property (resetTenantSettings puts back the defaults).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1463,7 +1467,8 @@ type ClientWithResponsesInterface interface {
 	// SeedTenantSettingsWithBodyWithResponse Seed a tenant's settings
 	//
 	// Sets the tenant's settings to the body's: the properties it leaves out take their
-	// defaults. The body is validated as a PATCH body of the API is.
+	// defaults. The body is validated as a PATCH body of the API is, and so must set at least
+	// one property (resetTenantSettings puts back the defaults).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -1473,7 +1478,8 @@ type ClientWithResponsesInterface interface {
 	// SeedTenantSettingsWithResponse Seed a tenant's settings
 	//
 	// Sets the tenant's settings to the body's: the properties it leaves out take their
-	// defaults. The body is validated as a PATCH body of the API is.
+	// defaults. The body is validated as a PATCH body of the API is, and so must set at least
+	// one property (resetTenantSettings puts back the defaults).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3584,7 +3590,8 @@ func (c *ClientWithResponses) GetTenantSettingsWithResponse(ctx context.Context,
 // SeedTenantSettingsWithBodyWithResponse Seed a tenant's settings
 //
 // Sets the tenant's settings to the body's: the properties it leaves out take their
-// defaults. The body is validated as a PATCH body of the API is.
+// defaults. The body is validated as a PATCH body of the API is, and so must set at least
+// one property (resetTenantSettings puts back the defaults).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -3600,7 +3607,8 @@ func (c *ClientWithResponses) SeedTenantSettingsWithBodyWithResponse(ctx context
 // SeedTenantSettingsWithResponse Seed a tenant's settings
 //
 // Sets the tenant's settings to the body's: the properties it leaves out take their
-// defaults. The body is validated as a PATCH body of the API is.
+// defaults. The body is validated as a PATCH body of the API is, and so must set at least
+// one property (resetTenantSettings puts back the defaults).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
