@@ -122,6 +122,37 @@ func TestLimitListenerRefusesPastTheCap(t *testing.T) {
 	}
 }
 
+// TestLimitListenerAnswersTheRequest: a refusal answers the client's request, not the bare
+// connection: a 503 that came before its request is one an HTTP client may call unsolicited
+// and fail the request for (Go's transport does, when its read loop sees it first, as under
+// load), where it should read a 503 with Retry-After.
+func TestLimitListenerAnswersTheRequest(t *testing.T) {
+	lim := limitedListener(t, 1)
+	hs := NewHTTPServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		io.WriteString(w, "ok")
+	}), Limits{}, nil)
+	go hs.Serve(lim)
+	t.Cleanup(func() { hs.Close() })
+	if res, _, err := dialHTTP(t, lim).get(t); err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("the connection within the cap was not served: %v", err)
+	}
+	over := dialHTTP(t, lim)
+	over.SetReadDeadline(time.Now().Add(refuseWait / 2))
+	if n, err := over.r.Peek(1); err == nil {
+		t.Fatalf("the refusal came before the request: %q", n)
+	}
+	res, _, err := over.get(t)
+	if err != nil || res.StatusCode != http.StatusServiceUnavailable || res.Header.Get("Retry-After") == "" {
+		t.Fatalf("the request over the cap: %v %v", res, err)
+	}
+	// A client that never sends gets its 503 all the same, once refuseWait has passed.
+	silent := dialHTTP(t, lim)
+	silent.SetReadDeadline(time.Now().Add(wait))
+	if res, err := http.ReadResponse(silent.r, nil); err != nil || res.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("a silent connection over the cap: %v %v", res, err)
+	}
+}
+
 // TestLimitListenerCloseIsIdempotent: closing an accepted connection twice frees one slot.
 func TestLimitListenerCloseIsIdempotent(t *testing.T) {
 	lim := limitedListener(t, 2)

@@ -3,6 +3,7 @@ package server
 import (
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"strconv"
@@ -106,14 +107,22 @@ func (l *limitListener) Accept() (net.Conn, error) {
 	}
 }
 
-// refuseTimeout bounds writing a refusal (its TLS handshake included) and waiting for the client
+// refuseWait bounds waiting for the first bytes of a refused connection's request (over TLS,
+// its handshake first); refuseTimeout then bounds writing the refusal and waiting for the client
 // to take it.
-const refuseTimeout = time.Second
+const (
+	refuseWait    = 500 * time.Millisecond
+	refuseTimeout = time.Second
+)
 
-// refuse answers a connection over the cap with 503 and closes it. It half-closes first (over
-// TLS, with close_notify, whose write crypto/tls bounds by 5 s of its own) and reads what the client sent, briefly, so that closing does not
-// reset the connection (which could lose the answer) while the request is still arriving. Over
-// TLS the write makes the handshake first, under the same deadline.
+// refuse answers a connection over the cap with 503 and closes it. It waits for the request to
+// begin before it answers (over TLS, that is the handshake and the first record), so that the
+// 503 is the answer to a request: an HTTP client that reads an answer on a connection before it
+// has sent its request calls it unsolicited and fails the request instead (Go's transport does).
+// A client that sends nothing within refuseWait gets the 503 all the same. Then it half-closes
+// (over TLS, with close_notify, whose write crypto/tls bounds by 5 s of its own) and reads what
+// the client sent, briefly, so that closing does not reset the connection (which could lose the
+// answer) while the request is still arriving.
 func refuse(c net.Conn) {
 	defer c.Close()
 	id := requestid.New()
@@ -124,6 +133,11 @@ func refuse(c net.Conn) {
 			Date: time.Now().UTC().Format("2006-01-02T15:04:05"), RequestId: id, ClientRequestId: id,
 		},
 	}})
+	c.SetReadDeadline(time.Now().Add(refuseWait))
+	first := make([]byte, 1024)
+	if _, err := c.Read(first); err != nil && !isTimeout(err) {
+		return // the client went away, or its TLS handshake failed
+	}
 	c.SetDeadline(time.Now().Add(refuseTimeout))
 	io.WriteString(c, "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nCache-Control: private\r\n"+
 		"Retry-After: 1\r\nRequest-Id: "+id+"\r\nClient-Request-Id: "+id+"\r\nConnection: close\r\nContent-Length: "+
@@ -145,4 +159,10 @@ func (c *limitConn) Close() error {
 	err := c.Conn.Close()
 	c.once.Do(c.release)
 	return err
+}
+
+// isTimeout reports whether err is a deadline's.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
