@@ -95,8 +95,10 @@ func (c *Control) Record(e models.JournalEntry, set map[string]any) {
 	c.journal.add(entry)
 }
 
-// Journal returns the entries that match f, oldest first; limit, when positive, keeps the newest
-// that many.
+// Journal returns the entries that match f, oldest first: in the order the requests were
+// received (their Time), those received at the same instant in the order they were answered.
+// limit, when positive, keeps the newest that many. A request is recorded once answered, so one
+// still being served is missing, and a slow one appears later among those received after it.
 func (c *Control) Journal(f Filter, limit int) []models.JournalEntry {
 	var out []models.JournalEntry
 	for _, e := range c.journal.all() {

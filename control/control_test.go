@@ -3,6 +3,8 @@ package control
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -243,4 +245,42 @@ func TestBounds(t *testing.T) {
 	if _, err := c.AddFault(models.FaultRuleSpec{Effect: models.FaultEffect{Status: status(500)}}); err != nil {
 		t.Errorf("after removing one: %v", err)
 	}
+}
+
+// TestJournalOrder: requests are recorded as they are answered, not as they came; the journal
+// keeps them in the order they were received (those received at the same instant in the order
+// answered), and once full the one received first makes room: it holds the newest JournalSize
+// requests by the time received, whatever order they finished in.
+func TestJournalOrder(t *testing.T) {
+	const size = 7
+	c := New(Options{JournalSize: size})
+	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	rng := rand.New(rand.NewPCG(1, 2))
+	var recorded []models.JournalEntry
+	for i := range 300 {
+		// Received about one a millisecond, answered up to 20 ms later: the order of the
+		// answers shuffles the order of arrival; some arrive at the same millisecond.
+		at := t0.Add(time.Duration(i+rng.IntN(20)) * time.Millisecond)
+		e := models.JournalEntry{Time: at, Tenant: ptr("t"), Method: "GET", Operation: getOp, Status: 200, RequestId: fmt.Sprint("r", i)}
+		c.Record(e, nil)
+		recorded = append(recorded, e)
+
+		want := slices.Clone(recorded)
+		slices.SortStableFunc(want, func(a, b models.JournalEntry) int { return a.Time.Compare(b.Time) })
+		want = want[max(0, len(want)-size):]
+		if got := c.Journal(Filter{}, 0); fmt.Sprint(ids(got)) != fmt.Sprint(ids(want)) {
+			t.Fatalf("after %d: journal %v, want %v", i, ids(got), ids(want))
+		}
+		if got := c.Journal(Filter{}, 3); fmt.Sprint(ids(got)) != fmt.Sprint(ids(want[max(0, len(want)-3):])) {
+			t.Fatalf("after %d: limit 3 gave %v of %v", i, ids(got), ids(want))
+		}
+	}
+}
+
+func ids(entries []models.JournalEntry) []string {
+	out := make([]string, len(entries))
+	for i, e := range entries {
+		out[i] = e.RequestId
+	}
+	return out
 }

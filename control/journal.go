@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"sort"
 	"sync"
 	"time"
 
@@ -17,43 +18,74 @@ type Entry struct {
 	patchDigest string
 }
 
-// journal is a bounded ring of the recent API requests. It grows as entries come, up to size, so
-// that a large --journal-size costs memory only once that many requests were made.
+// journal is a bounded ring of the recent API requests, in the order they were received. It
+// grows as entries come, up to size, so that a large --journal-size costs memory only once that
+// many requests were made.
+//
+// A request is recorded when it is answered, and requests are not answered in the order they
+// came (a fault rule's delay holds one back up to a minute): add puts each after the entries
+// received no later than it, and once the ring is full the one received first makes room.
 type journal struct {
 	mu      sync.Mutex
 	size    int
-	entries []Entry // oldest first until full; then a ring, oldest at next
-	next    int
+	entries []Entry // by Time, oldest first from first; a ring once full
+	first   int     // the oldest's index: 0 until the ring is full
 }
 
 func newJournal(size int) *journal {
 	return &journal{size: size, entries: make([]Entry, 0, min(size, 64))}
 }
 
+// at is the i-th oldest entry; j.mu must be held.
+func (j *journal) at(i int) *Entry {
+	if i += j.first; i >= len(j.entries) {
+		i -= len(j.entries)
+	}
+	return &j.entries[i]
+}
+
 func (j *journal) add(e Entry) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if len(j.entries) < j.size {
+	n := len(j.entries)
+	// e goes after every entry received no later than it (those received at the same instant
+	// stay in the order they were answered). Nearly always that is the end: what moves is only
+	// the entries received after e and answered before it.
+	pos := n
+	if n > 0 && j.at(n-1).Time.After(e.Time) {
+		pos = sort.Search(n, func(i int) bool { return j.at(i).Time.After(e.Time) })
+	}
+	if n < j.size {
 		j.entries = append(j.entries, e)
+		copy(j.entries[pos+1:], j.entries[pos:n])
+		j.entries[pos] = e
 		return
 	}
-	j.entries[j.next] = e
-	if j.next++; j.next == len(j.entries) {
-		j.next = 0
+	if pos == 0 {
+		return // received before every entry kept: e is the oldest, the one to make room
 	}
+	// The oldest makes room: its slot is now the newest's, and e goes one place nearer the front.
+	if j.first++; j.first == n {
+		j.first = 0
+	}
+	pos--
+	for i := n - 1; i > pos; i-- {
+		*j.at(i) = *j.at(i - 1)
+	}
+	*j.at(pos) = e
 }
 
 // all returns the entries, oldest first.
 func (j *journal) all() []Entry {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	return append(slices.Clone(j.entries[j.next:]), j.entries[:j.next]...)
+	return append(slices.Clone(j.entries[j.first:]), j.entries[:j.first]...)
 }
 
 func (j *journal) clear() {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	j.entries, j.next = make([]Entry, 0, min(j.size, 64)), 0
+	j.entries, j.first = make([]Entry, 0, min(j.size, 64)), 0
 }
 
 // Filter selects journal entries: every field set must match.

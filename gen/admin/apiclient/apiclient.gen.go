@@ -158,8 +158,11 @@ type ClientInterface interface {
 
 	// QueryJournal Read the journal
 	//
-	// The recent API requests that match every filter given, oldest first. The journal is a
-	// bounded ring: the oldest entries make room for new ones. It never holds tokens or bodies.
+	// The recent API requests that match every filter given, oldest first: in the order they
+	// were received (`time`), those received at the same instant in the order they were
+	// answered. A request is journaled once answered, so one still being served is missing,
+	// and a slow one appears later among those received after it. The journal is a bounded
+	// ring: the oldest entries make room for new ones. It never holds tokens or bodies.
 	//
 	// Corresponds with GET /admin/journal (the `QueryJournal` operationId).
 	QueryJournal(ctx context.Context, params *QueryJournalParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -383,8 +386,11 @@ func (c *Client) ClearJournal(ctx context.Context, reqEditors ...RequestEditorFn
 
 // QueryJournal Read the journal
 //
-// The recent API requests that match every filter given, oldest first. The journal is a
-// bounded ring: the oldest entries make room for new ones. It never holds tokens or bodies.
+// The recent API requests that match every filter given, oldest first: in the order they
+// were received (`time`), those received at the same instant in the order they were
+// answered. A request is journaled once answered, so one still being served is missing,
+// and a slow one appears later among those received after it. The journal is a bounded
+// ring: the oldest entries make room for new ones. It never holds tokens or bodies.
 //
 // Corresponds with GET /admin/journal (the `QueryJournal` operationId).
 func (c *Client) QueryJournal(ctx context.Context, params *QueryJournalParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1385,8 +1391,11 @@ type ClientWithResponsesInterface interface {
 
 	// QueryJournalWithResponse Read the journal
 	//
-	// The recent API requests that match every filter given, oldest first. The journal is a
-	// bounded ring: the oldest entries make room for new ones. It never holds tokens or bodies.
+	// The recent API requests that match every filter given, oldest first: in the order they
+	// were received (`time`), those received at the same instant in the order they were
+	// answered. A request is journaled once answered, so one still being served is missing,
+	// and a slow one appears later among those received after it. The journal is a bounded
+	// ring: the oldest entries make room for new ones. It never holds tokens or bodies.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -3460,8 +3469,11 @@ func (c *ClientWithResponses) ClearJournalWithResponse(ctx context.Context, reqE
 
 // QueryJournalWithResponse Read the journal
 //
-// The recent API requests that match every filter given, oldest first. The journal is a
-// bounded ring: the oldest entries make room for new ones. It never holds tokens or bodies.
+// The recent API requests that match every filter given, oldest first: in the order they
+// were received (`time`), those received at the same instant in the order they were
+// answered. A request is journaled once answered, so one still being served is missing,
+// and a slow one appears later among those received after it. The journal is a bounded
+// ring: the oldest entries make room for new ones. It never holds tokens or bodies.
 //
 // Returns a wrapper object for the known response body format(s).
 //

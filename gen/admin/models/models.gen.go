@@ -370,7 +370,7 @@ type QueryJournalParams struct {
 	// Until Only requests received before this time.
 	Until *JournalUntil `form:"until,omitempty" json:"until,omitempty"`
 
-	// Limit At most this many entries, the newest of those that match.
+	// Limit At most this many entries, the newest (by `time`) of those that match.
 	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
 }
 
