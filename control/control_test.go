@@ -1,6 +1,7 @@
 package control
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -283,4 +284,64 @@ func ids(entries []models.JournalEntry) []string {
 		out[i] = e.RequestId
 	}
 	return out
+}
+
+// TestRetryAfterFromTheAnswer: a Retry-After counts from when its answer was given (the
+// request's time and latency), not from when the throttled request was received; a request
+// received before that answer is no retry of it, whatever order the two were recorded in (the
+// order they were answered).
+func TestRetryAfterFromTheAnswer(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	type req struct {
+		at        float64 // seconds after t0 the request was received
+		latencyMs float64
+		op        string
+		status    int
+		retry     *int
+	}
+	cases := []struct {
+		name string
+		reqs []req // in the order recorded, the order they were answered
+		want []string
+	}{
+		// A rule {status: 429, retryAfter: 2, delayMs: {min: 3000}}: the 429 comes at 3 s, and
+		// a retry 10 ms later is 1.99 s early.
+		{"retried soon after a late 429", []req{{at: 0, latencyMs: 3000, status: 429, retry: ptr(2)}, {at: 3.01, latencyMs: 5, status: 200}},
+			[]string{"retried " + getOp + " 10ms after its 429, before the Retry-After of 2 s that it gave had elapsed"}},
+		{"waited out a late 429", []req{{at: 0, latencyMs: 3000, status: 429, retry: ptr(2)}, {at: 5, latencyMs: 5, status: 200}}, nil},
+		// Two concurrent GETs: the one received later gets a quick 429 and is recorded first.
+		{"sent while the 429 was on its way", []req{{at: 0.1, latencyMs: 1, status: 429, retry: ptr(5)}, {at: 0, latencyMs: 200, status: 200}}, nil},
+		{"sent just before the 429 came", []req{{at: 0, latencyMs: 100, status: 429, retry: ptr(5)}, {at: 0.0999, latencyMs: 1, status: 200}}, nil},
+		{"sent as the 429 came", []req{{at: 0, latencyMs: 100, status: 429, retry: ptr(5)}, {at: 0.1, latencyMs: 1, status: 200}},
+			[]string{"retried " + getOp + " 0s after its 429, before the Retry-After of 5 s that it gave had elapsed"}},
+		// Another operation in between changes nothing; a later answer to the same one does.
+		{"another operation between", []req{{at: 0, status: 503, retry: ptr(5)}, {at: 1, op: patchOp, status: 200}, {at: 2, status: 200}},
+			[]string{"retried " + getOp + " 2s after its 503, before the Retry-After of 5 s that it gave had elapsed"}},
+		{"answered since", []req{{at: 0, status: 429, retry: ptr(5)}, {at: 1, status: 200}, {at: 2, status: 200}},
+			[]string{"retried " + getOp + " 1s after its 429, before the Retry-After of 5 s that it gave had elapsed"}},
+		// The answer that binds is the latest given before the request was received.
+		{"a 429 answered after a later one", []req{{at: 1, latencyMs: 10, status: 429, retry: ptr(1)}, {at: 0, latencyMs: 1500, status: 429, retry: ptr(60)}, {at: 2, status: 200}},
+			[]string{"retried " + getOp + " 500ms after its 429, before the Retry-After of 60 s that it gave had elapsed"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := New(Options{})
+			for i, r := range tc.reqs {
+				op := cmp.Or(r.op, getOp)
+				c.Record(models.JournalEntry{Time: t0.Add(time.Duration(r.at * float64(time.Second))), LatencyMs: r.latencyMs,
+					Tenant: ptr("contoso"), App: ptr("a"), Method: "GET", Operation: op, Status: r.status, RetryAfter: r.retry,
+					RequestId: fmt.Sprint("r", i)}, nil)
+			}
+			var got []string
+			for _, f := range c.Findings(Filter{}) {
+				if f.Kind != models.FindingKindRetriedBeforeRetryAfter {
+					t.Errorf("finding %+v", f)
+				}
+				got = append(got, f.Detail)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("findings %q, want %q", got, tc.want)
+			}
+		})
+	}
 }

@@ -115,41 +115,82 @@ const (
 // outcome of (401, 408 and 429 can: a new token, a faster body, a wait).
 var clientErrorRetried = []int{400, 403, 404, 405, 413, 415}
 
-// findings derives, from entries in order, the client behaviours Graph would make a client pay
-// for. A client is a tenant and an application.
+// findings derives, from entries in the order they were received, the client behaviours Graph
+// would make a client pay for. A client is a tenant and an application.
+//
+// A Retry-After counts from the answer that gave it (its request's Time and latency), and binds
+// the requests the client sent for the same operation after that answer came and before it had
+// elapsed, until a later answer to the operation supersedes it: a request sent while the
+// throttled one was still on its way is not a retry of it.
 func findings(entries []Entry) []models.Finding {
 	type client struct{ tenant, app string }
+	type call struct {
+		client
+		op string
+	}
+	// answers are, by client and operation, the latest answer given before the request at hand
+	// was received, and the requests received earlier whose answers came after that.
+	type answers struct {
+		latest  *Entry
+		pending []*Entry
+	}
 	last := map[client]*Entry{}
+	byCall := map[call]*answers{}
 	var out []models.Finding
 	for i := range entries {
 		e := &entries[i]
 		c := client{deref(e.Tenant), deref(e.App)}
-		prev := last[c]
-		last[c] = e
-		if prev == nil || c.tenant == "" {
+		if c.tenant == "" {
 			continue
 		}
-		add := func(kind models.FindingKind, detail string) {
+		prev := last[c]
+		last[c] = e
+		a := byCall[call{c, e.Operation}]
+		if a == nil {
+			a = &answers{}
+			byCall[call{c, e.Operation}] = a
+		}
+		a.pending = slices.DeleteFunc(a.pending, func(p *Entry) bool {
+			if answered(p).After(e.Time) {
+				return false
+			}
+			if a.latest == nil || !answered(p).Before(answered(a.latest)) {
+				a.latest = p
+			}
+			return true
+		})
+		a.pending = append(a.pending, e)
+
+		add := func(kind models.FindingKind, earlier *Entry, detail string) {
 			out = append(out, models.Finding{Kind: kind, Time: e.Time, Tenant: e.Tenant, App: e.App,
-				Operation: &e.Operation, RequestIds: []string{prev.RequestId, e.RequestId}, Detail: detail})
+				Operation: &e.Operation, RequestIds: []string{earlier.RequestId, e.RequestId}, Detail: detail})
+		}
+		if t := a.latest; t != nil && t.RetryAfter != nil && e.Time.Before(answered(t).Add(time.Duration(*t.RetryAfter)*time.Second)) {
+			add(models.FindingKindRetriedBeforeRetryAfter, t, fmt.Sprintf("retried %s %v after its %d, before the Retry-After of %d s that it gave had elapsed",
+				e.Operation, e.Time.Sub(answered(t)).Round(time.Millisecond), t.Status, *t.RetryAfter))
+			continue
+		}
+		if prev == nil {
+			continue
 		}
 		sameCall := prev.Operation == e.Operation && prev.Method == e.Method && prev.patchDigest == e.patchDigest
 		switch {
-		case prev.RetryAfter != nil && prev.Operation == e.Operation &&
-			e.Time.Before(prev.Time.Add(time.Duration(*prev.RetryAfter)*time.Second)):
-			add(models.FindingKindRetriedBeforeRetryAfter, fmt.Sprintf("retried %s after %v, before the Retry-After of %d s its %d gave had elapsed",
-				e.Operation, e.Time.Sub(prev.Time).Round(time.Millisecond), *prev.RetryAfter, prev.Status))
 		case slices.Contains(clientErrorRetried, prev.Status) && sameCall:
-			add(models.FindingKindRetriedClientError, fmt.Sprintf("sent again the %s %s that was answered %d: the same request gets the same answer",
+			add(models.FindingKindRetriedClientError, prev, fmt.Sprintf("sent again the %s %s that was answered %d: the same request gets the same answer",
 				e.Method, e.Operation, prev.Status))
 		case prev.Method == http.MethodPatch && e.Method == http.MethodPatch && sameCall && success(prev.Status) && success(e.Status):
-			add(models.FindingKindDuplicatePatch, "sent the same PATCH twice in a row")
+			add(models.FindingKindDuplicatePatch, prev, "sent the same PATCH twice in a row")
 		case prev.Method == http.MethodPatch && prev.Status == http.StatusOK && e.Method == http.MethodGet &&
 			e.Time.Sub(prev.Time) < readAfterWriteWindow:
-			add(models.FindingKindReadAfterWrite, "read the settings right after a PATCH whose answer already held them")
+			add(models.FindingKindReadAfterWrite, prev, "read the settings right after a PATCH whose answer already held them")
 		}
 	}
 	return out
+}
+
+// answered is when the request was answered: its arrival and its latency.
+func answered(e *Entry) time.Time {
+	return e.Time.Add(time.Duration(e.LatencyMs * float64(time.Millisecond)))
 }
 
 func success(status int) bool { return status >= 200 && status < 300 }

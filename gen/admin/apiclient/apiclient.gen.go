@@ -141,7 +141,9 @@ type ClientInterface interface {
 	// ListFindings What the journal shows of how clients behave
 	//
 	// Behaviours of clients, derived from the journal, that would cost them against Graph:
-	// retrying before the `Retry-After` it was given had elapsed (`retriedBeforeRetryAfter`),
+	// retrying an operation before the `Retry-After` it was given had elapsed, counted from the
+	// answer that gave it, until a later answer to the operation (`retriedBeforeRetryAfter`;
+	// a request sent before that answer came is no retry of it),
 	// retrying a request that failed with a client error (`retriedClientError`), sending the same
 	// PATCH twice in a row (`duplicatePatch`), and reading right after a write that already
 	// answered with the entity (`readAfterWrite`).
@@ -349,7 +351,9 @@ func (c *Client) DeleteFault(ctx context.Context, id string, reqEditors ...Reque
 // ListFindings What the journal shows of how clients behave
 //
 // Behaviours of clients, derived from the journal, that would cost them against Graph:
-// retrying before the `Retry-After` it was given had elapsed (`retriedBeforeRetryAfter`),
+// retrying an operation before the `Retry-After` it was given had elapsed, counted from the
+// answer that gave it, until a later answer to the operation (`retriedBeforeRetryAfter`;
+// a request sent before that answer came is no retry of it),
 // retrying a request that failed with a client error (`retriedClientError`), sending the same
 // PATCH twice in a row (`duplicatePatch`), and reading right after a write that already
 // answered with the entity (`readAfterWrite`).
@@ -1370,7 +1374,9 @@ type ClientWithResponsesInterface interface {
 	// ListFindingsWithResponse What the journal shows of how clients behave
 	//
 	// Behaviours of clients, derived from the journal, that would cost them against Graph:
-	// retrying before the `Retry-After` it was given had elapsed (`retriedBeforeRetryAfter`),
+	// retrying an operation before the `Retry-After` it was given had elapsed, counted from the
+	// answer that gave it, until a later answer to the operation (`retriedBeforeRetryAfter`;
+	// a request sent before that answer came is no retry of it),
 	// retrying a request that failed with a client error (`retriedClientError`), sending the same
 	// PATCH twice in a row (`duplicatePatch`), and reading right after a write that already
 	// answered with the entity (`readAfterWrite`).
@@ -3436,7 +3442,9 @@ func (c *ClientWithResponses) DeleteFaultWithResponse(ctx context.Context, id st
 // ListFindingsWithResponse What the journal shows of how clients behave
 //
 // Behaviours of clients, derived from the journal, that would cost them against Graph:
-// retrying before the `Retry-After` it was given had elapsed (`retriedBeforeRetryAfter`),
+// retrying an operation before the `Retry-After` it was given had elapsed, counted from the
+// answer that gave it, until a later answer to the operation (`retriedBeforeRetryAfter`;
+// a request sent before that answer came is no retry of it),
 // retrying a request that failed with a client error (`retriedClientError`), sending the same
 // PATCH twice in a row (`duplicatePatch`), and reading right after a write that already
 // answered with the entity (`readAfterWrite`).
