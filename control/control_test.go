@@ -345,3 +345,48 @@ func TestRetryAfterFromTheAnswer(t *testing.T) {
 		})
 	}
 }
+
+// TestFindingsNeedTheAnswer: a GET sent while a PATCH was being served is not a read of what
+// the PATCH answered, nor is a request sent before a 400 came a repeat of it; the read-after-write
+// window counts from the PATCH's answer.
+func TestFindingsNeedTheAnswer(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	set := map[string]any{"blockChat": true}
+	type req struct {
+		at        float64
+		latencyMs float64
+		method    string
+		status    int
+	}
+	for _, tc := range []struct {
+		name string
+		reqs []req // in the order recorded
+		want []models.FindingKind
+	}{
+		{"GET while the PATCH was served", []req{{0.1, 5, "GET", 200}, {0, 300, "PATCH", 200}}, nil},
+		{"GET right after the PATCH's answer", []req{{0, 300, "PATCH", 200}, {0.4, 5, "GET", 200}}, []models.FindingKind{models.FindingKindReadAfterWrite}},
+		{"GET 4.9 s after a late answer", []req{{0, 3000, "PATCH", 200}, {7.9, 5, "GET", 200}}, []models.FindingKind{models.FindingKindReadAfterWrite}},
+		{"GET 5 s after the answer", []req{{0, 3000, "PATCH", 200}, {8, 5, "GET", 200}}, nil},
+		{"the same PATCH before its 400 came", []req{{0.1, 5, "PATCH", 400}, {0, 300, "PATCH", 400}}, nil},
+		{"the same PATCH after its 400", []req{{0, 300, "PATCH", 400}, {0.3, 5, "PATCH", 400}}, []models.FindingKind{models.FindingKindRetriedClientError}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := New(Options{})
+			for i, r := range tc.reqs {
+				op, s := getOp, map[string]any(nil)
+				if r.method == "PATCH" {
+					op, s = patchOp, set
+				}
+				c.Record(models.JournalEntry{Time: t0.Add(time.Duration(r.at * float64(time.Second))), LatencyMs: r.latencyMs,
+					Tenant: ptr("contoso"), App: ptr("a"), Method: r.method, Operation: op, Status: r.status, RequestId: fmt.Sprint("r", i)}, s)
+			}
+			var kinds []models.FindingKind
+			for _, f := range c.Findings(Filter{}) {
+				kinds = append(kinds, f.Kind)
+			}
+			if !slices.Equal(kinds, tc.want) {
+				t.Errorf("findings %v, want %v", kinds, tc.want)
+			}
+		})
+	}
+}

@@ -106,8 +106,8 @@ func (f Filter) matches(e *models.JournalEntry) bool {
 
 // The findings' kinds and what makes one.
 const (
-	// readAfterWriteWindow is how soon after a PATCH that answered with the entity a GET of the
-	// same client counts as reading back what it already had.
+	// readAfterWriteWindow is how soon after the answer of a PATCH that answered with the entity
+	// a GET of the same client counts as reading back what it already had.
 	readAfterWriteWindow = 5 * time.Second
 )
 
@@ -121,7 +121,9 @@ var clientErrorRetried = []int{400, 403, 404, 405, 413, 415}
 // A Retry-After counts from the answer that gave it (its request's Time and latency), and binds
 // the requests the client sent for the same operation after that answer came and before it had
 // elapsed, until a later answer to the operation supersedes it: a request sent while the
-// throttled one was still on its way is not a retry of it.
+// throttled one was still on its way is not a retry of it. Likewise a request repeats one
+// answered with a client error, or reads back what a PATCH answered with, only when it was sent
+// once that answer had come.
 func findings(entries []Entry) []models.Finding {
 	type client struct{ tenant, app string }
 	type call struct {
@@ -174,14 +176,15 @@ func findings(entries []Entry) []models.Finding {
 			continue
 		}
 		sameCall := prev.Operation == e.Operation && prev.Method == e.Method && prev.patchDigest == e.patchDigest
+		heard := !answered(prev).After(e.Time) // the client had prev's answer when it sent e
 		switch {
-		case slices.Contains(clientErrorRetried, prev.Status) && sameCall:
+		case slices.Contains(clientErrorRetried, prev.Status) && sameCall && heard:
 			add(models.FindingKindRetriedClientError, prev, fmt.Sprintf("sent again the %s %s that was answered %d: the same request gets the same answer",
 				e.Method, e.Operation, prev.Status))
 		case prev.Method == http.MethodPatch && e.Method == http.MethodPatch && sameCall && success(prev.Status) && success(e.Status):
 			add(models.FindingKindDuplicatePatch, prev, "sent the same PATCH twice in a row")
-		case prev.Method == http.MethodPatch && prev.Status == http.StatusOK && e.Method == http.MethodGet &&
-			e.Time.Sub(prev.Time) < readAfterWriteWindow:
+		case prev.Method == http.MethodPatch && prev.Status == http.StatusOK && e.Method == http.MethodGet && heard &&
+			e.Time.Sub(answered(prev)) < readAfterWriteWindow:
 			add(models.FindingKindReadAfterWrite, prev, "read the settings right after a PATCH whose answer already held them")
 		}
 	}
