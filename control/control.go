@@ -50,7 +50,10 @@ func New(opts Options) *Control {
 }
 
 // AddFault adds a rule; its error, for a rule that cannot apply, wraps ErrInvalidRule, and for
-// one more than MaxFaultRules, ErrTooManyRules.
+// one more than MaxFaultRules, ErrTooManyRules. A rule cannot apply that the admin API would
+// refuse: one out of the contract's bounds (FaultRuleSpec's: delays of 0 to 60000 ms, a
+// retryAfter of 1 to 3600 s, times from 1, a probability of 0 to 1...), or whose effect makes
+// no sense.
 func (c *Control) AddFault(spec models.FaultRuleSpec) (models.FaultRule, error) {
 	return c.faults.add(spec)
 }

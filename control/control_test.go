@@ -4,12 +4,17 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/getkin/kin-openapi/openapi3"
+
 	"github.com/remoteassist/remoteassist/gen/admin/models"
+	"github.com/remoteassist/remoteassist/openapi"
 )
 
 func ptr[T any](v T) *T { return &v }
@@ -388,5 +393,138 @@ func TestFindingsNeedTheAnswer(t *testing.T) {
 				t.Errorf("findings %v, want %v", kinds, tc.want)
 			}
 		})
+	}
+}
+
+// TestRuleBounds: AddFault refuses, as the admin API does, a rule out of the contract's bounds,
+// and takes one at them; a rule added in Go is checked as one sent over HTTP. A delay range up to
+// math.MaxInt once overflowed the draw and made every matching request panic into a 500.
+func TestRuleBounds(t *testing.T) {
+	delay := func(lo int, hi *int) models.FaultEffect {
+		return models.FaultEffect{DelayMs: &models.DelayRange{Min: lo, Max: hi}}
+	}
+	throttle := func(after int) models.FaultEffect { return models.FaultEffect{Status: status(429), RetryAfter: &after} }
+	any500 := models.FaultEffect{Status: status(500)}
+	op, badOp := models.Operation(getOp), models.Operation("deviceManagement.DeleteRemoteAssistanceSettings")
+	get, del := models.FaultMatchMethod("GET"), models.FaultMatchMethod("DELETE")
+	long := strings.Repeat("é", maxMatchLength) // characters, not bytes, as JSON Schema counts
+	cases := []struct {
+		name string
+		spec models.FaultRuleSpec
+		ok   bool
+	}{
+		{"delay 0 to 60000", models.FaultRuleSpec{Effect: delay(0, ptr(60_000))}, true},
+		{"delay 60000", models.FaultRuleSpec{Effect: delay(60_000, nil)}, true},
+		{"delay up to math.MaxInt", models.FaultRuleSpec{Effect: delay(0, ptr(math.MaxInt))}, false},
+		{"delay up to 60001", models.FaultRuleSpec{Effect: delay(0, ptr(60_001))}, false},
+		{"delay 60001", models.FaultRuleSpec{Effect: delay(60_001, nil)}, false},
+		{"delay from -1", models.FaultRuleSpec{Effect: delay(-1, ptr(10))}, false},
+		{"delay up to -1", models.FaultRuleSpec{Effect: delay(0, ptr(-1))}, false},
+		{"delay from math.MinInt", models.FaultRuleSpec{Effect: delay(math.MinInt, ptr(0))}, false},
+		{"delay max below min", models.FaultRuleSpec{Effect: delay(50, ptr(10))}, false},
+		{"retryAfter 1", models.FaultRuleSpec{Effect: throttle(1)}, true},
+		{"retryAfter 3600", models.FaultRuleSpec{Effect: throttle(3600)}, true},
+		{"retryAfter 0", models.FaultRuleSpec{Effect: throttle(0)}, false},
+		{"retryAfter -1", models.FaultRuleSpec{Effect: throttle(-1)}, false},
+		{"retryAfter 3601", models.FaultRuleSpec{Effect: throttle(3601)}, false},
+		{"times 1", models.FaultRuleSpec{Effect: any500, Times: ptr(1)}, true},
+		{"times 1000000", models.FaultRuleSpec{Effect: any500, Times: ptr(maxTimes)}, true},
+		{"times 0", models.FaultRuleSpec{Effect: any500, Times: ptr(0)}, false},
+		{"times -1", models.FaultRuleSpec{Effect: any500, Times: ptr(-1)}, false},
+		{"times 1000001", models.FaultRuleSpec{Effect: any500, Times: ptr(maxTimes + 1)}, false},
+		{"probability 0", models.FaultRuleSpec{Effect: any500, Probability: ptr(0.0)}, true},
+		{"probability 1", models.FaultRuleSpec{Effect: any500, Probability: ptr(1.0)}, true},
+		{"probability -0.1", models.FaultRuleSpec{Effect: any500, Probability: ptr(-0.1)}, false},
+		{"probability 1.1", models.FaultRuleSpec{Effect: any500, Probability: ptr(1.1)}, false},
+		{"probability NaN", models.FaultRuleSpec{Effect: any500, Probability: ptr(math.NaN())}, false},
+		{"probability +Inf", models.FaultRuleSpec{Effect: any500, Probability: ptr(math.Inf(1))}, false},
+		{"seed 2^53-1", models.FaultRuleSpec{Effect: any500, Seed: ptr(int64(maxSeed))}, true},
+		{"seed -(2^53-1)", models.FaultRuleSpec{Effect: any500, Seed: ptr(int64(-maxSeed))}, true},
+		{"seed 2^53", models.FaultRuleSpec{Effect: any500, Seed: ptr(int64(maxSeed + 1))}, false},
+		{"seed -2^53", models.FaultRuleSpec{Effect: any500, Seed: ptr(int64(-maxSeed - 1))}, false},
+		{"status 429", models.FaultRuleSpec{Effect: models.FaultEffect{Status: status(429)}}, true},
+		{"status 418", models.FaultRuleSpec{Effect: models.FaultEffect{Status: status(418)}}, false},
+		{"status 501", models.FaultRuleSpec{Effect: models.FaultEffect{Status: status(501)}}, false},
+		{"tenant of 256 characters", models.FaultRuleSpec{Match: &models.FaultMatch{Tenant: &long}, Effect: any500}, true},
+		{"tenant of 257", models.FaultRuleSpec{Match: &models.FaultMatch{Tenant: ptr(long + "x")}, Effect: any500}, false},
+		{"app of 257", models.FaultRuleSpec{Match: &models.FaultMatch{App: ptr(long + "x")}, Effect: any500}, false},
+		{"an operation", models.FaultRuleSpec{Match: &models.FaultMatch{Operation: &op, Method: &get}, Effect: any500}, true},
+		{"no such operation", models.FaultRuleSpec{Match: &models.FaultMatch{Operation: &badOp}, Effect: any500}, false},
+		{"method DELETE", models.FaultRuleSpec{Match: &models.FaultMatch{Method: &del}, Effect: any500}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := New(Options{})
+			_, err := c.AddFault(tc.spec)
+			if tc.ok != (err == nil) || err != nil && !errors.Is(err, ErrInvalidRule) {
+				t.Fatalf("AddFault: %v", err)
+			}
+			if !tc.ok {
+				if n := len(c.Faults()); n != 0 {
+					t.Errorf("%d rules after the refusal", n)
+				}
+				return
+			}
+			for range 100 { // a rule taken draws without panicking, within its range
+				d, _, _ := c.Decide(Request{Tenant: long, Operation: getOp, Method: "GET"}, "")
+				if d.Delay < 0 || d.Delay > maxDelayMs*time.Millisecond {
+					t.Fatalf("delay %v", d.Delay)
+				}
+			}
+		})
+	}
+}
+
+// TestRuleBoundsAreTheContracts: the bounds AddFault checks are those of the admin contract,
+// which the admin API checks a rule against first.
+func TestRuleBoundsAreTheContracts(t *testing.T) {
+	doc, err := openapi.SharedAdmin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema := func(name string, property ...string) *openapi3.Schema {
+		ref := doc.Components.Schemas[name]
+		for _, p := range property {
+			ref = ref.Value.Properties[p]
+		}
+		if ref == nil || ref.Value == nil {
+			t.Fatalf("no schema %s %v in the admin contract", name, property)
+		}
+		return ref.Value
+	}
+	bounds := func(s *openapi3.Schema) [2]float64 {
+		if s.Min == nil || s.Max == nil {
+			t.Fatalf("a schema without bounds: %+v", s)
+		}
+		return [2]float64{*s.Min, *s.Max}
+	}
+	for _, b := range []struct {
+		what      string
+		got, want [2]float64
+	}{
+		{"delayMs.min", bounds(schema("DelayRange", "min")), [2]float64{0, maxDelayMs}},
+		{"delayMs.max", bounds(schema("DelayRange", "max")), [2]float64{0, maxDelayMs}},
+		{"retryAfter", bounds(schema("FaultEffect", "retryAfter")), [2]float64{minRetryAfter, maxRetryAfter}},
+		{"times", bounds(schema("FaultTimes")), [2]float64{1, maxTimes}},
+		{"probability", bounds(schema("FaultProbability")), [2]float64{0, 1}},
+		{"seed", bounds(schema("FaultSeed")), [2]float64{-maxSeed, maxSeed}},
+	} {
+		if b.got != b.want {
+			t.Errorf("%s: the contract's bounds %v, control's %v", b.what, b.got, b.want)
+		}
+	}
+	for _, p := range []string{"tenant", "app"} {
+		if s := schema("FaultMatch", p); s.MaxLength == nil || *s.MaxLength != maxMatchLength {
+			t.Errorf("match.%s: the contract's maxLength %v, control's %d", p, s.MaxLength, maxMatchLength)
+		}
+	}
+	var statuses []int
+	for _, v := range schema("FaultEffect", "status").Enum {
+		statuses = append(statuses, int(v.(float64)))
+	}
+	for n := range 1000 {
+		if status(n).Valid() != slices.Contains(statuses, n) {
+			t.Errorf("status %d: the contract's enum %v", n, statuses)
+		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/remoteassist/remoteassist/gen/admin/models"
 )
@@ -63,22 +64,20 @@ const MaxFaultRules = 1000
 // ErrTooManyRules is the error Add returns for a rule beyond MaxFaultRules.
 var ErrTooManyRules = fmt.Errorf("there are already %d fault rules: remove some first", MaxFaultRules)
 
+// A fault rule's bounds: the admin contract's (FaultRuleSpec and the schemas it names), which the
+// admin API checks a rule against before AddFault does (TestRuleBounds holds them to it).
+const (
+	maxDelayMs                   = 60_000    // delayMs.min and delayMs.max: 0 to this
+	minRetryAfter, maxRetryAfter = 1, 3600   // retryAfter, and Prefer's retry-after, in seconds
+	maxTimes                     = 1_000_000 // times: 1 to this
+	maxSeed                      = 1<<53 - 1 // seed: at most this either way, as JSON holds it exactly
+	maxMatchLength               = 256       // match.tenant and match.app, in characters
+)
+
 // add checks the rule and adds it last.
 func (f *faults) add(spec models.FaultRuleSpec) (models.FaultRule, error) {
-	e := spec.Effect
-	switch {
-	case e.Status == nil && e.DelayMs == nil && !isTrue(e.Drop):
-		return models.FaultRule{}, fmt.Errorf("%w: the effect needs a status, a delayMs or drop", ErrInvalidRule)
-	case isTrue(e.Drop) && e.Status != nil:
-		return models.FaultRule{}, fmt.Errorf("%w: a dropped connection has no status", ErrInvalidRule)
-	case e.Status != nil && !e.Status.Valid():
-		return models.FaultRule{}, fmt.Errorf("%w: status %d", ErrInvalidRule, *e.Status)
-	case e.DelayMs != nil && e.DelayMs.Max != nil && *e.DelayMs.Max < e.DelayMs.Min:
-		return models.FaultRule{}, fmt.Errorf("%w: delayMs.max is below delayMs.min", ErrInvalidRule)
-	case e.RetryAfter != nil && isTrue(e.OmitRetryAfter):
-		return models.FaultRule{}, fmt.Errorf("%w: retryAfter and omitRetryAfter together", ErrInvalidRule)
-	case (e.RetryAfter != nil || isTrue(e.OmitRetryAfter)) && (e.Status == nil || !carriesRetryAfter(int(*e.Status))):
-		return models.FaultRule{}, fmt.Errorf("%w: only a 429, 503 or 504 carries a Retry-After", ErrInvalidRule)
+	if err := check(spec); err != nil {
+		return models.FaultRule{}, err
 	}
 	seed := int64(1)
 	if spec.Seed != nil {
@@ -93,6 +92,57 @@ func (f *faults) add(spec models.FaultRuleSpec) (models.FaultRule, error) {
 	r := &rule{spec: spec, id: strconv.Itoa(f.nextID), rng: rand.New(rand.NewPCG(uint64(seed), uint64(seed)>>32|1))}
 	f.rules = append(f.rules, r)
 	return r.view(), nil
+}
+
+// check returns why a rule cannot apply, wrapping ErrInvalidRule: a value out of the contract's
+// bounds (the admin API refuses those before, a rule added in Go comes unchecked) or an effect
+// that makes no sense.
+func check(spec models.FaultRuleSpec) error {
+	invalid := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrInvalidRule, fmt.Sprintf(format, args...))
+	}
+	if m := spec.Match; m != nil {
+		switch {
+		case m.Tenant != nil && utf8.RuneCountInString(*m.Tenant) > maxMatchLength:
+			return invalid("match.tenant is longer than %d characters", maxMatchLength)
+		case m.App != nil && utf8.RuneCountInString(*m.App) > maxMatchLength:
+			return invalid("match.app is longer than %d characters", maxMatchLength)
+		case m.Operation != nil && !m.Operation.Valid():
+			return invalid("match.operation %q is none of the API's operations", *m.Operation)
+		case m.Method != nil && !m.Method.Valid():
+			return invalid("match.method %q is neither GET nor PATCH", *m.Method)
+		}
+	}
+	switch p := spec.Probability; {
+	case spec.Times != nil && (*spec.Times < 1 || *spec.Times > maxTimes):
+		return invalid("times is %d, not 1 to %d", *spec.Times, maxTimes)
+	case p != nil && !(*p >= 0 && *p <= 1): // NaN too
+		return invalid("probability is %v, not 0 to 1", *p)
+	case spec.Seed != nil && (*spec.Seed < -maxSeed || *spec.Seed > maxSeed):
+		return invalid("seed is %d, beyond ±%d", *spec.Seed, int64(maxSeed))
+	}
+	e, d := spec.Effect, spec.Effect.DelayMs
+	switch {
+	case e.Status == nil && d == nil && !isTrue(e.Drop):
+		return invalid("the effect needs a status, a delayMs or drop")
+	case isTrue(e.Drop) && e.Status != nil:
+		return invalid("a dropped connection has no status")
+	case e.Status != nil && !e.Status.Valid():
+		return invalid("status %d is none of 429, 500, 502, 503, 504", *e.Status)
+	case d != nil && (d.Min < 0 || d.Min > maxDelayMs):
+		return invalid("delayMs.min is %d, not 0 to %d", d.Min, maxDelayMs)
+	case d != nil && d.Max != nil && (*d.Max < 0 || *d.Max > maxDelayMs):
+		return invalid("delayMs.max is %d, not 0 to %d", *d.Max, maxDelayMs)
+	case d != nil && d.Max != nil && *d.Max < d.Min:
+		return invalid("delayMs.max is below delayMs.min")
+	case e.RetryAfter != nil && (*e.RetryAfter < minRetryAfter || *e.RetryAfter > maxRetryAfter):
+		return invalid("retryAfter is %d, not %d to %d seconds", *e.RetryAfter, minRetryAfter, maxRetryAfter)
+	case e.RetryAfter != nil && isTrue(e.OmitRetryAfter):
+		return invalid("retryAfter and omitRetryAfter together")
+	case (e.RetryAfter != nil || isTrue(e.OmitRetryAfter)) && (e.Status == nil || !carriesRetryAfter(int(*e.Status))):
+		return invalid("only a 429, 503 or 504 carries a Retry-After")
+	}
+	return nil
 }
 
 func (r *rule) view() models.FaultRule {
@@ -201,8 +251,8 @@ func ParsePrefer(header string) (d Decision, ok bool, err error) {
 			d.Status, ok = n, true
 		case "retry-after":
 			n, perr := strconv.Atoi(value)
-			if perr != nil || n < 1 || n > 3600 {
-				return Decision{}, false, fmt.Errorf("Prefer retry-after=%s: want a number of seconds from 1 to 3600", value)
+			if perr != nil || n < minRetryAfter || n > maxRetryAfter {
+				return Decision{}, false, fmt.Errorf("Prefer retry-after=%s: want a number of seconds from %d to %d", value, minRetryAfter, maxRetryAfter)
 			}
 			d.RetryAfter = time.Duration(n) * time.Second
 		}
