@@ -102,33 +102,17 @@ func (c *Control) Record(e models.JournalEntry, set map[string]any) {
 // received (their Time), those received at the same instant in the order they were answered.
 // limit, when positive, keeps the newest that many. A request is recorded once answered, so one
 // still being served is missing, and a slow one appears later among those received after it.
+// The entries are copies, the caller's; the journal is read in place, under its lock.
 func (c *Control) Journal(f Filter, limit int) []models.JournalEntry {
-	var out []models.JournalEntry
-	for _, e := range c.journal.all() {
-		if f.matches(&e.JournalEntry) {
-			out = append(out, e.JournalEntry)
-		}
-	}
-	if limit > 0 && len(out) > limit {
-		out = out[len(out)-limit:]
-	}
-	return out
+	return c.journal.query(f, limit)
 }
 
-// Count returns how many entries match f.
-func (c *Control) Count(f Filter) int { return len(c.Journal(f, 0)) }
+// Count returns how many entries match f, counted in place: it allocates nothing.
+func (c *Control) Count(f Filter) int { return c.journal.count(f) }
 
 // ClearJournal forgets every entry.
 func (c *Control) ClearJournal() { c.journal.clear() }
 
 // Findings derives the client behaviours the journal shows, for the clients f selects (its
 // tenant and app; the other criteria do not apply to findings).
-func (c *Control) Findings(f Filter) []models.Finding {
-	var out []models.Finding
-	for _, fd := range findings(c.journal.all()) {
-		if (f.Tenant == nil || deref(fd.Tenant) == *f.Tenant) && (f.App == nil || deref(fd.App) == *f.App) {
-			out = append(out, fd)
-		}
-	}
-	return out
-}
+func (c *Control) Findings(f Filter) []models.Finding { return c.journal.findings(f) }

@@ -2,6 +2,7 @@ package control
 
 import (
 	"fmt"
+	"iter"
 	"net/http"
 	"slices"
 	"sort"
@@ -75,11 +76,73 @@ func (j *journal) add(e Entry) {
 	*j.at(pos) = e
 }
 
-// all returns the entries, oldest first.
-func (j *journal) all() []Entry {
+// The reads scan the ring under its lock, one pass over the entries that Since and Until leave
+// (found by binary search: the ring is in order of Time) with nothing allocated for an entry
+// that is not returned, so that a test polling a count at a full journal neither copies it nor
+// holds the lock longer than the pass.
+
+// span is the range [lo, hi) of the entries that f's Since and Until leave; j.mu must be held.
+func (j *journal) span(f Filter) (lo, hi int) {
+	hi = len(j.entries)
+	if f.Since != nil {
+		lo = sort.Search(hi, func(i int) bool { return !j.at(i).Time.Before(*f.Since) })
+	}
+	if f.Until != nil {
+		hi = sort.Search(hi, func(i int) bool { return !j.at(i).Time.Before(*f.Until) })
+	}
+	return lo, max(lo, hi)
+}
+
+// count returns how many entries match f.
+func (j *journal) count(f Filter) int {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	return append(slices.Clone(j.entries[j.first:]), j.entries[:j.first]...)
+	n := 0
+	for i, hi := j.span(f); i < hi; i++ {
+		if f.matches(&j.at(i).JournalEntry) {
+			n++
+		}
+	}
+	return n
+}
+
+// query returns copies of the entries that match f, oldest first; limit, when positive, keeps
+// the newest that many, and the scan stops once it has them.
+func (j *journal) query(f Filter, limit int) []models.JournalEntry {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	lo, hi := j.span(f)
+	var out []models.JournalEntry
+	if limit <= 0 {
+		for i := lo; i < hi; i++ {
+			if e := j.at(i); f.matches(&e.JournalEntry) {
+				out = append(out, e.JournalEntry)
+			}
+		}
+		return out
+	}
+	for i := hi - 1; i >= lo && len(out) < limit; i-- {
+		if e := j.at(i); f.matches(&e.JournalEntry) {
+			out = append(out, e.JournalEntry)
+		}
+	}
+	slices.Reverse(out)
+	return out
+}
+
+// findings derives the findings of the clients f selects (its Tenant and App) from their
+// entries, which it reads in place.
+func (j *journal) findings(f Filter) []models.Finding {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return findings(func(yield func(*Entry) bool) {
+		for i := range j.entries {
+			e := j.at(i)
+			if (f.Tenant == nil || deref(e.Tenant) == *f.Tenant) && (f.App == nil || deref(e.App) == *f.App) && !yield(e) {
+				return
+			}
+		}
+	})
 }
 
 func (j *journal) clear() {
@@ -116,7 +179,8 @@ const (
 var clientErrorRetried = []int{400, 403, 404, 405, 413, 415}
 
 // findings derives, from entries in the order they were received, the client behaviours Graph
-// would make a client pay for. A client is a tenant and an application.
+// would make a client pay for. A client is a tenant and an application. The entries are the
+// journal's own, under its lock: what it returns shares nothing with them that the ring reuses.
 //
 // A Retry-After counts from the answer that gave it (its request's Time and latency), and binds
 // the requests the client sent for the same operation after that answer came and before it had
@@ -124,7 +188,7 @@ var clientErrorRetried = []int{400, 403, 404, 405, 413, 415}
 // throttled one was still on its way is not a retry of it. Likewise a request repeats one
 // answered with a client error, or reads back what a PATCH answered with, only when it was sent
 // once that answer had come.
-func findings(entries []Entry) []models.Finding {
+func findings(entries iter.Seq[*Entry]) []models.Finding {
 	type client struct{ tenant, app string }
 	type call struct {
 		client
@@ -139,8 +203,7 @@ func findings(entries []Entry) []models.Finding {
 	last := map[client]*Entry{}
 	byCall := map[call]*answers{}
 	var out []models.Finding
-	for i := range entries {
-		e := &entries[i]
+	for e := range entries {
 		c := client{deref(e.Tenant), deref(e.App)}
 		if c.tenant == "" {
 			continue
@@ -164,8 +227,9 @@ func findings(entries []Entry) []models.Finding {
 		a.pending = append(a.pending, e)
 
 		add := func(kind models.FindingKind, earlier *Entry, detail string) {
+			op := e.Operation // e is a slot of the ring, which a later request takes over
 			out = append(out, models.Finding{Kind: kind, Time: e.Time, Tenant: e.Tenant, App: e.App,
-				Operation: &e.Operation, RequestIds: []string{earlier.RequestId, e.RequestId}, Detail: detail})
+				Operation: &op, RequestIds: []string{earlier.RequestId, e.RequestId}, Detail: detail})
 		}
 		if t := a.latest; t != nil && t.RetryAfter != nil && e.Time.Before(answered(t).Add(time.Duration(*t.RetryAfter)*time.Second)) {
 			add(models.FindingKindRetriedBeforeRetryAfter, t, fmt.Sprintf("retried %s %v after its %d, before the Retry-After of %d s that it gave had elapsed",
