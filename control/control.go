@@ -81,9 +81,15 @@ func (c *Control) Decide(req Request, prefer string) (d Decision, ok bool, err e
 }
 
 // Record adds a finished request to the journal. set is what a PATCH set (property names and
-// values; nil for other requests), of which the journal keeps the names and a digest.
-func (c *Control) Record(e models.JournalEntry, set map[string]any) {
+// values; nil for other requests), of which the journal keeps the names and a digest; sent is
+// the request's query string and body as they came, of which it keeps a digest, to tell a
+// request sent again unchanged from another.
+func (c *Control) Record(e models.JournalEntry, set map[string]any, sent []byte) {
 	entry := Entry{JournalEntry: e}
+	if len(sent) > 0 {
+		sum := sha256.Sum256(sent)
+		entry.sentDigest = hex.EncodeToString(sum[:8])
+	}
 	if len(set) > 0 {
 		names := make([]string, 0, len(set))
 		for name := range set {

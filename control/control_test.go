@@ -2,10 +2,12 @@ package control
 
 import (
 	"cmp"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -146,7 +148,7 @@ func TestJournalRingAndFilters(t *testing.T) {
 	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 	for i := range 5 {
 		c.Record(models.JournalEntry{Time: t0.Add(time.Duration(i) * time.Second), Tenant: ptr(fmt.Sprint("t", i%2)),
-			Method: "GET", Operation: getOp, Status: 200, RequestId: fmt.Sprint("r", i)}, nil)
+			Method: "GET", Operation: getOp, Status: 200, RequestId: fmt.Sprint("r", i)}, nil, nil)
 	}
 	all := c.Journal(Filter{}, 0)
 	if len(all) != 3 || all[0].RequestId != "r2" || all[2].RequestId != "r4" {
@@ -162,6 +164,43 @@ func TestJournalRingAndFilters(t *testing.T) {
 	c.ClearJournal()
 	if n := c.Count(Filter{}); n != 0 {
 		t.Errorf("after clear: %d", n)
+	}
+}
+
+// TestRetriedClientErrorIsTheSameRequest: a request refused with a 400 and sent again is a
+// finding only when it is sent again unchanged, its query string and body as they came; two
+// different bodies the server could not read (so that neither set anything) are two requests.
+func TestRetriedClientErrorIsTheSameRequest(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name          string
+		method        string
+		first, second string // what each sent
+		want          int
+	}{
+		{"the same unreadable body", "PATCH", `{"blockChat":"x"}`, `{"blockChat":"x"}`, 1},
+		{"two unreadable bodies", "PATCH", `{"blockChat":"x"}`, `{"remoteAssistanceState":"on"}`, 0},
+		{"the same query", "GET", "$filter=x\x00", "$filter=x\x00", 1},
+		{"another query", "GET", "$filter=x\x00", "\x00", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := New(Options{})
+			op := getOp
+			if tc.method == "PATCH" {
+				op = patchOp
+			}
+			for i, sent := range []string{tc.first, tc.second} {
+				status := http.StatusBadRequest
+				if i == 1 {
+					status = http.StatusOK
+				}
+				c.Record(models.JournalEntry{Time: t0.Add(time.Duration(i) * time.Second), Tenant: ptr("contoso"), App: ptr("a"),
+					Method: tc.method, Operation: op, Status: status, RequestId: fmt.Sprint("r", i)}, nil, []byte(sent))
+			}
+			if got := c.Findings(Filter{}); len(got) != tc.want {
+				t.Errorf("findings %+v, want %d", got, tc.want)
+			}
+		})
 	}
 }
 
@@ -203,8 +242,12 @@ func TestFindings(t *testing.T) {
 				if r.method == "PATCH" {
 					op = patchOp
 				}
+				var sent []byte // the body the client sent: what it set
+				if r.set != nil {
+					sent, _ = json.Marshal(r.set)
+				}
 				c.Record(models.JournalEntry{Time: at(r.at), Tenant: ptr("contoso"), App: ptr(r.app), Method: r.method,
-					Operation: op, Status: r.status, RetryAfter: r.retry, RequestId: fmt.Sprint("r", i)}, r.set)
+					Operation: op, Status: r.status, RetryAfter: r.retry, RequestId: fmt.Sprint("r", i)}, r.set, sent)
 			}
 			got := c.Findings(Filter{})
 			var kinds []models.FindingKind
@@ -268,7 +311,7 @@ func TestJournalOrder(t *testing.T) {
 		// answers shuffles the order of arrival; some arrive at the same millisecond.
 		at := t0.Add(time.Duration(i+rng.IntN(20)) * time.Millisecond)
 		e := models.JournalEntry{Time: at, Tenant: ptr("t"), Method: "GET", Operation: getOp, Status: 200, RequestId: fmt.Sprint("r", i)}
-		c.Record(e, nil)
+		c.Record(e, nil, nil)
 		recorded = append(recorded, e)
 
 		want := slices.Clone(recorded)
@@ -335,7 +378,7 @@ func TestRetryAfterFromTheAnswer(t *testing.T) {
 				op := cmp.Or(r.op, getOp)
 				c.Record(models.JournalEntry{Time: t0.Add(time.Duration(r.at * float64(time.Second))), LatencyMs: r.latencyMs,
 					Tenant: ptr("contoso"), App: ptr("a"), Method: "GET", Operation: op, Status: r.status, RetryAfter: r.retry,
-					RequestId: fmt.Sprint("r", i)}, nil)
+					RequestId: fmt.Sprint("r", i)}, nil, nil)
 			}
 			var got []string
 			for _, f := range c.Findings(Filter{}) {
@@ -383,7 +426,7 @@ func TestFindingsNeedTheAnswer(t *testing.T) {
 					op, s = patchOp, set
 				}
 				c.Record(models.JournalEntry{Time: t0.Add(time.Duration(r.at * float64(time.Second))), LatencyMs: r.latencyMs,
-					Tenant: ptr("contoso"), App: ptr("a"), Method: r.method, Operation: op, Status: r.status, RequestId: fmt.Sprint("r", i)}, s)
+					Tenant: ptr("contoso"), App: ptr("a"), Method: r.method, Operation: op, Status: r.status, RequestId: fmt.Sprint("r", i)}, s, nil)
 			}
 			var kinds []models.FindingKind
 			for _, f := range c.Findings(Filter{}) {

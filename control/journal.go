@@ -17,6 +17,8 @@ import (
 type Entry struct {
 	models.JournalEntry
 	patchDigest string
+	// sentDigest is a digest of the request's query string and body as sent, "" for neither.
+	sentDigest string
 }
 
 // journal is a bounded ring of the recent API requests, in the order they were received. It
@@ -240,9 +242,10 @@ func findings(entries iter.Seq[*Entry]) []models.Finding {
 			continue
 		}
 		sameCall := prev.Operation == e.Operation && prev.Method == e.Method && prev.patchDigest == e.patchDigest
+		unchanged := prev.Operation == e.Operation && prev.Method == e.Method && prev.sentDigest == e.sentDigest
 		heard := !answered(prev).After(e.Time) // the client had prev's answer when it sent e
 		switch {
-		case slices.Contains(clientErrorRetried, prev.Status) && sameCall && heard:
+		case slices.Contains(clientErrorRetried, prev.Status) && unchanged && heard:
 			add(models.FindingKindRetriedClientError, prev, fmt.Sprintf("sent again the %s %s that was answered %d: the same request gets the same answer",
 				e.Method, e.Operation, prev.Status))
 		case prev.Method == http.MethodPatch && e.Method == http.MethodPatch && sameCall && success(prev.Status) && success(e.Status):

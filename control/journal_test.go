@@ -17,7 +17,7 @@ func fullJournal(n int) *Control {
 	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 	for i := range n {
 		c.Record(models.JournalEntry{Time: t0.Add(time.Duration(i) * time.Millisecond), Tenant: ptr(fmt.Sprint("t", i%100)),
-			App: ptr("a"), Method: "GET", Operation: getOp, Status: 200, LatencyMs: 0.5, RequestId: fmt.Sprint("r", i)}, nil)
+			App: ptr("a"), Method: "GET", Operation: getOp, Status: 200, LatencyMs: 0.5, RequestId: fmt.Sprint("r", i)}, nil, nil)
 	}
 	return c
 }
@@ -84,7 +84,7 @@ func TestJournalConcurrent(t *testing.T) {
 		wg.Go(func() {
 			for i := range 300 {
 				c.Record(models.JournalEntry{Time: t0.Add(time.Duration(i*4+w) * time.Millisecond), Tenant: ptr("t"), App: ptr("a"),
-					Method: "GET", Operation: getOp, Status: 429, RetryAfter: ptr(1), RequestId: fmt.Sprint(w, "-", i)}, nil)
+					Method: "GET", Operation: getOp, Status: 429, RetryAfter: ptr(1), RequestId: fmt.Sprint(w, "-", i)}, nil, nil)
 			}
 		})
 	}

@@ -365,6 +365,25 @@ func TestJournalEntriesHoldNoRequest(t *testing.T) {
 	}
 }
 
+// TestFindingsTellRequestsApart: a 400 sent again is a finding only when it is the same request:
+// two different bodies the server refused (neither set anything) are not.
+func TestFindingsTellRequestsApart(t *testing.T) {
+	c := newControlled(t, control.Options{})
+	tok := c.api.token("contoso", readWriteConfig)
+	c.api.patch(tok, `{"blockChat":"x"}`)
+	c.api.patch(tok, `{"remoteAssistanceState":"on"}`)
+	c.api.do(http.MethodGet, settingsPath+"?$filter=x", tok, nil)
+	c.api.get(tok)
+	if _, _, body := c.call(t, http.MethodGet, "/admin/findings?tenant=contoso", ""); strings.Contains(string(body), "retriedClientError") {
+		t.Errorf("different requests taken for one sent again: %s", body)
+	}
+	c.api.patch(tok, `{"remoteAssistanceState":"on"}`)
+	c.api.patch(tok, `{"remoteAssistanceState":"on"}`)
+	if _, _, body := c.call(t, http.MethodGet, "/admin/findings?tenant=contoso", ""); !strings.Contains(string(body), "retriedClientError") {
+		t.Errorf("a refused PATCH sent again unchanged is no finding: %s", body)
+	}
+}
+
 func TestAdminJournalAndFindings(t *testing.T) {
 	c := newControlled(t, control.Options{})
 	tok := c.api.token("contoso", readWriteConfig)

@@ -117,7 +117,9 @@ func (s *Server) journal(c echo.Context, st *request, status int, latency time.D
 			}
 		}
 	}
-	s.control.Record(e, set)
+	// What the client sent, as it came: the query string, and the body as read.
+	sent := append(append([]byte(req.URL.RawQuery), 0), st.sent...)
+	s.control.Record(e, set, sent)
 }
 
 // ptrTo returns a pointer to a copy of v.

@@ -29,6 +29,9 @@ type request struct {
 	// once the body was read to its end.
 	body     any
 	bodyRead bool
+	// sent is the body as read (decompressed), for the journal to tell a request sent again
+	// unchanged from another.
+	sent []byte
 	// failure is the validation failure class counted in the metrics, when one applies.
 	failure failureClass
 	// rule names the fault rule (or "prefer") that decided the answer, if any.
@@ -217,7 +220,7 @@ func (s *Server) pipeline(op *operation) echo.MiddlewareFunc {
 			var data []byte
 			if op.body != nil {
 				data, err = s.admission.readBody(c.Response().Writer, req, s.maxBody)
-				st.bodyRead = err == nil
+				st.bodyRead, st.sent = err == nil, data
 				if err != nil {
 					// An unreadable body (bad gzip) counts as one that is not JSON; the other
 					// refusals (415, 413, 408) count by their codes.
