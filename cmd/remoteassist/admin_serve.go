@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -47,16 +46,14 @@ func (f *adminFlags) register(fs *flag.FlagSet, env *envDefaults) {
 		"bytes an admin request's body may hold, before and after decompression: a snapshot import takes 70 to 140 per tenant (env REMOTEASSIST_ADMIN_MAX_BODY)")
 }
 
-// check refuses what cannot work, before anything starts.
-func (f *adminFlags) check(fs *flag.FlagSet, apiAddr string) error {
+// check refuses what cannot work, before anything starts. serve's checkListenAddrs has
+// checked the address.
+func (f *adminFlags) check(fs *flag.FlagSet) error {
 	if f.token == "" {
 		f.token = strings.TrimSpace(os.Getenv("REMOTEASSIST_ADMIN_TOKEN"))
 	}
 	switch {
 	case f.addr != "":
-		if _, port, err := net.SplitHostPort(f.addr); err != nil || f.addr == apiAddr && port != "0" {
-			return usageError{fmt.Errorf("%s %q: want HOST:PORT such as 127.0.0.1:8081, other than --addr", origin(fs, "admin-addr", "REMOTEASSIST_ADMIN_ADDR"), f.addr)}
-		}
 		if f.token != "" && len(f.token) < 16 {
 			return usageError{errors.New("--admin-token: want at least 16 characters")}
 		}

@@ -36,7 +36,7 @@ Exit status 0 when the URL answers 200, 1 otherwise.
 	if *url == "" {
 		u, err := readyURL(addr)
 		if err != nil {
-			return usageError{fmt.Errorf("REMOTEASSIST_ADDR %q: want HOST:PORT such as 127.0.0.1:8080 (or pass --url)", addr)}
+			return usageError{fmt.Errorf("REMOTEASSIST_ADDR %q: want HOST:PORT such as 127.0.0.1:8080, the port a number from 0 to 65535 (or pass --url)", addr)}
 		}
 		if serveUsesTLS() {
 			u = "https://" + strings.TrimPrefix(u, "http://")
@@ -66,15 +66,16 @@ Exit status 0 when the URL answers 200, 1 otherwise.
 }
 
 // readyURL is the readiness URL of a serve listening on addr, reached from the same machine.
+// addr is read as serve reads it (splitListenAddr).
 func readyURL(addr string) (string, error) {
-	host, port, err := net.SplitHostPort(addr)
+	host, port, err := splitListenAddr(addr)
 	if err != nil {
 		return "", err
 	}
 	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
 		host = "127.0.0.1"
 	}
-	return "http://" + net.JoinHostPort(host, port) + "/readyz", nil
+	return "http://" + net.JoinHostPort(host, strconv.Itoa(port)) + "/readyz", nil
 }
 
 // serveUsesTLS reports whether the environment makes serve speak HTTPS (REMOTEASSIST_TLS or

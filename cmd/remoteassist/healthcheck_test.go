@@ -43,6 +43,8 @@ func TestHealthcheck(t *testing.T) {
 		{"nothing listens", gone, nil, http.StatusOK, 1, "unhealthy: "},
 		{"--url wins over the environment", gone, []string{"--url", ts.URL + "/readyz"}, http.StatusOK, 0, ""},
 		{"malformed address", "8080", nil, http.StatusOK, 2, "REMOTEASSIST_ADDR \"8080\""},
+		{"port a service name", "127.0.0.1:http", nil, http.StatusOK, 2, "REMOTEASSIST_ADDR \"127.0.0.1:http\": want HOST:PORT such as 127.0.0.1:8080, the port a number"},
+		{"port over 65535", "127.0.0.1:65536", nil, http.StatusOK, 2, "REMOTEASSIST_ADDR \"127.0.0.1:65536\""},
 		{"bad timeout", addr, []string{"--timeout", "0s"}, http.StatusOK, 2, "--timeout must be positive"},
 	}
 	for _, tt := range tests {

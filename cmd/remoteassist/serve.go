@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -75,13 +76,10 @@ Every flag can also be set by the environment variable named in its description;
 	if err := env.check(fs); err != nil {
 		return err
 	}
-	if _, _, err := net.SplitHostPort(*addr); err != nil {
-		return usageError{fmt.Errorf("%s %q: want HOST:PORT such as 127.0.0.1:8080", origin(fs, "addr", "REMOTEASSIST_ADDR"), *addr)}
-	}
-	if *opsAddr != "" {
-		if _, port, err := net.SplitHostPort(*opsAddr); err != nil || *opsAddr == *addr && port != "0" {
-			return usageError{fmt.Errorf("%s %q: want HOST:PORT such as 127.0.0.1:9090, other than --addr", origin(fs, "ops-addr", "REMOTEASSIST_OPS_ADDR"), *opsAddr)}
-		}
+	api := listenFlag{"addr", "REMOTEASSIST_ADDR", *addr, "127.0.0.1:8080"}
+	ops := listenFlag{"ops-addr", "REMOTEASSIST_OPS_ADDR", *opsAddr, "127.0.0.1:9090"}
+	if err := checkListenAddrs(fs, api, ops, listenFlag{"admin-addr", "REMOTEASSIST_ADMIN_ADDR", adminFlags.addr, "127.0.0.1:8081"}); err != nil {
+		return err
 	}
 	origins, err := parseOrigins(*corsOrigins)
 	if err != nil {
@@ -116,7 +114,7 @@ Every flag can also be set by the environment variable named in its description;
 	if err := tlsFlags.check(fs, logger); err != nil {
 		return err
 	}
-	if err := adminFlags.check(fs, *addr); err != nil {
+	if err := adminFlags.check(fs); err != nil {
 		return err
 	}
 
@@ -187,7 +185,7 @@ Every flag can also be set by the environment variable named in its description;
 		logger.Info("get a token with: remoteassist token --data " + shellQuote(*dataDir) + " --tenant YOUR-TENANT")
 	}
 
-	ops, err := startSide("operations listener", *opsAddr, srv.OpsHandler(), logger, "paths", "/healthz /readyz /metrics /debug/pprof/")
+	opsSide, err := startSide("operations listener", *opsAddr, srv.OpsHandler(), logger, "paths", "/healthz /readyz /metrics /debug/pprof/")
 	if err != nil {
 		ln.Close()
 		return err
@@ -195,7 +193,7 @@ Every flag can also be set by the environment variable named in its description;
 	admin, err := adminFlags.start(*dataDir, store, ctl, logger, base)
 	if err != nil {
 		ln.Close()
-		ops.stop(context.Background())
+		opsSide.stop(context.Background())
 		return err
 	}
 	serveErr := make(chan error, 1)
@@ -215,12 +213,74 @@ Every flag can also be set by the environment variable named in its description;
 		logger.Warn("grace period over: closing the connections left", "error", err)
 		httpServer.Close()
 	}
-	ops.stop(shutdownCtx)
+	opsSide.stop(shutdownCtx)
 	admin.stop(shutdownCtx)
 	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil
+}
+
+// listenFlag is one of serve's listen addresses, with the flag and variable that set it and an
+// example for the message that refuses it. An empty value is a listener left off, except for the
+// API's (the first checkListenAddrs is given), which serve always opens.
+type listenFlag struct {
+	flag, env, value, example string
+}
+
+// checkListenAddrs refuses a listen address that net.Listen would refuse only once serve has
+// started (a port that is not a number from 0 to 65535: service names such as "http" are
+// refused too, as they depend on the machine's /etc/services, which the container image has
+// not, and healthcheck could not build a URL of one), and two listeners on the same address and
+// port, which could not both bind. A port 0 never conflicts: each listener gets a port of its
+// own. The first address is the API's, which must be given.
+func checkListenAddrs(fs *flag.FlagSet, addrs ...listenFlag) error {
+	for i, a := range addrs {
+		if a.value == "" && i > 0 {
+			continue
+		}
+		if _, _, err := splitListenAddr(a.value); err != nil {
+			return usageError{fmt.Errorf("%s %q: want HOST:PORT such as %s, the port a number from 0 to 65535", origin(fs, a.flag, a.env), a.value, a.example)}
+		}
+		for _, b := range addrs[:i] {
+			if b.value != "" && sameListenAddr(a.value, b.value) {
+				return usageError{fmt.Errorf("%s %q: want HOST:PORT such as %s, other than %s (%q)",
+					origin(fs, a.flag, a.env), a.value, a.example, origin(fs, b.flag, b.env), b.value)}
+			}
+		}
+	}
+	return nil
+}
+
+// splitListenAddr splits a listen address, HOST:PORT, whose port must be a number from 0 to
+// 65535. HOST may be empty (every interface).
+func splitListenAddr(addr string) (host string, port int, err error) {
+	host, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, err
+	}
+	if p == "" || len(p) > 5 || strings.Trim(p, "0123456789") != "" {
+		return "", 0, fmt.Errorf("port %q is not a number", p)
+	}
+	if port, _ = strconv.Atoi(p); port > 65535 {
+		return "", 0, fmt.Errorf("port %d is over 65535", port)
+	}
+	return host, port, nil
+}
+
+// sameListenAddr reports whether two listen addresses, which splitListenAddr accepts, cannot
+// both be bound: the same port other than 0, on the same host or where either is every
+// interface (empty, 0.0.0.0 or ::, which Go listens on for IPv4 and IPv6 alike). Names are
+// compared as written: "localhost" and "127.0.0.1" are not found to be the same.
+func sameListenAddr(a, b string) bool {
+	ha, pa, _ := splitListenAddr(a)
+	hb, pb, _ := splitListenAddr(b)
+	if pa != pb || pa == 0 {
+		return false
+	}
+	ipa, ipb := net.ParseIP(ha), net.ParseIP(hb)
+	wildcard := func(h string, ip net.IP) bool { return h == "" || ip != nil && ip.IsUnspecified() }
+	return wildcard(ha, ipa) || wildcard(hb, ipb) || strings.EqualFold(ha, hb) || ipa != nil && ipa.Equal(ipb)
 }
 
 // storeKind returns the kind of store a --store value names, for the log: "embedded",
