@@ -380,12 +380,14 @@ func writeJSON(w io.Writer, v any) error {
 }
 
 // readInput reads a JSON object from a file, "-" for stdin; what is wrong with it is a usage
-// error naming flagName. The admin API validates the object itself.
+// error naming flagName. The admin API validates the object itself. Stdin is read as a file is,
+// whole: the bound on a body is the server's (serve --admin-max-body, which may be raised past
+// its default), whose 413 says so, not a smaller one of the client's that would cut the input.
 func readInput(path, flagName string) ([]byte, error) {
 	var data []byte
 	var err error
 	if path == "-" {
-		data, err = io.ReadAll(io.LimitReader(stdin, 16<<20))
+		data, err = io.ReadAll(stdin)
 	} else {
 		data, err = os.ReadFile(path)
 	}

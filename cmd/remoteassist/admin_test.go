@@ -19,7 +19,9 @@ import (
 	"github.com/remoteassist/remoteassist/control"
 	"github.com/remoteassist/remoteassist/gen/admin/models"
 	"github.com/remoteassist/remoteassist/jwtauth"
+	"github.com/remoteassist/remoteassist/memory"
 	"github.com/remoteassist/remoteassist/remoteassisttest"
+	"github.com/remoteassist/remoteassist/server"
 )
 
 // clearAdminEnv keeps the developer's own REMOTEASSIST_* settings out of the test, and points
@@ -213,6 +215,72 @@ func TestAdminSnapshotRoundTrip(t *testing.T) {
 	}
 	if srv.Settings("northwind").BlockChat {
 		t.Error("a tenant the snapshot lacks kept its settings")
+	}
+}
+
+// TestAdminSnapshotImportLarge: a snapshot import reads stdin as it reads a file, whole: one of
+// more than 16 MiB (which stdin was once cut at) is imported either way, up to the admin API's
+// own limit, 64 MiB by default; beyond an admin API's limit, its 413 is what the user reads.
+func TestAdminSnapshotImportLarge(t *testing.T) {
+	clearAdminEnv(t)
+	// Whitespace inside the object makes a snapshot of any size that is cheap to build and read.
+	snapshot := func(size int) string {
+		const head, tail = `{"tenants":{"contoso":{"blockChat":true}}`, `}`
+		return head + strings.Repeat(" ", size-len(head)-len(tail)) + tail
+	}
+	big := snapshot(20 << 20)
+	bigFile := writeFile(t, "big.json", big)
+
+	// An admin API whose limit is 1 MiB, as serve --admin-max-body 1048576 has.
+	store := memory.New()
+	small, err := server.NewAdmin(server.AdminConfig{Store: store, Control: control.New(control.Options{}),
+		Token: "0123456789abcdef0123", MaxBodyBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	smallTS := httptest.NewServer(small)
+	t.Cleanup(smallTS.Close)
+	smallConn := []string{"--admin-url", smallTS.URL, "--admin-token", "0123456789abcdef0123"}
+	over := snapshot(2 << 20)
+
+	tests := []struct {
+		name     string
+		file     string // "-": stdin
+		stdin    string
+		small    bool // against the admin API of 1 MiB
+		wantCode int
+	}{
+		{name: "20 MB from stdin", file: "-", stdin: big},
+		{name: "20 MB from a file", file: bigFile},
+		{name: "2 MiB from stdin over a limit of 1 MiB", file: "-", stdin: over, small: true, wantCode: 1},
+		{name: "2 MiB from a file over a limit of 1 MiB", file: writeFile(t, "over.json", over), small: true, wantCode: 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, conn := adminServer(t)
+			if tc.small {
+				conn = smallConn
+			}
+			if tc.stdin != "" {
+				withStdin(t, tc.stdin)
+			}
+			code, stdout, stderr := runCLI(t.Context(), append([]string{"admin", "snapshot", "import", tc.file}, conn...)...)
+			if code != tc.wantCode || stdout != "" {
+				t.Fatalf("exit %d, stdout %q, stderr %q; want %d", code, stdout, stderr, tc.wantCode)
+			}
+			if tc.wantCode == 0 {
+				if stderr != "" || !srv.Settings("contoso").BlockChat {
+					t.Errorf("stderr %q, contoso %+v; want the snapshot imported", stderr, srv.Settings("contoso"))
+				}
+				return
+			}
+			if m := oneErrorLine.FindStringSubmatch(stderr); m == nil || m[1] != "RequestEntityTooLarge" || m[3] != "413" {
+				t.Errorf("stderr %q, want one line with the admin API's RequestEntityTooLarge, status 413", stderr)
+			}
+			if got, _ := store.AllSettings(t.Context()); len(got) != 0 {
+				t.Errorf("a refused import changed the store: %v", got)
+			}
+		})
 	}
 }
 
