@@ -28,6 +28,7 @@ const adminTokenFile = "admin-token"
 // and the Prefer override.
 type adminFlags struct {
 	addr, token string
+	tokenFrom   string // where token came from: "--admin-token" or "REMOTEASSIST_ADMIN_TOKEN"
 	prefer      bool
 	journal     int
 	maxBody     int
@@ -48,17 +49,25 @@ func (f *adminFlags) register(fs *flag.FlagSet, env *envDefaults) {
 
 // check refuses what cannot work, before anything starts. serve's checkListenAddrs has
 // checked the address.
+//
+// REMOTEASSIST_ADMIN_TOKEN without an admin address is ignored, not refused: remoteassist
+// admin reads the same variable, so a shell that exports it to drive one serve's admin API
+// must still be able to start a serve without one. --admin-token without --admin-addr, given
+// on purpose, is refused: it protects nothing.
 func (f *adminFlags) check(fs *flag.FlagSet) error {
+	f.tokenFrom = "--admin-token"
 	if f.token == "" {
-		f.token = strings.TrimSpace(os.Getenv("REMOTEASSIST_ADMIN_TOKEN"))
+		f.token, f.tokenFrom = strings.TrimSpace(os.Getenv("REMOTEASSIST_ADMIN_TOKEN")), "REMOTEASSIST_ADMIN_TOKEN"
 	}
 	switch {
 	case f.addr != "":
 		if f.token != "" && len(f.token) < 16 {
-			return usageError{errors.New("--admin-token: want at least 16 characters")}
+			return usageError{fmt.Errorf("%s: want at least 16 characters", f.tokenFrom)}
 		}
+	case f.token != "" && f.tokenFrom == "REMOTEASSIST_ADMIN_TOKEN":
+		f.token = ""
 	case f.token != "":
-		return usageError{errors.New("--admin-token without --admin-addr: there is no admin API to protect")}
+		return usageError{errors.New("--admin-token without --admin-addr (or REMOTEASSIST_ADMIN_ADDR): there is no admin API to protect")}
 	}
 	if f.maxBody <= 0 {
 		return usageError{fmt.Errorf("%s %d: want a positive number of bytes", origin(fs, "admin-max-body", "REMOTEASSIST_ADMIN_MAX_BODY"), f.maxBody)}
@@ -87,7 +96,7 @@ func (f *adminFlags) start(dataDir string, store remoteassist.Store, ctl *contro
 	if !ok {
 		return nil, fmt.Errorf("the store %T cannot be reset or snapshotted", store)
 	}
-	tokenSource := "--admin-token"
+	tokenSource := f.tokenFrom
 	if f.token == "" {
 		var err error
 		if f.token, err = loadOrCreateAdminToken(dataDir); err != nil {

@@ -55,7 +55,14 @@ func (a *authFlags) check(fs *flag.FlagSet) error {
 		}
 	}
 	if (a.jwksURL != "" || a.jwksFile != "") && len(list(a.issuers)) == 0 {
-		return usageError{fmt.Errorf("--issuer is required with --jwks-url or --jwks-file")}
+		jwks := origin(fs, "jwks-url", "REMOTEASSIST_JWKS_URL")
+		if a.jwksURL == "" {
+			jwks = origin(fs, "jwks-file", "REMOTEASSIST_JWKS_FILE")
+		}
+		if a.issuers != "" {
+			return usageError{fmt.Errorf("%s %q: want the issuers to accept, comma-separated, as %s needs", origin(fs, "issuer", "REMOTEASSIST_ISSUER"), a.issuers, jwks)}
+		}
+		return usageError{fmt.Errorf("%s needs --issuer (or REMOTEASSIST_ISSUER), the issuers whose tokens to accept", jwks)}
 	}
 	return nil
 }
