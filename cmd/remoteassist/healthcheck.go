@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -16,13 +17,25 @@ import (
 // runHealthcheck GETs the readiness endpoint of a serve on this machine and succeeds on a 200:
 // the container image's HEALTHCHECK, which has no curl. By default it asks the address serve
 // listens on, from REMOTEASSIST_ADDR, as serve reads it.
+//
+// Every failure exits 1, a mistake in its flags or environment too (with the same one line):
+// the README promises 0 or 1, and Docker reserves a HEALTHCHECK's exit status 2.
 func runHealthcheck(ctx context.Context, args []string, stdout, _ io.Writer) error {
+	err := healthcheck(ctx, args, stdout)
+	if ue := (usageError{}); errors.As(err, &ue) {
+		return &exitError{msg: "remoteassist healthcheck: " + ue.Error(), code: 1}
+	}
+	return err
+}
+
+func healthcheck(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := newFlagSet("healthcheck", "healthcheck [--url URL] [--timeout 5s]",
 		`  remoteassist healthcheck
   remoteassist healthcheck --url http://127.0.0.1:9090/readyz
 
 In a Dockerfile or compose file: HEALTHCHECK CMD ["/remoteassist", "healthcheck"].
-Exit status 0 when the URL answers 200, 1 otherwise.
+Exit status 0 when the URL answers 200, 1 otherwise (a mistake in the flags too: Docker
+reserves 2).
 `, stdout)
 	addr := envOr("REMOTEASSIST_ADDR", "127.0.0.1:8080")
 	url := fs.String("url", "", "URL to GET; default http://ADDR/readyz, ADDR from REMOTEASSIST_ADDR (0.0.0.0 and :: become loopback)")

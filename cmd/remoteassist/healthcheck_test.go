@@ -34,18 +34,24 @@ func TestHealthcheck(t *testing.T) {
 		status   int
 		wantCode int
 		wantErr  string // in stderr
+		usage    bool   // refused before any request
 	}{
-		{"ready, address from the environment", addr, nil, http.StatusOK, 0, ""},
-		{"all interfaces becomes loopback", "0.0.0.0:" + port, nil, http.StatusOK, 0, ""},
-		{"IPv6 any becomes loopback", "[::]:" + port, nil, http.StatusOK, 0, ""},
-		{"empty host becomes loopback", ":" + port, nil, http.StatusOK, 0, ""},
-		{"not ready", addr, nil, http.StatusServiceUnavailable, 1, "unhealthy: GET http://" + addr + "/readyz: 503 Service Unavailable"},
-		{"nothing listens", gone, nil, http.StatusOK, 1, "unhealthy: "},
-		{"--url wins over the environment", gone, []string{"--url", ts.URL + "/readyz"}, http.StatusOK, 0, ""},
-		{"malformed address", "8080", nil, http.StatusOK, 2, "REMOTEASSIST_ADDR \"8080\""},
-		{"port a service name", "127.0.0.1:http", nil, http.StatusOK, 2, "REMOTEASSIST_ADDR \"127.0.0.1:http\": want HOST:PORT such as 127.0.0.1:8080, the port a number"},
-		{"port over 65535", "127.0.0.1:65536", nil, http.StatusOK, 2, "REMOTEASSIST_ADDR \"127.0.0.1:65536\""},
-		{"bad timeout", addr, []string{"--timeout", "0s"}, http.StatusOK, 2, "--timeout must be positive"},
+		{"ready, address from the environment", addr, nil, http.StatusOK, 0, "", false},
+		{"all interfaces becomes loopback", "0.0.0.0:" + port, nil, http.StatusOK, 0, "", false},
+		{"IPv6 any becomes loopback", "[::]:" + port, nil, http.StatusOK, 0, "", false},
+		{"empty host becomes loopback", ":" + port, nil, http.StatusOK, 0, "", false},
+		{"not ready", addr, nil, http.StatusServiceUnavailable, 1, "unhealthy: GET http://" + addr + "/readyz: 503 Service Unavailable", false},
+		{"nothing listens", gone, nil, http.StatusOK, 1, "unhealthy: ", false},
+		{"--url wins over the environment", gone, []string{"--url", ts.URL + "/readyz"}, http.StatusOK, 0, "", false},
+		// Mistakes exit 1 too, not 2, which Docker reserves in a HEALTHCHECK.
+		{"malformed address", "8080", nil, http.StatusOK, 1, "remoteassist healthcheck: REMOTEASSIST_ADDR \"8080\"", true},
+		{"port a service name", "127.0.0.1:http", nil, http.StatusOK, 1, "REMOTEASSIST_ADDR \"127.0.0.1:http\": want HOST:PORT such as 127.0.0.1:8080, the port a number", true},
+		{"port over 65535", "127.0.0.1:65536", nil, http.StatusOK, 1, "REMOTEASSIST_ADDR \"127.0.0.1:65536\"", true},
+		{"bad timeout", addr, []string{"--timeout", "0s"}, http.StatusOK, 1, "remoteassist healthcheck: --timeout must be positive", true},
+		{"timeout not a duration", addr, []string{"--timeout", "5"}, http.StatusOK, 1, `invalid value "5" for flag -timeout`, true},
+		{"unknown flag", addr, []string{"--bogus"}, http.StatusOK, 1, "remoteassist healthcheck: flag provided but not defined: -bogus", true},
+		{"unexpected argument", addr, []string{"extra"}, http.StatusOK, 1, `unexpected argument "extra"`, true},
+		{"malformed url", addr, []string{"--url", "http://[::1/readyz"}, http.StatusOK, 1, "remoteassist healthcheck: --url: ", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -59,7 +65,10 @@ func TestHealthcheck(t *testing.T) {
 			if tt.wantErr == "" && stderr != "" || !strings.Contains(stderr, tt.wantErr) || strings.Count(stderr, "\n") > 1 {
 				t.Errorf("stderr %q, want one line with %q", stderr, tt.wantErr)
 			}
-			if tt.wantCode != 2 && tt.env != gone && (len(paths) != 1 || paths[0] != "/readyz") {
+			switch {
+			case tt.usage && len(paths) != 0:
+				t.Errorf("requests %q, want none", paths)
+			case !tt.usage && tt.env != gone && (len(paths) != 1 || paths[0] != "/readyz"):
 				t.Errorf("requests %q, want one GET /readyz", paths)
 			}
 		})

@@ -12,7 +12,7 @@
 //	remoteassist version
 //
 // Exit status: 0 on success, 1 when the service or the system fails, 2 for a mistake in the
-// command line or the environment, 3 when a data file (or a backup) is refused: empty, damaged,
+// command line or the environment (but 1 for healthcheck, as Docker reserves 2), 3 when a data file (or a backup) is refused: empty, damaged,
 // or older than its commit record (serve, check, backup, restore); the line says how to recover.
 // An error is reported on stderr in one line; a missing command also prints the usage there.
 //
