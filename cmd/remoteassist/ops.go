@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
@@ -12,12 +13,14 @@ import (
 // health, readiness, metrics and profiles, with no connection cap, so that probes never queue
 // behind API traffic) or the admin API's (--admin-addr).
 type sideServer struct {
-	http *http.Server
-	done chan error
+	what, addr string // for the log and the error: "operations listener", "127.0.0.1:9090"
+	http       *http.Server
+	done       chan struct{} // closed once Serve has returned
+	err        error         // what Serve returned, set before done is closed
 }
 
 // startSide listens on addr and serves h there; an empty addr starts nothing. what names the
-// listener in the log.
+// listener in the log, which is logger's, as is the http.Server's.
 func startSide(what, addr string, h http.Handler, logger *slog.Logger, attrs ...any) (*sideServer, error) {
 	if addr == "" {
 		return nil, nil
@@ -29,21 +32,50 @@ func startSide(what, addr string, h http.Handler, logger *slog.Logger, attrs ...
 	hs := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
-	o := &sideServer{http: hs, done: make(chan error, 1)}
-	go func() { o.done <- hs.Serve(ln) }()
-	logger.Info(what, append([]any{"addr", ln.Addr().String()}, attrs...)...)
+	o := &sideServer{what: what, addr: ln.Addr().String(), http: hs, done: make(chan struct{})}
+	go func() {
+		o.err = hs.Serve(ln)
+		close(o.done)
+	}()
+	logger.Info(what, append([]any{"addr", o.addr}, attrs...)...)
 	return o, nil
 }
 
-// stop shuts the listener down after the API's: probes keep answering while the API drains.
-func (o *sideServer) stop(ctx context.Context) {
+// failed is closed when the listener stops serving on its own, before stop: its Serve failed
+// (failure says how). It is nil, never ready, for a listener that was not started.
+func (o *sideServer) failed() <-chan struct{} {
 	if o == nil {
-		return
+		return nil
+	}
+	return o.done
+}
+
+// failure is the error a listener that stopped serving ended with; nil while it serves, or once
+// stop has shut it down as asked.
+func (o *sideServer) failure() error {
+	if o == nil {
+		return nil
+	}
+	select {
+	case <-o.done:
+	default:
+		return nil
+	}
+	if o.err == nil || errors.Is(o.err, http.ErrServerClosed) {
+		return nil
+	}
+	return fmt.Errorf("the %s on %s failed: %w", o.what, o.addr, o.err)
+}
+
+// stop shuts the listener down after the API's: probes keep answering while the API drains.
+// It returns the listener's failure, if it failed before.
+func (o *sideServer) stop(ctx context.Context) error {
+	if o == nil {
+		return nil
 	}
 	if err := o.http.Shutdown(ctx); err != nil {
 		o.http.Close()
 	}
-	if err := <-o.done; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		slog.Default().Warn("listener", "error", err)
-	}
+	<-o.done
+	return o.failure()
 }

@@ -193,15 +193,27 @@ Every flag can also be set by the environment variable named in its description;
 	admin, err := adminFlags.start(*dataDir, store, ctl, logger, base)
 	if err != nil {
 		ln.Close()
-		opsSide.stop(context.Background())
+		_ = opsSide.stop(context.Background())
 		return err
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- serveOn(httpServer, ln, tlsConfig) }()
+	// A side listener that stops serving (its Accept failed for good) ends serve as the API's
+	// would, but with the API drained first: the probes or the admin API it served are gone,
+	// which an orchestrator or a test suite must be told, by the exit status, rather than find
+	// out at shutdown.
+	var sideErr error
 	select {
 	case err := <-serveErr:
 		return err
+	case <-opsSide.failed():
+		sideErr = opsSide.failure()
+	case <-admin.failed():
+		sideErr = admin.failure()
 	case <-ctx.Done():
+	}
+	if sideErr != nil {
+		logger.Error("a listener failed: shutting down", "error", sideErr)
 	}
 	logger.Info("shutting down", "grace", *grace)
 	// Requests still sending their body are answered 503 at once instead of being waited for;
@@ -213,12 +225,16 @@ Every flag can also be set by the environment variable named in its description;
 		logger.Warn("grace period over: closing the connections left", "error", err)
 		httpServer.Close()
 	}
-	opsSide.stop(shutdownCtx)
-	admin.stop(shutdownCtx)
+	// A side listener that failed while the API drained is reported too.
+	for _, side := range []*sideServer{opsSide, admin} {
+		if err := side.stop(shutdownCtx); sideErr == nil {
+			sideErr = err
+		}
+	}
 	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
-	return nil
+	return sideErr
 }
 
 // listenFlag is one of serve's listen addresses, with the flag and variable that set it and an
