@@ -52,8 +52,16 @@ func commands() []command {
 	}
 }
 
+// main runs the command line. The first SIGINT or SIGTERM cancels the command's context (serve
+// drains for --shutdown-grace); once it is seen the signals get their default action back, so
+// that a second one ends the process at once, killed by that signal, as an impatient Ctrl-C or
+// an orchestrator's repeated SIGTERM expects.
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)

@@ -212,10 +212,13 @@ Every flag can also be set by the environment variable named in its description;
 		sideErr = admin.failure()
 	case <-ctx.Done():
 	}
+	// From here on every log line is written at once: a second signal kills the process (see
+	// main), and must not take the last lines with it.
+	logSink.Close()
 	if sideErr != nil {
 		logger.Error("a listener failed: shutting down", "error", sideErr)
 	}
-	logger.Info("shutting down", "grace", *grace)
+	logger.Info("shutting down", "grace", *grace, "force", "send SIGINT or SIGTERM again to stop at once")
 	// Requests still sending their body are answered 503 at once instead of being waited for;
 	// the others get the grace period, after which whatever is left is cut.
 	srv.Drain()

@@ -1,14 +1,127 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
+
+// asMainEnv makes the test binary run main instead of the tests: serveProcess runs the real
+// command, with its signal handling, as a process of its own.
+const asMainEnv = "REMOTEASSIST_TEST_AS_MAIN"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(asMainEnv) == "1" {
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// serveProc is a remoteassist serve process, the test binary running main.
+type serveProc struct {
+	cmd    *exec.Cmd
+	exited chan struct{} // closed once the process has exited; then err is set
+	err    error
+
+	mu     sync.Mutex
+	log    []map[string]any // serve's JSON log records, in order
+	read   int              // how many of them waitLog went past
+	stderr strings.Builder  // every line serve wrote to stderr, for a failure's message
+}
+
+// startServe runs "remoteassist serve --log-format json" with args, without the developer's
+// REMOTEASSIST_* variables, and kills it when the test ends.
+func startServe(t *testing.T, args ...string) *serveProc {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, append([]string{"serve", "--log-format", "json"}, args...)...)
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "REMOTEASSIST_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, asMainEnv+"=1")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &serveProc{cmd: cmd, exited: make(chan struct{})}
+	// Read without ever waiting for the test: serve blocks when its stderr is not read.
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			var rec map[string]any
+			isJSON := json.Unmarshal(sc.Bytes(), &rec) == nil
+			p.mu.Lock()
+			fmt.Fprintln(&p.stderr, sc.Text())
+			if isJSON {
+				p.log = append(p.log, rec)
+			}
+			p.mu.Unlock()
+		}
+		p.err = cmd.Wait() // after the pipe is read to its end, as Wait requires
+		close(p.exited)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-p.exited:
+		default:
+			cmd.Process.Kill()
+			<-p.exited
+		}
+		if t.Failed() {
+			p.mu.Lock()
+			t.Logf("serve's stderr:\n%s", p.stderr.String())
+			p.mu.Unlock()
+		}
+	})
+	return p
+}
+
+// waitLog returns the first log record past those it returned before whose msg is msg.
+func (p *serveProc) waitLog(t *testing.T, msg string) map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second) // a hang guard only
+	for {
+		p.mu.Lock()
+		for ; p.read < len(p.log); p.read++ {
+			if rec := p.log[p.read]; rec["msg"] == msg {
+				p.read++
+				p.mu.Unlock()
+				return rec
+			}
+		}
+		p.mu.Unlock()
+		select {
+		case <-p.exited:
+			t.Fatalf("serve exited (%v) before logging %q", p.err, msg)
+		case <-time.After(10 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not log %q within 30s", msg)
+		}
+	}
+}
 
 // errAcceptFailed is what a failingListener's Accept answers.
 var errAcceptFailed = errors.New("test: accept failed")
@@ -87,5 +200,119 @@ func TestServeSideListenerFails(t *testing.T) {
 				t.Errorf("no ERROR line for the failure in the log:\n%s", stderr)
 			}
 		})
+	}
+}
+
+// TestServeSecondSignal: a first SIGTERM or SIGINT starts the graceful stop, which waits for a
+// request in flight for as long as the grace allows; a second one ends the process at once,
+// killed by that signal, instead of being swallowed until the grace is over.
+func TestServeSecondSignal(t *testing.T) {
+	tests := []struct {
+		name          string
+		first, second syscall.Signal
+	}{
+		{"SIGTERM twice", syscall.SIGTERM, syscall.SIGTERM},
+		{"SIGINT twice", syscall.SIGINT, syscall.SIGINT},
+		{"SIGINT then SIGTERM", syscall.SIGINT, syscall.SIGTERM},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			clearServeEnv(t)
+			dataDir := t.TempDir()
+			p := startServe(t, "--data", dataDir, "--store", "memory", "--addr", "127.0.0.1:0",
+				"--admin-addr", "127.0.0.1:0", "--shutdown-grace", "30s")
+			base := p.waitLog(t, "serving")["base_url"].(string)
+			admin := p.waitLog(t, "admin API")["addr"].(string)
+			adminToken, err := os.ReadFile(filepath.Join(dataDir, adminTokenFile))
+			if err != nil {
+				t.Fatal(err)
+			}
+			// A request held in flight for 60 s by a fault rule: the graceful stop waits for it.
+			call(t, http.MethodPost, "http://"+admin+"/admin/faults", strings.TrimSpace(string(adminToken)),
+				`{"match":{"tenant":"contoso"},"effect":{"delayMs":{"min":60000}}}`, http.StatusCreated)
+			code, token, stderr := runCLI(t.Context(), "token", "--data", dataDir, "--tenant", "contoso")
+			if code != 0 {
+				t.Fatalf("token: exit %d, %s", code, stderr)
+			}
+			go func() {
+				req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, base+"/deviceManagement/remoteAssistanceSettings", nil)
+				req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(token))
+				if res, err := http.DefaultClient.Do(req); err == nil {
+					res.Body.Close()
+				}
+			}()
+			waitFired(t, "http://"+admin, strings.TrimSpace(string(adminToken)))
+
+			p.cmd.Process.Signal(tc.first)
+			if rec := p.waitLog(t, "shutting down"); rec["force"] != "send SIGINT or SIGTERM again to stop at once" {
+				t.Errorf("the shutdown line %v does not say how to force it", rec)
+			}
+			select {
+			case <-p.exited:
+				t.Fatalf("serve exited (%v) on the first signal with a request in flight and 30s of grace", p.err)
+			case <-time.After(300 * time.Millisecond):
+			}
+
+			p.cmd.Process.Signal(tc.second)
+			select {
+			case <-p.exited:
+			case <-time.After(5 * time.Second):
+				t.Fatal("serve still runs 5s after a second signal")
+			}
+			var exitErr *exec.ExitError
+			if !errors.As(p.err, &exitErr) {
+				t.Fatalf("serve ended with %v, want killed by %v", p.err, tc.second)
+			}
+			if ws := exitErr.Sys().(syscall.WaitStatus); !ws.Signaled() || ws.Signal() != tc.second {
+				t.Errorf("serve ended with %v, want killed by %v", p.err, tc.second)
+			}
+		})
+	}
+}
+
+// call makes one request with a bearer token and fails the test unless it answers want.
+func call(t *testing.T, method, url, token, body string, want int) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if b, _ := io.ReadAll(res.Body); res.StatusCode != want {
+		t.Fatalf("%s %s: %s %s, want %d", method, url, res.Status, b, want)
+	}
+}
+
+// waitFired waits until the admin API at adminURL shows its one fault rule fired: the request
+// it delays is in flight (a delay comes before a request counts as being served, in
+// /metrics).
+func waitFired(t *testing.T, adminURL, token string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second) // a hang guard only
+	for {
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, adminURL+"/admin/faults", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
+		res, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if strings.Contains(string(b), `"fired":1`) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the fault rule has not fired after 30s: %s", b)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
