@@ -149,10 +149,19 @@ func writeControlError(w http.ResponseWriter, err error) {
 	json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
 }
 
-// Close stops the control socket, waiting for a backup in progress at most a while, and removes
-// it.
-func (c *controlServer) Close() {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+// controlCloseWait is the longest Close waits for a check or backup in progress.
+const controlCloseWait = 10 * time.Second
+
+// Close stops the control socket, waiting for a check or backup in progress until deadline, at
+// most controlCloseWait (a zero deadline: that long), then cutting it, and removes the socket.
+// serve's deadline is the end of its shutdown grace, so that the socket never keeps the process
+// past what it was given to stop.
+func (c *controlServer) Close(deadline time.Time) {
+	wait := controlCloseWait
+	if !deadline.IsZero() {
+		wait = min(wait, time.Until(deadline))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
 	if err := c.srv.Shutdown(ctx); err != nil {
 		c.srv.Close()

@@ -133,7 +133,10 @@ Every flag can also be set by the environment variable named in its description;
 	if err != nil {
 		return err
 	}
-	defer closeStore()
+	// On a signal, what the control socket is still doing gets what is left of the grace period
+	// once the listeners are down (closeBy), not a bound of its own past it.
+	var closeBy time.Time
+	defer func() { closeStore(closeBy) }()
 
 	served, err := openapi.Served(profile)
 	if err != nil {
@@ -219,6 +222,7 @@ Every flag can also be set by the environment variable named in its description;
 		logger.Error("a listener failed: shutting down", "error", sideErr)
 	}
 	logger.Info("shutting down", "grace", *grace, "force", "send SIGINT or SIGTERM again to stop at once")
+	closeBy = time.Now().Add(*grace)
 	// Requests still sending their body are answered 503 at once instead of being waited for;
 	// the others get the grace period, after which whatever is left is cut.
 	srv.Drain()
@@ -317,19 +321,19 @@ func storeKind(url string) string {
 }
 
 // openStore opens the store of that kind the --store value names and returns it and a function
-// that closes it.
-func openStore(ctx context.Context, kind, url, dataDir string, logger *slog.Logger) (store remoteassist.Store, close func(), err error) {
+// that closes it, giving what is in progress until a deadline (see openEmbedded).
+func openStore(ctx context.Context, kind, url, dataDir string, logger *slog.Logger) (store remoteassist.Store, close func(time.Time), err error) {
 	switch kind {
 	case "embedded":
 		return openEmbedded(dataDir, logger)
 	case "memory":
-		return memory.New(), func() {}, nil
+		return memory.New(), func(time.Time) {}, nil
 	case "postgres":
 		s, err := postgres.Open(ctx, url)
 		if err != nil {
 			return nil, nil, err
 		}
-		return s, s.Close, nil
+		return s, func(time.Time) { s.Close() }, nil
 	}
 	return nil, nil, fmt.Errorf("unknown store kind %q", kind)
 }

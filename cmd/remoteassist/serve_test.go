@@ -17,6 +17,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/remoteassist/remoteassist"
+	"github.com/remoteassist/remoteassist/bolt"
 )
 
 // asMainEnv makes the test binary run main instead of the tests: serveProcess runs the real
@@ -314,5 +317,73 @@ func waitFired(t *testing.T, adminURL, token string) {
 			t.Fatalf("the fault rule has not fired after 30s: %s", b)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestServeShutdownBoundsControlSocket: a backup on the control socket whose reader stalls
+// holds serve's stop no longer than the grace period: the socket gets what is left of it, not
+// a wait of its own (controlCloseWait, and controlStall for the stalled write) past it.
+func TestServeShutdownBoundsControlSocket(t *testing.T) {
+	clearServeEnv(t)
+	dataDir := t.TempDir()
+	s, err := bolt.Open(dataFile(dataDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Far more than the socket's buffers hold: the copy's writes must wait for the reader.
+	all := make(map[string]remoteassist.Settings, 50000)
+	for i := range 50000 {
+		all[fmt.Sprintf("tenant-%05d", i)] = remoteassist.Settings{BlockChat: true, RemoteAssistanceState: remoteassist.StateEnabled}
+	}
+	if err := s.ReplaceAllSettings(t.Context(), all); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	const grace = 500 * time.Millisecond
+	ctx, signal := context.WithCancel(t.Context())
+	defer signal()
+	type result struct {
+		code           int
+		stdout, stderr string
+	}
+	done := make(chan result, 1)
+	go func() {
+		code, stdout, stderr := runCLI(ctx, "serve", "--data", dataDir, "--addr", "127.0.0.1:0", "--shutdown-grace", grace.String())
+		done <- result{code, stdout, stderr}
+	}()
+	var res *http.Response
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		if res, err = controlGet(t.Context(), dataDir, "/v1/backup"); err == nil {
+			break
+		}
+		select {
+		case r := <-done:
+			t.Fatalf("serve ended: exit %d, %s", r.code, r.stderr)
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no backup from the control socket within 30s: %v", err)
+		}
+	}
+	defer res.Body.Close() // read none of it: the backup stalls
+
+	signal()
+	start := time.Now()
+	select {
+	case r := <-done:
+		if took := time.Since(start); took > grace+2*time.Second {
+			t.Errorf("serve took %v to stop with a stalled backup, against a grace of %v", took, grace)
+		}
+		if r.code != 0 {
+			t.Errorf("exit %d, stderr %s", r.code, r.stderr)
+		}
+	case <-time.After(30 * time.Second): // a hang guard only
+		t.Fatal("serve still runs 30s after the signal")
+	}
+	if _, err := os.Stat(controlPath(dataDir)); !os.IsNotExist(err) {
+		t.Errorf("the control socket outlived serve: %v", err)
 	}
 }

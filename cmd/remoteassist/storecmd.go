@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/remoteassist/remoteassist"
 	"github.com/remoteassist/remoteassist/bolt"
@@ -45,8 +46,10 @@ func refusal(cmd string, err error, dataDir string) *exitError {
 
 // openEmbedded opens the embedded store in dataDir, which logs its changes of state to logger,
 // and serves the operator commands (check, backup) on the data directory's control socket. A
-// data file the store refuses ends serve with exitDamaged and one line saying what to do.
-func openEmbedded(dataDir string, logger *slog.Logger) (remoteassist.Store, func(), error) {
+// data file the store refuses ends serve with exitDamaged and one line saying what to do. The
+// function returned closes both, giving a check or backup in progress on the control socket
+// until its deadline (a zero one: controlCloseWait) to finish.
+func openEmbedded(dataDir string, logger *slog.Logger) (remoteassist.Store, func(time.Time), error) {
 	s, err := bolt.Open(dataFile(dataDir), bolt.WithLogger(logger))
 	if errors.Is(err, bolt.ErrDamaged) {
 		return nil, nil, refusal("serve", err, dataDir)
@@ -59,8 +62,8 @@ func openEmbedded(dataDir string, logger *slog.Logger) (remoteassist.Store, func
 		s.Close()
 		return nil, nil, err
 	}
-	return s, func() {
-		ctl.Close()
+	return s, func(deadline time.Time) {
+		ctl.Close(deadline)
 		_ = s.Close()
 	}, nil
 }

@@ -109,7 +109,7 @@ func TestControlSocket(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer closeStore()
+	defer closeStore(time.Time{})
 	if _, err := store.UpdateSettings(t.Context(), "contoso", remoteassist.Patch{BlockChat: &yes}); err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +132,7 @@ func TestControlSocket(t *testing.T) {
 	if code != 1 || !strings.Contains(stderr, "in use") {
 		t.Errorf("restore under a running store: exit %d, %s", code, stderr)
 	}
-	closeStore()
+	closeStore(time.Time{})
 	if _, err := os.Stat(controlPath(dir)); !os.IsNotExist(err) {
 		t.Errorf("the control socket outlived the store: %v", err)
 	}
@@ -165,7 +165,7 @@ func TestControlBackupStalledReader(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ctl.Close()
+	defer ctl.Close(time.Time{})
 	res, err := controlGet(t.Context(), dir, "/v1/backup")
 	if err != nil {
 		t.Fatal(err)
