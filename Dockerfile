@@ -44,8 +44,8 @@ VOLUME ["/data"]
 EXPOSE 8080
 # Readiness: 200 while the store is reachable. A scratch image has no curl; the binary asks.
 HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 CMD ["/remoteassist", "healthcheck"]
-# serve drains in-flight requests for up to 15 s on SIGTERM: give docker stop that long
-# (docker stop -t 20, compose stop_grace_period: 20s).
+# serve drains in-flight requests for up to --shutdown-grace (8 s by default) on SIGTERM:
+# docker stop's default 10 s covers it; give a longer grace a few seconds more.
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/remoteassist"]
 CMD ["serve"]

@@ -147,7 +147,7 @@ func (f *adminConn) register(fs *flag.FlagSet) {
 	// Empty by default, and the environment read after parsing: --help never prints the token.
 	fs.StringVar(&f.token, "admin-token", "", "the admin token (env REMOTEASSIST_ADMIN_TOKEN); default: the admin-token file in --data")
 	fs.StringVar(&f.data, "data", defaultDataDir(),
-		"data directory of the serve, whose admin-token file holds the token when neither --admin-token nor REMOTEASSIST_ADMIN_TOKEN gives one (env REMOTEASSIST_DATA)")
+		"data directory of the serve, whose admin-token file holds the token: given, it is used before REMOTEASSIST_ADMIN_TOKEN; not given, the default is read when neither --admin-token nor REMOTEASSIST_ADMIN_TOKEN gives one (env REMOTEASSIST_DATA)")
 	fs.DurationVar(&f.timeout, "timeout", defaultTimeout, "give up after this long")
 }
 
