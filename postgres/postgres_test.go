@@ -218,14 +218,7 @@ func TestBulkCallsAreBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tx, err := connect(t, dsn).Begin(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(context.Background())
-	if _, err := tx.Exec(t.Context(), `LOCK TABLE remote_assistance_settings IN ACCESS EXCLUSIVE MODE`); err != nil {
-		t.Fatal(err)
-	}
+	tx := lockTable(t, dsn, "ACCESS EXCLUSIVE")
 	calls := []struct {
 		name string
 		call func() error
@@ -263,15 +256,8 @@ func TestStatementTimeoutIsUnavailable(t *testing.T) {
 	dsn := pgtest.DSN(t)
 	open(t, dsn)
 	s := open(t, dsn+"&options=-c%20statement_timeout%3D100")
-	tx, err := connect(t, dsn).Begin(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(context.Background())
-	if _, err := tx.Exec(t.Context(), `LOCK TABLE remote_assistance_settings IN ACCESS EXCLUSIVE MODE`); err != nil {
-		t.Fatal(err)
-	}
-	_, err = s.Settings(t.Context(), "tenant")
+	lockTable(t, dsn, "ACCESS EXCLUSIVE")
+	_, err := s.Settings(t.Context(), "tenant")
 	var pgErr *pgconn.PgError
 	if remoteassist.ErrorCode(err) != remoteassist.EUNAVAILABLE || !errors.As(err, &pgErr) || pgErr.Code != "57014" {
 		t.Errorf("Settings past statement_timeout: %v, want code %q from query_canceled (57014)", err, remoteassist.EUNAVAILABLE)

@@ -170,6 +170,21 @@ func connect(t *testing.T, dsn string) *pgx.Conn {
 	return conn
 }
 
+// lockTable has a session of the test's own take mode's lock on the table, in a transaction it
+// returns, rolled back when the test ends if it has not been already.
+func lockTable(t *testing.T, dsn, mode string) pgx.Tx {
+	t.Helper()
+	tx, err := connect(t, dsn).Begin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tx.Rollback(context.Background()) })
+	if _, err := tx.Exec(t.Context(), `LOCK TABLE remote_assistance_settings IN `+mode+` MODE`); err != nil {
+		t.Fatal(err)
+	}
+	return tx
+}
+
 // waitForLockWaiters waits until n sessions of the database wait for a lock, or done reports true.
 func waitForLockWaiters(t *testing.T, watch *pgx.Conn, n int, done func() bool) {
 	t.Helper()
@@ -205,15 +220,8 @@ func TestReplaceGivesUpOnTheLock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	holder, watch := connect(t, dsn), connect(t, dsn)
-	tx, err := holder.Begin(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(context.Background())
-	if _, err := tx.Exec(t.Context(), `LOCK TABLE remote_assistance_settings IN ROW EXCLUSIVE MODE`); err != nil {
-		t.Fatal(err)
-	}
+	watch := connect(t, dsn)
+	tx := lockTable(t, dsn, "ROW EXCLUSIVE")
 
 	err = s.ReplaceAllSettings(t.Context(), map[string]remoteassist.Settings{"new": remoteassist.DefaultSettings("new")})
 	var pgErr *pgconn.PgError
@@ -248,20 +256,12 @@ func TestUpdateGivesUpOnALockBeforeItsDeadline(t *testing.T) {
 	sessionLockTimeout = 200 * time.Millisecond
 	dsn := pgtest.DSN(t)
 	s := open(t, dsn)
-	holder := connect(t, dsn)
-	tx, err := holder.Begin(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(context.Background())
-	if _, err := tx.Exec(t.Context(), `LOCK TABLE remote_assistance_settings IN EXCLUSIVE MODE`); err != nil {
-		t.Fatal(err)
-	}
+	tx := lockTable(t, dsn, "EXCLUSIVE")
 	// The caller's own deadline is a little past the lock timeout: the database must answer
 	// first.
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
 	defer cancel()
-	_, err = s.UpdateSettings(ctx, "held", remoteassist.Patch{BlockChat: ptr(true)})
+	_, err := s.UpdateSettings(ctx, "held", remoteassist.Patch{BlockChat: ptr(true)})
 	var pgErr *pgconn.PgError
 	if remoteassist.ErrorCode(err) != remoteassist.EUNAVAILABLE || !errors.As(err, &pgErr) || pgErr.Code != "55P03" {
 		t.Errorf("UpdateSettings behind a lock: %v, want code %q from lock_not_available (55P03)", err, remoteassist.EUNAVAILABLE)
