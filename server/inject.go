@@ -97,13 +97,13 @@ func (s *Server) journal(c echo.Context, st *request, status int, latency time.D
 	// own, since a pointer into the request's state would keep all of the request alive with
 	// it (its exchange, the *http.Request with the token, net/http's buffers: ~3 KiB an entry).
 	if st.authenticated {
-		e.Tenant = ptrTo(st.principal.Tenant)
+		e.Tenant = new(st.principal.Tenant)
 		if st.principal.App != "" {
-			e.App = ptrTo(st.principal.App)
+			e.App = new(st.principal.App)
 		}
 	}
 	if st.rule != "" {
-		e.Rule = ptrTo(st.rule)
+		e.Rule = new(st.rule)
 	}
 	if ra, err := strconv.Atoi(c.Response().Header().Get("Retry-After")); err == nil {
 		e.RetryAfter = &ra
@@ -121,6 +121,3 @@ func (s *Server) journal(c echo.Context, st *request, status int, latency time.D
 	sent := append(append([]byte(req.URL.RawQuery), 0), st.sent...)
 	s.control.Record(e, set, sent)
 }
-
-// ptrTo returns a pointer to a copy of v.
-func ptrTo[T any](v T) *T { return &v }
