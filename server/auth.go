@@ -13,10 +13,15 @@ import (
 func (s *Server) authenticate(req *http.Request, st *request) (string, error) {
 	// Two credentials are refused rather than one of them picked: which one a proxy, a cache
 	// or another server would take is anybody's guess.
-	if len(req.Header["Authorization"]) > 1 {
+	header := req.Header["Authorization"] // net/http canonicalized the key: one lookup serves both
+	if len(header) > 1 {
 		return "", remoteassist.Errorf(remoteassist.EUNAUTHENTICATED, "The request carries more than one Authorization header.")
 	}
-	token, ok := bearerToken(req.Header.Get("Authorization"))
+	var token string
+	ok := len(header) == 1
+	if ok {
+		token, ok = bearerToken(header[0])
+	}
 	if !ok {
 		return "", remoteassist.Errorf(remoteassist.EUNAUTHENTICATED, "Access token is empty.")
 	}
