@@ -6,6 +6,7 @@ package main
 // any request, so that a mistake is a usage error (exit 2) in the flag's own terms.
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -443,8 +444,9 @@ func checkParam(opID, param, flagName string, value any) error {
 }
 
 // checkBody checks a body the flags built against the operation's request body schema. flags
-// maps the body's JSON pointers ("/effect/status") to the flags that set them.
-func checkBody(opID string, body any, flags map[string]string) error {
+// maps the body's JSON pointers ("/effect/status") to the flags that set them; texts maps some
+// of them to the values as the user typed them, which a refusal shows instead of the body's.
+func checkBody(opID string, body any, flags, texts map[string]string) error {
 	op, _, err := adminOperation(opID)
 	if err != nil {
 		return err
@@ -465,7 +467,11 @@ func checkBody(opID string, body any, flags map[string]string) error {
 	if errors.As(err, &se) {
 		pointer := "/" + strings.Join(se.JSONPointer(), "/")
 		if name, ok := flags[pointer]; ok {
-			return usageError{fmt.Errorf("%s %s: %s", name, quote(se.Value), schemaProblem(err))}
+			shown, typed := texts[pointer]
+			if !typed {
+				shown = quote(exactAt(body, se.JSONPointer(), se.Value))
+			}
+			return usageError{fmt.Errorf("%s %s: %s", name, shown, schemaProblem(err))}
 		}
 		return usageError{fmt.Errorf("%s: %s", pointer, schemaProblem(err))}
 	}
@@ -483,6 +489,32 @@ func jsonValue(v any) any {
 		return v
 	}
 	return out
+}
+
+// exactAt is the value at pointer in body's JSON, a number as the json.Number of its exact
+// digits, or fallback if there is none. kin-openapi reports a number as the float64 it checked,
+// which past 2^53 is a neighbour of the number refused.
+func exactAt(body any, pointer []string, fallback any) any {
+	data, err := json.Marshal(body)
+	if err != nil {
+		return fallback
+	}
+	d := json.NewDecoder(bytes.NewReader(data))
+	d.UseNumber()
+	var v any
+	if d.Decode(&v) != nil {
+		return fallback
+	}
+	for _, key := range pointer {
+		obj, ok := v.(map[string]any)
+		if !ok {
+			return fallback
+		}
+		if v, ok = obj[key]; !ok {
+			return fallback
+		}
+	}
+	return v
 }
 
 // schemaProblem says what a schema wants, from the keyword a value failed.

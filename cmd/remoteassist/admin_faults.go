@@ -55,7 +55,8 @@ applies. A rule never changes stored state. Prints the rule, with its id.
 	drop := fs.Bool("drop", false, "close the connection without an answer")
 	times := fs.Int("times", 0, "apply to the next this many matching requests only (default: no limit)")
 	probability := fs.Float64("probability", 1, "apply to each matching request with this probability, 0 to 1")
-	seed := fs.Int64("seed", 1, "the seed of the rule's draws (probability, delay range)")
+	seed := &literalInt64{n: 1}
+	fs.Var(seed, "seed", "the seed of the rule's draws (probability, delay range), an `int` from -(2^53 - 1) to 2^53 - 1")
 	if _, err := parseAdmin(fs, args, 0, 0, ""); err != nil {
 		return err
 	}
@@ -119,12 +120,17 @@ applies. A rule never changes stored state. Prints the rule, with its id.
 	if set("probability") {
 		spec.Probability = probability
 	}
+	texts := map[string]string{}
 	if set("seed") {
-		spec.Seed = seed
+		spec.Seed = &seed.n
+		texts["/seed"] = seed.text
 	}
 	// The contract's checks, then the control plane's own, as the server applies them.
-	if err := checkBody("addFault", spec, faultFlags); err != nil {
+	if err := checkBody("addFault", spec, faultFlags, texts); err != nil {
 		return err
+	}
+	if seed.overflow { // refused above, unless the contract came to take every int64
+		return usageError{fmt.Errorf("--seed %s: want an int64", seed.text)}
 	}
 	if _, err := control.New(control.Options{JournalSize: 1}).AddFault(spec); err != nil {
 		return usageError{err}
@@ -145,6 +151,32 @@ applies. A rule never changes stored state. Prints the rule, with its id.
 		return writeJSON(stdout, rule)
 	}
 	return writeRules(stdout, []models.FaultRule{*rule})
+}
+
+// literalInt64 is an integer flag that keeps the text it was given, for a refusal to show as typed
+// (the contract's check sees a float64, which past 2^53 is another number). A value beyond int64
+// is not a parse error but held at the bound it passed, with overflow set, for the contract's
+// check to refuse with the range it allows.
+type literalInt64 struct {
+	n        int64
+	text     string
+	overflow bool
+}
+
+func (v *literalInt64) Set(s string) error {
+	n, err := strconv.ParseInt(s, 0, 64)
+	if err != nil && !errors.Is(err, strconv.ErrRange) {
+		return errors.New("parse error")
+	}
+	v.n, v.text, v.overflow = n, s, err != nil // ParseInt returns the bound passed
+	return nil
+}
+
+func (v *literalInt64) String() string {
+	if v == nil {
+		return "0"
+	}
+	return strconv.FormatInt(v.n, 10)
 }
 
 // parseDelay reads --delay-ms: MIN or MIN-MAX milliseconds.

@@ -302,6 +302,11 @@ func TestAdminFaultAdd(t *testing.T) {
 			`{"effect":{"delayMs":{"min":40},"status":504}}`},
 		{"a dropped connection", []string{"--drop", "--times", "3"},
 			`{"effect":{"drop":true},"times":3}`},
+		// The contract's largest seeds either way arrive exactly, not as the float64 nearest.
+		{"the largest seed", []string{"--status", "500", "--probability", "0.5", "--seed", "9007199254740991"},
+			`{"effect":{"status":500},"probability":0.5,"seed":9007199254740991}`},
+		{"the smallest seed", []string{"--status", "500", "--probability", "0.5", "--seed", "-9007199254740991"},
+			`{"effect":{"status":500},"probability":0.5,"seed":-9007199254740991}`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -512,6 +517,20 @@ func TestAdminRefusedBeforeSending(t *testing.T) {
 		{"fault delay too long", []string{"fault", "add", "--delay-ms", "60001"}, true, "--delay-ms 60001: want 0 to 60000"},
 		{"fault probability above 1", []string{"fault", "add", "--status", "500", "--probability", "1.5"}, true, "--probability 1.5: want 0 to 1"},
 		{"fault times zero", []string{"fault", "add", "--status", "500", "--times", "0"}, true, "--times 0: want 1 to 1000000"},
+		// A refused number is shown as typed: past 2^53 a float64 would show its neighbour.
+		{"fault seed past 2^53", []string{"fault", "add", "--status", "500", "--seed", "9007199254740993"}, true,
+			"--seed 9007199254740993: want -9007199254740991 to 9007199254740991"},
+		{"fault seed below -2^53", []string{"fault", "add", "--status", "500", "--seed", "-9007199254740993"}, true,
+			"--seed -9007199254740993: want -9007199254740991 to 9007199254740991"},
+		{"fault seed past int64", []string{"fault", "add", "--status", "500", "--seed", "18446744073709551615"}, true,
+			"--seed 18446744073709551615: want -9007199254740991 to 9007199254740991"},
+		{"fault seed far below int64", []string{"fault", "add", "--status", "500", "--seed", "-99999999999999999999999"}, true,
+			"--seed -99999999999999999999999: want -9007199254740991 to 9007199254740991"},
+		{"fault seed in hexadecimal past 2^53", []string{"fault", "add", "--status", "500", "--seed", "0x20000000000001"}, true,
+			"--seed 0x20000000000001: want -9007199254740991 to 9007199254740991"},
+		{"fault seed not a number", []string{"fault", "add", "--status", "500", "--seed", "seven"}, true, `invalid value "seven" for flag -seed`},
+		{"fault times past 2^53", []string{"fault", "add", "--status", "500", "--times", "9007199254740993"}, true, "--times 9007199254740993: "},
+		{"fault delay past 2^53", []string{"fault", "add", "--delay-ms", "9007199254740993"}, true, "--delay-ms 9007199254740993: "},
 		{"fault method outside the enum", []string{"fault", "add", "--status", "500", "--method", "delete"}, true, `--method "DELETE": want one of GET, PATCH`},
 		{"fault operation unknown", []string{"fault", "add", "--status", "500", "--operation", "get"}, true, `--operation "get": want one of deviceManagement.GetRemoteAssistanceSettings`},
 		{"fault add with an argument", []string{"fault", "add", "503"}, true, `unexpected argument "503"`},
