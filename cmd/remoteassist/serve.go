@@ -11,6 +11,7 @@ import (
 	"net/http"
 	neturl "net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -59,7 +60,7 @@ Every flag can also be set by the environment variable named in its description;
 	var tlsFlags tlsFlags
 	tlsFlags.register(fs, &env)
 	throttle := fs.String("throttle", envOr("REMOTEASSIST_THROTTLE", ""),
-		`rate limits: empty for none; "intune" (per tenant 2000 requests and 200 writes per 20s, per application of a tenant 1000 and 100); "REQUESTS,WRITES,WINDOW" per tenant such as "100,10,1s"; or "REQUESTS,WRITES,APP_REQUESTS,APP_WRITES,WINDOW" (env REMOTEASSIST_THROTTLE)`)
+		`rate limits: empty for none; "intune" (per tenant 2000 requests and 200 writes per 20s, per application of a tenant 1000 and 100); "REQUESTS,WRITES,WINDOW" per tenant such as "100,10,1s"; or "REQUESTS,WRITES,APP_REQUESTS,APP_WRITES,WINDOW"; each count at least 1 (env REMOTEASSIST_THROTTLE)`)
 	throttleRetryAfter := fs.Bool("throttle-retry-after", env.bool("throttle-retry-after", "REMOTEASSIST_THROTTLE_RETRY_AFTER", true),
 		"send Retry-After with throttling's 429s; false leaves it out, as some Intune 429s do (env REMOTEASSIST_THROTTLE_RETRY_AFTER)")
 	maxConcurrent := fs.Int("max-concurrent", env.int("max-concurrent", "REMOTEASSIST_MAX_CONCURRENT", server.DefaultMaxConcurrentRequests),
@@ -392,8 +393,13 @@ func shellQuote(s string) string {
 // maxThrottleWindow bounds --throttle's window, and so every Retry-After throttling sends.
 const maxThrottleWindow = time.Hour
 
-// parseThrottle reads the --throttle flag. Its errors start with the quoted value, for the
-// caller to prefix with where the value came from.
+// parseThrottle reads the --throttle flag (and REMOTEASSIST_THROTTLE, its default). Its errors
+// start with the quoted value, for the caller to prefix with where the value came from.
+//
+// A count is at least 1. To the server a 0 is no limit, so "0,0,1s" would start a serve that
+// throttles nothing while its command line says it does; no throttling is the empty value.
+// Nothing is lost by the refusal: writes are requests too, so a WRITES equal to REQUESTS leaves
+// writes to the requests' limit, and the three-part form has no per-application limits.
 func parseThrottle(v string) (server.ThrottleConfig, error) {
 	switch v {
 	case "", "off":
@@ -409,15 +415,15 @@ func parseThrottle(v string) (server.ThrottleConfig, error) {
 	var errs []error
 	for i := range limits {
 		n, err := strconv.Atoi(strings.TrimSpace(parts[i]))
-		if err == nil && n < 0 {
-			err = errors.New("negative")
-		}
 		limits[i] = n
 		errs = append(errs, err)
 	}
 	window, err := time.ParseDuration(strings.TrimSpace(parts[len(parts)-1]))
 	if err := errors.Join(append(errs, err)...); err != nil || window <= 0 || window > maxThrottleWindow {
 		return server.ThrottleConfig{}, fmt.Errorf(`%q: want "REQUESTS,WRITES,WINDOW" such as "100,10,1s", or "REQUESTS,WRITES,APP_REQUESTS,APP_WRITES,WINDOW", with a window of at most an hour`, v)
+	}
+	if slices.Min(limits) < 1 {
+		return server.ThrottleConfig{}, fmt.Errorf(`%q: want counts of at least 1 (an empty value means no throttling)`, v)
 	}
 	cfg := server.ThrottleConfig{Window: window, Requests: limits[0], Writes: limits[1]}
 	if len(limits) == 4 {
