@@ -447,9 +447,73 @@ func TestTokenRefusals(t *testing.T) {
 	}
 }
 
+// TestTokenNewKey checks token on a data directory without a signing key, such as a mistyped
+// --data: it makes the key (the first use may come before serve's), prints the token alone on
+// stdout for $(...), and says on stderr, in one line, that only a server on that directory
+// accepts it. With the key there, it says nothing.
+func TestTokenNewKey(t *testing.T) {
+	t.Setenv("REMOTEASSIST_DATA", "")
+	for _, tc := range []struct {
+		name string
+		dir  func(t *testing.T) string
+	}{
+		{"missing directory", func(t *testing.T) string { return filepath.Join(t.TempDir(), "typo") }},
+		{"empty directory", func(t *testing.T) string { return t.TempDir() }},
+		{"relative directory", func(t *testing.T) string { t.Chdir(t.TempDir()); return "data" }},
+		{"directory named by REMOTEASSIST_DATA", func(t *testing.T) string {
+			dir := filepath.Join(t.TempDir(), "env")
+			t.Setenv("REMOTEASSIST_DATA", dir)
+			return ""
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dataDir := tc.dir(t)
+			args := []string{"token", "--tenant", "contoso"}
+			if dataDir != "" {
+				args = append(args, "--data", dataDir)
+			} else {
+				dataDir = os.Getenv("REMOTEASSIST_DATA")
+			}
+			abs, err := filepath.Abs(dataDir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			code, stdout, stderr := runCLI(t.Context(), args...)
+			if code != 0 || strings.Count(stdout, "\n") != 1 || strings.Count(strings.TrimSpace(stdout), ".") != 2 {
+				t.Fatalf("exit %d, stdout %q; want 0 and the token alone", code, stdout)
+			}
+			want := "remoteassist token: created a new signing key at " + filepath.Join(abs, jwtauth.KeyFile) +
+				"; only a server using --data " + abs + " accepts this token\n"
+			if stderr != want {
+				t.Errorf("stderr %q, want %q", stderr, want)
+			}
+			key, err := jwtauth.LoadOrCreateKey(dataDir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			v, err := jwtauth.NewDevVerifier(key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p, err := v.Authenticate(t.Context(), strings.TrimSpace(stdout)); err != nil || p.Tenant != "contoso" {
+				t.Errorf("the token is not the new key's: %+v, %v", p, err)
+			}
+
+			code, stdout, stderr = runCLI(t.Context(), args...)
+			if code != 0 || stderr != "" || strings.Count(stdout, "\n") != 1 {
+				t.Errorf("with the key there: exit %d, stdout %q, stderr %q; want 0, the token and nothing on stderr", code, stdout, stderr)
+			}
+		})
+	}
+}
+
 // TestTokenSubject checks --subject and its default.
 func TestTokenSubject(t *testing.T) {
 	dataDir := t.TempDir()
+	// The key already there, as for a running serve, so that token writes nothing on stderr.
+	if _, err := jwtauth.LoadOrCreateKey(dataDir); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		args []string
 		want string

@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -13,7 +16,7 @@ import (
 // Permissions a default token carries: enough to GET and PATCH.
 const defaultScopes = "DeviceManagementServiceConfig.ReadWrite.All"
 
-func runToken(_ context.Context, args []string, stdout, _ io.Writer) error {
+func runToken(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("token", "token --tenant ID [--data DIR] [--scopes \"A B\"] [--roles \"A B\"] [--subject ID] [--app ID] [--ttl 1h]",
 		`  remoteassist token --tenant contoso
   remoteassist token --tenant contoso --scopes DeviceManagementServiceConfig.Read.All
@@ -22,7 +25,7 @@ func runToken(_ context.Context, args []string, stdout, _ io.Writer) error {
   remoteassist token --tenant contoso --app my-sync-job
   export REMOTEASSIST_TOKEN=$(remoteassist token --tenant contoso)
 `, stdout)
-	dataDir := fs.String("data", defaultDataDir(), "data directory whose signing key signs the token (env REMOTEASSIST_DATA)")
+	dataDir := fs.String("data", defaultDataDir(), "data directory whose signing key signs the token, made there if it has none (env REMOTEASSIST_DATA)")
 	tenant := fs.String("tenant", "", "tenant id, the token's tid claim (required)")
 	scopes := fs.String("scopes", defaultScopes, `delegated permissions, space-separated (the scp claim); "" leaves scp out`)
 	roles := fs.String("roles", "", "application permissions, space-separated (the roles claim)")
@@ -38,9 +41,21 @@ func runToken(_ context.Context, args []string, stdout, _ io.Writer) error {
 	if *ttl <= 0 {
 		return usageError{fmt.Errorf("--ttl must be positive")}
 	}
+	_, statErr := os.Stat(filepath.Join(*dataDir, jwtauth.KeyFile))
 	key, err := jwtauth.LoadOrCreateKey(*dataDir)
 	if err != nil {
 		return err
+	}
+	if errors.Is(statErr, os.ErrNotExist) {
+		// The first token may come before the first serve, so the key is made; but a mistyped
+		// --data makes one too, whose token a running server refuses with a bare 401. stdout
+		// stays the token alone, for $(...).
+		dir, err := filepath.Abs(*dataDir)
+		if err != nil {
+			dir = *dataDir
+		}
+		fmt.Fprintf(stderr, "remoteassist token: created a new signing key at %s; only a server using --data %s accepts this token\n",
+			filepath.Join(dir, jwtauth.KeyFile), shellQuote(dir))
 	}
 	sub := *subject
 	if sub == "" {
