@@ -434,6 +434,9 @@ func TestTokenRefusals(t *testing.T) {
 		{"zero ttl", []string{"--tenant", "t", "--ttl", "0s"}, "--ttl must be positive"},
 		{"negative ttl", []string{"--tenant", "t", "--ttl", "-1h"}, "--ttl must be positive"},
 		{"ttl not a duration", []string{"--tenant", "t", "--ttl", "60"}, `invalid value "60" for flag -ttl`},
+		{"tenant too long", []string{"--tenant", strings.Repeat("t", 257)}, "--tenant has 257 characters: want at most 256"},
+		{"tenant too long in characters, not bytes", []string{"--tenant", strings.Repeat("é", 257)}, "--tenant has 257 characters: want at most 256"},
+		{"app too long", []string{"--tenant", "t", "--app", strings.Repeat("a", 300)}, "--app has 300 characters: want at most 256"},
 		{"unknown flag", []string{"--tenant", "t", "--sub", "x"}, "flag provided but not defined: -sub"},
 		{"unexpected argument", []string{"--tenant", "t", "extra"}, `unexpected argument "extra"`},
 	}
@@ -504,6 +507,25 @@ func TestTokenNewKey(t *testing.T) {
 				t.Errorf("with the key there: exit %d, stdout %q, stderr %q; want 0, the token and nothing on stderr", code, stdout, stderr)
 			}
 		})
+	}
+}
+
+// TestTokenLongestIDs checks that the longest tenant and application ids a server accepts are
+// accepted here too, counted in characters.
+func TestTokenLongestIDs(t *testing.T) {
+	dataDir := t.TempDir()
+	if _, err := jwtauth.LoadOrCreateKey(dataDir); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"--tenant", strings.Repeat("t", 256)},
+		{"--tenant", strings.Repeat("é", 256), "--app", strings.Repeat("é", 256)},
+		{"--tenant", "t", "--app", " " + strings.Repeat("a", 256) + " "}, // --app is trimmed
+	} {
+		code, stdout, stderr := runCLI(t.Context(), append([]string{"token", "--data", dataDir}, args...)...)
+		if code != 0 || stderr != "" || strings.Count(stdout, "\n") != 1 {
+			t.Errorf("%.40q: exit %d, stdout %q, stderr %q; want 0 and a token", args, code, stdout, stderr)
+		}
 	}
 }
 

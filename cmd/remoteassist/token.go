@@ -9,7 +9,9 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+	"unicode/utf8"
 
+	"github.com/remoteassist/remoteassist"
 	"github.com/remoteassist/remoteassist/jwtauth"
 )
 
@@ -26,11 +28,11 @@ func runToken(_ context.Context, args []string, stdout, stderr io.Writer) error 
   export REMOTEASSIST_TOKEN=$(remoteassist token --tenant contoso)
 `, stdout)
 	dataDir := fs.String("data", defaultDataDir(), "data directory whose signing key signs the token, made there if it has none (env REMOTEASSIST_DATA)")
-	tenant := fs.String("tenant", "", "tenant id, the token's tid claim (required)")
+	tenant := fs.String("tenant", "", fmt.Sprintf("tenant id, the token's tid claim (required; at most %d characters)", remoteassist.MaxIDLength))
 	scopes := fs.String("scopes", defaultScopes, `delegated permissions, space-separated (the scp claim); "" leaves scp out`)
 	roles := fs.String("roles", "", "application permissions, space-separated (the roles claim)")
 	subject := fs.String("subject", "", "the caller's id (sub and oid claims); default: derived from the tenant")
-	app := fs.String("app", "", "the client application's id (the appid claim), which throttling and the admin API's journal tell apart")
+	app := fs.String("app", "", fmt.Sprintf("the client application's id (the appid claim), which throttling and the admin API's journal tell apart; at most %d characters", remoteassist.MaxIDLength))
 	ttl := fs.Duration("ttl", time.Hour, "how long the token is valid; must be positive")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -40,6 +42,17 @@ func runToken(_ context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	if *ttl <= 0 {
 		return usageError{fmt.Errorf("--ttl must be positive")}
+	}
+	// The server's bound on the ids, checked before a key is made: Mint would refuse them too,
+	// but as a failure (exit 1), after making the key.
+	for _, id := range []struct{ flag, value, what string }{
+		{"--tenant", *tenant, "tenant"},
+		{"--app", strings.TrimSpace(*app), "application"},
+	} {
+		if remoteassist.IDTooLong(id.value) {
+			return usageError{fmt.Errorf("%s has %d characters: want at most %d, as a server refuses a token with a longer %s id",
+				id.flag, utf8.RuneCountInString(id.value), remoteassist.MaxIDLength, id.what)}
+		}
 	}
 	_, statErr := os.Stat(filepath.Join(*dataDir, jwtauth.KeyFile))
 	key, err := jwtauth.LoadOrCreateKey(*dataDir)
