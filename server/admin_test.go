@@ -23,6 +23,7 @@ import (
 
 	"github.com/remoteassist/remoteassist"
 	"github.com/remoteassist/remoteassist/control"
+	"github.com/remoteassist/remoteassist/internal/urlpath"
 	"github.com/remoteassist/remoteassist/memory"
 	"github.com/remoteassist/remoteassist/openapi"
 	"github.com/remoteassist/remoteassist/server"
@@ -97,6 +98,7 @@ func checkAdminResponse(req *http.Request, res *http.Response, body []byte) erro
 	}
 	probe := req.Clone(req.Context())
 	probe.URL.Scheme, probe.URL.Host, probe.Host = "", "", ""
+	urlpath.Normalize(probe.URL) // kin's router matches the path as the server routes it
 	route, params, err := router.FindRoute(probe)
 	if err != nil {
 		return nil // no such operation (404, 405): not the admin contract's to say

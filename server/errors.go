@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -199,7 +200,7 @@ func (s *Server) toDomainError(err error, req *http.Request) *remoteassist.Error
 	if errors.As(err, &he) {
 		switch he.Code {
 		case http.StatusNotFound:
-			return remoteassist.Errorf(remoteassist.ENOTFOUND, "Resource not found for the segment '%s'.", s.unresolvedSegment(req.URL.Path))
+			return remoteassist.Errorf(remoteassist.ENOTFOUND, "Resource not found for the segment '%s'.", s.unresolvedSegment(req.URL))
 		case http.StatusMethodNotAllowed:
 			return remoteassist.Errorf(remoteassist.EMETHOD, "The HTTP method '%s' is not allowed on this resource.", remoteassist.Clip(req.Method, 32))
 		case http.StatusBadRequest:
@@ -219,8 +220,14 @@ func (s *Server) toDomainError(err error, req *http.Request) *remoteassist.Error
 // a 404: the first segment no route has at its place, after the longest run of segments some
 // route shares with path (a route's parameter takes any segment). A path that leaves no route
 // that way (a route's prefix, or one with an empty segment such as a trailing slash) is named by
-// its last segment. The name is cut short, so that a hostile path cannot make messages large.
-func (s *Server) unresolvedSegment(path string) string {
+// its last segment. The segments are those echo routed on: of the escaped path when net/http
+// kept the client's escaping (an encoded '/' is inside a segment), the segment named decoded.
+// The name is cut short, so that a hostile path cannot make messages large.
+func (s *Server) unresolvedSegment(u *url.URL) string {
+	path := u.Path
+	if u.RawPath != "" {
+		path = u.RawPath
+	}
 	segs := strings.Split(strings.Trim(path, "/"), "/")
 	matched := 0
 	for _, route := range s.routeSegments {
@@ -233,6 +240,9 @@ func (s *Server) unresolvedSegment(path string) string {
 	seg := segs[len(segs)-1]
 	if matched < len(segs) && segs[matched] != "" {
 		seg = segs[matched]
+	}
+	if decoded, err := url.PathUnescape(seg); err == nil && u.RawPath != "" {
+		seg = decoded
 	}
 	return remoteassist.Clip(seg, 64)
 }

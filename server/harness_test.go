@@ -19,6 +19,7 @@ import (
 
 	"github.com/remoteassist/remoteassist"
 	"github.com/remoteassist/remoteassist/internal/ordinal"
+	"github.com/remoteassist/remoteassist/internal/urlpath"
 	"github.com/remoteassist/remoteassist/jwtauth"
 	"github.com/remoteassist/remoteassist/memory"
 	"github.com/remoteassist/remoteassist/openapi"
@@ -264,7 +265,9 @@ func checkResponseOf(profile remoteassist.Profile, req *http.Request, res *http.
 	// Match the route on the path alone: the contract's server is relative.
 	probe := req.Clone(req.Context())
 	probe.URL.Scheme, probe.URL.Host, probe.Host = "", "", ""
-	if fold, _ := c.doc.Extensions["x-remoteassist-case-insensitive"].(bool); fold {
+	// kin's router matches the path as the server routes it.
+	urlpath.Normalize(probe.URL)
+	if fold, _ := c.doc.Extensions["x-remoteassist-case-insensitive"].(bool); fold && probe.URL.RawPath == "" {
 		// The profile routes paths in any casing; kin's router takes only the contract's.
 		for path := range c.doc.Paths.Map() {
 			if ordinal.EqualIgnoreCase(probe.URL.Path, server.BasePath+path) {

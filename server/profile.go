@@ -39,9 +39,12 @@ func caseInsensitive(doc *openapi3.T) bool {
 func foldPath(paths []string) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
+			// The path compared is the one echo routes on: one holding an encoded '/' names no
+			// API path in any casing, however its decoded form reads.
 			req := c.Request()
+			path := routedPath(req)
 			for _, p := range paths {
-				if req.URL.Path != p && ordinal.EqualIgnoreCase(req.URL.Path, p) {
+				if path != p && ordinal.EqualIgnoreCase(path, p) {
 					req.URL.Path, req.URL.RawPath = p, ""
 					break
 				}

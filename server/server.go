@@ -44,6 +44,7 @@ import (
 	"github.com/remoteassist/remoteassist"
 	"github.com/remoteassist/remoteassist/control"
 	"github.com/remoteassist/remoteassist/gen/echoapi"
+	"github.com/remoteassist/remoteassist/internal/urlpath"
 	"github.com/remoteassist/remoteassist/openapi"
 )
 
@@ -240,6 +241,7 @@ func build(cfg Config, surf surface) (*Server, error) {
 		methods[path] = append(methods[path], op.method)
 		apiPaths = append(apiPaths, path)
 	}
+	e.Pre(unreservedPath)
 	if s.fold {
 		e.Pre(foldPath(apiPaths))
 	}
@@ -279,6 +281,26 @@ func echoPath(path string) string {
 		b.WriteString(part)
 	}
 	return b.String()
+}
+
+// unreservedPath is an echo Pre middleware that routes a path with percent-encoded unreserved
+// characters ("remoteAssistance%53ettings") as the characters, as RFC 3986 makes them
+// equivalent, while an encoded '/' stays inside its segment (urlpath.Normalize). Echo routes
+// on the escaped path when net/http kept one (URL.RawPath), and the validation, the handlers
+// and the logs see the request as echo routed it.
+func unreservedPath(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		urlpath.Normalize(c.Request().URL)
+		return next(c)
+	}
+}
+
+// routedPath is the path echo routes req on: the escaped one when net/http kept it.
+func routedPath(req *http.Request) string {
+	if req.URL.RawPath != "" {
+		return req.URL.RawPath
+	}
+	return req.URL.Path
 }
 
 // Drain prepares a shutdown: body reads in progress are cut short, and requests that have yet to

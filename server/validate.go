@@ -63,7 +63,16 @@ func validateParams(c echo.Context, op *operation, fold bool) error {
 	if names := c.ParamNames(); len(names) > 0 {
 		path = make(map[string]string, len(names))
 		for i, name := range names {
-			path[name] = c.ParamValues()[i]
+			// Echo's values are of the path it routed on, escaped when net/http kept the
+			// client's escaping (an encoded '/'); kin-openapi validates what the generated
+			// binder binds, the value decoded.
+			v := c.ParamValues()[i]
+			if req.URL.RawPath != "" {
+				if decoded, err := url.PathUnescape(v); err == nil {
+					v = decoded
+				}
+			}
+			path[name] = v
 		}
 	}
 	input := &openapi3filter.RequestValidationInput{Request: req, Route: op.route, PathParams: path, QueryParams: query, Options: paramOptions}
