@@ -120,6 +120,10 @@ func TypeProblem(expected, got string) string { return "expected " + expected + 
 // NullProblem says that the value may not be null.
 const NullProblem = "null is not allowed"
 
+// RangeProblem says that a number is beyond what a double holds (1e400), for a property or
+// parameter that takes numbers.
+const RangeProblem = "the number is out of range"
+
 // UnknownProperty is the EINVALID error for a body property that the object holding it, of the
 // type typeName ("" when it has no name), does not have; allowed lists those it has.
 func UnknownProperty(name, typeName string, allowed []string) *Error {

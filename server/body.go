@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -130,14 +131,21 @@ func notGzip(err error) *remoteassist.Error {
 // decodeBody decodes a request body, once, into the value kin-openapi validates (a
 // map[string]any for an object). It decodes with encoding/json/v2's rules, which refuse an object
 // naming a member twice (a map would silently keep the last value, so what was validated would
-// not be what was sent); invalid UTF-8 is replaced, as encoding/json does. A body that does not
-// decode is explained in encoding/json's words, which name the offending byte.
+// not be what was sent); invalid UTF-8 is replaced, as encoding/json does. A number beyond
+// float64's range (1e400), which is valid JSON, is kept as the json.Number it was sent as, so
+// that kin-openapi refuses it where it stands as any other value out of contract. A body that
+// does not decode is explained in encoding/json's words, which name the offending byte.
 func decodeBody(data []byte) (any, error) {
 	// A UTF-8 byte order mark is skipped, as RFC 8259 lets a parser do and .NET's does: Windows
 	// PowerShell sends one with a body read from a file saved as "UTF-8" there.
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
 	var value any
 	err := jsonv2.Unmarshal(data, &value, jsontext.AllowInvalidUTF8(true))
+	if errors.Is(err, strconv.ErrRange) {
+		// Rare enough that the body is decoded again, rather than every body more slowly.
+		value = nil
+		err = jsonv2.Unmarshal(data, &value, jsontext.AllowInvalidUTF8(true), jsonv2.WithUnmarshalers(keepOutOfRange))
+	}
 	if err == nil {
 		return value, nil
 	}
@@ -151,6 +159,25 @@ func decodeBody(data []byte) (any, error) {
 	}
 	return nil, explainMalformed(data, err)
 }
+
+// keepOutOfRange decodes a JSON number that float64 cannot hold as its json.Number, and leaves
+// every other value to the default decoding into any (a number float64 holds is a float64).
+var keepOutOfRange = jsonv2.UnmarshalFromFunc(func(dec *jsontext.Decoder, v *any) error {
+	if dec.PeekKind() != '0' {
+		return jsonv2.SkipFunc
+	}
+	tok, err := dec.ReadToken()
+	if err != nil {
+		return err
+	}
+	n, err := strconv.ParseFloat(tok.String(), 64)
+	if err != nil {
+		*v = json.Number(tok.String())
+		return nil
+	}
+	*v = n
+	return nil
+})
 
 // explainMalformed words why data is not one JSON value, as encoding/json sees it; err is the
 // decoder's own verdict, kept as the cause.

@@ -311,6 +311,8 @@ var fuzzSeeds = []fuzzSeed{
 	{0, 0, "application/json", "", `{"blockChat":tru`, false},
 	{0, 0, "application/json", "", `{"remoteAssistanceState":"enab\u006ced"}`, false},
 	{0, 0, "application/json", "", `{"id":"x","blockChat":true}`, false},
+	{0, 0, "application/json", "", `{"blockChat":1e400}`, false},
+	{0, 0, "application/json", "gzip", `{"remoteAssistanceState":"enabled","extra":-1e400}`, true},
 	{0, 1, "application/json", "", `{"blockChat":true}`, false},
 	{0, 2, "application/json", "", `{"blockChat":true}`, false},
 	{0, 3, "application/json", "", `{"blockChat":true}`, false},

@@ -113,6 +113,7 @@ func FuzzBodyGate(f *testing.F) {
 		`{"id":"ééééééééééééééééééééééééééééééééééééé"}`,
 		`{"blockChat":null,"remoteAssistanceState":"notConfigured"}`,
 		`{"@odata.context":"x","extra":[1,{"a":2}]}`,
+		`{"blockChat":1e400}`, `{"extra":-1e400}`,
 		`{}`, `[]`, `null`, `"enabled"`, `1`,
 	} {
 		f.Add(seed)

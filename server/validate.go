@@ -167,6 +167,11 @@ func describeSchemaError(se *openapi3.SchemaError, kind, name string, types map[
 		if target == "" {
 			return remoteassist.Errorf(remoteassist.EINVALID, "The request body must be a JSON object, not %s.", jsonType(se.Value))
 		}
+		// A json.Number is a number beyond float64's range (decodeBody): of the right type for
+		// a number, but not one it can be.
+		if _, huge := se.Value.(json.Number); huge && se.Schema != nil && (se.Schema.Type.Is(openapi3.TypeNumber) || se.Schema.Type.Is(openapi3.TypeInteger)) {
+			return remoteassist.InvalidValue(kind, target, remoteassist.RangeProblem)
+		}
 		return remoteassist.InvalidValue(kind, target, remoteassist.TypeProblem(schemaType(se.Schema), jsonType(se.Value)))
 	case "nullable":
 		return remoteassist.InvalidValue(kind, target, remoteassist.NullProblem)
