@@ -86,7 +86,9 @@ type Config struct {
 	// Leeway is the clock skew tolerated when checking exp, nbf and iat. Zero means
 	// DefaultLeeway; a negative value means none.
 	Leeway time.Duration
-	// AllowedTenants, if not empty, lists the only tids accepted.
+	// AllowedTenants, if not empty, lists the only tids accepted. A tid shaped as a GUID
+	// (Entra's) matches an entry that is the same GUID in any letter case; any other, exactly.
+	// The principal's tenant is the token's tid as it is.
 	AllowedTenants []string
 	// RefreshInterval is the age after which a JWKS is refetched in the background, which is
 	// how keys removed by the provider stop being trusted. Zero means DefaultRefreshInterval.
@@ -109,7 +111,7 @@ type Verifier struct {
 	sources   []*keySource
 	issuers   []string
 	audiences []string
-	tenants   map[string]bool // nil means any tenant
+	tenants   map[string]bool // by allowListKey; nil means any tenant
 	leeway    time.Duration
 	now       func() time.Time
 	cache     *tokenCache // nil when disabled
@@ -156,7 +158,7 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 			if t == "" {
 				return nil, errors.New("jwtauth: Config.AllowedTenants has an empty entry")
 			}
-			v.tenants[t] = true
+			v.tenants[allowListKey(t)] = true
 		}
 	}
 	for _, pk := range cfg.Keys {
@@ -353,7 +355,7 @@ func (v *Verifier) verify(ctx context.Context, token string, now time.Time) (rem
 	if c.Tid == "" {
 		return none, nil, 0, fail(msgNoTenant, nil)
 	}
-	if v.tenants != nil && !v.tenants[c.Tid] {
+	if v.tenants != nil && !v.tenants[allowListKey(c.Tid)] {
 		return none, nil, 0, fail(msgTenant, fmt.Errorf("tenant %.100q is not in the allow-list", c.Tid))
 	}
 
@@ -401,6 +403,28 @@ func refusal(err error, now time.Time) error {
 		return fail(msgNotYetValid, fmt.Errorf("%w (now %d)", err, now.Unix()))
 	}
 	return fail(msgMalformed, err)
+}
+
+// allowListKey is how a tenant id is looked up in the allow-list: a GUID (8-4-4-4-12 hex
+// digits), which names one tenant in whatever letter case it is written, in lower case; any
+// other id as it is.
+func allowListKey(tid string) string {
+	if len(tid) != 36 {
+		return tid
+	}
+	for i := range len(tid) {
+		c := tid[i]
+		switch {
+		case i == 8 || i == 13 || i == 18 || i == 23:
+			if c != '-' {
+				return tid
+			}
+		case '0' <= c && c <= '9', 'a' <= c && c <= 'f', 'A' <= c && c <= 'F':
+		default:
+			return tid
+		}
+	}
+	return strings.ToLower(tid)
 }
 
 func (v *Verifier) issuerOK(iss, tid string) bool {

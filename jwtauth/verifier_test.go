@@ -300,6 +300,41 @@ func TestLeeway(t *testing.T) {
 	}
 }
 
+// TestAllowedTenantsIgnoreGUIDCase: a tid that is a GUID matches the allow-list's entry for the
+// same GUID in any letter case, and the principal's tenant stays the tid as the token has it;
+// any other id matches only exactly.
+func TestAllowedTenantsIgnoreGUIDCase(t *testing.T) {
+	for _, tc := range []struct{ name, allowed, tid, want string }{
+		{"GUID tid in lower case, listed in upper case", "0E3B1F6A-9C1D-4A8B-8F2E-1D2C3B4A5F60", "0e3b1f6a-9c1d-4a8b-8f2e-1d2c3b4a5f60", ""},
+		{"GUID tid in upper case, listed in lower case", "0e3b1f6a-9c1d-4a8b-8f2e-1d2c3b4a5f60", "0E3B1F6A-9C1D-4A8B-8F2E-1D2C3B4A5F60", ""},
+		{"GUID tid in mixed case", "0e3b1f6a-9c1d-4a8b-8f2e-1d2c3b4a5f60", "0e3B1f6A-9c1D-4a8B-8f2E-1d2C3b4A5f60", ""},
+		{"same case", "0e3b1f6a-9c1d-4a8b-8f2e-1d2c3b4a5f60", "0e3b1f6a-9c1d-4a8b-8f2e-1d2c3b4a5f60", ""},
+		{"another GUID", "0e3b1f6a-9c1d-4a8b-8f2e-1d2c3b4a5f61", "0E3B1F6A-9C1D-4A8B-8F2E-1D2C3B4A5F60", msgTenant},
+		{"not a GUID: case matters", "Contoso", "contoso", msgTenant},
+		{"GUID-shaped but not hex: case matters", "0E3B1F6A-9C1D-4A8B-8F2E-1D2C3B4A5F6G", "0e3b1f6a-9c1d-4a8b-8f2e-1d2c3b4a5f6g", msgTenant},
+		{"GUID without hyphens: case matters", "0E3B1F6A9C1D4A8B8F2E1D2C3B4A5F60", "0e3b1f6a9c1d4a8b8f2e1d2c3b4a5f60", msgTenant},
+		{"GUID in braces: case matters", "{0E3B1F6A-9C1D-4A8B-8F2E-1D2C3B4A5F60}", "{0e3b1f6a-9c1d-4a8b-8f2e-1d2c3b4a5f60}", msgTenant},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v, clk := newTestVerifier(t, func(c *Config) { c.AllowedTenants = []string{"t0", tc.allowed} })
+			c := claimsAt(clk.Now())
+			c["tid"] = tc.tid
+			tok := sign(t, jwt.SigningMethodRS256, testRSAKey(), rsaKID, c)
+			p, err := v.Authenticate(t.Context(), tok)
+			if tc.want != "" {
+				requireUnauthenticated(t, p, err, tok, tc.want)
+				return
+			}
+			if err != nil {
+				t.Fatalf("refused: %v", err)
+			}
+			if p.Tenant != tc.tid {
+				t.Errorf("tenant %q, want the token's tid %q", p.Tenant, tc.tid)
+			}
+		})
+	}
+}
+
 func TestIssuersAudiencesTenants(t *testing.T) {
 	const entra = "https://login.microsoftonline.com/" + TenantPlaceholder + "/v2.0"
 	tests := []struct {
