@@ -3,10 +3,9 @@
 //
 // Everything the page needs comes from the same handler, so the page makes no request to any
 // other host: Redoc 2.5.2 is embedded (assets/redoc.standalone.js.gz, compressed from the npm
-// package's bundle by scripts/docs-vendor.sh; RedocVersion and RedocSHA256 pin it, and it goes
-// out compressed to a client that accepts gzip), fonts are the system's, and a
-// small script stops Redoc's footer logo from loading from Redocly's CDN. The page's
-// Content-Security-Policy allows the serving host only.
+// package's bundle by scripts/docs-vendor.sh; RedocVersion and RedocSHA256 pin it), fonts are
+// the system's, and a small script stops Redoc's footer logo from loading from Redocly's CDN.
+// The page's Content-Security-Policy allows the serving host only.
 //
 // # Routes
 //
@@ -15,7 +14,7 @@
 //	/                           302 to /docs
 //	/docs                       the HTML page (text/html)
 //	/docs/                      301 to /docs
-//	/docs/redoc.standalone.js   the Redoc bundle (text/javascript; gzip to a client that accepts it)
+//	/docs/redoc.standalone.js   the Redoc bundle (text/javascript)
 //	/docs/redoc-init.js         the script that starts Redoc (text/javascript)
 //	/openapi.yaml               the contract in YAML, exactly the bytes given to Handler (application/yaml)
 //	/openapi.json               the contract in JSON, exactly the bytes given to Handler (application/json)
@@ -30,8 +29,15 @@
 //	e.Any("/openapi.yaml", echo.WrapHandler(h))
 //	e.Any("/openapi.json", echo.WrapHandler(h))
 //
-// (or loop over [Paths]). The handler does not compress: the Redoc bundle is 940 KB, 287 KB
-// gzipped, so a compressing middleware in front of it (echo's Gzip) is worth having.
+// (or loop over [Paths]).
+//
+// # Compression
+//
+// Every body goes out gzip-compressed to a client whose Accept-Encoding prefers gzip to no
+// coding (acceptsGzip), and as it is to any other, with Vary: Accept-Encoding on both: the Redoc
+// bundle as embedded (940 KB, 287 KB gzipped), the others compressed once, when the handler is
+// made (the contract's 34 KB of YAML go out as under 7). Each representation has its own ETag,
+// and its Content-Length, ranges and HEAD are those of the bytes sent.
 //
 // # Caching
 //
@@ -127,8 +133,9 @@ type resource struct {
 	body        []byte
 	contentType string
 	etag        string
-	// gzipped, when set, is the body gzip-compressed and body is nil: a client that accepts gzip
-	// gets gzipped as it is (its ETag gzipETag), another the body plain() decompresses once.
+	// gzipped, when set, is the body gzip-compressed: a client that accepts gzip gets it (its
+	// ETag gzipETag), another the body; for the Redoc bundle, body is nil and another client gets
+	// what plain() decompresses, once.
 	gzipped   []byte
 	gzipETag  string
 	plain     func() ([]byte, error)
@@ -137,9 +144,19 @@ type resource struct {
 	page      bool   // sends the Content-Security-Policy
 }
 
+// newResource is a body served as it is, and gzip-compressed, once, here, to a client that
+// accepts gzip, unless compressing does not make it smaller.
 func newResource(body []byte, contentType string) *resource {
 	sum := sha256.Sum256(body)
-	return newHashedResource(body, hex.EncodeToString(sum[:]), contentType)
+	r := newHashedResource(body, hex.EncodeToString(sum[:]), contentType)
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(body) // a bytes.Buffer does not fail
+	zw.Close()
+	if gz.Len() < len(body) {
+		r.gzipped, r.gzipETag = gz.Bytes(), `"`+hex.EncodeToString(sum[:16])+`-gzip"`
+	}
+	return r
 }
 
 // newHashedResource is newResource for a body whose sha256 (hex) is already known: hashing the
@@ -168,35 +185,42 @@ func newGzippedResource(gz []byte, sha256Hex, contentType string) *resource {
 	return r
 }
 
-// acceptsGzip reports whether a request's Accept-Encoding takes gzip (RFC 9110, 12.5.3): gzip
-// (or x-gzip) named with a weight above zero, or else "*" with one.
+// acceptsGzip reports whether a request's Accept-Encoding (RFC 9110, 12.5.3) takes gzip and
+// does not prefer no coding: gzip (or x-gzip), or else "*", has a weight above zero, and
+// identity, or else "*", is not given a higher one. A weight that does not parse is zero.
 func acceptsGzip(h http.Header) bool {
-	named, any := -1, -1 // -1: not said; 0: refused; 1: accepted
+	gzipQ, identityQ, anyQ := -1.0, -1.0, -1.0 // -1: not said
 	for _, line := range h.Values("Accept-Encoding") {
 		for part := range strings.SplitSeq(line, ",") {
 			coding, params, _ := strings.Cut(part, ";")
 			coding = strings.TrimSpace(coding)
-			verdict := 1
+			q := 1.0
 			for param := range strings.SplitSeq(params, ";") {
 				name, value, _ := strings.Cut(strings.TrimSpace(param), "=")
 				if strings.EqualFold(name, "q") {
-					if q, err := strconv.ParseFloat(strings.TrimSpace(value), 64); err != nil || q <= 0 {
-						verdict = 0
+					var err error
+					if q, err = strconv.ParseFloat(strings.TrimSpace(value), 64); err != nil || q < 0 {
+						q = 0
 					}
 				}
 			}
 			switch {
 			case strings.EqualFold(coding, "gzip") || strings.EqualFold(coding, "x-gzip"):
-				named = max(named, verdict)
+				gzipQ = max(gzipQ, q)
+			case strings.EqualFold(coding, "identity"):
+				identityQ = max(identityQ, q)
 			case coding == "*":
-				any = max(any, verdict)
+				anyQ = max(anyQ, q)
 			}
 		}
 	}
-	if named >= 0 {
-		return named == 1
+	if gzipQ < 0 {
+		gzipQ = anyQ
 	}
-	return any == 1
+	if identityQ < 0 {
+		identityQ = anyQ
+	}
+	return gzipQ > 0 && gzipQ >= identityQ
 }
 
 // versionedURL is the path of a script with its content hash, as the page refers to it.
@@ -306,9 +330,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if res.gzipped != nil {
 		hdr.Add("Vary", "Accept-Encoding")
 		if acceptsGzip(r.Header) {
-			hdr.Set("Content-Encoding", "gzip")
 			content, etag = res.gzipped, res.gzipETag
-		} else {
+			w = gzipEncoded{w}
+		} else if content == nil {
 			var err error
 			if content, err = res.plain(); err != nil {
 				// Only reachable with a damaged build: the tests decompress the embedded copy.
@@ -331,9 +355,25 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		hdr.Set("X-Frame-Options", "DENY")
 	}
 	// ServeContent answers If-None-Match (304) and If-Match from the ETag set above, HEAD with
-	// no body, and Range requests.
+	// no body, and Range requests, all of the representation chosen above.
 	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(content))
 }
+
+// gzipEncoded is the ResponseWriter ServeContent writes the gzipped bytes to: it says
+// "Content-Encoding: gzip" on the 200 or 206 that carries them. Said before ServeContent runs,
+// it would keep ServeContent from sending a Content-Length (it does not know that the bytes
+// are already compressed), and be on its 416, whose body is not gzip.
+type gzipEncoded struct{ http.ResponseWriter }
+
+func (w gzipEncoded) WriteHeader(code int) {
+	if code == http.StatusOK || code == http.StatusPartialContent {
+		w.Header().Set("Content-Encoding", "gzip")
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Unwrap lets http.ResponseController reach the writer underneath.
+func (w gzipEncoded) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (h *handler) redirect(w http.ResponseWriter, r *http.Request, to string, code int) {
 	if !allowed(w, r) {

@@ -13,6 +13,7 @@ import (
 	"os"
 	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -332,12 +333,11 @@ func TestRoutesAndHeaders(t *testing.T) {
 			if b := body(t, res); res.StatusCode != 200 || len(b) != 0 || res.Header.Get("ETag") != etag {
 				t.Errorf("HEAD: status %d, %d bytes, ETag %q", res.StatusCode, len(b), res.Header.Get("ETag"))
 			}
-			// Only the Redoc bundle is kept compressed; the rest ignore Accept-Encoding.
-			if !strings.HasPrefix(tc.target, PathRedocJS) {
-				res = do(t, h, "GET", tc.target, map[string]string{"Accept-Encoding": "gzip"})
-				if b := body(t, res); res.Header.Get("Content-Encoding") != "" || !bytes.Equal(b, tc.body) {
-					t.Errorf("Accept-Encoding gzip: Content-Encoding %q", res.Header.Get("Content-Encoding"))
-				}
+			// Every body goes out gzip-compressed to a client that accepts gzip, the same bytes
+			// once decompressed (TestGzipEveryBody tells the representations apart).
+			res = do(t, h, "GET", tc.target, map[string]string{"Accept-Encoding": "gzip"})
+			if b := body(t, res); res.Header.Get("Content-Encoding") != "gzip" || !bytes.Equal(gunzip(t, b), tc.body) {
+				t.Errorf("Accept-Encoding gzip: Content-Encoding %q", res.Header.Get("Content-Encoding"))
 			}
 
 			res = do(t, h, "POST", tc.target, nil)
@@ -369,6 +369,167 @@ func TestRoutesAndHeaders(t *testing.T) {
 	for _, p := range Paths() {
 		if res := do(t, h, "GET", p, nil); res.StatusCode >= 400 {
 			t.Errorf("GET %s (in Paths): %d", p, res.StatusCode)
+		}
+	}
+}
+
+func gunzip(t *testing.T, b []byte) []byte {
+	t.Helper()
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return plain
+}
+
+// TestGzipEveryBody: over loopback, every document the handler serves (the contract as YAML
+// and JSON, the page and its scripts) goes out gzip-compressed to a client whose Accept-Encoding
+// prefers gzip to no coding, and as it is to any other; both with Vary: Accept-Encoding, each
+// with its own ETag, its Content-Length, and HEAD, If-None-Match and Range of its own bytes.
+func TestGzipEveryBody(t *testing.T) {
+	h := newTestHandler(t)
+	hh := h.(*handler)
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	client := &http.Client{Transport: &http.Transport{DisableCompression: true}} // the bytes as sent
+	get := func(t *testing.T, method, target string, hdr map[string]string) (*http.Response, []byte) {
+		t.Helper()
+		req, err := http.NewRequest(method, srv.URL+target, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		res, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		return res, body(t, res)
+	}
+	for _, tc := range []struct {
+		target string
+		body   []byte
+	}{
+		{PathSpecYAML, documented.YAML},
+		{PathSpecJSON, documented.JSON},
+		{PathDocs, hh.page.body},
+		{PathInitJS, hh.init.body},
+		{PathRedocJS, redocPlain(t)},
+	} {
+		t.Run(tc.target, func(t *testing.T) {
+			res, plain := get(t, "GET", tc.target, nil)
+			if res.StatusCode != 200 || res.Header.Get("Content-Encoding") != "" || res.Header.Get("Vary") != "Accept-Encoding" ||
+				!bytes.Equal(plain, tc.body) || res.ContentLength != int64(len(tc.body)) {
+				t.Fatalf("plain: %d, Content-Encoding %q, Vary %q, Content-Length %d, %d bytes of %d",
+					res.StatusCode, res.Header.Get("Content-Encoding"), res.Header.Get("Vary"), res.ContentLength, len(plain), len(tc.body))
+			}
+			plainETag := res.Header.Get("ETag")
+
+			res, gz := get(t, "GET", tc.target, map[string]string{"Accept-Encoding": "gzip, deflate, br"})
+			gzETag := res.Header.Get("ETag")
+			if res.StatusCode != 200 || res.Header.Get("Content-Encoding") != "gzip" || res.Header.Get("Vary") != "Accept-Encoding" ||
+				res.ContentLength != int64(len(gz)) || len(gz) >= len(tc.body) || !bytes.Equal(gunzip(t, gz), tc.body) ||
+				gzETag == plainETag || !strings.HasSuffix(gzETag, `-gzip"`) {
+				t.Fatalf("gzip: %d, Content-Encoding %q, Vary %q, Content-Length %d, %d bytes for %d, ETag %s (plain %s)",
+					res.StatusCode, res.Header.Get("Content-Encoding"), res.Header.Get("Vary"), res.ContentLength, len(gz), len(tc.body), gzETag, plainETag)
+			}
+			// The same request gets the same bytes: compressed once, not per request.
+			if _, again := get(t, "GET", tc.target, map[string]string{"Accept-Encoding": "gzip"}); !bytes.Equal(again, gz) {
+				t.Error("a second gzip answer differs from the first")
+			}
+
+			res, b := get(t, "HEAD", tc.target, map[string]string{"Accept-Encoding": "gzip"})
+			if res.StatusCode != 200 || len(b) != 0 || res.Header.Get("Content-Encoding") != "gzip" ||
+				res.Header.Get("Content-Length") != strconv.Itoa(len(gz)) || res.Header.Get("ETag") != gzETag {
+				t.Errorf("HEAD gzip: %d, %d bytes, Content-Encoding %q, Content-Length %q, ETag %s",
+					res.StatusCode, len(b), res.Header.Get("Content-Encoding"), res.Header.Get("Content-Length"), res.Header.Get("ETag"))
+			}
+			res, b = get(t, "HEAD", tc.target, nil)
+			if res.StatusCode != 200 || len(b) != 0 || res.Header.Get("Content-Encoding") != "" ||
+				res.Header.Get("Content-Length") != strconv.Itoa(len(tc.body)) || res.Header.Get("ETag") != plainETag {
+				t.Errorf("HEAD plain: %d, %d bytes, Content-Encoding %q, Content-Length %q, ETag %s",
+					res.StatusCode, len(b), res.Header.Get("Content-Encoding"), res.Header.Get("Content-Length"), res.Header.Get("ETag"))
+			}
+
+			// Each representation is revalidated by its own ETag, and only by it.
+			for _, rv := range []struct {
+				acceptEncoding, ifNoneMatch string
+				status                      int
+			}{
+				{"gzip", gzETag, http.StatusNotModified},
+				{"", plainETag, http.StatusNotModified},
+				{"gzip", plainETag, http.StatusOK},
+				{"", gzETag, http.StatusOK},
+			} {
+				hdr := map[string]string{"If-None-Match": rv.ifNoneMatch}
+				if rv.acceptEncoding != "" {
+					hdr["Accept-Encoding"] = rv.acceptEncoding
+				}
+				if res, _ := get(t, "GET", tc.target, hdr); res.StatusCode != rv.status || res.Header.Get("Vary") != "Accept-Encoding" {
+					t.Errorf("Accept-Encoding %q, If-None-Match %s: %d, Vary %q; want %d", rv.acceptEncoding, rv.ifNoneMatch,
+						res.StatusCode, res.Header.Get("Vary"), rv.status)
+				}
+			}
+
+			// A range is of the bytes of the representation sent.
+			res, b = get(t, "GET", tc.target, map[string]string{"Accept-Encoding": "gzip", "Range": "bytes=0-9"})
+			if res.StatusCode != http.StatusPartialContent || !bytes.Equal(b, gz[:10]) || res.Header.Get("Content-Range") != "bytes 0-9/"+strconv.Itoa(len(gz)) {
+				t.Errorf("Range gzip: %d, Content-Range %q", res.StatusCode, res.Header.Get("Content-Range"))
+			}
+			// An unsatisfiable range gets ServeContent's 416, which is not gzip.
+			res, _ = get(t, "GET", tc.target, map[string]string{"Accept-Encoding": "gzip", "Range": "bytes=999999999-"})
+			if res.StatusCode != http.StatusRequestedRangeNotSatisfiable || res.Header.Get("Content-Encoding") != "" {
+				t.Errorf("Range past the end, gzip: %d, Content-Encoding %q", res.StatusCode, res.Header.Get("Content-Encoding"))
+			}
+			res, b = get(t, "GET", tc.target, map[string]string{"Range": "bytes=0-9"})
+			if res.StatusCode != http.StatusPartialContent || !bytes.Equal(b, tc.body[:10]) || res.Header.Get("Content-Range") != "bytes 0-9/"+strconv.Itoa(len(tc.body)) {
+				t.Errorf("Range plain: %d, Content-Range %q", res.StatusCode, res.Header.Get("Content-Range"))
+			}
+		})
+	}
+
+	// What Accept-Encoding asks for, for the contract: gzip unless it is refused (q=0, or by "*"
+	// without a weight of its own) or no coding is preferred to it.
+	for _, tc := range []struct {
+		acceptEncoding string
+		gzip           bool
+	}{
+		{"gzip", true},
+		{"GZIP;Q=1", true},
+		{"x-gzip", true},
+		{"*", true},
+		{"br;q=1.0, gzip;q=0.5", true},
+		{"identity, gzip", true},
+		{"gzip, identity;q=0.5", true},
+		{"gzip;q=0.5, identity;q=0.5", true},
+		{"identity;q=0, gzip", true},
+		{"*, identity;q=0", true},
+		{"*;q=0.1, gzip", true},
+		{"", false},
+		{"identity", false},
+		{"br, zstd", false},
+		{"gzip;q=0", false},
+		{"gzip; q=0.000", false},
+		{"gzip;q=0, *", false},
+		{"*;q=0", false},
+		{"*;q=0, identity", false},
+		{"gzip;q=0.5, identity", false},
+		{"gzip;q=0.5, identity;q=0.6", false},
+		{"*;q=0.1, identity;q=0.2", false},
+		{"gzip;q=nonsense", false},
+	} {
+		hdr := map[string]string{"Accept-Encoding": tc.acceptEncoding}
+		res, b := get(t, "GET", PathSpecYAML, hdr)
+		if got := res.Header.Get("Content-Encoding") == "gzip"; got != tc.gzip || res.Header.Get("Vary") != "Accept-Encoding" {
+			t.Errorf("Accept-Encoding %q: gzip %v, want %v (Vary %q)", tc.acceptEncoding, got, tc.gzip, res.Header.Get("Vary"))
+		} else if !tc.gzip && !bytes.Equal(b, documented.YAML) {
+			t.Errorf("Accept-Encoding %q: the body is not the YAML", tc.acceptEncoding)
 		}
 	}
 }
