@@ -241,7 +241,6 @@ func build(cfg Config, surf surface) (*Server, error) {
 		methods[path] = append(methods[path], op.method)
 		apiPaths = append(apiPaths, path)
 	}
-	e.Pre(unreservedPath)
 	if s.fold {
 		e.Pre(foldPath(apiPaths))
 	}
@@ -283,18 +282,6 @@ func echoPath(path string) string {
 	return b.String()
 }
 
-// unreservedPath is an echo Pre middleware that routes a path with percent-encoded unreserved
-// characters ("remoteAssistance%53ettings") as the characters, as RFC 3986 makes them
-// equivalent, while an encoded '/' stays inside its segment (urlpath.Normalize). Echo routes
-// on the escaped path when net/http kept one (URL.RawPath), and the validation, the handlers
-// and the logs see the request as echo routed it.
-func unreservedPath(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		urlpath.Normalize(c.Request().URL)
-		return next(c)
-	}
-}
-
 // routedPath is the path echo routes req on: the escaped one when net/http kept it.
 func routedPath(req *http.Request) string {
 	if req.URL.RawPath != "" {
@@ -308,8 +295,14 @@ func routedPath(req *http.Request) string {
 // Requests whose body is in finish normally. Call it just before http.Server.Shutdown.
 func (s *Server) Drain() { s.admission.drain() }
 
-// ServeHTTP serves one request.
+// ServeHTTP serves one request. A path spelling unreserved characters percent-encoded
+// ("remoteAssistance%53ettings") is routed as the characters, as RFC 3986 makes them equivalent,
+// while an encoded '/' stays inside its segment (urlpath.Normalize): echo routes on the escaped
+// path when net/http kept one (URL.RawPath), and the validation, the handlers and the logs see
+// the request as echo routed it. Here rather than as an echo Pre layer, which would make echo
+// compose its chain anew, with allocations, on every request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	urlpath.Normalize(r.URL)
 	s.echo.ServeHTTP(&exchange{ResponseWriter: w}, r)
 }
 
