@@ -22,11 +22,18 @@ import (
 // timeout (a rule allows up to 60 s, the API listener writes for 30 s) and its read timeout
 // (15 s); the delayed request is still answered, and journalled with the status it got, over
 // HTTP/1.1 and HTTP/2.
+//
+// The timeouts are 1 s and the delay 2 s: the delay outlasts them by a margin no scheduler stall
+// closes, and they are not so short that a stall on a loaded machine trips them where the test
+// does not mean it to (the TLS handshake runs under ReadHeaderTimeout). Each request has a
+// connection of its own: on a reused one, a PATCH written as the server closed the idle
+// connection would get EOF, which the client does not replay.
 func TestDelayOutlastsTheTimeouts(t *testing.T) {
-	const timeout, delay = 200 * time.Millisecond, 600 * time.Millisecond
+	const timeout, delay = time.Second, 2 * time.Second
 	for _, h2 := range []bool{false, true} {
 		name := map[bool]string{false: "HTTP/1.1", true: "HTTP/2"}[h2]
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			key, verifier := newDevKey(t)
 			ctl := control.New(control.Options{})
 			srv, err := server.New(server.Config{Store: memory.New(), Authenticator: verifier, Control: ctl})
@@ -53,7 +60,10 @@ func TestDelayOutlastsTheTimeouts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			client := ts.Client()
+			tr := ts.Client().Transport.(*http.Transport).Clone()
+			tr.DisableKeepAlives = true
+			t.Cleanup(tr.CloseIdleConnections)
+			client := &http.Client{Transport: tr}
 			for _, tc := range []struct{ method, body string }{{http.MethodGet, ""}, {http.MethodPatch, `{"blockChat":true}`}} {
 				req, _ := http.NewRequest(tc.method, ts.URL+settingsPath, strings.NewReader(tc.body))
 				req.Header.Set("Authorization", "Bearer "+tok)
