@@ -149,8 +149,10 @@ func writeControlError(w http.ResponseWriter, err error) {
 	json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
 }
 
-// controlCloseWait is the longest Close waits for a check or backup in progress.
-const controlCloseWait = 10 * time.Second
+// controlCloseWait is the longest Close waits for a check or backup in progress (a var for the
+// tests, which make it longer than they run, so that a close that outlives serve's deadline
+// hangs instead of taking a few seconds too long).
+var controlCloseWait = 10 * time.Second
 
 // Close stops the control socket, waiting for a check or backup in progress until deadline, at
 // most controlCloseWait (a zero deadline: that long), then cutting it, and removes the socket.
