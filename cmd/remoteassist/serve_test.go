@@ -176,8 +176,9 @@ func TestServeSideListenerFails(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			clearServeEnv(t)
 			listenFailingOn(t, tc.fail)
-			// Without the failure noticed, serve would run until this context ends.
-			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+			// Without the failure noticed, serve would run until this context ends: a hang guard
+			// only, against serve running on for good.
+			ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 			defer cancel()
 			args := append([]string{"serve", "--data", t.TempDir(), "--store", "memory", "--addr", "127.0.0.1:0",
 				"--log-format", "json", "--shutdown-grace", "1s"}, tc.args...)
@@ -223,7 +224,7 @@ func TestServeSecondSignal(t *testing.T) {
 			clearServeEnv(t)
 			dataDir := t.TempDir()
 			p := startServe(t, "--data", dataDir, "--store", "memory", "--addr", "127.0.0.1:0",
-				"--admin-addr", "127.0.0.1:0", "--shutdown-grace", "30s")
+				"--admin-addr", "127.0.0.1:0", "--shutdown-grace", "10m")
 			base := p.waitLog(t, "serving")["base_url"].(string)
 			admin := p.waitLog(t, "admin API")["addr"].(string)
 			adminToken, err := os.ReadFile(filepath.Join(dataDir, adminTokenFile))
@@ -252,15 +253,17 @@ func TestServeSecondSignal(t *testing.T) {
 			}
 			select {
 			case <-p.exited:
-				t.Fatalf("serve exited (%v) on the first signal with a request in flight and 30s of grace", p.err)
+				t.Fatalf("serve exited (%v) on the first signal with a request in flight and 10m of grace", p.err)
 			case <-time.After(300 * time.Millisecond):
 			}
 
+			// A second signal swallowed would leave serve in the 10m grace, or waiting out the
+			// request's 60 s delay and then exiting 0 (which the exit status below refuses).
 			p.cmd.Process.Signal(tc.second)
 			select {
 			case <-p.exited:
-			case <-time.After(5 * time.Second):
-				t.Fatal("serve still runs 5s after a second signal")
+			case <-time.After(60 * time.Second): // a hang guard only
+				t.Fatal("serve still runs 60s after a second signal, with a grace of 10m")
 			}
 			var exitErr *exec.ExitError
 			if !errors.As(p.err, &exitErr) {
