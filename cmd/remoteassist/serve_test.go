@@ -47,7 +47,8 @@ type serveProc struct {
 }
 
 // startServe runs "remoteassist serve --log-format json" with args, without the developer's
-// REMOTEASSIST_* variables, and kills it when the test ends.
+// REMOTEASSIST_* variables, and kills it when the test ends, or when the test binary dies
+// (killed at go test's -timeout, say) without ending it.
 func startServe(t *testing.T, args ...string) *serveProc {
 	t.Helper()
 	exe, err := os.Executable()
@@ -61,6 +62,10 @@ func startServe(t *testing.T, args ...string) *serveProc {
 		}
 	}
 	cmd.Env = append(cmd.Env, asMainEnv+"=1")
+	// The kernel kills serve when the thread that started it ends: in a Go program, with the
+	// process (the runtime ends a thread only for a goroutine that locked it and did not unlock,
+	// which no test here does).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
