@@ -521,6 +521,7 @@ func TestTokenLongestIDs(t *testing.T) {
 		{"--tenant", strings.Repeat("t", 256)},
 		{"--tenant", strings.Repeat("é", 256), "--app", strings.Repeat("é", 256)},
 		{"--tenant", "t", "--app", " " + strings.Repeat("a", 256) + " "}, // --app is trimmed
+		{"--tenant", " " + strings.Repeat("t", 256) + " "},               // and so is --tenant
 	} {
 		code, stdout, stderr := runCLI(t.Context(), append([]string{"token", "--data", dataDir}, args...)...)
 		if code != 0 || stderr != "" || strings.Count(stdout, "\n") != 1 {
@@ -529,7 +530,7 @@ func TestTokenLongestIDs(t *testing.T) {
 	}
 }
 
-// TestTokenSubject checks --subject and its default.
+// TestTokenSubject checks --subject and its default, and that the tenant is the one meant.
 func TestTokenSubject(t *testing.T) {
 	dataDir := t.TempDir()
 	// The key already there, as for a running serve, so that token writes nothing on stderr.
@@ -542,6 +543,7 @@ func TestTokenSubject(t *testing.T) {
 	}{
 		{[]string{"--tenant", "contoso"}, "cli-contoso"},
 		{[]string{"--tenant", "contoso", "--subject", "alice", "--ttl", "10m"}, "alice"},
+		{[]string{"--tenant", " contoso\t"}, "cli-contoso"}, // --tenant is trimmed, as --app is
 	} {
 		code, stdout, stderr := runCLI(t.Context(), append([]string{"token", "--data", dataDir}, tc.args...)...)
 		if code != 0 || stderr != "" || strings.Count(stdout, "\n") != 1 {

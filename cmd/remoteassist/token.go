@@ -37,7 +37,10 @@ func runToken(_ context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if strings.TrimSpace(*tenant) == "" {
+	// Trimmed, as --app is: a server takes the tid as it is, so " contoso" would be a tenant of
+	// its own, with settings of its own, and not the contoso the caller meant.
+	*tenant = strings.TrimSpace(*tenant)
+	if *tenant == "" {
 		return usageError{fmt.Errorf("--tenant is required")}
 	}
 	if *ttl <= 0 {
