@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +17,8 @@ import (
 	"time"
 
 	"github.com/remoteassist/remoteassist/jwtauth"
+	"github.com/remoteassist/remoteassist/memory"
+	"github.com/remoteassist/remoteassist/server"
 )
 
 // serveEnv lists every environment variable serve reads.
@@ -437,6 +442,14 @@ func TestTokenRefusals(t *testing.T) {
 		{"tenant too long", []string{"--tenant", strings.Repeat("t", 257)}, "--tenant has 257 characters: want at most 256"},
 		{"tenant too long in characters, not bytes", []string{"--tenant", strings.Repeat("é", 257)}, "--tenant has 257 characters: want at most 256"},
 		{"app too long", []string{"--tenant", "t", "--app", strings.Repeat("a", 300)}, "--app has 300 characters: want at most 256"},
+		{"subject makes the token too large", []string{"--tenant", "t", "--subject", strings.Repeat("s", 9000)},
+			"--subject makes the token "},
+		{"scopes make the token too large", []string{"--tenant", "t", "--scopes", strings.Repeat("Scope.Read ", 2000)},
+			"--scopes makes the token "},
+		{"roles make the token too large", []string{"--tenant", "t", "--roles", strings.Repeat("Role.Read ", 2000)},
+			"--roles makes the token "},
+		{"the largest flag is named", []string{"--tenant", "t", "--subject", strings.Repeat("s", 4000), "--roles", strings.Repeat("R ", 5000)},
+			"--roles makes the token "},
 		{"unknown flag", []string{"--tenant", "t", "--sub", "x"}, "flag provided but not defined: -sub"},
 		{"unexpected argument", []string{"--tenant", "t", "extra"}, `unexpected argument "extra"`},
 	}
@@ -527,6 +540,76 @@ func TestTokenLongestIDs(t *testing.T) {
 		if code != 0 || stderr != "" || strings.Count(stdout, "\n") != 1 {
 			t.Errorf("%.40q: exit %d, stdout %q, stderr %q; want 0 and a token", args, code, stdout, stderr)
 		}
+	}
+}
+
+// TestTokenSizeBound checks that token's bound on a token's size is the server's, exactly: the
+// largest token it makes (--scopes grown a byte at a time) is answered 200 by a server with
+// serve's limits (its 32 KiB of headers and its verifier's 16 KiB of token), and the token one
+// byte of --scopes longer, which it refuses, naming the flag, is refused by that server too.
+func TestTokenSizeBound(t *testing.T) {
+	dataDir := t.TempDir()
+	key, err := jwtauth.LoadOrCreateKey(dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifier, err := jwtauth.NewDevVerifier(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.New(server.Config{Store: memory.New(), Authenticator: verifier})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewUnstartedServer(srv)
+	ts.Config = server.NewHTTPServer(srv, server.DefaultLimits, nil)
+	ts.Start()
+	t.Cleanup(ts.Close)
+	get := func(tok string) int {
+		t.Helper()
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, ts.URL+server.BasePath+"/deviceManagement/remoteAssistanceSettings", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+tok)
+		res, err := ts.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	scopes := func(n int) string { return defaultScopes + " " + strings.Repeat("s", n) }
+	token := func(n int) (int, string, string) {
+		return runCLI(t.Context(), "token", "--data", dataDir, "--tenant", "contoso", "--scopes", scopes(n))
+	}
+	// The largest n whose token is made: n = 0 makes one, n = 16 KiB cannot.
+	lo, hi := 0, jwtauth.MaxTokenSize
+	for hi-lo > 1 {
+		mid := (lo + hi) / 2
+		if code, _, _ := token(mid); code == 0 {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	code, stdout, stderr := token(lo)
+	if code != 0 || stderr != "" {
+		t.Fatalf("--scopes of %d bytes: exit %d, stderr %q", len(scopes(lo)), code, stderr)
+	}
+	if status := get(strings.TrimSpace(stdout)); status != http.StatusOK {
+		t.Errorf("the largest token token makes (%d bytes) is answered %d, want 200", len(strings.TrimSpace(stdout)), status)
+	}
+
+	code, stdout, stderr = token(hi)
+	tooLarge, err := key.Mint(jwtauth.TokenSpec{Tenant: "contoso", Subject: "cli-contoso", Scopes: strings.Fields(scopes(hi)), TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertRefused(t, "token", code, stdout, stderr, fmt.Sprintf("--scopes makes the token %d bytes: want at most %d, as a server refuses a larger token",
+		len(tooLarge), jwtauth.MaxTokenSize))
+	if status := get(tooLarge); status != http.StatusUnauthorized {
+		t.Errorf("the token one byte of --scopes past the largest (%d bytes) is answered %d, want 401", len(tooLarge), status)
 	}
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -57,6 +58,21 @@ func runToken(_ context.Context, args []string, stdout, stderr io.Writer) error 
 				id.flag, utf8.RuneCountInString(id.value), remoteassist.MaxIDLength, id.what)}
 		}
 	}
+	sub := *subject
+	if sub == "" {
+		sub = "cli-" + *tenant
+	}
+	spec := jwtauth.TokenSpec{
+		Tenant:  *tenant,
+		Subject: sub,
+		Scopes:  strings.Fields(*scopes),
+		Roles:   strings.Fields(*roles),
+		App:     strings.TrimSpace(*app),
+		TTL:     *ttl,
+	}
+	if err := checkTokenSize(spec, *subject != ""); err != nil {
+		return err
+	}
 	_, statErr := os.Stat(filepath.Join(*dataDir, jwtauth.KeyFile))
 	key, err := jwtauth.LoadOrCreateKey(*dataDir)
 	if err != nil {
@@ -73,21 +89,42 @@ func runToken(_ context.Context, args []string, stdout, stderr io.Writer) error 
 		fmt.Fprintf(stderr, "remoteassist token: created a new signing key at %s; only a server using --data %s accepts this token\n",
 			filepath.Join(dir, jwtauth.KeyFile), shellQuote(dir))
 	}
-	sub := *subject
-	if sub == "" {
-		sub = "cli-" + *tenant
-	}
-	tok, err := key.Mint(jwtauth.TokenSpec{
-		Tenant:  *tenant,
-		Subject: sub,
-		Scopes:  strings.Fields(*scopes),
-		Roles:   strings.Fields(*roles),
-		App:     strings.TrimSpace(*app),
-		TTL:     *ttl,
-	})
+	tok, err := key.Mint(spec)
 	if err != nil {
 		return err
 	}
 	_, err = fmt.Fprintln(stdout, tok)
 	return err
+}
+
+// checkTokenSize refuses, before a key is made, a token a server would refuse for its size: the
+// verifier takes at most jwtauth.MaxTokenSize bytes (16 KiB, well inside the 32 KiB of headers
+// server.DefaultLimits.MaxHeaderBytes allows a request, past which every request would get 431),
+// and without this check a long --subject, --scopes or --roles made a token every request then
+// failed with. The token is measured by minting it with a throwaway key: every signing key makes
+// tokens of one length (ES256, and a kid that is a SHA-256 thumbprint). The flag named is the one
+// that takes the most of the token; the tenant and application ids, at most 256 characters each,
+// cannot make it too large alone.
+func checkTokenSize(spec jwtauth.TokenSpec, subjectGiven bool) error {
+	key, err := jwtauth.GenerateKey()
+	if err != nil {
+		return err
+	}
+	tok, err := key.Mint(spec)
+	if err != nil {
+		return err
+	}
+	if len(tok) <= jwtauth.MaxTokenSize {
+		return nil
+	}
+	encoded := func(v any) int { b, _ := json.Marshal(v); return len(b) }
+	name, most := "--scopes", encoded(strings.Join(spec.Scopes, " "))
+	if n := encoded(spec.Roles); n > most {
+		name, most = "--roles", n
+	}
+	if n := 2 * encoded(spec.Subject); subjectGiven && n > most { // sub and oid
+		name = "--subject"
+	}
+	return usageError{fmt.Errorf("%s makes the token %d bytes: want at most %d, as a server refuses a larger token",
+		name, len(tok), jwtauth.MaxTokenSize)}
 }
