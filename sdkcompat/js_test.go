@@ -3,8 +3,10 @@ package sdkcompat_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -25,10 +27,15 @@ import (
 // Microsoft's JavaScript clients, in js/ (its own package.json and lockfile), against a real
 // "remoteassist serve --tls" in each profile: @microsoft/microsoft-graph-client sends tokens only
 // to https URLs, and Graph itself is HTTPS. The test builds the command, starts it, mints tokens
-// with "remoteassist token", installs js/ with "npm ci" when its node_modules is missing or older
-// than the lockfile, and runs "node --test" with the base URL, the tokens and the server's CA
-// (NODE_EXTRA_CA_CERTS) in the environment. It fails, with node's output, when a JS test fails,
-// and when node or npm is missing.
+// with "remoteassist token", and runs "node --test" with the base URL, the tokens and the server's
+// CA (NODE_EXTRA_CA_CERTS) in the environment. It fails, with node's output, when a JS test fails,
+// and when node is missing.
+//
+// It installs nothing: js/node_modules is the dependency step's to install (npm ci), and the test
+// only checks that it was installed from the package-lock.json beside it, by the sha256 of that
+// lock file recorded in node_modules/.remoteassist-lock.sha256, the stamp scripts/lint-npm-env.sh
+// keeps for the root's tools. Missing or stale, the test fails naming the command that installs
+// it, so that go test itself never reaches the npm registry.
 
 // jsTenants are the tenants the JS tests use, one per test so that each starts from a tenant
 // that never wrote; each gets a read-write and a read-only token.
@@ -39,14 +46,13 @@ var jsTenants = []string{
 
 // Bounds that only keep a hang from stalling the run.
 const (
-	jsInstallTimeout = 5 * time.Minute
-	jsRunTimeout     = 3 * time.Minute
-	jsStartTimeout   = 60 * time.Second
+	jsRunTimeout   = 3 * time.Minute
+	jsStartTimeout = 60 * time.Second
 )
 
 func TestJavaScriptSDKs(t *testing.T) {
-	node, npm := lookTool(t, "node"), lookTool(t, "npm")
-	installJS(t, npm)
+	node := lookTool(t, "node")
+	checkJSInstalled(t)
 	bin := buildRemoteassist(t)
 	for _, p := range remoteassist.Profiles() {
 		t.Run(string(p), func(t *testing.T) {
@@ -101,35 +107,45 @@ func lookTool(t *testing.T, name string) string {
 	t.Helper()
 	path, err := exec.LookPath(name)
 	if err != nil {
-		t.Fatalf("%s is needed to run Microsoft's JavaScript SDKs against the server (Node.js 20 or later and npm): "+
+		t.Fatalf("%s is needed to run Microsoft's JavaScript SDKs against the server (Node.js 20 or later): "+
 			"bash scripts/install-deps.sh installs Debian's (apt-get install nodejs npm): %v", name, err)
 	}
 	return path
 }
 
-var jsInstall sync.Mutex
+// jsLockStamp is where the install records the sha256 of the package-lock.json it installed
+// from, as scripts/lint-npm-env.sh's npm_ensure_installed does for the root's node_modules.
+const jsLockStamp = ".remoteassist-lock.sha256"
 
-// installJS runs "npm ci" in js/ unless its node_modules is as new as the lockfile.
-func installJS(t *testing.T, npm string) {
+// jsInstallCommand installs js/node_modules from its lock file and stamps it, from the
+// repository's root: what the dependency step runs, and what a developer runs by hand.
+const jsInstallCommand = `(cd sdkcompat/js && NPM_CONFIG_IGNORE_SCRIPTS=true NPM_CONFIG_UPDATE_NOTIFIER=false ` +
+	`npm ci --ignore-scripts --no-audit --no-fund --loglevel=error && ` +
+	`sha256sum package-lock.json | cut -d' ' -f1 > node_modules/` + jsLockStamp + `)`
+
+// checkJSInstalled fails the test unless js/node_modules was installed from the package-lock.json
+// beside it: its stamp holds that lock file's sha256.
+func checkJSInstalled(t *testing.T) {
 	t.Helper()
-	jsInstall.Lock()
-	defer jsInstall.Unlock()
-	lock, err := os.Stat(filepath.Join("js", "package-lock.json"))
+	lock, err := os.ReadFile(filepath.Join("js", "package-lock.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	// npm writes node_modules/.package-lock.json at the end of every install.
-	if installed, err := os.Stat(filepath.Join("js", "node_modules", ".package-lock.json")); err == nil && !installed.ModTime().Before(lock.ModTime()) {
-		return
+	sum := sha256.Sum256(lock)
+	want := hex.EncodeToString(sum[:])
+	modules := filepath.Join("js", "node_modules")
+	if fi, err := os.Stat(modules); err != nil || !fi.IsDir() {
+		t.Fatalf("sdkcompat/js/node_modules is not installed (the dependency step installs it; go test does not). "+
+			"From the repository's root, run:\n\t%s", jsInstallCommand)
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), jsInstallTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, npm, "ci", "--no-audit", "--no-fund", "--loglevel=error")
-	cmd.Dir = "js"
-	// As scripts/lint-npm-env.sh has it for the root's tools: no install scripts, no update check.
-	cmd.Env = append(os.Environ(), "NPM_CONFIG_IGNORE_SCRIPTS=true", "NPM_CONFIG_UPDATE_NOTIFIER=false")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("npm ci in sdkcompat/js: %v\n%s", err, out)
+	stamp, err := os.ReadFile(filepath.Join(modules, jsLockStamp))
+	if have := strings.TrimSpace(string(stamp)); err != nil || have != want {
+		what := fmt.Sprintf("its stamp records the lock file sha256 %q", have)
+		if err != nil {
+			what = "it has no stamp of the lock file it was installed from (" + jsLockStamp + ")"
+		}
+		t.Fatalf("sdkcompat/js/node_modules is stale: %s, package-lock.json's is %s. "+
+			"From the repository's root, run:\n\t%s", what, want, jsInstallCommand)
 	}
 }
 
