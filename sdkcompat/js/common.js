@@ -4,6 +4,7 @@
 //   REMOTEASSIST_PROFILE   the profile it serves: documented or graph
 //   REMOTEASSIST_TOKENS    JSON {"TENANT": {"readWrite": "...", "read": "..."}}, from "remoteassist token"
 //   NODE_EXTRA_CA_CERTS    its ca.pem, which Node reads at start-up to verify the server
+//   TZ                     UTC, so that the SDKs' reading of dates is the same on every machine
 import assert from "node:assert/strict";
 import { gunzipSync } from "node:zlib";
 
@@ -18,6 +19,11 @@ function required(name) {
 export const baseUrl = required("REMOTEASSIST_BASE_URL");
 export const profile = required("REMOTEASSIST_PROFILE");
 required("NODE_EXTRA_CA_CERTS");
+if (process.env.TZ !== "UTC") {
+  // Both SDKs read Graph's zone-less innerError.date as local time: the tests pin what they make
+  // of it under UTC (and, where they say so, under another zone they set themselves).
+  throw new Error(`TZ is ${JSON.stringify(process.env.TZ)}, not UTC: run these tests through "go test ./sdkcompat" (js_test.go)`);
+}
 const tokens = JSON.parse(required("REMOTEASSIST_TOKENS"));
 
 /** The host the SDKs' token providers must be told they may send tokens to. */
@@ -44,11 +50,15 @@ export const patchNoContent = profile === "graph";
 export const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 export const odataType = "#microsoft.graph.remoteAssistanceSettings";
 
-/** Reads a fetch body (string, bytes or stream) into a Buffer. */
+/**
+ * Reads a fetch body (string, bytes or stream) into a Buffer of its own: a copy, so that what an
+ * attempt sent stays as it was whatever the SDK does with its buffer afterwards.
+ */
 export async function bodyBytes(body) {
   if (body === undefined || body === null) return Buffer.alloc(0);
   if (typeof body === "string") return Buffer.from(body);
-  if (body instanceof ArrayBuffer || ArrayBuffer.isView(body)) return Buffer.from(body.buffer ?? body, body.byteOffset ?? 0, body.byteLength);
+  if (body instanceof ArrayBuffer) return Buffer.from(new Uint8Array(body));
+  if (ArrayBuffer.isView(body)) return Buffer.from(new Uint8Array(body.buffer, body.byteOffset, body.byteLength));
   if (typeof body.getReader === "function") {
     const chunks = [];
     const reader = body.getReader();
@@ -62,23 +72,33 @@ export async function bodyBytes(body) {
   throw new Error(`unsupported body ${Object.prototype.toString.call(body)}`);
 }
 
+/** Node's own fetch, as it was before a test put a recorder in its place. */
+export const realFetch = globalThis.fetch;
+
 /**
  * A fetch that records every request as it left the SDK's middleware and the response as it
- * came back, for the Kiota pipeline's CustomFetchHandler.
+ * came back: for the Kiota pipeline's CustomFetchHandler, and in place of the global fetch that
+ * graph-client's HTTPMessageHandler calls. Each exchange has the request's url, method, headers
+ * and body (its bytes, copied), sentAt and answeredAt (performance.now() when fetch was called
+ * and when it resolved with the response's headers), status, responseHeaders, and responseBody:
+ * a promise of the response body's bytes, read from a clone (Response.clone tees the body), so
+ * the SDK reads its own as it would without the recorder.
  */
-export function recordingFetch() {
+export function recordingFetch(inner = realFetch) {
   const exchanges = [];
   const fetchAndRecord = async (url, init = {}) => {
     const headers = new Headers(init.headers);
     const sent = await bodyBytes(init.body);
-    const ex = { url: new URL(url), method: init.method, headers, body: sent };
+    const ex = { url: new URL(url), method: init.method, headers, body: sent, sentAt: performance.now() };
     exchanges.push(ex);
     // What the SDK handed over goes on unchanged; only a stream, read above, is replaced by
     // its bytes.
     const streamed = typeof init.body?.getReader === "function";
-    const res = await fetch(url, streamed ? { ...init, body: sent } : init);
+    const res = await inner(url, streamed ? { ...init, body: sent } : init);
+    ex.answeredAt = performance.now();
     ex.status = res.status;
     ex.responseHeaders = res.headers;
+    ex.responseBody = res.clone().arrayBuffer().then((b) => Buffer.from(b));
     return res;
   };
   fetchAndRecord.exchanges = exchanges;
@@ -107,4 +127,28 @@ function headerValue(headers, name) {
   if (typeof headers?.get === "function") return headers.get(name);
   const v = headers?.[name];
   return Array.isArray(v) ? v[0] : v;
+}
+
+/** Graph's innerError.date: UTC, to the second, without a zone (2026-11-28T12:14:16). */
+export const zonelessDate = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$/;
+
+/**
+ * Checks the raw innerError.date of an error response against its Date header and returns it as
+ * milliseconds since the epoch, read as UTC. The service builds the envelope before net/http
+ * stamps the Date header, so the date is not after the header (both to the second); and it is
+ * within minutes of it, far less than any zone's offset from UTC (15 minutes at least), which is
+ * what a date written in the server's local time would be off by.
+ */
+export function assertErrorDate(raw, ex) {
+  assert.match(raw, zonelessDate, "innerError.date as Graph writes it: UTC, to the second, no zone");
+  const utc = Date.parse(raw + "Z");
+  const header = Date.parse(ex.responseHeaders.get("date"));
+  assert.ok(!Number.isNaN(header), `Date header ${ex.responseHeaders.get("date")}`);
+  assert.ok(header >= utc && header - utc < 10 * 60_000, `innerError.date ${raw} (as UTC) against the Date header ${ex.responseHeaders.get("date")}`);
+  return utc;
+}
+
+/** The raw JSON of a recorded response. */
+export async function responseJSON(ex) {
+  return JSON.parse((await ex.responseBody).toString("utf8"));
 }

@@ -4,10 +4,23 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import graph from "@microsoft/microsoft-graph-client";
 
-import { allowedValues, assertIds, baseUrl, host, odataType, patchNoContent, profile, token, unwrittenState, uuid } from "./common.js";
+import { allowedValues, assertErrorDate, assertIds, baseUrl, host, odataType, patchNoContent, profile, recordingFetch, responseJSON, token, unwrittenState, uuid } from "./common.js";
 
 const { Client, GraphError } = graph;
 const path = "/deviceManagement/remoteAssistanceSettings";
+
+// graph-client's last middleware, HTTPMessageHandler, calls the global fetch: the recorder takes
+// its place (in this file's process only: node --test runs each file in a process of its own),
+// and the client's default middleware chain is left as it is.
+const wire = recordingFetch(globalThis.fetch);
+globalThis.fetch = wire;
+
+/** The exchanges recorded while fn ran, and what fn returned or threw. */
+async function recorded(fn) {
+  const n = wire.exchanges.length;
+  const outcome = await fn().then((value) => ({ value }), (error) => ({ error }));
+  return { ...outcome, exchanges: wire.exchanges.slice(n) };
+}
 
 /** A client of the emulator as a user configures it: its root, beta, and its host allowed. */
 function newClient(tenant, kind = "readWrite", customHosts = new Set([host])) {
@@ -61,22 +74,49 @@ test(`graph-client (${profile}): $select`, async () => {
   assert.match(s["@odata.context"], /remoteAssistanceSettings\(blockChat\)\/\$entity$/);
 });
 
+/** An invalid PATCH through c: the GraphError and the one exchange on the wire. */
+async function invalidPatch(c) {
+  const { value, error, exchanges } = await recorded(() => c.api(path).patch({ remoteAssistanceState: "on" }));
+  assert.ok(error, `PATCH with an invalid state succeeded: ${JSON.stringify(value)}`);
+  assert.equal(exchanges.length, 1, "a 400 is not retried");
+  return { err: error, ex: exchanges[0] };
+}
+
 test(`graph-client (${profile}): an invalid value is a typed GraphError 400`, async () => {
   const c = newClient("gc-invalid");
-  const err = await c.api(path).patch({ remoteAssistanceState: "on" }).then(
-    () => assert.fail("PATCH with an invalid state succeeded"),
-    (e) => e,
-  );
+  const { err, ex } = await invalidPatch(c);
   assert.ok(err instanceof GraphError, `error is ${err?.constructor?.name}: ${err}`);
   assert.equal(err.statusCode, 400);
   assert.equal(err.code, "BadRequest");
   assert.match(err.message, /'remoteAssistanceState'/);
   assert.ok(err.message.includes(`Allowed values: ${allowedValues}.`), err.message);
   assert.match(err.requestId, uuid);
-  assert.ok(err.date instanceof Date && Math.abs(Date.now() - err.date.getTime()) < 10 * 60_000, `date ${err.date}`);
   assert.equal(err.headers.get("request-id"), err.requestId);
+  // innerError.date on the wire is Graph's zone-less UTC; graph-client makes it a Date with
+  // new Date(innerError.date), which reads a date-time without a zone as local time: under the
+  // TZ=UTC these tests run in, the UTC time.
+  const raw = (await responseJSON(ex)).error.innerError.date;
+  const utc = assertErrorDate(raw, ex);
+  assert.ok(err.date instanceof Date, `date ${err.date}`);
+  assert.equal(err.date.getTime(), utc, `graph-client read innerError.date ${raw} as ${err.date.toISOString()}`);
   const s = await c.api(path).get();
   assert.equal(s.remoteAssistanceState, unwrittenState, "a refused PATCH changed nothing");
+});
+
+test(`graph-client (${profile}): innerError.date is read as local time (characterization)`, async () => {
+  // Under any zone but UTC, GraphError.date is off by the zone's offset. Asia/Kolkata has no
+  // daylight saving time, so its offset is +05:30 on every date: the Date graph-client makes is
+  // 5 h 30 min before the UTC time the server wrote.
+  process.env.TZ = "Asia/Kolkata"; // Node reads TZ again when it is assigned
+  try {
+    const { err, ex } = await invalidPatch(newClient("gc-invalid"));
+    const utc = assertErrorDate((await responseJSON(ex)).error.innerError.date, ex);
+    assert.equal(utc - err.date.getTime(), 5.5 * 3600_000,
+      `graph-client changed how it reads innerError.date (${err.date.toISOString()} for ${new Date(utc).toISOString()}): update this characterization and sdkcompat/README.md`);
+  } finally {
+    process.env.TZ = "UTC";
+  }
+  assert.equal(new Date("2026-01-01T00:00:00").getTime(), Date.UTC(2026, 0, 1), "back in UTC");
 });
 
 test(`graph-client (${profile}): a read-only token gets a typed 403`, async () => {
