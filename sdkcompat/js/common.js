@@ -116,11 +116,19 @@ export function sentJSON(ex) {
   return JSON.parse(raw.toString("utf8"));
 }
 
-/** Checks the Graph error ids against the response headers. */
-export function assertIds(requestId, clientRequestId, headers) {
-  assert.match(requestId, uuid, "request-id");
+/**
+ * Checks the ids of a Graph error. innerError.request-id is the server's (a UUID), the response's
+ * request-id header. innerError.client-request-id and the response's client-request-id header
+ * are the client-request-id the client sent, which the service echoes; when the client sent none
+ * (sent null), they are the request-id.
+ */
+export function assertIds({ requestId, clientRequestId }, headers, sent) {
+  assert.match(requestId ?? "", uuid, "innerError.request-id");
   assert.equal(requestId, headerValue(headers, "request-id"), "innerError.request-id is the response's request-id header");
-  assert.equal(clientRequestId, headerValue(headers, "client-request-id"), "innerError.client-request-id is the response's header");
+  const want = sent ?? requestId;
+  const what = sent === null ? "the request-id, as the client sent no client-request-id" : `the client-request-id the client sent (${sent})`;
+  assert.equal(clientRequestId, want, `innerError.client-request-id is ${what}`);
+  assert.equal(headerValue(headers, "client-request-id"), want, `the response's client-request-id header is ${what}`);
 }
 
 function headerValue(headers, name) {

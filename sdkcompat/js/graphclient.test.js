@@ -120,15 +120,22 @@ test(`graph-client (${profile}): innerError.date is read as local time (characte
 });
 
 test(`graph-client (${profile}): a read-only token gets a typed 403`, async () => {
-  const err = await newClient("gc-forbidden", "read").api(path).patch({ blockChat: true }).then(
-    () => assert.fail("PATCH with a read-only token succeeded"),
-    (e) => e,
-  );
+  const { value, error: err, exchanges } = await recorded(() => newClient("gc-forbidden", "read").api(path).patch({ blockChat: true }));
+  assert.ok(err, `PATCH with a read-only token succeeded: ${JSON.stringify(value)}`);
   assert.ok(err instanceof GraphError);
   assert.equal(err.statusCode, 403);
   assert.equal(err.code, "Forbidden");
   assert.match(err.message, /DeviceManagementServiceConfig\.ReadWrite\.All/);
-  assertIds(err.requestId, err.headers.get("client-request-id"), err.headers);
+  assert.equal(exchanges.length, 1, "a 403 is not retried");
+  // graph-client's TelemetryHandler sends a client-request-id of its own making; the service
+  // echoes it, in the envelope and in the header, beside a request-id of its own.
+  const sent = exchanges[0].headers.get("client-request-id");
+  assert.match(sent ?? "", uuid, "graph-client sends a client-request-id");
+  const inner = JSON.parse(err.body).innerError;
+  assert.equal(err.requestId, inner["request-id"]);
+  assertIds({ requestId: inner["request-id"], clientRequestId: inner["client-request-id"] }, err.headers, sent);
+  assert.notEqual(inner["request-id"], sent, "the request-id is the server's own");
+  assert.deepEqual((await responseJSON(exchanges[0])).error.innerError, inner, "GraphError.body holds the envelope as sent");
 });
 
 test(`graph-client (${profile}): without the host in customHosts the token is withheld (401)`, async () => {

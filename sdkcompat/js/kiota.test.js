@@ -11,8 +11,9 @@ import { AzureIdentityAuthenticationProvider } from "@microsoft/kiota-authentica
 import { CompressionHandler, HeadersInspectionHandler, HeadersInspectionOptions } from "@microsoft/kiota-http-fetchlibrary";
 import { createGraphClientFactory, getDefaultMiddlewares } from "@microsoft/msgraph-sdk-core";
 
+import { randomUUID } from "node:crypto";
 import "./deviceManagement.js";
-import { allowedValues, assertIds, baseUrl, host, odataType, patchNoContent, profile, recordingFetch, sentJSON, token } from "./common.js";
+import { allowedValues, assertErrorDate, assertIds, baseUrl, host, odataType, patchNoContent, profile, recordingFetch, responseJSON, sentJSON, token } from "./common.js";
 
 /**
  * A client as a user assembles it against the emulator: an @azure/core-auth credential (here one
@@ -40,17 +41,26 @@ async function rejection(promise, what) {
   );
 }
 
-/** Checks that err is the SDK's ODataError with status and code, ids matching the headers. */
-function assertODataError(err, status, code) {
+/**
+ * Checks that err is the SDK's ODataError with status and code for the recorded exchange ex: its
+ * innerError as the service sent it, ids matching the headers and the client-request-id ex sent
+ * (if any), the zone-less UTC date parsed (as local time: under TZ=UTC, the UTC time).
+ */
+async function assertODataError(err, status, code, ex) {
   assert.equal(err.responseStatusCode, status, `status of ${JSON.stringify(err)}`);
+  assert.equal(ex.status, status, "the exchange recorded is the error's");
   assert.ok(err.errorEscaped, `no error object in ${JSON.stringify(err)}`);
   assert.equal(err.errorEscaped.code, code);
   assert.ok(err.errorEscaped.message);
   assert.equal(err.message, err.errorEscaped.message, "ODataError.message is error.message");
   const inner = err.errorEscaped.innerError;
   assert.ok(inner, "innerError parsed");
-  assertIds(inner.requestId, inner.clientRequestId, err.responseHeaders);
-  assert.ok(inner.date instanceof Date && !Number.isNaN(inner.date.getTime()), `innerError.date ${inner.date}`);
+  const raw = (await responseJSON(ex)).error.innerError;
+  assert.deepEqual([inner.requestId, inner.clientRequestId], [raw["request-id"], raw["client-request-id"]], "innerError's ids as sent");
+  assertIds(inner, err.responseHeaders, ex.headers.get("client-request-id"));
+  const utc = assertErrorDate(raw.date, ex);
+  assert.ok(inner.date instanceof Date, `innerError.date ${inner.date}`);
+  assert.equal(inner.date.getTime(), utc, `Kiota read innerError.date ${raw.date} as ${inner.date.toISOString()}`);
   return err.errorEscaped;
 }
 
@@ -80,7 +90,13 @@ test(`kiota (${profile}): GET a never-written tenant's typed values`, async () =
   assert.equal(ex.headers.get("accept"), "application/json");
   assert.match(ex.headers.get("authorization") ?? "", /^Bearer ey/);
   assert.match(ex.headers.get("sdkversion") ?? "", /graph-typescript-beta\/1\.0\.0-preview\.81/);
-  assert.match(inspect.getResponseHeaders().get("request-id")?.values().next().value ?? "", /^[0-9a-f-]{36}$/);
+  // Unlike graph-client and Graph's Go SDK, the Kiota pipeline sends no client-request-id: the
+  // service then echoes its own request-id.
+  assert.equal(ex.headers.get("client-request-id"), null, "Kiota's default pipeline sends no client-request-id");
+  const requestId = inspect.getResponseHeaders().get("request-id")?.values().next().value ?? "";
+  assert.match(requestId, /^[0-9a-f-]{36}$/);
+  assert.equal(ex.responseHeaders.get("request-id"), requestId);
+  assert.equal(ex.responseHeaders.get("client-request-id"), requestId, "without a client-request-id the echo is the request-id");
 });
 
 test(`kiota (${profile}): PATCH gzip-compressed by the compression handler, then read back`, async () => {
@@ -117,7 +133,7 @@ test(`kiota (${profile}): $select`, async () => {
 test(`kiota (${profile}): an invalid value is a typed ODataError 400`, async () => {
   const { client, wire } = newClient("k-invalid");
   const err = await rejection(client.deviceManagement.remoteAssistanceSettings.patch({ remoteAssistanceState: "on" }), "PATCH of an invalid state");
-  const main = assertODataError(err, 400, "BadRequest");
+  const main = await assertODataError(err, 400, "BadRequest", wire.last());
   assert.equal(main.target, "remoteAssistanceState");
   assert.match(main.message, /'remoteAssistanceState'/);
   assert.ok(main.message.includes(`Allowed values: ${allowedValues}.`), main.message);
@@ -128,9 +144,23 @@ test(`kiota (${profile}): an invalid value is a typed ODataError 400`, async () 
 test(`kiota (${profile}): a read-only token gets a typed 403`, async () => {
   const { client, wire } = newClient("k-forbidden", "read");
   const err = await rejection(client.deviceManagement.remoteAssistanceSettings.patch({ blockChat: true }), "PATCH with a read-only token");
-  const main = assertODataError(err, 403, "Forbidden");
+  const main = await assertODataError(err, 403, "Forbidden", wire.last());
   assert.match(main.message, /DeviceManagementServiceConfig\.ReadWrite\.All/);
   assert.equal(wire.exchanges.length, 1, "a 403 is not retried");
+  assert.equal(wire.last().headers.get("client-request-id"), null, "no client-request-id was sent");
+});
+
+test(`kiota (${profile}): a client-request-id the caller sets is sent, and echoed in the error`, async () => {
+  const { client, wire } = newClient("k-forbidden", "read");
+  const id = randomUUID();
+  const err = await rejection(
+    client.deviceManagement.remoteAssistanceSettings.patch({ blockChat: true }, { headers: { "client-request-id": id } }),
+    "PATCH with a read-only token",
+  );
+  assert.equal(wire.exchanges.length, 1, "a 403 is not retried");
+  assert.equal(wire.last().headers.get("client-request-id"), id, "the header the caller set went out as set");
+  const main = await assertODataError(err, 403, "Forbidden", wire.last()); // echoes id
+  assert.notEqual(main.innerError.requestId, id, "the request-id is the server's own");
 });
 
 test(`kiota (${profile}): with Graph's default allowed hosts the token is withheld (401)`, async () => {
@@ -138,6 +168,6 @@ test(`kiota (${profile}): with Graph's default allowed hosts the token is withhe
   const graphHosts = new Set(["graph.microsoft.com", "graph.microsoft.us", "dod-graph.microsoft.us", "graph.microsoft.de", "microsoftgraph.chinacloudapi.cn", "canary.graph.microsoft.com"]);
   const { client, wire } = newClient("k-hosts", "read", graphHosts);
   const err = await rejection(client.deviceManagement.remoteAssistanceSettings.get(), "GET without a token");
-  assertODataError(err, 401, "InvalidAuthenticationToken");
+  await assertODataError(err, 401, "InvalidAuthenticationToken", wire.last());
   assert.equal(wire.last().headers.get("authorization"), null);
 });
