@@ -13,7 +13,7 @@ import { createGraphClientFactory, getDefaultMiddlewares } from "@microsoft/msgr
 
 import { randomUUID } from "node:crypto";
 import "./deviceManagement.js";
-import { allowedValues, assertErrorDate, assertIds, baseUrl, host, odataType, patchNoContent, profile, recordingFetch, responseJSON, sentJSON, token } from "./common.js";
+import { allowedValues, assertErrorDate, assertIds, baseUrl, host, odataType, patchNoContent, profile, recordingFetch, responseJSON, sentJSON, token, unwrittenState } from "./common.js";
 
 /**
  * A client as a user assembles it against the emulator: an @azure/core-auth credential (here one
@@ -74,15 +74,18 @@ test(`kiota (${profile}): GET a never-written tenant's typed values`, async () =
   assert.equal(s.blockChat, false);
   assert.equal(s.additionalData?.["@odata.context"], `${baseUrl}/$metadata#deviceManagement/remoteAssistanceSettings/$entity`);
   const known = Object.values(RemoteAssistanceStateObject);
+  const wireValue = (await responseJSON(wire.last())).remoteAssistanceState;
+  assert.equal(wireValue, unwrittenState, "remoteAssistanceState on the wire");
   if (profile === "graph") {
     // Today's Graph: a value of the SDK's enum, so the SDK keeps it.
     assert.equal(s.remoteAssistanceState, "disabled");
     assert.ok(known.includes(s.remoteAssistanceState), `${s.remoteAssistanceState} is not in the SDK's enum ${known}`);
   } else {
-    // The documented notConfigured is not in today's SDK enum: the SDK drops it, as Graph's
-    // SDKs do, and the state reads as undefined.
+    // The documented notConfigured is on the wire, but not in today's SDK enum: the SDK drops
+    // it, as Graph's SDKs do, and the state reads as undefined.
+    assert.equal(wireValue, "notConfigured");
     assert.deepEqual(known, ["disabled", "enabled"]);
-    assert.equal(s.remoteAssistanceState, undefined);
+    assert.equal(s.remoteAssistanceState, undefined, `the SDK kept ${wireValue}`);
   }
   const ex = wire.last();
   assert.equal(ex.method, "GET");
