@@ -27,9 +27,11 @@ import (
 
 // Microsoft's JavaScript clients, in js/ (its own package.json and lockfile), against a real
 // "remoteassist serve --tls" in each profile: @microsoft/microsoft-graph-client sends tokens only
-// to https URLs, and Graph itself is HTTPS. The test builds the command, starts it, mints tokens
-// with "remoteassist token", and runs "node --test" with the base URL, the tokens and the server's
-// CA (NODE_EXTRA_CA_CERTS) in the environment. It fails, with node's output, when a JS test fails,
+// to https URLs, and Graph itself is HTTPS. The test builds the command, starts it with its admin
+// API (the test control plane, plain HTTP on loopback: the throttling tests add a fault rule that
+// answers 429 with Retry-After and read the server's journal), mints tokens with "remoteassist
+// token", and runs "node --test" with the base URL, the tokens, the admin API's URL and token and
+// the server's CA (NODE_EXTRA_CA_CERTS) in the environment. It fails, with node's output, when a JS test fails,
 // and when node is missing.
 //
 // It installs nothing: js/node_modules is the dependency step's to install (npm ci), and the test
@@ -43,10 +45,11 @@ import (
 var jsTenants = []string{
 	"gc-fresh", "gc-patch", "gc-select", "gc-invalid", "gc-forbidden",
 	"k-fresh", "k-patch", "k-select", "k-invalid", "k-forbidden", "k-hosts",
+	"gc-retry-get", "gc-retry-patch", "k-retry-get", "k-retry-patch", "k-retry-patch-outside",
 }
 
 // jsTests is how many tests js/*.test.js hold: fewer in node's summary means some were lost.
-const jsTests = 14
+const jsTests = 19
 
 // Bounds that only keep a hang from stalling the run.
 const (
@@ -62,7 +65,11 @@ func TestJavaScriptSDKs(t *testing.T) {
 		t.Run(string(p), func(t *testing.T) {
 			t.Parallel()
 			dataDir := t.TempDir()
-			base := startServeTLS(t, bin, dataDir, p)
+			base, adminURL := startServeTLS(t, bin, dataDir, p)
+			adminToken, err := os.ReadFile(filepath.Join(dataDir, "admin-token"))
+			if err != nil {
+				t.Fatalf("the admin token serve made: %v", err)
+			}
 			tokens := map[string]map[string]string{}
 			for _, tenant := range jsTenants {
 				tokens[tenant] = map[string]string{
@@ -82,6 +89,8 @@ func TestJavaScriptSDKs(t *testing.T) {
 				"REMOTEASSIST_BASE_URL="+base,
 				"REMOTEASSIST_PROFILE="+string(p),
 				"REMOTEASSIST_TOKENS="+string(tokensJSON),
+				"REMOTEASSIST_ADMIN_URL="+adminURL,
+				"REMOTEASSIST_ADMIN_TOKEN="+strings.TrimSpace(string(adminToken)),
 				"NODE_EXTRA_CA_CERTS="+filepath.Join(dataDir, "ca.pem"),
 				// The SDKs read Graph's zone-less innerError.date as local time: the same on
 				// every machine under UTC. serve keeps the machine's zone, so the tests also
@@ -218,14 +227,16 @@ func serveEnv() []string {
 	return slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "REMOTEASSIST_") })
 }
 
-// startServeTLS starts "remoteassist serve --tls --profile p" on a port the kernel picks and
-// returns its base URL, read from its start-up log, once /healthz answers over HTTPS verified
-// with the ca.pem it made. The process is stopped when the test ends; its log is shown if the
-// test failed.
-func startServeTLS(t *testing.T, bin, dataDir string, p remoteassist.Profile) string {
+// startServeTLS starts "remoteassist serve --tls --profile p" on a port the kernel picks, with
+// the admin API (the test control plane: fault rules, the journal) on another, and returns the
+// API's base URL and the admin API's URL, read from its start-up log, once /healthz answers over
+// HTTPS verified with the ca.pem it made. The admin token is DATA/admin-token, which serve makes.
+// The process is stopped when the test ends; its log is shown if the test failed.
+func startServeTLS(t *testing.T, bin, dataDir string, p remoteassist.Profile) (base, admin string) {
 	t.Helper()
 	var log syncBuffer
-	cmd := exec.Command(bin, "serve", "--tls", "--profile", string(p), "--data", dataDir, "--store", "memory", "--addr", "127.0.0.1:0")
+	cmd := exec.Command(bin, "serve", "--tls", "--profile", string(p), "--data", dataDir, "--store", "memory",
+		"--addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0")
 	cmd.Env = serveEnv()
 	cmd.Stdout, cmd.Stderr = &log, &log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlives the test binary
@@ -247,11 +258,12 @@ func startServeTLS(t *testing.T, bin, dataDir string, p remoteassist.Profile) st
 		}
 	})
 	baseURL := regexp.MustCompile(`base_url=(https://127\.0\.0\.1:\d+/beta)`)
+	adminAddr := regexp.MustCompile(`msg="admin API" addr=(127\.0\.0\.1:\d+)`)
 	deadline := time.Now().Add(jsStartTimeout)
 	for {
-		if m := baseURL.FindStringSubmatch(log.String()); m != nil {
+		if m, a := baseURL.FindStringSubmatch(log.String()), adminAddr.FindStringSubmatch(log.String()); m != nil && a != nil {
 			if pool := caPool(filepath.Join(dataDir, "ca.pem")); pool != nil && healthy(t, m[1], pool) {
-				return m[1]
+				return m[1], "http://" + a[1]
 			}
 		}
 		select {

@@ -5,6 +5,8 @@
 //   REMOTEASSIST_TOKENS    JSON {"TENANT": {"readWrite": "...", "read": "..."}}, from "remoteassist token"
 //   NODE_EXTRA_CA_CERTS    its ca.pem, which Node reads at start-up to verify the server
 //   TZ                     UTC, so that the SDKs' reading of dates is the same on every machine
+//   REMOTEASSIST_ADMIN_URL    http://127.0.0.1:PORT of its admin API (the test control plane)
+//   REMOTEASSIST_ADMIN_TOKEN  the admin API's bearer token
 import assert from "node:assert/strict";
 import { gunzipSync } from "node:zlib";
 
@@ -25,6 +27,8 @@ if (process.env.TZ !== "UTC") {
   throw new Error(`TZ is ${JSON.stringify(process.env.TZ)}, not UTC: run these tests through "go test ./sdkcompat" (js_test.go)`);
 }
 const tokens = JSON.parse(required("REMOTEASSIST_TOKENS"));
+const adminUrl = required("REMOTEASSIST_ADMIN_URL");
+const adminToken = required("REMOTEASSIST_ADMIN_TOKEN");
 
 /** The host the SDKs' token providers must be told they may send tokens to. */
 export const host = new URL(baseUrl).hostname;
@@ -159,4 +163,56 @@ export function assertErrorDate(raw, ex) {
 /** The raw JSON of a recorded response. */
 export async function responseJSON(ex) {
   return JSON.parse((await ex.responseBody).toString("utf8"));
+}
+
+/** A request to the admin API (README: "Drive it from your test suite"), with Node's own fetch. */
+async function admin(method, path, body) {
+  const res = await realFetch(adminUrl + path, {
+    method,
+    headers: { authorization: `Bearer ${adminToken}`, ...(body ? { "content-type": "application/json" } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await res.text();
+  assert.ok(res.ok, `admin API ${method} ${path}: ${res.status} ${text}`);
+  return text ? JSON.parse(text) : undefined;
+}
+
+/** A fault rule: the next request of tenant with method is answered 429 with Retry-After: 1. */
+export async function throttleNext(tenant, method) {
+  return admin("POST", "/admin/faults", { match: { tenant, method }, effect: { status: 429, retryAfter: 1 }, times: 1 });
+}
+
+/** The journal of tenant's API requests, oldest first, as the server received them. */
+export async function journal(tenant) {
+  return (await admin("GET", `/admin/journal?tenant=${encodeURIComponent(tenant)}`)).entries;
+}
+
+/** The tenant's settings as the store holds them. */
+export async function stored(tenant) {
+  return admin("GET", `/admin/tenants/${encodeURIComponent(tenant)}/settings`);
+}
+
+/**
+ * Checks a call answered 429 with Retry-After: 1 by a fault rule, then retried by the SDK: two
+ * exchanges on the wire and in the server's journal, the 429 carrying Retry-After, the retry the
+ * same method and URL, sent at least the Retry-After after the 429 came back, answered okStatus.
+ * Node's timers count whole milliseconds (libuv's clock), so a sleep of 1000 ms ends more than
+ * 999 ms later on performance.now()'s finer clock: that is the lower bound. No upper bound: how
+ * much later the retry leaves depends on the machine's load.
+ */
+export async function assertRetriedAfter429(exchanges, tenant, okStatus) {
+  const dump = () => exchanges.map((e) => `> ${e.method} ${e.url} ${JSON.stringify(Object.fromEntries([...e.headers].filter(([k]) => k !== "authorization")))}\n< ${e.status}`).join("\n");
+  assert.equal(exchanges.length, 2, `want the 429 and one retry:\n${dump()}`);
+  const [first, retry] = exchanges;
+  assert.equal(first.status, 429, dump());
+  assert.equal(first.responseHeaders.get("retry-after"), "1", "the 429 carries Retry-After");
+  assert.equal(retry.status, okStatus, dump());
+  assert.deepEqual([retry.method, retry.url.href], [first.method, first.url.href], "the retry is the same request");
+  const gap = retry.sentAt - first.answeredAt;
+  assert.ok(gap >= 999, `the retry left ${gap.toFixed(1)} ms after the 429 came back, before its Retry-After of 1 s`);
+  const seen = await journal(tenant);
+  assert.deepEqual(seen.map((e) => [e.method, e.status, e.retryAfter]), [[first.method, 429, 1], [first.method, okStatus, undefined]],
+    `the server's journal of ${tenant}: ${JSON.stringify(seen)}`);
+  assert.ok(seen[0].rule, "the 429 was the fault rule's");
+  return { first, retry, gap };
 }

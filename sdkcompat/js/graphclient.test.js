@@ -2,9 +2,13 @@
 // the token only to https URLs of Graph's hosts or of the customHosts it is given.
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { gzipSync } from "node:zlib";
 import graph from "@microsoft/microsoft-graph-client";
 
-import { allowedValues, assertErrorDate, assertIds, baseUrl, host, odataType, patchNoContent, profile, recordingFetch, responseJSON, token, unwrittenState, uuid } from "./common.js";
+import {
+  allowedValues, assertErrorDate, assertIds, assertRetriedAfter429, baseUrl, host, odataType, patchNoContent, profile,
+  recordingFetch, responseJSON, sentJSON, stored, throttleNext, token, unwrittenState, uuid,
+} from "./common.js";
 
 const { Client, GraphError } = graph;
 const path = "/deviceManagement/remoteAssistanceSettings";
@@ -146,4 +150,40 @@ test(`graph-client (${profile}): without the host in customHosts the token is wi
   assert.ok(err instanceof GraphError);
   assert.equal(err.statusCode, 401);
   assert.equal(err.code, "InvalidAuthenticationToken");
+});
+
+// graph-client's default chain has a RetryHandler (429, 503, 504; Retry-After honoured) and no
+// compression handler: a caller that wants a gzip body compresses it and says so.
+
+test(`graph-client (${profile}): a throttled GET is retried after its Retry-After`, async () => {
+  const tenant = "gc-retry-get";
+  await throttleNext(tenant, "GET");
+  const { value: s, error, exchanges } = await recorded(() => newClient(tenant, "read").api(path).get());
+  assert.ifError(error);
+  assert.equal(s.remoteAssistanceState, unwrittenState);
+  const { first, retry } = await assertRetriedAfter429(exchanges, tenant, 200);
+  assert.equal(first.headers.get("retry-attempt"), null);
+  assert.equal(retry.headers.get("retry-attempt"), "1", "graph-client's RetryHandler numbers the retry");
+  assert.equal(retry.headers.get("client-request-id"), first.headers.get("client-request-id"), "the retry keeps its client-request-id");
+});
+
+test(`graph-client (${profile}): a throttled gzip PATCH is retried after its Retry-After with the same bytes, and stored`, async () => {
+  const tenant = "gc-retry-patch";
+  const change = { remoteAssistanceState: "enabled", blockChat: true };
+  const gzipped = gzipSync(JSON.stringify(change));
+  await throttleNext(tenant, "PATCH");
+  const c = newClient(tenant);
+  const { error, exchanges } = await recorded(() =>
+    c.api(path).header("Content-Type", "application/json").header("Content-Encoding", "gzip").patch(gzipped));
+  assert.ifError(error);
+  const { first, retry } = await assertRetriedAfter429(exchanges, tenant, patchNoContent ? 204 : 200);
+  assert.ok(first.body.equals(gzipped), "the first attempt sent the gzip body as given");
+  assert.ok(retry.body.equals(first.body), `the retry sent other bytes: ${retry.body.toString("hex")}, first ${first.body.toString("hex")}`);
+  for (const ex of [first, retry]) {
+    assert.equal(ex.headers.get("content-encoding"), "gzip");
+    assert.deepEqual(sentJSON(ex), change);
+  }
+  assert.equal(retry.headers.get("retry-attempt"), "1");
+  const s = await stored(tenant);
+  assert.deepEqual([s.remoteAssistanceState, s.blockChat, s.allowSessionsToUnenrolledDevices], ["enabled", true, false], JSON.stringify(s));
 });
