@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"sort"
 	"strings"
@@ -121,7 +123,7 @@ const (
 var flavours = []flavour{graphSDK, plainKiota}
 
 // client is one SDK client: the request adapter, the generated request builder on it, and a
-// recorder of what actually crossed the wire, below every middleware.
+// recorder of what actually crossed the wire, below every middleware and at the server.
 type client struct {
 	adapter  abs.RequestAdapter
 	settings *RemoteAssistanceSettingsRequestBuilder
@@ -216,7 +218,7 @@ func registerGraphSerializers() {
 	})
 }
 
-func newClient(t *testing.T, f flavour, srv *remoteassisttest.Server, id identity, cfg clientConfig) *client {
+func newClient(t *testing.T, f flavour, srv *testServer, id identity, cfg clientConfig) *client {
 	t.Helper()
 	if cfg.baseURL == "" {
 		cfg.baseURL = srv.URL()
@@ -230,13 +232,13 @@ func newClient(t *testing.T, f flavour, srv *remoteassisttest.Server, id identit
 	}
 	tokens := &tokenProvider{mint: func() string { return srv.Token(id.tenant, id.permissions...) }, hosts: hosts}
 	auth := authentication.NewBaseBearerTokenAuthenticationProvider(tokens)
-	w := &wire{next: khttp.GetDefaultTransport()}
+	w := &wire{next: khttp.GetDefaultTransport(), server: srv.receiver}
 	c := &client{wire: w, tokens: tokens}
 
 	switch f {
 	case graphSDK:
 		opts := core.GraphClientOptions{GraphServiceVersion: "beta", GraphServiceLibraryVersion: "0.0.0-sdkcompat"}
-		// core.GetDefaultClient, with the recorder as the innermost transport.
+		// core.GetDefaultClient, with the client end of the recorder as the innermost transport.
 		httpClient := core.GetDefaultClient(&opts)
 		mw := arrange(t, core.GetDefaultMiddlewaresWithOptions(&opts), cfg.order)
 		c.pipeline = pipelineNames(mw)
@@ -260,7 +262,7 @@ func newClient(t *testing.T, f flavour, srv *remoteassisttest.Server, id identit
 		writers := absser.NewSerializationWriterFactoryRegistry()
 		writers.ContentTypeAssociatedFactories["application/json"] = jsonserialization.NewJsonSerializationWriterFactory()
 		writers.ContentTypeAssociatedFactories["text/plain"] = textserialization.NewTextSerializationWriterFactory()
-		// khttp.GetDefaultClient, with the recorder as the innermost transport.
+		// khttp.GetDefaultClient, with the client end of the recorder as the innermost transport.
 		httpClient := khttp.GetDefaultClient()
 		mw := arrange(t, khttp.GetDefaultMiddlewares(), cfg.order)
 		c.pipeline = pipelineNames(mw)
@@ -343,19 +345,61 @@ func (c *client) mustGet(t *testing.T) RemoteAssistanceSettingsable {
 
 // ---- the wire recorder ---------------------------------------------------------------------
 
-// exchange is one HTTP request as it left the SDK's middleware pipeline and the response as it
-// arrived, before any middleware saw it.
+// What crossed the wire is recorded on both ends, and neither end changes what the SDK does.
+//
+// The server end (receiver, in front of the service's handler) records each request as the service
+// received it: its protocol, connection, headers and body bytes, and the answer as the service
+// wrote it. The client end (wire, the innermost transport of the SDK's pipeline, around kiota's
+// own khttp.GetDefaultTransport) records only what the server cannot see: the request as the
+// pipeline handed it to the transport (its headers and ContentLength, when it left), and what the
+// transport returned (status, headers, protocol, or an error). It passes the request and the
+// response through as they are: it does not read, replace, wait for or close a body, so that
+// kiota's retry handler rewinds and resends a body, and leaves a response body open, exactly as
+// it would without it (findings 3 and 4 of README.md).
+//
+// Each test's server has one client, which sends one request at a time: the i-th request the
+// client sent is the i-th the server received, and exchange joins the two. checkWire fails a test
+// whose two ends disagree on the number of requests.
+
+// exchange is one HTTP request as it left the SDK's middleware pipeline and arrived at the
+// service, and its answer.
 type exchange struct {
+	// From the client end.
 	method     string
 	url        *url.URL
 	reqHeader  http.Header
-	reqBody    []byte // as sent: gzip when Content-Encoding says so
-	reqLength  int64  // the request's ContentLength: -1 unknown (chunked), 0 none
+	reqLength  int64 // the request's ContentLength: -1 unknown (chunked), 0 none
 	sent       time.Time
 	status     int
 	respHeader http.Header
-	respBody   []byte
-	err        error
+	proto      string // of the response, as the transport read it: HTTP/1.1, HTTP/2.0
+	err        error  // the transport's
+
+	// From the server end; in is nil when the server received no request for it.
+	in       *received
+	reqBody  []byte // the request body's bytes as the service received them
+	respBody []byte // the answer's body as the service wrote it
+}
+
+// received is one request as the service received it, and the answer it wrote.
+type received struct {
+	proto      string // HTTP/1.1, HTTP/2.0
+	method     string
+	url        *url.URL
+	header     http.Header
+	remoteAddr string // the client's end of the connection
+	length     int64  // the request's ContentLength on arrival: -1 unknown (chunked, or none said)
+	arrived    time.Time
+	answered   time.Time // when the service's handler returned
+	done       chan struct{}
+
+	// Written by the handler's goroutine until done is closed.
+	body       bytes.Buffer
+	whole      bool  // the body was read to its end
+	bodyErr    error // what reading it ended with, other than its end
+	status     int
+	respHeader http.Header
+	respBody   bytes.Buffer
 }
 
 // body is the request body decoded from its Content-Encoding.
@@ -389,106 +433,246 @@ func (e exchange) jsonBody(t *testing.T) map[string]any {
 	return m
 }
 
-// wire is the innermost transport of the SDK's pipeline: it records every exchange and passes
-// it on unchanged. A request body stays seekable, as the retry handler needs.
+// ---- the server end
+
+// testServer is the emulator (remoteassisttest's: the real service on loopback, in-memory store,
+// a signing key of its own, closed when the test ends) behind a receiver that records what it
+// receives. Its own listener is not used: clients reach the service through the receiver's, which
+// serves plain HTTP/1.1, or HTTPS with HTTP/2 and HTTP/1.1 by ALPN when the emulator was started
+// with remoteassisttest.WithTLS() (as httptest does, on httptest's certificate for 127.0.0.1).
+type testServer struct {
+	*remoteassisttest.Server
+	front    *httptest.Server
+	receiver *receiver
+}
+
+// URL is the base URL of the API, on the receiver's listener.
+func (s *testServer) URL() string { return s.front.URL + server.BasePath }
+
+// CertPool holds the certificate of a TLS server, nil for a plain one.
+func (s *testServer) CertPool() *x509.CertPool {
+	cert := s.front.Certificate()
+	if cert == nil {
+		return nil
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return pool
+}
+
+// startServer puts a receiver in front of the emulator's handler.
+func startServer(t *testing.T, emulator *remoteassisttest.Server) *testServer {
+	t.Helper()
+	rec := &receiver{next: emulator.Handler()}
+	front := httptest.NewUnstartedServer(rec)
+	if emulator.CertPool() != nil {
+		front.EnableHTTP2 = true
+		front.StartTLS()
+	} else {
+		front.Start()
+	}
+	t.Cleanup(front.Close)
+	return &testServer{Server: emulator, front: front, receiver: rec}
+}
+
+// receiver records each request the service receives and passes it on. The service reads the
+// body through a tap that keeps a copy of what it read; the answer is copied as it is written.
+//
+// A body the service did not read to its end (a request it refused first, such as a 429) is read
+// further only where net/http itself would read it before the answer leaves: on HTTP/1.x, when the
+// connection is kept (net/http reads up to 256 KiB of an unread body before it writes the answer's
+// header, unless the connection is to close), so the recorder reads the same bytes at the same
+// point, before the answer. On HTTP/2 net/http sends the answer without reading the body, and the
+// recorder does the same: the record says how much of the body the service read (whole false).
+type receiver struct {
+	next http.Handler
+
+	mu       sync.Mutex
+	requests []*received
+}
+
+// maxPostHandlerReadBytes is how much of an unread body net/http's HTTP/1 server reads after the
+// handler, to keep the connection (net/http's constant of that name).
+const maxPostHandlerReadBytes = 256 << 10
+
+func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	in := &received{proto: r.Proto, method: r.Method, url: cloneURL(r.URL), header: r.Header.Clone(),
+		remoteAddr: r.RemoteAddr, length: r.ContentLength, arrived: time.Now(), done: make(chan struct{})}
+	rc.mu.Lock()
+	rc.requests = append(rc.requests, in)
+	rc.mu.Unlock()
+
+	// A shallow copy for the service: net/http keeps the request and body it handed over, so it
+	// sees the body as read through the tap and handles the connection as it would without it.
+	tapped := r.WithContext(r.Context())
+	var tap *bodyTap
+	if r.Body != nil && r.Body != http.NoBody {
+		tap = &bodyTap{body: r.Body, in: in, http1: r.ProtoMajor == 1}
+		tapped.Body = tap
+	} else {
+		in.whole = true
+	}
+	rw := &answerTap{ResponseWriter: w, in: in}
+	defer func() {
+		in.respHeader = w.Header().Clone()
+		in.answered = time.Now()
+		close(in.done)
+	}()
+	rc.next.ServeHTTP(rw, tapped)
+	if tap != nil && r.ProtoMajor == 1 && !r.Close && !strings.EqualFold(w.Header().Get("Connection"), "close") {
+		tap.readRest()
+	}
+}
+
+// received returns the requests received so far, once each is answered: the client has its
+// answer by the time a test looks, so the wait is for the last lines of ServeHTTP at most; the
+// time limit is a hang guard only.
+func (rc *receiver) received() []*received {
+	rc.mu.Lock()
+	got := append([]*received(nil), rc.requests...)
+	rc.mu.Unlock()
+	for _, in := range got {
+		select {
+		case <-in.done:
+		case <-time.After(30 * time.Second):
+			panic(fmt.Sprintf("sdkcompat: the service has not answered %s %s after 30 s", in.method, in.url))
+		}
+	}
+	return got
+}
+
+// bodyTap is the request body the service reads, copied as it is read.
+type bodyTap struct {
+	body  io.ReadCloser
+	in    *received
+	http1 bool
+	mu    sync.Mutex
+}
+
+func (b *bodyTap) Read(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n, err := b.body.Read(p)
+	b.in.body.Write(p[:n])
+	switch {
+	case err == io.EOF:
+		b.in.whole = true
+	case err != nil && b.in.bodyErr == nil:
+		b.in.bodyErr = err
+	}
+	return n, err
+}
+
+// Close closes the body. On HTTP/1.x, net/http's Close of a request body reads what is left of
+// it (up to 256 KiB) to keep the connection: the tap reads it first, the same bytes.
+func (b *bodyTap) Close() error {
+	if b.http1 {
+		b.readRest()
+	}
+	return b.body.Close()
+}
+
+// readRest reads what is left of the body, as net/http's HTTP/1 server would after the handler.
+func (b *bodyTap) readRest() {
+	b.mu.Lock()
+	whole, failed := b.in.whole, b.in.bodyErr != nil
+	b.mu.Unlock()
+	if whole || failed {
+		return
+	}
+	buf := make([]byte, 32<<10)
+	for total := 0; total <= maxPostHandlerReadBytes; {
+		n, err := b.Read(buf)
+		total += n
+		if err != nil {
+			return
+		}
+	}
+}
+
+// answerTap is the ResponseWriter the service writes to, copied as it is written. Unwrap lets
+// http.ResponseController reach net/http's writer, as the service needs (deadlines).
+type answerTap struct {
+	http.ResponseWriter
+	in *received
+}
+
+func (a *answerTap) WriteHeader(code int) {
+	if a.in.status == 0 && code >= 200 {
+		a.in.status = code
+	}
+	a.ResponseWriter.WriteHeader(code)
+}
+
+func (a *answerTap) Write(p []byte) (int, error) {
+	if a.in.status == 0 {
+		a.in.status = http.StatusOK
+	}
+	a.in.respBody.Write(p)
+	return a.ResponseWriter.Write(p)
+}
+
+func (a *answerTap) Unwrap() http.ResponseWriter { return a.ResponseWriter }
+
+// ---- the client end
+
+// wire is the innermost transport of the SDK's pipeline: it records what left the pipeline and
+// what the transport returned, and passes both through untouched.
 type wire struct {
 	next     http.RoundTripper
+	server   *receiver
 	pipeline string
 
-	mu        sync.Mutex
-	exchanges []exchange
+	mu   sync.Mutex
+	sent []exchange // the client end's fields only
 }
 
 func (w *wire) RoundTrip(req *http.Request) (*http.Response, error) {
 	ex := exchange{method: req.Method, url: cloneURL(req.URL), reqHeader: req.Header.Clone(),
 		reqLength: req.ContentLength, sent: time.Now()}
-	if req.Body != nil && req.Body != http.NoBody {
-		if prev, ok := req.Body.(*attemptBody); ok {
-			// kiota's retry handler sends the same body again, rewound, as soon as the previous
-			// attempt's RoundTrip returned; but the transport may still be writing that attempt's
-			// body (the service may answer 429 before reading it), which http.RoundTripper allows
-			// until it closes the body. Wait for that, as the contract asks of a caller reusing a
-			// body, so that what is recorded and sent is the whole body, whatever the timing.
-			select {
-			case <-prev.closed:
-			case <-time.After(30 * time.Second): // a hang guard only
-				return nil, errors.New("wire: the previous attempt's body was never closed")
-			}
-			req.Body = prev.body
-		}
-		if s, ok := req.Body.(io.Seeker); ok {
-			if _, err := s.Seek(0, io.SeekStart); err != nil {
-				return nil, err
-			}
-		}
-		data, err := io.ReadAll(req.Body)
-		if err != nil {
-			return nil, err
-		}
-		if rsc, ok := req.Body.(io.ReadSeekCloser); ok {
-			if _, err := rsc.Seek(0, io.SeekStart); err != nil {
-				return nil, err
-			}
-			req.Body = &attemptBody{body: rsc, closed: make(chan struct{})}
-		} else {
-			req.Body = io.NopCloser(bytes.NewReader(data))
-		}
-		ex.reqBody = data
-	}
 	res, err := w.next.RoundTrip(req)
 	if err != nil {
 		ex.err = err
-		w.record(ex)
-		return nil, err
+	} else {
+		ex.status, ex.respHeader, ex.proto = res.StatusCode, res.Header.Clone(), res.Proto
 	}
-	data, err := io.ReadAll(res.Body)
-	res.Body.Close()
-	if err != nil {
-		ex.err = err
-		w.record(ex)
-		return nil, err
-	}
-	res.Body = io.NopCloser(bytes.NewReader(data))
-	ex.status, ex.respHeader, ex.respBody = res.StatusCode, res.Header.Clone(), data
-	w.record(ex)
-	return res, nil
-}
-
-// attemptBody is a rewindable request body as one attempt passed it on: closed is closed once
-// the transport closed the body, which it may do after RoundTrip returned.
-type attemptBody struct {
-	body   io.ReadSeekCloser
-	closed chan struct{}
-	once   sync.Once
-}
-
-func (b *attemptBody) Read(p []byte) (int, error) { return b.body.Read(p) }
-func (b *attemptBody) Seek(offset int64, whence int) (int64, error) {
-	return b.body.Seek(offset, whence)
-}
-func (b *attemptBody) Close() error {
-	err := b.body.Close()
-	b.once.Do(func() { close(b.closed) })
-	return err
-}
-
-func (w *wire) record(ex exchange) {
 	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.exchanges = append(w.exchanges, ex)
+	w.sent = append(w.sent, ex)
+	w.mu.Unlock()
+	return res, err
 }
 
-// count is the number of exchanges so far; since(n) returns those after the first n.
+// count is the number of requests the client sent so far; since(n) returns those after the
+// first n, joined with what the server received.
 func (w *wire) count() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return len(w.exchanges)
+	return len(w.sent)
 }
 
 func (w *wire) since(n int) []exchange {
+	all := w.exchanges()
+	if n > len(all) {
+		n = len(all)
+	}
+	return all[n:]
+}
+
+// exchanges joins every request the client sent with the one the server received in its place.
+func (w *wire) exchanges() []exchange {
 	w.mu.Lock()
-	defer w.mu.Unlock()
-	return append([]exchange(nil), w.exchanges[n:]...)
+	sent := append([]exchange(nil), w.sent...)
+	w.mu.Unlock()
+	got := w.server.received()
+	for i := range sent {
+		if i < len(got) {
+			in := got[i]
+			sent[i].in = in
+			sent[i].reqBody = in.body.Bytes()
+			sent[i].respBody = in.respBody.Bytes()
+		}
+	}
+	return sent
 }
 
 // one returns the single exchange after the first n, failing when there is not exactly one.
@@ -501,39 +685,65 @@ func (w *wire) one(t *testing.T, n int) exchange {
 	return got[0]
 }
 
-// dump renders every exchange for a failure message, tokens redacted.
+// dump renders every exchange for a failure message, from both ends, tokens redacted.
 func (w *wire) dump() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
+	all := w.exchanges()
+	received := w.server.received()
 	var b strings.Builder
-	fmt.Fprintf(&b, "---- wire (pipeline: %s → wire) ----\n", w.pipeline)
-	for i, ex := range w.exchanges {
+	fmt.Fprintf(&b, "---- wire (pipeline: %s → wire → %s) ----\n", w.pipeline, "kiota's transport")
+	for i, ex := range all {
 		fmt.Fprintf(&b, "#%d > %s %s\n", i+1, ex.method, ex.url)
 		writeHeaders(&b, "> ", ex.reqHeader)
-		if len(ex.reqBody) > 0 {
-			body := ex.reqBody
-			if strings.EqualFold(ex.reqHeader.Get("Content-Encoding"), "gzip") {
-				plain, err := gunzip(body)
-				if err == nil {
-					fmt.Fprintf(&b, "> [gzip: %d bytes on the wire (ContentLength %d), decoded below]\n", len(body), ex.reqLength)
-					body = plain
-				} else {
-					fmt.Fprintf(&b, "> [Content-Encoding says gzip, but the %d bytes on the wire (ContentLength %d) are not gzip: %v]\n", len(body), ex.reqLength, err)
-				}
-			}
-			fmt.Fprintf(&b, "> %s\n", body)
+		if ex.in == nil {
+			fmt.Fprintf(&b, "> [the server received no request for it]\n")
+		} else {
+			in := ex.in
+			fmt.Fprintf(&b, "> [received: %s from %s, ContentLength %d sent, %d received]\n", in.proto, in.remoteAddr, ex.reqLength, in.length)
+			writeBody(&b, ex, in)
 		}
 		if ex.err != nil {
 			fmt.Fprintf(&b, "#%d < transport error: %v\n", i+1, ex.err)
+			if ex.in != nil {
+				fmt.Fprintf(&b, "#%d < [the service answered %d]\n", i+1, ex.in.status)
+			}
 			continue
 		}
-		fmt.Fprintf(&b, "#%d < %d\n", i+1, ex.status)
+		fmt.Fprintf(&b, "#%d < %d %s\n", i+1, ex.status, ex.proto)
 		writeHeaders(&b, "< ", ex.respHeader)
 		if len(ex.respBody) > 0 {
 			fmt.Fprintf(&b, "< %s\n", ex.respBody)
 		}
 	}
+	if len(received) > len(all) {
+		for i, in := range received[len(all):] {
+			fmt.Fprintf(&b, "#%d the server received %s %s, which the client did not send; answered %d\n", len(all)+i+1, in.method, in.url, in.status)
+		}
+	}
 	return b.String()
+}
+
+// writeBody renders the body the server received, decoded when it says gzip.
+func writeBody(b *strings.Builder, ex exchange, in *received) {
+	body := ex.reqBody
+	switch {
+	case in.bodyErr != nil:
+		fmt.Fprintf(b, "> [the body ended after %d bytes with %v]\n", len(body), in.bodyErr)
+	case !in.whole:
+		fmt.Fprintf(b, "> [the service answered after reading %d bytes of the body; the rest was not read]\n", len(body))
+	}
+	if len(body) == 0 {
+		return
+	}
+	if strings.EqualFold(ex.reqHeader.Get("Content-Encoding"), "gzip") {
+		plain, err := gunzip(body)
+		if err == nil {
+			fmt.Fprintf(b, "> [gzip: %d bytes, decoded below]\n", len(body))
+			body = plain
+		} else {
+			fmt.Fprintf(b, "> [Content-Encoding says gzip, but the %d bytes are not gzip: %v]\n", len(body), err)
+		}
+	}
+	fmt.Fprintf(b, "> %s\n", body)
 }
 
 func writeHeaders(b *strings.Builder, prefix string, h http.Header) {
