@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
@@ -125,6 +126,7 @@ var flavours = []flavour{graphSDK, plainKiota}
 // client is one SDK client: the request adapter, the generated request builder on it, and a
 // recorder of what actually crossed the wire, below every middleware and at the server.
 type client struct {
+	srv      *testServer
 	adapter  abs.RequestAdapter
 	settings *RemoteAssistanceSettingsRequestBuilder
 	wire     *wire
@@ -232,8 +234,8 @@ func newClient(t *testing.T, f flavour, srv *testServer, id identity, cfg client
 	}
 	tokens := &tokenProvider{mint: func() string { return srv.Token(id.tenant, id.permissions...) }, hosts: hosts}
 	auth := authentication.NewBaseBearerTokenAuthenticationProvider(tokens)
-	w := &wire{next: khttp.GetDefaultTransport(), server: srv.receiver}
-	c := &client{wire: w, tokens: tokens}
+	w := &wire{next: transport(t, srv), server: srv.receiver}
+	c := &client{srv: srv, wire: w, tokens: tokens}
 
 	switch f {
 	case graphSDK:
@@ -279,6 +281,22 @@ func newClient(t *testing.T, f flavour, srv *testServer, id identity, cfg client
 	w.pipeline = c.pipeline
 	c.settings = NewRemoteAssistanceSettingsRequestBuilderInternal(map[string]string{"baseurl": cfg.baseURL}, c.adapter)
 	return c
+}
+
+// transport is kiota's default transport (khttp.GetDefaultTransport: an http.Transport with
+// HTTP/2 enabled), given the server's certificate when it serves TLS, as a user points it at a
+// server with a private CA.
+func transport(t *testing.T, srv *testServer) http.RoundTripper {
+	t.Helper()
+	rt := khttp.GetDefaultTransport()
+	if pool := srv.CertPool(); pool != nil {
+		tr, ok := rt.(*http.Transport)
+		if !ok {
+			t.Fatalf("kiota's default transport is a %T, not an *http.Transport", rt)
+		}
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool}
+	}
+	return rt
 }
 
 // get reads the settings through the request builder, as client.DeviceManagement().
@@ -444,6 +462,9 @@ type testServer struct {
 	*remoteassisttest.Server
 	front    *httptest.Server
 	receiver *receiver
+	// proto is the protocol every exchange must use: HTTP/2.0 over TLS (kiota's default transport
+	// forces an attempt at HTTP/2, and the server offers it by ALPN), HTTP/1.1 otherwise.
+	proto string
 }
 
 // URL is the base URL of the API, on the receiver's listener.
@@ -465,14 +486,16 @@ func startServer(t *testing.T, emulator *remoteassisttest.Server) *testServer {
 	t.Helper()
 	rec := &receiver{next: emulator.Handler()}
 	front := httptest.NewUnstartedServer(rec)
+	proto := "HTTP/1.1"
 	if emulator.CertPool() != nil {
 		front.EnableHTTP2 = true
 		front.StartTLS()
+		proto = "HTTP/2.0"
 	} else {
 		front.Start()
 	}
 	t.Cleanup(front.Close)
-	return &testServer{Server: emulator, front: front, receiver: rec}
+	return &testServer{Server: emulator, front: front, receiver: rec, proto: proto}
 }
 
 // receiver records each request the service receives and passes it on. The service reads the
