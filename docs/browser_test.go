@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"image/png"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -148,9 +149,7 @@ func TestBrowserRendersDocs(t *testing.T) {
 		t.Fatalf("test server is not on loopback: %s", srv.URL)
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), browserHangBound)
-	defer cancel()
-	tabCtx, blog := startBrowser(t, ctx, chromium, origin.Hostname())
+	tabCtx, blog := startBrowser(t, chromium, origin.Hostname(), origin.Host)
 
 	t.Logf("Chromium started in %v", time.Since(start).Round(time.Millisecond))
 	if err := chromedp.Do(tabCtx,
@@ -277,10 +276,28 @@ func TestBrowserRendersDocs(t *testing.T) {
 }
 
 // startBrowser starts Chromium with a fresh profile and opens a tab whose events the returned
-// log records. Only host resolves: a request to any other host fails without leaving the
-// machine, and the tab's events still show that the page tried.
-func startBrowser(t *testing.T, ctx context.Context, chromium, host string) (context.Context, *browserLog) {
+// log records; the browser gets browserHangBound, from now, to do everything the test asks.
+//
+// Chromium must reach nothing but loopback, and four things see to it:
+//   - only host resolves (--host-resolver-rules): a request to any other host fails without
+//     leaving the machine, and the tab's events still show that the page tried (Chromium 156
+//     maps IP literals by the rule too, but that is not documented, so nothing rests on it);
+//   - every HTTP(S) and WebSocket connection not to loopback goes through a proxy on
+//     127.0.0.1:9, where nothing serves a proxy: a URL with a non-loopback IP literal fails
+//     closed there, and the environment's *_proxy variables are not used;
+//   - the features that talk to the network on their own (media-router discovery over mDNS and
+//     SSDP, optimization hints, translation, autofill's server) and the component extensions
+//     with background pages are off;
+//   - and, independently of the three: Chromium writes a net-log of its network service (the
+//     browser's own traffic included, not only the tab's), and when the test ends the browser
+//     is closed and every address it connected to (TCP or UDP) or sent a datagram to is checked
+//     to be loopback (checkNetLog). Each address of servers (host:port) must be among them, so
+//     that the check is known to see the connections it checks.
+func startBrowser(t *testing.T, chromium, host string, servers ...string) (context.Context, *browserLog) {
 	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), browserHangBound)
+	t.Cleanup(cancel)
+	netLog := filepath.Join(t.TempDir(), "net.json")
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromium),
 		chromedp.NoSandbox, // root in a container
@@ -293,9 +310,19 @@ func startBrowser(t *testing.T, ctx context.Context, chromium, host string) (con
 		chromedp.Flag("disable-quic", true),
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-domain-reliability", true),
+		chromedp.Flag("disable-component-extensions-with-background-pages", true),
+		// chromedp's default list (Translate,BlinkGenPropertyTrees), and the features that
+		// reach the network of their own accord.
+		chromedp.Flag("disable-features", "Translate,BlinkGenPropertyTrees,MediaRouter,DialMediaRouteProvider,"+
+			"OptimizationHints,AutofillServerCommunication"),
 		chromedp.Flag("no-pings", true),
 		chromedp.Flag("lang", "en-US"),
 		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND, EXCLUDE "+host),
+		chromedp.Flag("proxy-server", deadProxy),
+		// <-loopback> removes the implicit bypass rules (loopback, and link-local too), and the
+		// rest bypasses loopback alone.
+		chromedp.Flag("proxy-bypass-list", "<-loopback>;127.0.0.0/8;[::1];localhost"),
+		chromedp.Flag("log-net-log", netLog),
 	)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
 	t.Cleanup(cancelAlloc)
@@ -305,7 +332,55 @@ func startBrowser(t *testing.T, ctx context.Context, chromium, host string) (con
 	if err := chromedp.Do(tabCtx); err != nil {
 		t.Fatalf("start Chromium: %v", err)
 	}
+	// Runs before the cancels above (cleanups run last first): the browser is closed gracefully,
+	// so that it finishes its net-log, and then the log is read.
+	t.Cleanup(func() { checkNetLog(t, tabCtx, netLog, servers) })
 	return tabCtx, blog
+}
+
+// deadProxy is the proxy of every connection of Chromium's but those to loopback: a port on
+// loopback where nothing serves a proxy (9 is discard's), so that they fail.
+const deadProxy = "http://127.0.0.1:9"
+
+// checkNetLog closes the browser of tabCtx, which then completes its net-log at path, and fails
+// the test for every address the log shows a connection to, or a datagram sent to, that is not
+// a loopback address (a UDP socket connected to one, which sends nothing, is only logged); and
+// for every address of servers that it does not show a connection to.
+func checkNetLog(t *testing.T, tabCtx context.Context, path string, servers []string) {
+	t.Helper()
+	if err := chromedp.Cancel(tabCtx); err != nil {
+		t.Errorf("close Chromium: %v", err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Errorf("Chromium's net-log: %v", err)
+		return
+	}
+	peers, err := netLogPeers(b)
+	if err != nil {
+		t.Errorf("Chromium's net-log %s: %v", path, err)
+		return
+	}
+	seen, silent := map[string]bool{}, map[string]bool{}
+	for _, p := range peers {
+		seen[p.Address] = true
+		switch {
+		case loopbackAddress(p.Address):
+		case p.Silent:
+			silent[p.Address] = true
+		default:
+			t.Errorf("Chromium reached %s, which is not loopback (net-log event %s of source %d)", p.Address, p.Event, p.Source)
+		}
+	}
+	if len(silent) > 0 {
+		t.Logf("Chromium connected UDP sockets to %v and sent nothing on them: route lookups (the IPv6 reachability probe), not traffic", slices.Sorted(maps.Keys(silent)))
+	}
+	for _, s := range servers {
+		if !seen[s] {
+			t.Errorf("Chromium's net-log shows no connection to the test server %s: the check above does not see what it checks (addresses: %v)", s, slices.Sorted(maps.Keys(seen)))
+		}
+	}
+	t.Logf("Chromium's net-log: %d connection events, to %v", len(peers), slices.Sorted(maps.Keys(seen)))
 }
 
 // waitQuiet waits until the page has made no network request for a second.
@@ -412,9 +487,7 @@ func TestBrowserCheckerCatchesOffHostRequests(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), browserHangBound)
-	defer cancel()
-	tabCtx, blog := startBrowser(t, ctx, chromium, origin.Hostname())
+	tabCtx, blog := startBrowser(t, chromium, origin.Hostname(), origin.Host, strings.TrimPrefix(other.URL, "http://"))
 	if err := chromedp.Do(tabCtx, chromedp.Navigate(srv.URL+page)); err != nil {
 		t.Fatalf("navigate: %v", err)
 	}
@@ -456,9 +529,7 @@ func TestBrowserStaticBuild(t *testing.T) {
 		t.Fatal(err)
 	}
 	chromium := chromiumPath(t)
-	ctx, cancel := context.WithTimeout(context.Background(), browserHangBound)
-	defer cancel()
-	tabCtx, blog := startBrowser(t, ctx, chromium, "127.0.0.1")
+	tabCtx, blog := startBrowser(t, chromium, "127.0.0.1") // a file: page, no server
 	if err := chromedp.Do(tabCtx,
 		chromedp.EmulateViewport(windowWidth, windowHeight),
 		chromedp.Navigate((&url.URL{Scheme: "file", Path: page}).String()),

@@ -1,12 +1,12 @@
 package docs
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"testing"
 	"time"
 
@@ -76,10 +76,9 @@ func TestBrowserCallsTheAPIFromAnotherOrigin(t *testing.T) {
 		t.Fatal("the page and the API share an origin")
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), browserHangBound)
-	defer cancel()
 	origin, _ := url.Parse(page.URL)
-	tabCtx, _ := startBrowser(t, ctx, chromium, origin.Hostname())
+	apiOrigin, _ := url.Parse(api.URL)
+	tabCtx, blog := startBrowser(t, chromium, origin.Hostname(), origin.Host, apiOrigin.Host)
 	if err := chromedp.Do(tabCtx, chromedp.Navigate(page.URL)); err != nil {
 		t.Fatal(err)
 	}
@@ -134,4 +133,28 @@ func TestBrowserCallsTheAPIFromAnotherOrigin(t *testing.T) {
 	if got.Contract.Status != http.StatusOK || got.Contract.OpenAPI != "3.0.3" {
 		t.Errorf("the contract: %+v", got.Contract)
 	}
+
+	// Every request of the page went to its own origin or the API's, and the browser reported
+	// no problem but the invalid PATCH's 400, as a response and in its log (at most once each).
+	base := api.URL + "/beta/deviceManagement/remoteAssistanceSettings"
+	requests, problems := requestProblems(blog, func(u *url.URL) bool {
+		return u.Scheme == "http" && (u.Host == origin.Host || u.Host == apiOrigin.Host)
+	})
+	expected := []string{
+		"browser: HTTP 400 for " + base,
+		"browser: browser log network/error: Failed to load resource: the server responded with a status of 400 (Bad Request) " + base,
+	}
+	for _, p := range problems {
+		if i := slices.Index(expected, p); i >= 0 {
+			expected = slices.Delete(expected, i, i+1)
+			continue
+		}
+		t.Error(p)
+	}
+	for _, want := range []string{page.URL + "/", base, api.URL + "/openapi.json"} {
+		if !slices.Contains(requests, want) {
+			t.Errorf("the page's request of %s was not recorded: %q", want, requests)
+		}
+	}
+	t.Logf("page requests: %q", requests)
 }
