@@ -513,9 +513,11 @@ func TestBrowserCheckerCatchesOffHostRequests(t *testing.T) {
 // must render the contract and request nothing but itself and data:/blob: URLs. The script runs
 // this test with DOCS_STATIC_HTML set to the page it built. Without DOCS_STATIC_HTML (as in
 // `go test ./...`) the test builds the page itself, with the same script, into a temporary
-// directory (about a second with node_modules installed; the script runs `npm ci` first when they
-// are missing). It fails, and does not skip, when the page cannot be built: Node.js and npm are
-// installed by scripts/install-deps.sh.
+// directory (about a second). It fails, and does not skip, when the page cannot be built: Node.js
+// and npm are installed by scripts/install-deps.sh, the root's node_modules by
+// `bash scripts/lint-npm-env.sh install .` (scripts/test.sh's dependency step runs both); the
+// script is told not to install them itself (REMOTEASSIST_NPM_NO_INSTALL=1), so that go test
+// reaches no registry.
 func TestBrowserStaticBuild(t *testing.T) {
 	page := os.Getenv("DOCS_STATIC_HTML")
 	if page == "" {
@@ -575,8 +577,8 @@ func TestBrowserStaticBuild(t *testing.T) {
 // check (DOCS_BUILD_VERIFY=0: the caller is that check), and returns the page it wrote.
 func buildStaticPage(t *testing.T) string {
 	t.Helper()
-	const install = "install Node.js and npm with scripts/install-deps.sh (Debian: apt-get install -y nodejs npm), " +
-		"or set DOCS_STATIC_HTML to a page built by scripts/docs-build.sh"
+	const install = "install Node.js and npm with scripts/install-deps.sh (Debian: apt-get install -y nodejs npm) and the " +
+		"packages with `bash scripts/lint-npm-env.sh install .`, or set DOCS_STATIC_HTML to a page built by scripts/docs-build.sh"
 	for _, tool := range []string{"bash", "node", "npm"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Fatalf("cannot build the static docs page: %v; %s", err, install)
@@ -585,10 +587,10 @@ func buildStaticPage(t *testing.T) string {
 	dir := t.TempDir()
 	start := time.Now()
 	cmd := exec.CommandContext(t.Context(), "bash", filepath.Join("..", "scripts", "docs-build.sh"), dir)
-	cmd.Env = append(os.Environ(), "DOCS_BUILD_VERIFY=0")
+	cmd.Env = append(os.Environ(), "DOCS_BUILD_VERIFY=0", "REMOTEASSIST_NPM_NO_INSTALL=1")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		t.Fatalf("scripts/docs-build.sh %s: %v\n%s\nif Node.js, npm or node_modules are missing, %s", dir, err, out, install)
+		t.Fatalf("scripts/docs-build.sh %s: %v\n%s\nif Node.js, npm or node_modules are missing or stale, %s", dir, err, out, install)
 	}
 	t.Logf("built the static page with scripts/docs-build.sh in %v", time.Since(start).Round(time.Millisecond))
 	return filepath.Join(dir, "docs.html")

@@ -4,8 +4,8 @@
 #   PostgreSQL server binaries (internal/pgtest runs a throwaway server), unless
 #     /usr/lib/postgresql/*/bin/initdb or an initdb on PATH exists;
 #   Node.js and npm (the spec linters, scripts/lint-spec.sh; Microsoft's JavaScript SDKs in
-#     sdkcompat/js and the TypeScript client in clients/typescript, which go test installs with
-#     npm ci), unless npm is on PATH;
+#     sdkcompat/js and the TypeScript client in clients/typescript, whose packages
+#     `bash scripts/lint-npm-env.sh install` installs), unless npm is on PATH;
 #   curl (e2e follows serve --tls's advice to curl users), unless curl is on PATH.
 # Idempotent: does nothing when all are there. Needs root (apt-get); uses sudo when not root.
 set -euo pipefail

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it (.ci/run → make test → this script). It installs what the
-# tests need (Chromium, PostgreSQL binaries, Node.js and npm for the linters, the JavaScript SDK
-# tests and the TypeScript client's) when missing, then
+# tests need (Chromium, PostgreSQL binaries, Node.js and npm, and the pinned npm packages of the
+# linters and docs build, the TypeScript client's tests and the JavaScript SDK tests) when
+# missing, then
 # checks, in order: generated code in sync with the spec, gofmt, go vet, spec lint, all Go tests
 # (the container tests on a Docker daemon and image this script provides), the concurrent
 # packages' tests again under the race detector, the testcontainers module, brief fuzzing of
@@ -16,6 +17,10 @@ step "dependencies"
 bash scripts/install-chromium.sh
 bash scripts/install-deps.sh
 go mod download
+# Every directory with npm packages that a test or tool runs (scripts/lint-npm-env.sh's npm_dirs),
+# each unless installed from its package-lock.json as it is: go test installs none and fails when
+# one is missing or stale, so that it reaches no registry.
+bash scripts/lint-npm-env.sh install
 
 step "generated code matches openapi/openapi.yaml"
 # gen/ and the served documents in openapi/ are generated from openapi/openapi.yaml (and its overlays).
