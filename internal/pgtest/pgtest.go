@@ -49,10 +49,12 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // EnvDSN names the environment variable that points the tests at an existing server instead of a
-// throwaway one. Its role needs the CREATEDB privilege: every DSN call creates a database.
+// throwaway one. Its role needs the CREATEDB privilege: every DSN call creates a database. The
+// server must be on this machine (loopback, localhost or a unix socket); DSN refuses any other.
 const EnvDSN = "REMOTEASSIST_TEST_POSTGRES_DSN"
 
 var (
@@ -95,6 +97,9 @@ func DSN(t testing.TB) string {
 		if err != nil {
 			t.Fatalf("pgtest: $%s: %v", EnvDSN, err)
 		}
+		if err := loopbackOnly(u); err != nil {
+			t.Fatalf("pgtest: $%s: %v", EnvDSN, err)
+		}
 		name := newDatabase(t, u)
 		t.Cleanup(func() { dropDatabase(u, name) })
 		return withDatabase(u, name)
@@ -107,6 +112,38 @@ func DSN(t testing.TB) string {
 		fail(t, sharedErr)
 	}
 	return shared.NewDatabase(t)
+}
+
+// loopbackOnly fails unless every host that pgx would connect to for dsn (its defaults and
+// $PGHOST included, and every fallback: a DSN may name several hosts) is on 127.0.0.0/8 or ::1,
+// is localhost, or is a unix-socket directory. Test traffic stays on the machine, and the DSN
+// goes on to the binary under test and to host-networked containers as it is.
+func loopbackOnly(dsn string) error {
+	cfg, err := pgconn.ParseConfig(dsn)
+	if err != nil {
+		return err
+	}
+	hosts := []string{cfg.Host}
+	for _, f := range cfg.Fallbacks {
+		hosts = append(hosts, f.Host)
+	}
+	for _, h := range hosts {
+		if !loopbackHost(h) {
+			return fmt.Errorf("host %q is not on this machine: the tests reach only 127.0.0.0/8, ::1, localhost "+
+				"and unix sockets. Point it at a PostgreSQL here, or unset it and the tests start a throwaway one", h)
+		}
+	}
+	return nil
+}
+
+// loopbackHost reports whether a host of a pgx config is a loopback address, localhost, or a
+// unix-socket directory (an absolute path, as pgx tells them apart).
+func loopbackHost(h string) bool {
+	if strings.HasPrefix(h, "/") || strings.EqualFold(h, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
 }
 
 // fail ends a test that cannot have its PostgreSQL, saying how to give it one.
@@ -411,8 +448,8 @@ func isURL(dsn string) bool {
 
 // URL returns a DSN as a postgres:// URL. A URL is returned as it is; keyword=value pairs (libpq's
 // other form: values optionally in single quotes, with backslash escapes) become a URL whose host,
-// port, user, password and database come from their keywords and whose query holds the rest, which
-// pgx reads back the same way.
+// port, user, password and database come from their keywords and whose query holds the rest (and
+// the host and port when the host is a unix-socket directory), which pgx reads back the same way.
 func URL(dsn string) (string, error) {
 	if isURL(dsn) {
 		if _, err := url.Parse(dsn); err != nil {
@@ -424,9 +461,19 @@ func URL(dsn string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	u := url.URL{Scheme: "postgres", Host: kv["host"]}
-	if p, ok := kv["port"]; ok {
-		u.Host = net.JoinHostPort(kv["host"], p)
+	u := url.URL{Scheme: "postgres"}
+	q := url.Values{}
+	if host := kv["host"]; strings.HasPrefix(host, "/") {
+		// A unix-socket directory goes in the query, where pgx and libpq read it too: Go's
+		// url.Parse refuses the %2F it would need in the URL's host.
+		q.Set("host", host)
+		if p, ok := kv["port"]; ok {
+			q.Set("port", p)
+		}
+	} else if p, ok := kv["port"]; ok {
+		u.Host = net.JoinHostPort(host, p)
+	} else {
+		u.Host = host
 	}
 	if user, ok := kv["user"]; ok {
 		if pw, ok := kv["password"]; ok {
@@ -438,7 +485,6 @@ func URL(dsn string) (string, error) {
 	if db, ok := kv["dbname"]; ok {
 		u.Path = "/" + db
 	}
-	q := url.Values{}
 	for k, v := range kv {
 		switch k {
 		case "host", "port", "user", "password", "dbname":

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -180,6 +181,83 @@ func TestDSNFromEnvironment(t *testing.T) {
 	if _, err := query[int](t, dsn, "SELECT 1"); err != nil {
 		t.Errorf("DSN %q from a keyword=value %s: %v", dsn, EnvDSN, err)
 	}
+}
+
+// TestExternalDSNMustBeLoopback: a $REMOTEASSIST_TEST_POSTGRES_DSN that names a host off this
+// machine (a CI service such as db:5432 or 10.0.0.5, one of several hosts, or $PGHOST's when the
+// DSN names none) fails the test before anything connects; loopback, localhost and unix
+// sockets pass, and a unix-socket DSN works end to end.
+func TestExternalDSNMustBeLoopback(t *testing.T) {
+	for _, dsn := range []string{
+		"postgres://postgres@127.0.0.1:5432/x?sslmode=disable",
+		"postgres://postgres@127.3.4.5/x",
+		"postgres://postgres@[::1]:5432/x",
+		"postgres://postgres@localhost/x",
+		"postgres://postgres@LOCALHOST/x",
+		"postgres://postgres@%2Frun%2Fpostgresql/x",
+		"host=/tmp/pgsock port=5432 user=postgres dbname=x",
+		"postgres://postgres@127.0.0.1,[::1]:5432/x",
+	} {
+		if err := loopbackOnly(dsn); err != nil {
+			t.Errorf("loopbackOnly(%q): %v", dsn, err)
+		}
+	}
+	for _, dsn := range []string{
+		"postgres://postgres@10.0.0.5/x",
+		"postgres://postgres@db:5432/x",
+		"host=db.example port=5432 user=postgres",
+		"postgres://postgres@[::ffff:10.0.0.5]/x",
+		"postgres://postgres@[2001:db8::1]/x",
+		"postgres://postgres@0.0.0.0/x",
+		"postgres://postgres@127.0.0.1.example/x",
+		"postgres://postgres@127.0.0.1,10.0.0.5/x",
+	} {
+		if err := loopbackOnly(dsn); err == nil {
+			t.Errorf("loopbackOnly(%q) accepted it", dsn)
+		}
+	}
+	t.Run("PGHOST", func(t *testing.T) {
+		t.Setenv("PGHOST", "10.0.0.5")
+		if err := loopbackOnly("user=postgres dbname=x"); err == nil {
+			t.Error("loopbackOnly accepted a DSN with no host while $PGHOST=10.0.0.5")
+		}
+	})
+
+	// Through DSN: the test fails, saying why.
+	t.Setenv(EnvDSN, "postgres://postgres@10.0.0.5:5432/postgres?sslmode=disable&connect_timeout=1")
+	rec := &fatalRecorder{TB: t}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		DSN(rec)
+	}()
+	<-done
+	if !strings.Contains(rec.fatal, EnvDSN) || !strings.Contains(rec.fatal, `"10.0.0.5" is not on this machine`) {
+		t.Errorf("DSN with %s on 10.0.0.5: fatal %q", EnvDSN, rec.fatal)
+	}
+
+	// A unix socket: the throwaway server's own.
+	s := StartServer(t)
+	t.Setenv(EnvDSN, fmt.Sprintf("host=%s port=%d user=postgres dbname=postgres sslmode=disable", s.dir, s.port))
+	if _, err := query[int](t, DSN(t), "SELECT 1"); err != nil {
+		t.Errorf("DSN through the unix socket in %s: %v", s.dir, err)
+	}
+}
+
+// fatalRecorder is a testing.TB whose Fatal ends only the goroutine, recording the message.
+type fatalRecorder struct {
+	testing.TB
+	fatal string
+}
+
+func (r *fatalRecorder) Fatalf(format string, args ...any) {
+	r.fatal = fmt.Sprintf(format, args...)
+	runtime.Goexit()
+}
+
+func (r *fatalRecorder) Fatal(args ...any) {
+	r.fatal = fmt.Sprint(args...)
+	runtime.Goexit()
 }
 
 func TestServerDSNIsURL(t *testing.T) {
