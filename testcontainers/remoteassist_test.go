@@ -24,7 +24,8 @@ import (
 )
 
 // These tests run the module against the image under test: $REMOTEASSIST_TEST_IMAGE (make test
-// builds it), else one built with ../scripts/image.sh for the run and removed at the end. They
+// builds it; it must exist, the tests never pull it), else one built with ../scripts/image.sh for
+// the run and removed at the end. They
 // need a Docker daemon ($DOCKER_HOST, else the one ../scripts/docker.sh uses) and fail, never
 // skip, without one. Ryuk is off unless the environment says otherwise: its image cannot be
 // pulled everywhere, and every test terminates its containers itself.
@@ -50,7 +51,18 @@ func run(m *testing.M) int {
 		os.Setenv("DOCKER_HOST", strings.TrimSpace(string(out)))
 	}
 	image = os.Getenv("REMOTEASSIST_TEST_IMAGE")
-	if image == "" {
+	if image != "" {
+		// testcontainers-go pulls an image it does not find (v0.45 has no never-pull option),
+		// from Docker Hub for a name like remoteassist:test: a typo or a stale environment
+		// would send the run to a registry. The image must be the daemon's already.
+		if out, err := exec.Command("docker", "image", "inspect", "--format", "{{.Id}}", image).CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "REMOTEASSIST_TEST_IMAGE=%s: docker image inspect: %v: %s\n"+
+				"The tests never pull it: build it with `make image IMAGE=%s` (bash scripts/image.sh %s), "+
+				"or unset REMOTEASSIST_TEST_IMAGE and the tests build one (make test does it all).\n",
+				image, err, strings.TrimSpace(string(out)), image, image)
+			return 1
+		}
+	} else {
 		image = fmt.Sprintf("remoteassist:tc-%d", os.Getpid())
 		if out, err := exec.Command("bash", filepath.Join(root, "scripts", "image.sh"), image).CombinedOutput(); err != nil {
 			fmt.Fprintf(os.Stderr, "the tests need Docker and the image: bash scripts/image.sh %s: %v\n%s\n"+
