@@ -304,18 +304,17 @@ func TestRunRefusesBadOptions(t *testing.T) {
 }
 
 // TestRunReportsExit checks that a service that cannot start (its database is unreachable, so
-// serve exits 1) makes Run fail at once with the container's log, not at the startup timeout.
+// serve exits 1) makes Run fail with the container's log because the container exited, not at
+// the startup timeout: a timeout's error says "did not answer 200 within", never "exited". The
+// startup timeout is long so that a slow machine cannot turn the exit into a timeout.
 func TestRunReportsExit(t *testing.T) {
-	began := time.Now()
-	ctr, err := ratc.Run(t.Context(), image, ratc.WithStore("postgres://postgres@127.0.0.1:1/none?sslmode=disable&connect_timeout=2"))
+	ctr, err := ratc.Run(t.Context(), image, ratc.WithStartupTimeout(5*time.Minute),
+		ratc.WithStore("postgres://postgres@127.0.0.1:1/none?sslmode=disable&connect_timeout=2"))
 	tc.CleanupContainer(t, ctr)
 	if err == nil {
 		t.Fatal("Run with an unreachable database succeeded")
 	}
-	if took := time.Since(began); took > ratc.DefaultStartupTimeout/2 {
-		t.Errorf("Run took %v to report the exit", took)
-	}
-	if !strings.Contains(err.Error(), "exited") || !strings.Contains(err.Error(), "container log:") {
+	if !strings.Contains(err.Error(), "the container exited") || !strings.Contains(err.Error(), "container log:") {
 		t.Errorf("error %q does not say the container exited and show its log", err)
 	}
 	var exitErr *exec.ExitError
