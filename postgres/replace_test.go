@@ -256,21 +256,32 @@ func TestUpdateGivesUpOnALockBeforeItsDeadline(t *testing.T) {
 	sessionLockTimeout = 200 * time.Millisecond
 	dsn := pgtest.DSN(t)
 	s := open(t, dsn)
+	watch := connect(t, dsn)
 	tx := lockTable(t, dsn, "EXCLUSIVE")
-	// The caller's own deadline is a little past the lock timeout: the database must answer
-	// first.
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+	// The caller has a deadline of its own, far past the lock timeout: the database must answer
+	// first, with lock_not_available, and not the context (whose expiry is DeadlineExceeded).
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	_, err := s.UpdateSettings(ctx, "held", remoteassist.Patch{BlockChat: ptr(true)})
 	var pgErr *pgconn.PgError
 	if remoteassist.ErrorCode(err) != remoteassist.EUNAVAILABLE || !errors.As(err, &pgErr) || pgErr.Code != "55P03" {
 		t.Errorf("UpdateSettings behind a lock: %v, want code %q from lock_not_available (55P03)", err, remoteassist.EUNAVAILABLE)
 	}
+	// Nothing is left to apply the update once the lock is gone: while the lock is still held,
+	// no session waits for one, and none but this watch runs a statement (a backend that ended
+	// the update with an error reports itself idle before the client reads the error).
+	var waiting, active int
+	if err := watch.QueryRow(t.Context(), `SELECT count(*) FILTER (WHERE wait_event_type = 'Lock'),
+			count(*) FILTER (WHERE state = 'active' AND pid <> pg_backend_pid())
+		FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend'`).Scan(&waiting, &active); err != nil {
+		t.Fatal(err)
+	}
+	if waiting != 0 || active != 0 {
+		t.Fatalf("after the update gave up, with the lock still held: %d sessions wait for a lock, %d run a statement; want none", waiting, active)
+	}
 	if err := tx.Rollback(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	// Nothing was left waiting to apply the update once the lock was gone.
-	time.Sleep(100 * time.Millisecond)
 	if got, err := s.Settings(t.Context(), "held"); err != nil || got != remoteassist.DefaultSettings("held") {
 		t.Errorf("after the refused update: %+v, %v; want the defaults", got, err)
 	}
