@@ -22,8 +22,10 @@ import (
 // The image's contract with whoever runs it.
 const (
 	imageUser    = "65532:65532"
-	maxImageSize = 25_000_000       // bytes
-	stopGrace    = 10 * time.Second // docker stop's default
+	maxImageSize = 25_000_000 // bytes
+	// docker stop -t for a stop that must end gracefully: far past serve's --shutdown-grace (8 s
+	// by default), so that only a hang meets the SIGKILL at its end.
+	stopGrace = 2 * time.Minute
 )
 
 // TestImageConfig checks what the image declares: the non-root numeric user, serve on all
@@ -270,10 +272,11 @@ func TestContainersOnPostgres(t *testing.T) {
 }
 
 // TestContainerStopLosesNoAcknowledgedPatch PATCHes in a loop, one writer per tenant, while
-// docker stop shuts the container down: it must exit 0 (no SIGKILL) within docker stop's
-// default grace period, and every PATCH it answered 200 must be in the store a new container
-// on the same volume reads. A writer's one request in flight when the server stopped may or may
-// not have been applied; nothing older may be missing.
+// docker stop shuts the container down: it must exit 0 (a graceful exit, not the SIGKILL that
+// ends docker stop's grace period, stopGrace, whose exit code is 137), and every PATCH it
+// answered 200 must be in the store a new container on the same volume reads. A writer's one
+// request in flight when the server stopped may or may not have been applied; nothing older may
+// be missing. No duration is asserted: the bounds only stop a hang.
 func TestContainerStopLosesNoAcknowledgedPatch(t *testing.T) {
 	vol := newVolume(t)
 	c := startContainer(t, "stopping", containerOpts{volume: vol})
@@ -307,7 +310,10 @@ func TestContainerStopLosesNoAcknowledgedPatch(t *testing.T) {
 	enough := make(chan struct{})
 	var once sync.Once
 	var wg sync.WaitGroup
-	deadline := time.Now().Add(2 * time.Minute)
+	// Hang bounds: for the 200 PATCHes to be answered, and for the writers, which the stop
+	// ends long before this.
+	const enoughBound, writeBound = 5 * time.Minute, 15 * time.Minute
+	deadline := time.Now().Add(writeBound)
 	for _, l := range lanes {
 		wg.Go(func() {
 			for i := 0; time.Now().Before(deadline); i++ {
@@ -329,19 +335,18 @@ func TestContainerStopLosesNoAcknowledgedPatch(t *testing.T) {
 	}
 	select {
 	case <-enough:
-	case <-time.After(time.Minute):
-		t.Fatal("fewer than 200 PATCHes answered within a minute")
+	case <-time.After(enoughBound):
+		t.Fatalf("fewer than 200 PATCHes answered within %v (a hang bound)", enoughBound)
 	}
 	began := time.Now()
-	docker(t, "stop", c.name)
+	if out, errOut, err := dockerCmd(stopGrace+commandTimeout, "stop", "-t", strconv.Itoa(int(stopGrace/time.Second)), c.name); err != nil {
+		t.Fatalf("docker stop -t %d %s: %v\n%s%s", int(stopGrace/time.Second), c.name, err, out, errOut)
+	}
 	took := time.Since(began)
 	wg.Wait()
 
 	if got := c.inspect(t, "{{.State.ExitCode}} {{.State.OOMKilled}}"); got != "0 false" {
-		t.Errorf("after docker stop: exit code, OOM-killed = %s, want 0 false (a graceful exit, not a SIGKILL at the end of the grace period)", got)
-	}
-	if took >= stopGrace {
-		t.Errorf("docker stop took %v, the whole grace period of %v", took, stopGrace)
+		t.Errorf("after docker stop: exit code, OOM-killed = %s, want 0 false (a graceful exit, not a SIGKILL at the end of the %v grace period)", got, stopGrace)
 	}
 	if logs := c.logs(); !strings.Contains(logs, "shutting down") {
 		t.Errorf("the log does not say it shut down gracefully:\n%s", logs)
