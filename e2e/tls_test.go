@@ -9,6 +9,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	byteorder "encoding/binary"
 	"encoding/pem"
 	"errors"
 	"io"
@@ -20,6 +21,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -426,7 +429,11 @@ func TestServeTLSReloadsCertificate(t *testing.T) {
 			r.status, r.proto, r.reused, r.serial)
 	}
 
-	// A broken replacement: the last good certificate stays, and the failure is logged once.
+	// A broken replacement: the last good certificate stays, and the failure is logged once,
+	// however many checks see the files unchanged since. A check logs nothing then, but it reads
+	// the files again (tlsfiles retries files that failed at every check), so the opens of the
+	// certificate file count the checks.
+	opens := watchOpens(t, dir, filepath.Base(certFile))
 	replaceFile(t, certFile, []byte("-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n"))
 	waitFor("the broken file is noticed", func() bool {
 		if s := newHandshake(); s.Int64() != 1002 {
@@ -435,15 +442,35 @@ func TestServeTLSReloadsCertificate(t *testing.T) {
 		b, _ := os.ReadFile(srv.logPath)
 		return strings.Contains(string(b), "cannot be served")
 	})
-	for range 2 { // more checks of the unchanged broken file, more than a check interval apart
-		time.Sleep(1100 * time.Millisecond)
+	// Two more checks of the unchanged broken file: a check runs in a handshake at least
+	// tlsfiles.DefaultCheckInterval after the last one, so the handshakes go on until two more
+	// reads of the file are seen (each done within a handshake that has returned, and so before
+	// whatever that check logged).
+	noticed := opens.count()
+	waitFor("two more checks of the broken file (tlsfiles reads the files at every check while they fail to load)", func() bool {
 		if s := newHandshake(); s.Int64() != 1002 {
-			t.Errorf("certificate %v, want 1002", s)
+			t.Fatalf("certificate %v, want 1002", s)
 		}
+		return opens.count() >= noticed+2
+	})
+	// serve writes its log in batches, in order: once a request made after those checks is in
+	// the log, so is anything the checks logged.
+	marker := "tls-reload-" + rand.Text()
+	c := tlsClient(ca.pool, true)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.base+"/healthz", nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-	time.Sleep(200 * time.Millisecond) // serve's log is written in batches every 50 ms
-	if b, _ := os.ReadFile(srv.logPath); strings.Count(string(b), "cannot be served") != 1 {
-		t.Errorf("the broken file was logged %d times, want once", strings.Count(string(b), "cannot be served"))
+	req.Header.Set("client-request-id", marker)
+	res, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	c.CloseIdleConnections()
+	log := srv.waitForLog(t, marker, 1)
+	if n := strings.Count(log, "cannot be served"); n != 1 {
+		t.Errorf("the broken file was logged %d times over at least %d checks of it, want once", n, opens.count()-noticed+1)
 	}
 	if r := tlsDo(t, open, http.MethodGet, url, tok, ""); r.status != http.StatusOK || !r.reused || !bytes.Contains(r.body, []byte(`"blockChat":true`)) {
 		t.Errorf("GET on the open connection: %d, reused %v, %s", r.status, r.reused, r.body)
@@ -453,4 +480,57 @@ func TestServeTLSReloadsCertificate(t *testing.T) {
 		t.Fatal("serve exited")
 	default:
 	}
+}
+
+// openWatch counts the opens of one file of a directory, by any process, through inotify.
+type openWatch struct {
+	name  string
+	opens atomic.Int64
+}
+
+func (w *openWatch) count() int64 { return w.opens.Load() }
+
+// watchOpens starts counting the opens of dir/name (the name, whatever file it is at the time:
+// a rename over it counts on) until the test ends.
+func watchOpens(t *testing.T, dir, name string) *openWatch {
+	t.Helper()
+	fd, err := syscall.InotifyInit1(syscall.IN_CLOEXEC | syscall.IN_NONBLOCK)
+	if err != nil {
+		t.Fatalf("inotify: %v", err)
+	}
+	if _, err := syscall.InotifyAddWatch(fd, dir, syscall.IN_OPEN); err != nil {
+		syscall.Close(fd)
+		t.Fatalf("inotify watch of %s: %v", dir, err)
+	}
+	f := os.NewFile(uintptr(fd), "inotify") // non-blocking: Close ends a Read in progress
+	w := &openWatch{name: name}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 64<<10)
+		for {
+			n, err := f.Read(buf)
+			if err != nil {
+				return
+			}
+			// struct inotify_event: wd int32, mask, cookie, len uint32, then len bytes of name.
+			for ev := buf[:n]; len(ev) >= syscall.SizeofInotifyEvent; {
+				mask := byteorder.NativeEndian.Uint32(ev[4:])
+				nameLen := int(byteorder.NativeEndian.Uint32(ev[12:]))
+				end := syscall.SizeofInotifyEvent + nameLen
+				if end > len(ev) {
+					return
+				}
+				if mask&syscall.IN_OPEN != 0 && strings.TrimRight(string(ev[syscall.SizeofInotifyEvent:end]), "\x00") == w.name {
+					w.opens.Add(1)
+				}
+				ev = ev[end:]
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		f.Close()
+		<-done
+	})
+	return w
 }
