@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"net/http"
 	"os"
@@ -59,9 +60,13 @@ func TestTypeScriptClient(t *testing.T) {
 	for _, tc := range []struct {
 		profile  string
 		document string // where the generator reads the served document
+		// minChecks is how many runtime checks the profile's program passes at least: as many as
+		// it had when this was written (raise it with the program's), so that a program whose
+		// checks were deleted or skipped fails.
+		minChecks int
 	}{
-		{"documented", "/openapi.yaml"},
-		{"graph", "/openapi.json"},
+		{"documented", "/openapi.yaml", 57},
+		{"graph", "/openapi.json", 54},
 	} {
 		t.Run(tc.profile, func(t *testing.T) {
 			dataDir := t.TempDir()
@@ -82,8 +87,18 @@ func TestTypeScriptClient(t *testing.T) {
 				"RA_SETTINGS_ID=" + remoteassist.SettingsID(tenant),
 			}, node, filepath.Join(work, "out", tc.profile+".js"))
 			last := strings.TrimSpace(out[strings.LastIndexByte(strings.TrimSpace(out), '\n')+1:])
-			if !strings.HasPrefix(last, "PASS ") {
-				t.Fatalf("the %s program exited 0 without saying PASS:\n%s", tc.profile, out)
+			var passed int
+			if _, err := fmt.Sscanf(last, "PASS %d checks", &passed); err != nil || last != fmt.Sprintf("PASS %d checks", passed) {
+				t.Fatalf("the %s program exited 0 without saying PASS N checks:\n%s", tc.profile, out)
+			}
+			if passed < tc.minChecks {
+				t.Fatalf("the %s program passed %d checks, want at least %d (were checks deleted or skipped?):\n%s", tc.profile, passed, tc.minChecks, out)
+			}
+			// check() prints "ok N what" for each: the count is of checks that ran.
+			for i := 1; i <= passed; i++ {
+				if !strings.Contains(out, fmt.Sprintf("\nok %d ", i)) && !strings.HasPrefix(out, fmt.Sprintf("ok %d ", i)) {
+					t.Fatalf("the %s program says PASS %d checks but printed no \"ok %d\" line:\n%s", tc.profile, passed, i, out)
+				}
 			}
 			t.Logf("%s program: %s", tc.profile, last)
 
