@@ -65,7 +65,9 @@ func ExampleClient_Update() {
 }
 
 func ExampleClient_Update_validation() {
-	c, err := client.New("http://127.0.0.1:8080/beta", client.WithToken("unused"))
+	// Port 1 of loopback, where nothing listens: were a request sent, it would fail, and change
+	// the output, without reaching anyone's server.
+	c, err := client.New("http://127.0.0.1:1/beta", client.WithToken("unused"))
 	if err != nil {
 		log.Fatal(err)
 	}
