@@ -5,9 +5,11 @@
 #     /usr/lib/postgresql/*/bin/initdb or an initdb on PATH exists;
 #   Node.js and npm (the spec linters, scripts/lint-spec.sh; Microsoft's JavaScript SDKs in
 #     sdkcompat/js and the TypeScript client in clients/typescript, whose packages
-#     `bash scripts/lint-npm-env.sh install` installs), unless npm is on PATH;
+#     `bash scripts/lint-npm-env.sh install` installs), unless node and npm are on PATH; then
+#     it fails unless node is at least the version scripts/lint-npm-env.sh requires
+#     ($npm_node_min, 20.19): Debian 12's nodejs is 18, too old, and is not replaced here;
 #   curl (e2e follows serve --tls's advice to curl users), unless curl is on PATH.
-# Idempotent: does nothing when all are there. Needs root (apt-get); uses sudo when not root.
+# Idempotent: installs nothing when all are there. Needs root (apt-get); uses sudo when not root.
 set -euo pipefail
 
 packages=()
@@ -16,8 +18,8 @@ if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/de
 else
 	packages+=(postgresql)
 fi
-if command -v npm >/dev/null; then
-	echo "npm already installed: $(npm --version)"
+if command -v node >/dev/null && command -v npm >/dev/null; then
+	echo "Node.js $(node --version) and npm $(npm --version) already installed"
 else
 	packages+=(nodejs npm)
 fi
@@ -26,15 +28,20 @@ if command -v curl >/dev/null; then
 else
 	packages+=(curl)
 fi
-if [ ${#packages[@]} -eq 0 ]; then
-	exit 0
+if [ ${#packages[@]} -gt 0 ]; then
+	SUDO=""
+	if [ "$(id -u)" -ne 0 ]; then
+		SUDO="sudo"
+	fi
+	echo "installing ${packages[*]}"
+	$SUDO apt-get update -qq
+	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
 fi
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-	SUDO="sudo"
+# The Node.js the npm tools and the JavaScript tests need, whichever installed it.
+# shellcheck source=scripts/lint-npm-env.sh
+. "$(dirname "$0")/lint-npm-env.sh"
+if ! npm_node_ok; then
+	echo "install-deps.sh: install Node.js $npm_node_min or later (e.g. Node.js's own binaries from nodejs.org, or a newer distribution's nodejs) and put it first on PATH; $(command -v node || echo 'no node') is not replaced here" >&2
+	exit 1
 fi
-
-echo "installing ${packages[*]}"
-$SUDO apt-get update -qq
-$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
