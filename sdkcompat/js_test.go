@@ -131,14 +131,13 @@ func lookTool(t *testing.T, name string) string {
 }
 
 // jsLockStamp is where the install records the sha256 of the package-lock.json it installed
-// from, as scripts/lint-npm-env.sh's npm_ensure_installed does for the root's node_modules.
+// from, as scripts/lint-npm-env.sh's npm_ensure_installed does for every npm directory.
 const jsLockStamp = ".remoteassist-lock.sha256"
 
 // jsInstallCommand installs js/node_modules from its lock file and stamps it, from the
-// repository's root: what the dependency step runs, and what a developer runs by hand.
-const jsInstallCommand = `(cd sdkcompat/js && NPM_CONFIG_IGNORE_SCRIPTS=true NPM_CONFIG_UPDATE_NOTIFIER=false ` +
-	`npm ci --ignore-scripts --no-audit --no-fund --loglevel=error && ` +
-	`sha256sum package-lock.json | cut -d' ' -f1 > node_modules/` + jsLockStamp + `)`
+// repository's root: what the dependency step runs (scripts/lint-npm-env.sh, the one installer
+// of the project's npm directories), and what a developer runs by hand.
+const jsInstallCommand = "bash scripts/lint-npm-env.sh install sdkcompat/js"
 
 // checkJSInstalled fails the test unless js/node_modules was installed from the package-lock.json
 // beside it: its stamp holds that lock file's sha256.
