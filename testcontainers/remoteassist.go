@@ -258,11 +258,12 @@ func WithStore(url string) Option {
 }
 
 // WithThrottle limits each tenant to requests requests and writes PATCHes per window; beyond,
-// the service answers 429 with Retry-After.
+// the service answers 429 with Retry-After. Counts are at least 1 and the window at most an
+// hour, as serve's --throttle takes them; leave the option out for no throttling.
 func WithThrottle(requests, writes int, window time.Duration) Option {
 	return func(o *options) error {
-		if requests < 0 || writes < 0 || window <= 0 {
-			return fmt.Errorf("WithThrottle(%d, %d, %v): want non-negative counts and a positive window", requests, writes, window)
+		if requests < 1 || writes < 1 || window <= 0 || window > time.Hour {
+			return fmt.Errorf("WithThrottle(%d, %d, %v): want counts of at least 1 and a window of at most an hour", requests, writes, window)
 		}
 		o.throttle = fmt.Sprintf("%d,%d,%s", requests, writes, window)
 		return nil

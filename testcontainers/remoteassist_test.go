@@ -291,6 +291,8 @@ func TestRunRefusesBadOptions(t *testing.T) {
 		ratc.WithStore("mysql://db"),
 		ratc.WithThrottle(-1, 1, time.Second),
 		ratc.WithThrottle(1, 1, 0),
+		ratc.WithThrottle(100, 0, time.Second), // serve refuses a zero count: the container would not start
+		ratc.WithThrottle(1, 1, 2*time.Hour),
 		ratc.WithPort(0),
 		ratc.WithStartupTimeout(0),
 		ratc.WithProfile("beta"),
