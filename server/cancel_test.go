@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -141,8 +142,14 @@ func (h *observedHarness) requestCounts() map[string]map[int]float64 {
 	if res.status != http.StatusOK {
 		h.t.Fatalf("/metrics: %d", res.status)
 	}
+	return parseRequestCounts(h.t, res.body)
+}
+
+// parseRequestCounts reads remoteassist_http_requests_total from a scrape.
+func parseRequestCounts(t *testing.T, body []byte) map[string]map[int]float64 {
+	t.Helper()
 	counts := map[string]map[int]float64{}
-	for _, line := range strings.Split(string(res.body), "\n") {
+	for _, line := range strings.Split(string(body), "\n") {
 		m := requestSample.FindStringSubmatch(line)
 		if m == nil {
 			continue
@@ -150,7 +157,7 @@ func (h *observedHarness) requestCounts() map[string]map[int]float64 {
 		code, _ := strconv.Atoi(m[1])
 		v, err := strconv.ParseFloat(m[3], 64)
 		if err != nil {
-			h.t.Fatalf("metric line %q: %v", line, err)
+			t.Fatalf("metric line %q: %v", line, err)
 		}
 		if counts[m[2]] == nil {
 			counts[m[2]] = map[int]float64{}
@@ -380,5 +387,261 @@ func TestClientCancelWithoutHijackIs499(t *testing.T) {
 	out := logs.String()
 	if strings.Contains(out, `"level":"ERROR"`) || !strings.Contains(out, `"status":499`) {
 		t.Errorf("log:\n%s", out)
+	}
+}
+
+// liveStack is the API as "remoteassist serve" runs it, over loopback: the server behind
+// NewHTTPServer, on LimitListener, and over TLS (HTTP/2 offered) when asked; its store, JSON log
+// and metrics are the test's, and the test shuts it down.
+type liveStack struct {
+	*observedHarness
+	srv *server.Server
+	ts  *httptest.Server
+}
+
+func startStack(t *testing.T, store remoteassist.Store, h2 bool, limits server.Limits) *liveStack {
+	t.Helper()
+	key, verifier := newDevKey(t)
+	logs := new(testutil.SyncBuffer)
+	srv, err := server.New(server.Config{Store: store, Authenticator: verifier,
+		Logger: slog.New(slog.NewJSONHandler(logs, nil)), Metrics: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewUnstartedServer(srv)
+	ts.Config = server.NewHTTPServer(srv, limits, nil)
+	ts.Listener = server.LimitListener(ts.Listener, limits)
+	if h2 {
+		ts.EnableHTTP2 = true
+		ts.StartTLS()
+	} else {
+		ts.Start()
+	}
+	t.Cleanup(ts.Close)
+	client := ts.Client()
+	client.Timeout = 30 * time.Second
+	h := &harness{t: t, url: ts.URL, key: key, store: store, client: client}
+	return &liveStack{observedHarness: &observedHarness{harness: h, logs: logs}, srv: srv, ts: ts}
+}
+
+// counts scrapes the request counts without the API listener, which may be closed.
+func (l *liveStack) counts() map[string]map[int]float64 {
+	l.t.Helper()
+	rec := httptest.NewRecorder()
+	l.srv.OpsHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, server.MetricsPath, nil))
+	return parseRequestCounts(l.t, rec.Body.Bytes())
+}
+
+// send sends the request of method with the client-request-id and returns what the client got:
+// an error, or a response it turns into one, as no response is expected.
+func (l *liveStack) send(method, token, crid string) <-chan error {
+	l.t.Helper()
+	var body io.Reader = http.NoBody
+	if method == http.MethodPatch {
+		body = strings.NewReader(`{"blockChat":true}`)
+	}
+	req, err := http.NewRequest(method, l.url+settingsPath, body)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Client-Request-Id", crid)
+	done := make(chan error, 1)
+	go func() {
+		res, err := l.client.Do(req)
+		if err == nil {
+			data, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			err = fmt.Errorf("a response reached the client: %s %d %s", res.Proto, res.StatusCode, data)
+		}
+		done <- err
+	}()
+	return done
+}
+
+// TestShutdownCutIs503: a request still in flight when a shutdown's grace is over is cut by the
+// server, as serve does it (Drain, Shutdown until the grace runs out, then Cut, which closes the
+// http.Server): over HTTP/1.1 and HTTP/2, nothing is sent on its connection, as for a client that
+// went away, but the access log and the metrics record the 503 the client was owed, at ERROR with
+// the cause, not a 499 that would blame the client, and the line is written by the time Cut
+// returns. A client that gives up during the grace is still a 499.
+func TestShutdownCutIs503(t *testing.T) {
+	const grace = 100 * time.Millisecond
+	for _, h2 := range []bool{false, true} {
+		for _, method := range []string{http.MethodGet, http.MethodPatch} {
+			t.Run(map[bool]string{false: "HTTP/1.1", true: "HTTP/2"}[h2]+"/"+method, func(t *testing.T) {
+				store := newCancelStore(func(err error) error { return fmt.Errorf("store: query: %w", err) })
+				l := startStack(t, store, h2, server.Limits{})
+				op := map[string]string{http.MethodGet: getOperation, http.MethodPatch: patchOperation}[method]
+				tok := l.token("cut", readWriteConfig)
+				store.armed.Store(true)
+				cut := l.send(method, tok, "cut-at-shutdown")
+				waitReached(t, store)
+
+				// Another client's request, in flight during the grace, whose client gives up.
+				gone, giveUp := context.WithCancel(context.Background())
+				defer giveUp()
+				req, err := http.NewRequestWithContext(gone, http.MethodGet, l.url+settingsPath, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				req.Header.Set("Authorization", "Bearer "+tok)
+				req.Header.Set("Client-Request-Id", "gone-during-grace")
+				store.armed.Store(true)
+				left := make(chan error, 1)
+				go func() {
+					res, err := l.client.Do(req)
+					if err == nil {
+						res.Body.Close()
+					}
+					left <- err
+				}()
+				waitReached(t, store)
+
+				l.srv.Drain()
+				shutdown := make(chan error, 1)
+				ctx, cancel := context.WithTimeout(context.Background(), grace)
+				defer cancel()
+				go func() { shutdown <- l.ts.Config.Shutdown(ctx) }()
+				time.Sleep(grace / 4)
+				giveUp()
+				if err := <-left; !errors.Is(err, context.Canceled) {
+					t.Errorf("the client that gave up: %v", err)
+				}
+				if err := <-store.returned; !errors.Is(err, context.Canceled) {
+					t.Fatalf("the store returned %v to the client that gave up", err)
+				}
+
+				if err := <-shutdown; !errors.Is(err, context.DeadlineExceeded) {
+					t.Fatalf("Shutdown: %v, want the grace to run out", err)
+				}
+				l.srv.Cut(l.ts.Config)
+
+				select {
+				case err := <-cut:
+					if strings.Contains(err.Error(), "a response reached the client") {
+						t.Error(err)
+					}
+				case <-time.After(30 * time.Second):
+					t.Fatal("the client was never let go")
+				}
+				if err := <-store.returned; !errors.Is(err, context.Canceled) {
+					t.Fatalf("the store returned %v, want an error wrapping context.Canceled", err)
+				}
+				// Cut waits for the requests it cut to end: their lines are written when it returns.
+				var line map[string]any
+				for _, e := range l.logEntries() {
+					if e["msg"] == "request" && e["client_request_id"] == "cut-at-shutdown" {
+						line = e
+					}
+				}
+				if line["status"] != float64(503) || line["level"] != "ERROR" || line["operation"] != op ||
+					!strings.Contains(fmt.Sprint(line["error"]), "grace was over") {
+					t.Errorf("access log line: %v, want status 503 at ERROR for %s, naming the grace", line, op)
+				}
+				if line := l.accessLine("gone-during-grace"); line["status"] != float64(499) || line["level"] != "INFO" {
+					t.Errorf("access log line of the client that gave up: %v, want status 499 at INFO", line)
+				}
+				counts := l.counts()
+				if counts[op][503] != 1 || method == http.MethodPatch && counts[op][499] != 0 || counts[getOperation][499] != 1 {
+					t.Errorf("counts %v, want one 503 for %s and one 499 for the GET that gave up", counts, op)
+				}
+			})
+		}
+	}
+}
+
+// TestHTTP2WriteTimeoutCutIs503: over HTTP/2 the server's write deadline resets the stream of a
+// request still at work when it passes, which cancels its context as a client's reset would:
+// the client gets that reset, as before, and the access log records the 503 it was owed.
+func TestHTTP2WriteTimeoutCutIs503(t *testing.T) {
+	store := newCancelStore(func(err error) error { return fmt.Errorf("store: query: %w", err) })
+	l := startStack(t, store, true, server.Limits{WriteTimeout: 200 * time.Millisecond})
+	const crid = "cut-by-write-deadline"
+	store.armed.Store(true)
+	done := l.send(http.MethodGet, l.token("slow", readConfig), crid)
+	waitReached(t, store)
+	select {
+	case err := <-done:
+		if !strings.Contains(err.Error(), "INTERNAL_ERROR") {
+			t.Errorf("client: %v, want the stream reset with INTERNAL_ERROR", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the write deadline never cut the request")
+	}
+	line := l.accessLine(crid)
+	if line["status"] != float64(503) || line["level"] != "ERROR" || !strings.Contains(fmt.Sprint(line["error"]), "write deadline") {
+		t.Errorf("access log line: %v, want status 503 at ERROR naming the write deadline", line)
+	}
+	if counts := l.counts(); counts[getOperation][503] != 1 || counts[getOperation][499] != 0 {
+		t.Errorf("counts %v", counts)
+	}
+}
+
+// TestClientGoneIs499OverTheStack: through the same stack, a client that goes away is still a
+// 499 at INFO, however it goes: over HTTP/1.1 it cancels (its transport closes the connection);
+// over HTTP/2 it cancels (its transport resets the stream) or closes its whole connection (TLS
+// close_notify, then the TCP close), after which the server closes the connection too.
+func TestClientGoneIs499OverTheStack(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		h2, close bool
+	}{
+		{"HTTP/1.1/client cancels", false, false},
+		{"HTTP/2/client cancels", true, false},
+		{"HTTP/2/client closes its connection", true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			store := newCancelStore(func(err error) error { return fmt.Errorf("store: query: %w", err) })
+			l := startStack(t, store, tc.h2, server.Limits{})
+			client, conns := l.client, make(chan net.Conn, 1)
+			if tc.close {
+				tr := l.client.Transport.(*http.Transport).Clone()
+				tr.DialTLSContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+					c, err := (&tls.Dialer{Config: tr.TLSClientConfig}).DialContext(ctx, network, addr)
+					if err == nil {
+						conns <- c
+					}
+					return c, err
+				}
+				client = &http.Client{Transport: tr, Timeout: 30 * time.Second}
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, l.url+settingsPath, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Authorization", "Bearer "+l.token("gone", readConfig))
+			const crid = "client-gone"
+			req.Header.Set("Client-Request-Id", crid)
+			store.armed.Store(true)
+			done := make(chan error, 1)
+			go func() {
+				res, err := client.Do(req)
+				if err == nil {
+					res.Body.Close()
+					err = fmt.Errorf("a response reached the client: %d", res.StatusCode)
+				}
+				done <- err
+			}()
+			waitReached(t, store)
+			if tc.close {
+				(<-conns).Close()
+			} else {
+				cancel()
+			}
+			if err := <-done; strings.Contains(err.Error(), "a response reached the client") {
+				t.Fatal(err)
+			}
+			line := l.accessLine(crid)
+			if line["status"] != float64(499) || line["level"] != "INFO" {
+				t.Errorf("access log line: %v, want status 499 at INFO", line)
+			}
+			if counts := l.counts(); counts[getOperation][499] != 1 || counts[getOperation][503] != 0 {
+				t.Errorf("counts %v", counts)
+			}
+		})
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -55,8 +56,23 @@ var graphErrors = map[string]graphError{
 
 // statusClientClosed is the status the access log and the metrics record for a request whose
 // client went away before it was answered: nginx's 499 "client closed request". It is not in
-// the contract and a client is not meant to see it; see abandon.
+// the contract and a client is not meant to see it; see abandon. A request whose context was
+// cancelled because the server cut it (serverCut) is recorded as statusServerCut instead.
 const statusClientClosed = 499
+
+// statusServerCut is the status recorded for a request the server itself cut before answering
+// it: the 503 the client was owed, as Drain answers the requests it refuses at shutdown, and
+// counted and logged as the server's failure, at ERROR with the cause. Nothing more is sent than
+// for a 499: the connection or stream is already gone.
+const statusServerCut = http.StatusServiceUnavailable
+
+// Why the server cut a request (serverCut), for its access-log line.
+var (
+	errGraceOver = errors.New("the server closed the connection before the request was answered: " +
+		"the shutdown's grace was over")
+	errStreamDeadline = errors.New("the server's write deadline (WriteTimeout) reset the request's " +
+		"HTTP/2 stream before it was answered")
+)
 
 // codeClientClosed is the server's own code, beside the domain's, for an error that only means
 // the client gave up: the request's context was cancelled and the error says so.
@@ -92,7 +108,11 @@ func (s *Server) writeError(c echo.Context, st *request, err error) {
 		ge = graphErrors[remoteassist.EINTERNAL]
 	}
 	if ge.status == statusClientClosed {
-		abandon(res)
+		status := statusClientClosed
+		if cut := s.serverCut(req, res.Writer); cut != nil {
+			status, st.err = statusServerCut, fmt.Errorf("%w: %w", cut, err)
+		}
+		abandon(res, status)
 		return
 	}
 	st.err = err
@@ -154,19 +174,40 @@ func errorEnvelope(ge graphError, e *remoteassist.Error, st *request) models.ODa
 	return env
 }
 
-// abandon ends a request whose client has gone, without an answer nobody would read: the
-// status is recorded as statusClientClosed for the access log and the metrics, nothing
-// is logged as an error, and an HTTP/1 connection is closed without a byte written. Where the
-// connection cannot be taken over (HTTP/2, whose stream the client has already reset, or a
-// ResponseWriter of a test), a bare 499 header without a body is written instead, so that even
-// then no 500 envelope leaves.
-func abandon(res *echo.Response) {
+// abandon ends a request whose client has gone, or whose connection or stream the server has
+// cut, without an answer nobody would read: the status (statusClientClosed or statusServerCut)
+// is recorded for the access log and the metrics, and an HTTP/1 connection is closed without a
+// byte written. Where the connection cannot be taken over (HTTP/2, whose stream is already
+// reset or whose connection is closed, or a ResponseWriter of a test), a bare header of that
+// status without a body is written instead, so that even then no 500 envelope leaves.
+func abandon(res *echo.Response, status int) {
 	if conn, _, err := http.NewResponseController(res.Writer).Hijack(); err == nil {
-		res.Status, res.Committed = statusClientClosed, true
+		res.Status, res.Committed = status, true
 		conn.Close()
 		return
 	}
-	res.WriteHeader(statusClientClosed)
+	res.WriteHeader(status)
+}
+
+// serverCut returns why the server, not the client, ended a request whose context was
+// cancelled before it was answered, or nil when nothing says so. net/http cancels the context
+// in the same way whoever ends the connection or the stream, so the server tells its own cuts
+// from what it did: Cut was called, which serve does once a shutdown's grace is over, to end the
+// requests left with http.Server.Close; or, over HTTP/2, the stream was reset by the
+// server's write deadline (WriteTimeout, or the deadline a fault's delay moved), which is why a
+// flush of it now fails with os.ErrDeadlineExceeded rather than the error of a stream the client
+// reset or a connection it left. Flushing a stream already closed sends nothing. (Over HTTP/1,
+// net/http's read and write deadlines never cancel a request's context while its handler runs.)
+func (s *Server) serverCut(req *http.Request, w http.ResponseWriter) error {
+	if s.cutting.Load() {
+		return errGraceOver
+	}
+	if req.ProtoMajor == 2 {
+		if err := http.NewResponseController(w).Flush(); errors.Is(err, os.ErrDeadlineExceeded) {
+			return errStreamDeadline
+		}
+	}
+	return nil
 }
 
 // echoErrorHandler is echo's HTTPErrorHandler. The entry layer handles every error of the

@@ -18,7 +18,8 @@
 //
 // Every error on that path leaves as the Graph error envelope, written in one place
 // (errors.go), but for a request whose client has gone: it is left unanswered and recorded as
-// a 499.
+// a 499; one the server itself cut (a shutdown past its grace) is recorded as the 503 it was
+// owed.
 package server
 
 import (
@@ -32,6 +33,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -128,6 +130,10 @@ type Server struct {
 	allow map[string][]string
 	// routeSegments are the routes' paths, split at '/', for a 404's message (unresolvedSegment).
 	routeSegments [][]string
+	// cutting is set by Cut: the requests still in flight are being cut by the server.
+	cutting atomic.Bool
+	// active counts the requests being served, for Cut to wait for the ones it cut.
+	active atomic.Int64
 }
 
 // New wires the API: the layers, the handlers and the routes, in the order the package
@@ -295,6 +301,24 @@ func routedPath(req *http.Request) string {
 // Requests whose body is in finish normally. Call it just before http.Server.Shutdown.
 func (s *Server) Drain() { s.admission.drain() }
 
+// cutWait bounds how long Cut waits for the requests it cut to end.
+const cutWait = time.Second
+
+// Cut ends a shutdown whose grace is over (http.Server.Shutdown ran out of time): it closes hs,
+// the http.Server serving s, which cuts the requests still in flight, and waits for them to end,
+// up to cutWait (they end as soon as they see their context cancelled), so that their access-log
+// lines are written before the process exits. They are recorded in the access log and the
+// metrics as the 503s they were owed, at ERROR, rather than as clients that went away (499);
+// nothing more is sent to them than before. It returns hs.Close's error.
+func (s *Server) Cut(hs *http.Server) error {
+	s.cutting.Store(true)
+	err := hs.Close()
+	for deadline := time.Now().Add(cutWait); s.active.Load() > 0 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	return err
+}
+
 // ServeHTTP serves one request. A path spelling unreserved characters percent-encoded
 // ("remoteAssistance%53ettings") is routed as the characters, as RFC 3986 makes them equivalent,
 // while an encoded '/' stays inside its segment (urlpath.Normalize): echo routes on the escaped
@@ -303,6 +327,8 @@ func (s *Server) Drain() { s.admission.drain() }
 // compose its chain anew, with allocations, on every request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	urlpath.Normalize(r.URL)
+	s.active.Add(1)
+	defer s.active.Add(-1)
 	s.echo.ServeHTTP(&exchange{ResponseWriter: w}, r)
 }
 

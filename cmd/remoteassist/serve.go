@@ -231,7 +231,7 @@ Every flag can also be set by the environment variable named in its description;
 	defer cancel()
 	if err := httpServer.Shutdown(shutdownCtx); err != nil {
 		logger.Warn("grace period over: closing the connections left", "error", err)
-		httpServer.Close()
+		srv.Cut(httpServer) // closes what is left; the requests it cuts are logged as 503s, not as 499s
 	}
 	// A side listener that failed while the API drained is reported too.
 	for _, side := range []*sideServer{opsSide, admin} {

@@ -404,3 +404,62 @@ func TestServeShutdownBoundsControlSocket(t *testing.T) {
 		t.Errorf("the control socket outlived serve: %v", err)
 	}
 }
+
+// TestServeGraceOverIs503: a request still in flight when the shutdown's grace is over is cut by
+// serve, which sends it nothing, as before, and logs it as the 503 it was owed, at ERROR with
+// the cause, rather than as a client that went away (499).
+func TestServeGraceOverIs503(t *testing.T) {
+	clearServeEnv(t)
+	dataDir := t.TempDir()
+	p := startServe(t, "--data", dataDir, "--store", "memory", "--addr", "127.0.0.1:0",
+		"--admin-addr", "127.0.0.1:0", "--shutdown-grace", "300ms")
+	base := p.waitLog(t, "serving")["base_url"].(string)
+	admin := p.waitLog(t, "admin API")["addr"].(string)
+	adminToken, err := os.ReadFile(filepath.Join(dataDir, adminTokenFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A request held in flight for 60 s by a fault rule, far past the grace.
+	call(t, http.MethodPost, "http://"+admin+"/admin/faults", strings.TrimSpace(string(adminToken)),
+		`{"match":{"tenant":"contoso"},"effect":{"delayMs":{"min":60000}}}`, http.StatusCreated)
+	code, token, stderr := runCLI(t.Context(), "token", "--data", dataDir, "--tenant", "contoso")
+	if code != 0 {
+		t.Fatalf("token: exit %d, %s", code, stderr)
+	}
+	answered := make(chan error, 1)
+	go func() {
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, base+"/deviceManagement/remoteAssistanceSettings", nil)
+		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(token))
+		req.Header.Set("Client-Request-Id", "cut-at-grace-end")
+		res, err := http.DefaultClient.Do(req)
+		if err == nil {
+			res.Body.Close()
+			err = fmt.Errorf("a response reached the client: %s", res.Status)
+		}
+		answered <- err
+	}()
+	waitFired(t, "http://"+admin, strings.TrimSpace(string(adminToken)))
+
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+	case <-time.After(30 * time.Second): // a hang guard only
+		t.Fatal("serve still runs 30s after SIGTERM with a grace of 300ms")
+	}
+	if p.err != nil {
+		t.Errorf("serve ended with %v, want exit 0", p.err)
+	}
+	if err := <-answered; strings.Contains(err.Error(), "a response reached the client") {
+		t.Error(err)
+	}
+	for {
+		rec := p.waitLog(t, "request")
+		if rec["client_request_id"] != "cut-at-grace-end" {
+			continue
+		}
+		if rec["status"] != float64(503) || rec["level"] != "ERROR" || !strings.Contains(fmt.Sprint(rec["error"]), "grace was over") {
+			t.Errorf("access log line %v, want status 503 at ERROR naming the grace", rec)
+		}
+		break
+	}
+}
