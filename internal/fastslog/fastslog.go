@@ -25,23 +25,41 @@ import (
 type Handler struct {
 	json     bool
 	opts     slog.HandlerOptions
-	mu       *sync.Mutex // one write per line, as slog's handlers do
-	w        io.Writer
-	fallback slog.Handler // slog's own, for what the fast path does not write
+	w        *lockedWriter // the fast path's and the fallback's, so that both take one lock
+	fallback slog.Handler  // slog's own, for what the fast path does not write
+}
+
+// lockedWriter is the writer of both paths: the fast path writes each line to it, and so does
+// slog's handler, which makes each line one Write but under a lock of its own that the fast
+// path cannot take. So every line, whichever path made it, is one Write under this one lock, as
+// with slog's handler alone; with a lock for each path, a line of each could be written at once,
+// and a writer not safe for concurrent use (a bytes.Buffer, a bufio.Writer, a pipe taking a
+// long line in several writes) would interleave or lose them.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // NewTextHandler returns a handler writing what slog.NewTextHandler(w, opts) writes.
 func NewTextHandler(w io.Writer, opts *slog.HandlerOptions) *Handler {
-	return newHandler(w, opts, false, slog.NewTextHandler(w, opts))
+	lw := &lockedWriter{w: w}
+	return newHandler(lw, opts, false, slog.NewTextHandler(lw, opts))
 }
 
 // NewJSONHandler returns a handler writing what slog.NewJSONHandler(w, opts) writes.
 func NewJSONHandler(w io.Writer, opts *slog.HandlerOptions) *Handler {
-	return newHandler(w, opts, true, slog.NewJSONHandler(w, opts))
+	lw := &lockedWriter{w: w}
+	return newHandler(lw, opts, true, slog.NewJSONHandler(lw, opts))
 }
 
-func newHandler(w io.Writer, opts *slog.HandlerOptions, json bool, fallback slog.Handler) *Handler {
-	h := &Handler{json: json, mu: new(sync.Mutex), w: w, fallback: fallback}
+func newHandler(w *lockedWriter, opts *slog.HandlerOptions, json bool, fallback slog.Handler) *Handler {
+	h := &Handler{json: json, w: w, fallback: fallback}
 	if opts != nil {
 		h.opts = *opts
 	}
@@ -57,7 +75,8 @@ func (h *Handler) Enabled(_ context.Context, l slog.Level) bool {
 	return l >= min
 }
 
-// WithAttrs and WithGroup hand over to slog's handler: nothing logged per request uses them.
+// WithAttrs and WithGroup hand over to slog's handler, which writes through the same lock:
+// nothing logged per request uses them.
 func (h *Handler) WithAttrs(attrs []slog.Attr) slog.Handler { return h.fallback.WithAttrs(attrs) }
 
 // WithGroup hands over to slog's handler.
@@ -77,9 +96,7 @@ func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 	} else {
 		b = h.appendText(b, r)
 	}
-	h.mu.Lock()
 	_, err := h.w.Write(b)
-	h.mu.Unlock()
 	if cap(b) <= 16<<10 {
 		*bp = b
 		buffers.Put(bp)

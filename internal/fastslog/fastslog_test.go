@@ -5,6 +5,10 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -97,5 +101,98 @@ func BenchmarkAccessLine(b *testing.B) {
 				c.h.Handle(context.Background(), r)
 			}
 		})
+	}
+}
+
+// trickleWriter takes each Write in small pieces, yielding between them, as a writer that is
+// not safe for concurrent use may: two Writes at once interleave their pieces, and overlaps
+// counts the Writes that began while another was in progress. slog's handlers never call it so:
+// they make one Write per line, one at a time.
+type trickleWriter struct {
+	mu       sync.Mutex // guards b for each piece only
+	b        bytes.Buffer
+	writing  atomic.Int32
+	overlaps atomic.Int32
+}
+
+func (w *trickleWriter) Write(p []byte) (int, error) {
+	if w.writing.Add(1) > 1 {
+		w.overlaps.Add(1)
+	}
+	defer w.writing.Add(-1)
+	for rest := p; len(rest) > 0; {
+		n := min(len(rest), 7)
+		w.mu.Lock()
+		w.b.Write(rest[:n])
+		w.mu.Unlock()
+		rest = rest[n:]
+		runtime.Gosched()
+	}
+	return len(p), nil
+}
+
+// TestFastAndFallbackLinesDoNotInterleave: lines the fast path writes and lines slog's handler
+// writes for it (other kinds of values, and a handler with attributes added), from many
+// goroutines at once, reach the writer one Write per line, one at a time, and each whole.
+func TestFastAndFallbackLinesDoNotInterleave(t *testing.T) {
+	const goroutines, each = 16, 200
+	at := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	for _, json := range []bool{false, true} {
+		w := new(trickleWriter)
+		var h slog.Handler = NewTextHandler(w, nil)
+		if json {
+			h = NewJSONHandler(w, nil)
+		}
+		kinds := []struct {
+			h     slog.Handler
+			attrs []slog.Attr
+		}{
+			{h, []slog.Attr{slog.String("path", "/beta/deviceManagement/remoteAssistanceSettings"), slog.Int("status", 200)}}, // fast
+			{h, []slog.Attr{slog.Any("error", io.ErrUnexpectedEOF), slog.Float64("ratio", 0.5)}},                              // fallback
+			{h.WithAttrs([]slog.Attr{slog.String("component", "admin")}), []slog.Attr{slog.Int("status", 201)}},               // fallback
+		}
+		want := map[string]bool{}
+		for _, k := range kinds {
+			var b bytes.Buffer
+			s := slog.Handler(slog.NewTextHandler(&b, nil))
+			if json {
+				s = slog.NewJSONHandler(&b, nil)
+			}
+			if k.h != h {
+				s = s.WithAttrs([]slog.Attr{slog.String("component", "admin")})
+			}
+			r := slog.NewRecord(at, slog.LevelInfo, "request", 0)
+			r.AddAttrs(k.attrs...)
+			s.Handle(context.Background(), r)
+			want[b.String()] = true
+		}
+		var wg sync.WaitGroup
+		for g := range goroutines {
+			wg.Go(func() {
+				for i := range each {
+					k := kinds[(g+i)%len(kinds)]
+					r := slog.NewRecord(at, slog.LevelInfo, "request", 0)
+					r.AddAttrs(k.attrs...)
+					if err := k.h.Handle(context.Background(), r); err != nil {
+						t.Error(err)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		lines := strings.SplitAfter(w.b.String(), "\n")
+		lines = lines[:len(lines)-1] // after the last newline
+		broken := 0
+		for _, line := range lines {
+			if !want[line] {
+				if broken++; broken <= 3 {
+					t.Errorf("json %v: a line that is not whole: %q", json, line)
+				}
+			}
+		}
+		if broken > 0 || len(lines) != goroutines*each || w.overlaps.Load() != 0 {
+			t.Errorf("json %v: %d lines, %d of them not whole, want %d whole; %d Writes began while another was in progress",
+				json, len(lines), broken, goroutines*each, w.overlaps.Load())
+		}
 	}
 }
