@@ -2,10 +2,12 @@ package server_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"slices"
 	"testing"
 	"time"
 
@@ -25,6 +27,7 @@ import (
 type benchRequest struct {
 	name   string
 	method string
+	path   string // settingsPath when empty
 	body   string
 	perm   string
 	status int
@@ -34,6 +37,20 @@ var benchRequests = []benchRequest{
 	{name: "GET", method: http.MethodGet, perm: readConfig, status: http.StatusOK},
 	{name: "PATCH", method: http.MethodPatch, body: `{"remoteAssistanceState":"enabled","blockChat":true}`, perm: readWriteConfig, status: http.StatusOK},
 	{name: "PATCH_invalid", method: http.MethodPatch, body: `{"remoteAssistanceState":"on"}`, perm: readWriteConfig, status: http.StatusBadRequest},
+}
+
+// floorNotFound are requests beside the floor's routes, which TestFloorDoesTheSameWork checks
+// too (they are not benchmarked): their 404 names the segment where the path leaves every
+// route, as the server's does (TestRejectedRequests).
+var floorNotFound = []benchRequest{
+	{name: "404_unknown_root", path: "/v1.0/deviceManagement/remoteAssistanceSettings"},
+	{name: "404_unknown_middle_segment", path: "/beta/foo/remoteAssistanceSettings"},
+	{name: "404_unknown_last_segment", path: "/beta/deviceManagement/nothingHere"},
+	{name: "404_past_the_resource", path: settingsPath + "/blockChat"},
+	{name: "404_trailing_slash", path: settingsPath + "/"},
+	{name: "404_a_routes_prefix", path: "/beta/deviceManagement"},
+	{name: "404_past_healthz", path: "/healthz/deeper"},
+	{name: "404_PATCH_unknown_middle_segment", method: http.MethodPatch, path: "/beta/x/remoteAssistanceSettings", body: `{"blockChat":true}`},
 }
 
 // resettableBody is a request body that can be rewound without allocating, so that the
@@ -84,7 +101,11 @@ func benchToken(tb testing.TB, key *jwtauth.Key, perm string) string {
 // newBenchRequest builds a request that can be served again and again after rewind.
 func newBenchRequest(tb testing.TB, key *jwtauth.Key, br benchRequest) (*http.Request, func()) {
 	body := &resettableBody{}
-	req := httptest.NewRequest(br.method, "http://localhost"+settingsPath, nil)
+	path := settingsPath
+	if br.path != "" {
+		path = br.path
+	}
+	req := httptest.NewRequest(br.method, "http://localhost"+path, nil)
 	req.Header.Set("Authorization", "Bearer "+benchToken(tb, key, br.perm))
 	req.Header.Set("client-request-id", "7b0e1c52-4a52-4b8e-9d1c-0d6f1a2b3c4d")
 	data := []byte(br.body)
@@ -134,13 +155,18 @@ var (
 	datePattern = regexp.MustCompile(`"date":"[0-9T:-]+"`)
 )
 
-// TestFloorDoesTheSameWork keeps the comparison honest: on every benchmarked request the floor
-// answers exactly what the stack answers (status, headers, body, store state), ids and dates
-// aside.
+// TestFloorDoesTheSameWork keeps the comparison honest: on every benchmarked request, and on
+// 404s beside the floor's routes, the floor answers exactly what the stack answers (status,
+// headers, body, store state), ids and dates aside.
 func TestFloorDoesTheSameWork(t *testing.T) {
 	key, _ := newDevKey(t)
 	stack, fl := benchImpls[0].new(t, key), benchImpls[1].new(t, key)
-	for _, br := range benchRequests {
+	notFound := slices.Clone(floorNotFound)
+	for i := range notFound {
+		notFound[i].method = cmp.Or(notFound[i].method, http.MethodGet)
+		notFound[i].perm, notFound[i].status = readWriteConfig, http.StatusNotFound
+	}
+	for _, br := range slices.Concat(benchRequests, notFound) {
 		var bodies [2]string
 		var headers [2]http.Header
 		for i, h := range []http.Handler{stack, fl} {

@@ -84,7 +84,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.URL.Path != Path {
-		fail(http.StatusNotFound, remoteassist.Errorf("", "Resource not found for the segment '%s'.", lastSegment(r.URL.Path)))
+		fail(http.StatusNotFound, remoteassist.Errorf("", "Resource not found for the segment '%s'.", unresolvedSegment(r.URL.Path)))
 		return
 	}
 	var perms []string
@@ -330,10 +330,26 @@ func checkContentType(ct string) string {
 	return ""
 }
 
-func lastSegment(path string) string {
-	seg := strings.TrimRight(path, "/")
-	if i := strings.LastIndexByte(seg, '/'); i >= 0 {
-		seg = seg[i+1:]
+// routes are the floor's paths, split at '/', for a 404's message.
+var routes = [][]string{{"healthz"}, strings.Split(strings.Trim(Path, "/"), "/")}
+
+// unresolvedSegment is the segment a 404 names, as the server names it: the first segment no
+// route has at its place, after the longest run of segments some route shares with path; the
+// last segment for a path that leaves no route that way (a route's prefix, or a trailing slash).
+// Cut short as the server cuts it.
+func unresolvedSegment(path string) string {
+	segs := strings.Split(strings.Trim(path, "/"), "/")
+	matched := 0
+	for _, route := range routes {
+		n := 0
+		for n < len(segs) && n < len(route) && route[n] == segs[n] {
+			n++
+		}
+		matched = max(matched, n)
+	}
+	seg := segs[len(segs)-1]
+	if matched < len(segs) && segs[matched] != "" {
+		seg = segs[matched]
 	}
 	return remoteassist.Clip(seg, 64)
 }
