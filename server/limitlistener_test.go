@@ -12,6 +12,8 @@ import (
 	"net/http/httptest"
 	"testing"
 	"time"
+
+	"github.com/remoteassist/remoteassist/internal/testutil"
 )
 
 // wait bounds a wait that only a bug makes long.
@@ -235,20 +237,8 @@ func TestLimitTLSListenerRefusesOverTLS(t *testing.T) {
 	go hs.ServeTLS(lim, "", "")
 	t.Cleanup(func() { hs.Close() })
 	url := "https://" + ln.Addr().String() + "/"
-	client := func() *http.Client {
-		return &http.Client{Timeout: wait, Transport: &http.Transport{ForceAttemptHTTP2: true, TLSClientConfig: &tls.Config{RootCAs: roots}}}
-	}
-
-	held := client()
+	held := testutil.HoldHTTP2(t, url, roots)
 	t.Cleanup(held.CloseIdleConnections)
-	res, err := held.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	if res.StatusCode != http.StatusOK || res.ProtoMajor != 2 {
-		t.Fatalf("the connection within the cap: %s %d, want HTTP/2 200", res.Proto, res.StatusCode)
-	}
 
 	silent, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
@@ -256,21 +246,7 @@ func TestLimitTLSListenerRefusesOverTLS(t *testing.T) {
 	}
 	defer silent.Close()
 
-	over := client()
-	defer over.CloseIdleConnections()
-	res, err = over.Get(url)
-	if err != nil {
-		t.Fatalf("the TLS client over the cap got no answer: %v", err)
-	}
-	body, err := io.ReadAll(res.Body)
-	res.Body.Close()
-	var env struct {
-		Error struct{ Code string } `json:"error"`
-	}
-	if err != nil || res.StatusCode != http.StatusServiceUnavailable || res.Header.Get("Retry-After") != "1" ||
-		json.Unmarshal(body, &env) != nil || env.Error.Code != "ServiceUnavailable" {
-		t.Fatalf("the TLS client over the cap: %s %d %v %q %v", res.Proto, res.StatusCode, res.Header, body, err)
-	}
+	testutil.CheckRefusedOverTLS(t, url, roots)
 
 	// A client offering h2 alone cannot be answered in HTTP/1.1: its handshake fails cleanly.
 	if c, err := tls.Dial("tcp", ln.Addr().String(), &tls.Config{RootCAs: roots, NextProtos: []string{"h2"}}); err == nil {

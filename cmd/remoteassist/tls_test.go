@@ -5,14 +5,12 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"io"
 	"math/big"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -167,31 +165,7 @@ func TestServeTLSRefusesOverTLS(t *testing.T) {
 		t.Fatal("no certificate in ca.pem")
 	}
 	url := "https://" + ln.Addr().String() + "/healthz"
-	client := func() *http.Client {
-		return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{ForceAttemptHTTP2: true, TLSClientConfig: &tls.Config{RootCAs: roots}}}
-	}
-
-	held := client()
+	held := testutil.HoldHTTP2(t, url, roots)
 	defer held.CloseIdleConnections()
-	res, err := held.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	if res.StatusCode != http.StatusOK || res.ProtoMajor != 2 {
-		t.Fatalf("the connection within the cap: %s %d, want HTTP/2 200", res.Proto, res.StatusCode)
-	}
-
-	over := client()
-	defer over.CloseIdleConnections()
-	res, err = over.Get(url)
-	if err != nil {
-		t.Fatalf("the client over the cap got no answer: %v", err)
-	}
-	body, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	if res.StatusCode != http.StatusServiceUnavailable || res.Header.Get("Retry-After") == "" ||
-		!strings.Contains(string(body), `"code":"ServiceUnavailable"`) {
-		t.Errorf("the client over the cap: %s %d %v %q", res.Proto, res.StatusCode, res.Header, body)
-	}
+	testutil.CheckRefusedOverTLS(t, url, roots)
 }
