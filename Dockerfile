@@ -1,6 +1,6 @@
-# The remoteassist image, built from source: docker build -t remoteassist .
+# The remoteassist image, built from source: docker build -t remoteassist:dev .
 #
-#   docker build -t remoteassist \
+#   docker build -t remoteassist:dev \
 #     --build-arg VERSION="$(git describe --tags --always --dirty)" \
 #     --build-arg REVISION="$(git rev-parse HEAD)" .
 #
