@@ -332,7 +332,7 @@ func openStore(ctx context.Context, kind, url, dataDir string, logger *slog.Logg
 	case "postgres":
 		s, err := postgres.Open(ctx, url)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, postgresStartError(url, err)
 		}
 		return s, func(time.Time) { s.Close() }, nil
 	}

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/remoteassist/remoteassist"
+	"github.com/remoteassist/remoteassist/postgres"
+)
+
+// closedPort returns a port of 127.0.0.1 that nothing listens on.
+func closedPort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	return port
+}
+
+// TestServePostgresUnreachable: a serve whose PostgreSQL does not answer ends with one line for
+// the operator saying what failed, where and why, not the Graph message the store's error
+// carries for the API's clients, and never the password. The store's own error, which the API
+// answers with, stays what it was.
+func TestServePostgresUnreachable(t *testing.T) {
+	port := closedPort(t)
+	for _, query := range []string{"sslmode=disable", "connect_timeout=2"} { // the second tries TLS, then without (sslmode=prefer)
+		t.Run(query, func(t *testing.T) {
+			clearServeEnv(t)
+			dsn := fmt.Sprintf("postgres://ra:s3cret@127.0.0.1:%d/radb?%s", port, query)
+			asked := fakeListen(t)
+			code, stdout, stderr := runCLI(t.Context(), "serve", "--store", dsn, "--data", t.TempDir(), "--addr", "127.0.0.1:0")
+			want := fmt.Sprintf(`remoteassist serve: connecting to PostgreSQL at 127.0.0.1:%d (database "radb", user "ra"): dial error: dial tcp 127.0.0.1:%d: connect: connection refused`+"\n", port, port)
+			if code != 1 || stdout != "" || stderr != want {
+				t.Errorf("exit %d, stdout %q, stderr\n%q\nwant exit 1 and\n%q", code, stdout, stderr, want)
+			}
+			for _, hide := range []string{remoteassist.UnavailableMessage, "remoteassist unavailable", "s3cret"} {
+				if strings.Contains(stderr, hide) {
+					t.Errorf("stderr %q holds %q", stderr, hide)
+				}
+			}
+			if len(*asked) != 0 {
+				t.Errorf("serve went on to listen on %q", *asked)
+			}
+		})
+	}
+
+	t.Run("the store's error", func(t *testing.T) {
+		_, err := postgres.Open(t.Context(), fmt.Sprintf("postgres://ra@127.0.0.1:%d/radb?sslmode=disable", port))
+		if remoteassist.ErrorCode(err) != remoteassist.EUNAVAILABLE || remoteassist.ErrorMessage(err) != remoteassist.UnavailableMessage {
+			t.Errorf("postgres.Open: %v, want the API's %q", err, remoteassist.UnavailableMessage)
+		}
+	})
+}
+
+// TestPostgresStartErrorReasons: the other shapes of a start-up failure, as postgres.Open
+// wraps them: a host that does not resolve (tried twice under sslmode=prefer, said once), and a
+// migration the database refuses.
+func TestPostgresStartErrorReasons(t *testing.T) {
+	const dsn = "postgres://u:pw@db.example:5432/d"
+	cfg, err := pgconn.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.LookupFunc = func(context.Context, string) ([]string, error) {
+		return nil, errors.New("lookup db.example: no such host")
+	}
+	_, connErr := pgconn.ConnectConfig(t.Context(), cfg)
+	if !errors.As(connErr, new(*pgconn.ConnectError)) {
+		t.Fatalf("ConnectConfig: %v, want a *pgconn.ConnectError", connErr)
+	}
+	refused := &pgconn.PgError{Severity: "ERROR", Message: "permission denied for schema public", Code: "42501"}
+	for _, c := range []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"unresolved", fmt.Errorf("postgres: migrate the schema: %w", remoteassist.Unavailable(connErr)),
+			`connecting to PostgreSQL at db.example:5432 (database "d", user "u"): hostname resolving error: lookup db.example: no such host`},
+		{"migration refused", fmt.Errorf("postgres: migrate the schema: %w", remoteassist.Internal(fmt.Errorf("migration 1: %w", refused))),
+			`PostgreSQL at db.example:5432 (database "d", user "u"): migrating the schema: migration 1: ERROR: permission denied for schema public (SQLSTATE 42501)`},
+		{"other", errors.New("postgres: something else"), `PostgreSQL at db.example:5432 (database "d", user "u"): something else`},
+	} {
+		if got := postgresStartError(dsn, c.err).Error(); got != c.want {
+			t.Errorf("%s:\n got %q\nwant %q", c.name, got, c.want)
+		}
+	}
+}
