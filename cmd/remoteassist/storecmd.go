@@ -112,6 +112,9 @@ DIR/control.sock. Exit status 0 when it checks, 3 when it is damaged, 1 when it 
 	if _, err := parseWithArgs(fs, args); err != nil {
 		return err
 	}
+	if err := embeddedOnly("check", *dataDir); err != nil {
+		return err
+	}
 	path := dataFile(*dataDir)
 	report, err := bolt.Verify(path)
 	switch {
@@ -151,7 +154,19 @@ Exit status 0 when FILE is a checked backup, 3 when the data file is damaged, 1 
 	if err != nil {
 		return err
 	}
+	if err := embeddedOnly("backup", *dataDir); err != nil {
+		return err
+	}
 	path, dst := dataFile(*dataDir), pos[0]
+	// The copy is written beside FILE first: a directory that is not there is said as such,
+	// rather than by the name of a temporary file the user never gave.
+	if dir := filepath.Dir(dst); dir != "" {
+		if fi, err := os.Stat(dir); err != nil {
+			return fmt.Errorf("cannot write %s: directory %s: %s", dst, dir, systemReason(err))
+		} else if !fi.IsDir() {
+			return fmt.Errorf("cannot write %s: %s is not a directory", dst, dir)
+		}
+	}
 	report, err := bolt.BackupFile(path, dst)
 	live := false
 	if errors.Is(err, bolt.ErrInUse) {
@@ -188,6 +203,9 @@ Exit status 0 when restored, 3 when FILE is damaged, 1 otherwise (a running serv
 	if err != nil {
 		return err
 	}
+	if err := embeddedOnly("restore", *dataDir); err != nil {
+		return err
+	}
 	path, src := dataFile(*dataDir), pos[0]
 	report, err := bolt.Restore(path, src)
 	var de *bolt.DamageError
@@ -199,6 +217,33 @@ Exit status 0 when restored, 3 when FILE is damaged, 1 otherwise (a running serv
 	}
 	fmt.Fprintf(stdout, "restored %s to %s: commit %d, %s\n", src, path, report.TxID, tenants(report.Tenants))
 	return nil
+}
+
+// embeddedOnly refuses check, backup and restore, which work on the embedded store's data file
+// only, when REMOTEASSIST_STORE (serve's store, which these commands do not take) names another
+// store: the file in the data directory is then not the settings serve has, or not there at all.
+// The line says what to do instead; a usage error, as a mistake in the environment is.
+func embeddedOnly(cmd, dataDir string) error {
+	var store, instead string
+	switch storeKind(os.Getenv("REMOTEASSIST_STORE")) {
+	case "postgres":
+		store = "names a PostgreSQL store"
+		instead = map[string]string{
+			"check":   "; check the database with PostgreSQL's own tools (serve's /readyz says whether it answers)",
+			"backup":  `; back up the database with pg_dump, or its settings with "remoteassist admin snapshot export FILE"`,
+			"restore": `; restore the database with pg_restore or psql, or its settings with "remoteassist admin snapshot import FILE"`,
+		}[cmd]
+	case "memory":
+		store = `is "memory", which keeps nothing on disk`
+		instead = map[string]string{
+			"backup":  `; export its settings with "remoteassist admin snapshot export FILE"`,
+			"restore": `; import settings with "remoteassist admin snapshot import FILE"`,
+		}[cmd]
+	default:
+		return nil
+	}
+	return usageError{fmt.Errorf("REMOTEASSIST_STORE %s: %s is for the embedded store's file (%s) only%s (unset REMOTEASSIST_STORE to %s that file)",
+		store, cmd, dataFile(dataDir), instead, map[string]string{"check": "check", "backup": "back up", "restore": "restore"}[cmd])}
 }
 
 func tenants(n int) string {
