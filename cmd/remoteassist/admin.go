@@ -129,7 +129,8 @@ func adminUsage(w io.Writer, group string) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Every subcommand takes --admin-url (env REMOTEASSIST_ADMIN_URL, default "+defaultAdminURL+"),")
 	fmt.Fprintln(w, "--admin-token (env REMOTEASSIST_ADMIN_TOKEN) or --data DIR (the admin-token file serve made")
-	fmt.Fprintln(w, "there), and --timeout; those that print, --output table|json.")
+	fmt.Fprintln(w, "there), and --timeout; those that print, --output table|json. The flags come after the")
+	fmt.Fprintln(w, "subcommand: remoteassist admin fault list --admin-url URL, not admin --admin-url URL fault list.")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, `Run "remoteassist admin SUBCOMMAND --help" for its flags and examples.`)
 }

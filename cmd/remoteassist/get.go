@@ -96,7 +96,7 @@ func (f *connFlags) callFailed(err error) error {
 }
 
 func runGet(ctx context.Context, args []string, stdout, _ io.Writer) error {
-	fs := newFlagSet("get", "get [--url URL] [--token TOKEN] [--output table|json] [--timeout 30s]",
+	fs := newFlagSet("get", "get [--url URL] [--token TOKEN] [--ca-file FILE] [--output table|json] [--timeout 30s]",
 		`  export REMOTEASSIST_TOKEN=$(remoteassist token --tenant contoso)
   remoteassist get
   remoteassist get --output json

@@ -38,7 +38,7 @@ Exit status 0 when the URL answers 200, 1 otherwise (a mistake in the flags too:
 reserves 2).
 `, stdout)
 	addr := envOr("REMOTEASSIST_ADDR", "127.0.0.1:8080")
-	url := fs.String("url", "", "URL to GET; default http://ADDR/readyz, ADDR from REMOTEASSIST_ADDR (0.0.0.0 and :: become loopback)")
+	url := fs.String("url", "", "URL to GET; default http://ADDR/readyz, ADDR from REMOTEASSIST_ADDR (0.0.0.0 and :: become loopback), https when REMOTEASSIST_TLS or REMOTEASSIST_TLS_CERT is set (the certificate not verified)")
 	timeout := fs.Duration("timeout", 5*time.Second, "give up after this long; must be positive")
 	if err := parse(fs, args); err != nil {
 		return err

@@ -1,9 +1,9 @@
 // Command remoteassist serves the remote assistance settings API and talks to it.
 //
 //	remoteassist serve  [--addr 127.0.0.1:8080] [--data DIR] [--store URL] [flags]
-//	remoteassist token  --tenant ID [--data DIR] [--scopes "A B"] [--roles "A B"] [--subject ID] [--ttl 1h]
-//	remoteassist get    [--url URL] [--token TOKEN] [--output table|json] [--timeout 30s]
-//	remoteassist set    [--state S] [--allow-unenrolled=B] [--block-chat=B] [--url URL] [--token TOKEN]
+//	remoteassist token  --tenant ID [--data DIR] [--scopes "A B"] [--roles "A B"] [--subject ID] [--app ID] [--ttl 1h]
+//	remoteassist get    [--url URL] [--token TOKEN] [--ca-file FILE] [--output table|json] [--timeout 30s]
+//	remoteassist set    [--state S] [--allow-unenrolled=B] [--block-chat=B] [--url URL] [--token TOKEN] [--ca-file FILE]
 //	remoteassist admin  SUBCOMMAND [ARGS] [--admin-url URL] [--admin-token TOKEN | --data DIR]
 //	remoteassist check  [--data DIR]
 //	remoteassist backup [--data DIR] FILE

@@ -13,7 +13,7 @@ func runSet(ctx context.Context, args []string, stdout, _ io.Writer) error {
 		return err
 	}
 	fs := newFlagSet("set",
-		"set "+synopsis(props)+" [--url URL] [--token TOKEN] [--output table|json] [--timeout 30s]",
+		"set "+synopsis(props)+" [--url URL] [--token TOKEN] [--ca-file FILE] [--output table|json] [--timeout 30s]",
 		`  remoteassist set --state enabled --block-chat=true
   remoteassist set --allow-unenrolled=false
   remoteassist set --state disabled --output json
