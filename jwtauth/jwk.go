@@ -138,6 +138,9 @@ func ParseJWKS(data []byte) ([]PublicKey, error) {
 		seen[pk.KID] = true
 		keys = append(keys, pk)
 	}
+	if len(keys) == 0 && len(skipped) == 0 {
+		return nil, errors.New(`jwtauth: JWKS has no keys (want {"keys": [...]})`)
+	}
 	if len(keys) == 0 {
 		return nil, fmt.Errorf("jwtauth: JWKS has no usable signature key: %w", errors.Join(skipped...))
 	}

@@ -355,8 +355,11 @@ func TestParseJWKS(t *testing.T) {
 	}
 
 	for _, bad := range []string{`not json`, `{"keys":[]}`, `{}`, string(jwksOf(t, hs, weak))} {
-		if keys, err := ParseJWKS([]byte(bad)); err == nil {
+		keys, err := ParseJWKS([]byte(bad))
+		if err == nil {
 			t.Errorf("ParseJWKS(%.40s) = %+v, want an error", bad, keys)
+		} else if strings.Contains(err.Error(), "%!") {
+			t.Errorf("ParseJWKS(%.40s): a malformed message: %v", bad, err)
 		}
 	}
 }
