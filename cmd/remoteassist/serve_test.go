@@ -226,31 +226,7 @@ func TestServeSecondSignal(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			clearServeEnv(t)
-			dataDir := t.TempDir()
-			p := startServe(t, "--data", dataDir, "--store", "memory", "--addr", "127.0.0.1:0",
-				"--admin-addr", "127.0.0.1:0", "--shutdown-grace", "10m")
-			base := p.waitLog(t, "serving")["base_url"].(string)
-			admin := p.waitLog(t, "admin API")["addr"].(string)
-			adminToken, err := os.ReadFile(filepath.Join(dataDir, adminTokenFile))
-			if err != nil {
-				t.Fatal(err)
-			}
-			// A request held in flight for 60 s by a fault rule: the graceful stop waits for it.
-			call(t, http.MethodPost, "http://"+admin+"/admin/faults", strings.TrimSpace(string(adminToken)),
-				`{"match":{"tenant":"contoso"},"effect":{"delayMs":{"min":60000}}}`, http.StatusCreated)
-			code, token, stderr := runCLI(t.Context(), "token", "--data", dataDir, "--tenant", "contoso")
-			if code != 0 {
-				t.Fatalf("token: exit %d, %s", code, stderr)
-			}
-			go func() {
-				req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, base+"/deviceManagement/remoteAssistanceSettings", nil)
-				req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(token))
-				if res, err := http.DefaultClient.Do(req); err == nil {
-					res.Body.Close()
-				}
-			}()
-			waitFired(t, "http://"+admin, strings.TrimSpace(string(adminToken)))
+			p, _ := serveHoldingARequest(t, "10m", "")
 
 			p.cmd.Process.Signal(tc.first)
 			if rec := p.waitLog(t, "shutting down"); rec["force"] != "send SIGINT or SIGTERM again to stop at once" {
@@ -298,6 +274,46 @@ func call(t *testing.T, method, url, token, body string, want int) {
 	if b, _ := io.ReadAll(res.Body); res.StatusCode != want {
 		t.Fatalf("%s %s: %s %s, want %d", method, url, res.Status, b, want)
 	}
+}
+
+// serveHoldingARequest starts serve (memory store, admin API, the given --shutdown-grace) with a
+// GET of tenant contoso held in flight for 60 s by a fault rule, and returns once the rule has
+// fired: the process, and where the GET's outcome arrives (nil never: an error, or one saying a
+// response reached the client). clientRequestID, if set, is the GET's client-request-id.
+func serveHoldingARequest(t *testing.T, grace, clientRequestID string) (*serveProc, <-chan error) {
+	t.Helper()
+	clearServeEnv(t)
+	dataDir := t.TempDir()
+	p := startServe(t, "--data", dataDir, "--store", "memory", "--addr", "127.0.0.1:0",
+		"--admin-addr", "127.0.0.1:0", "--shutdown-grace", grace)
+	base := p.waitLog(t, "serving")["base_url"].(string)
+	admin := p.waitLog(t, "admin API")["addr"].(string)
+	adminToken, err := os.ReadFile(filepath.Join(dataDir, adminTokenFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	call(t, http.MethodPost, "http://"+admin+"/admin/faults", strings.TrimSpace(string(adminToken)),
+		`{"match":{"tenant":"contoso"},"effect":{"delayMs":{"min":60000}}}`, http.StatusCreated)
+	code, token, stderr := runCLI(t.Context(), "token", "--data", dataDir, "--tenant", "contoso")
+	if code != 0 {
+		t.Fatalf("token: exit %d, %s", code, stderr)
+	}
+	answered := make(chan error, 1)
+	go func() {
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, base+"/deviceManagement/remoteAssistanceSettings", nil)
+		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(token))
+		if clientRequestID != "" {
+			req.Header.Set("Client-Request-Id", clientRequestID)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err == nil {
+			res.Body.Close()
+			err = fmt.Errorf("a response reached the client: %s", res.Status)
+		}
+		answered <- err
+	}()
+	waitFired(t, "http://"+admin, strings.TrimSpace(string(adminToken)))
+	return p, answered
 }
 
 // waitFired waits until the admin API at adminURL shows its one fault rule fired: the request
@@ -409,36 +425,7 @@ func TestServeShutdownBoundsControlSocket(t *testing.T) {
 // serve, which sends it nothing, as before, and logs it as the 503 it was owed, at ERROR with
 // the cause, rather than as a client that went away (499).
 func TestServeGraceOverIs503(t *testing.T) {
-	clearServeEnv(t)
-	dataDir := t.TempDir()
-	p := startServe(t, "--data", dataDir, "--store", "memory", "--addr", "127.0.0.1:0",
-		"--admin-addr", "127.0.0.1:0", "--shutdown-grace", "300ms")
-	base := p.waitLog(t, "serving")["base_url"].(string)
-	admin := p.waitLog(t, "admin API")["addr"].(string)
-	adminToken, err := os.ReadFile(filepath.Join(dataDir, adminTokenFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	// A request held in flight for 60 s by a fault rule, far past the grace.
-	call(t, http.MethodPost, "http://"+admin+"/admin/faults", strings.TrimSpace(string(adminToken)),
-		`{"match":{"tenant":"contoso"},"effect":{"delayMs":{"min":60000}}}`, http.StatusCreated)
-	code, token, stderr := runCLI(t.Context(), "token", "--data", dataDir, "--tenant", "contoso")
-	if code != 0 {
-		t.Fatalf("token: exit %d, %s", code, stderr)
-	}
-	answered := make(chan error, 1)
-	go func() {
-		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, base+"/deviceManagement/remoteAssistanceSettings", nil)
-		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(token))
-		req.Header.Set("Client-Request-Id", "cut-at-grace-end")
-		res, err := http.DefaultClient.Do(req)
-		if err == nil {
-			res.Body.Close()
-			err = fmt.Errorf("a response reached the client: %s", res.Status)
-		}
-		answered <- err
-	}()
-	waitFired(t, "http://"+admin, strings.TrimSpace(string(adminToken)))
+	p, answered := serveHoldingARequest(t, "300ms", "cut-at-grace-end")
 
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
