@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -107,11 +108,22 @@ func (s *Server) entry(next echo.HandlerFunc) echo.HandlerFunc {
 // drainTimeout bounds how long the answer to a refused request waits for the rest of its body.
 const drainTimeout = time.Second
 
+// drainLimit is how much of a refused request's body is read before the answer: net/http's own
+// bound for HTTP/1.1 (maxPostHandlerReadBytes).
+const drainLimit = 256 << 10
+
 // bound limits the wait for the body of a request refused before its body was read, or while it
-// was. net/http reads the rest (up to 256 KiB) before it sends the answer, which keeps the
-// connection for the client's next request and lets a client that is still sending, such as an
-// SDK about to retry, finish its write; but a slow client must not hold the answer: past
-// drainTimeout the read fails, and the connection is closed after the answer instead.
+// was. net/http reads the rest (up to 256 KiB) before it sends the answer over HTTP/1.1, which
+// keeps the connection for the client's next request and lets a client that is still sending,
+// such as an SDK about to retry, finish its write; but a slow client must not hold the answer:
+// past drainTimeout the read fails, and the connection is closed after the answer instead.
+//
+// Over HTTP/2 net/http answers at once and resets the stream's unread rest, and a client still
+// writing that body then races its own retry: Microsoft's Go SDK rewinds the body it is about to
+// resend while its transport may still be reading it for the refused attempt, so a throttled
+// gzip PATCH's retry arrives cut short and is refused as not gzip (sdkcompat/README.md, finding
+// 3). So over HTTP/2 the rest is read here, under the same bounds: a client is answered as it
+// would be over HTTP/1.1.
 func bound(c echo.Context) {
 	req := c.Request()
 	if req.Body == nil || req.Body == http.NoBody {
@@ -120,6 +132,9 @@ func bound(c echo.Context) {
 	// Not every ResponseWriter can set deadlines (a test's recorder cannot); its body does not
 	// wait on a client either.
 	_ = http.NewResponseController(c.Response().Writer).SetReadDeadline(time.Now().Add(drainTimeout))
+	if req.ProtoMajor == 2 {
+		_, _ = io.CopyN(io.Discard, req.Body, drainLimit+1)
+	}
 }
 
 // call runs the rest of the chain and turns a panic in it into a 500 Graph envelope; the stack
