@@ -96,7 +96,7 @@ func (s *Server) entry(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		if err != nil {
 			if !st.bodyRead {
-				bound(c)
+				bound(c, s.drainTimeout, s.admission.isDraining())
 			}
 			s.writeError(c, st, err)
 		}
@@ -105,8 +105,9 @@ func (s *Server) entry(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// drainTimeout bounds how long the answer to a refused request waits for the rest of its body.
-const drainTimeout = time.Second
+// defaultDrainTimeout bounds how long the answer to a refused request waits for the rest of its
+// body.
+const defaultDrainTimeout = time.Second
 
 // drainLimit is how much of a refused request's body is read before the answer: net/http's own
 // bound for HTTP/1.1 (maxPostHandlerReadBytes).
@@ -116,25 +117,35 @@ const drainLimit = 256 << 10
 // was. net/http reads the rest (up to 256 KiB) before it sends the answer over HTTP/1.1, which
 // keeps the connection for the client's next request and lets a client that is still sending,
 // such as an SDK about to retry, finish its write; but a slow client must not hold the answer:
-// past drainTimeout the read fails, and the connection is closed after the answer instead.
+// past timeout the read fails, and the connection is closed after the answer instead.
 //
 // Over HTTP/2 net/http answers at once and resets the stream's unread rest, and a client still
 // writing that body then races its own retry: Microsoft's Go SDK rewinds the body it is about to
-// resend while its transport may still be reading it for the refused attempt, so a throttled
-// gzip PATCH's retry arrives cut short and is refused as not gzip (sdkcompat/README.md, finding
-// 3). So over HTTP/2 the rest is read here, under the same bounds: a client is answered as it
-// would be over HTTP/1.1.
-func bound(c echo.Context) {
+// resend while its transport may still be reading it, so a throttled gzip PATCH's retry arrives
+// cut short and is refused as not gzip (sdkcompat/README.md, finding 3). So over HTTP/2 the rest
+// of a body net/http would have read over HTTP/1.1 is read here, under the same bounds (drains),
+// but for a shutdown's refusals (draining), which do not wait on a client.
+func bound(c echo.Context, timeout time.Duration, draining bool) {
 	req := c.Request()
 	if req.Body == nil || req.Body == http.NoBody {
 		return
 	}
 	// Not every ResponseWriter can set deadlines (a test's recorder cannot); its body does not
 	// wait on a client either.
-	_ = http.NewResponseController(c.Response().Writer).SetReadDeadline(time.Now().Add(drainTimeout))
-	if req.ProtoMajor == 2 {
+	_ = http.NewResponseController(c.Response().Writer).SetReadDeadline(time.Now().Add(timeout))
+	if drains(req) && !draining {
 		_, _ = io.CopyN(io.Discard, req.Body, drainLimit+1)
 	}
+}
+
+// drains reports whether bound reads the rest of req's body before the answer: over HTTP/2, and
+// only a body net/http's HTTP/1.1 server would read, one not declared drainLimit or longer (a
+// larger one is answered at once, and the stream reset). Unlike HTTP/1.1's, an HTTP/2 request
+// does not show whether it waits for a 100 Continue (net/http removes the Expect header and
+// sends the 100 at the first read), so such a client is invited to send a body under drainLimit
+// it then sends for nothing; SDKs do not ask for one for bodies this small.
+func drains(req *http.Request) bool {
+	return req.ProtoMajor == 2 && req.ContentLength < drainLimit
 }
 
 // call runs the rest of the chain and turns a panic in it into a 500 Graph envelope; the stack

@@ -130,6 +130,9 @@ type Server struct {
 	allow map[string][]string
 	// routeSegments are the routes' paths, split at '/', for a 404's message (unresolvedSegment).
 	routeSegments [][]string
+	// drainTimeout bounds the wait for the rest of a refused request's body (bound); always
+	// defaultDrainTimeout but in tests of that bound.
+	drainTimeout time.Duration
 	// cutting is set by Cut: the requests still in flight are being cut by the server.
 	cutting atomic.Bool
 	// active counts the requests being served, for Cut to wait for the ones it cut.
@@ -176,6 +179,8 @@ func build(cfg Config, surf surface) (*Server, error) {
 		maxBody: cfg.MaxBodyBytes,
 		fold:    caseInsensitive(surf.doc),
 		control: cfg.Control,
+
+		drainTimeout: defaultDrainTimeout,
 	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
@@ -322,9 +327,9 @@ func (s *Server) Cut(hs *http.Server) error {
 // ServeHTTP serves one request. A path spelling unreserved characters percent-encoded
 // ("remoteAssistance%53ettings") is routed as the characters, as RFC 3986 makes them equivalent,
 // while an encoded '/' stays inside its segment (urlpath.Normalize): echo routes on the escaped
-// path when net/http kept one (URL.RawPath), and the validation, the handlers and the logs see
-// the request as echo routed it. Here rather than as an echo Pre layer, which would make echo
-// compose its chain anew, with allocations, on every request.
+// path when net/http kept one (URL.RawPath), and the validation and the handlers see the request
+// as echo routed it. Here rather than as an echo Pre layer, which would make echo compose its
+// chain anew, with allocations, on every request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	urlpath.Normalize(r.URL)
 	s.active.Add(1)
