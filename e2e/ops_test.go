@@ -2,6 +2,7 @@ package e2e_test
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"net"
@@ -105,6 +106,18 @@ func TestConnectionCapAndOpsListener(t *testing.T) {
 	}
 
 	// SIGTERM: the slow body is answered 503 and the process exits 0, within the grace period.
+	// Only once serve is reading that body: a SIGTERM before serve has read the PATCH's headers
+	// finds an idle connection, which a graceful stop closes without an answer. The ops
+	// listener's goroutine dump shows the read.
+	for deadline := time.Now().Add(60 * time.Second); ; { // a hang guard only
+		if res := call(t, http.MethodGet, "http://"+ops+"/debug/pprof/goroutine?debug=1", "", ""); bytes.Contains(res.body, []byte("(*admission).readBody")) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("serve is not reading the slow PATCH's body 60 s after its headers were sent")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	p.stop()
 	slow.SetReadDeadline(time.Now().Add(requestTimeout))
 	if res, err := http.ReadResponse(slowReader, nil); err != nil || res.StatusCode != http.StatusServiceUnavailable {
