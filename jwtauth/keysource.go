@@ -14,9 +14,9 @@ import (
 	"golang.org/x/sync/singleflight"
 )
 
-// maxJWKSSize bounds a fetched key set. Real ones are a few KiB; the bound keeps a broken or
+// MaxJWKSSize bounds a fetched key set. Real ones are a few KiB; the bound keeps a broken or
 // hostile provider from exhausting memory.
-const maxJWKSSize = 1 << 20
+const MaxJWKSSize = 1 << 20
 
 // fetchTimeout bounds one JWKS fetch. The fetch is shared by every request waiting for it, so it
 // cannot use any one request's context.
@@ -82,12 +82,12 @@ func urlSource(client *http.Client, url string) func(context.Context) ([]byte, e
 }
 
 func readLimited(r io.Reader) ([]byte, error) {
-	data, err := io.ReadAll(io.LimitReader(r, maxJWKSSize+1))
+	data, err := io.ReadAll(io.LimitReader(r, MaxJWKSSize+1))
 	if err != nil {
 		return nil, err
 	}
-	if len(data) > maxJWKSSize {
-		return nil, fmt.Errorf("key set is larger than %d bytes", maxJWKSSize)
+	if len(data) > MaxJWKSSize {
+		return nil, fmt.Errorf("key set is larger than %d bytes", MaxJWKSSize)
 	}
 	return data, nil
 }

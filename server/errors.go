@@ -241,7 +241,7 @@ func (s *Server) toDomainError(err error, req *http.Request) *remoteassist.Error
 	if errors.As(err, &he) {
 		switch he.Code {
 		case http.StatusNotFound:
-			return remoteassist.Errorf(remoteassist.ENOTFOUND, "Resource not found for the segment '%s'.", s.unresolvedSegment(req.URL))
+			return remoteassist.Errorf(remoteassist.ENOTFOUND, "Resource not found for the segment '%s'.", s.unresolvedSegment(req))
 		case http.StatusMethodNotAllowed:
 			return remoteassist.Errorf(remoteassist.EMETHOD, "The HTTP method '%s' is not allowed on this resource.", remoteassist.Clip(req.Method, 32))
 		case http.StatusBadRequest:
@@ -264,12 +264,8 @@ func (s *Server) toDomainError(err error, req *http.Request) *remoteassist.Error
 // its last segment. The segments are those echo routed on: of the escaped path when net/http
 // kept the client's escaping (an encoded '/' is inside a segment), the segment named decoded.
 // The name is cut short, so that a hostile path cannot make messages large.
-func (s *Server) unresolvedSegment(u *url.URL) string {
-	path := u.Path
-	if u.RawPath != "" {
-		path = u.RawPath
-	}
-	segs := strings.Split(strings.Trim(path, "/"), "/")
+func (s *Server) unresolvedSegment(req *http.Request) string {
+	segs := strings.Split(strings.Trim(echo.GetPath(req), "/"), "/")
 	matched := 0
 	for _, route := range s.routeSegments {
 		n := 0
@@ -282,7 +278,7 @@ func (s *Server) unresolvedSegment(u *url.URL) string {
 	if matched < len(segs) && segs[matched] != "" {
 		seg = segs[matched]
 	}
-	if decoded, err := url.PathUnescape(seg); err == nil && u.RawPath != "" {
+	if decoded, err := url.PathUnescape(seg); err == nil && req.URL.RawPath != "" {
 		seg = decoded
 	}
 	return remoteassist.Clip(seg, 64)

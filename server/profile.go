@@ -42,7 +42,7 @@ func foldPath(paths []string) echo.MiddlewareFunc {
 			// The path compared is the one echo routes on: one holding an encoded '/' names no
 			// API path in any casing, however its decoded form reads.
 			req := c.Request()
-			path := routedPath(req)
+			path := echo.GetPath(req)
 			for _, p := range paths {
 				if path != p && ordinal.EqualIgnoreCase(path, p) {
 					req.URL.Path, req.URL.RawPath = p, ""

@@ -293,14 +293,6 @@ func echoPath(path string) string {
 	return b.String()
 }
 
-// routedPath is the path echo routes req on: the escaped one when net/http kept it.
-func routedPath(req *http.Request) string {
-	if req.URL.RawPath != "" {
-		return req.URL.RawPath
-	}
-	return req.URL.Path
-}
-
 // Drain prepares a shutdown: body reads in progress are cut short, and requests that have yet to
 // send their body are refused with 503, so that a graceful stop does not wait on slow clients.
 // Requests whose body is in finish normally. Call it just before http.Server.Shutdown.

@@ -78,9 +78,6 @@ func (a *authFlags) check(fs *flag.FlagSet) error {
 	return nil
 }
 
-// maxJWKSFileSize is the largest key set jwtauth reads (its maxJWKSSize): real ones are a few KiB.
-const maxJWKSFileSize = 1 << 20
-
 // jwksFileProblem says, in a few words, why a --jwks-file cannot verify tokens: unreadable, empty,
 // too large, not a JWKS, or a set without a usable signature key; "" when it can. It reads the file
 // as the verifier will, so that serve refuses it as a usage error naming the flag, as it does a TLS
@@ -91,14 +88,14 @@ func jwksFileProblem(path string) string {
 		return systemReason(err)
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxJWKSFileSize+1))
+	data, err := io.ReadAll(io.LimitReader(f, jwtauth.MaxJWKSSize+1))
 	switch {
 	case err != nil:
 		return systemReason(err)
 	case len(bytes.TrimSpace(data)) == 0:
 		return `the file is empty (a JWKS is a JSON object with a "keys" array)`
-	case len(data) > maxJWKSFileSize:
-		return fmt.Sprintf("the file is larger than %d bytes, the most a key set may hold", maxJWKSFileSize)
+	case len(data) > jwtauth.MaxJWKSSize:
+		return fmt.Sprintf("the file is larger than %d bytes, the most a key set may hold", jwtauth.MaxJWKSSize)
 	}
 	var set struct{ Keys []json.RawMessage }
 	var syntax *json.SyntaxError

@@ -39,7 +39,7 @@ func TestServeRefusesUnusableJWKSFile(t *testing.T) {
 		{"an object without keys", file("object.json", `{}`), false, `the key set has no keys`},
 		{"no usable key", file("hmac.json", `{"keys":[{"kty":"oct","kid":"a","k":"c2VjcmV0"}]}`), false,
 			`JWKS has no usable signature key: key 0: kid "a": unsupported kty "oct"`},
-		{"too large", file("large.json", `{"keys":[]}`+strings.Repeat(" ", maxJWKSFileSize)), false, "the file is larger than 1048576 bytes"},
+		{"too large", file("large.json", `{"keys":[]}`+strings.Repeat(" ", jwtauth.MaxJWKSSize)), false, "the file is larger than 1048576 bytes"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
