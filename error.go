@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Error codes shared by every layer. The HTTP layer maps each to a status and a Graph error code
@@ -189,6 +190,8 @@ func RenderValue(v any) string {
 func Clip(s string, n int) string {
 	if len(s) > n {
 		s = s[:n] + "..."
+	} else if utf8.ValidString(s) {
+		return s // what nearly every call gets, checked eight bytes at a time
 	}
 	return strings.ToValidUTF8(s, "")
 }

@@ -196,3 +196,22 @@ func TestFastAndFallbackLinesDoNotInterleave(t *testing.T) {
 		}
 	}
 }
+
+// TestEveryByteAtEveryPlace: a value quoted for one byte is quoted wherever the byte stands,
+// inside a word of eight that needsQuotes checks at once or in the tail it checks a byte at a
+// time, as slog's handler quotes it.
+func TestEveryByteAtEveryPlace(t *testing.T) {
+	at := time.Date(2026, 12, 2, 5, 0, 0, 123456789, time.UTC)
+	for n := 1; n <= 19; n++ {
+		for i := range n {
+			for c := range 256 {
+				v := []byte(strings.Repeat("a", n))
+				v[i] = byte(c)
+				fast, std := lines(false, at, slog.LevelInfo, "m", slog.String("k", string(v)))
+				if fast != std {
+					t.Fatalf("byte %#x at %d of %d:\nfast %q\nslog %q", c, i, n, fast, std)
+				}
+			}
+		}
+	}
+}
