@@ -321,6 +321,12 @@ func (c *Client) read(res *http.Response) (Settings, error) {
 	if err != nil {
 		return Settings{}, fmt.Errorf("client: reading the response: %w", err)
 	}
+	if redirect, method := changedMethod(res); redirect != nil {
+		// The answer is to another request than the one made (a GET for a PATCH): passed off
+		// as the update's, it would report a change that never happened.
+		return Settings{}, fmt.Errorf("client: the service answered the %s with %d and Location %q, which net/http follows with a %s: the %s was not made; give New the base URL the service redirects to",
+			method, redirect.StatusCode, redirect.Header.Get("Location"), res.Request.Method, method)
+	}
 	switch {
 	case res.StatusCode == http.StatusNoContent:
 		return Settings{}, errNoContent
@@ -339,4 +345,16 @@ func (c *Client) read(res *http.Response) (Settings, error) {
 		return Settings{}, fmt.Errorf("client: the service answered %d without settings: %s", res.StatusCode, bodySnippet(body))
 	}
 	return remoteassist.SettingsFromEntity(&w), nil
+}
+
+// changedMethod finds the redirect after which net/http sent the call again with another method,
+// and the method it had: a 301, 302 or 303 answer to a PATCH is followed with a GET (RFC 9110
+// §15.4.2-4 allows it), while a 307 or 308 keeps the method and the body.
+func changedMethod(res *http.Response) (redirect *http.Response, method string) {
+	for req := res.Request; req != nil && req.Response != nil && req.Response.Request != nil; req = req.Response.Request {
+		if prev := req.Response.Request; prev.Method != req.Method {
+			return req.Response, prev.Method
+		}
+	}
+	return nil, ""
 }

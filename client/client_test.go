@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -844,4 +845,41 @@ func TestConcurrentUse(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// TestRedirects checks that a redirect that turns the PATCH into a GET (301, 302, 303, as
+// net/http follows them) fails the Update instead of returning the settings the GET read as
+// if the patch had been applied, and that one that keeps the method (307, 308) is followed.
+func TestRedirects(t *testing.T) {
+	srv := remoteassisttest.New(t)
+	for _, code := range []int{301, 302, 303, 307, 308} {
+		t.Run(strconv.Itoa(code), func(t *testing.T) {
+			tenant := "t" + strconv.Itoa(code)
+			ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, srv.URL()+strings.TrimPrefix(r.URL.Path, server.BasePath), code)
+			}))
+			t.Cleanup(ts.Close)
+			c, err := client.New(ts.URL+server.BasePath, client.WithToken(srv.Token(tenant)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s, err := c.Get(t.Context()); err != nil || s.ID != remoteassist.SettingsID(tenant) {
+				t.Errorf("Get through a %d = %+v, %v; want the tenant's settings", code, s, err)
+			}
+			s, err := c.Update(t.Context(), client.Patch{BlockChat: client.Ptr(true)})
+			stored := srv.Settings(tenant)
+			if code == 307 || code == 308 {
+				if err != nil || !s.BlockChat || !stored.BlockChat {
+					t.Errorf("Update through a %d = %+v, %v (stored %+v); want the patch applied", code, s, err, stored)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), "PATCH was not made") {
+				t.Errorf("Update through a %d = %+v, %v; want an error saying the PATCH was not made", code, s, err)
+			}
+			if stored.BlockChat {
+				t.Errorf("stored %+v after a %d", stored, code)
+			}
+		})
+	}
 }
