@@ -156,7 +156,7 @@ func WithProfile(p remoteassist.Profile) Option {
 // New returns a client of the service at baseURL, the Graph base including the version
 // segment: "https://graph.microsoft.com/beta", or "http://127.0.0.1:8080/beta" for a local
 // remoteassist. Without WithToken or WithTokenSource, requests carry no token and the
-// service answers 401.
+// service answers 401. A nil Option is ignored.
 func New(baseURL string, opts ...Option) (*Client, error) {
 	u, err := url.Parse(baseURL)
 	if err != nil {
@@ -171,6 +171,9 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 		retry:     retryPolicy{max: DefaultMaxRetries, baseDelay: DefaultRetryBaseDelay, maxDelay: DefaultRetryMaxDelay},
 	}
 	for _, opt := range opts {
+		if opt == nil {
+			continue
+		}
 		if err := opt(&o); err != nil {
 			return nil, err
 		}

@@ -883,3 +883,17 @@ func TestRedirects(t *testing.T) {
 		})
 	}
 }
+
+// TestNilOptionIgnored checks that a nil Option, as an option chosen at run time may be, is
+// skipped rather than called.
+func TestNilOptionIgnored(t *testing.T) {
+	srv := remoteassisttest.New(t)
+	var none client.Option
+	c, err := client.New(srv.URL(), none, client.WithToken(srv.Token("t")), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Get(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+}

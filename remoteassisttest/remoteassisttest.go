@@ -138,7 +138,7 @@ func WithClock(now func() time.Time) Option { return func(cfg *config) { cfg.now
 func WithStore(s remoteassist.Store) Option { return func(cfg *config) { cfg.store = s } }
 
 // New starts an emulator for the test and closes it with t.Cleanup. It fails the test when
-// the service cannot start.
+// the service cannot start. A nil Option is ignored, here and in Start.
 func New(t testing.TB, opts ...Option) *Server {
 	t.Helper()
 	s, err := Start(opts...)
@@ -156,7 +156,9 @@ func New(t testing.TB, opts ...Option) *Server {
 func Start(opts ...Option) (*Server, error) {
 	var cfg config
 	for _, o := range opts {
-		o(&cfg)
+		if o != nil {
+			o(&cfg)
+		}
 	}
 	if cfg.store == nil {
 		cfg.store = memory.New()

@@ -294,3 +294,14 @@ func TestWithTLS(t *testing.T) {
 		t.Error("a plain HTTP server has a certificate")
 	}
 }
+
+// TestNilOptionIgnored checks that nil options, of the emulator and of its Client, are skipped
+// rather than called.
+func TestNilOptionIgnored(t *testing.T) {
+	var none remoteassisttest.Option
+	srv := remoteassisttest.New(t, none, remoteassisttest.WithControl(), nil)
+	if _, err := srv.Client("t", nil).Get(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	srv.Control() // WithControl took effect
+}
