@@ -897,3 +897,29 @@ func TestNilOptionIgnored(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestMultiLineGraphMessage checks that Error() is one line when Graph's envelope carries a
+// message over several lines, as Intune's do (a JSON document with CRLFs inside the message),
+// while Message keeps the text as the service sent it.
+func TestMultiLineGraphMessage(t *testing.T) {
+	const message = "{\r\n  \"_version\": 3,\r\n  \"Message\": \"An error has occurred\"\x1b[31m\r\n}"
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusInternalServerError)
+		json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{"code": "Internal\nServerError", "message": message}})
+	}))
+	t.Cleanup(ts.Close)
+	c, err := client.New(ts.URL+server.BasePath, client.WithToken("t"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Get(t.Context())
+	var e *client.Error
+	if !errors.As(err, &e) || e.Message != message {
+		t.Fatalf("Get = %v; want a *client.Error with the message as sent", err)
+	}
+	const want = `Internal ServerError: { "_version": 3, "Message": "An error has occurred"[31m } (status 500)`
+	if got := err.Error(); got != want {
+		t.Errorf("Error() = %q, want %q", got, want)
+	}
+}

@@ -36,17 +36,19 @@ type Error struct {
 
 // Error renders the error on one line, as "Code: Message (request-id ID, status N)".
 func (e *Error) Error() string {
+	// The envelope's fields come as the service wrote them, and Intune's messages often span
+	// lines (a JSON document with CRLFs inside the message): the line is made of them here.
 	var b strings.Builder
-	if e.Code != "" {
-		b.WriteString(e.Code)
+	if code := oneLine(e.Code); code != "" {
+		b.WriteString(code)
 	} else if text := http.StatusText(e.StatusCode); text != "" {
 		b.WriteString(text)
 	} else {
 		b.WriteString("HTTP error")
 	}
-	if e.Message != "" {
+	if msg := oneLine(e.Message); msg != "" {
 		b.WriteString(": ")
-		b.WriteString(e.Message)
+		b.WriteString(msg)
 	}
 	b.WriteString(" (")
 	if e.RequestID != "" {
@@ -90,15 +92,21 @@ func newError(res *http.Response, body []byte, now time.Time) *Error {
 	return e
 }
 
-// bodySnippet turns an arbitrary body into one short printable line.
-func bodySnippet(body []byte) string {
-	s := strings.Join(strings.Fields(strings.ToValidUTF8(string(body), "")), " ")
-	s = strings.Map(func(r rune) rune {
+// oneLine turns text into one printable line: runs of white space become one space, control
+// characters and invalid UTF-8 go.
+func oneLine(text string) string {
+	s := strings.Join(strings.Fields(strings.ToValidUTF8(text, "")), " ")
+	return strings.Map(func(r rune) rune {
 		if unicode.IsControl(r) {
 			return -1
 		}
 		return r
 	}, s)
+}
+
+// bodySnippet turns an arbitrary body into one short printable line.
+func bodySnippet(body []byte) string {
+	s := oneLine(string(body))
 	if r := []rune(s); len(r) > maxMessage {
 		s = string(r[:maxMessage]) + "..."
 	}
