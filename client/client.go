@@ -42,7 +42,8 @@ const maxBody = 1 << 20
 
 // TokenSource returns a bearer token. forceRefresh is true when the service has just refused
 // the token the source returned before (401): the source should then get a new one rather
-// than return a cached one. It is called once per attempt, so it should cache.
+// than return a cached one. It is called once per attempt, so it should cache, and from every
+// goroutine that uses the Client at the same time, so it must be safe for concurrent use.
 type TokenSource func(ctx context.Context, forceRefresh bool) (string, error)
 
 // Client talks to the service. It is safe for concurrent use.

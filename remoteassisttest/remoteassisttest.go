@@ -53,7 +53,9 @@ const (
 	PermissionReadWrite = "DeviceManagementServiceConfig.ReadWrite.All"
 )
 
-// Server is a running emulator.
+// Server is a running emulator. Its methods are safe for concurrent use. Those that can fail
+// (Seed, Settings, Reset, Control, AdminURL...) fail the test with t.Fatal, which stops only the
+// goroutine that calls it: call them from the test's goroutine for a failure to stop the test.
 type Server struct {
 	t       testing.TB // nil for a Server from Start
 	handler http.Handler
@@ -106,7 +108,8 @@ func WithFaultPrefer() Option {
 }
 
 // WithJournalSize bounds the journal to n requests (at most control.MaxJournalSize), the oldest
-// making room for new ones. It implies WithControl.
+// making room for new ones; n of 0 or less keeps control.DefaultJournalSize. It implies
+// WithControl.
 func WithJournalSize(n int) Option {
 	return func(cfg *config) { cfg.controlOptions().JournalSize = n }
 }
@@ -224,7 +227,7 @@ func (s *Server) CertPool() *x509.CertPool {
 }
 
 // Close stops the emulator, and its admin API if it serves one: it stops listening and waits
-// for requests in flight.
+// for requests in flight. New calls it when the test ends; calling it again does nothing.
 func (s *Server) Close() {
 	s.adminMu.Lock()
 	admin := s.admin

@@ -14,6 +14,7 @@ import (
 
 	"github.com/remoteassist/remoteassist"
 	"github.com/remoteassist/remoteassist/client"
+	"github.com/remoteassist/remoteassist/control"
 	"github.com/remoteassist/remoteassist/internal/testutil"
 	"github.com/remoteassist/remoteassist/memory"
 	"github.com/remoteassist/remoteassist/remoteassisttest"
@@ -304,4 +305,33 @@ func TestNilOptionIgnored(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv.Control() // WithControl took effect
+}
+
+// TestConcurrentUse calls the Server's methods from many goroutines at once; with -race it
+// checks that they are safe for concurrent use, as Server's doc says. Close, twice, then leaves
+// the Server closed.
+func TestConcurrentUse(t *testing.T) {
+	srv := remoteassisttest.New(t, remoteassisttest.WithControl(), remoteassisttest.WithTLS())
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			srv.Seed("t", client.Settings{BlockChat: i%2 == 0})
+			srv.Settings("t")
+			srv.AdminURL()
+			srv.AdminClient()
+			if _, err := srv.Client("t").Get(t.Context()); err != nil {
+				t.Error(err)
+			}
+			srv.Token("t")
+			srv.Reset("t")
+			srv.ResetAll()
+			srv.Control().Count(control.Filter{})
+		})
+	}
+	wg.Wait()
+	srv.Close()
+	srv.Close()
+	if _, err := srv.Client("t", client.WithRetry(0, 0, 0)).Get(t.Context()); err == nil {
+		t.Error("Get succeeded after Close")
+	}
 }
