@@ -166,6 +166,11 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("client: base URL %q: want http:// or https:// and a host, such as http://127.0.0.1:8080/beta", baseURL)
 	}
+	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
+		// The operations' paths are resolved against the base URL: after a query or a fragment
+		// they would replace its last segment (/beta) and every call would answer 404.
+		return nil, fmt.Errorf("client: base URL %q: want no query or fragment, such as http://127.0.0.1:8080/beta", baseURL)
+	}
 	o := options{
 		userAgent: DefaultUserAgent,
 		profile:   remoteassist.ProfileDocumented,
