@@ -298,20 +298,32 @@ func concurrentDDLState(code string) bool {
 	return false
 }
 
+// migrateOnce applies the migrations the database lacks. A database whose schema is up to date
+// gets no DDL at all, not even CREATE TABLE IF NOT EXISTS, which PostgreSQL refuses to a role
+// without CREATE on the schema even when the table exists: the role needs CREATE only while a
+// step is to be applied.
 func migrateOnce(ctx context.Context, pool *pgxpool.Pool) error {
-	if _, err := pool.Exec(ctx, `
+	applied := map[int]bool{}
+	rows, _ := pool.Query(ctx, `SELECT version FROM remoteassist_schema_migrations`)
+	versions, err := pgx.CollectRows(rows, pgx.RowTo[int])
+	var pgErr *pgconn.PgError
+	switch {
+	case errors.As(err, &pgErr) && pgErr.Code == "42P01": // undefined_table: a new database
+		if _, err := pool.Exec(ctx, `
 CREATE TABLE IF NOT EXISTS remoteassist_schema_migrations (
 	version    integer     PRIMARY KEY,
 	applied_at timestamptz NOT NULL DEFAULT now()
 )`); err != nil {
-		return err
-	}
-	for _, m := range migrations {
-		var applied bool
-		if err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM remoteassist_schema_migrations WHERE version = $1)`, m.version).Scan(&applied); err != nil {
 			return err
 		}
-		if applied {
+	case err != nil:
+		return err
+	}
+	for _, v := range versions {
+		applied[v] = true
+	}
+	for _, m := range migrations {
+		if applied[m.version] {
 			continue
 		}
 		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {

@@ -3,8 +3,10 @@ package postgres
 import (
 	"context"
 	"errors"
+	"net/url"
 	"regexp"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -323,5 +325,53 @@ func TestStateCheckIsTheContract(t *testing.T) {
 	slices.Sort(want)
 	if !slices.Equal(got, want) {
 		t.Errorf("the state CHECK constraint allows %v (%s), the contract %v", got, def, want)
+	}
+}
+
+// TestMigratedDatabaseNeedsNoCreate starts a replica with a role that may read and write the
+// tables but not create any, on a database whose schema is up to date, as an operator does who
+// migrates once with the owner and runs the replicas with least privilege: Open must not need
+// CREATE then. (The README: the role needs CREATE on the schema the first time.)
+func TestMigratedDatabaseNeedsNoCreate(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	owner := open(t, dsn)
+	want, err := owner.UpdateSettings(t.Context(), "tenant", remoteassist.Patch{BlockChat: ptr(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	role := "dml_" + strings.TrimPrefix(u.Path, "/")
+	for _, sql := range []string{
+		`CREATE ROLE ` + role + ` LOGIN PASSWORD 'dml'`,
+		`REVOKE CREATE ON SCHEMA public FROM PUBLIC`,
+		`GRANT SELECT, INSERT, UPDATE, DELETE ON remote_assistance_settings, remoteassist_schema_migrations TO ` + role,
+	} {
+		if err := exec(t, dsn, sql); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	t.Cleanup(func() {
+		conn, err := pgx.Connect(context.Background(), dsn)
+		if err != nil {
+			return
+		}
+		defer conn.Close(context.Background())
+		conn.Exec(context.Background(), `DROP OWNED BY `+role)
+		conn.Exec(context.Background(), `DROP ROLE `+role)
+	})
+	u.User = url.UserPassword(role, "dml")
+	s, err := Open(t.Context(), u.String())
+	if err != nil {
+		t.Fatalf("Open with a role without CREATE on a migrated database: %v", err)
+	}
+	defer s.Close()
+	if got, err := s.Settings(t.Context(), "tenant"); err != nil || got != want {
+		t.Errorf("Settings through the role: %+v, %v; want %+v", got, err, want)
+	}
+	if _, err := s.UpdateSettings(t.Context(), "tenant", remoteassist.Patch{BlockChat: ptr(false)}); err != nil {
+		t.Errorf("UpdateSettings through the role: %v", err)
 	}
 }

@@ -53,7 +53,8 @@ import (
 )
 
 // EnvDSN names the environment variable that points the tests at an existing server instead of a
-// throwaway one. Its role needs the CREATEDB privilege: every DSN call creates a database. The
+// throwaway one. Its role needs the CREATEDB privilege: every DSN call creates a database (and
+// CREATEROLE for the postgres package's test of a replica's least-privilege role). The
 // server must be on this machine (loopback, localhost or a unix socket); DSN refuses any other.
 const EnvDSN = "REMOTEASSIST_TEST_POSTGRES_DSN"
 
