@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -16,13 +17,24 @@ const MaxIDLength = 256
 // IDTooLong reports whether a tenant or application id is longer than MaxIDLength characters.
 func IDTooLong(id string) bool { return utf8.RuneCountInString(id) > MaxIDLength }
 
-// CheckTenant refuses a tenant id that no token could carry: empty, or longer than MaxIDLength.
+// IDKeyable reports whether id can key a store: UTF-8 without NUL (U+0000), which PostgreSQL's
+// text cannot hold. A token's claims are JSON, so always UTF-8, but may spell \u0000; a path of
+// the admin API may carry either (%00, %FF).
+func IDKeyable(id string) bool { return utf8.ValidString(id) && strings.IndexByte(id, 0) < 0 }
+
+// CheckTenant refuses a tenant id that no token could carry or no store could key: empty, longer
+// than MaxIDLength, not UTF-8, or holding NUL.
 func CheckTenant(tenant string) error {
-	if tenant == "" || IDTooLong(tenant) {
-		return &Error{Code: EINVALID, Target: "tenant",
-			Message: "A tenant id has 1 to " + strconv.Itoa(MaxIDLength) + " characters."}
+	if tenant == "" || IDTooLong(tenant) || !IDKeyable(tenant) {
+		return tenantIDError()
 	}
 	return nil
+}
+
+// tenantIDError is CheckTenant's refusal, a new value each time: callers reword it.
+func tenantIDError() *Error {
+	return &Error{Code: EINVALID, Target: "tenant",
+		Message: "A tenant id has 1 to " + strconv.Itoa(MaxIDLength) + " characters of UTF-8, none of them NUL."}
 }
 
 // Principal is the verified caller of a request.

@@ -209,7 +209,7 @@ type StateStore interface {
 }
 
 // CheckReplace is what every StateStore checks before ReplaceAllSettings: a live context, named
-// tenants, values in contract.
+// tenants every store can key, values in contract.
 func CheckReplace(ctx context.Context, all map[string]Settings) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -217,6 +217,9 @@ func CheckReplace(ctx context.Context, all map[string]Settings) error {
 	for tenant, s := range all {
 		if tenant == "" {
 			return errNoTenant
+		}
+		if !IDKeyable(tenant) {
+			return tenantIDError()
 		}
 		s.ID = SettingsID(tenant)
 		if err := s.Validate(); err != nil {
@@ -236,13 +239,17 @@ type Pinger interface {
 // upstream, not a client's mistake; bbolt could not even use it as a key.
 var errNoTenant = Internal(errors.New("store: empty tenant"))
 
-// CheckRead is what every Store checks before it reads: a live context and a named tenant.
+// CheckRead is what every Store checks before it reads: a live context and a named tenant that
+// every store can key (IDKeyable), so that all of them refuse the same ids alike.
 func CheckRead(ctx context.Context, tenant string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	if tenant == "" {
 		return errNoTenant
+	}
+	if !IDKeyable(tenant) {
+		return tenantIDError()
 	}
 	return nil
 }

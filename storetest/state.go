@@ -66,6 +66,34 @@ func runState(t *testing.T, open func(t *testing.T) remoteassist.Store) {
 			t.Errorf("a tenant the snapshot lacks: %+v", got)
 		}
 	})
+	t.Run("UnkeyableTenant", func(t *testing.T) {
+		// A tenant id holding NUL or bytes that are not UTF-8 (the admin API's path can carry
+		// both: /admin/tenants/a%00b/settings) is one no store can key alike: PostgreSQL's text
+		// holds neither. Every store refuses it as the client's mistake, and changes nothing.
+		s := state(t)
+		kept := mustUpdate(t, s, "kept", remoteassist.Patch{BlockChat: ptr(true)})
+		for _, tenant := range []string{"a\x00b", "\x00", "a\xffb"} {
+			refused := func(what string, err error) {
+				t.Helper()
+				if code := remoteassist.ErrorCode(err); code != remoteassist.EINVALID {
+					t.Errorf("%s of tenant %q: error = %v (code %q), want code %q", what, tenant, err, code, remoteassist.EINVALID)
+				}
+			}
+			_, err := s.Settings(t.Context(), tenant)
+			refused("Settings", err)
+			_, err = s.UpdateSettings(t.Context(), tenant, remoteassist.Patch{BlockChat: ptr(true)})
+			refused("UpdateSettings", err)
+			refused("ResetSettings", s.ResetSettings(t.Context(), tenant))
+			refused("ReplaceAllSettings", s.ReplaceAllSettings(t.Context(), map[string]remoteassist.Settings{
+				"fine": remoteassist.DefaultSettings("fine"),
+				tenant: remoteassist.DefaultSettings(tenant),
+			}))
+		}
+		all, err := s.AllSettings(t.Context())
+		if err != nil || len(all) != 1 || all["kept"] != kept {
+			t.Errorf("refused calls changed the store: %v, %v; want kept alone", all, err)
+		}
+	})
 	t.Run("ReplaceRefused", func(t *testing.T) {
 		s := state(t)
 		mustUpdate(t, s, "kept", remoteassist.Patch{BlockChat: ptr(true)})
