@@ -126,6 +126,17 @@ func TestServeRefusals(t *testing.T) {
 		{name: "store of another database", args: []string{"--store", "mysql://app:s3cret@db/settings"},
 			want: `--store "mysql://app:xxxxx@db/settings"`, hide: "s3cret"},
 		{name: "REMOTEASSIST_STORE unknown", env: map[string]string{"REMOTEASSIST_STORE": "sqlite"}, want: `REMOTEASSIST_STORE "sqlite": want empty`},
+		// A PostgreSQL DSN in a form --store does not take still names its password: never echoed.
+		{name: "store as keyword=value pairs", args: []string{"--store", "host=127.0.0.1 user=app password=s3cret dbname=settings"},
+			want: `--store "host=127.0.0.1 user=app password=xxxxx dbname=settings"`, hide: "s3cret"},
+		{name: "store as keyword=value pairs, password quoted", env: map[string]string{"REMOTEASSIST_STORE": "host=127.0.0.1 password='s3 cret' dbname=settings"},
+			want: `REMOTEASSIST_STORE "host=127.0.0.1 password=xxxxx dbname=settings"`, hide: "cret"},
+		{name: "store URL after a space", args: []string{"--store", " postgres://app:s3cret@127.0.0.1/settings"},
+			want: `--store " postgres://app:xxxxx@127.0.0.1/settings"`, hide: "s3cret"},
+		{name: "store URL without its colon", args: []string{"--store", "postgres//app:s3cret@127.0.0.1/settings"},
+			want: `--store "postgres//app:xxxxx@127.0.0.1/settings"`, hide: "s3cret"},
+		{name: "store URL with its password in the query", args: []string{"--store", "pgsql://127.0.0.1/settings?user=app&password=s3cret"},
+			want: `--store "pgsql://127.0.0.1/settings?user=app&password=xxxxx"`, hide: "s3cret"},
 
 		{name: "unknown log format", args: []string{"--log-format", "xml"}, want: `--log-format "xml": want "text" or "json"`},
 		{name: "empty log format", args: []string{"--log-format="}, want: `--log-format "": want "text" or "json"`},

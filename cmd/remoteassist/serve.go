@@ -11,6 +11,7 @@ import (
 	"net/http"
 	neturl "net/url"
 	"os"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -361,13 +362,34 @@ func parseOrigins(v string) ([]string, error) {
 	return origins, nil
 }
 
-// redact hides the password of a URL-like value, which an error message may show.
+// redact hides the passwords of a value an error message shows, whatever its form, since it is
+// shown because it is not what was wanted: a URL's user-info password (of a URL that does not
+// parse too: "postgres//u:pw@h", " postgres://…"), and the value of a password or sslpassword
+// in a URL's query or in libpq's keyword=value pairs (quoted or not). It may hide more than the
+// password, never less.
 func redact(v string) string {
-	if u, err := neturl.Parse(v); err == nil && u.User != nil {
-		return u.Redacted()
+	// The user-info is taken to end at the last '@' and to start after the first "//" before
+	// it, or at the start: a password may hold any of "/?#@:" unescaped.
+	if at := strings.LastIndexByte(v, '@'); at >= 0 {
+		start := 0
+		if i := strings.Index(v[:at], "//"); i >= 0 {
+			start = i + 2
+		}
+		if colon := strings.IndexByte(v[start:at], ':'); colon >= 0 {
+			v = v[:start+colon+1] + "xxxxx" + v[at:]
+		}
 	}
-	return v
+	v = queryPassword.ReplaceAllString(v, "${1}${2}=xxxxx")
+	return keywordPassword.ReplaceAllString(v, "${1}${2}=xxxxx")
 }
+
+var (
+	// queryPassword is a password in a URL's query: up to the next parameter.
+	queryPassword = regexp.MustCompile(`([?&])((?i:(?:ssl)?password))=[^&#]*`)
+	// keywordPassword is a password among keyword=value pairs: a quoted value (backslash
+	// escapes), or up to the next white space.
+	keywordPassword = regexp.MustCompile(`(^|\s)((?i:(?:ssl)?password))\s*=\s*(?:'(?:[^'\\]|\\.)*'?|\S*)`)
+)
 
 // newLogger returns a logger writing in the --log-format format to w. Its error starts with the
 // quoted format, for the caller to prefix with where the value came from.
