@@ -32,7 +32,10 @@
 // needed.
 //
 // The DSN is anything pgx accepts (URL or keyword=value), including pool settings such as
-// pool_max_conns. Behind PgBouncer in transaction mode, add default_query_exec_mode=exec.
+// pool_max_conns. Behind PgBouncer in transaction mode, add default_query_exec_mode=exec, and
+// configure PgBouncer with ignore_startup_parameters = lock_timeout: it refuses the connection
+// otherwise, since the pool asks for sessionLockTimeout as a startup parameter (then give the
+// role a lock_timeout with ALTER ROLE ... SET).
 package postgres
 
 import (
