@@ -218,16 +218,8 @@ func start() (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "remoteassist-pgtest-")
-	if err != nil {
-		return nil, err
-	}
-	s := &Server{bin: bin, dir: dir}
-	defer func() {
-		if err != nil {
-			s.remove()
-		}
-	}()
+	var cred *syscall.Credential
+	base := os.TempDir()
 	if os.Geteuid() == 0 {
 		// initdb refuses to run as root; the server runs as the account packages create for it.
 		u, err := user.Lookup("postgres")
@@ -236,8 +228,29 @@ func start() (_ *Server, err error) {
 		}
 		uid, _ := strconv.ParseUint(u.Uid, 10, 32)
 		gid, _ := strconv.ParseUint(u.Gid, 10, 32)
-		s.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
-		if err := os.Chown(dir, int(uid), int(gid)); err != nil {
+		cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+		// The postgres user must be able to enter every directory above its own: $TMPDIR
+		// may be private to root (a CI runner's), and then /tmp is used.
+		if !othersMayEnter(base) {
+			if !othersMayEnter("/tmp") {
+				return nil, fmt.Errorf("running as root, the server runs as the postgres user, who cannot enter $TMPDIR (%s) nor /tmp: "+
+					"point TMPDIR at a directory every user may enter", base)
+			}
+			base = "/tmp"
+		}
+	}
+	dir, err := os.MkdirTemp(base, "remoteassist-pgtest-")
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{bin: bin, dir: dir, cred: cred}
+	defer func() {
+		if err != nil {
+			s.remove()
+		}
+	}()
+	if cred != nil {
+		if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
 			return nil, err
 		}
 	}
@@ -260,6 +273,25 @@ func start() (_ *Server, err error) {
 			return nil, err
 		}
 		os.Remove(s.logPath()) // so that the next attempt's log says why it failed, if it does
+	}
+}
+
+// othersMayEnter reports whether any user may enter dir and every directory above it.
+func othersMayEnter(dir string) bool {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return false
+	}
+	for {
+		fi, err := os.Stat(dir)
+		if err != nil || !fi.IsDir() || fi.Mode().Perm()&0o001 == 0 {
+			return false
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return true
+		}
+		dir = parent
 	}
 }
 

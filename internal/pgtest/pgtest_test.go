@@ -265,3 +265,14 @@ func TestServerDSNIsURL(t *testing.T) {
 		t.Errorf("DSN = %q, want a postgres:// URL, the form remoteassist serve --store takes", dsn)
 	}
 }
+
+// TestStartWithPrivateTempDir starts a server while $TMPDIR is a directory only its owner may
+// enter, as a CI runner's may be. As root, the server runs as the postgres user, which must
+// still reach its files; as any other user it runs as that user, who reaches them anyway.
+func TestStartWithPrivateTempDir(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir()) // mode 0700, under the test's own 0700 directory
+	s := StartServer(t)
+	if got, err := query[int](t, s.DSN("postgres"), "SELECT 1"); err != nil || got != 1 {
+		t.Fatalf("SELECT 1 = %v, %v", got, err)
+	}
+}
