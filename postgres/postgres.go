@@ -43,6 +43,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"regexp"
 	"strconv"
 	"time"
 
@@ -82,6 +83,11 @@ const (
 // variable, so that tests can shorten it.
 var sessionLockTimeout = 3 * time.Second
 
+// optionsLockTimeout finds a lock_timeout set in the options startup parameter (the DSN's
+// options, or PGOPTIONS): "-c lock_timeout=…", "-clock_timeout=…" or "--lock_timeout=…". A
+// startup parameter of its own would override it, so the store then sets none.
+var optionsLockTimeout = regexp.MustCompile(`(?i)(?:^|[^a-z0-9_]|-c)lock_timeout=`)
+
 // Store is a remoteassist.Store backed by a PostgreSQL connection pool. It is safe for
 // concurrent use.
 type Store struct {
@@ -106,7 +112,8 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = connectTimeout
 	}
-	if _, set := cfg.ConnConfig.RuntimeParams["lock_timeout"]; !set {
+	_, set := cfg.ConnConfig.RuntimeParams["lock_timeout"]
+	if !set && !optionsLockTimeout.MatchString(cfg.ConnConfig.RuntimeParams["options"]) {
 		cfg.ConnConfig.RuntimeParams["lock_timeout"] = strconv.FormatInt(sessionLockTimeout.Milliseconds(), 10)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)

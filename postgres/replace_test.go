@@ -295,6 +295,19 @@ func TestLockTimeoutOfTheDSNWins(t *testing.T) {
 	if err := s.pool.QueryRow(t.Context(), `SHOW lock_timeout`).Scan(&got); err != nil || got != "1234ms" {
 		t.Errorf("lock_timeout %q (%v), want the DSN's 1234ms", got, err)
 	}
+	// libpq's other way to set it, the options parameter, as PGOPTIONS would.
+	s = open(t, dsn+"&options=-c%20lock_timeout%3D4321")
+	if err := s.pool.QueryRow(t.Context(), `SHOW lock_timeout`).Scan(&got); err != nil || got != "4321ms" {
+		t.Errorf("lock_timeout %q (%v), want the DSN's options' 4321ms", got, err)
+	}
+	s = open(t, dsn+"&options=--lock_timeout%3D4322")
+	if err := s.pool.QueryRow(t.Context(), `SHOW lock_timeout`).Scan(&got); err != nil || got != "4322ms" {
+		t.Errorf("lock_timeout %q (%v), want the DSN's options' 4322ms", got, err)
+	}
+	s = open(t, dsn+"&options=-c%20deadlock_timeout%3D2s") // another setting, which ends in lock_timeout
+	if err := s.pool.QueryRow(t.Context(), `SHOW lock_timeout`).Scan(&got); err != nil || got != "3s" {
+		t.Errorf("lock_timeout %q (%v) beside options setting deadlock_timeout, want the store's 3s", got, err)
+	}
 	s = open(t, dsn)
 	if err := s.pool.QueryRow(t.Context(), `SHOW lock_timeout`).Scan(&got); err != nil || got != "3s" {
 		t.Errorf("lock_timeout %q (%v), want the store's 3s", got, err)
