@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/remoteassist/remoteassist"
 	"github.com/remoteassist/remoteassist/gen/admin/models"
 )
 
@@ -246,13 +247,13 @@ func ParsePrefer(header string) (d Decision, ok bool, err error) {
 		case "code":
 			n, perr := strconv.Atoi(value)
 			if perr != nil || !slices.Contains(preferStatuses, n) {
-				return Decision{}, false, fmt.Errorf("Prefer code=%s: want one of %v", value, preferStatuses)
+				return Decision{}, false, fmt.Errorf("Prefer code=%s: want one of %v", clip(value), preferStatuses)
 			}
 			d.Status, ok = n, true
 		case "retry-after":
 			n, perr := strconv.Atoi(value)
 			if perr != nil || n < minRetryAfter || n > maxRetryAfter {
-				return Decision{}, false, fmt.Errorf("Prefer retry-after=%s: want a number of seconds from %d to %d", value, minRetryAfter, maxRetryAfter)
+				return Decision{}, false, fmt.Errorf("Prefer retry-after=%s: want a number of seconds from %d to %d", clip(value), minRetryAfter, maxRetryAfter)
 			}
 			d.RetryAfter = time.Duration(n) * time.Second
 		}
@@ -267,3 +268,7 @@ func ParsePrefer(header string) (d Decision, ok bool, err error) {
 }
 
 func isTrue(b *bool) bool { return b != nil && *b }
+
+// clip shortens a value of the request's that an error shows back, as remoteassist.Clip does the
+// service's (a header may hold up to 32 KiB).
+func clip(s string) string { return remoteassist.Clip(s, 64) }

@@ -309,6 +309,22 @@ func TestPreferOnlyWhenAllowed(t *testing.T) {
 	}
 }
 
+// TestPreferInSeveralFields: Prefer is a list, which a client may send as several header fields
+// (one of its own preferences, then the test's code): every field counts, as if joined by commas.
+func TestPreferInSeveralFields(t *testing.T) {
+	c := newControlled(t, control.Options{AllowPrefer: true})
+	tok := c.api.token("p", readConfig)
+	res := c.api.do(http.MethodGet, settingsPath, tok, nil, "Prefer", "return=representation", "Prefer", "code=503", "Prefer", "retry-after=7")
+	if res.status != http.StatusServiceUnavailable || res.header.Get("Retry-After") != "7" {
+		t.Errorf("Prefer in three fields: %d, Retry-After %q, want 503 and 7: %s", res.status, res.header.Get("Retry-After"), res.body)
+	}
+	// A refused value is shown back clipped, as the service's messages show a client's values.
+	res = c.api.do(http.MethodGet, settingsPath, tok, nil, "Prefer", "code="+strings.Repeat("9", 4096))
+	if code, msg, target := graphCode(t, res.body); res.status != http.StatusBadRequest || code != "BadRequest" || target != "Prefer" || len(msg) > 200 {
+		t.Errorf("a long Prefer code: %d %s %q (%d bytes)", res.status, code, msg, len(msg))
+	}
+}
+
 // TestInjectedErrors: each status a fault may answer with comes with its Graph code and words
 // (the README's fault table), and a status with none is refused before any request gets it.
 func TestInjectedErrors(t *testing.T) {

@@ -25,8 +25,14 @@ var errDrop = errors.New("server: a fault rule drops the connection")
 // dropped connection.
 func (s *Server) inject(c echo.Context, st *request) error {
 	req := c.Request()
+	// Prefer is a list (RFC 7240): sent as several fields, it is their values joined by commas
+	// (RFC 9110, 5.3), as a client that adds its own preferences to a test's sends it.
+	prefer := req.Header.Get("Prefer")
+	if fields := req.Header.Values("Prefer"); len(fields) > 1 {
+		prefer = strings.Join(fields, ",")
+	}
 	d, ok, err := s.control.Decide(control.Request{Tenant: st.principal.Tenant, App: st.principal.App,
-		Operation: st.op.id, Method: req.Method}, req.Header.Get("Prefer"))
+		Operation: st.op.id, Method: req.Method}, prefer)
 	if err != nil {
 		return &remoteassist.Error{Code: remoteassist.EINVALID, Target: "Prefer", Message: err.Error() + "."}
 	}
