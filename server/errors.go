@@ -116,7 +116,7 @@ func (s *Server) writeError(c echo.Context, st *request, err error) {
 		return
 	}
 	st.err = err
-	if st.failure == failNone && st.op != nil && st.rule == "" {
+	if st.failure == failNone && st.op != nil && !st.injected {
 		st.failure = ge.class
 		if errors.Is(err, remoteassist.ErrEmptyPatch) {
 			st.failure = failEmptyPatch

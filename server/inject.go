@@ -54,6 +54,7 @@ func (s *Server) inject(c echo.Context, st *request) error {
 	case d.Drop:
 		return errDrop
 	case d.Status != 0:
+		st.injected = true
 		return injectedError(d)
 	}
 	return nil

@@ -35,8 +35,11 @@ type request struct {
 	sent []byte
 	// failure is the validation failure class counted in the metrics, when one applies.
 	failure failureClass
-	// rule names the fault rule (or "prefer") that decided the answer, if any.
-	rule string
+	// rule names the fault rule (or "prefer") that applied, if any; injected is set when the
+	// answer is its error, which the metrics do not count as a validation failure. A rule's
+	// delay alone leaves the request to be served, and refused, as any other.
+	rule     string
+	injected bool
 	// err is the error the request was answered with, logged with the access line.
 	err error
 }

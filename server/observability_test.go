@@ -13,6 +13,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/remoteassist/remoteassist/control"
+	"github.com/remoteassist/remoteassist/gen/admin/models"
 	"github.com/remoteassist/remoteassist/jwtauth"
 	"github.com/remoteassist/remoteassist/memory"
 	"github.com/remoteassist/remoteassist/server"
@@ -218,5 +220,63 @@ func TestReadinessFailsOnceDraining(t *testing.T) {
 	}
 	if api, opsCode := probe("/healthz"); api != 200 || opsCode != 200 {
 		t.Errorf("/healthz while draining: API %d, ops %d, want 200", api, opsCode)
+	}
+}
+
+// TestMetricsUnderFaultRules: an error a fault rule injects is not a validation failure of the
+// client's, but a rule's delay alone leaves the request to be served as any other, and the
+// refusal it then gets counts as it would without the rule.
+func TestMetricsUnderFaultRules(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	key, verifier := newDevKey(t)
+	ctl := control.New(control.Options{})
+	srv, err := server.New(server.Config{Store: memory.New(), Authenticator: verifier, Metrics: reg, Control: ctl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := &obsServer{t: t, srv: srv, key: key}
+	rw := o.token("m", readWriteConfig)
+	add := func(spec string) string {
+		var s models.FaultRuleSpec
+		if err := json.Unmarshal([]byte(spec), &s); err != nil {
+			t.Fatal(err)
+		}
+		r, err := ctl.AddFault(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.Id
+	}
+	delay := add(`{"effect":{"delayMs":{"min":0}}}`)
+	for _, s := range []struct {
+		token, body string
+		headers     []string
+		status      int
+	}{
+		{rw, `{"remoteAssistanceState":"on"}`, nil, http.StatusBadRequest},
+		{rw, `{}`, nil, http.StatusBadRequest},
+		{rw, `{"blockChat":true}`, []string{"Content-Type", "text/plain"}, http.StatusUnsupportedMediaType},
+		{o.token("m", readConfig), `{"blockChat":true}`, nil, http.StatusForbidden},
+	} {
+		if rec := o.do(http.MethodPatch, settingsPath, s.token, s.body, s.headers...); rec.Code != s.status {
+			t.Fatalf("PATCH %s under a delay: %d, want %d: %s", s.body, rec.Code, s.status, rec.Body)
+		}
+	}
+	ctl.DeleteFault(delay)
+	add(`{"effect":{"status":429},"times":1}`)
+	if rec := o.do(http.MethodPatch, settingsPath, rw, `{"blockChat":true}`); rec.Code != http.StatusTooManyRequests {
+		t.Fatalf("an injected 429: %d %s", rec.Code, rec.Body)
+	}
+	text := o.do(http.MethodGet, server.MetricsPath, "", "").Body.String()
+	for _, want := range []string{
+		`remoteassist_validation_failures_total{class="schema"} 1`,
+		`remoteassist_validation_failures_total{class="empty_patch"} 1`,
+		`remoteassist_validation_failures_total{class="content_type"} 1`,
+		`remoteassist_validation_failures_total{class="forbidden"} 1`,
+		`remoteassist_validation_failures_total{class="throttled"} 0`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 }
