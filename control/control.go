@@ -80,11 +80,15 @@ func (c *Control) Decide(req Request, prefer string) (d Decision, ok bool, err e
 	return d, ok, nil
 }
 
-// Record adds a finished request to the journal. set is what a PATCH set (property names and
-// values; nil for other requests), of which the journal keeps the names and a digest; sent is
-// the request's query string and body as they came, of which it keeps a digest, to tell a
-// request sent again unchanged from another.
+// Record adds a finished request to the journal. e.Time is when it was received, kept in UTC;
+// a time from time.Now, as the server's, keeps its monotonic reading for the comparison with a
+// ClearJournal: a request received before the journal's last clear is not recorded. set is what
+// a PATCH set (property names and values; nil for other requests), of which the journal keeps
+// the names and a digest; sent is the request's query string and body as they came, of which
+// it keeps a digest, to tell a request sent again unchanged from another.
 func (c *Control) Record(e models.JournalEntry, set map[string]any, sent []byte) {
+	received := e.Time
+	e.Time = e.Time.UTC()
 	entry := Entry{JournalEntry: e}
 	if len(sent) > 0 {
 		sum := sha256.Sum256(sent)
@@ -101,7 +105,7 @@ func (c *Control) Record(e models.JournalEntry, set map[string]any, sent []byte)
 		sum := sha256.Sum256(data)
 		entry.patchDigest = hex.EncodeToString(sum[:8])
 	}
-	c.journal.add(entry)
+	c.journal.add(entry, received)
 }
 
 // Journal returns the entries that match f, oldest first: in the order the requests were
@@ -116,7 +120,8 @@ func (c *Control) Journal(f Filter, limit int) []models.JournalEntry {
 // Count returns how many entries match f, counted in place: it allocates nothing.
 func (c *Control) Count(f Filter) int { return c.journal.count(f) }
 
-// ClearJournal forgets every entry.
+// ClearJournal forgets every entry, and every request received before it: one still being
+// served (a fault rule's delay holds it) is not recorded when it is answered.
 func (c *Control) ClearJournal() { c.journal.clear() }
 
 // Findings derives the client behaviours the journal shows, for the clients f selects (its

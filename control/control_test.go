@@ -167,6 +167,32 @@ func TestJournalRingAndFilters(t *testing.T) {
 	}
 }
 
+// TestClearForgetsRequestsInFlight: a clear forgets the requests received before it, those
+// answered only after it too (a fault rule's delay holds one up to a minute), so that the journal
+// of a test that cleared it at its start holds none of the test before.
+func TestClearForgetsRequestsInFlight(t *testing.T) {
+	c := New(Options{})
+	entry := func(at time.Time, id string) models.JournalEntry {
+		return models.JournalEntry{Time: at, Tenant: ptr("t"), Method: "GET", Operation: getOp, Status: 200, RequestId: id}
+	}
+	received := time.Now().Add(-time.Millisecond) // Add keeps the monotonic reading
+	c.ClearJournal()
+	c.Record(entry(received, "in flight"), nil, nil)
+	if got := c.Journal(Filter{}, 0); len(got) != 0 {
+		t.Errorf("a request received before the clear, answered after it: %+v", got)
+	}
+	c.Record(entry(time.Now(), "after"), nil, nil)
+	if got := c.Journal(Filter{}, 0); len(got) != 1 || got[0].RequestId != "after" || got[0].Time.Location() != time.UTC {
+		t.Errorf("a request received after the clear: %+v", got)
+	}
+	// Without a monotonic reading (a time in UTC, or built), the wall clock tells.
+	c.Record(entry(received.UTC(), "in flight, in UTC"), nil, nil)
+	c.Record(entry(time.Now().UTC().Add(time.Hour), "later"), nil, nil)
+	if got := ids(c.Journal(Filter{}, 0)); len(got) != 2 || got[1] != "later" {
+		t.Errorf("times without a monotonic reading: %v", got)
+	}
+}
+
 // TestRetriedClientErrorIsTheSameRequest: a request refused with a 400 and sent again is a
 // finding only when it is sent again unchanged, its query string and body as they came; two
 // different bodies the server could not read (so that neither set anything) are two requests.

@@ -28,11 +28,16 @@ type Entry struct {
 // A request is recorded when it is answered, and requests are not answered in the order they
 // came (a fault rule's delay holds one back up to a minute): add puts each after the entries
 // received no later than it, and once the ring is full the one received first makes room.
+//
+// A clear forgets the requests received before it, those still being served included: one
+// answered after the clear is not added, so that a test that clears the journal between tests
+// never counts a request of the one before.
 type journal struct {
 	mu      sync.Mutex
 	size    int
 	entries []Entry // by Time, oldest first from first; a ring once full
 	first   int     // the oldest's index: 0 until the ring is full
+	cleared time.Time
 }
 
 func newJournal(size int) *journal {
@@ -47,9 +52,15 @@ func (j *journal) at(i int) *Entry {
 	return &j.entries[i]
 }
 
-func (j *journal) add(e Entry) {
+// add adds e, received at received: e.Time, or the same instant with the monotonic reading that
+// e.Time, in UTC, has lost (a clear is compared by it when both have one, so that a step of the
+// wall clock cannot make a request received after a clear seem received before it).
+func (j *journal) add(e Entry, received time.Time) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	if received.Before(j.cleared) {
+		return // received before the last clear: of the test before it
+	}
 	n := len(j.entries)
 	// e goes after every entry received no later than it (those received at the same instant
 	// stay in the order they were answered). Nearly always that is the end: what moves is only
@@ -150,7 +161,7 @@ func (j *journal) findings(f Filter) []models.Finding {
 func (j *journal) clear() {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	j.entries, j.first = make([]Entry, 0, min(j.size, 64)), 0
+	j.entries, j.first, j.cleared = make([]Entry, 0, min(j.size, 64)), 0, time.Now()
 }
 
 // Filter selects journal entries: every field set must match.

@@ -402,6 +402,48 @@ func TestFindingsTellRequestsApart(t *testing.T) {
 	}
 }
 
+// TestAdminClearForgetsRequestsInFlight: DELETE /admin/journal between two tests forgets a request
+// of the first still held by a fault rule's delay: answered after the clear, it is not journaled,
+// so the second test's count holds only its own requests.
+func TestAdminClearForgetsRequestsInFlight(t *testing.T) {
+	c := newControlled(t, control.Options{})
+	tok := c.api.token("contoso", readConfig)
+	c.call(t, http.MethodPost, "/admin/faults", `{"effect":{"delayMs":{"min":300}},"times":1}`)
+	answered := make(chan int)
+	go func() {
+		req, _ := http.NewRequest(http.MethodGet, c.api.url+settingsPath, nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			answered <- 0
+			return
+		}
+		res.Body.Close()
+		answered <- res.StatusCode
+	}()
+	// The rule fired: the request is held by its delay.
+	for {
+		_, _, body := c.call(t, http.MethodGet, "/admin/faults", "")
+		if strings.Contains(string(body), `"fired":1`) {
+			break
+		}
+		runtime.Gosched()
+	}
+	if status, _, body := c.call(t, http.MethodDelete, "/admin/journal", ""); status != http.StatusNoContent {
+		t.Fatalf("clear: %d %s", status, body)
+	}
+	if status := <-answered; status != http.StatusOK {
+		t.Fatalf("the delayed GET: %d", status)
+	}
+	if _, _, body := c.call(t, http.MethodGet, "/admin/journal/count", ""); string(body) != "{\"count\":0}\n" {
+		t.Errorf("a request received before the clear is journaled: %s", body)
+	}
+	c.api.get(tok)
+	if _, _, body := c.call(t, http.MethodGet, "/admin/journal/count", ""); string(body) != "{\"count\":1}\n" {
+		t.Errorf("after the clear, one request: %s", body)
+	}
+}
+
 func TestAdminJournalAndFindings(t *testing.T) {
 	c := newControlled(t, control.Options{})
 	tok := c.api.token("contoso", readWriteConfig)

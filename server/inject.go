@@ -96,7 +96,7 @@ func injectedError(d control.Decision) error {
 func (s *Server) journal(c echo.Context, st *request, status int, latency time.Duration) {
 	req := c.Request()
 	e := models.JournalEntry{
-		Time: st.start.UTC(), Method: req.Method, Operation: st.op.id, Status: status,
+		Time: st.start, Method: req.Method, Operation: st.op.id, Status: status,
 		RequestId: st.requestID, ClientRequestId: st.clientRequestID,
 		LatencyMs: float64(latency.Microseconds()) / 1000,
 	}

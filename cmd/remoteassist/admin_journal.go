@@ -222,7 +222,8 @@ func runAdminJournalClear(ctx context.Context, args []string, stdout io.Writer) 
 	fs := newFlagSet("admin journal clear", "admin journal clear "+connSynopsis,
 		`  remoteassist admin journal clear
 
-Forgets every entry, and so every finding, recorded so far. Prints nothing.
+Forgets every request received before it, and so every finding: one still being served (held
+by a fault rule's delay) is not journaled when it is answered. Prints nothing.
 `, stdout)
 	return runAdminClear(ctx, fs, args, func(ctx context.Context, api *apiclient.ClientWithResponses) (adminResponse, error) {
 		return api.ClearJournalWithResponse(ctx)

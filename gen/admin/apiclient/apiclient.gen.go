@@ -153,7 +153,9 @@ type ClientInterface interface {
 
 	// ClearJournal Empty the journal
 	//
-	// Forgets every entry, and so every finding, recorded so far.
+	// Forgets every request received before the clear, and so every finding: one still being
+	// served then (held by a fault rule's delay) is not journaled when it is answered, so that
+	// a test that clears the journal first counts none of the test before.
 	//
 	// Corresponds with DELETE /admin/journal (the `ClearJournal` operationId).
 	ClearJournal(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -373,7 +375,9 @@ func (c *Client) ListFindings(ctx context.Context, params *ListFindingsParams, r
 
 // ClearJournal Empty the journal
 //
-// Forgets every entry, and so every finding, recorded so far.
+// Forgets every request received before the clear, and so every finding: one still being
+// served then (held by a fault rule's delay) is not journaled when it is answered, so that
+// a test that clears the journal first counts none of the test before.
 //
 // Corresponds with DELETE /admin/journal (the `ClearJournal` operationId).
 func (c *Client) ClearJournal(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1388,7 +1392,9 @@ type ClientWithResponsesInterface interface {
 
 	// ClearJournalWithResponse Empty the journal
 	//
-	// Forgets every entry, and so every finding, recorded so far.
+	// Forgets every request received before the clear, and so every finding: one still being
+	// served then (held by a fault rule's delay) is not journaled when it is answered, so that
+	// a test that clears the journal first counts none of the test before.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -3462,7 +3468,9 @@ func (c *ClientWithResponses) ListFindingsWithResponse(ctx context.Context, para
 
 // ClearJournalWithResponse Empty the journal
 //
-// Forgets every entry, and so every finding, recorded so far.
+// Forgets every request received before the clear, and so every finding: one still being
+// served then (held by a fault rule's delay) is not journaled when it is answered, so that
+// a test that clears the journal first counts none of the test before.
 //
 // Returns a wrapper object for the known response body format(s).
 //
