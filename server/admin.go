@@ -64,7 +64,7 @@ func NewAdmin(cfg AdminConfig) (*Server, error) {
 	}
 	return build(Config{Store: cfg.Store, Authenticator: adminToken(sum), Logger: cfg.Logger, Routes: cfg.Routes,
 		CORSOrigins: []string{}, MaxBodyBytes: maxBody},
-		surface{doc: doc, register: func(_ *Server, r composingRouter, _ map[string]*operation, mws map[string][]echo.MiddlewareFunc) {
+		surface{doc: doc, strictQuery: true, register: func(_ *Server, r composingRouter, _ map[string]*operation, mws map[string][]echo.MiddlewareFunc) {
 			h := &adminHandler{store: cfg.Store, control: cfg.Control, context: adminContext(cfg.APIBaseURL)}
 			echoapi.RegisterHandlersWithOptions(r, h, echoapi.RegisterHandlersOptions{OperationMiddlewares: mws})
 		}})

@@ -712,6 +712,41 @@ func TestAdminMalformedQuery(t *testing.T) {
 	}
 }
 
+// TestAdminRefusesUnknownQueryParameters: a query parameter the operation does not declare is
+// refused, naming those it takes, rather than ignored: a misspelt filter (tennant=) or one the
+// operation has not (the findings' status=) would count or list every entry as if it had matched.
+func TestAdminRefusesUnknownQueryParameters(t *testing.T) {
+	c := newControlled(t, control.Options{})
+	tok := c.api.token("contoso", readConfig)
+	c.api.get(tok)
+	c.api.get(c.api.token("fabrikam", readConfig))
+	for _, tc := range []struct{ method, path, param, message string }{
+		{http.MethodGet, "/admin/journal/count?tennant=contoso", "tennant",
+			"The query parameter 'tennant' is not supported. Supported: tenant, app, operation, method, status, since, until."},
+		{http.MethodGet, "/admin/journal?tenant=contoso&Limit=1", "Limit",
+			"The query parameter 'Limit' is not supported. Supported: tenant, app, operation, method, status, since, until, limit."},
+		{http.MethodGet, "/admin/journal/count?limit=1", "limit", ""},
+		{http.MethodGet, "/admin/findings?status=429", "status", "The query parameter 'status' is not supported. Supported: tenant, app."},
+		{http.MethodGet, "/admin/faults?tenant=contoso", "tenant", "The query parameter 'tenant' is not supported. The operation takes none."},
+		{http.MethodDelete, "/admin/journal?tenant=contoso", "tenant", ""},
+		{http.MethodDelete, "/admin/tenants/contoso/settings?all=true", "all", ""},
+		{http.MethodGet, "/admin/journal?_=1733112000", "_", ""},
+	} {
+		status, _, body := c.call(t, tc.method, tc.path, "")
+		code, msg, target := graphCode(t, body)
+		if status != http.StatusBadRequest || code != "BadRequest" || target != tc.param || tc.message != "" && msg != tc.message {
+			t.Errorf("%s %s: %d %s, want a 400 naming %q", tc.method, tc.path, status, body, tc.param)
+		}
+	}
+	if _, _, body := c.call(t, http.MethodGet, "/admin/journal/count", ""); string(body) != "{\"count\":2}\n" {
+		t.Errorf("a refused DELETE changed the journal: %s", body)
+	}
+	// The parameters the operations declare are taken.
+	if status, _, body := c.call(t, http.MethodGet, "/admin/journal/count?tenant=contoso", ""); status != http.StatusOK || string(body) != "{\"count\":1}\n" {
+		t.Errorf("count of contoso: %d %s", status, body)
+	}
+}
+
 // heldStore holds reads of the settings until released, to keep admin requests in flight.
 type heldStore struct {
 	*memory.Store

@@ -263,7 +263,7 @@ func (s *Server) pipeline(op *operation) echo.MiddlewareFunc {
 				return err
 			}
 			defer s.admission.leave()
-			if err := validateParams(c, op, s.fold); err != nil {
+			if err := validateParams(c, op, s.fold, s.strictQuery); err != nil {
 				return err
 			}
 			if op.body != nil {

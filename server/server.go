@@ -124,6 +124,9 @@ type Server struct {
 	metricsHandler http.Handler
 	// fold is set when the profile matches names and enumerated values without regard to case.
 	fold bool
+	// strictQuery refuses every query parameter an operation does not declare (the admin API's),
+	// not only the OData options ("$" and a name) the API refuses.
+	strictQuery bool
 	// control, when set, injects faults into the operations' answers and journals them.
 	control *control.Control
 	// allow is the Allow header of a 405, by route path.
@@ -156,13 +159,15 @@ func New(cfg Config) (*Server, error) {
 		}})
 }
 
-// surface is what one server serves: a contract, the handlers of its operations, and whether
-// its operations need Graph's permissions and the probes are served beside them.
+// surface is what one server serves: a contract, the handlers of its operations, whether its
+// operations need Graph's permissions and the probes are served beside them, and whether a query
+// parameter an operation does not declare is refused (strictQuery) or, as Graph does, ignored.
 type surface struct {
 	doc         *openapi3.T
 	basePath    string
 	permissions bool
 	probes      bool
+	strictQuery bool
 	register    func(s *Server, r composingRouter, ops map[string]*operation, mws map[string][]echo.MiddlewareFunc)
 }
 
@@ -179,6 +184,8 @@ func build(cfg Config, surf surface) (*Server, error) {
 		maxBody: cfg.MaxBodyBytes,
 		fold:    caseInsensitive(surf.doc),
 		control: cfg.Control,
+
+		strictQuery: surf.strictQuery,
 
 		drainTimeout: defaultDrainTimeout,
 	}

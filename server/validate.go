@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -37,7 +38,7 @@ var bodyOptions = []openapi3.SchemaValidationOption{openapi3.VisitAsRequest(), o
 // validateParams validates the request's parameters with kin-openapi: the plain ones (see
 // plainParams) through their schemas alone, the others, and any refusal, through its request
 // validation.
-func validateParams(c echo.Context, op *operation, fold bool) error {
+func validateParams(c echo.Context, op *operation, fold, strict bool) error {
 	req := c.Request()
 	var query url.Values // nil: kin-openapi reads the (empty) query itself
 	if raw := req.URL.RawQuery; raw != "" {
@@ -52,7 +53,7 @@ func validateParams(c echo.Context, op *operation, fold bool) error {
 			// The generated binder reads the query string too: it must see the folded one.
 			req.URL.RawQuery = query.Encode()
 		}
-		if err := refuseUnknownOptions(op, query); err != nil {
+		if err := refuseUnknownOptions(op, query, strict); err != nil {
 			return err
 		}
 	}
@@ -91,13 +92,48 @@ func validateParams(c echo.Context, op *operation, fold bool) error {
 // that the operation does not declare, as Graph's OData layer does ("The query parameter '$foo'
 // is not supported."), instead of answering as if it were not there: a client sending $filter
 // or $expand, or $select in a casing the profile does not take, would otherwise read an answer
-// it did not ask for. Other unknown parameters are ignored, as Graph ignores them.
-func refuseUnknownOptions(op *operation, query url.Values) error {
+// it did not ask for. Other unknown parameters are ignored, as Graph ignores them, unless strict
+// (the admin API's): a test's misspelt filter (?tennant=, or ?status= on the findings) would
+// otherwise count or list every entry, as if it had matched. A strict refusal names the
+// parameters the operation takes. The first unknown name, in byte order, is the one refused.
+func refuseUnknownOptions(op *operation, query url.Values, strict bool) error {
+	unknown := ""
 	for name := range query {
-		if strings.HasPrefix(name, "$") && op.route.Operation.Parameters.GetByInAndName(openapi3.ParameterInQuery, name) == nil {
-			return &remoteassist.Error{Code: remoteassist.EINVALID, Target: remoteassist.Clip(name, 64),
-				Message: "The query parameter '" + remoteassist.Clip(name, 64) + "' is not supported."}
+		if (strict || strings.HasPrefix(name, "$")) && queryParam(op, name) == nil && (unknown == "" || name < unknown) {
+			unknown = name
 		}
+	}
+	if unknown == "" {
+		return nil
+	}
+	msg := "The query parameter '" + remoteassist.Clip(unknown, 64) + "' is not supported."
+	if strict {
+		var names []string
+		params := op.route.Operation.Parameters
+		if op.route.PathItem != nil {
+			params = append(slices.Clone(op.route.PathItem.Parameters), params...)
+		}
+		for _, p := range params {
+			if p.Value != nil && p.Value.In == openapi3.ParameterInQuery {
+				names = append(names, p.Value.Name)
+			}
+		}
+		if len(names) == 0 {
+			msg += " The operation takes none."
+		} else {
+			msg += " Supported: " + strings.Join(names, ", ") + "."
+		}
+	}
+	return &remoteassist.Error{Code: remoteassist.EINVALID, Target: remoteassist.Clip(unknown, 64), Message: msg}
+}
+
+// queryParam is the operation's query parameter of that name, its own or its path's; nil if none.
+func queryParam(op *operation, name string) *openapi3.Parameter {
+	if p := op.route.Operation.Parameters.GetByInAndName(openapi3.ParameterInQuery, name); p != nil {
+		return p
+	}
+	if op.route.PathItem != nil {
+		return op.route.PathItem.Parameters.GetByInAndName(openapi3.ParameterInQuery, name)
 	}
 	return nil
 }
