@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -124,6 +125,46 @@ const NullProblem = "null is not allowed"
 // RangeProblem says that a number is beyond what a double holds (1e400), for a property or
 // parameter that takes numbers.
 const RangeProblem = "the number is out of range"
+
+// BoundsProblem says what numbers the contract allows, from its minimum and maximum (either may
+// be nil): "want 1 to 1000000", "want at least 0". It is empty when neither is given.
+func BoundsProblem(lo, hi *float64) string {
+	n := func(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+	switch {
+	case lo != nil && hi != nil:
+		return "want " + n(*lo) + " to " + n(*hi)
+	case lo != nil:
+		return "want at least " + n(*lo)
+	case hi != nil:
+		return "want at most " + n(*hi)
+	}
+	return ""
+}
+
+// LengthProblem says how long a string may be, from the contract's minLength and maxLength (nil
+// for none): "want at most 256 characters".
+func LengthProblem(minLength uint64, maxLength *uint64) string {
+	chars := func(n uint64) string {
+		if n == 1 {
+			return "1 character"
+		}
+		return strconv.FormatUint(n, 10) + " characters"
+	}
+	switch {
+	case maxLength != nil && minLength > 0:
+		return "want " + strconv.FormatUint(minLength, 10) + " to " + chars(*maxLength)
+	case maxLength != nil:
+		return "want at most " + chars(*maxLength)
+	}
+	return "want at least " + chars(minLength)
+}
+
+// DateTimeProblem says what a date-time is. In a URL's query a '+' is a space, so an offset
+// such as +01:00 must be sent as %2B01:00.
+const DateTimeProblem = "want an RFC 3339 date-time such as 2026-01-02T15:04:05Z (in a URL, an offset's '+' as %2B)"
+
+// PatternProblem says that a string does not match the contract's pattern.
+func PatternProblem(pattern string) string { return "want a value matching " + pattern }
 
 // UnknownProperty is the EINVALID error for a body property that the object holding it, of the
 // type typeName ("" when it has no name), does not have; allowed lists those it has.

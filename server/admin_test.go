@@ -643,6 +643,40 @@ func TestAdminRefusesBeyondItsBounds(t *testing.T) {
 	}
 }
 
+// TestAdminRefusalsSayWhatIsAllowed: a value out of the contract's bounds is refused with what
+// the contract allows (a test in another language has no CLI to say it), a parameter that does
+// not parse with the type it wants.
+func TestAdminRefusalsSayWhatIsAllowed(t *testing.T) {
+	c := newControlled(t, control.Options{})
+	for _, tc := range []struct{ method, path, body, message string }{
+		{http.MethodPost, "/admin/faults", `{"effect":{"status":500},"times":0}`, "Invalid value for property 'times': want 1 to 1000000."},
+		{http.MethodPost, "/admin/faults", `{"effect":{"status":500},"times":1e30}`, "Invalid value for property 'times': want 1 to 1000000."},
+		{http.MethodPost, "/admin/faults", `{"effect":{"status":500},"probability":1.5}`, "Invalid value for property 'probability': want 0 to 1."},
+		{http.MethodPost, "/admin/faults", `{"effect":{"status":500},"seed":9007199254740992}`,
+			"Invalid value for property 'seed': want -9007199254740991 to 9007199254740991."},
+		{http.MethodPost, "/admin/faults", `{"effect":{"delayMs":{"min":90000}}}`, "Invalid value for property 'effect/delayMs/min': want 0 to 60000."},
+		{http.MethodPost, "/admin/faults", `{"match":{"app":"` + strings.Repeat("a", 257) + `"},"effect":{"drop":true}}`,
+			"Invalid value for property 'match/app': want at most 256 characters."},
+		{http.MethodGet, "/admin/journal?limit=0", "", "Invalid value for parameter 'limit': want 1 to 10000."},
+		{http.MethodGet, "/admin/journal?limit=99999999999999999999", "", "Invalid value for query parameter 'limit': want 1 to 10000."},
+		{http.MethodGet, "/admin/journal?limit=ten", "", "Invalid value for query parameter 'limit': expected an integer."},
+		{http.MethodGet, "/admin/journal/count?status=600", "", "Invalid value for parameter 'status': want 0 to 599."},
+		// An offset's '+' sent unescaped is a space in a query string.
+		{http.MethodGet, "/admin/journal?since=2026-01-02T15:04:05+01:00", "",
+			"Invalid value for parameter 'since': want an RFC 3339 date-time such as 2026-01-02T15:04:05Z (in a URL, an offset's '+' as %2B)."},
+		{http.MethodGet, "/admin/journal?method=patch", "", "Invalid value for parameter 'method': want a value matching ^[A-Z]+$."},
+		{http.MethodDelete, "/admin/faults/" + strings.Repeat("1", 65), "", "Invalid value for parameter 'id': want at most 64 characters."},
+	} {
+		status, _, body := c.call(t, tc.method, tc.path, tc.body)
+		if code, msg, _ := graphCode(t, body); status != http.StatusBadRequest || code != "BadRequest" || msg != tc.message {
+			t.Errorf("%s %.60s %.60s: %d %q, want 400 %q", tc.method, tc.path, tc.body, status, msg, tc.message)
+		}
+	}
+	if _, _, body := c.call(t, http.MethodGet, "/admin/journal?since="+url.QueryEscape("2026-01-02T15:04:05+01:00"), ""); string(body) != "{\"entries\":[]}\n" {
+		t.Errorf("an offset sent as %%2B: %s", body)
+	}
+}
+
 // TestAdminFaultRuleCap: a process holds at most control.MaxFaultRules rules, the admin
 // contract's bound on the list; one more is refused with a 400 and changes nothing.
 func TestAdminFaultRuleCap(t *testing.T) {

@@ -182,8 +182,29 @@ func describeParamError(re *openapi3filter.RequestError) error {
 		}
 		return describeSchemaError(se, "parameter", p.Name, nil)
 	}
-	return &remoteassist.Error{Code: remoteassist.EINVALID, Target: p.Name,
-		Message: fmt.Sprintf("Invalid value for %s parameter '%s'.", p.In, p.Name), Err: re}
+	// Not a value of the parameter's type (limit=abc), or an integer beyond what its format
+	// holds (limit=99999999999999999999): kin could not decode it.
+	msg := fmt.Sprintf("Invalid value for %s parameter '%s'", p.In, p.Name)
+	if s := p.Schema; s != nil && s.Value != nil {
+		switch v := s.Value; {
+		case v.Type.Is(openapi3.TypeInteger) && isDigits(re.Err) && (v.Min != nil || v.Max != nil):
+			msg += ": " + remoteassist.BoundsProblem(v.Min, v.Max)
+		case v.Type.Is(openapi3.TypeInteger) || v.Type.Is(openapi3.TypeNumber) || v.Type.Is(openapi3.TypeBoolean):
+			msg += ": expected " + schemaType(v)
+		}
+	}
+	return &remoteassist.Error{Code: remoteassist.EINVALID, Target: p.Name, Message: msg + ".", Err: re}
+}
+
+// isDigits reports whether the value kin could not decode is an integer's digits (with a sign).
+func isDigits(err error) bool {
+	var pe *openapi3filter.ParseError
+	if !errors.As(err, &pe) {
+		return false
+	}
+	s, ok := pe.Value.(string)
+	s = strings.TrimPrefix(s, "-")
+	return ok && s != "" && strings.Trim(s, "0123456789") == ""
 }
 
 // describeSchemaError turns kin-openapi's schema error into a Graph message that names the
@@ -220,7 +241,32 @@ func describeSchemaError(se *openapi3.SchemaError, kind, name string, types map[
 			return remoteassist.MissingProperty(target)
 		}
 	}
-	return remoteassist.InvalidValue(kind, target, "")
+	return remoteassist.InvalidValue(kind, target, boundProblem(se.Schema, se.SchemaField))
+}
+
+// boundProblem says what a schema's keyword that a value failed allows: its numbers' bounds
+// ("minimum", "maximum", or "format" for a number beyond int32 or int64), its strings' lengths,
+// date-time or pattern; "" for another keyword.
+func boundProblem(s *openapi3.Schema, field string) string {
+	if s == nil {
+		return ""
+	}
+	switch field {
+	case "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum":
+		return remoteassist.BoundsProblem(s.Min, s.Max)
+	case "minLength", "maxLength":
+		return remoteassist.LengthProblem(s.MinLength, s.MaxLength)
+	case "pattern":
+		return remoteassist.PatternProblem(s.Pattern)
+	case "format":
+		switch {
+		case s.Format == "date-time":
+			return remoteassist.DateTimeProblem
+		case s.Type.Is(openapi3.TypeInteger) || s.Type.Is(openapi3.TypeNumber):
+			return remoteassist.BoundsProblem(s.Min, s.Max)
+		}
+	}
+	return ""
 }
 
 // unknownProperty returns the first (in byte order) member of the refused object that its
