@@ -59,10 +59,11 @@ bash scripts/image.sh "$REMOTEASSIST_TEST_IMAGE"
 step "go test"
 go test -count=1 -timeout 20m ./...
 
-# The client's retries, the stores' batching and the CLI's log buffer share state between
-# goroutines. About 10 s on 2 cores with a warm build cache, 2 min with a cold one.
-step "go test -race (server, auth, client, stores, test server, CLI)"
-go test -race -count=1 ./server/ ./jwtauth/ ./client/ ./bolt/ ./postgres/ ./storetest/ ./memory/ ./remoteassisttest/ ./cmd/...
+# The client's retries, the stores' batching, the control plane's rules and journal (which every
+# API request and the admin API share) and the CLI's log buffer share state between goroutines.
+# About 10 s on 2 cores with a warm build cache, 2 min with a cold one.
+step "go test -race (server, auth, client, stores, control plane, test server, CLI)"
+go test -race -count=1 ./server/ ./jwtauth/ ./client/ ./bolt/ ./postgres/ ./storetest/ ./memory/ ./control/ ./remoteassisttest/ ./cmd/...
 
 # A module of its own (so the main module never depends on Docker's client): go test ./... above
 # does not enter it.

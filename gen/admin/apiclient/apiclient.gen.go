@@ -165,8 +165,11 @@ type ClientInterface interface {
 	// The recent API requests that match every filter given, oldest first: in the order they
 	// were received (`time`), those received at the same instant in the order they were
 	// answered. A request is journaled once answered, so one still being served is missing,
-	// and a slow one appears later among those received after it. The journal is a bounded
-	// ring: the oldest entries make room for new ones. It never holds tokens or bodies.
+	// and a slow one appears later among those received after it. Every request routed to an
+	// operation of the API is journaled, refused or not (with no `tenant` when its token was
+	// refused); one to no operation (a 404 for a path the API does not serve, a 405 for a
+	// method it does not take) is not. The journal is a bounded ring: the oldest entries make
+	// room for new ones. It never holds tokens or bodies.
 	//
 	// Corresponds with GET /admin/journal (the `QueryJournal` operationId).
 	QueryJournal(ctx context.Context, params *QueryJournalParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -397,8 +400,11 @@ func (c *Client) ClearJournal(ctx context.Context, reqEditors ...RequestEditorFn
 // The recent API requests that match every filter given, oldest first: in the order they
 // were received (`time`), those received at the same instant in the order they were
 // answered. A request is journaled once answered, so one still being served is missing,
-// and a slow one appears later among those received after it. The journal is a bounded
-// ring: the oldest entries make room for new ones. It never holds tokens or bodies.
+// and a slow one appears later among those received after it. Every request routed to an
+// operation of the API is journaled, refused or not (with no `tenant` when its token was
+// refused); one to no operation (a 404 for a path the API does not serve, a 405 for a
+// method it does not take) is not. The journal is a bounded ring: the oldest entries make
+// room for new ones. It never holds tokens or bodies.
 //
 // Corresponds with GET /admin/journal (the `QueryJournal` operationId).
 func (c *Client) QueryJournal(ctx context.Context, params *QueryJournalParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1406,8 +1412,11 @@ type ClientWithResponsesInterface interface {
 	// The recent API requests that match every filter given, oldest first: in the order they
 	// were received (`time`), those received at the same instant in the order they were
 	// answered. A request is journaled once answered, so one still being served is missing,
-	// and a slow one appears later among those received after it. The journal is a bounded
-	// ring: the oldest entries make room for new ones. It never holds tokens or bodies.
+	// and a slow one appears later among those received after it. Every request routed to an
+	// operation of the API is journaled, refused or not (with no `tenant` when its token was
+	// refused); one to no operation (a 404 for a path the API does not serve, a 405 for a
+	// method it does not take) is not. The journal is a bounded ring: the oldest entries make
+	// room for new ones. It never holds tokens or bodies.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -3488,8 +3497,11 @@ func (c *ClientWithResponses) ClearJournalWithResponse(ctx context.Context, reqE
 // The recent API requests that match every filter given, oldest first: in the order they
 // were received (`time`), those received at the same instant in the order they were
 // answered. A request is journaled once answered, so one still being served is missing,
-// and a slow one appears later among those received after it. The journal is a bounded
-// ring: the oldest entries make room for new ones. It never holds tokens or bodies.
+// and a slow one appears later among those received after it. Every request routed to an
+// operation of the API is journaled, refused or not (with no `tenant` when its token was
+// refused); one to no operation (a 404 for a path the API does not serve, a 405 for a
+// method it does not take) is not. The journal is a bounded ring: the oldest entries make
+// room for new ones. It never holds tokens or bodies.
 //
 // Returns a wrapper object for the known response body format(s).
 //

@@ -109,7 +109,8 @@ type FaultEffect struct {
 	// DelayMs A delay, fixed (`min` alone) or drawn between `min` and `max` milliseconds.
 	DelayMs *DelayRange `json:"delayMs,omitempty"`
 
-	// Drop Close the connection without an answer.
+	// Drop Close the connection without an answer; over HTTP/2 (`serve --tls`), reset the
+	// request's stream (`INTERNAL_ERROR`), while the connection's other streams go on.
 	Drop *bool `json:"drop,omitempty"`
 
 	// OmitRetryAfter Send no Retry-After (users report Intune 429s without it); only with a 429, 503 or 504.
@@ -274,7 +275,10 @@ type JournalEntry struct {
 	// Rule The fault rule that applied, if any (`prefer` for a `Prefer` header).
 	Rule *string `json:"rule,omitempty"`
 
-	// Status The status answered; `0` when a fault rule dropped the connection unanswered.
+	// Status The status answered; `0` when a fault rule dropped the connection unanswered; `499`
+	// (nginx's "client closed request") when the client went away before its answer, as
+	// one whose timeout a fault rule's delay outlasted; `503` for one the server cut, still
+	// in flight at the end of a shutdown's grace. Nothing was sent for a 499 or such a 503.
 	Status int `json:"status"`
 
 	// Tenant The token's tenant; empty when the request was not authenticated.
