@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -296,6 +297,120 @@ func TestAdminFaults(t *testing.T) {
 	c.call(t, http.MethodDelete, "/admin/faults", "")
 	if _, _, body := c.call(t, http.MethodGet, "/admin/faults", ""); string(body) != "{\"rules\":[]}\n" {
 		t.Errorf("after clear: %s", body)
+	}
+}
+
+// TestFaultRulesUnderConcurrency: while requests run and rules are added, listed and removed
+// beside them through the admin API, a rule with times fires for exactly that many requests, each
+// journaled with its id, and a rule matching other requests never touches these.
+func TestFaultRulesUnderConcurrency(t *testing.T) {
+	c := newControlled(t, control.Options{})
+	const times, workers, each = 25, 8, 20
+	status, _, body := c.call(t, http.MethodPost, "/admin/faults",
+		fmt.Sprintf(`{"match":{"tenant":"counted"},"effect":{"status":503,"omitRetryAfter":true},"times":%d}`, times))
+	var rule struct{ Id string }
+	if err := json.Unmarshal(body, &rule); status != http.StatusCreated || err != nil {
+		t.Fatalf("add: %d %s", status, body)
+	}
+	tok := c.api.token("counted", readConfig)
+	client := &http.Client{Timeout: 10 * time.Second}
+	do := func(method, url, token, body string) (int, []byte, error) {
+		req, _ := http.NewRequest(method, url, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		res, err := client.Do(req)
+		if err != nil {
+			return 0, nil, err
+		}
+		defer res.Body.Close()
+		data, err := io.ReadAll(res.Body)
+		return res.StatusCode, data, err
+	}
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		statuses = map[int]int{}
+		errs     []error
+	)
+	fail := func(err error) { mu.Lock(); errs = append(errs, err); mu.Unlock() }
+	stop := make(chan struct{})
+	churned := make(chan struct{})
+	go func() { // rules for another tenant come and go, and the admin API is read, all along
+		defer close(churned)
+		prev := ""
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			st, b, err := do(http.MethodPost, c.admin+"/admin/faults", adminTokenValue, `{"match":{"tenant":"other"},"effect":{"status":500}}`)
+			var r struct{ Id string }
+			if err != nil || st != http.StatusCreated || json.Unmarshal(b, &r) != nil {
+				fail(fmt.Errorf("add a rule: %d %s %v", st, b, err))
+				return
+			}
+			for _, path := range []string{"/admin/faults", "/admin/journal/count?tenant=counted", "/admin/journal?limit=5", "/admin/findings"} {
+				if st, b, err := do(http.MethodGet, c.admin+path, adminTokenValue, ""); err != nil || st != http.StatusOK {
+					fail(fmt.Errorf("GET %s: %d %s %v", path, st, b, err))
+				}
+			}
+			// Each rule is left until the next is added, to be among those the requests are
+			// matched against meanwhile.
+			if prev == "" {
+				prev = r.Id
+				continue
+			}
+			path := "/admin/faults/" + prev
+			prev = r.Id
+			if st, b, err := do(http.MethodDelete, c.admin+path, adminTokenValue, ""); err != nil || st != http.StatusNoContent {
+				fail(fmt.Errorf("DELETE %s: %d %s %v", path, st, b, err))
+			}
+			if st, b, err := do(http.MethodDelete, c.admin+path, adminTokenValue, ""); err != nil || st != http.StatusNotFound {
+				fail(fmt.Errorf("DELETE %s again: %d %s %v", path, st, b, err))
+			}
+		}
+	}()
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range each {
+				st, b, err := do(http.MethodGet, c.api.url+settingsPath, tok, "")
+				if err != nil {
+					fail(err)
+					continue
+				}
+				if st != http.StatusOK && st != http.StatusServiceUnavailable {
+					fail(fmt.Errorf("GET: %d %s", st, b))
+				}
+				mu.Lock()
+				statuses[st]++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	<-churned
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	if statuses[http.StatusServiceUnavailable] != times || statuses[http.StatusOK] != workers*each-times {
+		t.Errorf("answers %v, want %d 503s of %d", statuses, times, workers*each)
+	}
+	if _, _, body := c.call(t, http.MethodGet, "/admin/journal/count?tenant=counted&status=503", ""); string(body) != fmt.Sprintf("{\"count\":%d}\n", times) {
+		t.Errorf("journaled 503s: %s", body)
+	}
+	_, _, body = c.call(t, http.MethodGet, "/admin/journal?tenant=counted&status=503", "")
+	if n := strings.Count(string(body), `"rule":"`+rule.Id+`"`); n != times {
+		t.Errorf("%d of the 503s name rule %s: %s", n, rule.Id, body)
+	}
+	_, _, body = c.call(t, http.MethodGet, "/admin/faults", "")
+	if !strings.Contains(string(body), fmt.Sprintf(`"fired":%d,"id":"%s"`, times, rule.Id)) || !strings.Contains(string(body), `"remaining":0`) {
+		t.Errorf("the rule after the run: %s", body)
 	}
 }
 
