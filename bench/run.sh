@@ -2,15 +2,15 @@
 # make bench: the whole performance comparison of the server ("stack") with the hand-written
 # floor (bench/floor), in one command.
 #
-#   bash bench/run.sh            # Go benchmarks, then the loopback load run, then start-up
-#   bash bench/run.sh go         # only the Go benchmarks (or: load, startup)
+#   bash bench/run.sh            # Go benchmarks, the loopback load run, instructions, start-up
+#   bash bench/run.sh go         # only the Go benchmarks (or: load, instructions, startup)
 #
 # Go benchmarks: the server test binary is built once and run ROUNDS times (default 10); each
 # round runs every request against the stack and the floor one after the other, so the two are
 # interleaved and share the machine's state. Reported: benchstat's medians (stack vs floor
 # columns) and, per request, the median stack/floor ratio against the issue's targets.
 # Outputs go to bench/out/ (BENCH_OUT to change): raw.txt, benchstat.txt, ratios.md, load.md,
-# startup.md. bench/RESULTS.md records a run with the machine and the date.
+# instructions.md, startup.md. bench/RESULTS.md records a run with the machine and the date.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,13 +38,15 @@ case "$what" in
 all)
 	run_go
 	bash bench/load.sh | tee "$OUT/load.md"
+	bash bench/instructions.sh
 	bash bench/startup.sh | tee "$OUT/startup.md"
 	;;
 go) run_go ;;
 load) bash bench/load.sh | tee "$OUT/load.md" ;;
+instructions) bash bench/instructions.sh ;;
 startup) bash bench/startup.sh | tee "$OUT/startup.md" ;;
 *)
-	echo "usage: bench/run.sh [all|go|load|startup]" >&2
+	echo "usage: bench/run.sh [all|go|load|instructions|startup]" >&2
 	exit 2
 	;;
 esac

@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# The whole process's cost per request in CPU instructions, serve against the floor: the rows of
+# bench/load.sh (the same servers, flags, tokens and requests), each server run under valgrind's
+# callgrind, which counts every user-space instruction the process executes. A count does not
+# depend on what else the host runs, so where load.sh's rates swing by 2x within seconds on a
+# shared machine, this gives the same figure to about 1 % run after run: it tells what a change
+# costs or saves, and where (the functions whose counts differ most), before a load run
+# measures what the rates make of it. It leaves out the kernel's share (reading and writing the
+# sockets, which both servers do alike: `strace -c` counts one read and one write a request on
+# each) and whatever instructions cost beyond their count (cache misses), so it is a diagnostic
+# beside load.sh, not a replacement for it.
+#
+#   bash bench/instructions.sh      # or: bash bench/run.sh instructions
+#
+# Knobs: CG_DURATION (10s) of counted load per server, after a 3 s warm-up; CG_TOP (25), the
+# functions listed for the GET row; CG_GOGC, a GOGC for both servers (default: Go's). Each
+# server runs with GOMAXPROCS=1, as load.sh's pinned servers do, and GODEBUG=asyncpreemptoff=1,
+# as callgrind cannot take the signals of Go's asynchronous preemption. Outputs go to bench/out/
+# (BENCH_OUT): instructions.md, and callgrind's files in instructions/ (callgrind_annotate them).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=${BENCH_OUT:-bench/out}
+DURATION=${CG_DURATION:-10s}
+TOP=${CG_TOP:-25}
+mkdir -p "$OUT/instructions"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+	SUDO="sudo"
+fi
+for tool in wrk valgrind; do
+	if ! command -v "$tool" >/dev/null; then
+		$SUDO apt-get update -qq && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$tool" >/dev/null
+	fi
+done
+go build -o "$OUT/remoteassist" ./cmd/remoteassist
+go build -o "$OUT/floorserver" ./bench/floor/cmd/floorserver
+work=$(mktemp -d)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+scopes="DeviceManagementServiceConfig.ReadWrite.All"
+settings=/beta/deviceManagement/remoteAssistanceSettings
+"$OUT/remoteassist" token --data "$work/embedded" --tenant load-tenant --scopes "$scopes" >"$work/token-embedded" 2>/dev/null
+"$OUT/remoteassist" token --data "$work/memory" --tenant load-tenant --scopes "$scopes" >"$work/token-memory" 2>/dev/null
+
+# script NAME METHOD TOKEN: the request of load.sh's row of that name.
+script() {
+	local name=$1 method=$2 token=$3
+	cat >"$work/$name.lua" <<LUA
+wrk.method = "$method"
+wrk.headers["Authorization"] = "Bearer $token"
+wrk.headers["client-request-id"] = "0e6b4e5e-4b0c-4c1a-9d1c-3f1d2b7a9c10"
+if wrk.method == "PATCH" then
+  wrk.headers["Content-Type"] = "application/json"
+  wrk.body = '{"remoteAssistanceState":"enabled","blockChat":true}'
+end
+LUA
+}
+script get-embedded GET "$(cat "$work/token-embedded")"
+script patch-embedded PATCH "$(cat "$work/token-embedded")"
+script patch-memory PATCH "$(cat "$work/token-memory")"
+
+# count NAME PORT LUA PATH -- CMD...: runs CMD under callgrind, loads it (warm-up uncounted),
+# and prints "requests instructions" of the counted window.
+count() {
+	local name=$1 port=$2 lua=$3 path=$4
+	shift 5
+	rm -f "$OUT/instructions/$name".out*
+	env GOMAXPROCS=1 GODEBUG=asyncpreemptoff=1 ${CG_GOGC:+GOGC=$CG_GOGC} \
+		valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$OUT/instructions/$name.out" \
+		"$@" >"$OUT/instructions/$name.log" 2>&1 &
+	local pid=$!
+	pids+=("$pid")
+	for _ in $(seq 600); do
+		if curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; then
+			break
+		fi
+		sleep 0.1
+	done
+	wrk -t1 -c32 -d3s -s "$work/$lua.lua" "http://127.0.0.1:$port$path" >/dev/null
+	callgrind_control -i on "$pid" >/dev/null 2>&1
+	local requests
+	requests=$(wrk -t1 -c32 -d"$DURATION" -s "$work/$lua.lua" "http://127.0.0.1:$port$path" |
+		awk '/ requests in / {print $1}')
+	callgrind_control -i off "$pid" >/dev/null 2>&1
+	callgrind_control -d "$pid" >/dev/null 2>&1
+	kill "$pid"
+	wait "$pid" 2>/dev/null || true
+	local dump
+	dump=$(ls -S "$OUT/instructions/$name".out* | head -1)
+	mv "$dump" "$OUT/instructions/$name.callgrind"
+	rm -f "$OUT/instructions/$name".out*
+	echo "$requests" >"$OUT/instructions/$name.requests"
+	echo "$requests $(callgrind_annotate "$OUT/instructions/$name.callgrind" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1; exit}')"
+}
+
+# row ROW SERVE_PORT LUA PATH FLOOR_LUA SERVE_ARGS...: one row's line of the table.
+row() {
+	local row=$1 port=$2 lua=$3 path=$4 floorlua=$5
+	shift 5
+	echo "row $row" >&2
+	read -r sreq sins < <(count "serve-$row" "$port" "$lua" "$path" -- "$OUT/remoteassist" serve --addr "127.0.0.1:$port" "$@")
+	read -r freq fins < <(count "floor-$row" 18081 "$floorlua" "$path" -- "$OUT/floorserver" --addr 127.0.0.1:18081)
+	awk -v row="$row" -v sr="$sreq" -v si="$sins" -v fr="$freq" -v fi="$fins" 'BEGIN {
+		s = si / sr; f = fi / fr
+		printf "| %s | %.0f | %.0f | %.3f | %.2fx | %d / %d |\n", row, s, f, s / f, f / s, sr, fr }'
+}
+
+{
+	echo "## Instructions per request, whole process ($(date -u +%F), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown))"
+	echo
+	echo "callgrind, user space only; wrk -t1 -c32 -d$DURATION counted after a 3 s warm-up; GOMAXPROCS=1, GODEBUG=asyncpreemptoff=1${CG_GOGC:+, GOGC=$CG_GOGC}. The last column but one is the floor's count over serve's: the rate ratio these counts predict, if an instruction cost the same in both."
+	echo
+	echo "| row | serve instructions / request | floor instructions / request | serve/floor | floor/serve | requests counted (serve / floor) |"
+	echo "|---|---:|---:|---:|---:|---:|"
+	row GET 18080 get-embedded "$settings" get-embedded --data "$work/embedded"
+	row PATCH_memory 18082 patch-memory "$settings" patch-memory --data "$work/memory" --store memory
+	row PATCH_durable 18080 patch-embedded "$settings" patch-memory --data "$work/embedded"
+	row healthz 18080 get-embedded /healthz get-embedded --data "$work/embedded"
+	echo
+	echo "GET: the $TOP functions whose own instructions per request differ most (serve, floor, serve - floor):"
+	echo
+	echo '```'
+	for side in serve floor; do
+		callgrind_annotate --auto=no --inclusive=no --threshold=100 "$OUT/instructions/$side-GET.callgrind" 2>/dev/null |
+			awk -v side="$side" -v n="$(cat "$OUT/instructions/$side-GET.requests")" \
+				'match($0, /^ *[0-9,]+ \( *[0-9.]+%\)  /) {ir = $1; gsub(",", "", ir); f = substr($0, RLENGTH + 1)
+				 sub(/ \[[^]]*\]$/, "", f); sub(/^[^:]*:/, "", f); print side "\t" ir / n "\t" f}'
+	done | awk -F'\t' '{ins[$1 FS $3] += $2; names[$3] = 1}
+		END {for (f in names) printf "%.0f\t%8.0f %8.0f %+8.0f  %s\n", ins["serve" FS f] - ins["floor" FS f], ins["serve" FS f], ins["floor" FS f], ins["serve" FS f] - ins["floor" FS f], f}' |
+		sort -t"$(printf '\t')" -k1,1nr | head -"$TOP" | cut -f2-
+	echo '```'
+} | tee "$OUT/instructions.md"
