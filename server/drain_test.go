@@ -4,6 +4,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -62,20 +64,8 @@ func TestRefusedBodiesOverHTTP2(t *testing.T) {
 				res.Body.Close()
 				answered <- res
 			}()
-			select {
-			case res := <-answered:
-				if tc.draining && res.StatusCode == tc.want {
-					return // answered with the body unsent
-				}
-				t.Fatalf("answered %s %d before the body was sent; want %d after it", res.Proto, res.StatusCode, tc.want)
-			case err := <-failed:
-				t.Fatal(err)
-			case <-time.After(2 * time.Second):
-				// Not a bound on how fast it answers: an answer that does not wait for the
-				// body had all that time to come, and one that waits comes once it is sent.
-			}
 			if tc.draining {
-				// A refusal that waits for the body hangs until the hang guard.
+				// Answered with the body unsent; a refusal that waits for it hangs into the guard.
 				select {
 				case res := <-answered:
 					if res.StatusCode != tc.want {
@@ -87,6 +77,26 @@ func TestRefusedBodiesOverHTTP2(t *testing.T) {
 					t.Fatal("the shutdown's refusal still waits, 60 s on, for a body the client never sends")
 				}
 				return
+			}
+			// The refusal is decided and waits for the body: a goroutine of this process is
+			// reading it in bound. An answer before then did not wait; one that waits comes only
+			// once the body is sent, however slow the machine.
+			guard := time.After(60 * time.Second) // a hang guard only
+			for tick := time.Tick(5 * time.Millisecond); !goroutineIn("server.bound("); {
+				select {
+				case res := <-answered:
+					t.Fatalf("answered %s %d before the body was sent; want %d after it", res.Proto, res.StatusCode, tc.want)
+				case err := <-failed:
+					t.Fatal(err)
+				case <-tick:
+				case <-guard:
+					t.Fatal("60 s on, neither an answer nor a goroutine reading the body")
+				}
+			}
+			select {
+			case res := <-answered:
+				t.Fatalf("answered %s %d while reading the body, before it was sent", res.Proto, res.StatusCode)
+			default:
 			}
 			if _, err := io.WriteString(pw, body); err != nil {
 				t.Fatal(err)
@@ -104,4 +114,11 @@ func TestRefusedBodiesOverHTTP2(t *testing.T) {
 			}
 		})
 	}
+}
+
+// goroutineIn reports whether a goroutine of this process runs the function (its stack has
+// name, such as "server.bound(").
+func goroutineIn(name string) bool {
+	buf := make([]byte, 1<<20)
+	return strings.Contains(string(buf[:runtime.Stack(buf, true)]), name)
 }
