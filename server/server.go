@@ -302,7 +302,8 @@ func echoPath(path string) string {
 
 // Drain prepares a shutdown: body reads in progress are cut short, and requests that have yet to
 // send their body are refused with 503, so that a graceful stop does not wait on slow clients.
-// Requests whose body is in finish normally. Call it just before http.Server.Shutdown.
+// Requests whose body is in finish normally. Call it just before http.Server.Shutdown; there is
+// no undoing it.
 func (s *Server) Drain() { s.admission.drain() }
 
 // cutWait bounds how long Cut waits for the requests it cut to end.
@@ -313,7 +314,8 @@ const cutWait = time.Second
 // up to cutWait (they end as soon as they see their context cancelled), so that their access-log
 // lines are written before the process exits. They are recorded in the access log and the
 // metrics as the 503s they were owed, at ERROR, rather than as clients that went away (499);
-// nothing more is sent to them than before. It returns hs.Close's error.
+// nothing more is sent to them than before. It returns hs.Close's error. Like Drain, it ends the
+// Server's life: there is no undoing it, and a request it serves afterwards counts as cut.
 func (s *Server) Cut(hs *http.Server) error {
 	s.cutting.Store(true)
 	err := hs.Close()
