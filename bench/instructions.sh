@@ -23,44 +23,19 @@ OUT=${BENCH_OUT:-bench/out}
 DURATION=${CG_DURATION:-10s}
 TOP=${CG_TOP:-25}
 mkdir -p "$OUT/instructions"
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-	SUDO="sudo"
-fi
-for tool in wrk valgrind; do
-	if ! command -v "$tool" >/dev/null; then
-		$SUDO apt-get update -qq && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$tool" >/dev/null
-	fi
-done
+source bench/lib.sh
+bench_need wrk valgrind
 go build -o "$OUT/remoteassist" ./cmd/remoteassist
 go build -o "$OUT/floorserver" ./bench/floor/cmd/floorserver
-work=$(mktemp -d)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	rm -rf "$work"
-}
-trap cleanup EXIT
+bench_workdir
 
 scopes="DeviceManagementServiceConfig.ReadWrite.All"
 settings=/beta/deviceManagement/remoteAssistanceSettings
 "$OUT/remoteassist" token --data "$work/embedded" --tenant load-tenant --scopes "$scopes" >"$work/token-embedded" 2>/dev/null
 "$OUT/remoteassist" token --data "$work/memory" --tenant load-tenant --scopes "$scopes" >"$work/token-memory" 2>/dev/null
 
-# script NAME METHOD TOKEN: the request of load.sh's row of that name.
-script() {
-	local name=$1 method=$2 token=$3
-	cat >"$work/$name.lua" <<LUA
-wrk.method = "$method"
-wrk.headers["Authorization"] = "Bearer $token"
-wrk.headers["client-request-id"] = "0e6b4e5e-4b0c-4c1a-9d1c-3f1d2b7a9c10"
-if wrk.method == "PATCH" then
-  wrk.headers["Content-Type"] = "application/json"
-  wrk.body = '{"remoteAssistanceState":"enabled","blockChat":true}'
-end
-LUA
-}
+# script NAME METHOD TOKEN: load.sh's wrk script of that name, $work/NAME.lua.
+script() { bench_wrk_script "$work/$1.lua" "$2" "$3"; }
 script get-embedded GET "$(cat "$work/token-embedded")"
 script patch-embedded PATCH "$(cat "$work/token-embedded")"
 script patch-memory PATCH "$(cat "$work/token-memory")"

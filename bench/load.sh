@@ -25,23 +25,11 @@ DURATION=${LOAD_DURATION:-3s}
 CONNS=${LOAD_CONNECTIONS:-32}
 ROUNDS=${LOAD_ROUNDS:-5}
 mkdir -p "$OUT"
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-	SUDO="sudo"
-fi
-if ! command -v wrk >/dev/null; then
-	$SUDO apt-get update -qq && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
-fi
+source bench/lib.sh
+bench_need wrk
 go build -o "$OUT/remoteassist" ./cmd/remoteassist
 go build -o "$OUT/floorserver" ./bench/floor/cmd/floorserver
-work=$(mktemp -d)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	rm -rf "$work"
-}
-trap cleanup EXIT
+bench_workdir
 
 # start NAME PORT ARGS...: a server pinned to CPU 1, its log in $OUT/NAME.log.
 start() {
@@ -67,24 +55,8 @@ scopes="DeviceManagementServiceConfig.ReadWrite.All"
 token_embedded=$("$OUT/remoteassist" token --data "$work/embedded" --tenant load-tenant --scopes "$scopes")
 token_memory=$("$OUT/remoteassist" token --data "$work/memory" --tenant load-tenant --scopes "$scopes")
 
-# script NAME METHOD TOKEN PATH: a wrk script sending the request and counting non-200 answers.
-script() {
-	local name=$1 method=$2 token=$3
-	cat >"$work/$name.lua" <<LUA
-wrk.method = "$method"
-wrk.headers["Authorization"] = "Bearer $token"
-wrk.headers["client-request-id"] = "0e6b4e5e-4b0c-4c1a-9d1c-3f1d2b7a9c10"
-if wrk.method == "PATCH" then
-  wrk.headers["Content-Type"] = "application/json"
-  wrk.body = '{"remoteAssistanceState":"enabled","blockChat":true}'
-end
-bad = 0
-done = function(summary, latency, requests)
-  io.write(string.format("RESULT %.0f %.3f %.3f %d\n", summary.requests / (summary.duration / 1e6),
-    latency:percentile(50) / 1000, latency:percentile(99) / 1000, summary.errors.status))
-end
-LUA
-}
+# script NAME METHOD TOKEN: the row's wrk script, $work/NAME.lua.
+script() { bench_wrk_script "$work/$1.lua" "$2" "$3"; }
 script get-embedded GET "$token_embedded"
 script patch-embedded PATCH "$token_embedded"
 script patch-memory PATCH "$token_memory"

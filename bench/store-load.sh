@@ -24,23 +24,9 @@ CONNS=(1 32)
 BODY='{"blockChat":true}'
 API=/beta/deviceManagement/remoteAssistanceSettings
 
-if ! command -v hey >/dev/null; then
-	echo "installing hey" >&2
-	SUDO=""
-	if [ "$(id -u)" -ne 0 ]; then
-		SUDO="sudo"
-	fi
-	$SUDO apt-get update -qq && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq hey >/dev/null
-fi
-
-work=$(mktemp -d "$DATA_PARENT/remoteassist-store-load-XXXXXX")
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	rm -rf "$work"
-}
-trap cleanup EXIT
+source bench/lib.sh
+bench_need hey
+bench_workdir "$DATA_PARENT"
 
 if [ -n "${STORE_LOAD_BIN:-}" ]; then
 	bin=$STORE_LOAD_BIN
