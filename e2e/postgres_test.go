@@ -6,11 +6,15 @@ import (
 	"fmt"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/remoteassist/remoteassist"
 	"github.com/remoteassist/remoteassist/internal/pgtest"
@@ -204,4 +208,83 @@ func TestPostgresRestartKeepsData(t *testing.T) {
 	if got := getSettings(t, second.base, tok, "contoso"); got != want {
 		t.Errorf("after a restart: %+v, want %+v", got, want)
 	}
+}
+
+// TestPostgresLoginRefused has PostgreSQL refuse a running serve's role new logins, as an
+// operator's ALTER ROLE … NOLOGIN (or a password rotated before the replicas' DSN) does:
+// /readyz, GET and PATCH answer Graph's 503 with Retry-After, never a 500 nor anything of the
+// database's own words, and the log has the request at ERROR with the SQLSTATE, for the operator
+// to see why. Once the role may log in again, the same process serves again.
+func TestPostgresLoginRefused(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := strings.TrimPrefix(u.Path, "/")
+	role := "login_" + db
+	sql := func(sql string) {
+		t.Helper()
+		conn, err := pgx.Connect(t.Context(), dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(context.Background())
+		if _, err := conn.Exec(t.Context(), sql); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	sql(`CREATE ROLE ` + role + ` LOGIN PASSWORD 'rotate-me'`)
+	sql(`GRANT CREATE ON SCHEMA public TO ` + role) // serve migrates the database as the role
+	t.Cleanup(func() {
+		conn, err := pgx.Connect(context.Background(), dsn)
+		if err != nil {
+			return
+		}
+		defer conn.Close(context.Background())
+		conn.Exec(context.Background(), `DROP OWNED BY `+role)
+		conn.Exec(context.Background(), `DROP ROLE `+role)
+	})
+	u.User = url.UserPassword(role, "rotate-me")
+	data := t.TempDir()
+	p := startServe(t, "pg", data, u.String())
+	tok := token(t, data, "contoso")
+	before := patchSettings(t, p.base, tok, "contoso", `{"allowSessionsToUnenrolledDevices":true}`)
+
+	sql(`ALTER ROLE ` + role + ` NOLOGIN`)
+	// Sessions already open stay; end them, so that the pool has to log in again.
+	sql(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '` + role + `'`)
+	for round := range 3 { // the first may meet a pooled connection that was ended, later ones log in
+		for _, r := range []struct{ what, method, path, tok, body string }{
+			{"GET /readyz", http.MethodGet, "/readyz", "", ""},
+			{"GET", http.MethodGet, settingsPath, tok, ""},
+			{"PATCH", http.MethodPatch, settingsPath, tok, `{"blockChat":true}`},
+		} {
+			res := call(t, r.method, p.base+r.path, r.tok, r.body)
+			what := fmt.Sprintf("round %d: %s with the login refused", round, r.what)
+			checkUnavailable(t, what, res)
+			for _, hide := range []string{"SQLSTATE", "28000", role, "log in"} {
+				if strings.Contains(string(res.body), hide) {
+					t.Errorf("%s: the body %s holds %q", what, res.body, hide)
+				}
+			}
+		}
+	}
+	log := p.waitForLog(t, "SQLSTATE 28000", 1)
+	logged := false
+	for line := range strings.SplitSeq(log, "\n") {
+		if strings.Contains(line, "SQLSTATE 28000") && strings.Contains(line, "level=ERROR") && strings.Contains(line, "status=503") {
+			logged = true
+		}
+	}
+	if !logged {
+		t.Errorf("no line of the log has a 503 at level=ERROR with SQLSTATE 28000:\n%s", log)
+	}
+
+	sql(`ALTER ROLE ` + role + ` LOGIN`)
+	waitReady(t, p)
+	if got := getSettings(t, p.base, tok, "contoso"); got != before {
+		t.Errorf("once the role may log in again: %+v, want %+v", got, before)
+	}
+	patchSettings(t, p.base, tok, "contoso", `{"blockChat":true}`)
 }

@@ -26,10 +26,12 @@
 // Errors: when the database cannot be reached or cannot serve now (connection refused or lost,
 // connect timeout, deadline, server shutting down, too many connections, a read-only standby, a
 // serialization failure or deadlock, a lock not granted within lock_timeout, a statement cut off
-// by statement_timeout), methods return an *remoteassist.Error with code EUNAVAILABLE, which the
-// HTTP layer answers with 503 and Retry-After. A cancelled context is returned as is. Anything
-// else is EINTERNAL. The pool reconnects by itself when the database is back; no new Store is
-// needed.
+// by statement_timeout, a login the database rejects: SQLSTATE class 28, as for a rotated
+// password or a role made NOLOGIN, or 3D000 for a database dropped or renamed), methods return
+// an *remoteassist.Error with code EUNAVAILABLE, which the HTTP layer answers with 503 and
+// Retry-After (and logs at ERROR with the cause, SQLSTATE included). A cancelled context is
+// returned as is. Anything else is EINTERNAL. The pool reconnects by itself when the database is
+// back; no new Store is needed.
 //
 // The DSN is anything pgx accepts (URL or keyword=value), including pool settings such as
 // pool_max_conns. Behind PgBouncer in transaction mode, add default_query_exec_mode=exec, and
@@ -246,12 +248,17 @@ func unavailableState(code string) bool {
 		"40P01", // deadlock_detected
 		"55P03", // lock_not_available: lock_timeout passed, as when a replace waits for its lock
 		"57014", // query_canceled: statement_timeout passed (one the DSN, role or server sets), or an operator cancelled the query
-		"25006": // read_only_sql_transaction: a standby, or a primary being demoted
+		"25006", // read_only_sql_transaction: a standby, or a primary being demoted
+		"3D000": // invalid_catalog_name: the database was dropped or renamed under a running store
 		return true
 	}
 	switch code[:2] {
 	case "08", // connection exception
-		"53": // insufficient resources: too many connections, disk full, out of memory
+		"53", // insufficient resources: too many connections, disk full, out of memory
+		// invalid authorization: the database refuses the login (password rotated, role
+		// disabled with NOLOGIN or dropped). For a client the service is unavailable, not
+		// broken; the access log's ERROR line carries the SQLSTATE for the operator.
+		"28":
 		return true
 	}
 	return false

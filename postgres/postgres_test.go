@@ -277,6 +277,9 @@ func TestStoreError(t *testing.T) {
 		{&pgconn.PgError{Code: "25006"}, remoteassist.EUNAVAILABLE},
 		{&pgconn.PgError{Code: "55P03"}, remoteassist.EUNAVAILABLE},
 		{&pgconn.PgError{Code: "57014"}, remoteassist.EUNAVAILABLE},
+		{&pgconn.PgError{Code: "28P01"}, remoteassist.EUNAVAILABLE}, // invalid_password: a password rotated
+		{&pgconn.PgError{Code: "28000"}, remoteassist.EUNAVAILABLE}, // invalid_authorization_specification: NOLOGIN
+		{&pgconn.PgError{Code: "3D000"}, remoteassist.EUNAVAILABLE}, // invalid_catalog_name: the database dropped
 		{&pgconn.PgError{Code: "23514"}, remoteassist.EINTERNAL},
 		{&pgconn.PgError{Code: "42P01"}, remoteassist.EINTERNAL},
 		{context.DeadlineExceeded, remoteassist.EUNAVAILABLE},
@@ -339,14 +342,35 @@ func TestMigratedDatabaseNeedsNoCreate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := exec(t, dsn, `REVOKE CREATE ON SCHEMA public FROM PUBLIC`); err != nil {
+		t.Fatal(err)
+	}
+	_, roleDSN := dmlRole(t, dsn, "dml")
+	s, err := Open(t.Context(), roleDSN)
+	if err != nil {
+		t.Fatalf("Open with a role without CREATE on a migrated database: %v", err)
+	}
+	defer s.Close()
+	if got, err := s.Settings(t.Context(), "tenant"); err != nil || got != want {
+		t.Errorf("Settings through the role: %+v, %v; want %+v", got, err, want)
+	}
+	if _, err := s.UpdateSettings(t.Context(), "tenant", remoteassist.Patch{BlockChat: ptr(false)}); err != nil {
+		t.Errorf("UpdateSettings through the role: %v", err)
+	}
+}
+
+// dmlRole creates a role of its own for the test's database (named prefix_DATABASE, so that tests
+// on one server do not share it) that may log in and read and write the tables, as a replica's
+// least-privilege role, and drops it when the test ends. It returns the role and its DSN.
+func dmlRole(t *testing.T, dsn, prefix string) (role, roleDSN string) {
+	t.Helper()
 	u, err := url.Parse(dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	role := "dml_" + strings.TrimPrefix(u.Path, "/")
+	role = prefix + "_" + strings.TrimPrefix(u.Path, "/")
 	for _, sql := range []string{
 		`CREATE ROLE ` + role + ` LOGIN PASSWORD 'dml'`,
-		`REVOKE CREATE ON SCHEMA public FROM PUBLIC`,
 		`GRANT SELECT, INSERT, UPDATE, DELETE ON remote_assistance_settings, remoteassist_schema_migrations TO ` + role,
 	} {
 		if err := exec(t, dsn, sql); err != nil {
@@ -363,15 +387,113 @@ func TestMigratedDatabaseNeedsNoCreate(t *testing.T) {
 		conn.Exec(context.Background(), `DROP ROLE `+role)
 	})
 	u.User = url.UserPassword(role, "dml")
-	s, err := Open(t.Context(), u.String())
+	return role, u.String()
+}
+
+// onDatabase returns dsn naming database db instead of its own.
+func onDatabase(t *testing.T, dsn, db string) string {
+	t.Helper()
+	u, err := url.Parse(dsn)
 	if err != nil {
-		t.Fatalf("Open with a role without CREATE on a migrated database: %v", err)
+		t.Fatal(err)
 	}
-	defer s.Close()
-	if got, err := s.Settings(t.Context(), "tenant"); err != nil || got != want {
-		t.Errorf("Settings through the role: %+v, %v; want %+v", got, err, want)
+	u.Path = "/" + db
+	return u.String()
+}
+
+// TestLoginRejectedIsUnavailable has the database refuse the running store's new logins, as an
+// operator's change can at any time: the role made NOLOGIN (SQLSTATE 28000; a rotated password
+// is 28P01, of the same class, which the throwaway server's trust authentication cannot show),
+// or the database renamed away (3D000, as when it is dropped). Every call then fails with
+// EUNAVAILABLE, what the API answers with 503 and Retry-After, the client-safe message only,
+// and the cause, SQLSTATE included, for the log; once the change is undone the same Store serves
+// again.
+func TestLoginRejectedIsUnavailable(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	open(t, dsn).Close() // migrates, and leaves no session of its own on the database
+	role, roleDSN := dmlRole(t, dsn, "login")
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if _, err := s.UpdateSettings(t.Context(), "tenant", remoteassist.Patch{BlockChat: ptr(false)}); err != nil {
-		t.Errorf("UpdateSettings through the role: %v", err)
+	db := strings.TrimPrefix(u.Path, "/")
+	admin := onDatabase(t, dsn, "postgres") // a session on the database would keep it from being renamed
+	s := open(t, roleDSN)
+	want, err := s.UpdateSettings(t.Context(), "tenant", remoteassist.Patch{BlockChat: ptr(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A hang guard only: every call must fail or succeed long before it.
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	// terminate ends the store's sessions, so that its next call has to log in again.
+	terminate := func() {
+		t.Helper()
+		if err := exec(t, admin, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+			WHERE datname = $1 AND pid <> pg_backend_pid()`, db); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// retry runs sql until it stops failing with object_in_use (55006): the sessions
+	// terminate ended may not have exited yet.
+	retry := func(sql string) {
+		t.Helper()
+		for {
+			err := exec(t, admin, sql)
+			var pgErr *pgconn.PgError
+			if err == nil {
+				return
+			}
+			if !errors.As(err, &pgErr) || pgErr.Code != "55006" || ctx.Err() != nil {
+				t.Fatalf("%s: %v", sql, err)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	for _, c := range []struct {
+		name, refuse, restore, state string
+	}{
+		{"role NOLOGIN", `ALTER ROLE ` + role + ` NOLOGIN`, `ALTER ROLE ` + role + ` LOGIN`, "28000"},
+		{"database renamed", `ALTER DATABASE ` + db + ` RENAME TO ` + db + `_gone`, `ALTER DATABASE ` + db + `_gone RENAME TO ` + db, "3D000"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			terminate()
+			retry(c.refuse)
+			// The first calls may meet pooled sessions that were ended; then the store logs in.
+			var refused bool
+			for i := 0; !refused && i < 20; i++ {
+				_, err := s.Settings(ctx, "tenant")
+				if remoteassist.ErrorCode(err) != remoteassist.EUNAVAILABLE || remoteassist.ErrorMessage(err) != remoteassist.UnavailableMessage {
+					t.Fatalf("Settings with the login refused: %v (code %q), want code %q and the message %q",
+						err, remoteassist.ErrorCode(err), remoteassist.EUNAVAILABLE, remoteassist.UnavailableMessage)
+				}
+				var pgErr *pgconn.PgError
+				refused = errors.As(err, &pgErr) && pgErr.Code == c.state
+				if ctx.Err() != nil {
+					t.Fatal("Settings with the login refused waited for the caller's deadline")
+				}
+			}
+			if !refused {
+				t.Fatalf("20 calls with the login refused, none failed with SQLSTATE %s", c.state)
+			}
+			if err := s.Ping(ctx); remoteassist.ErrorCode(err) != remoteassist.EUNAVAILABLE {
+				t.Errorf("Ping with the login refused: %v, want code %q", err, remoteassist.EUNAVAILABLE)
+			}
+
+			retry(c.restore)
+			for {
+				got, err := s.Settings(ctx, "tenant")
+				if err == nil {
+					if got != want {
+						t.Errorf("Settings once the login is allowed again: %+v, want %+v", got, want)
+					}
+					break
+				}
+				if remoteassist.ErrorCode(err) != remoteassist.EUNAVAILABLE || ctx.Err() != nil {
+					t.Fatalf("Settings once the login is allowed again: %v", err)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		})
 	}
 }
