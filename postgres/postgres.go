@@ -31,7 +31,10 @@
 // an *remoteassist.Error with code EUNAVAILABLE, which the HTTP layer answers with 503 and
 // Retry-After (and logs at ERROR with the cause, SQLSTATE included). A cancelled context is
 // returned as is. Anything else is EINTERNAL. The pool reconnects by itself when the database is
-// back; no new Store is needed.
+// back; no new Store is needed. After a failed connection attempt the store backs off: for a
+// short interval, growing with each failure in a row up to a second, calls that need a new
+// connection fail at once with that EUNAVAILABLE error, without dialling, and then one attempt at
+// a time probes the database (redial.go).
 //
 // The DSN is anything pgx accepts (URL or keyword=value), including pool settings such as
 // pool_max_conns. Behind PgBouncer in transaction mode, add default_query_exec_mode=exec, and
@@ -118,6 +121,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	if !set && !optionsLockTimeout.MatchString(cfg.ConnConfig.RuntimeParams["options"]) {
 		cfg.ConnConfig.RuntimeParams["lock_timeout"] = strconv.FormatInt(sessionLockTimeout.Milliseconds(), 10)
 	}
+	cfg.BeforeConnect = new(redialGate).beforeConnect // redial.go says why
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
