@@ -1,6 +1,7 @@
 package jwtauth
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -9,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -361,5 +363,82 @@ func TestParseJWKS(t *testing.T) {
 		} else if strings.Contains(err.Error(), "%!") {
 			t.Errorf("ParseJWKS(%.40s): a malformed message: %v", bad, err)
 		}
+	}
+}
+
+// loopbackOnlyClient is an HTTP client whose dialer fails the test, without dialing, if it is
+// ever asked for an address outside loopback.
+func loopbackOnlyClient(t *testing.T) *http.Client {
+	t.Helper()
+	var d net.Dialer
+	return &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		host, _, err := net.SplitHostPort(addr)
+		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+			t.Errorf("the JWKS fetch dialed %s, off loopback", addr)
+			return nil, errors.New("test: dial off loopback refused")
+		}
+		return d.DialContext(ctx, network, addr)
+	}}}
+}
+
+// TestJWKSRedirectStaysOnHost: a JWKS URL that redirects within its host is followed; one that
+// redirects to another host, or another port of the same one, is refused before anything is
+// dialed there, so that no server but the one configured chooses the keys.
+func TestJWKSRedirectStaysOnHost(t *testing.T) {
+	signer := newECKey(t, elliptic.P256())
+	keys := jwksOf(t, toJWK(t, "k", "", &signer.PublicKey))
+	var otherHits atomic.Int64
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		otherHits.Add(1)
+		w.Write(keys)
+	}))
+	defer other.Close()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/keys":
+			w.Write(keys)
+		case "/moved":
+			http.Redirect(w, r, "/keys", http.StatusFound)
+		case "/off-host":
+			// TEST-NET-1, never reached: the client must refuse before dialing.
+			http.Redirect(w, r, "http://192.0.2.1/keys", http.StatusFound)
+		case "/other-port":
+			http.Redirect(w, r, other.URL+"/keys", http.StatusMovedPermanently)
+		}
+	}))
+	defer srv.Close()
+
+	tok := sign(t, jwt.SigningMethodES256, signer, "k", claimsAt(time.Now()))
+	for _, tt := range []struct {
+		path   string
+		accept bool
+	}{
+		{"/moved", true},
+		{"/off-host", false},
+		{"/other-port", false},
+	} {
+		t.Run(tt.path, func(t *testing.T) {
+			v, err := NewVerifier(Config{JWKSURL: srv.URL + tt.path, HTTPClient: loopbackOnlyClient(t), Issuers: []string{DevIssuer}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = v.Authenticate(t.Context(), tok)
+			if tt.accept {
+				if err != nil {
+					t.Fatalf("a redirect within the host: %v", err)
+				}
+				return
+			}
+			var e *remoteassist.Error
+			if !errors.As(err, &e) || e.Code != remoteassist.EUNAVAILABLE || !strings.Contains(err.Error(), "redirect to ") {
+				t.Fatalf("a redirect off the host: err %v, want the keys unavailable for the refused redirect", err)
+			}
+			if strings.Contains(e.Message, "192.0.2.1") || strings.Contains(e.Message, other.URL) {
+				t.Errorf("the client's message %q names the redirect", e.Message)
+			}
+		})
+	}
+	if n := otherHits.Load(); n != 0 {
+		t.Errorf("the other port was fetched %d times", n)
 	}
 }

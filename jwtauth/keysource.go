@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -60,9 +61,19 @@ func fileSource(path string) func(context.Context) ([]byte, error) {
 	}
 }
 
-func urlSource(client *http.Client, url string) func(context.Context) ([]byte, error) {
+// urlSource fetches the key set at rawURL, parsed as u, with client. Unless the client has a CheckRedirect of its
+// own, a redirect is followed only to the same host and port, and never from https to http: the
+// configured URL is the one the keys are trusted from, and a redirect elsewhere (an open
+// redirect at the provider, or a downgrade a man in the middle could then answer) would let
+// another server choose the keys. Such a fetch fails, keeping the keys fetched before.
+func urlSource(client *http.Client, rawURL string, u *url.URL) func(context.Context) ([]byte, error) {
+	if client.CheckRedirect == nil {
+		c := *client
+		c.CheckRedirect = sameHostRedirect(u)
+		client = &c
+	}
 	return func(ctx context.Context) ([]byte, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -78,6 +89,26 @@ func urlSource(client *http.Client, url string) func(context.Context) ([]byte, e
 			return nil, fmt.Errorf("status %s", resp.Status)
 		}
 		return readLimited(resp.Body)
+	}
+}
+
+// maxRedirects is how many redirects within the JWKS URL's host a fetch follows, as net/http's
+// default.
+const maxRedirects = 10
+
+// sameHostRedirect is the CheckRedirect of a JWKS fetch: it refuses, before anything is dialed, a
+// redirect to another host or port than origin's, or from https to http.
+func sameHostRedirect(origin *url.URL) func(*http.Request, []*http.Request) error {
+	return func(req *http.Request, via []*http.Request) error {
+		switch {
+		case len(via) >= maxRedirects:
+			return fmt.Errorf("stopped after %d redirects", maxRedirects)
+		case req.URL.Host != origin.Host:
+			return fmt.Errorf("redirect to %s refused: keys are fetched only from %s; configure the URL the keys are at", req.URL.Redacted(), origin.Host)
+		case origin.Scheme == "https" && req.URL.Scheme != "https":
+			return fmt.Errorf("redirect to %s refused: it leaves https", req.URL.Redacted())
+		}
+		return nil
 	}
 }
 

@@ -75,7 +75,9 @@ type Config struct {
 	// use, when a token names an unknown kid, and in the background when older than
 	// RefreshInterval. Plain http is meant for tests.
 	JWKSURL string
-	// HTTPClient fetches JWKSURL. Nil means a client with DefaultHTTPTimeout.
+	// HTTPClient fetches JWKSURL. Nil means a client with DefaultHTTPTimeout. Unless it has a
+	// CheckRedirect of its own, a redirect is followed only within JWKSURL's host and port, and
+	// not from https to http; a fetch redirected elsewhere fails, keeping the keys fetched before.
 	HTTPClient *http.Client
 	// Issuers are the accepted iss values, compared exactly. An entry may contain
 	// TenantPlaceholder, which matches the token's own tid. Required.
@@ -202,7 +204,7 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 		if client == nil {
 			client = &http.Client{Timeout: DefaultHTTPTimeout}
 		}
-		newSource("JWKS URL "+u.Redacted(), urlSource(client, cfg.JWKSURL))
+		newSource("JWKS URL "+u.Redacted(), urlSource(client, cfg.JWKSURL, u))
 	}
 	if len(v.static) == 0 && len(v.sources) == 0 {
 		return nil, errors.New("jwtauth: no key source: set Config.Keys, JWKSFile or JWKSURL")
