@@ -90,6 +90,15 @@ func (pk PublicKey) bind() (*verKey, error) {
 	return &verKey{kid: pk.KID, alg: alg, key: pk.Key}, nil
 }
 
+// same reports whether k and o are the same key under the same kid, bound to the same algorithm.
+func (k *verKey) same(o *verKey) bool {
+	if k.kid != o.kid || k.alg != o.alg {
+		return false
+	}
+	eq, ok := k.key.(interface{ Equal(crypto.PublicKey) bool })
+	return ok && eq.Equal(o.key)
+}
+
 // jwk is the subset of RFC 7517 members needed to rebuild a public key.
 type jwk struct {
 	Kty string `json:"kty"`

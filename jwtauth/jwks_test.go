@@ -442,3 +442,53 @@ func TestJWKSRedirectStaysOnHost(t *testing.T) {
 		t.Errorf("the other port was fetched %d times", n)
 	}
 }
+
+// TestCacheSurvivesUnchangedRefresh: a refresh that brings the same keys keeps the tokens they
+// verified cached. Anybody can cause a refresh, with no credential, by naming an invented kid
+// once every MinRefreshInterval; were each refresh to end every cached token, that would be a way
+// to put every client's next request through a signature check again, every few seconds.
+func TestCacheSurvivesUnchangedRefresh(t *testing.T) {
+	signer := newECKey(t, elliptic.P256())
+	rsaKey := testRSAKey()
+	srv := newJWKSServer(t, jwksOf(t, toJWK(t, "ec", "", &signer.PublicKey), toJWK(t, "rsa", "PS256", &rsaKey.PublicKey)))
+	clk := newClock()
+	v, err := NewVerifier(Config{JWKSURL: srv.URL, Issuers: []string{DevIssuer}, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ec := sign(t, jwt.SigningMethodES256, signer, "ec", claimsAt(clk.Now()))
+	ps := sign(t, jwt.SigningMethodPS256, rsaKey, "rsa", claimsAt(clk.Now()))
+	for _, tok := range []string{ec, ps} {
+		if _, err := v.Authenticate(t.Context(), tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// With the audience no longer accepted, only the cache can still accept the tokens.
+	v.audiences = []string{"api://another"}
+	clk.Advance(DefaultMinRefreshInterval)
+	invented := sign(t, jwt.SigningMethodES256, signer, "invented", claimsAt(clk.Now()))
+	if _, err := v.Authenticate(t.Context(), invented); err == nil {
+		t.Fatal("a token with an invented kid was accepted")
+	}
+	if h := srv.hits.Load(); h != 2 {
+		t.Fatalf("%d fetches, want 2: the first use and the invented kid's refresh", h)
+	}
+	for _, tok := range []string{ec, ps} {
+		if _, err := v.Authenticate(t.Context(), tok); err != nil {
+			t.Errorf("a refresh that kept the key ended its cached token: %v", err)
+		}
+	}
+
+	// A key whose material changes under the same kid is another key: its tokens are verified
+	// again (and, with the audience changed, refused).
+	other := newECKey(t, elliptic.P256())
+	srv.serve(jwksOf(t, toJWK(t, "ec", "", &other.PublicKey), toJWK(t, "rsa", "PS256", &rsaKey.PublicKey)))
+	clk.Advance(DefaultMinRefreshInterval)
+	v.Authenticate(t.Context(), invented)
+	if _, err := v.Authenticate(t.Context(), ec); err == nil {
+		t.Error("a token cached under a kid whose key changed was still accepted")
+	}
+	if _, err := v.Authenticate(t.Context(), ps); err != nil {
+		t.Errorf("the unchanged key's token: %v", err)
+	}
+}

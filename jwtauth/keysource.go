@@ -193,11 +193,20 @@ func (s *keySource) load() error {
 	if err != nil {
 		return fmt.Errorf("jwtauth: %s: %w", s.name, err)
 	}
+	var prev map[string]*verKey
+	if old := s.set.Load(); old != nil {
+		prev = old.keys
+	}
 	m := make(map[string]*verKey, len(keys))
 	for _, k := range keys {
 		vk, err := k.bind() // cannot fail: ParseJWKS returns bound-checked keys
 		if err != nil {
 			return fmt.Errorf("jwtauth: %s: %w", s.name, err)
+		}
+		// A key the set still holds unchanged stays the same *verKey, so that the tokens it
+		// verified stay cached (the cache trusts a token while its key is in the set).
+		if p := prev[vk.kid]; p != nil && p.same(vk) {
+			vk = p
 		}
 		m[vk.kid] = vk
 	}
