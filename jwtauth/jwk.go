@@ -1,6 +1,7 @@
 package jwtauth
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -11,6 +12,8 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
+	"strings"
 )
 
 // MinRSABits is the smallest RSA modulus accepted, because shorter keys are within reach of
@@ -120,20 +123,93 @@ type jwkSet struct {
 // token has exactly one spelling.
 var b64 = base64.RawURLEncoding.Strict()
 
+// Why a JSON Web Key Set cannot be used. The errors of ParseJWKS, ReadJWKSFile, NewVerifier and
+// a Verifier's refreshes wrap one of them, with the details in their own words, for errors.Is.
+var (
+	ErrJWKSEmpty       = errors.New("jwtauth: the JWKS is empty")
+	ErrJWKSTooLarge    = fmt.Errorf("jwtauth: the JWKS is larger than %d bytes", MaxJWKSSize)
+	ErrJWKSNotJSON     = errors.New("jwtauth: the JWKS is not JSON")
+	ErrJWKSNotKeySet   = errors.New(`jwtauth: the JWKS is not a JSON object with a "keys" array`)
+	ErrJWKSNoKeys      = errors.New("jwtauth: the JWKS has no keys")
+	ErrJWKSNoUsableKey = errors.New("jwtauth: the JWKS has no usable signature key")
+)
+
+// jwksShape is what a JWKS is, for the messages that say what the data is not.
+const jwksShape = `a JWKS is a JSON object with a "keys" array`
+
+// reason is an error with a message of its own that is also, for errors.Is and errors.As, each
+// of errs: one of the ErrJWKS* kinds and the error it comes from, if any.
+type reason struct {
+	msg  string
+	errs []error
+}
+
+func (r *reason) Error() string   { return r.msg }
+func (r *reason) Unwrap() []error { return r.errs }
+
+func because(msg string, errs ...error) error {
+	return &reason{msg: msg, errs: slices.DeleteFunc(errs, func(e error) bool { return e == nil })}
+}
+
+// SourceError is why a JWKS file or URL could not be loaded: which one, and why. Err is a file
+// system error (errors.Is fs.ErrNotExist, fs.ErrPermission, ...) without the path, which Source
+// names, an HTTP failure, or an error that wraps one of the ErrJWKS* errors.
+type SourceError struct {
+	// Source is "JWKS file " and the path, or "JWKS URL " and the URL without its password.
+	Source string
+	Err    error
+}
+
+func (e *SourceError) Error() string { return "jwtauth: " + e.Source + ": " + e.Err.Error() }
+func (e *SourceError) Unwrap() error { return e.Err }
+
 // ParseJWKS parses a JSON Web Key Set and returns its usable signature keys. Keys that are not
-// for signatures, have no kid, repeat an earlier kid, or are of an unsupported type, size or
-// algorithm are skipped rather than failing the whole set, because providers publish key types
-// this package does not know. It is an error if no key is usable.
+// JSON objects, are not for signatures, have no kid, repeat an earlier kid, or are of an
+// unsupported type, size or algorithm are skipped rather than failing the whole set, because
+// providers publish key types this package does not know. It is an error, wrapping one of the
+// ErrJWKS* errors, if no key is usable.
 func ParseJWKS(data []byte) ([]PublicKey, error) {
-	var set jwkSet
+	keys, err := parseJWKS(data)
+	if err != nil {
+		return nil, fmt.Errorf("jwtauth: %w", err)
+	}
+	return keys, nil
+}
+
+// parseJWKS is ParseJWKS with an error that does not name the package, to follow a source's
+// name.
+func parseJWKS(data []byte) ([]PublicKey, error) {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, because("the key set is empty ("+jwksShape+")", ErrJWKSEmpty)
+	}
+	var set struct {
+		Keys []json.RawMessage `json:"keys"`
+	}
 	if err := json.Unmarshal(data, &set); err != nil {
-		return nil, fmt.Errorf("jwtauth: parse JWKS: %w", err)
+		var syntax *json.SyntaxError
+		if errors.As(err, &syntax) {
+			return nil, because("not JSON ("+jwksShape+"): "+err.Error(), ErrJWKSNotJSON, err)
+		}
+		return nil, because("not a JWKS, "+strings.TrimPrefix(jwksShape, "a JWKS is "), ErrJWKSNotKeySet, err)
+	}
+	if len(set.Keys) == 0 {
+		return nil, because("the key set has no keys ("+jwksShape+")", ErrJWKSNoKeys)
 	}
 	var keys []PublicKey
 	var skipped []error
 	seen := make(map[string]bool)
-	for i, k := range set.Keys {
-		pk, err := k.publicKey()
+	for i, raw := range set.Keys {
+		var k jwk
+		err := json.Unmarshal(raw, &k)
+		if te := (*json.UnmarshalTypeError)(nil); errors.As(err, &te) && te.Field != "" {
+			err = fmt.Errorf("member %q is a JSON %s, want a string", te.Field, te.Value)
+		} else if err != nil {
+			err = errors.New("not a JSON object")
+		}
+		var pk PublicKey
+		if err == nil {
+			pk, err = k.publicKey()
+		}
 		if err == nil && seen[pk.KID] {
 			err = fmt.Errorf("duplicate kid %q", pk.KID)
 		}
@@ -147,11 +223,14 @@ func ParseJWKS(data []byte) ([]PublicKey, error) {
 		seen[pk.KID] = true
 		keys = append(keys, pk)
 	}
-	if len(keys) == 0 && len(skipped) == 0 {
-		return nil, errors.New(`jwtauth: JWKS has no keys (want {"keys": [...]})`)
-	}
 	if len(keys) == 0 {
-		return nil, fmt.Errorf("jwtauth: JWKS has no usable signature key: %w", errors.Join(skipped...))
+		// On one line, as a command's refusal is.
+		why := make([]string, len(skipped))
+		for i, err := range skipped {
+			why[i] = err.Error()
+		}
+		return nil, because("the key set has no usable signature key: "+strings.Join(why, "; "),
+			append([]error{ErrJWKSNoUsableKey}, skipped...)...)
 	}
 	return keys, nil
 }

@@ -492,3 +492,68 @@ func TestCacheSurvivesUnchangedRefresh(t *testing.T) {
 		t.Errorf("the unchanged key's token: %v", err)
 	}
 }
+
+// TestJWKSErrorKinds: why a key set is unusable can be told with errors.Is, from ParseJWKS, from
+// ReadJWKSFile and NewVerifier (a *SourceError naming the file, whose Err is the reason alone),
+// and from a URL's fetch.
+func TestJWKSErrorKinds(t *testing.T) {
+	dir := t.TempDir()
+	for _, tt := range []struct {
+		name, data string
+		kind       error
+	}{
+		{"empty", " \n\t", ErrJWKSEmpty},
+		{"too large", `{"keys":[]}` + strings.Repeat(" ", MaxJWKSSize), ErrJWKSTooLarge},
+		{"not JSON", "-----BEGIN PUBLIC KEY-----", ErrJWKSNotJSON},
+		{"an array", "[]", ErrJWKSNotKeySet},
+		{"keys not an array", `{"keys":{}}`, ErrJWKSNotKeySet},
+		{"no keys", `{"keys":[]}`, ErrJWKSNoKeys},
+		{"an object without keys", `{}`, ErrJWKSNoKeys},
+		{"no usable key", `{"keys":[{"kty":"oct","kid":"a"},"b"]}`, ErrJWKSNoUsableKey},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.kind != ErrJWKSTooLarge { // ParseJWKS takes whatever it is given
+				_, err := ParseJWKS([]byte(tt.data))
+				if !errors.Is(err, tt.kind) || !strings.HasPrefix(err.Error(), "jwtauth: ") || strings.Contains(err.Error(), "\n") {
+					t.Errorf("ParseJWKS: %v, want one line that is %v", err, tt.kind)
+				}
+			}
+			path := filepath.Join(dir, strings.ReplaceAll(tt.name, " ", "-")+".json")
+			if err := os.WriteFile(path, []byte(tt.data), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := ReadJWKSFile(path)
+			var se *SourceError
+			if !errors.Is(err, tt.kind) || !errors.As(err, &se) || se.Source != "JWKS file "+path ||
+				strings.Contains(se.Err.Error(), path) || strings.Contains(se.Err.Error(), "jwtauth") {
+				t.Errorf("ReadJWKSFile: %v, want a *SourceError naming the file that is %v", err, tt.kind)
+			}
+			_, verr := NewVerifier(Config{JWKSFile: path, Issuers: []string{DevIssuer}})
+			if verr == nil || verr.Error() != err.Error() || !errors.Is(verr, tt.kind) {
+				t.Errorf("NewVerifier: %v, want ReadJWKSFile's %v", verr, err)
+			}
+		})
+	}
+
+	t.Run("missing file", func(t *testing.T) {
+		path := filepath.Join(dir, "nope.json")
+		_, err := ReadJWKSFile(path)
+		var se *SourceError
+		if !errors.Is(err, os.ErrNotExist) || !errors.As(err, &se) || se.Err.Error() != "no such file or directory" {
+			t.Errorf("ReadJWKSFile: %v, want the file system's reason alone", err)
+		}
+	})
+
+	t.Run("oversized response", func(t *testing.T) {
+		signer := newECKey(t, elliptic.P256())
+		srv := newJWKSServer(t, append(jwksOf(t, toJWK(t, "k", "", &signer.PublicKey)), strings.Repeat(" ", MaxJWKSSize)...))
+		v, err := NewVerifier(Config{JWKSURL: srv.URL, Issuers: []string{DevIssuer}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = v.Authenticate(t.Context(), sign(t, jwt.SigningMethodES256, signer, "k", claimsAt(time.Now())))
+		if !errors.Is(err, ErrJWKSTooLarge) || !strings.Contains(err.Error(), "the response is larger than") {
+			t.Errorf("err %v, want the response too large", err)
+		}
+	})
+}

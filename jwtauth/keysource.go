@@ -1,10 +1,12 @@
 package jwtauth
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/url"
 	"os"
@@ -50,16 +52,44 @@ type keySource struct {
 	lastErr     error
 }
 
+// fileSource reads the key set in the file at path. Its errors leave the path out, which the
+// source's name gives: "no such file or directory", "is a directory".
 func fileSource(path string) func(context.Context) ([]byte, error) {
 	return func(context.Context) ([]byte, error) {
 		f, err := os.Open(path)
 		if err != nil {
-			return nil, err
+			return nil, withoutPath(err)
 		}
 		defer f.Close()
-		return readLimited(f)
+		data, err := readLimited(f, "file")
+		return data, withoutPath(err)
 	}
 }
+
+// withoutPath is a file system error without the operation and path it repeats.
+func withoutPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// ReadJWKSFile reads and parses the JWKS file at path as a Verifier with Config.JWKSFile does,
+// so that a command can refuse an unusable one before it starts anything. Its error is a
+// *SourceError, whose Err says why in a few words.
+func ReadJWKSFile(path string) ([]PublicKey, error) {
+	data, err := fileSource(path)(context.Background())
+	if err == nil {
+		var keys []PublicKey
+		if keys, err = parseJWKS(data); err == nil {
+			return keys, nil
+		}
+	}
+	return nil, &SourceError{Source: fileSourceName(path), Err: err}
+}
+
+func fileSourceName(path string) string { return "JWKS file " + path }
 
 // urlSource fetches the key set at rawURL, parsed as u, with client. Unless the client has a CheckRedirect of its
 // own, a redirect is followed only to the same host and port, and never from https to http: the
@@ -88,7 +118,7 @@ func urlSource(client *http.Client, rawURL string, u *url.URL) func(context.Cont
 			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
 			return nil, fmt.Errorf("status %s", resp.Status)
 		}
-		return readLimited(resp.Body)
+		return readLimited(resp.Body, "response")
 	}
 }
 
@@ -112,13 +142,18 @@ func sameHostRedirect(origin *url.URL) func(*http.Request, []*http.Request) erro
 	}
 }
 
-func readLimited(r io.Reader) ([]byte, error) {
+// readLimited reads at most MaxJWKSSize bytes from r, the what ("file", "response") a key set
+// is in.
+func readLimited(r io.Reader, what string) ([]byte, error) {
 	data, err := io.ReadAll(io.LimitReader(r, MaxJWKSSize+1))
 	if err != nil {
 		return nil, err
 	}
 	if len(data) > MaxJWKSSize {
-		return nil, fmt.Errorf("key set is larger than %d bytes", MaxJWKSSize)
+		return nil, because(fmt.Sprintf("the %s is larger than %d bytes, the most a key set may hold", what, MaxJWKSSize), ErrJWKSTooLarge)
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, because(fmt.Sprintf("the %s is empty (%s)", what, jwksShape), ErrJWKSEmpty)
 	}
 	return data, nil
 }
@@ -181,17 +216,17 @@ func (s *keySource) refresh(ctx context.Context) error {
 }
 
 // load fetches and installs a new set. A failed fetch or a set without usable keys leaves the
-// previous set in place.
+// previous set in place; the error is a *SourceError.
 func (s *keySource) load() error {
 	ctx, cancel := context.WithTimeout(context.Background(), fetchTimeout)
 	defer cancel()
 	data, err := s.fetch(ctx)
 	if err != nil {
-		return fmt.Errorf("jwtauth: fetch %s: %w", s.name, err)
+		return &SourceError{Source: s.name, Err: err}
 	}
-	keys, err := ParseJWKS(data)
+	keys, err := parseJWKS(data)
 	if err != nil {
-		return fmt.Errorf("jwtauth: %s: %w", s.name, err)
+		return &SourceError{Source: s.name, Err: err}
 	}
 	var prev map[string]*verKey
 	if old := s.set.Load(); old != nil {
@@ -201,7 +236,7 @@ func (s *keySource) load() error {
 	for _, k := range keys {
 		vk, err := k.bind() // cannot fail: ParseJWKS returns bound-checked keys
 		if err != nil {
-			return fmt.Errorf("jwtauth: %s: %w", s.name, err)
+			return &SourceError{Source: s.name, Err: err}
 		}
 		// A key the set still holds unchanged stays the same *verKey, so that the tokens it
 		// verified stay cached (the cache trusts a token while its key is in the set).

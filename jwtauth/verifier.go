@@ -127,7 +127,8 @@ type Verifier struct {
 var _ remoteassist.Authenticator = (*Verifier)(nil)
 
 // NewVerifier returns a Verifier for cfg. It fails on configuration errors, including an
-// unreadable or unusable JWKSFile; a JWKSURL is not fetched until it is needed.
+// unreadable or unusable JWKSFile (a *SourceError, as ReadJWKSFile's); a JWKSURL is not fetched
+// until it is needed.
 func NewVerifier(cfg Config) (*Verifier, error) {
 	v := &Verifier{
 		static:    make(map[string]*verKey),
@@ -189,7 +190,7 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 		return s
 	}
 	if cfg.JWKSFile != "" {
-		s := newSource("JWKS file "+cfg.JWKSFile, fileSource(cfg.JWKSFile))
+		s := newSource(fileSourceName(cfg.JWKSFile), fileSource(cfg.JWKSFile))
 		// Load through refresh so the rate limit counts this read.
 		if err := s.refresh(context.Background()); err != nil {
 			return nil, err

@@ -1,15 +1,11 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"io/fs"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
@@ -70,47 +66,18 @@ func (a *authFlags) check(fs *flag.FlagSet) error {
 		}
 		return usageError{fmt.Errorf("%s needs --issuer (or REMOTEASSIST_ISSUER), the issuers whose tokens to accept", jwks)}
 	}
+	// The file is read as the verifier will read it, so that serve refuses an unusable one as a
+	// usage error naming the flag, as it does a TLS file, before anything is made or listens.
 	if a.jwksFile != "" {
-		if why := jwksFileProblem(a.jwksFile); why != "" {
+		if _, err := jwtauth.ReadJWKSFile(a.jwksFile); err != nil {
+			why := err.Error()
+			if se := (*jwtauth.SourceError)(nil); errors.As(err, &se) {
+				why = se.Err.Error() // without the package and path, which the line gives
+			}
 			return usageError{fmt.Errorf("%s %s: %s", origin(fs, "jwks-file", "REMOTEASSIST_JWKS_FILE"), a.jwksFile, why)}
 		}
 	}
 	return nil
-}
-
-// jwksFileProblem says, in a few words, why a --jwks-file cannot verify tokens: unreadable, empty,
-// too large, not a JWKS, or a set without a usable signature key; "" when it can. It reads the file
-// as the verifier will, so that serve refuses it as a usage error naming the flag, as it does a TLS
-// file, rather than failing later with jwtauth's words.
-func jwksFileProblem(path string) string {
-	f, err := os.Open(path)
-	if err != nil {
-		return systemReason(err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, jwtauth.MaxJWKSSize+1))
-	switch {
-	case err != nil:
-		return systemReason(err)
-	case len(bytes.TrimSpace(data)) == 0:
-		return `the file is empty (a JWKS is a JSON object with a "keys" array)`
-	case len(data) > jwtauth.MaxJWKSSize:
-		return fmt.Sprintf("the file is larger than %d bytes, the most a key set may hold", jwtauth.MaxJWKSSize)
-	}
-	var set struct{ Keys []json.RawMessage }
-	var syntax *json.SyntaxError
-	switch err := json.Unmarshal(data, &set); {
-	case errors.As(err, &syntax):
-		return `not JSON (a JWKS is a JSON object with a "keys" array): ` + err.Error()
-	case err != nil:
-		return `not a JWKS, a JSON object with a "keys" array`
-	case len(set.Keys) == 0:
-		return `the key set has no keys (a JWKS is a JSON object with a "keys" array)`
-	}
-	if _, err := jwtauth.ParseJWKS(data); err != nil {
-		return strings.TrimPrefix(err.Error(), "jwtauth: ")
-	}
-	return ""
 }
 
 // systemReason is an error of the file system without the operation and path it repeats: "no

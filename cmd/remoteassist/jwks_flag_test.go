@@ -38,7 +38,9 @@ func TestServeRefusesUnusableJWKSFile(t *testing.T) {
 		{"no keys", file("nokeys.json", `{"keys":[]}`), false, `the key set has no keys`},
 		{"an object without keys", file("object.json", `{}`), false, `the key set has no keys`},
 		{"no usable key", file("hmac.json", `{"keys":[{"kty":"oct","kid":"a","k":"c2VjcmV0"}]}`), false,
-			`JWKS has no usable signature key: key 0: kid "a": unsupported kty "oct"`},
+			`the key set has no usable signature key: key 0: kid "a": unsupported kty "oct"`},
+		{"no usable key among several, on one line", file("several.json", `{"keys":[{"kty":"oct","kid":"a"},7,{"kty":"RSA"},{"kty":"EC","kid":5}]}`), false,
+			`the key set has no usable signature key: key 0: kid "a": unsupported kty "oct"; key 1: not a JSON object; key 2: no kid; key 3: member "kid" is a JSON number, want a string`},
 		{"too large", file("large.json", `{"keys":[]}`+strings.Repeat(" ", jwtauth.MaxJWKSSize)), false, "the file is larger than 1048576 bytes"},
 	}
 	for _, tc := range tests {
