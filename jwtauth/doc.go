@@ -12,8 +12,10 @@
 // Headers that would point the verifier at other keys (jku, jwk, x5u) are ignored, and tokens
 // with a crit header are refused because no extension is understood.
 //
-// The signature is checked before the payload is even decoded, so claims are only ever read from
-// authenticated bytes.
+// golang-jwt decodes the payload before it checks the signature (a token is at most
+// MaxTokenSize bytes, so that costs little), but no claim is looked at until the signature is
+// verified, so what a claim says is only ever taken from authenticated bytes; a token whose
+// payload is not a valid claims object is refused as malformed, whatever its signature.
 //
 // # Key rotation
 //
