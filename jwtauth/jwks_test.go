@@ -557,3 +557,27 @@ func TestJWKSErrorKinds(t *testing.T) {
 		}
 	})
 }
+
+// TestJWKSProviderDownBesideStaticKeys: with static keys beside the JWKS (serve --dev-tokens), a
+// token naming a kid none of them has, while the JWKS was never fetched, is still "retry later",
+// as without them: the provider is down, which says nothing against the token. The static keys'
+// tokens are accepted meanwhile.
+func TestJWKSProviderDownBesideStaticKeys(t *testing.T) {
+	signer := newECKey(t, elliptic.P256())
+	srv := newJWKSServer(t, jwksOf(t, toJWK(t, "k", "", &signer.PublicKey)))
+	srv.broken.Store(true)
+	dev := testDevKey()
+	clk := newClock()
+	v, err := NewVerifier(Config{Keys: []PublicKey{dev.PublicKey()}, JWKSURL: srv.URL, Issuers: []string{DevIssuer}, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = v.Authenticate(t.Context(), sign(t, jwt.SigningMethodES256, signer, "k", claimsAt(clk.Now())))
+	var e *remoteassist.Error
+	if !errors.As(err, &e) || e.Code != remoteassist.EUNAVAILABLE || e.RetryAfter != DefaultMinRefreshInterval {
+		t.Errorf("the provider's token while it is down: %v, want EUNAVAILABLE with Retry-After", err)
+	}
+	if _, err := v.Authenticate(t.Context(), mintAt(t, clk, TokenSpec{Tenant: testTenant})); err != nil {
+		t.Errorf("a static key's token while the provider is down: %v", err)
+	}
+}

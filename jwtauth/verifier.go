@@ -467,8 +467,9 @@ func (v *Verifier) key(ctx context.Context, kid string) (*verKey, error) {
 	}
 	if len(errs) > 0 {
 		err := fmt.Errorf("unknown key id %.64q: %w", kid, errors.Join(errs...))
-		if len(v.static) == 0 && v.noneLoaded() {
-			// No key was ever fetched: the provider is down, not the token bad.
+		if v.noneLoaded() {
+			// No key set was ever fetched: the provider is down, not the token bad, whether
+			// or not static keys (which do not have the kid) sit beside the sources.
 			return nil, &remoteassist.Error{Code: remoteassist.EUNAVAILABLE, Message: msgKeysUnavailable,
 				RetryAfter: v.minRefresh, Err: err}
 		}
