@@ -295,20 +295,38 @@ type claims struct {
 	Azp   string   `json:"azp"`   // v2 tokens
 }
 
-// UnmarshalJSON decodes the claims, refusing a time claim (exp, nbf, iat) that is not a JSON
-// number as RFC 7519 requires: golang-jwt's NumericDate would also take a numeric string.
+// UnmarshalJSON decodes the claims by their exact names, as RFC 7519 defines them (claim names
+// are case-sensitive): encoding/json alone would match a member name in any letter case, even
+// under Unicode folding, so that a "TID", "Roles" or "ſcp" claim (one an identity provider may
+// let a user or an app set, as an attribute of theirs) would be read as the tid, roles or scp the
+// provider issued, and, coming after it, win. Of a name given twice the last is taken, which RFC
+// 7519 allows. A time claim (exp, nbf, iat) that is not a JSON number is refused, as RFC 7519
+// requires: golang-jwt's NumericDate would also take a numeric string.
 func (c *claims) UnmarshalJSON(b []byte) error {
-	var times struct{ Exp, Nbf, Iat json.RawMessage }
-	if err := json.Unmarshal(b, &times); err != nil {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
 		return err
 	}
-	for _, t := range []json.RawMessage{times.Exp, times.Nbf, times.Iat} {
-		if len(t) > 0 && t[0] != '-' && (t[0] < '0' || t[0] > '9') && string(t) != "null" {
-			return fmt.Errorf("time claim %.20s is not a number", t)
+	for _, name := range [...]string{"exp", "nbf", "iat"} {
+		if t := m[name]; len(t) > 0 && t[0] != '-' && (t[0] < '0' || t[0] > '9') && string(t) != "null" {
+			return fmt.Errorf("time claim %s %.20s is not a number", name, t)
 		}
 	}
-	type plain claims // without this method
-	return json.Unmarshal(b, (*plain)(c))
+	for _, f := range [...]struct {
+		name string
+		dst  any
+	}{
+		{"iss", &c.Issuer}, {"sub", &c.Subject}, {"aud", &c.Audience}, {"jti", &c.ID},
+		{"exp", &c.ExpiresAt}, {"nbf", &c.NotBefore}, {"iat", &c.IssuedAt},
+		{"tid", &c.Tid}, {"oid", &c.Oid}, {"scp", &c.Scp}, {"roles", &c.Roles}, {"appid", &c.Appid}, {"azp", &c.Azp},
+	} {
+		if raw, ok := m[f.name]; ok {
+			if err := json.Unmarshal(raw, f.dst); err != nil {
+				return fmt.Errorf("claim %s: %w", f.name, err)
+			}
+		}
+	}
+	return nil
 }
 
 // Why a token was refused before its claims were looked at, from the key function.

@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -445,4 +446,41 @@ func TestNewDevVerifier(t *testing.T) {
 	}
 	p, err = v.Authenticate(context.Background(), tok2)
 	requireUnauthenticated(t, p, err, tok2, msgSignature)
+}
+
+// TestClaimNamesAreExact: claims are read by their exact names. A member that differs from one
+// only in letter case (or by Unicode folding, as ſ folds to s) is another claim, which an
+// identity provider may let a user or an app set; read as the real one, and coming after it, it
+// would choose the tenant, the roles or the scopes. Of a name given twice, the last is taken.
+func TestClaimNamesAreExact(t *testing.T) {
+	v, clk := newTestVerifier(t, nil)
+	dev := testDevKey()
+	now := clk.Now().Unix()
+	signRaw := func(payload string) string {
+		input := enc(t, map[string]string{"alg": "ES256", "kid": dev.KeyID(), "typ": "JWT"}) + "." +
+			base64.RawURLEncoding.EncodeToString([]byte(payload))
+		sig, err := jwt.SigningMethodES256.Sign(input, dev.priv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return input + "." + base64.RawURLEncoding.EncodeToString(sig)
+	}
+	base := fmt.Sprintf(`"iss":%q,"aud":%q,"iat":%d,"exp":%d`, DevIssuer, GraphAudience, now, now+3600)
+
+	p, err := v.Authenticate(t.Context(), signRaw(`{`+base+`,"tid":"own-tenant","scp":"A.Read",`+
+		`"TID":"victim","Tid":"victim","Roles":["DeviceManagementConfiguration.ReadWrite.All"],"ROLES":["X"],"ſcp":"B.ReadWrite","appId":"other-app"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Tenant != "own-tenant" || !slices.Equal(p.Scopes, []string{"A.Read"}) || p.Roles != nil || p.App != "" {
+		t.Errorf("principal %+v, want tenant own-tenant with only the scope A.Read: a claim in another letter case was read", p)
+	}
+
+	p, err = v.Authenticate(t.Context(), signRaw(`{"iss":"`+DevIssuer+`","aud":"`+GraphAudience+`","tid":"t","EXP":`+fmt.Sprint(now+3600)+`}`))
+	requireUnauthenticated(t, p, err, "", msgNoExpiry)
+
+	p, err = v.Authenticate(t.Context(), signRaw(`{`+base+`,"tid":"first","tid":"last"}`))
+	if err != nil || p.Tenant != "last" {
+		t.Errorf("a tid given twice: %+v, %v, want the last", p, err)
+	}
 }
