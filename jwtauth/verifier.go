@@ -2,7 +2,6 @@ package jwtauth
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -13,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/remoteassist/remoteassist"
@@ -296,37 +297,28 @@ type claims struct {
 }
 
 // UnmarshalJSON decodes the claims by their exact names, as RFC 7519 defines them (claim names
-// are case-sensitive): encoding/json alone would match a member name in any letter case, even
-// under Unicode folding, so that a "TID", "Roles" or "ſcp" claim (one an identity provider may
-// let a user or an app set, as an attribute of theirs) would be read as the tid, roles or scp the
-// provider issued, and, coming after it, win. Of a name given twice the last is taken, which RFC
-// 7519 allows. A time claim (exp, nbf, iat) that is not a JSON number is refused, as RFC 7519
-// requires: golang-jwt's NumericDate would also take a numeric string.
+// are case-sensitive), with encoding/json/v2's rules: encoding/json would match a member name in
+// any letter case, even under Unicode folding, so that a "TID", "Roles" or "ſcp" claim (one an
+// identity provider may let a user or an app set, as an attribute of theirs) would be read as the
+// tid, roles or scp the provider issued, and, coming after it, win. A name given twice is refused,
+// which RFC 7519 allows. A time claim (exp, nbf, iat) that is not a JSON number is refused, as
+// RFC 7519 requires: golang-jwt's NumericDate would also take a numeric string.
 func (c *claims) UnmarshalJSON(b []byte) error {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(b, &m); err != nil {
+	var times struct {
+		Exp jsontext.Value `json:"exp"`
+		Nbf jsontext.Value `json:"nbf"`
+		Iat jsontext.Value `json:"iat"`
+	}
+	if err := jsonv2.Unmarshal(b, &times); err != nil {
 		return err
 	}
-	for _, name := range [...]string{"exp", "nbf", "iat"} {
-		if t := m[name]; len(t) > 0 && t[0] != '-' && (t[0] < '0' || t[0] > '9') && string(t) != "null" {
-			return fmt.Errorf("time claim %s %.20s is not a number", name, t)
+	for _, t := range []jsontext.Value{times.Exp, times.Nbf, times.Iat} {
+		if t.Kind() != 0 && t.Kind() != '0' && t.Kind() != 'n' {
+			return fmt.Errorf("time claim %.20s is not a number", t)
 		}
 	}
-	for _, f := range [...]struct {
-		name string
-		dst  any
-	}{
-		{"iss", &c.Issuer}, {"sub", &c.Subject}, {"aud", &c.Audience}, {"jti", &c.ID},
-		{"exp", &c.ExpiresAt}, {"nbf", &c.NotBefore}, {"iat", &c.IssuedAt},
-		{"tid", &c.Tid}, {"oid", &c.Oid}, {"scp", &c.Scp}, {"roles", &c.Roles}, {"appid", &c.Appid}, {"azp", &c.Azp},
-	} {
-		if raw, ok := m[f.name]; ok {
-			if err := json.Unmarshal(raw, f.dst); err != nil {
-				return fmt.Errorf("claim %s: %w", f.name, err)
-			}
-		}
-	}
-	return nil
+	type plain claims // without this method
+	return jsonv2.Unmarshal(b, (*plain)(c))
 }
 
 // Why a token was refused before its claims were looked at, from the key function.
