@@ -1,6 +1,7 @@
 package jwtauth
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -9,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
@@ -580,4 +582,79 @@ func TestJWKSProviderDownBesideStaticKeys(t *testing.T) {
 	if _, err := v.Authenticate(t.Context(), mintAt(t, clk, TokenSpec{Tenant: testTenant})); err != nil {
 		t.Errorf("a static key's token while the provider is down: %v", err)
 	}
+}
+
+// TestJWKSFetchFailuresAreLogged: an operator sees a provider's outage in the log, not only in
+// the 401s and 503s it causes: each failed fetch is a warning (rate limited with the fetches),
+// saying whether keys fetched before stay trusted, and the first fetch that succeeds after
+// failures is a line too. A fetch that succeeds as the one before did writes nothing.
+func TestJWKSFetchFailuresAreLogged(t *testing.T) {
+	signer := newECKey(t, elliptic.P256())
+	srv := newJWKSServer(t, jwksOf(t, toJWK(t, "k", "", &signer.PublicKey)))
+	srv.broken.Store(true)
+	clk := newClock()
+	var log lockedBuffer
+	v, err := NewVerifier(Config{JWKSURL: srv.URL, Issuers: []string{DevIssuer}, Now: clk.Now, MinRefreshInterval: time.Minute,
+		Logger: slog.New(slog.NewTextHandler(&log, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := func(kid string) string {
+		c := claimsAt(clk.Now())
+		c["jti"] = fmt.Sprint(time.Now().UnixNano())
+		return sign(t, jwt.SigningMethodES256, signer, kid, c)
+	}
+	lines := func() []string { return strings.Split(strings.TrimSpace(log.String()), "\n") }
+
+	v.Authenticate(t.Context(), tok("k"))
+	v.Authenticate(t.Context(), tok("k")) // within MinRefreshInterval: no fetch, no line
+	if l := lines(); len(l) != 1 || !strings.Contains(l[0], "level=WARN") || !strings.Contains(l[0], "no key of it is trusted yet") ||
+		!strings.Contains(l[0], srv.URL) || !strings.Contains(l[0], "503") {
+		t.Fatalf("provider down before any fetch: log %q, want one warning naming the URL and the status", l)
+	}
+
+	srv.broken.Store(false)
+	clk.Advance(time.Minute)
+	if _, err := v.Authenticate(t.Context(), tok("k")); err != nil {
+		t.Fatal(err)
+	}
+	if l := lines(); len(l) != 2 || !strings.Contains(l[1], "level=INFO") || !strings.Contains(l[1], "fetched again after failures") {
+		t.Fatalf("after recovery: log %q, want a line saying so", l)
+	}
+
+	srv.broken.Store(true)
+	clk.Advance(time.Minute)
+	if _, err := v.Authenticate(t.Context(), tok("rotated")); err == nil {
+		t.Fatal("a token of an unknown kid accepted")
+	}
+	if l := lines(); len(l) != 3 || !strings.Contains(l[2], "level=WARN") || !strings.Contains(l[2], "the keys fetched before stay trusted") {
+		t.Fatalf("an outage after a fetch: log %q, want a warning that the keys before stay trusted", l)
+	}
+
+	srv.broken.Store(false)
+	clk.Advance(time.Minute)
+	v.Authenticate(t.Context(), tok("rotated")) // fetched again: a line
+	clk.Advance(time.Minute)
+	v.Authenticate(t.Context(), tok("rotated2")) // fetched as before: no line
+	if l := lines(); len(l) != 4 {
+		t.Fatalf("log %q, want 4 lines: a success after a success writes none", l)
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for the verifier's background fetches to write to.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

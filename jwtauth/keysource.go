@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -42,6 +43,7 @@ type keySource struct {
 	now         func() time.Time
 	minInterval time.Duration // at most one fetch attempt per minInterval
 	maxAge      time.Duration // a set older than this is refreshed in the background
+	logger      *slog.Logger  // nil: no log of the fetches
 
 	set         atomic.Pointer[keySet]
 	group       singleflight.Group
@@ -203,8 +205,10 @@ func (s *keySource) refresh(ctx context.Context) error {
 
 		err := s.load()
 		s.mu.Lock()
+		failedBefore := s.lastErr != nil
 		s.lastErr = err
 		s.mu.Unlock()
+		s.report(err, failedBefore)
 		return nil, err
 	})
 	select {
@@ -212,6 +216,19 @@ func (s *keySource) refresh(ctx context.Context) error {
 		return r.Err
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+}
+
+// report logs a fetch that failed, and one that succeeded after failures.
+func (s *keySource) report(err error, failedBefore bool) {
+	switch {
+	case s.logger == nil:
+	case err != nil && s.set.Load() != nil:
+		s.logger.Warn("JWKS fetch failed; the keys fetched before stay trusted", "error", err)
+	case err != nil:
+		s.logger.Warn("JWKS fetch failed; no key of it is trusted yet, so its tokens are answered 503", "error", err)
+	case failedBefore:
+		s.logger.Info("JWKS fetched again after failures", "source", s.name, "keys", len(s.set.Load().keys))
 	}
 }
 

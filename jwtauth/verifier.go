@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"net/http"
 	"net/url"
@@ -105,6 +106,12 @@ type Config struct {
 	// Now returns the current time. Nil means time.Now; tests set it to control lifetimes and
 	// refresh timing.
 	Now func() time.Time
+	// Logger receives a warning for each JWKS fetch that fails once the Verifier is made (the
+	// keys fetched before stay trusted, so the outage is otherwise seen only in the 401s and
+	// 503s it causes once keys rotate or none was ever fetched), and a line when a fetch
+	// succeeds after failures. Fetches are rate limited (MinRefreshInterval), and so are the
+	// lines. Nil means no log.
+	Logger *slog.Logger
 }
 
 // Verifier verifies bearer tokens. It implements remoteassist.Authenticator and is safe for
@@ -186,16 +193,19 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 		maxAge = DefaultRefreshInterval
 	}
 	newSource := func(name string, fetch func(context.Context) ([]byte, error)) *keySource {
-		s := &keySource{name: name, fetch: fetch, now: v.now, minInterval: minInterval, maxAge: maxAge}
+		s := &keySource{name: name, fetch: fetch, now: v.now, minInterval: minInterval, maxAge: maxAge, logger: cfg.Logger}
 		v.sources = append(v.sources, s)
 		return s
 	}
 	if cfg.JWKSFile != "" {
 		s := newSource(fileSourceName(cfg.JWKSFile), fileSource(cfg.JWKSFile))
-		// Load through refresh so the rate limit counts this read.
+		// Load through refresh so the rate limit counts this read; its failure is NewVerifier's
+		// error, not a line of the log.
+		s.logger = nil
 		if err := s.refresh(context.Background()); err != nil {
 			return nil, err
 		}
+		s.logger = cfg.Logger
 	}
 	if cfg.JWKSURL != "" {
 		u, err := url.Parse(cfg.JWKSURL)

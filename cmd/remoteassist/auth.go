@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net/url"
 	"strings"
 	"time"
@@ -101,9 +102,10 @@ func jwtLeeway(d time.Duration) time.Duration {
 
 // verifier builds the Authenticator the flags describe, which check accepted. Without a JWKS it
 // is the zero-config development mode: tokens signed by the data directory's key.
-func (a *authFlags) verifier(dataDir string) (remoteassist.Authenticator, string, error) {
+func (a *authFlags) verifier(dataDir string, logger *slog.Logger) (remoteassist.Authenticator, string, error) {
 	production := a.jwksURL != "" || a.jwksFile != ""
 	cfg := jwtauth.Config{
+		Logger:         logger,
 		JWKSURL:        a.jwksURL,
 		JWKSFile:       a.jwksFile,
 		Issuers:        list(a.issuers),

@@ -394,7 +394,7 @@ func TestLeeway(t *testing.T) {
 			if err := a.check(fs); err != nil {
 				t.Fatal(err)
 			}
-			v, _, err := a.verifier(dataDir)
+			v, _, err := a.verifier(dataDir, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -127,7 +127,7 @@ Every flag can also be set by the environment variable named in its description;
 	if err != nil {
 		return err
 	}
-	verifier, authMode, err := authFlags.verifier(*dataDir)
+	verifier, authMode, err := authFlags.verifier(*dataDir, logger)
 	if err != nil {
 		return err
 	}
