@@ -326,10 +326,12 @@ func (c *Client) headers(token string) apiclient.RequestEditorFn {
 // an *Error for any other status.
 func (c *Client) read(res *http.Response) (Settings, error) {
 	defer res.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(res.Body, maxBody))
+	body, err := io.ReadAll(io.LimitReader(res.Body, maxBody+1))
 	if err != nil {
 		return Settings{}, fmt.Errorf("client: reading the response: %w", err)
 	}
+	tooLong := len(body) > maxBody
+	body = body[:min(len(body), maxBody)]
 	if redirect, method := changedMethod(res); redirect != nil {
 		// The answer is to another request than the one made (a GET for a PATCH): passed off
 		// as the update's, it would report a change that never happened.
@@ -341,6 +343,10 @@ func (c *Client) read(res *http.Response) (Settings, error) {
 		return Settings{}, errNoContent
 	case res.StatusCode < 200 || res.StatusCode > 299:
 		return Settings{}, newError(res, body, c.now())
+	}
+	if tooLong {
+		return Settings{}, fmt.Errorf("client: the service answered %d with a body over %d bytes, not settings: %s",
+			res.StatusCode, maxBody, bodySnippet(body))
 	}
 	if mt, _, _ := mime.ParseMediaType(res.Header.Get("Content-Type")); mt != "application/json" {
 		return Settings{}, fmt.Errorf("client: the service answered %d with Content-Type %q, not JSON settings: %s",

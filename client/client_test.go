@@ -419,10 +419,14 @@ func TestNonGraphErrorBody(t *testing.T) {
 func TestUnexpectedSuccess(t *testing.T) {
 	tests := []struct {
 		name, contentType, body string
+		want                    string // in the error, if set
 	}{
-		{"HTML", "text/html", "<html>login page</html>"},
-		{"not JSON", "application/json", "{"},
-		{"no id", "application/json", `{"value":[]}`},
+		{"HTML", "text/html", "<html>login page</html>", ""},
+		{"not JSON", "application/json", "{", ""},
+		{"no id", "application/json", `{"value":[]}`, ""},
+		// Cut at the bound, it would be refused as JSON that ends early, or read as settings.
+		{"over the bound", "application/json", `{"pad":"` + strings.Repeat("a", 1<<20) + `","id":"x"}`, "body over 1048576 bytes"},
+		{"settings, then more than the bound", "application/json", `{"id":"x"}` + strings.Repeat(" ", 1<<20), "body over 1048576 bytes"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -435,8 +439,8 @@ func TestUnexpectedSuccess(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if s, err := c.Get(t.Context()); err == nil {
-				t.Errorf("Get = %+v, nil; want an error", s)
+			if s, err := c.Get(t.Context()); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Get = %+v, %v; want an error saying %q", s, err, tc.want)
 			}
 		})
 	}
