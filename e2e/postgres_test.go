@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -217,12 +216,6 @@ func TestPostgresRestartKeepsData(t *testing.T) {
 // to see why. Once the role may log in again, the same process serves again.
 func TestPostgresLoginRefused(t *testing.T) {
 	dsn := pgtest.DSN(t)
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := strings.TrimPrefix(u.Path, "/")
-	role := "login_" + db
 	sql := func(sql string) {
 		t.Helper()
 		conn, err := pgx.Connect(t.Context(), dsn)
@@ -234,20 +227,10 @@ func TestPostgresLoginRefused(t *testing.T) {
 			t.Fatalf("%s: %v", sql, err)
 		}
 	}
-	sql(`CREATE ROLE ` + role + ` LOGIN PASSWORD 'rotate-me'`)
-	sql(`GRANT CREATE ON SCHEMA public TO ` + role) // serve migrates the database as the role
-	t.Cleanup(func() {
-		conn, err := pgx.Connect(context.Background(), dsn)
-		if err != nil {
-			return
-		}
-		defer conn.Close(context.Background())
-		conn.Exec(context.Background(), `DROP OWNED BY `+role)
-		conn.Exec(context.Background(), `DROP ROLE `+role)
-	})
-	u.User = url.UserPassword(role, "rotate-me")
+	// serve migrates the database as the role
+	role, roleDSN := pgtest.Role(t, dsn, "login", "rotate-me", `GRANT CREATE ON SCHEMA public TO {role}`)
 	data := t.TempDir()
-	p := startServe(t, "pg", data, u.String())
+	p := startServe(t, "pg", data, roleDSN)
 	tok := token(t, data, "contoso")
 	before := patchSettings(t, p.base, tok, "contoso", `{"allowSessionsToUnenrolledDevices":true}`)
 

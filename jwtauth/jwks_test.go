@@ -1,7 +1,6 @@
 package jwtauth
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -26,6 +25,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/remoteassist/remoteassist"
+	"github.com/remoteassist/remoteassist/internal/testutil"
 )
 
 // toJWK encodes a public key as a JWK with the given kid and (possibly empty) alg.
@@ -593,7 +593,7 @@ func TestJWKSFetchFailuresAreLogged(t *testing.T) {
 	srv := newJWKSServer(t, jwksOf(t, toJWK(t, "k", "", &signer.PublicKey)))
 	srv.broken.Store(true)
 	clk := newClock()
-	var log lockedBuffer
+	var log testutil.SyncBuffer
 	v, err := NewVerifier(Config{JWKSURL: srv.URL, Issuers: []string{DevIssuer}, Now: clk.Now, MinRefreshInterval: time.Minute,
 		Logger: slog.New(slog.NewTextHandler(&log, nil))})
 	if err != nil {
@@ -639,22 +639,4 @@ func TestJWKSFetchFailuresAreLogged(t *testing.T) {
 	if l := lines(); len(l) != 4 {
 		t.Fatalf("log %q, want 4 lines: a success after a success writes none", l)
 	}
-}
-
-// lockedBuffer is a bytes.Buffer safe for the verifier's background fetches to write to.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -370,35 +370,12 @@ func TestMigratedDatabaseNeedsNoCreate(t *testing.T) {
 	}
 }
 
-// dmlRole creates a role of its own for the test's database (named prefix_DATABASE, so that tests
-// on one server do not share it) that may log in and read and write the tables, as a replica's
-// least-privilege role, and drops it when the test ends. It returns the role and its DSN.
+// dmlRole creates a role for the test's database that may log in and read and write the tables,
+// as a replica's least-privilege role (pgtest.Role).
 func dmlRole(t *testing.T, dsn, prefix string) (role, roleDSN string) {
 	t.Helper()
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	role = prefix + "_" + strings.TrimPrefix(u.Path, "/")
-	for _, sql := range []string{
-		`CREATE ROLE ` + role + ` LOGIN PASSWORD 'dml'`,
-		`GRANT SELECT, INSERT, UPDATE, DELETE ON remote_assistance_settings, remoteassist_schema_migrations TO ` + role,
-	} {
-		if err := exec(t, dsn, sql); err != nil {
-			t.Fatalf("%s: %v", sql, err)
-		}
-	}
-	t.Cleanup(func() {
-		conn, err := pgx.Connect(context.Background(), dsn)
-		if err != nil {
-			return
-		}
-		defer conn.Close(context.Background())
-		conn.Exec(context.Background(), `DROP OWNED BY `+role)
-		conn.Exec(context.Background(), `DROP ROLE `+role)
-	})
-	u.User = url.UserPassword(role, "dml")
-	return role, u.String()
+	return pgtest.Role(t, dsn, prefix, "dml",
+		`GRANT SELECT, INSERT, UPDATE, DELETE ON remote_assistance_settings, remoteassist_schema_migrations TO {role}`)
 }
 
 // onDatabase returns dsn naming database db instead of its own.

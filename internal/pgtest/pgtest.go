@@ -86,6 +86,41 @@ func Run(m *testing.M) int {
 	return code
 }
 
+// Role creates a role for the database of dsn (a DSN's URL), named prefix_DATABASE (DSN's names
+// need no quoting) so that tests on one server never share it, that may log in with password, and runs each of grants on that
+// database with "{role}" replaced by its name ("GRANT CREATE ON SCHEMA public TO {role}"). It
+// drops the role, and what it owns, when the test ends, and returns the role and a DSN of dsn's
+// database that logs in as it. On an external server ($REMOTEASSIST_TEST_POSTGRES_DSN) the
+// variable's role needs CREATEROLE.
+func Role(t testing.TB, dsn, prefix, password string, grants ...string) (role, roleDSN string) {
+	t.Helper()
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	role = prefix + "_" + strings.TrimPrefix(u.Path, "/")
+	run := func(ctx context.Context, sql string) error {
+		conn, err := pgx.Connect(ctx, dsn)
+		if err != nil {
+			return err
+		}
+		defer conn.Close(context.Background())
+		_, err = conn.Exec(ctx, sql)
+		return err
+	}
+	for _, sql := range append([]string{`CREATE ROLE {role} LOGIN PASSWORD '` + strings.ReplaceAll(password, "'", "''") + `'`}, grants...) {
+		if err := run(t.Context(), strings.ReplaceAll(sql, "{role}", role)); err != nil {
+			t.Fatalf("pgtest: %s: %v", sql, err)
+		}
+	}
+	t.Cleanup(func() {
+		_ = run(context.Background(), `DROP OWNED BY `+role)
+		_ = run(context.Background(), `DROP ROLE `+role)
+	})
+	u.User = url.UserPassword(role, password)
+	return role, u.String()
+}
+
 // DSN returns the connection URL of a new, empty database that only the calling test uses, on
 // the server of $REMOTEASSIST_TEST_POSTGRES_DSN if it is set and on the test binary's shared
 // throwaway server otherwise. A database on an external server is dropped when the test ends.
