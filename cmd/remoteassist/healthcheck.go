@@ -38,7 +38,7 @@ Exit status 0 when the URL answers 200, 1 otherwise (a mistake in the flags too:
 reserves 2).
 `, stdout)
 	addr := envOr("REMOTEASSIST_ADDR", "127.0.0.1:8080")
-	url := fs.String("url", "", "URL to GET; default http://ADDR/readyz, ADDR from REMOTEASSIST_ADDR (0.0.0.0 and :: become loopback), https when REMOTEASSIST_TLS or REMOTEASSIST_TLS_CERT is set (the certificate not verified)")
+	url := fs.String("url", "", "URL to GET; default http://ADDR/readyz, ADDR from REMOTEASSIST_ADDR (0.0.0.0 and :: become loopback), https when REMOTEASSIST_TLS or REMOTEASSIST_TLS_CERT is set or the port answers as a TLS port (the certificate not verified)")
 	timeout := fs.Duration("timeout", 5*time.Second, "give up after this long; must be positive")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -46,7 +46,8 @@ reserves 2).
 	if *timeout <= 0 {
 		return usageError{fmt.Errorf("--timeout must be positive")}
 	}
-	if *url == "" {
+	derived := *url == ""
+	if derived {
 		u, err := readyURL(addr)
 		if err != nil {
 			return usageError{fmt.Errorf("REMOTEASSIST_ADDR %q: want HOST:PORT such as 127.0.0.1:8080, the port a number from 0 to 65535 (or pass --url)", addr)}
@@ -58,9 +59,35 @@ reserves 2).
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, *url, nil)
+	code, status, speaksTLS, err := probe(ctx, *url)
 	if err != nil {
-		return usageError{fmt.Errorf("--url: %w", err)}
+		return err
+	}
+	// serve's TLS may come from its flags (docker run IMAGE serve --tls), which the environment
+	// this runs in does not show: a default http:// URL answered as net/http answers plain HTTP
+	// on a TLS port is asked again over https.
+	if derived && speaksTLS {
+		*url = "https://" + strings.TrimPrefix(*url, "http://")
+		if code, status, _, err = probe(ctx, *url); err != nil {
+			return err
+		}
+	}
+	if code != http.StatusOK {
+		return &exitError{msg: fmt.Sprintf("unhealthy: GET %s: %s", *url, status), code: 1}
+	}
+	return nil
+}
+
+// httpOnTLSPort is the start of the body net/http answers a plain HTTP request to a TLS
+// listener with (400, "Client sent an HTTP request to an HTTPS server.").
+const httpOnTLSPort = "Client sent an HTTP request to an HTTPS server"
+
+// probe GETs url and returns the response's status code and line, and whether it is
+// net/http's answer to plain HTTP on a TLS port.
+func probe(ctx context.Context, url string) (code int, status string, speaksTLS bool, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, "", false, usageError{fmt.Errorf("--url: %w", err)}
 	}
 	// No proxy: the endpoint is on this machine, whatever HTTP_PROXY says. Over https the
 	// certificate is not verified: this probes the local process, whose certificate may be for
@@ -69,13 +96,14 @@ reserves 2).
 		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // a local liveness probe
 	res, err := c.Do(req)
 	if err != nil {
-		return &exitError{msg: fmt.Sprintf("unhealthy: %v", err), code: 1}
+		return 0, "", false, &exitError{msg: fmt.Sprintf("unhealthy: %v", err), code: 1}
 	}
-	res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		return &exitError{msg: fmt.Sprintf("unhealthy: GET %s: %s", *url, res.Status), code: 1}
+	defer res.Body.Close()
+	if res.StatusCode == http.StatusBadRequest && req.URL.Scheme == "http" {
+		body, _ := io.ReadAll(io.LimitReader(res.Body, 512))
+		speaksTLS = strings.HasPrefix(string(body), httpOnTLSPort)
 	}
-	return nil
+	return res.StatusCode, res.Status, speaksTLS, nil
 }
 
 // readyURL is the readiness URL of a serve listening on addr, reached from the same machine.

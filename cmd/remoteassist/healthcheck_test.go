@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -41,6 +42,7 @@ func TestHealthcheck(t *testing.T) {
 		{"IPv6 any becomes loopback", "[::]:" + port, nil, http.StatusOK, 0, "", false},
 		{"empty host becomes loopback", ":" + port, nil, http.StatusOK, 0, "", false},
 		{"not ready", addr, nil, http.StatusServiceUnavailable, 1, "unhealthy: GET http://" + addr + "/readyz: 503 Service Unavailable", false},
+		{"a 400 is not taken for a TLS port", addr, nil, http.StatusBadRequest, 1, "unhealthy: GET http://" + addr + "/readyz: 400 Bad Request", false},
 		{"nothing listens", gone, nil, http.StatusOK, 1, "unhealthy: ", false},
 		{"--url wins over the environment", gone, []string{"--url", ts.URL + "/readyz"}, http.StatusOK, 0, "", false},
 		// Mistakes exit 1 too, not 2, which Docker reserves in a HEALTHCHECK.
@@ -76,12 +78,17 @@ func TestHealthcheck(t *testing.T) {
 }
 
 // TestHealthcheckTLS: with serve's TLS variables set, the default URL is https, and the probe of
-// the local process does not need to trust its certificate.
+// the local process does not need to trust its certificate. Without them (serve --tls given as
+// a flag: docker run IMAGE serve --tls), the default http:// URL that a TLS port answers with
+// net/http's 400 is asked again over https; a --url given is asked as it is.
 func TestHealthcheckTLS(t *testing.T) {
+	var readyz atomic.Int64
 	ts := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/readyz" {
 			w.WriteHeader(http.StatusNotFound)
+			return
 		}
+		readyz.Add(1)
 	}))
 	t.Cleanup(ts.Close)
 	addr := strings.TrimPrefix(ts.URL, "https://")
@@ -101,7 +108,12 @@ func TestHealthcheckTLS(t *testing.T) {
 	}
 	t.Setenv("REMOTEASSIST_TLS", "")
 	t.Setenv("REMOTEASSIST_TLS_CERT", "")
-	if code, _, stderr := runCLI(t.Context(), "healthcheck"); code != 1 || !strings.Contains(stderr, "http://"+addr) {
-		t.Errorf("without the TLS variables: exit %d, stderr %q; want 1 asking http://", code, stderr)
+	readyz.Store(0)
+	if code, stdout, stderr := runCLI(t.Context(), "healthcheck"); code != 0 || stdout != "" || stderr != "" || readyz.Load() != 1 {
+		t.Errorf("without the TLS variables: exit %d, stdout %q, stderr %q, %d GET /readyz; want 0 after one over https", code, stdout, stderr, readyz.Load())
+	}
+	url := "http://" + addr + "/readyz"
+	if code, _, stderr := runCLI(t.Context(), "healthcheck", "--url", url); code != 1 || !strings.Contains(stderr, "GET "+url+": 400 Bad Request") {
+		t.Errorf("--url %s: exit %d, stderr %q; want 1 with the 400", url, code, stderr)
 	}
 }
