@@ -75,6 +75,9 @@ func Load(certFile, keyFile string, now time.Time) (*tls.Certificate, error) {
 	} else if !hasKeyBlock(keyPEM) {
 		return nil, keyFault("no PRIVATE KEY block (found %s)", strings.Join(types, ", "))
 	}
+	if keyEncrypted(keyPEM) {
+		return nil, keyFault("the key is encrypted (a server cannot ask for its passphrase): decrypt it into another file, e.g. openssl pkey -in %s -out decrypted-key.pem", keyFile)
+	}
 	pair, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
 		if strings.Contains(err.Error(), "does not match") {
@@ -157,6 +160,23 @@ func hasKeyBlock(data []byte) bool {
 		}
 		if b.Type == "PRIVATE KEY" || strings.HasSuffix(b.Type, " PRIVATE KEY") {
 			return true
+		}
+	}
+}
+
+// keyEncrypted reports whether the private key block crypto/tls would read from data (the
+// first one) is encrypted: PKCS #8's ENCRYPTED PRIVATE KEY, or OpenSSL's legacy encryption of a
+// PKCS #1 or SEC 1 key (a Proc-Type: 4,ENCRYPTED header), which crypto/tls reports only as "failed
+// to parse private key".
+func keyEncrypted(data []byte) bool {
+	for {
+		var b *pem.Block
+		b, data = pem.Decode(data)
+		if b == nil {
+			return false
+		}
+		if b.Type == "PRIVATE KEY" || strings.HasSuffix(b.Type, " PRIVATE KEY") {
+			return b.Type == "ENCRYPTED PRIVATE KEY" || strings.Contains(b.Headers["Proc-Type"], "ENCRYPTED")
 		}
 	}
 }

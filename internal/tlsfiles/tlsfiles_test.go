@@ -83,6 +83,12 @@ func TestLoadRefusals(t *testing.T) {
 		"future.pem": future.cert, "future-key.pem": future.key,
 		"garbage.pem": []byte("hello, not a certificate\n"), "empty.pem": []byte("\n"),
 		"bad-der.pem": pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte("nope")}),
+		// As openssl writes a key with a passphrase: PKCS #8 (genpkey -aes256), and the
+		// legacy form of a PKCS #1 key (rsa -traditional -aes128). Their content does not matter:
+		// no key can be read without the passphrase.
+		"pkcs8-encrypted.pem": pem.EncodeToMemory(&pem.Block{Type: "ENCRYPTED PRIVATE KEY", Bytes: []byte("ciphertext")}),
+		"legacy-encrypted.pem": pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY",
+			Headers: map[string]string{"Proc-Type": "4,ENCRYPTED", "DEK-Info": "AES-128-CBC,60245C58FB4407520A7E2D9EAAF0C1B1"}, Bytes: []byte("ciphertext")}),
 	}
 	for name, data := range files {
 		write(t, filepath.Join(dir, name), data)
@@ -104,6 +110,8 @@ func TestLoadRefusals(t *testing.T) {
 		{"files swapped", "key.pem", "cert.pem", false, "no CERTIFICATE block (found PRIVATE KEY)"},
 		{"key file holds the certificate", "cert.pem", "cert.pem", true, "no PRIVATE KEY block (found CERTIFICATE)"},
 		{"certificate does not parse", "bad-der.pem", "key.pem", false, "the certificate does not parse"},
+		{"key encrypted (PKCS #8)", "cert.pem", "pkcs8-encrypted.pem", true, "the key is encrypted"},
+		{"key encrypted (OpenSSL's legacy form)", "cert.pem", "legacy-encrypted.pem", true, "the key is encrypted"},
 		{"key of another certificate", "cert.pem", "other-key.pem", true, "the key does not match the certificate in"},
 		{"expired", "expired.pem", "expired-key.pem", false, "the certificate expired on"},
 		{"not yet valid", "future.pem", "future-key.pem", false, "the certificate is not valid before"},
