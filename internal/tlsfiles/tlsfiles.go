@@ -81,6 +81,9 @@ func Load(certFile, keyFile string, now time.Time) (*tls.Certificate, error) {
 	pair, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
 		if strings.Contains(err.Error(), "does not match") {
+			if n := keyCertificate(certPEM, keyPEM); n > 1 {
+				return nil, certFault("the server's certificate must come first: the key is the one of certificate %d of the file (a chain is the server's certificate, then the intermediates)", n)
+			}
 			return nil, keyFault("the key does not match the certificate in %s", certFile)
 		}
 		return nil, keyFault("%s", strings.TrimPrefix(err.Error(), "tls: "))
@@ -160,6 +163,26 @@ func hasKeyBlock(data []byte) bool {
 		}
 		if b.Type == "PRIVATE KEY" || strings.HasSuffix(b.Type, " PRIVATE KEY") {
 			return true
+		}
+	}
+}
+
+// keyCertificate returns the position (from 1) of the first CERTIFICATE block of certPEM whose
+// public key is keyPEM's, 0 if none is.
+func keyCertificate(certPEM, keyPEM []byte) int {
+	n := 0
+	for {
+		var b *pem.Block
+		b, certPEM = pem.Decode(certPEM)
+		if b == nil {
+			return 0
+		}
+		if b.Type != "CERTIFICATE" {
+			continue
+		}
+		n++
+		if _, err := tls.X509KeyPair(pem.EncodeToMemory(b), keyPEM); err == nil {
+			return n
 		}
 	}
 }

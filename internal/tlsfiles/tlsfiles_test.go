@@ -82,7 +82,9 @@ func TestLoadRefusals(t *testing.T) {
 		"expired.pem": expired.cert, "expired-key.pem": expired.key,
 		"future.pem": future.cert, "future-key.pem": future.key,
 		"garbage.pem": []byte("hello, not a certificate\n"), "empty.pem": []byte("\n"),
-		"bad-der.pem": pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte("nope")}),
+		// A chain the wrong way round: another certificate (an issuer's) before the server's.
+		"issuer-first.pem": append(append([]byte(nil), other.cert...), good.cert...),
+		"bad-der.pem":      pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte("nope")}),
 		// As openssl writes a key with a passphrase: PKCS #8 (genpkey -aes256), and the
 		// legacy form of a PKCS #1 key (rsa -traditional -aes128). Their content does not matter:
 		// no key can be read without the passphrase.
@@ -112,6 +114,7 @@ func TestLoadRefusals(t *testing.T) {
 		{"certificate does not parse", "bad-der.pem", "key.pem", false, "the certificate does not parse"},
 		{"key encrypted (PKCS #8)", "cert.pem", "pkcs8-encrypted.pem", true, "the key is encrypted"},
 		{"key encrypted (OpenSSL's legacy form)", "cert.pem", "legacy-encrypted.pem", true, "the key is encrypted"},
+		{"chain with the server's certificate second", "issuer-first.pem", "key.pem", false, "the server's certificate must come first: the key is the one of certificate 2 of the file"},
 		{"key of another certificate", "cert.pem", "other-key.pem", true, "the key does not match the certificate in"},
 		{"expired", "expired.pem", "expired-key.pem", false, "the certificate expired on"},
 		{"not yet valid", "future.pem", "future-key.pem", false, "the certificate is not valid before"},
