@@ -3,9 +3,11 @@ package e2e_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"regexp"
 	"slices"
 	"strconv"
@@ -366,5 +368,32 @@ func TestContainerStopLosesNoAcknowledgedPatch(t *testing.T) {
 			t.Errorf("%s: stored %+v after %d acknowledged PATCHes, want the last acknowledged %+v (or the one in flight, %+v); the writer stopped on: %s",
 				l.tenant, got, l.acked, acked, inFlight, l.last)
 		}
+	}
+}
+
+// TestContainerDataDirNotWritable bind-mounts a host directory the image's user cannot write
+// at /data, as `docker run -v "$PWD/data:/data"` does in a CI job: serve exits 1 at once with
+// one line that says the directory must be writable by 65532:65532 and how to make it so,
+// rather than only the permission denied of whichever file it tried first.
+func TestContainerDataDirNotWritable(t *testing.T) {
+	image := needImage(t)
+	dir := t.TempDir() // 0700, the test's own user's: not 65532's
+	for _, mode := range []struct{ name, env string }{{"embedded store", ""}, {"--tls", "REMOTEASSIST_TLS=true"}} {
+		t.Run(mode.name, func(t *testing.T) {
+			args := []string{"run", "--rm", "--label", runLabel + "=" + runID, "--network", "host",
+				"-e", "REMOTEASSIST_ADDR=127.0.0.1:0", "-v", dir + ":/data"}
+			if mode.env != "" {
+				args = append(args, "-e", mode.env)
+			}
+			_, stderr, err := dockerCmd(commandTimeout, append(args, image)...)
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+				t.Fatalf("docker run: %v, want exit status 1; stderr:\n%s", err, stderr)
+			}
+			want := "permission denied; the data directory /data must be writable by uid 65532, gid 65532, which serve runs as: chown 65532:65532 the directory"
+			if !strings.HasPrefix(stderr, "remoteassist serve: ") || !strings.Contains(stderr, want) || strings.Count(stderr, "\n") != 1 {
+				t.Errorf("stderr %q, want one line with %q", stderr, want)
+			}
+		})
 	}
 }

@@ -6,15 +6,18 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	neturl "net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/remoteassist/remoteassist"
@@ -121,19 +124,19 @@ Every flag can also be set by the environment variable named in its description;
 	}
 
 	if err := os.MkdirAll(*dataDir, 0o700); err != nil {
-		return fmt.Errorf("creating data directory: %w", err)
+		return dataDirProblem(fmt.Errorf("creating data directory: %w", err), *dataDir)
 	}
 	tlsConfig, err := tlsFlags.config(*dataDir, logger)
 	if err != nil {
-		return err
+		return dataDirProblem(err, *dataDir)
 	}
 	verifier, authMode, err := authFlags.verifier(*dataDir, logger)
 	if err != nil {
-		return err
+		return dataDirProblem(err, *dataDir)
 	}
 	store, closeStore, err := openStore(ctx, kind, *storeURL, *dataDir, logger)
 	if err != nil {
-		return err
+		return dataDirProblem(err, *dataDir)
 	}
 	// On a signal, what the control socket is still doing gets what is left of the grace period
 	// once the listeners are down (closeBy), not a bound of its own past it.
@@ -244,6 +247,24 @@ Every flag can also be set by the environment variable named in its description;
 		return err
 	}
 	return sideErr
+}
+
+// dataDirProblem adds what to do to an error of writing in the data directory that the
+// process may not: the container image runs as 65532:65532, and a host directory bind-mounted
+// at /data is not that user's unless chowned. Other errors are returned as they are.
+func dataDirProblem(err error, dataDir string) error {
+	var pe *fs.PathError
+	if !errors.As(err, &pe) || !errors.Is(pe.Err, fs.ErrPermission) && !errors.Is(pe.Err, syscall.EROFS) {
+		return err
+	}
+	dir, err1 := filepath.Abs(dataDir)
+	path, err2 := filepath.Abs(pe.Path)
+	if rel, err3 := filepath.Rel(dir, path); err1 != nil || err2 != nil || err3 != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return err
+	}
+	uid, gid := os.Getuid(), os.Getgid()
+	return fmt.Errorf("%w; the data directory %s must be writable by uid %d, gid %d, which serve runs as: chown %d:%d the directory (on the host, for one bind-mounted into a container), or give serve another with --data (REMOTEASSIST_DATA)",
+		err, dataDir, uid, gid, uid, gid)
 }
 
 // listenFlag is one of serve's listen addresses, with the flag and variable that set it and an
