@@ -11,6 +11,7 @@ import (
 	"io"
 	"math/big"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -168,4 +169,64 @@ func TestServeTLSRefusesOverTLS(t *testing.T) {
 	held := testutil.HoldHTTP2(t, url, roots)
 	defer held.CloseIdleConnections()
 	testutil.CheckRefusedOverTLS(t, url, roots)
+}
+
+// TestServeTLSAnswersPlainHTTP: a client that sends plain HTTP to serve --tls (an http:// URL
+// for an https:// one) reads net/http's 400 saying so, with a request as long as any carrying
+// a bearer token: net/http reads only its first few hundred bytes before answering and closing,
+// and the close used to reset the connection under the answer ("connection reset by peer").
+func TestServeTLSAnswersPlainHTTP(t *testing.T) {
+	clearServeEnv(t)
+	lns := make(chan net.Listener, 1)
+	orig := listen
+	listen = func(network, addr string) (net.Listener, error) {
+		ln, err := net.Listen(network, addr)
+		if err == nil {
+			lns <- ln
+		}
+		return ln, err
+	}
+	t.Cleanup(func() { listen = orig })
+
+	ctx, cancel := context.WithCancel(t.Context())
+	var logs testutil.SyncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--tls", "--data", t.TempDir(), "--addr", "127.0.0.1:0", "--store", "memory",
+			"--shutdown-grace", "2s"}, io.Discard, &logs)
+	}()
+	var ln net.Listener
+	select {
+	case ln = <-lns:
+	case code := <-done:
+		t.Fatalf("serve exited %d before listening:\n%s", code, logs.String())
+	}
+	defer func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("serve exited %d:\n%s", code, logs.String())
+		}
+	}()
+
+	url := "http://" + ln.Addr().String() + "/beta/deviceManagement/remoteAssistanceSettings"
+	for _, tokenLen := range []int{0, 1500, 16 << 10} {
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tokenLen > 0 {
+			req.Header.Set("Authorization", "Bearer "+strings.Repeat("x", tokenLen))
+		}
+		c := &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
+		res, err := c.Do(req)
+		if err != nil {
+			t.Errorf("GET %s with a token of %d bytes: %v, want net/http's 400", url, tokenLen, err)
+			continue
+		}
+		body, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusBadRequest || err != nil || !strings.Contains(string(body), "Client sent an HTTP request to an HTTPS server") {
+			t.Errorf("GET %s with a token of %d bytes: %s %q (%v), want 400 saying the server is HTTPS", url, tokenLen, res.Status, body, err)
+		}
+	}
 }
