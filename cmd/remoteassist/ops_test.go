@@ -1,0 +1,62 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestOpsCmdlineHidesSecrets: the operations listener needs no token and is bound where probes
+// and scrapers reach it, so its /debug/pprof/cmdline must not hand out the secrets serve was
+// given on its command line (net/http/pprof's shows os.Args as they are).
+func TestOpsCmdlineHidesSecrets(t *testing.T) {
+	clearServeEnv(t)
+	const secret = "s3cret-admin-token-of-the-test"
+	p := startServe(t, "--data", t.TempDir(), "--store", "memory", "--addr", "127.0.0.1:0",
+		"--ops-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--admin-token", secret)
+	ops := "http://" + p.waitLog(t, "operations listener")["addr"].(string)
+	get := func(path string) string {
+		t.Helper()
+		res, err := http.Get(ops + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, err := io.ReadAll(res.Body)
+		if err != nil || res.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %s %v", path, res.Status, err)
+		}
+		return string(b)
+	}
+	cmdline := get("/debug/pprof/cmdline")
+	if strings.Contains(cmdline, secret) {
+		t.Errorf("/debug/pprof/cmdline shows the admin token: %q", cmdline)
+	}
+	if !strings.Contains(cmdline, "\x00--admin-token\x00xxxxx") || !strings.Contains(cmdline, "\x00--store\x00memory\x00") {
+		t.Errorf("/debug/pprof/cmdline = %q, want serve's arguments, the token's value hidden", cmdline)
+	}
+	// The rest of the listener is the server's OpsHandler, as before.
+	for _, path := range []string{"/healthz", "/readyz", "/metrics", "/debug/pprof/"} {
+		get(path)
+	}
+}
+
+func TestRedactArgs(t *testing.T) {
+	for _, tc := range []struct{ in, want []string }{
+		{[]string{"ra", "serve", "--admin-token", "tok"}, []string{"ra", "serve", "--admin-token", "xxxxx"}},
+		{[]string{"ra", "serve", "-admin-token", "tok"}, []string{"ra", "serve", "-admin-token", "xxxxx"}},
+		{[]string{"ra", "serve", "--admin-token=tok"}, []string{"ra", "serve", "--admin-token=xxxxx"}},
+		{[]string{"ra", "serve", "-admin-token=tok=x"}, []string{"ra", "serve", "-admin-token=xxxxx"}},
+		{[]string{"ra", "serve", "--store", "postgres://u:pw@127.0.0.1/db"}, []string{"ra", "serve", "--store", "postgres://u:xxxxx@127.0.0.1/db"}},
+		{[]string{"ra", "serve", "-store=host=127.0.0.1 password=pw"}, []string{"ra", "serve", "-store=host=127.0.0.1 password=xxxxx"}},
+		{[]string{"ra", "serve", "--jwks-url", "https://127.0.0.1/keys?password=pw"}, []string{"ra", "serve", "--jwks-url", "https://127.0.0.1/keys?password=xxxxx"}},
+		{[]string{"ra", "serve", "--addr", "127.0.0.1:0", "--store", "memory", "--tls"}, []string{"ra", "serve", "--addr", "127.0.0.1:0", "--store", "memory", "--tls"}},
+		{[]string{"ra", "serve", "--admin-token"}, []string{"ra", "serve", "--admin-token"}},
+	} {
+		if got := redactArgs(tc.in); !slices.Equal(got, tc.want) {
+			t.Errorf("redactArgs(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
