@@ -169,7 +169,8 @@ func (s *Server) call(next echo.HandlerFunc, c echo.Context) (err error) {
 
 // finish counts the request in the metrics and writes its one access-log line: ids, tenant,
 // operation, status and latency, at Error with the cause for a 5xx. Tokens and bodies are never
-// logged.
+// logged. The method and the path, which a client picks (any token, any bytes, up to the header
+// limit), are clipped.
 func (s *Server) finish(c echo.Context, st *request) {
 	latency := time.Since(st.start)
 	status := c.Response().Status
@@ -199,7 +200,7 @@ func (s *Server) finish(c echo.Context, st *request) {
 	r.AddAttrs(
 		slog.String("request_id", st.requestID),
 		slog.String("client_request_id", st.clientRequestID),
-		slog.String("method", c.Request().Method),
+		slog.String("method", remoteassist.Clip(c.Request().Method, 32)),
 		slog.String("path", remoteassist.Clip(c.Request().URL.Path, 256)),
 		slog.String("operation", opID),
 		slog.String("tenant", tenant),

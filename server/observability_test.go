@@ -280,3 +280,34 @@ func TestMetricsUnderFaultRules(t *testing.T) {
 		}
 	}
 }
+
+// TestAccessLogClipsTheMethod: a client picks the method, any token up to the header limit, and
+// the access log shows it as it shows the path, clipped, so that a request cannot make its one
+// line tens of kilobytes long.
+func TestAccessLogClipsTheMethod(t *testing.T) {
+	o := newObsServer(t, nil, true)
+	hs := httptest.NewServer(o.srv)
+	defer hs.Close()
+	method := strings.Repeat("X", 16<<10)
+	req, err := http.NewRequest(method, hs.URL+"/junk", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := hs.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	hs.Close() // the request's line is written before its connection ends
+	line := strings.TrimSpace(o.log.String())
+	var entry map[string]any
+	if err := json.Unmarshal([]byte(line), &entry); err != nil {
+		t.Fatalf("%v: %.300s", err, line)
+	}
+	if got, want := entry["method"], strings.Repeat("X", 32)+"..."; got != want {
+		t.Errorf("logged method %.100q (%d bytes), want %q", got, len(line), want)
+	}
+	if entry["status"] != float64(http.StatusNotFound) {
+		t.Errorf("status %v, want 404", entry["status"])
+	}
+}
