@@ -7,6 +7,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -309,5 +312,87 @@ func TestAccessLogClipsTheMethod(t *testing.T) {
 	}
 	if entry["status"] != float64(http.StatusNotFound) {
 		t.Errorf("status %v, want 404", entry["status"])
+	}
+}
+
+// TestREADMEListsEveryMetric holds the README's table of metrics to what /metrics serves, over
+// loopback: the same remoteassist_ metrics, each of the type and with the labels the table
+// gives.
+func TestREADMEListsEveryMetric(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	type family struct {
+		typ    string
+		labels []string
+	}
+	documented := map[string]family{}
+	row := regexp.MustCompile("(?m)^\\| `(remoteassist_[a-z_]+)` \\| ([a-z]+) \\|([^|]*)\\|")
+	for _, m := range row.FindAllStringSubmatch(string(readme), -1) {
+		var labels []string
+		for _, l := range regexp.MustCompile("`([a-z_]+)`").FindAllStringSubmatch(m[3], -1) {
+			labels = append(labels, l[1])
+		}
+		slices.Sort(labels)
+		documented[m[1]] = family{m[2], labels}
+	}
+	if len(documented) == 0 {
+		t.Fatal("README.md has no table of remoteassist_ metrics")
+	}
+
+	_, verifier := newDevKey(t)
+	srv, err := server.New(server.Config{Store: memory.New(), Authenticator: verifier})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	res, err := hs.Client().Get(hs.URL + server.MetricsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(res.Body)
+	res.Body.Close()
+	if err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics: %s %v", res.Status, err)
+	}
+	served := map[string]family{}
+	typeLine := regexp.MustCompile(`(?m)^# TYPE (remoteassist_[a-z_]+) ([a-z]+)$`)
+	for _, m := range typeLine.FindAllStringSubmatch(string(body), -1) {
+		served[m[1]] = family{typ: m[2]}
+	}
+	sample := regexp.MustCompile(`(?m)^(remoteassist_[a-z_]+?)(_bucket|_sum|_count)?(?:\{([^}]*)\})? `)
+	labelName := regexp.MustCompile(`([a-z_]+)="`)
+	for _, m := range sample.FindAllStringSubmatch(string(body), -1) {
+		name := m[1]
+		f, ok := served[name]
+		if !ok { // a counter or gauge whose name ends as a histogram's series do
+			name += m[2]
+			if f, ok = served[name]; !ok {
+				t.Fatalf("sample of no family: %s", m[0])
+			}
+		}
+		for _, l := range labelName.FindAllStringSubmatch(m[3], -1) {
+			if l[1] != "le" && !slices.Contains(f.labels, l[1]) {
+				f.labels = append(f.labels, l[1])
+			}
+		}
+		slices.Sort(f.labels)
+		served[name] = f
+	}
+	for name, f := range served {
+		d, ok := documented[name]
+		switch {
+		case !ok:
+			t.Errorf("/metrics serves %s (%s, labels %q), which the README's table lacks", name, f.typ, f.labels)
+		case d.typ != f.typ || !slices.Equal(d.labels, f.labels):
+			t.Errorf("%s: the README says %s with labels %q, /metrics serves %s with %q", name, d.typ, d.labels, f.typ, f.labels)
+		}
+	}
+	for name := range documented {
+		if _, ok := served[name]; !ok {
+			t.Errorf("the README lists %s, which /metrics does not serve", name)
+		}
 	}
 }
