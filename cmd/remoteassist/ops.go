@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/remoteassist/remoteassist/server"
 )
 
 // opsHandler is the operations listener's handler: h (the server's OpsHandler), but for
@@ -85,9 +87,12 @@ func startSide(what, addr string, h http.Handler, logger *slog.Logger, attrs ...
 	if err != nil {
 		return nil, err
 	}
+	// Headers are bounded as the API's are: with net/http's default (1 MiB) and no connection
+	// cap, a few hundred connections sending headers that never end held hundreds of MB.
 	hs := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute,
-		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+		MaxHeaderBytes: server.DefaultLimits.MaxHeaderBytes,
+		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 	o := &sideServer{what: what, addr: ln.Addr().String(), http: hs, done: make(chan struct{})}
 	go func() {
 		o.err = hs.Serve(ln)

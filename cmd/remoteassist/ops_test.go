@@ -60,3 +60,34 @@ func TestRedactArgs(t *testing.T) {
 		}
 	}
 }
+
+// TestSideListenersBoundHeaders: the operations listener and the admin API's have no connection
+// cap, so their headers are bounded as the API's are (32 KiB), not by net/http's 1 MiB default,
+// under which a few hundred connections sending long headers held hundreds of MB.
+func TestSideListenersBoundHeaders(t *testing.T) {
+	clearServeEnv(t)
+	p := startServe(t, "--data", t.TempDir(), "--store", "memory", "--addr", "127.0.0.1:0",
+		"--ops-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0")
+	ops := "http://" + p.waitLog(t, "operations listener")["addr"].(string) + "/healthz"
+	admin := "http://" + p.waitLog(t, "admin API")["addr"].(string) + "/openapi.yaml"
+	for _, url := range []string{ops, admin} {
+		for _, tc := range []struct {
+			header int
+			want   int
+		}{{1 << 10, http.StatusOK}, {64 << 10, http.StatusRequestHeaderFieldsTooLarge}} {
+			req, err := http.NewRequest(http.MethodGet, url, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("X-Padding", strings.Repeat("a", tc.header))
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if res.StatusCode != tc.want {
+				t.Errorf("GET %s with a %d-byte header: %s, want %d", url, tc.header, res.Status, tc.want)
+			}
+		}
+	}
+}
