@@ -379,7 +379,8 @@ func (s *Server) ready(ctx context.Context) error {
 // ("remoteassist serve --ops-addr") so that probes never queue behind API traffic or its
 // connection cap: /healthz (liveness: 200 while the process serves), /readyz (readiness: 200
 // while the store can serve, 503 otherwise), /metrics (Prometheus) and /debug/pprof/ (Go's
-// profiles). It writes no access log. The same probes are also served on the API's listener.
+// profiles, but for cmdline: the process's command line may carry a secret, such as serve's
+// --admin-token or a database password in --store). It writes no access log. The same probes are also served on the API's listener.
 func (s *Server) OpsHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -398,7 +399,6 @@ func (s *Server) OpsHandler() http.Handler {
 	})
 	mux.Handle("GET "+MetricsPath, s.metricsHandler)
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)

@@ -4,68 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/remoteassist/remoteassist/server"
 )
-
-// opsHandler is the operations listener's handler: h (the server's OpsHandler), but for
-// /debug/pprof/cmdline, which shows args (serve's command line, os.Args) with the values of the
-// flags that may carry a secret hidden. net/http/pprof's own shows os.Args as they are, and so
-// handed the admin API's token (--admin-token) and the database's password (--store) to
-// anyone who can reach the listener, which needs no token and is bound where probes and
-// scrapers reach it.
-func opsHandler(h http.Handler, args []string) http.Handler {
-	cmdline := strings.Join(redactArgs(args), "\x00")
-	mux := http.NewServeMux()
-	mux.Handle("/", h)
-	mux.HandleFunc("/debug/pprof/cmdline", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("X-Content-Type-Options", "nosniff")
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		io.WriteString(w, cmdline)
-	})
-	return mux
-}
-
-// secretFlags are serve's flags whose values may hold a secret, and how each value is shown.
-var secretFlags = map[string]func(string) string{
-	"admin-token": func(string) string { return "xxxxx" },
-	"store":       redact,
-	"jwks-url":    redact,
-}
-
-// redactArgs returns a copy of a command line with the values of secretFlags hidden, in every
-// form the flag package reads: -name value, --name value, -name=value, --name=value. It may hide
-// more than those values (an argument after another flag's value that reads as one of them),
-// never less.
-func redactArgs(args []string) []string {
-	out := slices.Clone(args)
-	for i := 1; i < len(out); i++ {
-		a := out[i]
-		if a == "--" {
-			break
-		}
-		if !strings.HasPrefix(a, "-") {
-			continue
-		}
-		name, value, inline := strings.Cut(strings.TrimPrefix(a[1:], "-"), "=")
-		hide, ok := secretFlags[name]
-		switch {
-		case !ok:
-		case inline:
-			out[i] = a[:len(a)-len(value)] + hide(value)
-		case i+1 < len(out):
-			i++
-			out[i] = hide(out[i])
-		}
-	}
-	return out
-}
 
 // sideServer is a listener of serve's beside the API's: the operations listener (--ops-addr:
 // health, readiness, metrics and profiles, with no connection cap, so that probes never queue

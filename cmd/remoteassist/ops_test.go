@@ -3,7 +3,6 @@ package main
 import (
 	"io"
 	"net/http"
-	"slices"
 	"strings"
 	"testing"
 )
@@ -30,34 +29,18 @@ func TestOpsCmdlineHidesSecrets(t *testing.T) {
 		}
 		return string(b)
 	}
-	cmdline := get("/debug/pprof/cmdline")
-	if strings.Contains(cmdline, secret) {
-		t.Errorf("/debug/pprof/cmdline shows the admin token: %q", cmdline)
+	res, err := http.Get(ops + "/debug/pprof/cmdline")
+	if err != nil {
+		t.Fatal(err)
 	}
-	if !strings.Contains(cmdline, "\x00--admin-token\x00xxxxx") || !strings.Contains(cmdline, "\x00--store\x00memory\x00") {
-		t.Errorf("/debug/pprof/cmdline = %q, want serve's arguments, the token's value hidden", cmdline)
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusNotFound || strings.Contains(string(b), secret) {
+		t.Errorf("/debug/pprof/cmdline: %s %q, want 404 without the admin token", res.Status, b)
 	}
 	// The rest of the listener is the server's OpsHandler, as before.
 	for _, path := range []string{"/healthz", "/readyz", "/metrics", "/debug/pprof/"} {
 		get(path)
-	}
-}
-
-func TestRedactArgs(t *testing.T) {
-	for _, tc := range []struct{ in, want []string }{
-		{[]string{"ra", "serve", "--admin-token", "tok"}, []string{"ra", "serve", "--admin-token", "xxxxx"}},
-		{[]string{"ra", "serve", "-admin-token", "tok"}, []string{"ra", "serve", "-admin-token", "xxxxx"}},
-		{[]string{"ra", "serve", "--admin-token=tok"}, []string{"ra", "serve", "--admin-token=xxxxx"}},
-		{[]string{"ra", "serve", "-admin-token=tok=x"}, []string{"ra", "serve", "-admin-token=xxxxx"}},
-		{[]string{"ra", "serve", "--store", "postgres://u:pw@127.0.0.1/db"}, []string{"ra", "serve", "--store", "postgres://u:xxxxx@127.0.0.1/db"}},
-		{[]string{"ra", "serve", "-store=host=127.0.0.1 password=pw"}, []string{"ra", "serve", "-store=host=127.0.0.1 password=xxxxx"}},
-		{[]string{"ra", "serve", "--jwks-url", "https://127.0.0.1/keys?password=pw"}, []string{"ra", "serve", "--jwks-url", "https://127.0.0.1/keys?password=xxxxx"}},
-		{[]string{"ra", "serve", "--addr", "127.0.0.1:0", "--store", "memory", "--tls"}, []string{"ra", "serve", "--addr", "127.0.0.1:0", "--store", "memory", "--tls"}},
-		{[]string{"ra", "serve", "--admin-token"}, []string{"ra", "serve", "--admin-token"}},
-	} {
-		if got := redactArgs(tc.in); !slices.Equal(got, tc.want) {
-			t.Errorf("redactArgs(%q) = %q, want %q", tc.in, got, tc.want)
-		}
 	}
 }
 
