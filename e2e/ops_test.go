@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -83,6 +84,24 @@ func TestConnectionCapAndOpsListener(t *testing.T) {
 	slow, slowReader := hold()
 	fmt.Fprintf(slow, "PATCH %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{", settingsPath, tok)
 
+	// Each refusal is counted, on the ops listener's /metrics as on the API's.
+	refused := func() int {
+		t.Helper()
+		res := call(t, http.MethodGet, "http://"+ops+"/metrics", "", "")
+		for line := range strings.SplitSeq(string(res.body), "\n") {
+			if v, ok := strings.CutPrefix(line, `remoteassist_connections_refused_total{answered="true"} `); ok {
+				n, err := strconv.Atoi(v)
+				if err != nil {
+					t.Fatalf("metrics line %q: %v", line, err)
+				}
+				return n
+			}
+		}
+		t.Fatalf("no remoteassist_connections_refused_total{answered=\"true\"} in /metrics:\n%s", res.body)
+		return 0
+	}
+	before := refused()
+
 	over := dialAPI()
 	io.WriteString(over, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
 	over.SetReadDeadline(time.Now().Add(requestTimeout))
@@ -93,6 +112,9 @@ func TestConnectionCapAndOpsListener(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != http.StatusServiceUnavailable || res.Header.Get("Retry-After") == "" {
 		t.Fatalf("the connection past the cap: %d", res.StatusCode)
+	}
+	if n := refused(); n != before+1 {
+		t.Errorf("remoteassist_connections_refused_total{answered=\"true\"} went from %d to %d over one refusal", before, n)
 	}
 
 	// The probes have a listener of their own.

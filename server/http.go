@@ -21,6 +21,10 @@ type Limits struct {
 	// MaxConnections caps open connections; a connection beyond it is answered 503 at once and
 	// closed (LimitListener). 0 means DefaultLimits' cap; negative, no cap.
 	MaxConnections int
+	// Refused, if set, is called for each connection the cap refuses (LimitListener), with
+	// answered false when it was closed without its 503 because too many refusals were being
+	// written already: Server.ConnectionRefused counts them in the server's metrics.
+	Refused func(answered bool)
 }
 
 // DefaultLimits suit a service whose requests and responses are a few hundred bytes.
@@ -71,5 +75,6 @@ func (l Limits) withDefaults() Limits {
 	if l.MaxConnections != 0 {
 		d.MaxConnections = l.MaxConnections
 	}
+	d.Refused = l.Refused
 	return d
 }

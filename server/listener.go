@@ -40,11 +40,16 @@ func LimitTLSListener(ln net.Listener, l Limits, cfg *tls.Config) net.Listener {
 }
 
 func limit(ln net.Listener, l Limits, refuseTLS *tls.Config) net.Listener {
-	n := l.withDefaults().MaxConnections
-	if n <= 0 {
+	l = l.withDefaults()
+	if l.MaxConnections <= 0 {
 		return ln
 	}
-	return &limitListener{Listener: ln, slots: make(chan struct{}, n), refusing: make(chan struct{}, maxRefusing), refuseTLS: refuseTLS}
+	refused := l.Refused
+	if refused == nil {
+		refused = func(bool) {}
+	}
+	return &limitListener{Listener: ln, slots: make(chan struct{}, l.MaxConnections), refusing: make(chan struct{}, maxRefusing),
+		refuseTLS: refuseTLS, refused: refused}
 }
 
 // refusalTLS is cfg for answering refusals: the same certificates and versions, and only
@@ -78,6 +83,8 @@ type limitListener struct {
 	refusing chan struct{}
 	// refuseTLS, when set, is the TLS configuration refusals are answered over.
 	refuseTLS *tls.Config
+	// refused is told of each refusal (Limits.Refused).
+	refused func(answered bool)
 }
 
 // Accept returns the next connection within the cap, refusing those beyond it on the way.
@@ -94,6 +101,7 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		}
 		select {
 		case l.refusing <- struct{}{}:
+			l.refused(true)
 			go func(c net.Conn) {
 				defer func() { <-l.refusing }()
 				if l.refuseTLS != nil {
@@ -102,6 +110,7 @@ func (l *limitListener) Accept() (net.Conn, error) {
 				refuse(c)
 			}(c)
 		default:
+			l.refused(false)
 			c.Close()
 		}
 	}

@@ -53,6 +53,8 @@ type metrics struct {
 	duration *prometheus.HistogramVec
 	failures [numFailureClasses]prometheus.Counter
 	store    *prometheus.HistogramVec
+	// refused counts the connections the connection cap refused, answered (a 503) or not.
+	refused [2]prometheus.Counter
 
 	// unknown holds the series of requests outside the operations. Each operation holds its
 	// own (operation.metrics), resolved at start-up so that the hot path does not hash label
@@ -94,7 +96,12 @@ func newMetrics(reg prometheus.Registerer, ops map[string]*operation, inFlight f
 		Name: "remoteassist_http_requests_in_flight",
 		Help: "API requests being served now.",
 	}, inFlight)
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.store, failures, gauge} {
+	refused := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "remoteassist_connections_refused_total",
+		Help: "Connections refused by the connection cap (--max-connections): answered 503 (answered=\"true\"), or closed unanswered while too many refusals were being written (answered=\"false\").",
+	}, []string{"answered"})
+	m.refused = [2]prometheus.Counter{refused.WithLabelValues("false"), refused.WithLabelValues("true")}
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.store, failures, gauge, refused} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

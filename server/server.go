@@ -309,6 +309,16 @@ func (s *Server) Drain() { s.admission.drain() }
 // cutWait bounds how long Cut waits for the requests it cut to end.
 const cutWait = time.Second
 
+// ConnectionRefused counts a connection the connection cap refused in the server's metrics
+// (remoteassist_connections_refused_total): the Limits.Refused of the listener in front of s.
+func (s *Server) ConnectionRefused(answered bool) {
+	i := 0
+	if answered {
+		i = 1
+	}
+	s.metrics.refused[i].Inc()
+}
+
 // Cut ends a shutdown whose grace is over (http.Server.Shutdown ran out of time): it closes hs,
 // the http.Server serving s, which cuts the requests still in flight, and waits for them to end,
 // up to cutWait (they end as soon as they see their context cancelled), so that their access-log

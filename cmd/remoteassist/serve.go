@@ -172,6 +172,7 @@ Every flag can also be set by the environment variable named in its description;
 	}
 	limits := server.DefaultLimits
 	limits.MaxConnections = *maxConns
+	limits.Refused = srv.ConnectionRefused
 	ln, err := listen("tcp", *addr)
 	if err != nil {
 		return err
