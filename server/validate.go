@@ -97,13 +97,13 @@ func validateParams(c echo.Context, op *operation, fold, strict bool) error {
 // otherwise count or list every entry, as if it had matched. A strict refusal names the
 // parameters the operation takes. The first unknown name, in byte order, is the one refused.
 func refuseUnknownOptions(op *operation, query url.Values, strict bool) error {
-	unknown := ""
+	unknown, found := "", false // the name may be empty ("?=x")
 	for name := range query {
-		if (strict || strings.HasPrefix(name, "$")) && queryParam(op, name) == nil && (unknown == "" || name < unknown) {
-			unknown = name
+		if (strict || strings.HasPrefix(name, "$")) && queryParam(op, name) == nil && (!found || name < unknown) {
+			unknown, found = name, true
 		}
 	}
-	if unknown == "" {
+	if !found {
 		return nil
 	}
 	msg := "The query parameter '" + remoteassist.Clip(unknown, 64) + "' is not supported."
