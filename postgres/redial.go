@@ -73,8 +73,13 @@ func (g *redialGate) done(probe bool, err error) {
 		g.failures, g.last = 0, nil
 		return
 	}
-	g.failures++
 	g.last = err
+	if g.failures > 0 && !probe {
+		// Let through before the run of failures began, as the attempts in flight when the
+		// database went away were: the run's schedule is its probes'.
+		return
+	}
+	g.failures++
 	g.until = time.Now().Add(redialInterval(g.failures))
 }
 

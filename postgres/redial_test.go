@@ -262,6 +262,18 @@ func TestRedialGate(t *testing.T) {
 	end(b, nil) // an attempt begun before the failure succeeds: the database answers
 	mustAdmit("after a success")
 
+	// The attempts in flight when the database goes away fail together: one failure of the
+	// run, whose interval only its probes' failures lengthen.
+	x, y, z := mustAdmit("healthy"), mustAdmit("healthy"), mustAdmit("healthy")
+	end(x, errDown)
+	end(y, errDown)
+	end(z, errDown)
+	if g.failures != 1 || time.Until(g.until) > minRedial {
+		t.Fatalf("three attempts that failed together: %d failures, closed for %v; want 1, at most %v", g.failures, time.Until(g.until), minRedial)
+	}
+	g.until = time.Now().Add(-time.Millisecond)
+	end(mustAdmit("once the interval is over"), nil)
+
 	attempt := mustAdmit("after a success")
 	for f := 1; f <= 8; f++ {
 		if f > 1 {
