@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -638,5 +639,30 @@ func TestJWKSFetchFailuresAreLogged(t *testing.T) {
 	v.Authenticate(t.Context(), tok("rotated2")) // fetched as before: no line
 	if l := lines(); len(l) != 4 {
 		t.Fatalf("log %q, want 4 lines: a success after a success writes none", l)
+	}
+}
+
+// TestSameHostPort: a JWKS URL's redirect may write its host in another letter case, and its
+// port or leave it out when it is the scheme's default; any other host or port is another server.
+func TestSameHostPort(t *testing.T) {
+	for _, tc := range []struct {
+		origin, to string
+		same       bool
+	}{
+		{"https://login.example.test/keys", "https://LOGIN.Example.test/other", true},
+		{"https://login.example.test/keys", "https://login.example.test:443/other", true},
+		{"https://login.example.test:443/keys", "https://login.example.test/other", true},
+		{"http://127.0.0.1/keys", "http://127.0.0.1:80/other", true},
+		{"https://[::1]:8443/keys", "https://[::1]:8443/other", true},
+		{"https://login.example.test/keys", "https://login.example.test:8443/other", false},
+		{"https://login.example.test/keys", "https://evil.example.test/keys", false},
+		{"http://127.0.0.1:8080/keys", "http://127.0.0.1:8081/keys", false},
+		{"https://login.example.test/keys", "http://login.example.test:443/keys", true}, // same host and port; the scheme is checked apart
+	} {
+		a, _ := url.Parse(tc.to)
+		b, _ := url.Parse(tc.origin)
+		if got := sameHostPort(a, b); got != tc.same {
+			t.Errorf("sameHostPort(%s, %s) = %v, want %v", tc.to, tc.origin, got, tc.same)
+		}
 	}
 }

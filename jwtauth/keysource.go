@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -135,13 +136,28 @@ func sameHostRedirect(origin *url.URL) func(*http.Request, []*http.Request) erro
 		switch {
 		case len(via) >= maxRedirects:
 			return fmt.Errorf("stopped after %d redirects", maxRedirects)
-		case req.URL.Host != origin.Host:
+		case !sameHostPort(req.URL, origin):
 			return fmt.Errorf("redirect to %s refused: keys are fetched only from %s; configure the URL the keys are at", req.URL.Redacted(), origin.Host)
 		case origin.Scheme == "https" && req.URL.Scheme != "https":
 			return fmt.Errorf("redirect to %s refused: it leaves https", req.URL.Redacted())
 		}
 		return nil
 	}
+}
+
+// sameHostPort reports whether a and b name the same host (in any letter case) and port (a
+// scheme's default one whether written or not).
+func sameHostPort(a, b *url.URL) bool {
+	port := func(u *url.URL) string {
+		if p := u.Port(); p != "" {
+			return p
+		}
+		if u.Scheme == "https" {
+			return "443"
+		}
+		return "80"
+	}
+	return strings.EqualFold(a.Hostname(), b.Hostname()) && port(a) == port(b)
 }
 
 // readLimited reads at most MaxJWKSSize bytes from r, the what ("file", "response") a key set
