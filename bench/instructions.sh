@@ -41,7 +41,8 @@ script patch-embedded PATCH "$(cat "$work/token-embedded")"
 script patch-memory PATCH "$(cat "$work/token-memory")"
 
 # count NAME PORT LUA PATH -- CMD...: runs CMD under callgrind, loads it (warm-up uncounted),
-# and prints "requests instructions" of the counted window.
+# and sets counted_requests and counted_instructions to the counted window's. It runs in the
+# script's shell, so that the exit trap stops the server if anything fails.
 count() {
 	local name=$1 port=$2 lua=$3 path=$4
 	shift 5
@@ -51,41 +52,39 @@ count() {
 		"$@" >"$OUT/instructions/$name.log" 2>&1 &
 	local pid=$!
 	pids+=("$pid")
-	for _ in $(seq 600); do
-		if curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; then
-			break
-		fi
-		sleep 0.1
-	done
+	bench_wait_healthz "$name under callgrind" "$port" "$OUT/instructions/$name.log" 60
 	wrk -t1 -c32 -d3s -s "$work/$lua.lua" "http://127.0.0.1:$port$path" >/dev/null
 	callgrind_control -i on "$pid" >/dev/null 2>&1
-	local requests
-	requests=$(wrk -t1 -c32 -d"$DURATION" -s "$work/$lua.lua" "http://127.0.0.1:$port$path" |
+	counted_requests=$(wrk -t1 -c32 -d"$DURATION" -s "$work/$lua.lua" "http://127.0.0.1:$port$path" |
 		awk '/ requests in / {print $1}')
 	callgrind_control -i off "$pid" >/dev/null 2>&1
 	callgrind_control -d "$pid" >/dev/null 2>&1
 	kill "$pid"
 	wait "$pid" 2>/dev/null || true
 	local dump
-	dump=$(ls -S "$OUT/instructions/$name".out* | head -1)
+	dump=$(ls -S "$OUT/instructions/$name".out* | awk 'NR == 1')
 	mv "$dump" "$OUT/instructions/$name.callgrind"
 	rm -f "$OUT/instructions/$name".out*
-	echo "$requests" >"$OUT/instructions/$name.requests"
-	echo "$requests $(callgrind_annotate "$OUT/instructions/$name.callgrind" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1; exit}')"
+	echo "$counted_requests" >"$OUT/instructions/$name.requests"
+	counted_instructions=$(callgrind_annotate "$OUT/instructions/$name.callgrind" 2>/dev/null |
+		awk '/PROGRAM TOTALS/ && !seen {gsub(",", "", $1); print $1; seen = 1}')
 }
 
 # row ROW SERVE_PORT LUA PATH FLOOR_LUA SERVE_ARGS...: one row's line of the table.
 row() {
-	local row=$1 port=$2 lua=$3 path=$4 floorlua=$5
+	local row=$1 port=$2 lua=$3 path=$4 floorlua=$5 sreq sins
 	shift 5
 	echo "row $row" >&2
-	read -r sreq sins < <(count "serve-$row" "$port" "$lua" "$path" -- "$OUT/remoteassist" serve --addr "127.0.0.1:$port" "$@")
-	read -r freq fins < <(count "floor-$row" 18081 "$floorlua" "$path" -- "$OUT/floorserver" --addr 127.0.0.1:18081)
-	awk -v row="$row" -v sr="$sreq" -v si="$sins" -v fr="$freq" -v fi="$fins" 'BEGIN {
+	count "serve-$row" "$port" "$lua" "$path" -- "$OUT/remoteassist" serve --addr "127.0.0.1:$port" "$@"
+	sreq=$counted_requests sins=$counted_instructions
+	count "floor-$row" 18081 "$floorlua" "$path" -- "$OUT/floorserver" --addr 127.0.0.1:18081
+	awk -v row="$row" -v sr="$sreq" -v si="$sins" -v fr="$counted_requests" -v fi="$counted_instructions" 'BEGIN {
 		s = si / sr; f = fi / fr
 		printf "| %s | %.0f | %.0f | %.3f | %.2fx | %d / %d |\n", row, s, f, s / f, f / s, sr, fr }'
 }
 
+# The table is written by this shell (a pipe into tee would run the rows in a subshell, out of
+# the exit trap's reach), then shown.
 {
 	echo "## Instructions per request, whole process ($(date -u +%F), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown))"
 	echo
@@ -108,6 +107,7 @@ row() {
 				 sub(/ \[[^]]*\]$/, "", f); sub(/^[^:]*:/, "", f); print side "\t" ir / n "\t" f}'
 	done | awk -F'\t' '{ins[$1 FS $3] += $2; names[$3] = 1}
 		END {for (f in names) printf "%.0f\t%8.0f %8.0f %+8.0f  %s\n", ins["serve" FS f] - ins["floor" FS f], ins["serve" FS f], ins["floor" FS f], ins["serve" FS f] - ins["floor" FS f], f}' |
-		sort -t"$(printf '\t')" -k1,1nr | head -"$TOP" | cut -f2-
+		sort -t"$(printf '\t')" -k1,1nr | awk -v n="$TOP" 'NR <= n' | cut -f2-
 	echo '```'
-} | tee "$OUT/instructions.md"
+} >"$OUT/instructions.md"
+cat "$OUT/instructions.md"

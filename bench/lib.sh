@@ -49,3 +49,19 @@ done = function(summary, latency, requests)
 end
 LUA
 }
+
+# bench_wait_healthz NAME PORT LOG [SECONDS]: waits for the server NAME on 127.0.0.1:PORT to
+# answer /healthz, for at most SECONDS (10); past them it prints LOG, the server's output, and
+# exits the script.
+bench_wait_healthz() {
+	local name=$1 port=$2 log=$3 seconds=${4:-10} i
+	for ((i = 0; i < seconds * 20; i++)); do
+		if curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; then
+			return
+		fi
+		sleep 0.05
+	done
+	echo "$name on 127.0.0.1:$port did not answer /healthz within ${seconds}s" >&2
+	cat "$log" >&2
+	exit 1
+}

@@ -37,15 +37,7 @@ start() {
 	shift 2
 	taskset -c 1 "$@" 2>"$OUT/$name.log" >/dev/null &
 	pids+=($!)
-	for _ in $(seq 200); do
-		if curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; then
-			return
-		fi
-		sleep 0.05
-	done
-	echo "$name on 127.0.0.1:$port did not answer /healthz within 10s" >&2
-	cat "$OUT/$name.log" >&2
-	exit 1
+	bench_wait_healthz "$name" "$port" "$OUT/$name.log"
 }
 start embedded 18080 "$OUT/remoteassist" serve --addr 127.0.0.1:18080 --data "$work/embedded"
 start memory 18082 "$OUT/remoteassist" serve --addr 127.0.0.1:18082 --data "$work/memory" --store memory
