@@ -198,6 +198,7 @@ func Start(opts ...Option) (*Server, error) {
 	ts := httptest.NewUnstartedServer(srv)
 	if cfg.tls {
 		ts.EnableHTTP2 = true
+		ts.Listener = server.AnswerPlainHTTP(ts.Listener) // an http:// request gets its 400, not a reset
 		ts.StartTLS()
 	} else {
 		ts.Start()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -293,6 +294,21 @@ func TestWithTLS(t *testing.T) {
 	}
 	if plain := remoteassisttest.New(t); plain.CertPool() != nil || plain.Certificate() != nil {
 		t.Error("a plain HTTP server has a certificate")
+	}
+	// A test that forgot the https:// (any request with a token, longer than net/http's first
+	// read) gets net/http's 400 saying so, not a connection reset.
+	plainURL := "http://" + strings.TrimPrefix(srv.URL(), "https://") + "/deviceManagement/remoteAssistanceSettings"
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, plainURL, nil)
+	req.Header.Set("Authorization", "Bearer "+srv.Token("contoso"))
+	req.Header.Set("X-Padding", strings.Repeat("x", 16<<10)) // a token of a real provider's size, and then some
+	res, err := (&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}).Do(req)
+	if err != nil {
+		t.Fatalf("http:// to the TLS emulator: %v, want net/http's 400", err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "HTTP request to an HTTPS server") {
+		t.Errorf("http:// to the TLS emulator: %d %q, want net/http's 400", res.StatusCode, body)
 	}
 }
 

@@ -180,7 +180,7 @@ Every flag can also be set by the environment variable named in its description;
 	// Over TLS the cap still counts the raw connections, under ServeTLS's TLS listener, and
 	// answers those beyond it over TLS.
 	if tlsConfig != nil {
-		ln = server.LimitTLSListener(plainHTTPAnswered(ln), limits, tlsConfig)
+		ln = server.LimitTLSListener(server.AnswerPlainHTTP(ln), limits, tlsConfig)
 	} else {
 		ln = server.LimitListener(ln, limits)
 	}
