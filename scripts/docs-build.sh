@@ -3,6 +3,10 @@
 # rendered contract, Redoc's script and the contract itself inlined (Redocly CLI 2 build-docs
 # --inlineBundle, config redocly.yaml). The page needs no server; open it from disk.
 #
+# The contract is openapi/documented.yaml, what `remoteassist serve` serves and renders at /docs
+# by default: go generate writes into it what the written openapi/openapi.yaml lacks and a reader
+# needs (each operation's Permissions list, the names a $select may hold).
+#
 #   scripts/docs-build.sh [OUTDIR]     (default: tmp/docs)
 #
 # Then it opens the page in headless Chromium to check that (see the end of this script).
@@ -34,7 +38,7 @@ awk -v guard=docs/assets/redoc-guard.js '
 ' scripts/docs-template.hbs > "$template"
 
 # Redocly CLI prints a framed notice about Node.js 20 on stderr; drop the frame.
-node_modules/.bin/redocly build-docs openapi/openapi.yaml \
+node_modules/.bin/redocly build-docs openapi/documented.yaml \
 	--config redocly.yaml --lint-config error \
 	--inlineBundle \
 	--template "$template" \
