@@ -158,3 +158,81 @@ func TestBrowserCallsTheAPIFromAnotherOrigin(t *testing.T) {
 	}
 	t.Logf("page requests: %q", requests)
 }
+
+// contractPage is a renderer on another origin than the API (Swagger UI, Redoc hosted
+// elsewhere): it fetches the contract cross-origin and leaves what it got in window.result.
+const contractPage = `<!doctype html><meta charset="utf-8"><title>renderer</title><script>
+fetch(%q).then(async (r) => { window.result = JSON.stringify({ status: r.status, openapi: (await r.json()).openapi }); })
+  .catch((e) => { window.result = JSON.stringify({ error: String(e) }); });
+</script>`
+
+// TestBrowserCachedContractCORS: the contract is cacheable (public,
+// max-age), so the browser may answer a renderer's cross-origin fetch of it from the copy it kept
+// for the same-origin /docs page, whose request had no Origin. That copy must say that the
+// answer depends on Origin (Vary: Origin), or the renderer gets it without
+// Access-Control-Allow-Origin and the fetch fails. The two pages are on one site (127.0.0.1, two
+// ports), as a renderer served locally next to the server is, so they share the browser's cache.
+func TestBrowserCachedContractCORS(t *testing.T) {
+	chromium := chromiumPath(t)
+	key, err := jwtauth.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifier, err := jwtauth.NewDevVerifier(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	routes := map[string]http.Handler{}
+	for _, p := range Paths() {
+		routes[p] = newTestHandler(t)
+	}
+	srv, err := server.New(server.Config{Store: memory.New(), Authenticator: verifier, Routes: routes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := httptest.NewServer(srv)
+	defer api.Close()
+	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, contractPage, api.URL+PathSpecJSON)
+	}))
+	defer page.Close()
+	origin, _ := url.Parse(page.URL)
+	apiOrigin, _ := url.Parse(api.URL)
+	if origin.Hostname() != apiOrigin.Hostname() || origin.Host == apiOrigin.Host {
+		t.Fatalf("want one host on two ports: %s and %s", page.URL, api.URL)
+	}
+	tabCtx, blog := startBrowser(t, chromium, origin.Hostname(), origin.Host, apiOrigin.Host)
+
+	// The served page first: Redoc fetches /openapi.json same-origin, with no Origin.
+	if err := chromedp.Do(tabCtx, chromedp.Navigate(api.URL+PathDocs)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Run(tabCtx, chromedp.Poll[chromedp.Void](
+		`document.documentElement.getAttribute('data-redoc') === 'ready'`,
+		chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(renderHangBound))); err != nil {
+		t.Fatalf("/docs did not render: %v", err)
+	}
+	if err := chromedp.Do(tabCtx, chromedp.Navigate(page.URL)); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := chromedp.Run(tabCtx, chromedp.Poll[string](`window.result`,
+		chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(renderHangBound)))
+	if err != nil {
+		t.Fatalf("the page never finished: %v", err)
+	}
+	var got struct {
+		Error, OpenAPI string
+		Status         int
+	}
+	if err := json.Unmarshal([]byte(raw), &got); err != nil {
+		t.Fatalf("%v: %s", err, raw)
+	}
+	if got.Error != "" || got.Status != http.StatusOK || got.OpenAPI != "3.0.3" {
+		_, problems := requestProblems(blog, func(*url.URL) bool { return true })
+		t.Errorf("the renderer's fetch of the contract after /docs: %s\nbrowser: %q", raw, problems)
+	}
+	checkRequests(t, blog, func(u *url.URL) bool {
+		return u.Scheme == "data" || u.Scheme == "blob" || u.Scheme == "http" && (u.Host == origin.Host || u.Host == apiOrigin.Host)
+	})
+}

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -35,6 +36,13 @@ func TestCORS(t *testing.T) {
 		!strings.Contains(res.header.Get("Access-Control-Expose-Headers"), "request-id") ||
 		!strings.Contains(res.header.Get("Access-Control-Expose-Headers"), "Retry-After") {
 		t.Errorf("GET from another origin: %d %v", res.status, res.header)
+	}
+	// Without an Origin, an answer has no CORS headers and says it depends on Origin, so that a
+	// browser does not reuse it for a cross-origin request.
+	res = h.do(http.MethodGet, settingsPath, tok, nil)
+	if res.status != http.StatusOK || res.header.Get("Access-Control-Allow-Origin") != "" ||
+		!slices.Contains(res.header.Values("Vary"), "Origin") {
+		t.Errorf("GET without Origin: %d %v", res.status, res.header)
 	}
 	// Without an Origin, OPTIONS is what it was: a method the route lacks.
 	if res := h.do(http.MethodOptions, settingsPath, "", nil); res.status != http.StatusMethodNotAllowed {
