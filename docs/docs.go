@@ -349,6 +349,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	} else {
 		hdr.Set("Cache-Control", "public, max-age="+strconv.Itoa(int(SpecMaxAge.Seconds())))
 	}
+	varyOrigin(hdr)
 	if res.page {
 		hdr.Set("Content-Security-Policy", ContentSecurityPolicy)
 		hdr.Set("Referrer-Policy", "no-referrer")
@@ -380,7 +381,23 @@ func (h *handler) redirect(w http.ResponseWriter, r *http.Request, to string, co
 		return
 	}
 	w.Header().Set("Cache-Control", "public, max-age="+strconv.Itoa(int(SpecMaxAge.Seconds())))
+	varyOrigin(w.Header())
 	http.Redirect(w, r, to, code)
+}
+
+// varyOrigin says that an answer browsers may cache depends on Origin, as the CORS layer in front
+// says of the answers to a request with one: the answer to a request without (the page at /docs
+// fetches the contract same-origin, with none) carries no Access-Control-Allow-Origin, and a
+// browser that kept it must not hand it to a page of another origin, whose fetch it would fail.
+func varyOrigin(hdr http.Header) {
+	for _, v := range hdr.Values("Vary") {
+		for _, name := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(name), "Origin") {
+				return
+			}
+		}
+	}
+	hdr.Add("Vary", "Origin")
 }
 
 // allowed answers 405 to methods other than GET and HEAD.

@@ -10,8 +10,8 @@ import (
 // Cross-origin requests, as a browser makes them: Graph is called from single-page apps (MSAL.js
 // and the Graph SDKs in a browser), so code under test in a browser needs CORS here as it does
 // against Graph. echo's CORS middleware answers the preflights and adds the headers; requests
-// without an Origin (no browser, or a same-origin GET) pass untouched but for Vary: Origin, so a
-// plain OPTIONS still gets the 405 of a method the route lacks.
+// without an Origin (no browser) pass untouched, so a plain OPTIONS still gets the 405 of a
+// method the route lacks.
 
 // DefaultCORSOrigins are the origins allowed when Config says nothing: any, as suits an emulator
 // that browsers on a developer's machine or in CI call from wherever their page is served. A
@@ -47,13 +47,6 @@ func cors(origins []string, allowed func(route string) string) echo.MiddlewareFu
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		h := layer(next)
 		return func(c echo.Context) error {
-			// An answer to a request without an Origin has no CORS headers, and still says that
-			// it depends on Origin: a browser that kept it (the contract is cacheable, and /docs
-			// fetches it with no Origin) must not hand it to a page on another origin, whose fetch
-			// it would fail for lack of Access-Control-Allow-Origin.
-			if c.Request().Header.Get("Origin") == "" {
-				c.Response().Header().Add(echo.HeaderVary, echo.HeaderOrigin)
-			}
 			// A preflight is told the methods of the route, which echo's CORS takes from what its
 			// router found for the path when no method matched. Every route has an OPTIONS of its
 			// own (server.go), so the router found nothing to say: without this, a preflight would
