@@ -166,6 +166,12 @@ const DateTimeProblem = "want an RFC 3339 date-time such as 2026-01-02T15:04:05Z
 // PatternProblem says that a string does not match the contract's pattern.
 func PatternProblem(pattern string) string { return "want a value matching " + pattern }
 
+// NotAnObject is the EINVALID error for a request body that is JSON but not an object: got is
+// what it is instead ("an array", "null").
+func NotAnObject(got string) *Error {
+	return &Error{Code: EINVALID, Message: "The request body must be a JSON object, not " + got + "."}
+}
+
 // UnknownProperty is the EINVALID error for a body property that the object holding it, of the
 // type typeName ("" when it has no name), does not have; allowed lists those it has.
 func UnknownProperty(name, typeName string, allowed []string) *Error {

@@ -184,6 +184,7 @@ func TestRejectedRequests(t *testing.T) {
 		{name: "trailing data", body: `{"blockChat":false} {}`, status: 400, code: "BadRequest", mentions: []string{"JSON"}},
 		{name: "array body", body: `[{"blockChat":false}]`, status: 400, code: "BadRequest", mentions: []string{"JSON object"}},
 		{name: "string body", body: `"blockChat"`, status: 400, code: "BadRequest", mentions: []string{"JSON object"}},
+		{name: "null body", body: `null`, status: 400, code: "BadRequest", mentions: []string{"The request body must be a JSON object, not null."}},
 		{name: "empty object", body: `{}`, status: 400, code: "BadRequest", mentions: []string{"at least 1 property"}},
 		{name: "only annotations", body: `{"@odata.type":"#microsoft.graph.remoteAssistanceSettings"}`, status: 400, code: "BadRequest", mentions: []string{"at least 1 property"}},
 		{name: "empty body", body: ``, headers: []string{"Content-Type", "application/json"}, status: 400, code: "BadRequest", mentions: []string{"body is required"}},

@@ -222,7 +222,7 @@ func describeSchemaError(se *openapi3.SchemaError, kind, name string, types map[
 		return remoteassist.InvalidValue(kind, target, remoteassist.EnumProblem(se.Value, enumValues(se.Schema)))
 	case "type":
 		if target == "" {
-			return remoteassist.Errorf(remoteassist.EINVALID, "The request body must be a JSON object, not %s.", jsonType(se.Value))
+			return remoteassist.NotAnObject(jsonType(se.Value))
 		}
 		// A json.Number is a number beyond float64's range (decodeBody): of the right type for
 		// a number, but not one it can be.
@@ -231,6 +231,10 @@ func describeSchemaError(se *openapi3.SchemaError, kind, name string, types map[
 		}
 		return remoteassist.InvalidValue(kind, target, remoteassist.TypeProblem(schemaType(se.Schema), jsonType(se.Value)))
 	case "nullable":
+		// The body itself, when no property or parameter is named: JSON's null is no object.
+		if target == "" {
+			return remoteassist.NotAnObject(jsonType(se.Value))
+		}
 		return remoteassist.InvalidValue(kind, target, remoteassist.NullProblem)
 	case "additionalProperties", "properties":
 		if unknown := unknownProperty(se); unknown != "" {
