@@ -179,6 +179,8 @@ func TestRejectedRequests(t *testing.T) {
 		{name: "null for non-nullable boolean", body: `{"blockChat":null}`, status: 400, code: "BadRequest", mentions: []string{"blockChat", "null"}},
 		{name: "null for non-nullable enum", body: `{"remoteAssistanceState":null}`, status: 400, code: "BadRequest", mentions: []string{"remoteAssistanceState", "null"}},
 		{name: "unknown property", body: `{"blockChat":false,"chatBlocked":false}`, status: 400, code: "BadRequest", mentions: []string{"chatBlocked", "Allowed properties", "remoteAssistanceState"}},
+		{name: "property with an empty name", body: `{"blockChat":false,"":false}`, status: 400, code: "BadRequest",
+			mentions: []string{"Property '' does not exist on type 'microsoft.graph.remoteAssistanceSettings'", "Allowed properties"}},
 		{name: "property in wrong case", body: `{"BlockChat":false}`, status: 400, code: "BadRequest", mentions: []string{"BlockChat"}},
 		{name: "malformed JSON", body: `{"blockChat":tru`, status: 400, code: "BadRequest", mentions: []string{"JSON"}},
 		{name: "trailing data", body: `{"blockChat":false} {}`, status: 400, code: "BadRequest", mentions: []string{"JSON"}},

@@ -237,7 +237,7 @@ func describeSchemaError(se *openapi3.SchemaError, kind, name string, types map[
 		}
 		return remoteassist.InvalidValue(kind, target, remoteassist.NullProblem)
 	case "additionalProperties", "properties":
-		if unknown := unknownProperty(se); unknown != "" {
+		if unknown, found := unknownProperty(se); found {
 			return remoteassist.UnknownProperty(strings.TrimPrefix(path+"/"+unknown, "/"), types[se.Schema], propertyNames(se.Schema))
 		}
 	case "required":
@@ -274,19 +274,19 @@ func boundProblem(s *openapi3.Schema, field string) string {
 }
 
 // unknownProperty returns the first (in byte order) member of the refused object that its
-// schema does not define.
-func unknownProperty(se *openapi3.SchemaError) string {
+// schema does not define, and whether there is one: its name may be empty ({"":1}).
+func unknownProperty(se *openapi3.SchemaError) (string, bool) {
 	obj, ok := se.Value.(map[string]any)
 	if !ok || se.Schema == nil {
-		return ""
+		return "", false
 	}
-	first := ""
+	first, found := "", false
 	for k := range obj {
-		if _, known := se.Schema.Properties[k]; !known && (first == "" || k < first) {
-			first = k
+		if _, known := se.Schema.Properties[k]; !known && (!found || k < first) {
+			first, found = k, true
 		}
 	}
-	return first
+	return first, found
 }
 
 func enumValues(s *openapi3.Schema) []string {
