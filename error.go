@@ -166,6 +166,14 @@ const DateTimeProblem = "want an RFC 3339 date-time such as 2026-01-02T15:04:05Z
 // PatternProblem says that a string does not match the contract's pattern.
 func PatternProblem(pattern string) string { return "want a value matching " + pattern }
 
+// RepeatedOption is the EINVALID error for a query parameter of one value sent more than once,
+// in the words of Graph's OData layer.
+func RepeatedOption(name string) *Error {
+	name = Clip(name, 64)
+	return &Error{Code: EINVALID, Target: name,
+		Message: "Query option '" + name + "' was specified more than once, but it must be specified at most once."}
+}
+
 // NotAnObject is the EINVALID error for a request body that is JSON but not an object: got is
 // what it is instead ("an array", "null").
 func NotAnObject(got string) *Error {

@@ -787,6 +787,7 @@ func TestAdminRefusalsSayWhatIsAllowed(t *testing.T) {
 			"Invalid value for property 'match/app': want at most 256 characters."},
 		{http.MethodPut, "/admin/tenants/contoso/settings", `null`, "The request body must be a JSON object, not null."},
 		{http.MethodPost, "/admin/faults", `{"effect":{"drop":true},"":1}`, "Property '' does not exist on type 'FaultRuleSpec'. Allowed properties: effect, match, probability, seed, times."},
+		{http.MethodGet, "/admin/journal?limit=1&limit=2", "", "Query option 'limit' was specified more than once, but it must be specified at most once."},
 		{http.MethodGet, "/admin/journal?limit=0", "", "Invalid value for parameter 'limit': want 1 to 10000."},
 		{http.MethodGet, "/admin/journal?limit=99999999999999999999", "", "Invalid value for query parameter 'limit': want 1 to 10000."},
 		{http.MethodGet, "/admin/journal?limit=ten", "", "Invalid value for query parameter 'limit': expected an integer."},

@@ -91,6 +91,13 @@ func TestGraphProfileCaseRules(t *testing.T) {
 		t.Errorf("$SELECT=BlockChat: %d %s", res.status, res.body)
 	}
 
+	// $select in two casings is the option given twice.
+	res = h.do(http.MethodGet, settingsPath+"?$Select=id&$SELECT=blockChat", tok, nil)
+	if code, msg, target := res.graphError(t); res.status != http.StatusBadRequest || code != "BadRequest" || target != "$select" ||
+		msg != "Query option '$select' was specified more than once, but it must be specified at most once." {
+		t.Errorf("$Select and $SELECT: %d %s %q %q", res.status, code, msg, target)
+	}
+
 	// One property twice, in two casings, is ambiguous, and changes nothing.
 	res = h.patch(tok, `{"blockChat":false,"BlockChat":true}`)
 	code, msg, target := res.graphError(t)

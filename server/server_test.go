@@ -130,6 +130,16 @@ func TestSelect(t *testing.T) {
 	if res.status != http.StatusBadRequest || code != "BadRequest" || !strings.Contains(msg, "not both") {
 		t.Errorf("$select and select: %d %s %s", res.status, code, msg)
 	}
+	// An option given twice is refused, in Graph's OData words, naming it.
+	for _, query := range []string{"$select=id&$select=blockChat", "select=id&select=id"} {
+		option, _, _ := strings.Cut(query, "=")
+		res := h.do(http.MethodGet, settingsPath+"?"+query, h.token("t", readConfig), nil)
+		code, msg, target := res.graphError(t)
+		want := "Query option '" + option + "' was specified more than once, but it must be specified at most once."
+		if res.status != http.StatusBadRequest || code != "BadRequest" || msg != want || target != option {
+			t.Errorf("%s: %d %s %q %q, want 400 %q", query, res.status, code, msg, target, want)
+		}
+	}
 	// A parameter that is no system query option ("$" and a name) is ignored, as at Graph; an
 	// unknown system query option is refused (TestRejectedRequests).
 	if res := h.do(http.MethodGet, settingsPath+"?api-version=2&$select=blockChat", h.token("t", readConfig), nil); res.status != http.StatusOK {

@@ -56,6 +56,9 @@ func validateParams(c echo.Context, op *operation, fold, strict bool) error {
 		if err := refuseUnknownOptions(op, query, strict); err != nil {
 			return err
 		}
+		if err := refuseRepeatedOptions(op, query); err != nil {
+			return err
+		}
 	}
 	if op.plain != nil && acceptPlain(op.plain, req.Header, query) {
 		return nil
@@ -125,6 +128,29 @@ func refuseUnknownOptions(op *operation, query url.Values, strict bool) error {
 		}
 	}
 	return &remoteassist.Error{Code: remoteassist.EINVALID, Target: remoteassist.Clip(unknown, 64), Message: msg}
+}
+
+// refuseRepeatedOptions refuses a query parameter the operation declares with one value
+// (not an array) that the query gives more than once ("$select=id&$select=blockChat", or, where
+// names fold, "$Select=id&$SELECT=blockChat"), which kin-openapi would validate by its first value
+// and the generated binder refuse in its own words. The first such name, in byte order, is the
+// one refused.
+func refuseRepeatedOptions(op *operation, query url.Values) error {
+	repeated, found := "", false
+	for name, values := range query {
+		if len(values) < 2 || found && name >= repeated {
+			continue
+		}
+		p := queryParam(op, name)
+		if p == nil || p.Schema == nil || p.Schema.Value == nil || p.Schema.Value.Type.Is(openapi3.TypeArray) {
+			continue
+		}
+		repeated, found = name, true
+	}
+	if !found {
+		return nil
+	}
+	return remoteassist.RepeatedOption(repeated)
 }
 
 // queryParam is the operation's query parameter of that name, its own or its path's; nil if none.
