@@ -38,7 +38,7 @@ Exit status 0 when the URL answers 200, 1 otherwise (a mistake in the flags too:
 reserves 2).
 `, stdout)
 	addr := envOr("REMOTEASSIST_ADDR", "127.0.0.1:8080")
-	url := fs.String("url", "", "URL to GET; default http://ADDR/readyz, ADDR from REMOTEASSIST_ADDR (0.0.0.0 and :: become loopback), https when REMOTEASSIST_TLS or REMOTEASSIST_TLS_CERT is set or the port answers as a TLS port (the certificate not verified)")
+	url := fs.String("url", "", "URL to GET; default http://ADDR/readyz, ADDR from REMOTEASSIST_ADDR (0.0.0.0 and :: become loopback), https when REMOTEASSIST_TLS or REMOTEASSIST_TLS_CERT is set, else https and then http, for a serve given --tls as a flag (the certificate not verified)")
 	timeout := fs.Duration("timeout", 5*time.Second, "give up after this long; must be positive")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -59,18 +59,25 @@ reserves 2).
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	code, status, speaksTLS, err := probe(ctx, *url)
+	// serve's TLS may come from its flags (docker run IMAGE serve --tls), which the environment
+	// this runs in does not show: a default URL is asked over https first, which a plain port
+	// answers with net/http's 400 to bytes that are not HTTP, logging nothing, and then over
+	// http. The other way round, a TLS port logged a handshake warning for every probe.
+	urls := []string{*url}
+	if derived && !serveUsesTLS() {
+		urls = []string{"https://" + strings.TrimPrefix(*url, "http://"), *url}
+	}
+	var code int
+	var status string
+	var err error
+	for _, u := range urls {
+		if code, status, err = probe(ctx, u); err == nil {
+			*url = u
+			break
+		}
+	}
 	if err != nil {
 		return err
-	}
-	// serve's TLS may come from its flags (docker run IMAGE serve --tls), which the environment
-	// this runs in does not show: a default http:// URL answered as net/http answers plain HTTP
-	// on a TLS port is asked again over https.
-	if derived && speaksTLS {
-		*url = "https://" + strings.TrimPrefix(*url, "http://")
-		if code, status, _, err = probe(ctx, *url); err != nil {
-			return err
-		}
 	}
 	if code != http.StatusOK {
 		return &exitError{msg: fmt.Sprintf("unhealthy: GET %s: %s", *url, status), code: 1}
@@ -78,16 +85,11 @@ reserves 2).
 	return nil
 }
 
-// httpOnTLSPort is the start of the body net/http answers a plain HTTP request to a TLS
-// listener with (400, "Client sent an HTTP request to an HTTPS server.").
-const httpOnTLSPort = "Client sent an HTTP request to an HTTPS server"
-
-// probe GETs url and returns the response's status code and line, and whether it is
-// net/http's answer to plain HTTP on a TLS port.
-func probe(ctx context.Context, url string) (code int, status string, speaksTLS bool, err error) {
+// probe GETs url and returns the response's status code and line.
+func probe(ctx context.Context, url string) (code int, status string, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return 0, "", false, usageError{fmt.Errorf("--url: %w", err)}
+		return 0, "", usageError{fmt.Errorf("--url: %w", err)}
 	}
 	// No proxy: the endpoint is on this machine, whatever HTTP_PROXY says. Over https the
 	// certificate is not verified: this probes the local process, whose certificate may be for
@@ -96,14 +98,11 @@ func probe(ctx context.Context, url string) (code int, status string, speaksTLS 
 		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // a local liveness probe
 	res, err := c.Do(req)
 	if err != nil {
-		return 0, "", false, &exitError{msg: fmt.Sprintf("unhealthy: %v", err), code: 1}
+		return 0, "", &exitError{msg: fmt.Sprintf("unhealthy: %v", err), code: 1}
 	}
 	defer res.Body.Close()
-	if res.StatusCode == http.StatusBadRequest && req.URL.Scheme == "http" {
-		body, _ := io.ReadAll(io.LimitReader(res.Body, 512))
-		speaksTLS = strings.HasPrefix(string(body), httpOnTLSPort)
-	}
-	return res.StatusCode, res.Status, speaksTLS, nil
+	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 4<<10))
+	return res.StatusCode, res.Status, nil
 }
 
 // readyURL is the readiness URL of a serve listening on addr, reached from the same machine.

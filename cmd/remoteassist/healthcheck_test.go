@@ -1,22 +1,34 @@
 package main
 
 import (
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/remoteassist/remoteassist/internal/testutil"
 )
 
 func TestHealthcheck(t *testing.T) {
 	status := http.StatusOK
 	var paths []string
-	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	var serverLog testutil.SyncBuffer
+	ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		paths = append(paths, r.URL.Path)
 		w.WriteHeader(status)
 	}))
-	t.Cleanup(ts.Close)
+	ts.Config.ErrorLog = log.New(&serverLog, "", 0)
+	ts.Start()
+	t.Cleanup(func() {
+		ts.Close()
+		// The probes ask a plain port over https first, which it answers without a word.
+		if l := serverLog.String(); l != "" {
+			t.Errorf("the probes made the plain port log %q", l)
+		}
+	})
 	addr := strings.TrimPrefix(ts.URL, "http://")
 	_, port, _ := net.SplitHostPort(addr)
 
@@ -83,13 +95,16 @@ func TestHealthcheck(t *testing.T) {
 // net/http's 400 is asked again over https; a --url given is asked as it is.
 func TestHealthcheckTLS(t *testing.T) {
 	var readyz atomic.Int64
-	ts := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	var serverLog testutil.SyncBuffer
+	ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/readyz" {
 			w.WriteHeader(http.StatusNotFound)
 			return
 		}
 		readyz.Add(1)
 	}))
+	ts.Config.ErrorLog = log.New(&serverLog, "", 0)
+	ts.StartTLS()
 	t.Cleanup(ts.Close)
 	addr := strings.TrimPrefix(ts.URL, "https://")
 	for _, env := range []map[string]string{
@@ -111,6 +126,11 @@ func TestHealthcheckTLS(t *testing.T) {
 	readyz.Store(0)
 	if code, stdout, stderr := runCLI(t.Context(), "healthcheck"); code != 0 || stdout != "" || stderr != "" || readyz.Load() != 1 {
 		t.Errorf("without the TLS variables: exit %d, stdout %q, stderr %q, %d GET /readyz; want 0 after one over https", code, stdout, stderr, readyz.Load())
+	}
+	// Asked over https first, the TLS port has nothing to log (plain HTTP first made it log a
+	// handshake error for every probe).
+	if l := serverLog.String(); l != "" {
+		t.Errorf("the probes of a TLS port without the TLS variables made it log %q", l)
 	}
 	url := "http://" + addr + "/readyz"
 	if code, _, stderr := runCLI(t.Context(), "healthcheck", "--url", url); code != 1 || !strings.Contains(stderr, "GET "+url+": 400 Bad Request") {
