@@ -209,8 +209,16 @@ func TestServeTLSAnswersPlainHTTP(t *testing.T) {
 	}()
 
 	url := "http://" + ln.Addr().String() + "/beta/deviceManagement/remoteAssistanceSettings"
-	for _, tokenLen := range []int{0, 1500, 16 << 10} {
-		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
+	for _, tc := range []struct {
+		method   string
+		tokenLen int
+	}{
+		{http.MethodGet, 0}, {http.MethodGet, 1500}, {http.MethodGet, 16 << 10},
+		// net/http answers only some methods itself; the API's write and a cleanup's DELETE too.
+		{http.MethodPatch, 1500}, {http.MethodDelete, 0}, {http.MethodDelete, 16 << 10},
+	} {
+		method, tokenLen := tc.method, tc.tokenLen
+		req, err := http.NewRequestWithContext(t.Context(), method, url, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -220,13 +228,13 @@ func TestServeTLSAnswersPlainHTTP(t *testing.T) {
 		c := &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
 		res, err := c.Do(req)
 		if err != nil {
-			t.Errorf("GET %s with a token of %d bytes: %v, want net/http's 400", url, tokenLen, err)
+			t.Errorf("%s %s with a token of %d bytes: %v, want net/http's 400", method, url, tokenLen, err)
 			continue
 		}
 		body, err := io.ReadAll(res.Body)
 		res.Body.Close()
 		if res.StatusCode != http.StatusBadRequest || err != nil || !strings.Contains(string(body), "Client sent an HTTP request to an HTTPS server") {
-			t.Errorf("GET %s with a token of %d bytes: %s %q (%v), want 400 saying the server is HTTPS", url, tokenLen, res.Status, body, err)
+			t.Errorf("%s %s with a token of %d bytes: %s %q (%v), want 400 saying the server is HTTPS", method, url, tokenLen, res.Status, body, err)
 		}
 	}
 }
