@@ -658,6 +658,8 @@ func TestSameHostPort(t *testing.T) {
 		{"https://login.example.test/keys", "https://evil.example.test/keys", false},
 		{"http://127.0.0.1:8080/keys", "http://127.0.0.1:8081/keys", false},
 		{"https://login.example.test/keys", "http://login.example.test:443/keys", true}, // same host and port; the scheme is checked apart
+		{"http://login.example.test/keys", "https://login.example.test/keys", true},     // an upgrade, each at its default port
+		{"http://login.example.test:8080/keys", "https://login.example.test:8443/keys", false},
 	} {
 		a, _ := url.Parse(tc.to)
 		b, _ := url.Parse(tc.origin)

@@ -146,7 +146,8 @@ func sameHostRedirect(origin *url.URL) func(*http.Request, []*http.Request) erro
 }
 
 // sameHostPort reports whether a and b name the same host (in any letter case) and port (a
-// scheme's default one whether written or not).
+// scheme's default one whether written or not), or the same host at each scheme's default port,
+// as an upgrade from http to https moves it.
 func sameHostPort(a, b *url.URL) bool {
 	port := func(u *url.URL) string {
 		if p := u.Port(); p != "" {
@@ -157,7 +158,7 @@ func sameHostPort(a, b *url.URL) bool {
 		}
 		return "80"
 	}
-	return strings.EqualFold(a.Hostname(), b.Hostname()) && port(a) == port(b)
+	return strings.EqualFold(a.Hostname(), b.Hostname()) && (port(a) == port(b) || a.Port() == "" && b.Port() == "")
 }
 
 // readLimited reads at most MaxJWKSSize bytes from r, the what ("file", "response") a key set
