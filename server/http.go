@@ -22,8 +22,9 @@ type Limits struct {
 	// closed (LimitListener). 0 means DefaultLimits' cap; negative, no cap.
 	MaxConnections int
 	// Refused, if set, is called for each connection the cap refuses (LimitListener), with
-	// answered false when it was closed without its 503 because too many refusals were being
-	// written already: Server.ConnectionRefused counts them in the server's metrics.
+	// answered true once its 503 was written, and false when it was closed without it (too many
+	// refusals were being written already, or the client left or failed its TLS handshake
+	// first): Server.ConnectionRefused counts them in the server's metrics.
 	Refused func(answered bool)
 }
 

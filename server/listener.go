@@ -101,13 +101,12 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		}
 		select {
 		case l.refusing <- struct{}{}:
-			l.refused(true)
 			go func(c net.Conn) {
 				defer func() { <-l.refusing }()
 				if l.refuseTLS != nil {
 					c = tls.Server(c, l.refuseTLS)
 				}
-				refuse(c)
+				refuse(c, l.refused)
 			}(c)
 		default:
 			l.refused(false)
@@ -132,7 +131,7 @@ const (
 // (over TLS, with close_notify, whose write crypto/tls bounds by 5 s of its own) and reads what
 // the client sent, briefly, so that closing does not reset the connection (which could lose the
 // answer) while the request is still arriving.
-func refuse(c net.Conn) {
+func refuse(c net.Conn, answered func(bool)) {
 	defer c.Close()
 	id := requestid.New()
 	body, _ := json.Marshal(models.ODataError{Error: models.MainError{
@@ -145,12 +144,17 @@ func refuse(c net.Conn) {
 	c.SetReadDeadline(time.Now().Add(refuseWait))
 	first := make([]byte, 1024)
 	if _, err := c.Read(first); err != nil && !isTimeout(err) {
-		return // the client went away, or its TLS handshake failed
+		answered(false) // the client went away, or its TLS handshake failed
+		return
 	}
 	c.SetDeadline(time.Now().Add(refuseTimeout))
-	io.WriteString(c, "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nCache-Control: private\r\n"+
+	if _, err := io.WriteString(c, "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nCache-Control: private\r\n"+
 		"Retry-After: 1\r\nRequest-Id: "+id+"\r\nClient-Request-Id: "+id+"\r\nConnection: close\r\nContent-Length: "+
-		strconv.Itoa(len(body)+1)+"\r\n\r\n"+string(body)+"\n")
+		strconv.Itoa(len(body)+1)+"\r\n\r\n"+string(body)+"\n"); err != nil {
+		answered(false)
+		return
+	}
+	answered(true)
 	if tc, ok := c.(interface{ CloseWrite() error }); ok {
 		tc.CloseWrite()
 		io.Copy(io.Discard, io.LimitReader(c, 64<<10))

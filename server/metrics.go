@@ -98,7 +98,7 @@ func newMetrics(reg prometheus.Registerer, ops map[string]*operation, inFlight f
 	}, inFlight)
 	refused := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "remoteassist_connections_refused_total",
-		Help: "Connections refused by the connection cap (--max-connections): answered 503 (answered=\"true\"), or closed unanswered while too many refusals were being written (answered=\"false\").",
+		Help: "Connections refused by the connection cap (--max-connections): answered 503 (answered=\"true\"), or closed unanswered (answered=\"false\": too many refusals were being written, or the client left or failed its TLS handshake first).",
 	}, []string{"answered"})
 	m.refused = [2]prometheus.Counter{refused.WithLabelValues("false"), refused.WithLabelValues("true")}
 	for _, c := range []prometheus.Collector{m.requests, m.duration, m.store, failures, gauge, refused} {

@@ -108,15 +108,21 @@ func Role(t testing.TB, dsn, prefix, password string, grants ...string) (role, r
 		_, err = conn.Exec(ctx, sql)
 		return err
 	}
-	for _, sql := range append([]string{`CREATE ROLE {role} LOGIN PASSWORD '` + strings.ReplaceAll(password, "'", "''") + `'`}, grants...) {
-		if err := run(t.Context(), strings.ReplaceAll(sql, "{role}", role)); err != nil {
-			t.Fatalf("pgtest: %s: %v", sql, err)
-		}
+	create := `CREATE ROLE ` + role + ` LOGIN PASSWORD '` + strings.ReplaceAll(password, "'", "''") + `'`
+	if err := run(t.Context(), create); err != nil {
+		t.Fatalf("pgtest: %s: %v", create, err)
 	}
+	// Dropped even if a grant below fails the test, so that a server of $REMOTEASSIST_TEST_POSTGRES_DSN
+	// is not left with it.
 	t.Cleanup(func() {
 		_ = run(context.Background(), `DROP OWNED BY `+role)
 		_ = run(context.Background(), `DROP ROLE `+role)
 	})
+	for _, sql := range grants {
+		if err := run(t.Context(), strings.ReplaceAll(sql, "{role}", role)); err != nil {
+			t.Fatalf("pgtest: %s: %v", sql, err)
+		}
+	}
 	u.User = url.UserPassword(role, password)
 	return role, u.String()
 }
