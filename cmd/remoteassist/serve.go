@@ -263,6 +263,10 @@ func dataDirProblem(err error, dataDir string) error {
 	if rel, err3 := filepath.Rel(dir, path); err1 != nil || err2 != nil || err3 != nil || rel == ".." || strings.HasPrefix(rel, "../") {
 		return err
 	}
+	if errors.Is(pe.Err, syscall.EROFS) {
+		return fmt.Errorf("%w; the data directory %s is on a read-only file system: mount it read-write (for a container, a volume or a bind mount without :ro), or give serve another with --data (REMOTEASSIST_DATA)",
+			err, dataDir)
+	}
 	uid, gid := os.Getuid(), os.Getgid()
 	return fmt.Errorf("%w; the data directory %s must be writable by uid %d, gid %d, which serve runs as: chown %d:%d the directory (on the host, for one bind-mounted into a container), or give serve another with --data (REMOTEASSIST_DATA)",
 		err, dataDir, uid, gid, uid, gid)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -448,5 +449,29 @@ func TestServeGraceOverIs503(t *testing.T) {
 			t.Errorf("access log line %v, want status 503 at ERROR naming the grace", rec)
 		}
 		break
+	}
+}
+
+// TestDataDirProblem: a write refused in the data directory says what to do, which differs for
+// a directory serve's user may not write (chown it) and a read-only file system (chown cannot
+// help: mount it read-write); other errors are left as they are.
+func TestDataDirProblem(t *testing.T) {
+	dir := t.TempDir()
+	in := func(errno error) error {
+		return &fs.PathError{Op: "open", Path: filepath.Join(dir, "signing-key.pem"), Err: errno}
+	}
+	for _, tc := range []struct {
+		err       error
+		want, not string
+	}{
+		{in(syscall.EACCES), "chown", "read-only"},
+		{in(syscall.EROFS), "read-only file system: mount it read-write", "chown"},
+		{&fs.PathError{Op: "open", Path: "/elsewhere/x", Err: syscall.EACCES}, "", "chown"},
+		{in(syscall.ENOSPC), "", "chown"},
+	} {
+		got := dataDirProblem(tc.err, dir).Error()
+		if !strings.Contains(got, tc.want) || strings.Contains(got, tc.not) {
+			t.Errorf("%v: %q, want it to say %q and not %q", tc.err, got, tc.want, tc.not)
+		}
 	}
 }
