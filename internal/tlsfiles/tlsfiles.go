@@ -154,15 +154,15 @@ func firstBlock(data []byte, typ string) []byte {
 }
 
 // hasKeyBlock reports whether data holds a private key block of a kind crypto/tls reads.
-func hasKeyBlock(data []byte) bool {
+func hasKeyBlock(data []byte) bool { return firstKeyBlock(data) != nil }
+
+// firstKeyBlock is the first private key block of data, the one crypto/tls reads; nil if none.
+func firstKeyBlock(data []byte) *pem.Block {
 	for {
 		var b *pem.Block
 		b, data = pem.Decode(data)
-		if b == nil {
-			return false
-		}
-		if b.Type == "PRIVATE KEY" || strings.HasSuffix(b.Type, " PRIVATE KEY") {
-			return true
+		if b == nil || b.Type == "PRIVATE KEY" || strings.HasSuffix(b.Type, " PRIVATE KEY") {
+			return b
 		}
 	}
 }
@@ -192,16 +192,8 @@ func keyCertificate(certPEM, keyPEM []byte) int {
 // PKCS #1 or SEC 1 key (a Proc-Type: 4,ENCRYPTED header), which crypto/tls reports only as "failed
 // to parse private key".
 func keyEncrypted(data []byte) bool {
-	for {
-		var b *pem.Block
-		b, data = pem.Decode(data)
-		if b == nil {
-			return false
-		}
-		if b.Type == "PRIVATE KEY" || strings.HasSuffix(b.Type, " PRIVATE KEY") {
-			return b.Type == "ENCRYPTED PRIVATE KEY" || strings.Contains(b.Headers["Proc-Type"], "ENCRYPTED")
-		}
-	}
+	b := firstKeyBlock(data)
+	return b != nil && (b.Type == "ENCRYPTED PRIVATE KEY" || strings.Contains(b.Headers["Proc-Type"], "ENCRYPTED"))
 }
 
 // ServerConfig is the TLS configuration of a server that takes its certificate from
