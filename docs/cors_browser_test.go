@@ -45,24 +45,7 @@ const corsPage = `<!doctype html><meta charset="utf-8"><title>cors</title><scrip
 // contract loads cross-origin too.
 func TestBrowserCallsTheAPIFromAnotherOrigin(t *testing.T) {
 	chromium := chromiumPath(t)
-	key, err := jwtauth.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	verifier, err := jwtauth.NewDevVerifier(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	routes := map[string]http.Handler{}
-	for _, p := range Paths() {
-		routes[p] = newTestHandler(t)
-	}
-	srv, err := server.New(server.Config{Store: memory.New(), Authenticator: verifier, Routes: routes})
-	if err != nil {
-		t.Fatal(err)
-	}
-	api := httptest.NewServer(srv)
-	defer api.Close()
+	api, key := startAPIWithDocs(t)
 	token, err := key.Mint(jwtauth.TokenSpec{Tenant: "spa", Scopes: []string{"DeviceManagementServiceConfig.ReadWrite.All"}, TTL: time.Hour})
 	if err != nil {
 		t.Fatal(err)
@@ -174,24 +157,7 @@ fetch(%q).then(async (r) => { window.result = JSON.stringify({ status: r.status,
 // ports), as a renderer served locally next to the server is, so they share the browser's cache.
 func TestBrowserCachedContractCORS(t *testing.T) {
 	chromium := chromiumPath(t)
-	key, err := jwtauth.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	verifier, err := jwtauth.NewDevVerifier(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	routes := map[string]http.Handler{}
-	for _, p := range Paths() {
-		routes[p] = newTestHandler(t)
-	}
-	srv, err := server.New(server.Config{Store: memory.New(), Authenticator: verifier, Routes: routes})
-	if err != nil {
-		t.Fatal(err)
-	}
-	api := httptest.NewServer(srv)
-	defer api.Close()
+	api, _ := startAPIWithDocs(t)
 	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		fmt.Fprintf(w, contractPage, api.URL+PathSpecJSON)
@@ -235,4 +201,29 @@ func TestBrowserCachedContractCORS(t *testing.T) {
 	checkRequests(t, blog, func(u *url.URL) bool {
 		return u.Scheme == "data" || u.Scheme == "blob" || u.Scheme == "http" && (u.Host == origin.Host || u.Host == apiOrigin.Host)
 	})
+}
+
+// startAPIWithDocs serves the API with the docs' routes, as serve does, on a loopback origin of
+// its own until the test ends, trusting the tokens of the key it returns.
+func startAPIWithDocs(t *testing.T) (*httptest.Server, *jwtauth.Key) {
+	t.Helper()
+	key, err := jwtauth.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifier, err := jwtauth.NewDevVerifier(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	routes := map[string]http.Handler{}
+	for _, p := range Paths() {
+		routes[p] = newTestHandler(t)
+	}
+	srv, err := server.New(server.Config{Store: memory.New(), Authenticator: verifier, Routes: routes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := httptest.NewServer(srv)
+	t.Cleanup(api.Close)
+	return api, key
 }

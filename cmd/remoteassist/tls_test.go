@@ -125,16 +125,7 @@ func TestCAFile(t *testing.T) {
 // an SDK backs off, where it used to get plaintext on its TLS socket (a handshake error).
 func TestServeTLSRefusesOverTLS(t *testing.T) {
 	clearServeEnv(t)
-	lns := make(chan net.Listener, 1)
-	orig := listen
-	listen = func(network, addr string) (net.Listener, error) {
-		ln, err := net.Listen(network, addr)
-		if err == nil {
-			lns <- ln
-		}
-		return ln, err
-	}
-	t.Cleanup(func() { listen = orig })
+	lns := captureListener(t)
 
 	dataDir := t.TempDir()
 	ctx, cancel := context.WithCancel(t.Context())
@@ -177,16 +168,7 @@ func TestServeTLSRefusesOverTLS(t *testing.T) {
 // and the close used to reset the connection under the answer ("connection reset by peer").
 func TestServeTLSAnswersPlainHTTP(t *testing.T) {
 	clearServeEnv(t)
-	lns := make(chan net.Listener, 1)
-	orig := listen
-	listen = func(network, addr string) (net.Listener, error) {
-		ln, err := net.Listen(network, addr)
-		if err == nil {
-			lns <- ln
-		}
-		return ln, err
-	}
-	t.Cleanup(func() { listen = orig })
+	lns := captureListener(t)
 
 	ctx, cancel := context.WithCancel(t.Context())
 	var logs testutil.SyncBuffer
@@ -237,4 +219,20 @@ func TestServeTLSAnswersPlainHTTP(t *testing.T) {
 			t.Errorf("%s %s with a token of %d bytes: %s %q (%v), want 400 saying the server is HTTPS", method, url, tokenLen, res.Status, body, err)
 		}
 	}
+}
+
+// captureListener has serve's listen hand the test the API's listener, for the test to learn its
+// address (serve listens on 127.0.0.1:0), until the test ends.
+func captureListener(t *testing.T) <-chan net.Listener {
+	lns := make(chan net.Listener, 1)
+	orig := listen
+	listen = func(network, addr string) (net.Listener, error) {
+		ln, err := net.Listen(network, addr)
+		if err == nil {
+			lns <- ln
+		}
+		return ln, err
+	}
+	t.Cleanup(func() { listen = orig })
+	return lns
 }
