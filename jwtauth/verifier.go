@@ -314,22 +314,18 @@ type claims struct {
 // which RFC 7519 allows. A time claim (exp, nbf, iat) that is not a JSON number is refused, as
 // RFC 7519 requires: golang-jwt's NumericDate would also take a numeric string.
 func (c *claims) UnmarshalJSON(b []byte) error {
-	var times struct {
-		Exp jsontext.Value `json:"exp"`
-		Nbf jsontext.Value `json:"nbf"`
-		Iat jsontext.Value `json:"iat"`
-	}
-	if err := jsonv2.Unmarshal(b, &times); err != nil {
-		return err
-	}
-	for _, t := range []jsontext.Value{times.Exp, times.Nbf, times.Iat} {
-		if t.Kind() != 0 && t.Kind() != '0' && t.Kind() != 'n' {
-			return fmt.Errorf("time claim %.20s is not a number", t)
-		}
-	}
 	type plain claims // without this method
-	return jsonv2.Unmarshal(b, (*plain)(c))
+	return jsonv2.Unmarshal(b, (*plain)(c), timeClaimsAreNumbers)
 }
+
+// timeClaimsAreNumbers decodes the time claims (golang-jwt's NumericDate) from JSON numbers only,
+// in the one pass that decodes the claims.
+var timeClaimsAreNumbers = jsonv2.WithUnmarshalers(jsonv2.UnmarshalFunc(func(data []byte, d *jwt.NumericDate) error {
+	if k := jsontext.Value(data).Kind(); k != '0' {
+		return fmt.Errorf("time claim %.20s is not a number", data)
+	}
+	return d.UnmarshalJSON(data)
+}))
 
 // Why a token was refused before its claims were looked at, from the key function.
 var (
