@@ -4,7 +4,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net/url"
 	"strings"
@@ -79,16 +78,6 @@ func (a *authFlags) check(fs *flag.FlagSet) error {
 		}
 	}
 	return nil
-}
-
-// systemReason is an error of the file system without the operation and path it repeats: "no
-// such file or directory", "permission denied", "is a directory".
-func systemReason(err error) string {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err.Error()
-	}
-	return err.Error()
 }
 
 // jwtLeeway is the jwtauth.Config.Leeway for a --leeway value: jwtauth reads 0 as its default

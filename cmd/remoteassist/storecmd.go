@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -251,4 +252,14 @@ func tenants(n int) string {
 		return "1 tenant"
 	}
 	return fmt.Sprintf("%d tenants", n)
+}
+
+// systemReason is an error of the file system without the operation and path it repeats: "no
+// such file or directory", "permission denied", "is a directory".
+func systemReason(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
 }
