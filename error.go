@@ -166,6 +166,22 @@ const DateTimeProblem = "want an RFC 3339 date-time such as 2026-01-02T15:04:05Z
 // PatternProblem says that a string does not match the contract's pattern.
 func PatternProblem(pattern string) string { return "want a value matching " + pattern }
 
+// UnsupportedOption is the EINVALID error for a query parameter the operation does not take, in
+// the words of Graph's OData layer; supported, unless nil, lists those it takes, which the
+// message then names.
+func UnsupportedOption(name string, supported []string) *Error {
+	name = Clip(name, 64)
+	msg := "The query parameter '" + name + "' is not supported."
+	switch {
+	case supported == nil:
+	case len(supported) == 0:
+		msg += " The operation takes none."
+	default:
+		msg += " Supported: " + strings.Join(supported, ", ") + "."
+	}
+	return &Error{Code: EINVALID, Target: name, Message: msg}
+}
+
 // RepeatedOption is the EINVALID error for a query parameter of one value sent more than once,
 // in the words of Graph's OData layer.
 func RepeatedOption(name string) *Error {

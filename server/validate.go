@@ -100,34 +100,22 @@ func validateParams(c echo.Context, op *operation, fold, strict bool) error {
 // otherwise count or list every entry, as if it had matched. A strict refusal names the
 // parameters the operation takes. The first unknown name, in byte order, is the one refused.
 func refuseUnknownOptions(op *operation, query url.Values, strict bool) error {
-	unknown, found := "", false // the name may be empty ("?=x")
-	for name := range query {
-		if (strict || strings.HasPrefix(name, "$")) && queryParam(op, name) == nil && (!found || name < unknown) {
-			unknown, found = name, true
-		}
-	}
+	unknown, found := firstQueryName(query, func(name string, _ []string) bool {
+		return (strict || strings.HasPrefix(name, "$")) && queryParam(op, name) == nil
+	})
 	if !found {
 		return nil
 	}
-	msg := "The query parameter '" + remoteassist.Clip(unknown, 64) + "' is not supported."
+	var supported []string // nil: not said
 	if strict {
-		var names []string
-		params := op.route.Operation.Parameters
-		if op.route.PathItem != nil {
-			params = append(slices.Clone(op.route.PathItem.Parameters), params...)
-		}
-		for _, p := range params {
+		supported = []string{}
+		for _, p := range queryParams(op) {
 			if p.Value != nil && p.Value.In == openapi3.ParameterInQuery {
-				names = append(names, p.Value.Name)
+				supported = append(supported, p.Value.Name)
 			}
 		}
-		if len(names) == 0 {
-			msg += " The operation takes none."
-		} else {
-			msg += " Supported: " + strings.Join(names, ", ") + "."
-		}
 	}
-	return &remoteassist.Error{Code: remoteassist.EINVALID, Target: remoteassist.Clip(unknown, 64), Message: msg}
+	return remoteassist.UnsupportedOption(unknown, supported)
 }
 
 // refuseRepeatedOptions refuses a query parameter the operation declares with one value
@@ -136,21 +124,37 @@ func refuseUnknownOptions(op *operation, query url.Values, strict bool) error {
 // and the generated binder refuse in its own words. The first such name, in byte order, is the
 // one refused.
 func refuseRepeatedOptions(op *operation, query url.Values) error {
-	repeated, found := "", false
-	for name, values := range query {
-		if len(values) < 2 || found && name >= repeated {
-			continue
+	repeated, found := firstQueryName(query, func(name string, values []string) bool {
+		if len(values) < 2 {
+			return false
 		}
 		p := queryParam(op, name)
-		if p == nil || p.Schema == nil || p.Schema.Value == nil || p.Schema.Value.Type.Is(openapi3.TypeArray) {
-			continue
-		}
-		repeated, found = name, true
-	}
+		return p != nil && p.Schema != nil && p.Schema.Value != nil && !p.Schema.Value.Type.Is(openapi3.TypeArray)
+	})
 	if !found {
 		return nil
 	}
 	return remoteassist.RepeatedOption(repeated)
+}
+
+// firstQueryName returns the first name of query, in byte order, that refused holds for, so that
+// a refusal does not depend on the map's order; found is false if none (a name may be empty:
+// "?=x").
+func firstQueryName(query url.Values, refused func(name string, values []string) bool) (first string, found bool) {
+	for name, values := range query {
+		if (!found || name < first) && refused(name, values) {
+			first, found = name, true
+		}
+	}
+	return first, found
+}
+
+// queryParams are the parameters of the operation and of its path, the path's first.
+func queryParams(op *operation) openapi3.Parameters {
+	if op.route.PathItem == nil || len(op.route.PathItem.Parameters) == 0 {
+		return op.route.Operation.Parameters
+	}
+	return append(slices.Clone(op.route.PathItem.Parameters), op.route.Operation.Parameters...)
 }
 
 // queryParam is the operation's query parameter of that name, its own or its path's; nil if none.
