@@ -27,10 +27,7 @@ func (s *Server) inject(c echo.Context, st *request) error {
 	req := c.Request()
 	// Prefer is a list (RFC 7240): sent as several fields, it is their values joined by commas
 	// (RFC 9110, 5.3), as a client that adds its own preferences to a test's sends it.
-	prefer := req.Header.Get("Prefer")
-	if fields := req.Header.Values("Prefer"); len(fields) > 1 {
-		prefer = strings.Join(fields, ",")
-	}
+	prefer := strings.Join(req.Header.Values("Prefer"), ",")
 	d, ok, err := s.control.Decide(control.Request{Tenant: st.principal.Tenant, App: st.principal.App,
 		Operation: st.op.id, Method: req.Method}, prefer)
 	if err != nil {
