@@ -43,6 +43,7 @@ type serveProc struct {
 	args    []string
 	base    string // http://127.0.0.1:PORT
 	logPath string
+	env     []string // "NAME=value" on top of cleanEnv's
 	cmd     *exec.Cmd
 	exited  chan struct{} // closed once the process has exited
 }
@@ -65,6 +66,13 @@ func launchServe(t *testing.T, name, dataDir, store string) *serveProc {
 		args:    []string{"--data", dataDir, "--store=" + store},
 		logPath: filepath.Join(t.TempDir(), name+".log"),
 	}
+	p.start(t)
+	return p
+}
+
+// start launches p and stops it when the test ends, showing its log if the test failed.
+func (p *serveProc) start(t *testing.T) {
+	t.Helper()
 	p.launch(t)
 	t.Cleanup(func() {
 		p.stop()
@@ -72,7 +80,6 @@ func launchServe(t *testing.T, name, dataDir, store string) *serveProc {
 			t.Logf("log of serve %q:\n%s", p.name, p.logTail())
 		}
 	})
-	return p
 }
 
 // launch picks a free port (listen on port 0, close, pass it on) and starts the process on it.
@@ -90,7 +97,7 @@ func (p *serveProc) launch(t *testing.T) {
 	}
 	defer logFile.Close()
 	cmd := exec.Command(binary, append([]string{"serve", "--addr", addr}, p.args...)...)
-	cmd.Env = cleanEnv()
+	cmd.Env = append(cleanEnv(), p.env...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	// If the test binary dies, the server must not outlive it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -182,10 +189,13 @@ func (p *serveProc) logTail() string {
 	return string(b)
 }
 
-// cleanEnv is the test's environment without REMOTEASSIST_ variables, so that a developer's or
-// CI's settings cannot change what the processes under test do.
+// cleanEnv is the test's environment without REMOTEASSIST_ variables or the Go collector's
+// settings (which turn off serve's GC headroom), so that a developer's or CI's settings cannot
+// change what the processes under test do.
 func cleanEnv() []string {
-	return slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "REMOTEASSIST_") })
+	return slices.DeleteFunc(os.Environ(), func(kv string) bool {
+		return strings.HasPrefix(kv, "REMOTEASSIST_") || strings.HasPrefix(kv, "GOGC=") || strings.HasPrefix(kv, "GOMEMLIMIT=")
+	})
 }
 
 // result is how a command ended.

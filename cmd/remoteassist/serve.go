@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -122,6 +123,10 @@ Every flag can also be set by the environment variable named in its description;
 	if err := adminFlags.check(fs); err != nil {
 		return err
 	}
+
+	// Kept alive until serve returns: see gcHeadroom.
+	headroom := reserveGCHeadroom(os.Getenv)
+	defer runtime.KeepAlive(headroom)
 
 	if err := os.MkdirAll(*dataDir, 0o700); err != nil {
 		return dataDirProblem(fmt.Errorf("creating data directory: %w", err), *dataDir)
