@@ -120,6 +120,9 @@ type Server struct {
 	metrics   *metrics
 	throttle  *throttle
 	admission *admission
+	// readiness checks the store for the readiness probes, one check at a time, its result
+	// kept briefly (readiness.go).
+	readiness readiness
 	// metricsHandler serves the registry at MetricsPath.
 	metricsHandler http.Handler
 	// fold is set when the profile matches names and enumerated values without regard to case.
@@ -223,6 +226,10 @@ func build(cfg Config, surf surface) (*Server, error) {
 		return nil, fmt.Errorf("server: registering metrics: %w", err)
 	}
 	s.store = instrumentStore(cfg.Store, s.metrics)
+	s.readiness.now = time.Now
+	if p, ok := s.store.(remoteassist.Pinger); ok {
+		s.readiness.ping = p
+	}
 
 	e := s.echo
 	e.HideBanner, e.HidePort = true, true
@@ -368,19 +375,17 @@ const (
 )
 
 // ready reports whether the server can take requests: it is not shutting down and its store is
-// reachable.
+// reachable. Both /readyz (the API's and the ops listener's) answer from it, so that probes on
+// either share the one store check (readiness).
 func (s *Server) ready(ctx context.Context) error {
 	// Once shutdown began, readiness fails so that load balancers stop sending new requests
 	// while those in flight finish.
 	if s.admission.isDraining() {
 		return errDraining
 	}
-	if p, ok := s.store.(remoteassist.Pinger); ok {
-		ctx, cancel := context.WithTimeout(ctx, readyTimeout)
-		defer cancel()
-		if err := p.Ping(ctx); err != nil {
-			return &remoteassist.Error{Code: remoteassist.EUNAVAILABLE, Message: "The store is unreachable.", Err: err}
-		}
+	// Never cached, unlike the store's answer: draining must be seen by the next probe.
+	if err := s.readiness.check(ctx); err != nil {
+		return &remoteassist.Error{Code: remoteassist.EUNAVAILABLE, Message: "The store is unreachable.", Err: err}
 	}
 	return nil
 }
