@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/remoteassist/remoteassist/server"
 )
 
 // freeAddr returns a loopback address nothing listens on now.
@@ -153,5 +155,76 @@ func TestConnectionCapAndOpsListener(t *testing.T) {
 	}
 	if code := p.cmd.ProcessState.ExitCode(); code != 0 {
 		t.Errorf("exit status %d after SIGTERM, want 0", code)
+	}
+}
+
+// TestOpsListenerConnectionCap: the ops listener's probes are unauthenticated, and it had no
+// connection cap, so that a slow-loris there could take every file descriptor of the process.
+// With server.OpsMaxConnections idle connections open on it, the next is answered 503 with
+// Retry-After and counted in remoteassist_ops_connections_refused_total, while the API's
+// listener serves as before and its own refusal count stays 0.
+func TestOpsListenerConnectionCap(t *testing.T) {
+	dataDir := t.TempDir()
+	ops := freeAddr(t)
+	p := &serveProc{name: "ops-capped", logPath: filepath.Join(t.TempDir(), "ops-capped.log"),
+		args: []string{"--data", dataDir, "--store=memory", "--ops-addr", ops}}
+	p.start(t)
+	p.waitHealthy(t)
+
+	get := func(c net.Conn) (*http.Response, error) {
+		io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+		c.SetReadDeadline(time.Now().Add(requestTimeout))
+		res, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err == nil {
+			io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+		}
+		return res, err
+	}
+	dial := func() net.Conn {
+		c, err := net.Dial("tcp", ops)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	// Each held connection is shown to be within the cap by a request served on it; it then
+	// stays open, idle, as a slow-loris's would.
+	for i := range server.OpsMaxConnections {
+		if res, err := get(dial()); err != nil || res.StatusCode != http.StatusOK {
+			t.Fatalf("ops connection %d of %d: %v %v, want 200", i+1, server.OpsMaxConnections, res, err)
+		}
+	}
+	res, err := get(dial())
+	if err != nil {
+		t.Fatalf("the ops connection past the cap got no answer: %v", err)
+	}
+	if res.StatusCode != http.StatusServiceUnavailable || res.Header.Get("Retry-After") == "" {
+		t.Fatalf("the ops connection past the cap: %d, Retry-After %q, want 503 with Retry-After", res.StatusCode, res.Header.Get("Retry-After"))
+	}
+
+	// The API's listener is not affected, and serves the metrics too. The refusal is counted
+	// once its 503 is written, which the client may read first: wait for it (a hang guard only).
+	const opsSeries, apiSeries = `remoteassist_ops_connections_refused_total{answered="true"}`, `remoteassist_connections_refused_total{answered="true"}`
+	var metrics response
+	for deadline := time.Now().Add(requestTimeout); ; {
+		metrics = call(t, http.MethodGet, p.base+"/metrics", "", "")
+		if metrics.status != http.StatusOK {
+			t.Fatalf("API /metrics with the ops listener full: %d", metrics.status)
+		}
+		if metricValue(t, string(metrics.body), opsSeries) >= 1 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := metricValue(t, string(metrics.body), opsSeries); n != 1 {
+		t.Errorf("%s = %v after one refusal, want 1", opsSeries, n)
+	}
+	if n := metricValue(t, string(metrics.body), apiSeries); n != 0 {
+		t.Errorf("%s = %v after a refusal on the ops listener only, want 0", apiSeries, n)
+	}
+	if res := call(t, http.MethodGet, p.base+"/readyz", "", ""); res.status != http.StatusOK {
+		t.Errorf("API /readyz with the ops listener full: %d", res.status)
 	}
 }

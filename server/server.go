@@ -318,12 +318,26 @@ const cutWait = time.Second
 
 // ConnectionRefused counts a connection the connection cap refused in the server's metrics
 // (remoteassist_connections_refused_total): the Limits.Refused of the listener in front of s.
-func (s *Server) ConnectionRefused(answered bool) {
-	i := 0
+func (s *Server) ConnectionRefused(answered bool) { s.metrics.refused[refusedIndex(answered)].Inc() }
+
+// OpsMaxConnections caps the connections open at once on the operations listener (OpsHandler's,
+// through LimitListener with OpsLimits): its probes are unauthenticated, and without a cap a
+// slow-loris there could take every file descriptor of the process. Orchestrators and scrapers
+// hold a few connections each.
+const OpsMaxConnections = 64
+
+// OpsLimits are the Limits of the listener OpsHandler is served on: OpsMaxConnections, its
+// refusals counted by remoteassist_ops_connections_refused_total.
+func (s *Server) OpsLimits() Limits {
+	return Limits{MaxConnections: OpsMaxConnections, Refused: func(answered bool) { s.metrics.opsRefused[refusedIndex(answered)].Inc() }}
+}
+
+// refusedIndex is the index of a refusal's counter: answered 503 or closed without it.
+func refusedIndex(answered bool) int {
 	if answered {
-		i = 1
+		return 1
 	}
-	s.metrics.refused[i].Inc()
+	return 0
 }
 
 // Cut ends a shutdown whose grace is over (http.Server.Shutdown ran out of time): it closes hs,
@@ -391,11 +405,12 @@ func (s *Server) ready(ctx context.Context) error {
 }
 
 // OpsHandler serves what operators and orchestrators probe, for a listener of its own
-// ("remoteassist serve --ops-addr") so that probes never queue behind API traffic or its
-// connection cap: /healthz (liveness: 200 while the process serves), /readyz (readiness: 200
-// while the store can serve, 503 otherwise), /metrics (Prometheus) and /debug/pprof/ (Go's
-// profiles, but for cmdline: the process's command line may carry a secret, such as serve's
-// --admin-token or a database password in --store). It writes no access log. The same probes are also served on the API's listener.
+// ("remoteassist serve --ops-addr", capped by OpsLimits) so that probes never queue behind API
+// traffic or its connection cap: /healthz (liveness: 200 while the process serves), /readyz
+// (readiness: 200 while the store can serve, 503 otherwise), /metrics (Prometheus) and
+// /debug/pprof/ (Go's profiles, but for cmdline: the process's command line may carry a secret,
+// such as serve's --admin-token or a database password in --store). It writes no access log.
+// The same probes are also served on the API's listener.
 func (s *Server) OpsHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {

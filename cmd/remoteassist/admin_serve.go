@@ -117,7 +117,7 @@ func (f *adminFlags) start(dataDir string, store remoteassist.Store, ctl *contro
 	if err != nil {
 		return nil, err
 	}
-	return startSide("admin API", f.addr, adm, logger, "token", tokenSource, "contract", "/openapi.yaml", "docs", "/docs")
+	return startSide("admin API", f.addr, adm, server.Limits{MaxConnections: -1}, logger, "token", tokenSource, "contract", "/openapi.yaml", "docs", "/docs")
 }
 
 // loadOrCreateAdminToken reads the data directory's admin token, making one (32 random bytes,

@@ -12,8 +12,8 @@ import (
 )
 
 // sideServer is a listener of serve's beside the API's: the operations listener (--ops-addr:
-// health, readiness, metrics and profiles, with no connection cap, so that probes never queue
-// behind API traffic) or the admin API's (--admin-addr).
+// health, readiness, metrics and profiles, with a cap of its own, so that probes never queue
+// behind API traffic or its cap) or the admin API's (--admin-addr).
 type sideServer struct {
 	what, addr string // for the log and the error: "operations listener", "127.0.0.1:9090"
 	http       *http.Server
@@ -21,9 +21,10 @@ type sideServer struct {
 	err        error         // what Serve returned, set before done is closed
 }
 
-// startSide listens on addr and serves h there; an empty addr starts nothing. what names the
-// listener in the log, which is logger's, as is the http.Server's.
-func startSide(what, addr string, h http.Handler, logger *slog.Logger, attrs ...any) (*sideServer, error) {
+// startSide listens on addr and serves h there, its connections capped by limits
+// (LimitListener; a negative MaxConnections is none); an empty addr starts nothing. what names
+// the listener in the log, which is logger's, as is the http.Server's.
+func startSide(what, addr string, h http.Handler, limits server.Limits, logger *slog.Logger, attrs ...any) (*sideServer, error) {
 	if addr == "" {
 		return nil, nil
 	}
@@ -31,8 +32,9 @@ func startSide(what, addr string, h http.Handler, logger *slog.Logger, attrs ...
 	if err != nil {
 		return nil, err
 	}
-	// Headers are bounded as the API's are: with net/http's default (1 MiB) and no connection
-	// cap, a few hundred connections sending headers that never end held hundreds of MB.
+	ln = server.LimitListener(ln, limits)
+	// Headers are bounded as the API's are: with net/http's default (1 MiB), a few hundred
+	// connections sending headers that never end held hundreds of MB.
 	hs := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute,
 		MaxHeaderBytes: server.DefaultLimits.MaxHeaderBytes,

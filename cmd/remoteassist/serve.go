@@ -199,7 +199,7 @@ Every flag can also be set by the environment variable named in its description;
 		logger.Info("get a token with: remoteassist token --data " + shellQuote(*dataDir) + " --tenant YOUR-TENANT")
 	}
 
-	opsSide, err := startSide("operations listener", *opsAddr, srv.OpsHandler(), logger, "paths", "/healthz /readyz /metrics /debug/pprof/")
+	opsSide, err := startSide("operations listener", *opsAddr, srv.OpsHandler(), srv.OpsLimits(), logger, "paths", "/healthz /readyz /metrics /debug/pprof/")
 	if err != nil {
 		ln.Close()
 		return err
