@@ -5,6 +5,8 @@ import (
 	"compress/gzip"
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"reflect"
@@ -1005,6 +1007,239 @@ func TestRetryRewindsTheBodyInUse(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestRetryRewindRacesTheHTTP1Writer reproduces, deterministically, the HTTP/1.1 case of finding 3
+// of README.md. Go's HTTP/1.1 writer sends a body's bytes (kiota's is not a type it buffers with
+// the headers), then reads the body once more, to check that nothing follows its ContentLength,
+// and closes it. The server, which has the whole body, may answer before that read; kiota rewinds
+// the body as soon as RoundTrip returned, and the read then drains it. holdingTransport holds
+// that read until the retry starts, the interleaving a preemption of the writer produces: the
+// retry then finds the body at its end and fails in the transport, although the server received
+// the throttled attempt's body whole before it answered. With bodyPerAttempt inside the retry
+// handler (the workaround README.md gives users), each attempt's transport reads a reader of its
+// own, and the same held read leaves the retry whole.
+func TestRetryRewindRacesTheHTTP1Writer(t *testing.T) {
+	for _, f := range flavours {
+		for _, workaround := range []bool{false, true} {
+			name := string(f) + "/kiota as it is"
+			var inner []khttp.Middleware
+			if workaround {
+				name = string(f) + "/with a body per attempt"
+				inner = []khttp.Middleware{bodyPerAttempt{}}
+			}
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				clk := newThrottleClock(time.Second)
+				srv := newServer(t, remoteassist.ProfileDocumented,
+					remoteassisttest.WithThrottle(server.ThrottleConfig{Window: clk.window, Writes: 1}),
+					remoteassisttest.WithClock(clk.Now))
+				hold := &holdingTransport{}
+				t.Cleanup(hold.releaseLast) // the last attempt's writer, still held, before the server closes
+				c := newClient(t, f, srv, delegated("contoso", remoteassisttest.PermissionReadWrite), clientConfig{
+					order: orderCompressionFirst, inner: inner,
+					wrap: func(next http.RoundTripper) http.RoundTripper { hold.next = next; return hold }})
+
+				first := NewRemoteAssistanceSettings()
+				first.SetBlockChat(ptr(true)) // the window's one write
+				if _, err := c.patch(t.Context(), first); err != nil {
+					t.Fatalf("first PATCH: %s\n%s", describe(err), c.wire.dump())
+				}
+				second := NewRemoteAssistanceSettings()
+				second.SetRemoteAssistanceState(ptr(ENABLED_REMOTEASSISTANCESTATE))
+				_, err := c.patch(t.Context(), second, clk.retryOptions())
+				if msg := hold.failure(); msg != "" {
+					t.Fatalf("%s: Go's transport changed; update finding 3 of README.md\n%s", msg, c.wire.dump())
+				}
+				tries := c.wire.since(1)
+				if len(tries) != 2 || tries[0].status != http.StatusTooManyRequests {
+					t.Fatalf("want a 429, then one retry\n%s", c.wire.dump())
+				}
+				compressed := gzipOf(t, []byte(`{"remoteAssistanceState":"enabled"}`))
+				// The server's part: the 429 came after the whole body (net/http reads it over
+				// HTTP/1.1), so the client's writer had sent all of it.
+				if throttled := tries[0]; throttled.in == nil || !throttled.in.whole || !bytes.Equal(throttled.reqBody, compressed) {
+					t.Fatalf("the server answered the 429 without the whole body of its request\n%s", c.wire.dump())
+				}
+				if !hold.heldAfterAnswer() {
+					t.Fatalf("the throttled attempt's RoundTrip returned only after its writer's last read: Go's transport changed; update finding 3 of README.md\n%s", c.wire.dump())
+				}
+				stored := srv.Settings("contoso")
+				if workaround {
+					if err != nil {
+						t.Fatalf("throttled PATCH with a body per attempt: %s\n%s", describe(err), c.wire.dump())
+					}
+					if retry := tries[1]; retry.in == nil || !retry.in.whole || !bytes.Equal(retry.reqBody, compressed) {
+						t.Errorf("the retry reached the server as % x, want % x\n%s", retry.reqBody, compressed, c.wire.dump())
+					}
+					if stored.RemoteAssistanceState != remoteassist.StateEnabled || !stored.BlockChat {
+						t.Errorf("stored %+v", stored)
+					}
+					return
+				}
+				// kiota as it is: the writer's held read drained the body kiota rewound.
+				want := fmt.Sprintf("http: ContentLength=%d with Body length 0", len(compressed))
+				if err == nil || !strings.Contains(err.Error(), want) || tries[1].err == nil {
+					t.Fatalf("kiota behaviour changed: the retry after the held read returned %v, not %q; update finding 3 of README.md\n%s",
+						describe(err), want, c.wire.dump())
+				}
+				if changed := stored.RemoteAssistanceState == remoteassist.StateEnabled; changed || !stored.BlockChat {
+					t.Errorf("stored %+v after the retry failed in the transport", stored)
+				}
+				if outcome := classifyRetry(t, c, tries, err, false, compressed); outcome != retryTransportError {
+					t.Errorf("outcome %q, want %q", outcome, retryTransportError)
+				}
+				t.Logf("finding 3 reproduced over HTTP/1.1 (%s):\n%s", f, c.wire.dump())
+			})
+		}
+	}
+}
+
+// bodyPerAttempt is the workaround finding 3 of README.md gives SDK users: a middleware inside
+// kiota's retry handler that hands the transport each attempt's body as a reader of its own over
+// the same bytes, so a transport still reading an earlier attempt's body after its RoundTrip
+// returned (as net/http's may) reads its own copy, never the one the retry handler rewinds.
+type bodyPerAttempt struct{}
+
+func (bodyPerAttempt) Intercept(p khttp.Pipeline, i int, req *http.Request) (*http.Response, error) {
+	if req.Body == nil || req.Body == http.NoBody {
+		return p.Next(req, i)
+	}
+	data, err := io.ReadAll(req.Body) // kiota's shared body, rewound by the retry handler
+	if err != nil {
+		return nil, err
+	}
+	out := req.WithContext(req.Context()) // the retry handler keeps req and its body
+	out.Body = io.NopCloser(bytes.NewReader(data))
+	out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }
+	return p.Next(out, i)
+}
+
+// holdingTransport passes each request on with its body wrapped so that the transport's first
+// read past the declared ContentLength (Go's HTTP/1.1 writer's check that nothing follows) is held
+// until the next request arrives; that next request goes on only once the held writer has closed
+// the body. The wrapping is on a shallow copy: the pipeline's request and body are untouched, and
+// the reads go to the body the pipeline gave.
+type holdingTransport struct {
+	next http.RoundTripper
+
+	mu   sync.Mutex
+	last *heldBody
+	// answered records, per request with a body, whether its RoundTrip had returned while its
+	// writer was held.
+	answered []bool
+	problem  string
+}
+
+// holdGuard bounds a hold and the wait for a held writer: a hang guard only (the hold is released
+// by the next request, within kiota's Retry-After of 1 s).
+const holdGuard = 30 * time.Second
+
+func (h *holdingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	h.mu.Lock()
+	prev := h.last
+	h.last = nil
+	h.mu.Unlock()
+	if prev != nil {
+		prev.release()
+		select {
+		case <-prev.closed:
+		case <-time.After(holdGuard):
+			h.fail("the held writer did not close the body")
+		}
+	}
+	if req.Body == nil || req.Body == http.NoBody || req.ContentLength <= 0 {
+		return h.next.RoundTrip(req)
+	}
+	hb := &heldBody{body: req.Body, limit: req.ContentLength, free: make(chan struct{}), held: make(chan struct{}),
+		closed: make(chan struct{}), onTimeout: func() { h.fail("the writer's read past ContentLength was held until the hang guard") }}
+	out := req.WithContext(req.Context())
+	out.Body = hb
+	h.mu.Lock()
+	h.last = hb
+	h.mu.Unlock()
+	res, err := h.next.RoundTrip(out)
+	select {
+	case <-hb.held:
+		h.record(true)
+	default:
+		h.record(false)
+	}
+	return res, err
+}
+
+func (h *holdingTransport) record(held bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.answered = append(h.answered, held)
+}
+
+func (h *holdingTransport) fail(msg string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.problem == "" {
+		h.problem = msg
+	}
+}
+
+// failure is what went wrong with a hold, if anything.
+func (h *holdingTransport) failure() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.problem
+}
+
+// heldAfterAnswer reports whether the throttled attempt (the second request with a body) had its
+// answer while its writer was held in its read past ContentLength.
+func (h *holdingTransport) heldAfterAnswer() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.answered) > 1 && h.answered[1]
+}
+
+// releaseLast lets the last request's writer go on, if it is held.
+func (h *holdingTransport) releaseLast() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.last != nil {
+		h.last.release()
+	}
+}
+
+// heldBody is a request body whose first read past limit waits for release.
+type heldBody struct {
+	body      io.ReadCloser
+	limit     int64
+	n         int64 // read so far; by the transport's writer only
+	free      chan struct{}
+	held      chan struct{} // closed when the read past limit begins
+	closed    chan struct{}
+	onTimeout func()
+
+	releaseOnce, holdOnce, closeOnce sync.Once
+}
+
+func (b *heldBody) release() { b.releaseOnce.Do(func() { close(b.free) }) }
+
+func (b *heldBody) Read(p []byte) (int, error) {
+	if b.n >= b.limit {
+		b.holdOnce.Do(func() {
+			close(b.held)
+			select {
+			case <-b.free:
+			case <-time.After(holdGuard):
+				b.onTimeout()
+			}
+		})
+	}
+	n, err := b.body.Read(p)
+	b.n += int64(n)
+	return n, err
+}
+
+func (b *heldBody) Close() error {
+	b.closeOnce.Do(func() { close(b.closed) })
+	return b.body.Close()
 }
 
 // retryOutcome is what became of a throttled PATCH that kiota retried with the body it rewound
