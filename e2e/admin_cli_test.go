@@ -20,13 +20,7 @@ func TestAdminCLI(t *testing.T) {
 	adminAddr := freeAddr(t)
 	p := &serveProc{name: "admin-cli", logPath: filepath.Join(t.TempDir(), "serve.log"),
 		args: []string{"--data", dataDir, "--store=memory", "--admin-addr", adminAddr, "--fault-prefer"}}
-	p.launch(t)
-	t.Cleanup(func() {
-		p.stop()
-		if t.Failed() {
-			t.Logf("log of serve %q:\n%s", p.name, p.logTail())
-		}
-	})
+	p.start(t)
 	p.waitHealthy(t)
 	p.waitForLog(t, `msg="admin API"`, 1)
 	conn := []string{"--admin-url", "http://" + adminAddr, "--data", dataDir}

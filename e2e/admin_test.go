@@ -16,13 +16,7 @@ func TestAdminAPI(t *testing.T) {
 	admin := freeAddr(t)
 	p := &serveProc{name: "admin", logPath: filepath.Join(t.TempDir(), "admin.log"),
 		args: []string{"--data", dataDir, "--store=memory", "--admin-addr", admin}}
-	p.launch(t)
-	t.Cleanup(func() {
-		p.stop()
-		if t.Failed() {
-			t.Logf("log of serve %q:\n%s", p.name, p.logTail())
-		}
-	})
+	p.start(t)
 	p.waitHealthy(t)
 	p.waitForLog(t, `msg="admin API"`, 1)
 

@@ -36,13 +36,7 @@ func TestConnectionCapAndOpsListener(t *testing.T) {
 	ops := freeAddr(t)
 	p := &serveProc{name: "capped", logPath: filepath.Join(t.TempDir(), "capped.log"),
 		args: []string{"--data", dataDir, "--store=memory", "--max-connections", "3", "--ops-addr", ops, "--shutdown-grace", "5s"}}
-	p.launch(t)
-	t.Cleanup(func() {
-		p.stop()
-		if t.Failed() {
-			t.Logf("log of serve %q:\n%s", p.name, p.logTail())
-		}
-	})
+	p.start(t)
 	p.waitHealthy(t)
 	tok := token(t, dataDir, "capped")
 

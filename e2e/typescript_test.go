@@ -265,13 +265,7 @@ func tsc(t *testing.T, node, project, work string) {
 func startTypeScriptServe(t *testing.T, name string, args ...string) *serveProc {
 	t.Helper()
 	p := &serveProc{name: name, args: args, logPath: filepath.Join(t.TempDir(), name+".log")}
-	p.launch(t)
-	t.Cleanup(func() {
-		p.stop()
-		if t.Failed() {
-			t.Logf("log of serve %q:\n%s", p.name, p.logTail())
-		}
-	})
+	p.start(t)
 	p.waitHealthy(t)
 	return p
 }

@@ -57,6 +57,16 @@ func TestReadinessProbeFloodSharesOneStoreCheck(t *testing.T) {
 		}
 		return rec.Code
 	}
+	// awaitProbe polls probe(i) until it answers want; the deadline only guards a hang.
+	awaitProbe := func(t *testing.T, i, want int, what string) {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); probe(i) != want; {
+			if time.Now().After(deadline) {
+				t.Fatalf("/readyz still not %d 30 s %s", want, what)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
 	// flood sends n concurrent probes, half to each listener, and returns their statuses
 	// and how many Pings reached the store meanwhile.
 	flood := func(n int) (map[int]int, int64) {
@@ -86,23 +96,13 @@ func TestReadinessProbeFloodSharesOneStoreCheck(t *testing.T) {
 
 	pg.Stop(t)
 	// Readiness follows the database within the cache's bound; the deadline only guards a hang.
-	for deadline := time.Now().Add(30 * time.Second); probe(0) != http.StatusServiceUnavailable; {
-		if time.Now().After(deadline) {
-			t.Fatal("/readyz still not 503 30 s after the database stopped")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	awaitProbe(t, 0, http.StatusServiceUnavailable, "after the database stopped")
 	if codes, pings := flood(n); codes[503] != n || pings > 2 {
 		t.Errorf("%d concurrent probes of a stopped database: statuses %v and %d Pings, want all 503 and at most 2 Pings", n, codes, pings)
 	}
 
 	pg.Start(t)
-	for deadline := time.Now().Add(30 * time.Second); probe(1) != http.StatusOK; {
-		if time.Now().After(deadline) {
-			t.Fatal("/readyz still not 200 30 s after the database started again")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	awaitProbe(t, 1, http.StatusOK, "after the database started again")
 	// The 200 just seen is cached; draining must not be answered from it.
 	srv.Drain()
 	if api, opsCode := probe(0), probe(1); api != 503 || opsCode != 503 {
