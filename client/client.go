@@ -101,7 +101,8 @@ func WithTokenSource(src TokenSource) Option {
 }
 
 // WithHTTPClient sends requests through hc instead of a client with DefaultTimeout, for
-// proxies, custom TLS or test transports.
+// proxies, custom TLS or test transports. With WithRootCAs or WithCAFile, the client used is a
+// copy of hc whose transport trusts those CAs.
 func WithHTTPClient(hc *http.Client) Option {
 	return func(o *options) error {
 		if hc == nil {
@@ -185,10 +186,10 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 		}
 	}
 	switch {
-	case o.rootCAs != nil && o.httpClient != nil:
-		return nil, errors.New("client: WithRootCAs or WithCAFile with WithHTTPClient: set RootCAs in the TLS config of your client's transport instead")
 	case o.rootCAs != nil:
-		o.httpClient = tlsClient(o.rootCAs)
+		if o.httpClient, err = tlsClient(o.httpClient, o.rootCAs); err != nil {
+			return nil, err
+		}
 	case o.httpClient == nil:
 		o.httpClient = &http.Client{Timeout: DefaultTimeout}
 	}

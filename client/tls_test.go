@@ -46,9 +46,20 @@ func TestTrustingACA(t *testing.T) {
 		if _, err := c.Get(t.Context()); err != nil {
 			t.Errorf("%s: GET: %v", name, err)
 		}
-		if _, err := client.New(srv.URL(), token, opt, client.WithHTTPClient(http.DefaultClient)); err == nil ||
-			!strings.Contains(err.Error(), "WithHTTPClient") {
-			t.Errorf("%s with WithHTTPClient: %v, want refused", name, err)
+		// With the caller's client, in either order: its CAs are used and the caller's client
+		// (here one with its own transport) is left as it was.
+		caller := &http.Client{Transport: &http.Transport{}}
+		for _, opts := range [][]client.Option{{opt, client.WithHTTPClient(caller)}, {client.WithHTTPClient(caller), opt}} {
+			c, err := client.New(srv.URL(), append(opts, token)...)
+			if err != nil {
+				t.Fatalf("%s with WithHTTPClient: %v", name, err)
+			}
+			if _, err := c.Get(t.Context()); err != nil {
+				t.Errorf("%s with WithHTTPClient: GET: %v", name, err)
+			}
+		}
+		if tr := caller.Transport.(*http.Transport); tr.TLSClientConfig != nil && tr.TLSClientConfig.RootCAs != nil {
+			t.Errorf("%s changed the caller's transport", name)
 		}
 	}
 
