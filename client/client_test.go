@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -929,5 +930,50 @@ func TestMultiLineGraphMessage(t *testing.T) {
 	const want = `Internal ServerError: { "_version": 3, "Message": "An error has occurred"[31m } (status 500)`
 	if got := err.Error(); got != want {
 		t.Errorf("Error() = %q, want %q", got, want)
+	}
+}
+
+// TestCloseIdleConnections checks that CloseIdleConnections releases the kept-alive
+// connection, with the default client and with one from WithHTTPClient: the call after it
+// opens a new connection, where without it the second call reuses the first's.
+func TestCloseIdleConnections(t *testing.T) {
+	for _, withHTTPClient := range []bool{false, true} {
+		t.Run(fmt.Sprintf("WithHTTPClient=%v", withHTTPClient), func(t *testing.T) {
+			var mu sync.Mutex
+			opened := 0
+			ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "text/plain")
+				w.WriteHeader(http.StatusInternalServerError)
+				io.WriteString(w, "down")
+			}))
+			ts.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+				if s == http.StateNew {
+					mu.Lock()
+					opened++
+					mu.Unlock()
+				}
+			}
+			ts.Start()
+			t.Cleanup(ts.Close)
+			opts := []client.Option{client.WithToken("t"), client.WithRetry(0, 0, 0)}
+			if withHTTPClient {
+				opts = append(opts, client.WithHTTPClient(&http.Client{Transport: &http.Transport{}}))
+			}
+			c, err := client.New(ts.URL+"/beta", opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range 2 {
+				if _, err := c.Get(t.Context()); err == nil {
+					t.Fatalf("call %d: no error from a 500", i)
+				}
+				c.CloseIdleConnections()
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if opened != 2 {
+				t.Errorf("the server saw %d connections for 2 calls with CloseIdleConnections between them, want 2", opened)
+			}
+		})
 	}
 }
