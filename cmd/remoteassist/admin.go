@@ -348,6 +348,9 @@ func parseAdmin(fs *flag.FlagSet, args []string, min, max int, what string) ([]s
 			pos = append(pos, rest...)
 			break
 		}
+		if err := boolLeftover(fs, args, rest); err != nil {
+			return nil, err
+		}
 		pos, args = append(pos, rest[0]), rest[1:]
 	}
 	switch {

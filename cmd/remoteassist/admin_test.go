@@ -498,6 +498,8 @@ func TestAdminRefusedBeforeSending(t *testing.T) {
 		{"seed nothing", []string{"seed", "contoso"}, true, "nothing to seed: give at least one of --allow-unenrolled, --block-chat, --state, or --file FILE"},
 		{"seed a state outside the enum", []string{"seed", "contoso", "--state", "on"}, true, `--state "on": want one of notConfigured, disabled, enabled`},
 		{"seed a boolean that is not one", []string{"seed", "contoso", "--block-chat=maybe"}, true, "invalid boolean value"},
+		{"seed a boolean written with a space", []string{"seed", "--block-chat", "false"}, true, "--block-chat false: a boolean flag takes its value after \"=\": write --block-chat=false"},
+		{"seed a boolean written with a space after the tenant", []string{"seed", "contoso", "--allow-unenrolled", "true"}, true, "write --allow-unenrolled=true"},
 		{"seed flags and a file", []string{"seed", "contoso", "--state", "enabled", "--file", notJSON}, true, "--file and --allow-unenrolled, --block-chat, --state: give one or the other"},
 		{"seed a missing file", []string{"seed", "contoso", "--file", "/nonexistent/x.json"}, true, "--file /nonexistent/x.json: no such file or directory"},
 		{"seed a file that is not JSON", []string{"seed", "contoso", "--file", notJSON}, true, "not a JSON object"},

@@ -177,7 +177,7 @@ func TestRefusedBeforeSending(t *testing.T) {
 		{"state in the wrong case", append([]string{"set", "--state=Enabled"}, conn...), `--state "Enabled"`},
 		{"empty state", append([]string{"set", "--state="}, conn...), `--state "": want one of`},
 		{"set without a flag", append([]string{"set"}, conn...), "nothing to set"},
-		{"boolean value after a space", append([]string{"set", "--block-chat", "false"}, conn...), `unexpected argument "false"`},
+		{"boolean value after a space", append([]string{"set", "--block-chat", "false"}, conn...), `--block-chat false: a boolean flag takes its value after "=": write --block-chat=false`},
 		{"boolean that is not one", append([]string{"set", "--block-chat=maybe"}, conn...), "invalid boolean value"},
 		{"unknown flag", append([]string{"get", "--tenant", "x"}, conn...), "flag provided but not defined: -tenant"},
 		{"unknown output", append([]string{"get", "--output", "yaml"}, conn...), `--output "yaml": want "table" or "json"`},

@@ -27,6 +27,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 )
 
@@ -148,6 +150,33 @@ func newFlagSet(name, synopsis, examples string, stdout io.Writer) *flag.FlagSet
 	return fs
 }
 
+// boolLeftover refuses the first of rest, the arguments Parse left of args, when it is the
+// value of a boolean flag written with a space, as in "--block-chat false": the flag package
+// reads "--block-chat" as true and leaves "false" as a positional argument, which would
+// otherwise turn the flag's meaning around or become a tenant named "false".
+func boolLeftover(fs *flag.FlagSet, args, rest []string) error {
+	i := len(args) - len(rest)
+	if len(rest) == 0 || i < 1 {
+		return nil
+	}
+	prev := args[i-1]
+	name := strings.TrimLeft(prev, "-")
+	if !strings.HasPrefix(prev, "-") || strings.Contains(name, "=") {
+		return nil
+	}
+	f := fs.Lookup(name)
+	if f == nil {
+		return nil
+	}
+	if b, ok := f.Value.(interface{ IsBoolFlag() bool }); !ok || !b.IsBoolFlag() {
+		return nil
+	}
+	if _, err := strconv.ParseBool(rest[0]); err != nil {
+		return nil
+	}
+	return usageError{fmt.Errorf("%s %s: a boolean flag takes its value after \"=\": write %s=%s (see remoteassist %s --help)", prev, rest[0], prev, rest[0], fs.Name())}
+}
+
 // parse parses args. It prints the help exactly once and only when asked (flag.FlagSet.Parse
 // would also print it on every mistake); a mistake becomes a one-line usage error pointing to
 // the help.
@@ -163,6 +192,9 @@ func parse(fs *flag.FlagSet, args []string) error {
 	case err != nil:
 		return usageError{fmt.Errorf("%w (see remoteassist %s --help)", err, fs.Name())}
 	case fs.NArg() > 0:
+		if err := boolLeftover(fs, args, fs.Args()); err != nil {
+			return err
+		}
 		return usageError{fmt.Errorf("unexpected argument %q (see remoteassist %s --help)", fs.Arg(0), fs.Name())}
 	}
 	return nil

@@ -88,6 +88,9 @@ func parseWithArgs(fs *flag.FlagSet, args []string, want ...string) ([]string, e
 		if fs.NArg() == 0 {
 			break
 		}
+		if err := boolLeftover(fs, args, fs.Args()); err != nil {
+			return nil, err
+		}
 		pos = append(pos, fs.Arg(0))
 		args = fs.Args()[1:]
 	}
