@@ -84,6 +84,11 @@ func (f *journalFlags) filter(opID string, now time.Time) (journalFilter, error)
 		}
 		*t.dst = &v
 	}
+	if jf.since != nil && jf.until != nil && jf.since.After(*jf.until) {
+		// No request can fall in the window: an empty answer would look like no traffic
+		// rather than swapped flags.
+		return jf, usageError{fmt.Errorf("--since %q is later than --until %q: no request can match; did you swap them?", f.since, f.until)}
+	}
 	return jf, nil
 }
 

@@ -498,6 +498,8 @@ func TestAdminRefusedBeforeSending(t *testing.T) {
 		{"seed nothing", []string{"seed", "contoso"}, true, "nothing to seed: give at least one of --allow-unenrolled, --block-chat, --state, or --file FILE"},
 		{"seed a state outside the enum", []string{"seed", "contoso", "--state", "on"}, true, `--state "on": want one of notConfigured, disabled, enabled`},
 		{"seed a boolean that is not one", []string{"seed", "contoso", "--block-chat=maybe"}, true, "invalid boolean value"},
+		{"journal since after until", []string{"journal", "--since", "2026-01-02T00:00:00Z", "--until", "2026-01-01T00:00:00Z"}, true, `--since "2026-01-02T00:00:00Z" is later than --until "2026-01-01T00:00:00Z"`},
+		{"journal since after until, as durations", []string{"journal", "--since", "5m", "--until", "10m"}, true, "is later than --until"},
 		{"seed a boolean written with a space", []string{"seed", "--block-chat", "false"}, true, "--block-chat false: a boolean flag takes its value after \"=\": write --block-chat=false"},
 		{"seed a boolean written with a space after the tenant", []string{"seed", "contoso", "--allow-unenrolled", "true"}, true, "write --allow-unenrolled=true"},
 		{"seed flags and a file", []string{"seed", "contoso", "--state", "enabled", "--file", notJSON}, true, "--file and --allow-unenrolled, --block-chat, --state: give one or the other"},
