@@ -199,6 +199,7 @@ never left half written), or to stdout without one or with "-". "snapshot import
 }
 
 // writeFileAtomic replaces path with data: a temporary file beside it, synced, then renamed.
+// The file gets CreateTemp's mode 0600, whatever the old one had: snapshots hold tenant data.
 func writeFileAtomic(path string, data []byte) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {

@@ -204,6 +204,12 @@ func TestAdminSnapshotRoundTrip(t *testing.T) {
 		}
 	}
 	admin("snapshot", "export", file)
+	// The snapshot holds every tenant's settings: only its owner may read it.
+	if fi, err := os.Stat(file); err != nil {
+		t.Fatal(err)
+	} else if fi.Mode().Perm() != 0o600 {
+		t.Errorf("snapshot file mode %v, want -rw-------", fi.Mode().Perm())
+	}
 	before := map[string]client.Settings{"contoso": srv.Settings("contoso"), "fabrikam": srv.Settings("fabrikam")}
 	admin("reset", "--all")
 	admin("seed", "northwind", "--block-chat=true")
