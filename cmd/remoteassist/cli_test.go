@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -66,7 +67,7 @@ func runCLI(ctx context.Context, args ...string) (code int, stdout, stderr strin
 
 // clearEnv keeps the developer's own REMOTEASSIST_* settings out of the test.
 func clearEnv(t *testing.T) {
-	for _, name := range []string{"REMOTEASSIST_URL", "REMOTEASSIST_TOKEN"} {
+	for _, name := range []string{"REMOTEASSIST_URL", "REMOTEASSIST_TOKEN", "REMOTEASSIST_CA_FILE"} {
 		t.Setenv(name, "")
 	}
 }
@@ -369,5 +370,35 @@ func TestREADMEListsEveryServeFlag(t *testing.T) {
 		if !strings.Contains(rows.String(), "`--"+f[1]+"`") {
 			t.Errorf("README: no table row lists `--%s`", f[1])
 		}
+	}
+}
+
+// TestConnErrorsNameTheVariable checks that a bad server URL or CA file that came from the
+// environment is reported under the variable's name, not a flag the user never typed, and
+// under the flag's name when the flag gave it.
+func TestConnErrorsNameTheVariable(t *testing.T) {
+	clearEnv(t)
+	missing := filepath.Join(t.TempDir(), "no-such-ca.pem")
+	tests := []struct {
+		name string
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{"URL from the environment", map[string]string{"REMOTEASSIST_URL": "127.0.0.1:8080/beta"}, []string{"get", "--token", "x"}, "remoteassist get: REMOTEASSIST_URL: "},
+		{"URL from the flag", map[string]string{"REMOTEASSIST_URL": "http://127.0.0.1:1/beta"}, []string{"get", "--token", "x", "--url", "127.0.0.1:8080/beta"}, "remoteassist get: --url: "},
+		{"CA file from the environment", map[string]string{"REMOTEASSIST_CA_FILE": missing}, []string{"get", "--token", "x", "--url", "https://127.0.0.1:1/beta"}, "remoteassist get: REMOTEASSIST_CA_FILE " + missing + ": "},
+		{"CA file from the flag", nil, []string{"set", "--token", "x", "--url", "https://127.0.0.1:1/beta", "--ca-file", missing, "--block-chat=true"}, "remoteassist set: --ca-file " + missing + ": "},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			code, stdout, stderr := runCLI(t.Context(), tc.args...)
+			if code != 2 || stdout != "" || !strings.HasPrefix(stderr, tc.want) {
+				t.Errorf("exit %d, stdout %q, stderr %q; want 2 and stderr starting %q", code, stdout, stderr, tc.want)
+			}
+		})
 	}
 }

@@ -31,9 +31,11 @@ type connFlags struct {
 	output  string
 	timeout time.Duration
 	caFile  string
+	fs      *flag.FlagSet // to name the environment variable a value came from
 }
 
 func (f *connFlags) register(fs *flag.FlagSet) {
+	f.fs = fs
 	fs.StringVar(&f.url, "url", envOr("REMOTEASSIST_URL", defaultURL), "base URL of the API, with /beta (env REMOTEASSIST_URL)")
 	// The default stays empty and the environment is read after parsing, so that --help
 	// never prints the token.
@@ -68,11 +70,11 @@ func (f *connFlags) newClient() (*client.Client, error) {
 	var pathErr *fs.PathError
 	switch {
 	case err != nil && errors.As(err, &pathErr):
-		return nil, usageError{fmt.Errorf("--ca-file %s: %w", f.caFile, pathErr.Err)}
+		return nil, usageError{fmt.Errorf("%s %s: %w", origin(f.fs, "ca-file", "REMOTEASSIST_CA_FILE"), f.caFile, pathErr.Err)}
 	case err != nil && strings.HasPrefix(err.Error(), "client: WithCAFile: "):
-		return nil, usageError{fmt.Errorf("--ca-file %s: %s", f.caFile, strings.TrimPrefix(err.Error(), "client: WithCAFile: "+f.caFile+" "))}
+		return nil, usageError{fmt.Errorf("%s %s: %s", origin(f.fs, "ca-file", "REMOTEASSIST_CA_FILE"), f.caFile, strings.TrimPrefix(err.Error(), "client: WithCAFile: "+f.caFile+" "))}
 	case err != nil:
-		return nil, usageError{fmt.Errorf("--url: %w", err)}
+		return nil, usageError{fmt.Errorf("%s: %w", origin(f.fs, "url", "REMOTEASSIST_URL"), err)}
 	}
 	return c, nil
 }
