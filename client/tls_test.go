@@ -5,9 +5,11 @@ import (
 	"encoding/pem"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/remoteassist/remoteassist/client"
@@ -74,5 +76,47 @@ func TestTrustingACA(t *testing.T) {
 	}
 	if _, err := client.New(srv.URL(), client.WithRootCAs(nil)); err == nil {
 		t.Error("WithRootCAs(nil) accepted")
+	}
+}
+
+// TestRootCAsKeepHTTP2 checks that trusting a CA does not quietly turn HTTP/2 off: cloning a
+// transport and giving it a TLS config loses net/http's automatic h2 unless ForceAttemptHTTP2
+// is set, so the default client and a caller's plain transport, in either order, must still
+// negotiate h2 with a server that offers it.
+func TestRootCAsKeepHTTP2(t *testing.T) {
+	var mu sync.Mutex
+	var protos []int
+	ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		protos = append(protos, r.ProtoMajor)
+		mu.Unlock()
+		w.WriteHeader(http.StatusInternalServerError)
+	}))
+	ts.EnableHTTP2 = true
+	ts.StartTLS()
+	t.Cleanup(ts.Close)
+	pool := x509.NewCertPool()
+	pool.AddCert(ts.Certificate())
+	cases := map[string][]client.Option{
+		"default client":               {client.WithRootCAs(pool)},
+		"WithRootCAs first":            {client.WithRootCAs(pool), client.WithHTTPClient(&http.Client{Transport: &http.Transport{}})},
+		"WithHTTPClient first":         {client.WithHTTPClient(&http.Client{Transport: &http.Transport{}}), client.WithRootCAs(pool)},
+		"WithHTTPClient, no Transport": {client.WithHTTPClient(&http.Client{}), client.WithRootCAs(pool)},
+	}
+	for name, opts := range cases {
+		mu.Lock()
+		protos = nil
+		mu.Unlock()
+		c, err := client.New(ts.URL+"/beta", append(opts, client.WithToken("t"), client.WithRetry(0, 0, 0))...)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		c.Get(t.Context())
+		c.CloseIdleConnections()
+		mu.Lock()
+		if len(protos) != 1 || protos[0] != 2 {
+			t.Errorf("%s: the server saw HTTP major versions %v, want [2]", name, protos)
+		}
+		mu.Unlock()
 	}
 }
