@@ -15,7 +15,9 @@
 // migration is applied in a transaction that first inserts its version into
 // remoteassist_schema_migrations, so a second replica blocks on that row and then fails with
 // unique_violation; Open retries on that and on the other SQLSTATEs concurrent DDL raises (42P07,
-// 42710, 40001, 40P01), and the retry finds the migration applied. The table is prefixed so that
+// 42710, 40001, 40P01), and the retry finds the migration applied. Each statement of a migration
+// waits for a lock at most migrationLockWait (SET LOCAL lock_timeout, whatever the DSN sets), and
+// Open retries until its deadline, then fails with a *LockWaitError naming the table. The table is prefixed so that
 // it cannot collide with the schema_migrations of a migration tool in a shared database.
 //
 // Updates are one statement (an upsert whose SET keeps the stored value of every property the
@@ -78,7 +80,17 @@ const (
 	// outside the store holds a conflicting lock. Every write that arrives meanwhile waits too,
 	// so the bound is kept well under operationTimeout.
 	replaceLockTimeout = 2 * time.Second
+	// startupTimeout bounds Open when its context has no deadline, as serve's has none: a
+	// migration waiting for a lock another session holds would otherwise keep a replica from
+	// starting, silently, for as long as that session lives.
+	startupTimeout = time.Minute
 )
+
+// migrationLockWait is the lock_timeout of each statement of a migration: a wait for a lock ends
+// on the server's side after it, and the attempt is tried again until Open's deadline, so that no
+// wait is left queued on the server when Open gives up, whatever lock_timeout the DSN or the role
+// sets (0, no bound, included). A variable, so that tests can shorten it.
+var migrationLockWait = time.Second
 
 // sessionLockTimeout is the lock_timeout of the pool's sessions when the DSN sets none: a
 // statement waiting for a lock (an update behind a replace, say) is ended by the database itself,
@@ -108,7 +120,10 @@ var (
 
 // Open connects to the database at dsn and brings its schema up to date. The database must be
 // reachable: if it is not, Open fails (with an error whose code is EUNAVAILABLE) rather than start
-// a replica that cannot serve; ctx bounds how long it tries.
+// a replica that cannot serve; ctx bounds how long it tries, and startupTimeout does when ctx has
+// no deadline. A migration held back by a lock another session holds (a replica migrating, a
+// transaction left open on the tables) is waited for until then, and then fails with a
+// *LockWaitError, never half applied.
 func Open(ctx context.Context, dsn string) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
@@ -125,6 +140,11 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, startupTimeout)
+		defer cancel()
 	}
 	if err := migrate(ctx, pool); err != nil {
 		pool.Close()
@@ -288,13 +308,59 @@ CREATE TABLE IF NOT EXISTS remote_assistance_settings (
 )`}},
 }
 
+// LockWaitError is Open's error when its deadline passed while the schema migration waited for
+// a lock another session holds: another replica still migrating (or stuck doing so), or a
+// transaction left open on one of the store's tables. Nothing of the migration was applied.
+type LockWaitError struct {
+	Table  string        // the table the lock is on
+	Waited time.Duration // how long Open waited
+	Err    error         // the last wait's error: lock_not_available, or the deadline
+}
+
+func (e *LockWaitError) Error() string {
+	return fmt.Sprintf("gave up after %s waiting for a lock on table %s that another session holds "+
+		"(another replica migrating, or a transaction left open on the table); "+
+		"check pg_locks and pg_stat_activity for the session holding it, and end it if it is stuck (pg_terminate_backend)",
+		e.Waited.Round(100*time.Millisecond), e.Table)
+}
+
+func (e *LockWaitError) Unwrap() error { return e.Err }
+
+// lockedError is an error of a migration statement, with the table whose lock it waits for.
+type lockedError struct {
+	table string
+	err   error
+}
+
+func (e *lockedError) Error() string { return e.err.Error() }
+func (e *lockedError) Unwrap() error { return e.err }
+
 // migrate applies the migrations the database lacks, retrying when a replica starting at the same
-// time got there first.
+// time got there first, or a lock was not granted within migrationLockWait, until ctx is done.
 func migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	start := time.Now()
+	var waitedOn string // the table of the last attempt that waited for a lock in vain
 	for attempt := 1; ; attempt++ {
 		err := migrateOnce(ctx, pool)
+		if err == nil {
+			return nil
+		}
 		var pgErr *pgconn.PgError
-		if err == nil || !errors.As(err, &pgErr) || !concurrentDDLState(pgErr.Code) || attempt == 20 {
+		var locked *lockedError
+		lockWait := errors.As(err, &pgErr) && pgErr.Code == "55P03" && errors.As(err, &locked)
+		if lockWait {
+			waitedOn = locked.table
+		}
+		if ctx.Err() != nil || lockWait && lockWaitLeft(ctx) <= 0 {
+			if waitedOn != "" && (lockWait || errors.Is(err, context.DeadlineExceeded)) {
+				return &LockWaitError{Table: waitedOn, Waited: time.Since(start), Err: err}
+			}
+			return err
+		}
+		if lockWait {
+			continue // the wait was the back-off
+		}
+		if pgErr == nil || !concurrentDDLState(pgErr.Code) || attempt == 20 {
 			return err
 		}
 		// Back off with jitter so replicas that collided do not collide again in lockstep.
@@ -304,6 +370,22 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 			return err
 		}
 	}
+}
+
+// lockWaitLeft is the lock_timeout of a migration statement: migrationLockWait, or, near ctx's
+// deadline, half the time left, so that the server ends the wait before the deadline cuts the
+// statement off from this side.
+func lockWaitLeft(ctx context.Context) time.Duration {
+	wait := migrationLockWait
+	if d, ok := ctx.Deadline(); ok {
+		if left := time.Until(d) / 2; left < wait {
+			wait = left
+		}
+	}
+	if wait < time.Millisecond {
+		return 0
+	}
+	return wait
 }
 
 // concurrentDDLState reports whether a SQLSTATE is what concurrent schema changes raise.
@@ -319,27 +401,54 @@ func concurrentDDLState(code string) bool {
 	return false
 }
 
+// inMigrationTx runs f in a transaction whose statements wait for a lock at most lockWaitLeft,
+// and gives its errors the table whose lock they may wait for.
+func inMigrationTx(ctx context.Context, pool *pgxpool.Pool, table string, f func(pgx.Tx) error) error {
+	wait := lockWaitLeft(ctx)
+	if wait <= 0 {
+		wait = time.Millisecond
+	}
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, fmt.Sprintf(`SET LOCAL lock_timeout = %d`, wait.Milliseconds())); err != nil {
+			return err
+		}
+		return f(tx)
+	})
+	if err != nil && !errors.As(err, new(*lockedError)) {
+		return &lockedError{table, err}
+	}
+	return err
+}
+
 // migrateOnce applies the migrations the database lacks. A database whose schema is up to date
 // gets no DDL at all, not even CREATE TABLE IF NOT EXISTS, which PostgreSQL refuses to a role
 // without CREATE on the schema even when the table exists: the role needs CREATE only while a
 // step is to be applied.
 func migrateOnce(ctx context.Context, pool *pgxpool.Pool) error {
-	applied := map[int]bool{}
-	rows, _ := pool.Query(ctx, `SELECT version FROM remoteassist_schema_migrations`)
-	versions, err := pgx.CollectRows(rows, pgx.RowTo[int])
+	var versions []int
+	err := inMigrationTx(ctx, pool, "remoteassist_schema_migrations", func(tx pgx.Tx) error {
+		rows, _ := tx.Query(ctx, `SELECT version FROM remoteassist_schema_migrations`)
+		var err error
+		versions, err = pgx.CollectRows(rows, pgx.RowTo[int])
+		return err
+	})
 	var pgErr *pgconn.PgError
 	switch {
 	case errors.As(err, &pgErr) && pgErr.Code == "42P01": // undefined_table: a new database
-		if _, err := pool.Exec(ctx, `
+		if err := inMigrationTx(ctx, pool, "remoteassist_schema_migrations", func(tx pgx.Tx) error {
+			_, err := tx.Exec(ctx, `
 CREATE TABLE IF NOT EXISTS remoteassist_schema_migrations (
 	version    integer     PRIMARY KEY,
 	applied_at timestamptz NOT NULL DEFAULT now()
-)`); err != nil {
+)`)
+			return err
+		}); err != nil {
 			return err
 		}
 	case err != nil:
 		return err
 	}
+	applied := map[int]bool{}
 	for _, v := range versions {
 		applied[v] = true
 	}
@@ -347,7 +456,7 @@ CREATE TABLE IF NOT EXISTS remoteassist_schema_migrations (
 		if applied[m.version] {
 			continue
 		}
-		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		err := inMigrationTx(ctx, pool, "remoteassist_schema_migrations", func(tx pgx.Tx) error {
 			// Claim the version first: a replica doing the same waits here until this
 			// transaction ends, then fails with unique_violation and finds the step applied.
 			if _, err := tx.Exec(ctx, `INSERT INTO remoteassist_schema_migrations (version) VALUES ($1)`, m.version); err != nil {
@@ -355,7 +464,7 @@ CREATE TABLE IF NOT EXISTS remoteassist_schema_migrations (
 			}
 			for _, stmt := range m.statements {
 				if _, err := tx.Exec(ctx, stmt); err != nil {
-					return err
+					return &lockedError{"remote_assistance_settings", err}
 				}
 			}
 			return nil

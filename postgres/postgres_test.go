@@ -485,3 +485,78 @@ func TestLoginRejectedIsUnavailable(t *testing.T) {
 		})
 	}
 }
+
+// TestOpenGivesUpOnAHeldLock: a session holding a lock the migration needs (a replica stuck
+// half-way through its migration, a transaction left open on the versions table) keeps Open
+// waiting until its deadline, not forever, even with lock_timeout=0 in the DSN (no bound from
+// the server); it then fails with a *LockWaitError naming the table, EUNAVAILABLE, with nothing
+// of the migration applied. Once the session lets go, Open migrates.
+func TestOpenGivesUpOnAHeldLock(t *testing.T) {
+	defer func(d time.Duration) { migrationLockWait = d }(migrationLockWait)
+	migrationLockWait = 100 * time.Millisecond
+	for _, c := range []struct {
+		name    string
+		migrate bool   // migrate the database before the session takes its lock
+		hold    string // what the session does in its open transaction
+	}{
+		{"replica stuck migrating", false, `CREATE TABLE remoteassist_schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now());
+			INSERT INTO remoteassist_schema_migrations (version) VALUES (1)`},
+		{"versions table locked", true, `LOCK TABLE remoteassist_schema_migrations IN ACCESS EXCLUSIVE MODE`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dsn := pgtest.DSN(t)
+			if c.migrate {
+				open(t, dsn).Close()
+			}
+			holder, err := pgx.Connect(t.Context(), dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer holder.Close(context.Background())
+			tx, err := holder.Begin(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tx.Exec(t.Context(), c.hold); err != nil {
+				t.Fatal(err)
+			}
+
+			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+			defer cancel()
+			s, err := Open(ctx, dsn+"&lock_timeout=0")
+			if err == nil {
+				s.Close()
+				t.Fatal("Open succeeded while another session held the lock")
+			}
+			var lw *LockWaitError
+			if !errors.As(err, &lw) || lw.Table != "remoteassist_schema_migrations" || remoteassist.ErrorCode(err) != remoteassist.EUNAVAILABLE {
+				t.Fatalf("Open with the lock held: %v, want a *LockWaitError on remoteassist_schema_migrations with code %q", err, remoteassist.EUNAVAILABLE)
+			}
+			for _, want := range []string{"waiting for a lock on table remoteassist_schema_migrations", "pg_locks"} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("Open's error %q does not say %q", err, want)
+				}
+			}
+			var settings, versions *string
+			conn, err := pgx.Connect(t.Context(), dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close(context.Background())
+			if err := conn.QueryRow(t.Context(), `SELECT to_regclass('remote_assistance_settings')::text, to_regclass('remoteassist_schema_migrations')::text`).Scan(&settings, &versions); err != nil {
+				t.Fatal(err)
+			}
+			if !c.migrate && (settings != nil || versions != nil) {
+				t.Errorf("after the failed Open, tables %v and %v exist: half migrated", settings, versions)
+			}
+
+			if err := tx.Rollback(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			s = open(t, dsn+"&lock_timeout=0")
+			if _, err := s.UpdateSettings(t.Context(), "tenant", remoteassist.Patch{BlockChat: ptr(true)}); err != nil {
+				t.Errorf("UpdateSettings once the lock is released: %v", err)
+			}
+		})
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -62,8 +63,8 @@ func TestServePostgresUnreachable(t *testing.T) {
 }
 
 // TestPostgresStartErrorReasons: the other shapes of a start-up failure, as postgres.Open
-// wraps them: a host that does not resolve (tried twice under sslmode=prefer, said once), and a
-// migration the database refuses.
+// wraps them: a host that does not resolve (tried twice under sslmode=prefer, said once), a
+// migration the database refuses, and one that gave up waiting for a lock.
 func TestPostgresStartErrorReasons(t *testing.T) {
 	const dsn = "postgres://u:pw@db.example:5432/d"
 	cfg, err := pgconn.ParseConfig(dsn)
@@ -87,6 +88,10 @@ func TestPostgresStartErrorReasons(t *testing.T) {
 			`connecting to PostgreSQL at db.example:5432 (database "d", user "u"): hostname resolving error: lookup db.example: no such host`},
 		{"migration refused", fmt.Errorf("postgres: migrate the schema: %w", remoteassist.Internal(fmt.Errorf("migration 1: %w", refused))),
 			`PostgreSQL at db.example:5432 (database "d", user "u"): migrating the schema: migration 1: ERROR: permission denied for schema public (SQLSTATE 42501)`},
+		{"lock held", fmt.Errorf("postgres: migrate the schema: %w", remoteassist.Unavailable(&postgres.LockWaitError{Table: "remoteassist_schema_migrations", Waited: time.Minute,
+			Err: &pgconn.PgError{Severity: "ERROR", Message: "canceling statement due to lock timeout", Code: "55P03"}})),
+			`PostgreSQL at db.example:5432 (database "d", user "u"): migrating the schema: gave up after 1m0s waiting for a lock on table remoteassist_schema_migrations that another session holds ` +
+				`(another replica migrating, or a transaction left open on the table); check pg_locks and pg_stat_activity for the session holding it, and end it if it is stuck (pg_terminate_backend)`},
 		{"other", errors.New("postgres: something else"), `PostgreSQL at db.example:5432 (database "d", user "u"): something else`},
 	} {
 		if got := postgresStartError(dsn, c.err).Error(); got != c.want {
