@@ -90,8 +90,10 @@ func Run(m *testing.M) int {
 // need no quoting) so that tests on one server never share it, that may log in with password, and runs each of grants on that
 // database with "{role}" replaced by its name ("GRANT CREATE ON SCHEMA public TO {role}"). It
 // drops the role, and what it owns, when the test ends, and returns the role and a DSN of dsn's
-// database that logs in as it. On an external server ($REMOTEASSIST_TEST_POSTGRES_DSN) the
-// variable's role needs CREATEROLE.
+// database that logs in as it. The throwaway server checks its password by scram-sha-256 (see
+// hba), so a DSN with another password is refused with SQLSTATE 28P01. On an external server
+// ($REMOTEASSIST_TEST_POSTGRES_DSN) the variable's role needs CREATEROLE, and the server's
+// pg_hba.conf decides how the password is checked (under trust, not at all).
 func Role(t testing.TB, dsn, prefix, password string, grants ...string) (role, roleDSN string) {
 	t.Helper()
 	u, err := url.Parse(dsn)
@@ -299,6 +301,9 @@ func start() (_ *Server, err error) {
 	if out, err := initdb.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("initdb: %w\n%s", err, out)
 	}
+	if err := s.writeHBA(); err != nil {
+		return nil, err
+	}
 	// freePort's port is free when it returns, but another process (another package's test
 	// binary, probing for ports at the same time) may take it before postgres binds it: then
 	// postgres exits at once, and another port is tried.
@@ -315,6 +320,26 @@ func start() (_ *Server, err error) {
 		}
 		os.Remove(s.logPath()) // so that the next attempt's log says why it failed, if it does
 	}
+}
+
+// hba is the throwaway server's pg_hba.conf: the superuser, whose DSNs carry no password, is
+// trusted; every other role logs in over TCP with its password, by scram-sha-256 as a production
+// server asks for it, so that tests of a wrong password (SQLSTATE 28P01) meet the real exchange.
+const hba = `local all all                 trust
+host  all postgres 127.0.0.1/32 trust
+host  all all      127.0.0.1/32 scram-sha-256
+`
+
+// writeHBA replaces initdb's pg_hba.conf with hba, readable by the server's user.
+func (s *Server) writeHBA() error {
+	path := filepath.Join(s.dataDir(), "pg_hba.conf")
+	if err := os.WriteFile(path, []byte(hba), 0o600); err != nil {
+		return err
+	}
+	if s.cred != nil {
+		return os.Chown(path, int(s.cred.Uid), int(s.cred.Gid))
+	}
+	return nil
 }
 
 // othersMayEnter reports whether any user may enter dir and every directory above it.
@@ -406,6 +431,7 @@ func (s *Server) run() error {
 		"-c", "synchronous_commit=off",
 		"-c", "full_page_writes=off",
 		"-c", "max_connections=200",
+		"-c", "password_encryption=scram-sha-256",
 	)
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {

@@ -2,6 +2,7 @@ package pgtest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"runtime"
@@ -274,5 +275,26 @@ func TestStartWithPrivateTempDir(t *testing.T) {
 	s := StartServer(t)
 	if got, err := query[int](t, s.DSN("postgres"), "SELECT 1"); err != nil || got != 1 {
 		t.Fatalf("SELECT 1 = %v, %v", got, err)
+	}
+}
+
+// TestRoleLogsInWithSCRAM: a Role's password is stored as a SCRAM verifier and checked at
+// login over TCP, so that a wrong one is refused with invalid_password (28P01), as a
+// production server refuses it; the superuser's DSNs, which carry no password, still connect.
+func TestRoleLogsInWithSCRAM(t *testing.T) {
+	dsn := DSN(t)
+	role, roleDSN := Role(t, dsn, "scram", "right")
+	if got, err := query[string](t, roleDSN, "SELECT current_user"); err != nil || got != role {
+		t.Fatalf("log in with the right password: %q, %v; want %q", got, err, role)
+	}
+	verifier, err := query[string](t, dsn, "SELECT rolpassword FROM pg_authid WHERE rolname = '"+role+"'")
+	if err != nil || !strings.HasPrefix(verifier, "SCRAM-SHA-256$") {
+		t.Errorf("the role's stored password is %q (%v), want a SCRAM-SHA-256 verifier", verifier, err)
+	}
+	wrong := strings.Replace(roleDSN, ":right@", ":wrong@", 1)
+	_, err = query[int](t, wrong, "SELECT 1")
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "28P01" || !strings.Contains(pgErr.Message, "password authentication failed") {
+		t.Errorf("log in with a wrong password: %v, want SQLSTATE 28P01 (password authentication failed)", err)
 	}
 }
