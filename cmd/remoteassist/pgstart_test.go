@@ -5,13 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/remoteassist/remoteassist"
+	"github.com/remoteassist/remoteassist/internal/pgtest"
 	"github.com/remoteassist/remoteassist/postgres"
 )
 
@@ -97,5 +100,69 @@ func TestPostgresStartErrorReasons(t *testing.T) {
 		if got := postgresStartError(dsn, c.err).Error(); got != c.want {
 			t.Errorf("%s:\n got %q\nwant %q", c.name, got, c.want)
 		}
+	}
+}
+
+// TestServePostgresLoginRefused: a serve whose PostgreSQL refuses the login (a wrong password,
+// checked by scram-sha-256; a role that does not exist; a role made NOLOGIN; a database that does
+// not exist) ends at once, exit 1, with one line for the operator saying where and why in the
+// server's words, with its SQLSTATE, and never the password nor the API's message.
+func TestServePostgresLoginRefused(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	role, roleDSN := pgtest.Role(t, dsn, "serve", "right-pw", `GRANT CREATE ON SCHEMA public TO {role}`)
+	nologin, nologinDSN := pgtest.Role(t, dsn, "nologin", "nologin-pw")
+	admin, err := pgx.Connect(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(context.Background())
+	if _, err := admin.Exec(t.Context(), `ALTER ROLE `+nologin+` NOLOGIN`); err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(roleDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := strings.TrimPrefix(u.Path, "/")
+	with := func(user, password, database string) string {
+		v := *u
+		v.User, v.Path = url.UserPassword(user, password), "/"+database
+		return v.String()
+	}
+	for _, c := range []struct {
+		name, dsn, user, db, password, want string
+	}{
+		{"wrong password", with(role, "wr0ng-s3cret", db), role, db, "wr0ng-s3cret",
+			`password authentication failed for user "` + role + `" (SQLSTATE 28P01)`},
+		{"no such role", with("nobody_"+db, "n0body-s3cret", db), "nobody_" + db, db, "n0body-s3cret",
+			`password authentication failed for user "nobody_` + db + `" (SQLSTATE 28P01)`},
+		{"role NOLOGIN", nologinDSN, nologin, db, "nologin-pw",
+			`role "` + nologin + `" is not permitted to log in (SQLSTATE 28000)`},
+		{"no such database", with(role, "right-pw", db+"_gone"), role, db + "_gone", "right-pw",
+			`database "` + db + `_gone" does not exist (SQLSTATE 3D000)`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			clearServeEnv(t)
+			asked := fakeListen(t)
+			// A hang guard only: a refused login must end serve long before it.
+			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+			defer cancel()
+			code, stdout, stderr := runCLI(ctx, "serve", "--store", c.dsn, "--data", t.TempDir(), "--addr", "127.0.0.1:0")
+			if ctx.Err() != nil {
+				t.Fatal("serve with the login refused ran until the hang guard")
+			}
+			prefix := fmt.Sprintf(`remoteassist serve: connecting to PostgreSQL at %s (database %q, user %q): `, u.Host, c.db, c.user)
+			if code != 1 || stdout != "" || !strings.HasPrefix(stderr, prefix) || !strings.HasSuffix(stderr, c.want+"\n") || strings.Count(stderr, "\n") != 1 {
+				t.Errorf("exit %d, stdout %q, stderr\n%q\nwant exit 1 and one line starting\n%q\nand ending %q", code, stdout, stderr, prefix, c.want)
+			}
+			for _, hide := range []string{remoteassist.UnavailableMessage, c.password} {
+				if strings.Contains(stderr, hide) {
+					t.Errorf("stderr %q holds %q", stderr, hide)
+				}
+			}
+			if len(*asked) != 0 {
+				t.Errorf("serve went on to listen on %q", *asked)
+			}
+		})
 	}
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/remoteassist/remoteassist"
 	"github.com/remoteassist/remoteassist/bolt"
+	"github.com/remoteassist/remoteassist/internal/pgtest"
 )
 
 // asMainEnv makes the test binary run main instead of the tests: serveProcess runs the real
@@ -32,7 +33,7 @@ func TestMain(m *testing.M) {
 		main()
 		return
 	}
-	os.Exit(m.Run())
+	os.Exit(pgtest.Run(m))
 }
 
 // serveProc is a remoteassist serve process, the test binary running main.
