@@ -137,6 +137,10 @@ func TestServeRefusals(t *testing.T) {
 			want: `--store "postgres//app:xxxxx@127.0.0.1/settings"`, hide: "s3cret"},
 		{name: "store URL with its password in the query", args: []string{"--store", "pgsql://127.0.0.1/settings?user=app&password=s3cret"},
 			want: `--store "pgsql://127.0.0.1/settings?user=app&password=xxxxx"`, hide: "s3cret"},
+		{name: "store URL with an '@' in the query's password", args: []string{"--store", "pgsql://127.0.0.1:5432/settings?password=s3@cret-tail"},
+			want: `--store "pgsql://127.0.0.1:xxxxx"`, hide: "cret-tail"},
+		{name: "store URL with a query in the user-info's password", args: []string{"--store", "pgsql://app:a-head?password=s3cret@127.0.0.1/settings"},
+			want: `--store "pgsql://app:xxxxx"`, hide: "a-head"},
 
 		{name: "unknown log format", args: []string{"--log-format", "xml"}, want: `--log-format "xml": want "text" or "json"`},
 		{name: "empty log format", args: []string{"--log-format="}, want: `--log-format "": want "text" or "json"`},

@@ -397,8 +397,11 @@ func parseOrigins(v string) ([]string, error) {
 // shown because it is not what was wanted: a URL's user-info password (of a URL that does not
 // parse too: "postgres//u:pw@h", " postgres://…"), and the value of a password or sslpassword
 // in a URL's query or in libpq's keyword=value pairs (quoted or not). It may hide more than the
-// password, never less.
+// password, never less: each kind of password is found in the value as given, and every span
+// any of them covers is hidden, so that a password holding what delimits another ('@' in the
+// query's password, "?password=" in the user-info's) cannot shift it.
 func redact(v string) string {
+	var spans [][2]int
 	// The user-info is taken to end at the last '@' and to start after the first "//" before
 	// it, or at the start: a password may hold any of "/?#@:" unescaped.
 	if at := strings.LastIndexByte(v, '@'); at >= 0 {
@@ -407,19 +410,36 @@ func redact(v string) string {
 			start = i + 2
 		}
 		if colon := strings.IndexByte(v[start:at], ':'); colon >= 0 {
-			v = v[:start+colon+1] + "xxxxx" + v[at:]
+			spans = append(spans, [2]int{start + colon + 1, at})
 		}
 	}
-	v = queryPassword.ReplaceAllString(v, "${1}${2}=xxxxx")
-	return keywordPassword.ReplaceAllString(v, "${1}${2}=xxxxx")
+	for _, re := range []*regexp.Regexp{queryPassword, keywordPassword} {
+		for _, m := range re.FindAllStringSubmatchIndex(v, -1) {
+			spans = append(spans, [2]int{m[6], m[7]}) // the value, group 3
+		}
+	}
+	slices.SortFunc(spans, func(a, b [2]int) int { return a[0] - b[0] })
+	var b strings.Builder
+	end := 0 // of what is written
+	for k := 0; k < len(spans); {
+		from, to := spans[k][0], spans[k][1]
+		for k++; k < len(spans) && spans[k][0] <= to; k++ {
+			to = max(to, spans[k][1])
+		}
+		b.WriteString(v[end:from])
+		b.WriteString("xxxxx")
+		end = to
+	}
+	b.WriteString(v[end:])
+	return b.String()
 }
 
 var (
 	// queryPassword is a password in a URL's query: up to the next parameter.
-	queryPassword = regexp.MustCompile(`([?&])((?i:(?:ssl)?password))=[^&#]*`)
+	queryPassword = regexp.MustCompile(`([?&])((?i:(?:ssl)?password))=([^&#]*)`)
 	// keywordPassword is a password among keyword=value pairs: a quoted value (backslash
 	// escapes), or up to the next white space.
-	keywordPassword = regexp.MustCompile(`(^|\s)((?i:(?:ssl)?password))\s*=\s*(?:'(?:[^'\\]|\\.)*'?|\S*)`)
+	keywordPassword = regexp.MustCompile(`(^|\s)((?i:(?:ssl)?password))\s*=\s*('(?:[^'\\]|\\.)*'?|\S*)`)
 )
 
 // newLogger returns a logger writing in the --log-format format to w. Its error starts with the
