@@ -32,6 +32,17 @@ func postgresStartError(dsn string, err error) error {
 		}
 		target = fmt.Sprintf("PostgreSQL at %s (database %q, user %q)", strings.Join(addrs, ", "), c.Database, c.User)
 	}
+	var pe *pgconn.ParseConfigError
+	if errors.As(err, &pe) {
+		// pgx's text quotes the URL with its password masked at its best, which a password
+		// holding an unescaped '@' defeats: the URL is quoted by redact here, which hides
+		// from the first ':' of the user-info to its last '@', and pgx's reason follows.
+		reason := pe.Error()
+		if i := strings.LastIndex(reason, "`: "); i >= 0 {
+			reason = reason[i+len("`: "):]
+		}
+		return fmt.Errorf("PostgreSQL URL %s: %s", redact(dsn), pgOneLine(reason))
+	}
 	var ce *pgconn.ConnectError
 	if errors.As(err, &ce) {
 		return fmt.Errorf("connecting to %s: %s", target, connectReasons(ce, len(addrs) == 1))

@@ -166,3 +166,34 @@ func TestServePostgresLoginRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestServePostgresURLRefused: a --store URL pgx cannot parse ends serve with one line giving
+// the URL with its passwords hidden, whatever they hold (an unescaped '@' defeated pgx's own
+// masking, and its line quoted the end of the password; an '@' in the query's password defeated
+// redact's), and pgx's reason.
+func TestServePostgresURLRefused(t *testing.T) {
+	for _, c := range []struct{ dsn, want string }{
+		{"postgres://u:pa@ss-w0rd-tail@127.0.0.1/db?sslmode=bogus",
+			"remoteassist serve: PostgreSQL URL postgres://u:xxxxx@127.0.0.1/db?sslmode=bogus: failed to configure TLS (sslmode is invalid)\n"},
+		{"postgres://u:pa%zzss-w0rd-tail@127.0.0.1/db",
+			"remoteassist serve: PostgreSQL URL postgres://u:xxxxx@127.0.0.1/db: failed to parse as URL (invalid percent-encoded token in password)\n"},
+		// The '@' in the query's passwords makes the user-info seem to run up to it: hidden too.
+		{"postgres://u@127.0.0.1:notaport/db?password=pa@ss-w0rd-tail&sslpassword=pa@ss-w0rd-tail",
+			"remoteassist serve: PostgreSQL URL postgres://u@127.0.0.1:xxxxx: invalid port\n"},
+	} {
+		clearServeEnv(t)
+		asked := fakeListen(t)
+		code, stdout, stderr := runCLI(t.Context(), "serve", "--store", c.dsn, "--data", t.TempDir(), "--addr", "127.0.0.1:0")
+		if code != 1 || stdout != "" || stderr != c.want {
+			t.Errorf("--store %s: exit %d, stdout %q, stderr\n%q\nwant exit 1 and\n%q", c.dsn, code, stdout, stderr, c.want)
+		}
+		for _, hide := range []string{"w0rd-tail", "pa@ss", "pa%zzss"} {
+			if strings.Contains(stderr, hide) {
+				t.Errorf("--store %s: stderr %q holds %q", c.dsn, stderr, hide)
+			}
+		}
+		if len(*asked) != 0 {
+			t.Errorf("serve went on to listen on %q", *asked)
+		}
+	}
+}
