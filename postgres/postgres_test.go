@@ -390,9 +390,9 @@ func onDatabase(t *testing.T, dsn, db string) string {
 }
 
 // TestLoginRejectedIsUnavailable has the database refuse the running store's new logins, as an
-// operator's change can at any time: the role made NOLOGIN (SQLSTATE 28000; a rotated password
-// is 28P01, of the same class, which the throwaway server's trust authentication cannot show),
-// or the database renamed away (3D000, as when it is dropped). Every call then fails with
+// operator's change can at any time: the role made NOLOGIN (SQLSTATE 28000), its password rotated
+// (28P01, from the throwaway server's scram-sha-256), or the database renamed away (3D000, as
+// when it is dropped). Every call then fails with
 // EUNAVAILABLE, what the API answers with 503 and Retry-After, the client-safe message only,
 // and the cause, SQLSTATE included, for the log; once the change is undone the same Store serves
 // again.
@@ -442,6 +442,7 @@ func TestLoginRejectedIsUnavailable(t *testing.T) {
 		name, refuse, restore, state string
 	}{
 		{"role NOLOGIN", `ALTER ROLE ` + role + ` NOLOGIN`, `ALTER ROLE ` + role + ` LOGIN`, "28000"},
+		{"password rotated", `ALTER ROLE ` + role + ` PASSWORD 'rotated'`, `ALTER ROLE ` + role + ` PASSWORD 'dml'`, "28P01"},
 		{"database renamed", `ALTER DATABASE ` + db + ` RENAME TO ` + db + `_gone`, `ALTER DATABASE ` + db + `_gone RENAME TO ` + db, "3D000"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
