@@ -27,6 +27,17 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
+// dialKept connects to addr over TCP; the connection is closed when the test ends.
+func dialKept(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
 // TestConnectionCapAndOpsListener: past --max-connections a connection is answered 503 at once
 // (not left in the kernel's queue), while the probes on --ops-addr keep answering; SIGTERM with
 // a client still sending its body ends the process within the grace period, the client
@@ -45,14 +56,7 @@ func TestConnectionCapAndOpsListener(t *testing.T) {
 	// server had yet to see an earlier connection (the health check's) close, so it is retried.
 	api := strings.TrimPrefix(p.base, "http://")
 	client.CloseIdleConnections()
-	dialAPI := func() net.Conn {
-		c, err := net.Dial("tcp", api)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		return c
-	}
+	dialAPI := func() net.Conn { return dialKept(t, api) }
 	hold := func() (net.Conn, *bufio.Reader) {
 		deadline := time.Now().Add(requestTimeout)
 		for {
@@ -175,14 +179,7 @@ func TestOpsListenerConnectionCap(t *testing.T) {
 		}
 		return res, err
 	}
-	dial := func() net.Conn {
-		c, err := net.Dial("tcp", ops)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		return c
-	}
+	dial := func() net.Conn { return dialKept(t, ops) }
 	// Each held connection is shown to be within the cap by a request served on it; it then
 	// stays open, idle, as a slow-loris's would.
 	for i := range server.OpsMaxConnections {
