@@ -18,10 +18,7 @@ var adminErrorLine = regexp.MustCompile(`^error: ([A-Za-z]+): [^\n]+ \(request-i
 func TestAdminCLI(t *testing.T) {
 	dataDir := t.TempDir()
 	adminAddr := freeAddr(t)
-	p := &serveProc{name: "admin-cli", logPath: filepath.Join(t.TempDir(), "serve.log"),
-		args: []string{"--data", dataDir, "--store=memory", "--admin-addr", adminAddr, "--fault-prefer"}}
-	p.start(t)
-	p.waitHealthy(t)
+	p := startServeArgs(t, "admin-cli", "--data", dataDir, "--store=memory", "--admin-addr", adminAddr, "--fault-prefer")
 	p.waitForLog(t, `msg="admin API"`, 1)
 	conn := []string{"--admin-url", "http://" + adminAddr, "--data", dataDir}
 	admin := func(wantCode int, args ...string) result {

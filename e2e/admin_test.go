@@ -14,10 +14,7 @@ import (
 func TestAdminAPI(t *testing.T) {
 	dataDir := t.TempDir()
 	admin := freeAddr(t)
-	p := &serveProc{name: "admin", logPath: filepath.Join(t.TempDir(), "admin.log"),
-		args: []string{"--data", dataDir, "--store=memory", "--admin-addr", admin}}
-	p.start(t)
-	p.waitHealthy(t)
+	p := startServeArgs(t, "admin", "--data", dataDir, "--store=memory", "--admin-addr", admin)
 	p.waitForLog(t, `msg="admin API"`, 1)
 
 	fi, err := os.Stat(filepath.Join(dataDir, "admin-token"))

@@ -2,7 +2,6 @@ package e2e_test
 
 import (
 	"net/http"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -25,10 +24,7 @@ func TestGCHeadroom(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ops := freeAddr(t)
-			p := &serveProc{name: "gc-" + tc.name, logPath: filepath.Join(t.TempDir(), "gc.log"), env: tc.env,
-				args: []string{"--data", t.TempDir(), "--store=memory", "--ops-addr", ops}}
-			p.start(t)
-			p.waitHealthy(t)
+			startServeEnv(t, "gc-"+tc.name, tc.env, "--data", t.TempDir(), "--store=memory", "--ops-addr", ops)
 			if res := call(t, http.MethodGet, "http://"+ops+"/debug/pprof/heap?gc=1", "", ""); res.status != http.StatusOK {
 				t.Fatalf("forcing a collection: %d %s", res.status, res.body)
 			}

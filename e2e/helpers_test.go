@@ -53,7 +53,19 @@ type serveProc struct {
 // shown if the test failed.
 func startServe(t *testing.T, name, dataDir, store string) *serveProc {
 	t.Helper()
-	p := launchServe(t, name, dataDir, store)
+	return startServeArgs(t, name, "--data", dataDir, "--store="+store)
+}
+
+// startServeArgs is startServe with serve's flags as given (after --addr, which it picks).
+func startServeArgs(t *testing.T, name string, args ...string) *serveProc {
+	t.Helper()
+	return startServeEnv(t, name, nil, args...)
+}
+
+// startServeEnv is startServeArgs with env ("NAME=value") on top of cleanEnv's.
+func startServeEnv(t *testing.T, name string, env []string, args ...string) *serveProc {
+	t.Helper()
+	p := launchServeEnv(t, name, env, args...)
 	p.waitHealthy(t)
 	return p
 }
@@ -61,11 +73,14 @@ func startServe(t *testing.T, name, dataDir, store string) *serveProc {
 // launchServe starts the process without waiting for it to serve; waitHealthy waits.
 func launchServe(t *testing.T, name, dataDir, store string) *serveProc {
 	t.Helper()
-	p := &serveProc{
-		name:    name,
-		args:    []string{"--data", dataDir, "--store=" + store},
-		logPath: filepath.Join(t.TempDir(), name+".log"),
-	}
+	return launchServeEnv(t, name, nil, "--data", dataDir, "--store="+store)
+}
+
+// launchServeEnv is launchServe with serve's flags as given and env on top of cleanEnv's; the
+// log is a file of its own in a temporary directory.
+func launchServeEnv(t *testing.T, name string, env []string, args ...string) *serveProc {
+	t.Helper()
+	p := &serveProc{name: name, args: args, env: env, logPath: filepath.Join(t.TempDir(), name+".log")}
 	p.start(t)
 	return p
 }

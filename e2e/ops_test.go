@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -45,10 +44,7 @@ func dialKept(t *testing.T, addr string) net.Conn {
 func TestConnectionCapAndOpsListener(t *testing.T) {
 	dataDir := t.TempDir()
 	ops := freeAddr(t)
-	p := &serveProc{name: "capped", logPath: filepath.Join(t.TempDir(), "capped.log"),
-		args: []string{"--data", dataDir, "--store=memory", "--max-connections", "3", "--ops-addr", ops, "--shutdown-grace", "5s"}}
-	p.start(t)
-	p.waitHealthy(t)
+	p := startServeArgs(t, "capped", "--data", dataDir, "--store=memory", "--max-connections", "3", "--ops-addr", ops, "--shutdown-grace", "5s")
 	tok := token(t, dataDir, "capped")
 
 	// Three connections take the three slots: two idle, one sending a body it never finishes.
@@ -164,10 +160,7 @@ func TestConnectionCapAndOpsListener(t *testing.T) {
 func TestOpsListenerConnectionCap(t *testing.T) {
 	dataDir := t.TempDir()
 	ops := freeAddr(t)
-	p := &serveProc{name: "ops-capped", logPath: filepath.Join(t.TempDir(), "ops-capped.log"),
-		args: []string{"--data", dataDir, "--store=memory", "--ops-addr", ops}}
-	p.start(t)
-	p.waitHealthy(t)
+	p := startServeArgs(t, "ops-capped", "--data", dataDir, "--store=memory", "--ops-addr", ops)
 
 	get := func(c net.Conn) (*http.Response, error) {
 		io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")

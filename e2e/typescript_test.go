@@ -70,7 +70,7 @@ func TestTypeScriptClient(t *testing.T) {
 	} {
 		t.Run(tc.profile, func(t *testing.T) {
 			dataDir := t.TempDir()
-			p := startTypeScriptServe(t, "ts-"+tc.profile, "--data", dataDir, "--store=memory", "--profile", tc.profile)
+			p := startServeArgs(t, "ts-"+tc.profile, "--data", dataDir, "--store=memory", "--profile", tc.profile)
 			tenant := "typescript-" + tc.profile
 
 			work := tsWorkDir(t, project, tc.profile)
@@ -258,16 +258,6 @@ func generateTypes(t *testing.T, node, project, work, document, output string) {
 func tsc(t *testing.T, node, project, work string) {
 	t.Helper()
 	runTool(t, work, compileHangBound, nil, node, filepath.Join(project, "node_modules", "typescript", "bin", "tsc"), "-p", work)
-}
-
-// startTypeScriptServe starts `remoteassist serve` with args on a free loopback port and waits
-// until it answers /healthz; it is stopped when the test ends, its log shown if the test failed.
-func startTypeScriptServe(t *testing.T, name string, args ...string) *serveProc {
-	t.Helper()
-	p := &serveProc{name: name, args: args, logPath: filepath.Join(t.TempDir(), name+".log")}
-	p.start(t)
-	p.waitHealthy(t)
-	return p
 }
 
 // mintToken mints a delegated token for tenant carrying the scopes, signed by dataDir's key.
