@@ -162,8 +162,61 @@ func TestOpsListenerConnectionCap(t *testing.T) {
 	ops := freeAddr(t)
 	p := startServeArgs(t, "ops-capped", "--data", dataDir, "--store=memory", "--ops-addr", ops)
 
-	get := func(c net.Conn) (*http.Response, error) {
-		io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+	checkConnectionCap(t, "ops", ops, server.OpsMaxConnections, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+
+	// The API's listener is not affected, and serves the metrics too.
+	const opsSeries, apiSeries = `remoteassist_ops_connections_refused_total{answered="true"}`, `remoteassist_connections_refused_total{answered="true"}`
+	metrics := waitForCount(t, p.base+"/metrics", opsSeries)
+	if n := metricValue(t, metrics, opsSeries); n != 1 {
+		t.Errorf("%s = %v after one refusal, want 1", opsSeries, n)
+	}
+	if n := metricValue(t, metrics, apiSeries); n != 0 {
+		t.Errorf("%s = %v after a refusal on the ops listener only, want 0", apiSeries, n)
+	}
+	if res := call(t, http.MethodGet, p.base+"/readyz", "", ""); res.status != http.StatusOK {
+		t.Errorf("API /readyz with the ops listener full: %d", res.status)
+	}
+}
+
+// TestAdminListenerConnectionCap: the admin API's listener had no connection cap, and a
+// connection is held before its token is checked, so that anyone reaching the port could hold
+// file descriptors and memory without bound. With server.AdminMaxConnections idle connections
+// open on it, the next is answered 503 with Retry-After and counted in
+// remoteassist_admin_connections_refused_total, while the API's listener serves as before and
+// the other listeners' refusal counts stay 0.
+func TestAdminListenerConnectionCap(t *testing.T) {
+	dataDir := t.TempDir()
+	admin := freeAddr(t)
+	const adminToken = "admin-cap-test-token-0123456789"
+	p := startServeArgs(t, "admin-capped", "--data", dataDir, "--store=memory", "--admin-addr", admin, "--admin-token", adminToken)
+	p.waitForLog(t, `msg="admin API"`, 1)
+
+	checkConnectionCap(t, "admin", admin, server.AdminMaxConnections,
+		"GET /admin/tenants/contoso/settings HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "+adminToken+"\r\n\r\n")
+
+	const adminSeries = `remoteassist_admin_connections_refused_total{answered="true"}`
+	metrics := waitForCount(t, p.base+"/metrics", adminSeries)
+	for series, want := range map[string]float64{
+		adminSeries: 1,
+		`remoteassist_ops_connections_refused_total{answered="true"}`: 0,
+		`remoteassist_connections_refused_total{answered="true"}`:     0,
+	} {
+		if n := metricValue(t, metrics, series); n != want {
+			t.Errorf("%s = %v after one refusal on the admin listener, want %v", series, n, want)
+		}
+	}
+	tok := token(t, dataDir, "contoso")
+	getSettings(t, p.base, tok, "contoso")
+}
+
+// checkConnectionCap holds max connections open on the listener at addr, each shown to be
+// within its cap by request (a raw HTTP/1.1 request) answered 200 on it and then left open,
+// idle, as a slow-loris's would be, until the test ends; and checks that the next connection
+// is answered 503 with Retry-After. what names the listener in failures.
+func checkConnectionCap(t *testing.T, what, addr string, max int, request string) {
+	t.Helper()
+	send := func(c net.Conn) (*http.Response, error) {
+		io.WriteString(c, request)
 		c.SetReadDeadline(time.Now().Add(requestTimeout))
 		res, err := http.ReadResponse(bufio.NewReader(c), nil)
 		if err == nil {
@@ -172,43 +225,33 @@ func TestOpsListenerConnectionCap(t *testing.T) {
 		}
 		return res, err
 	}
-	dial := func() net.Conn { return dialKept(t, ops) }
-	// Each held connection is shown to be within the cap by a request served on it; it then
-	// stays open, idle, as a slow-loris's would.
-	for i := range server.OpsMaxConnections {
-		if res, err := get(dial()); err != nil || res.StatusCode != http.StatusOK {
-			t.Fatalf("ops connection %d of %d: %v %v, want 200", i+1, server.OpsMaxConnections, res, err)
+	for i := range max {
+		if res, err := send(dialKept(t, addr)); err != nil || res.StatusCode != http.StatusOK {
+			t.Fatalf("%s connection %d of %d: %v %v, want 200", what, i+1, max, res, err)
 		}
 	}
-	res, err := get(dial())
+	res, err := send(dialKept(t, addr))
 	if err != nil {
-		t.Fatalf("the ops connection past the cap got no answer: %v", err)
+		t.Fatalf("the %s connection past the cap of %d got no answer: %v", what, max, err)
 	}
 	if res.StatusCode != http.StatusServiceUnavailable || res.Header.Get("Retry-After") == "" {
-		t.Fatalf("the ops connection past the cap: %d, Retry-After %q, want 503 with Retry-After", res.StatusCode, res.Header.Get("Retry-After"))
+		t.Fatalf("the %s connection past the cap of %d: %d, Retry-After %q, want 503 with Retry-After", what, max, res.StatusCode, res.Header.Get("Retry-After"))
 	}
+}
 
-	// The API's listener is not affected, and serves the metrics too. The refusal is counted
-	// once its 503 is written, which the client may read first: wait for it (a hang guard only).
-	const opsSeries, apiSeries = `remoteassist_ops_connections_refused_total{answered="true"}`, `remoteassist_connections_refused_total{answered="true"}`
-	var metrics response
+// waitForCount GETs the Prometheus exposition at url until series counts at least one and
+// returns it. A refusal is counted once its 503 is written, which the client may read first:
+// the wait is a hang guard only, and the caller checks the values.
+func waitForCount(t *testing.T, url, series string) string {
+	t.Helper()
 	for deadline := time.Now().Add(requestTimeout); ; {
-		metrics = call(t, http.MethodGet, p.base+"/metrics", "", "")
-		if metrics.status != http.StatusOK {
-			t.Fatalf("API /metrics with the ops listener full: %d", metrics.status)
+		res := call(t, http.MethodGet, url, "", "")
+		if res.status != http.StatusOK {
+			t.Fatalf("GET %s: %d", url, res.status)
 		}
-		if metricValue(t, string(metrics.body), opsSeries) >= 1 || time.Now().After(deadline) {
-			break
+		if metricValue(t, string(res.body), series) >= 1 || time.Now().After(deadline) {
+			return string(res.body)
 		}
 		time.Sleep(10 * time.Millisecond)
-	}
-	if n := metricValue(t, string(metrics.body), opsSeries); n != 1 {
-		t.Errorf("%s = %v after one refusal, want 1", opsSeries, n)
-	}
-	if n := metricValue(t, string(metrics.body), apiSeries); n != 0 {
-		t.Errorf("%s = %v after a refusal on the ops listener only, want 0", apiSeries, n)
-	}
-	if res := call(t, http.MethodGet, p.base+"/readyz", "", ""); res.status != http.StatusOK {
-		t.Errorf("API /readyz with the ops listener full: %d", res.status)
 	}
 }

@@ -55,8 +55,8 @@ type metrics struct {
 	store    *prometheus.HistogramVec
 	// refused counts the connections the connection cap refused, answered (a 503) or not.
 	refused [2]prometheus.Counter
-	// opsRefused counts those the ops listener's cap refused (OpsMaxConnections), likewise.
-	opsRefused [2]prometheus.Counter
+	// sideRefused counts those each side listener's cap refused (SideLimits), likewise.
+	sideRefused [numSideListeners][2]prometheus.Counter
 
 	// unknown holds the series of requests outside the operations. Each operation holds its
 	// own (operation.metrics), resolved at start-up so that the hot path does not hash label
@@ -103,15 +103,21 @@ func newMetrics(reg prometheus.Registerer, ops map[string]*operation, inFlight f
 		Help: "Connections refused by the connection cap (--max-connections): answered 503 (answered=\"true\"), or closed unanswered (answered=\"false\": too many refusals were being written, or the client left or failed its TLS handshake first).",
 	}, []string{"answered"})
 	m.refused = [2]prometheus.Counter{refused.WithLabelValues("false"), refused.WithLabelValues("true")}
-	// A metric of its own rather than a label on the API's: a label would split the existing
-	// series, and queries of remoteassist_connections_refused_total{answered="true"} would
-	// count the ops listener's refusals too.
-	opsRefused := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "remoteassist_ops_connections_refused_total",
-		Help: "Connections refused by the operations listener's cap (--ops-addr, OpsMaxConnections), answered as for remoteassist_connections_refused_total.",
-	}, []string{"answered"})
-	m.opsRefused = [2]prometheus.Counter{opsRefused.WithLabelValues("false"), opsRefused.WithLabelValues("true")}
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.store, failures, gauge, refused, opsRefused} {
+	collectors := []prometheus.Collector{m.requests, m.duration, m.store, failures, gauge, refused}
+	// A metric of its own for each side listener rather than a label on the API's: a label
+	// would split the existing series, and queries of
+	// remoteassist_connections_refused_total{answered="true"} would count the side listeners'
+	// refusals too.
+	for side, d := range sideListeners {
+		c := prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "remoteassist_" + d.metric + "_connections_refused_total",
+			Help: "Connections refused by the " + d.what + "'s cap (" + d.flag + ", " + strconv.Itoa(d.maxConnections) +
+				" connections open at once), answered as for remoteassist_connections_refused_total.",
+		}, []string{"answered"})
+		m.sideRefused[side] = [2]prometheus.Counter{c.WithLabelValues("false"), c.WithLabelValues("true")}
+		collectors = append(collectors, c)
+	}
+	for _, c := range collectors {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

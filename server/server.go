@@ -320,16 +320,52 @@ const cutWait = time.Second
 // (remoteassist_connections_refused_total): the Limits.Refused of the listener in front of s.
 func (s *Server) ConnectionRefused(answered bool) { s.metrics.refused[refusedIndex(answered)].Inc() }
 
-// OpsMaxConnections caps the connections open at once on the operations listener (OpsHandler's,
-// through LimitListener with OpsLimits): its probes are unauthenticated, and without a cap a
-// slow-loris there could take every file descriptor of the process. Orchestrators and scrapers
-// hold a few connections each.
+// SideListener is one of the listeners beside the API's that serve serves a Server's
+// companions on: each has a connection cap of its own (SideLimits), so that a flood of idle
+// connections there holds a bounded number of file descriptors and never touches the API's
+// listener or its cap, and counts its refusals in a metric of its own.
+type SideListener int
+
+const (
+	// OpsListener serves OpsHandler (serve --ops-addr), capped at OpsMaxConnections.
+	OpsListener SideListener = iota
+	// AdminListener serves the admin API (NewAdmin; serve --admin-addr), capped at
+	// AdminMaxConnections.
+	AdminListener
+	numSideListeners
+)
+
+// OpsMaxConnections caps the connections open at once on the operations listener: its probes
+// are unauthenticated, and without a cap a slow-loris there could take every file descriptor
+// of the process. Orchestrators and scrapers hold a few connections each.
 const OpsMaxConnections = 64
 
-// OpsLimits are the Limits of the listener OpsHandler is served on: OpsMaxConnections, its
-// refusals counted by remoteassist_ops_connections_refused_total.
-func (s *Server) OpsLimits() Limits {
-	return Limits{MaxConnections: OpsMaxConnections, Refused: func(answered bool) { s.metrics.opsRefused[refusedIndex(answered)].Inc() }}
+// AdminMaxConnections caps the connections open at once on the admin API's listener. A
+// connection is held before its token is checked, so without a cap anyone who reaches the
+// port could hold file descriptors and memory without bound. It is twice the admin requests
+// admitted in progress at once (a token's share of DefaultMaxConcurrentRequests, 256), so that a
+// test suite that many workers wide is answered the admission's 429 before it meets this 503,
+// and its idle keep-alive connections have room beside those.
+const AdminMaxConnections = 2 * DefaultMaxConcurrentRequests / tokenShare
+
+// sideListeners describes each side listener: its metric's infix
+// (remoteassist_<metric>_connections_refused_total), what it is and the flag that opens it, for
+// the metric's help, and its cap.
+var sideListeners = [numSideListeners]struct {
+	metric, what, flag string
+	maxConnections     int
+}{
+	OpsListener:   {"ops", "operations listener", "--ops-addr", OpsMaxConnections},
+	AdminListener: {"admin", "admin API listener", "--admin-addr", AdminMaxConnections},
+}
+
+// SideLimits are the Limits of the side listener side: its cap, its refusals counted in s's
+// metrics, in remoteassist_ops_connections_refused_total or
+// remoteassist_admin_connections_refused_total. Serve the listener through LimitListener with
+// them; s is the API's Server, whose /metrics show the count.
+func (s *Server) SideLimits(side SideListener) Limits {
+	counters := &s.metrics.sideRefused[side]
+	return Limits{MaxConnections: sideListeners[side].maxConnections, Refused: func(answered bool) { counters[refusedIndex(answered)].Inc() }}
 }
 
 // refusedIndex is the index of a refusal's counter: answered 503 or closed without it.
@@ -405,7 +441,7 @@ func (s *Server) ready(ctx context.Context) error {
 }
 
 // OpsHandler serves what operators and orchestrators probe, for a listener of its own
-// ("remoteassist serve --ops-addr", capped by OpsLimits) so that probes never queue behind API
+// ("remoteassist serve --ops-addr", capped by SideLimits(OpsListener)) so that probes never queue behind API
 // traffic or its connection cap: /healthz (liveness: 200 while the process serves), /readyz
 // (readiness: 200 while the store can serve, 503 otherwise), /metrics (Prometheus) and
 // /debug/pprof/ (Go's profiles, but for cmdline: the process's command line may carry a secret,

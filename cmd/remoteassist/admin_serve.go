@@ -86,9 +86,10 @@ func (f *adminFlags) control() *control.Control {
 	return control.New(control.Options{JournalSize: f.journal, AllowPrefer: f.prefer})
 }
 
-// start serves the admin API, with its contract and docs, on its own listener; apiBase is the
-// API's base URL.
-func (f *adminFlags) start(dataDir string, store remoteassist.Store, ctl *control.Control, logger *slog.Logger, apiBase string) (*sideServer, error) {
+// start serves the admin API, with its contract and docs, on its own listener, its connections
+// capped by limits (the API server's SideLimits(server.AdminListener)); apiBase is the API's
+// base URL.
+func (f *adminFlags) start(dataDir string, store remoteassist.Store, ctl *control.Control, logger *slog.Logger, apiBase string, limits server.Limits) (*sideServer, error) {
 	if f.addr == "" {
 		return nil, nil
 	}
@@ -117,7 +118,7 @@ func (f *adminFlags) start(dataDir string, store remoteassist.Store, ctl *contro
 	if err != nil {
 		return nil, err
 	}
-	return startSide("admin API", f.addr, adm, server.Limits{MaxConnections: -1}, logger, "token", tokenSource, "contract", "/openapi.yaml", "docs", "/docs")
+	return startSide("admin API", f.addr, adm, limits, logger, "token", tokenSource, "contract", "/openapi.yaml", "docs", "/docs")
 }
 
 // loadOrCreateAdminToken reads the data directory's admin token, making one (32 random bytes,

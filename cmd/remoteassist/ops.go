@@ -11,9 +11,10 @@ import (
 	"github.com/remoteassist/remoteassist/server"
 )
 
-// sideServer is a listener of serve's beside the API's: the operations listener (--ops-addr:
-// health, readiness, metrics and profiles, with a cap of its own, so that probes never queue
-// behind API traffic or its cap) or the admin API's (--admin-addr).
+// sideServer is a listener of serve's beside the API's, each with a connection cap of its own
+// (server.SideLimits): the operations listener (--ops-addr: health, readiness, metrics and
+// profiles, so that probes never queue behind API traffic or its cap) or the admin API's
+// (--admin-addr).
 type sideServer struct {
 	what, addr string // for the log and the error: "operations listener", "127.0.0.1:9090"
 	http       *http.Server

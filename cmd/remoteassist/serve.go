@@ -199,12 +199,12 @@ Every flag can also be set by the environment variable named in its description;
 		logger.Info("get a token with: remoteassist token --data " + shellQuote(*dataDir) + " --tenant YOUR-TENANT")
 	}
 
-	opsSide, err := startSide("operations listener", *opsAddr, srv.OpsHandler(), srv.OpsLimits(), logger, "paths", "/healthz /readyz /metrics /debug/pprof/")
+	opsSide, err := startSide("operations listener", *opsAddr, srv.OpsHandler(), srv.SideLimits(server.OpsListener), logger, "paths", "/healthz /readyz /metrics /debug/pprof/")
 	if err != nil {
 		ln.Close()
 		return err
 	}
-	admin, err := adminFlags.start(*dataDir, store, ctl, logger, base)
+	admin, err := adminFlags.start(*dataDir, store, ctl, logger, base, srv.SideLimits(server.AdminListener))
 	if err != nil {
 		ln.Close()
 		_ = opsSide.stop(context.Background())
