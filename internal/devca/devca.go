@@ -8,9 +8,13 @@
 //	ca-key.pem         the CA's private key, mode 0600
 //	localhost.pem      the server's certificate, for localhost, 127.0.0.1 and ::1, signed by the CA
 //	localhost-key.pem  its private key, mode 0600
+//	ca.lock            empty, locked (flock) by whoever loads or makes the four, mode 0600
 //
 // The CA is name-constrained to localhost and the loopback addresses, so that even a leaked CA
 // key cannot vouch for any other site to a machine that trusts it.
+//
+// Several processes may share the directory (replicas on one volume starting at once): Ensure
+// loads or makes the files under an exclusive lock, so that they agree on one CA.
 package devca
 
 import (
@@ -31,6 +35,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"syscall"
 	"time"
 )
 
@@ -40,6 +45,7 @@ const (
 	CAKeyFile   = "ca-key.pem"
 	CertFile    = "localhost.pem"
 	CertKeyFile = "localhost-key.pem"
+	LockFile    = "ca.lock"
 )
 
 // Lifetimes and when to renew.
@@ -75,6 +81,10 @@ type Files struct {
 // for at least RenewBefore: existing files are reused when they are, replaced otherwise (a CA
 // close to expiry, a certificate of another CA, files that do not parse). It fails only when
 // a file cannot be read for another reason than its absence, or cannot be written.
+//
+// Processes calling Ensure on the same directory at once (replicas starting together on a
+// fresh shared volume) take turns: the first makes the files, the others load them, and none
+// ends with a certificate of a CA whose ca.pem another has overwritten. So do goroutines.
 func Ensure(dir string, now time.Time) (Files, error) {
 	f := Files{
 		CA: filepath.Join(dir, CAFile), CAKey: filepath.Join(dir, CAKeyFile),
@@ -83,6 +93,53 @@ func Ensure(dir string, now time.Time) (Files, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return f, fmt.Errorf("devca: %w", err)
 	}
+	unlock, err := lock(filepath.Join(dir, LockFile))
+	if err != nil {
+		return f, err
+	}
+	defer unlock()
+	return ensureLocked(f, now)
+}
+
+// lock takes the exclusive lock of path (flock(2)), made if missing, waiting for another
+// holder to let go; the function it returns lets go.
+//
+// A lock around the whole load-or-make rather than each file made by link(2) or O_EXCL, which
+// lets exactly one creator win a name: the state is two pairs of files that must match (ca.pem
+// with ca-key.pem, localhost.pem signed by that CA, with its key), and it is replaced as well as
+// made (a CA near expiry, files that do not parse), where no name is free to win. With the lock
+// the next holder loads what the first made, whatever that was. flock rather than a lock file
+// made with O_EXCL: the kernel lets go of it when its holder dies, so a replica killed while
+// making the files leaves no stale lock to delete by hand. The data directory supports flock
+// already: the embedded store's bbolt takes one on its file.
+//
+// A directory this process cannot make the lock file in is one it cannot make the other files
+// in either: Ensure then goes on unlocked, which can still load them, and fails, as it did
+// before there was a lock, if they need making.
+func lock(path string) (unlock func(), err error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600)
+	if errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS) {
+		return func() {}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("devca: %w", err)
+	}
+	for {
+		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
+		if !errors.Is(err, syscall.EINTR) {
+			break
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("devca: locking %s: %w", path, err)
+	}
+	// Closing the file lets go of the lock.
+	return func() { f.Close() }, nil
+}
+
+// ensureLocked is Ensure's work, with the directory locked.
+func ensureLocked(f Files, now time.Time) (Files, error) {
 	ca, caKey, why, err := loadCA(f.CA, f.CAKey, now)
 	if err != nil {
 		return f, err
@@ -331,8 +388,16 @@ func writeFile(path string, data []byte, mode os.FileMode) error {
 		_ = d.Sync()
 		_ = d.Close()
 	}
+	if testHookWritten != nil {
+		testHookWritten(path)
+	}
 	return nil
 }
+
+// testHookWritten, when set (by the package's tests only), is called after each file written,
+// so that a test of concurrent creators can widen the windows between writes in which another
+// process's writes could interleave.
+var testHookWritten func(path string)
 
 // Pool returns a pool holding the certificates of a PEM file such as ca.pem.
 func Pool(path string) (*x509.CertPool, error) {

@@ -37,7 +37,7 @@ func TestEnsureCreatesThenReuses(t *testing.T) {
 	if f.NewCA == "" || f.NewCert == "" {
 		t.Errorf("first Ensure: NewCA %q, NewCert %q, want both made", f.NewCA, f.NewCert)
 	}
-	for path, mode := range map[string]os.FileMode{f.CA: 0o644, f.CAKey: 0o600, f.Cert: 0o644, f.CertKey: 0o600} {
+	for path, mode := range map[string]os.FileMode{f.CA: 0o644, f.CAKey: 0o600, f.Cert: 0o644, f.CertKey: 0o600, filepath.Join(dir, devca.LockFile): 0o600} {
 		fi, err := os.Stat(path)
 		if err != nil {
 			t.Fatal(err)
@@ -47,8 +47,8 @@ func TestEnsureCreatesThenReuses(t *testing.T) {
 		}
 	}
 	entries, _ := os.ReadDir(dir)
-	if len(entries) != 4 {
-		t.Errorf("%d files in the directory, want the 4 (no temporary file left)", len(entries))
+	if len(entries) != 5 {
+		t.Errorf("%d files in the directory, want the 4 and the lock (no temporary file left)", len(entries))
 	}
 
 	// The certificate verifies for every loopback name with ca.pem, and is the key's.
