@@ -32,21 +32,26 @@ import (
 // roots returns (called again on each try: the development CA appears only once serve made it).
 func startServeTLS(t *testing.T, name, dataDir string, roots func() *x509.CertPool, args ...string) *serveProc {
 	t.Helper()
-	p := &serveProc{
-		name:    name,
-		args:    append([]string{"--data", dataDir, "--store=memory"}, args...),
-		logPath: filepath.Join(t.TempDir(), name+".log"),
-	}
-	t.Cleanup(func() {
-		p.stop()
-		if t.Failed() {
-			t.Logf("log of serve %q:\n%s", p.name, p.logTail())
-		}
-	})
+	p := launchServeTLS(t, name, dataDir, args...)
+	p.waitHealthyTLS(t, roots)
+	return p
+}
+
+// launchServeTLS starts the process of startServeTLS without waiting for it to serve;
+// waitHealthyTLS waits.
+func launchServeTLS(t *testing.T, name, dataDir string, args ...string) *serveProc {
+	t.Helper()
+	p := launchServeEnv(t, name, nil, append([]string{"--data", dataDir, "--store=memory"}, args...)...)
+	p.base = "https://" + strings.TrimPrefix(p.base, "http://")
+	return p
+}
+
+// waitHealthyTLS is waitHealthy over HTTPS, verified with the CAs that roots returns (called
+// again on each try).
+func (p *serveProc) waitHealthyTLS(t *testing.T, roots func() *x509.CertPool) {
+	t.Helper()
 	deadline := time.Now().Add(startTimeout)
 	for attempt := 1; ; {
-		p.launch(t)
-		p.base = "https://" + strings.TrimPrefix(p.base, "http://")
 		for {
 			if pool := roots(); pool != nil {
 				c := tlsClient(pool, true)
@@ -58,7 +63,7 @@ func startServeTLS(t *testing.T, name, dataDir string, roots func() *x509.CertPo
 				if err == nil {
 					res.Body.Close()
 					if res.StatusCode == http.StatusOK {
-						return p
+						return
 					}
 				}
 			}
@@ -74,6 +79,8 @@ func startServeTLS(t *testing.T, name, dataDir string, roots func() *x509.CertPo
 		}
 		if attempt < 3 && strings.Contains(p.logTail(), "address already in use") {
 			attempt++
+			p.launch(t)
+			p.base = "https://" + strings.TrimPrefix(p.base, "http://")
 			continue
 		}
 		t.Fatalf("serve %q exited before it served (%v):\n%s", p.name, p.cmd.ProcessState, p.logTail())
@@ -312,6 +319,36 @@ func TestServeTLSDevelopmentCA(t *testing.T) {
 		t.Errorf("after the restart: %d", r.status)
 	}
 	c.CloseIdleConnections()
+}
+
+// TestServeTLSReplicasShareOneCA: replicas of serve --tls started at once on one fresh data
+// directory (a shared volume) each made a CA, and one could end serving a certificate of a CA
+// whose ca.pem another had overwritten, so that clients trusting ca.pem failed. Both must serve
+// certificates that verify with the one ca.pem on disk, and exactly one says it made the CA.
+func TestServeTLSReplicasShareOneCA(t *testing.T) {
+	dataDir := filepath.Join(t.TempDir(), "data")
+	caFile := filepath.Join(dataDir, "ca.pem")
+	roots := func() *x509.CertPool { return poolOf(t, caFile) }
+	replicas := []*serveProc{launchServeTLS(t, "tls-replica-a", dataDir, "--tls"), launchServeTLS(t, "tls-replica-b", dataDir, "--tls")}
+	for _, p := range replicas {
+		p.waitHealthyTLS(t, roots)
+	}
+	// Once both serve, ca.pem is what a client trusts: each must verify with it, now.
+	pool := roots()
+	made := 0
+	for _, p := range replicas {
+		if strings.Contains(p.waitForLog(t, "NODE_EXTRA_CA_CERTS", 1), "created a development CA") {
+			made++
+		}
+		c := tlsClient(pool, true)
+		if r := tlsDo(t, c, http.MethodGet, p.base+"/healthz", "", ""); r.status != http.StatusOK {
+			t.Errorf("serve %q with the ca.pem on disk: %d", p.name, r.status)
+		}
+		c.CloseIdleConnections()
+	}
+	if made != 1 {
+		t.Errorf("%d of %d replicas created a development CA, want exactly one (the other loads it)", made, len(replicas))
+	}
 }
 
 // testCA is a CA made by the test, to issue the certificates serve is given in files.
