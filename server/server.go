@@ -320,10 +320,10 @@ const cutWait = time.Second
 // (remoteassist_connections_refused_total): the Limits.Refused of the listener in front of s.
 func (s *Server) ConnectionRefused(answered bool) { s.metrics.refused[refusedIndex(answered)].Inc() }
 
-// SideListener is one of the listeners beside the API's that serve serves a Server's
-// companions on: each has a connection cap of its own (SideLimits), so that a flood of idle
-// connections there holds a bounded number of file descriptors and never touches the API's
-// listener or its cap, and counts its refusals in a metric of its own.
+// SideListener is one of serve's listeners beside the API's. Each has a connection cap of its
+// own (SideLimits), so that a flood of idle connections there holds a bounded number of file
+// descriptors and never touches the API's listener or its cap, and counts its refusals in a
+// metric of its own.
 type SideListener int
 
 const (
@@ -441,12 +441,12 @@ func (s *Server) ready(ctx context.Context) error {
 }
 
 // OpsHandler serves what operators and orchestrators probe, for a listener of its own
-// ("remoteassist serve --ops-addr", capped by SideLimits(OpsListener)) so that probes never queue behind API
-// traffic or its connection cap: /healthz (liveness: 200 while the process serves), /readyz
-// (readiness: 200 while the store can serve, 503 otherwise), /metrics (Prometheus) and
-// /debug/pprof/ (Go's profiles, but for cmdline: the process's command line may carry a secret,
-// such as serve's --admin-token or a database password in --store). It writes no access log.
-// The same probes are also served on the API's listener.
+// ("remoteassist serve --ops-addr", capped by SideLimits(OpsListener)) so that probes never
+// queue behind API traffic or its connection cap: /healthz (liveness: 200 while the process
+// serves), /readyz (readiness: 200 while the store can serve, 503 otherwise), /metrics
+// (Prometheus) and /debug/pprof/ (Go's profiles, but for cmdline: the process's command line
+// may carry a secret, such as serve's --admin-token or a database password in --store). It
+// writes no access log. The same probes are also served on the API's listener.
 func (s *Server) OpsHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {

@@ -26,15 +26,21 @@ const creatorDirEnv = "DEVCA_TEST_CREATOR_DIR"
 
 func TestMain(m *testing.M) {
 	if dir := os.Getenv(creatorDirEnv); dir != "" {
-		defer devca.SetWrittenHook(widenWindow)()
-		fmt.Println("ready")
-		io.Copy(io.Discard, os.Stdin)
-		if err := json.NewEncoder(os.Stdout).Encode(create(dir)); err != nil {
-			os.Exit(1)
-		}
-		return
+		os.Exit(runCreator(dir))
 	}
 	os.Exit(m.Run())
+}
+
+// runCreator is a creator process's work (creatorDirEnv); it returns the exit status.
+func runCreator(dir string) int {
+	defer devca.SetWrittenHook(widenWindow)()
+	fmt.Println("ready")
+	io.Copy(io.Discard, os.Stdin)
+	if err := json.NewEncoder(os.Stdout).Encode(create(dir)); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
 }
 
 // widenWindow, called after each file Ensure writes, gives the other creators time to write
