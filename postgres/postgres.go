@@ -17,8 +17,11 @@
 // unique_violation; Open retries on that and on the other SQLSTATEs concurrent DDL raises (42P07,
 // 42710, 40001, 40P01), and the retry finds the migration applied. Each statement of a migration
 // waits for a lock at most migrationLockWait (SET LOCAL lock_timeout, whatever the DSN sets), and
-// Open retries until its deadline, then fails with a *LockWaitError naming the table. The table is prefixed so that
-// it cannot collide with the schema_migrations of a migration tool in a shared database.
+// Open retries until its deadline, then fails with a *LockWaitError naming the table and the
+// sessions holding the lock, which a second connection looks up with pg_blocking_pids and
+// pg_stat_activity while a statement waits (lockwait.go; where they are missing, as on other
+// databases, the error says the look-up failed). The table is prefixed so that it cannot collide
+// with the schema_migrations of a migration tool in a shared database.
 //
 // Updates are one statement (an upsert whose SET keeps the stored value of every property the
 // patch leaves out), so they are atomic per tenant with no read-then-write and no explicit
@@ -123,7 +126,7 @@ var (
 // a replica that cannot serve; ctx bounds how long it tries, and startupTimeout does when ctx has
 // no deadline. A migration held back by a lock another session holds (a replica migrating, a
 // transaction left open on the tables) is waited for until then, and then fails with a
-// *LockWaitError, never half applied.
+// *LockWaitError naming that session, never half applied.
 func Open(ctx context.Context, dsn string) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
@@ -308,24 +311,6 @@ CREATE TABLE IF NOT EXISTS remote_assistance_settings (
 )`}},
 }
 
-// LockWaitError is Open's error when its deadline passed while the schema migration waited for
-// a lock another session holds: another replica still migrating (or stuck doing so), or a
-// transaction left open on one of the store's tables. Nothing of the migration was applied.
-type LockWaitError struct {
-	Table  string        // the table the lock is on
-	Waited time.Duration // how long Open waited
-	Err    error         // the last wait's error: lock_not_available, or the deadline
-}
-
-func (e *LockWaitError) Error() string {
-	return fmt.Sprintf("gave up after %s waiting for a lock on table %s that another session holds "+
-		"(another replica migrating, or a transaction left open on the table); "+
-		"check pg_locks and pg_stat_activity for the session holding it, and end it if it is stuck (pg_terminate_backend)",
-		e.Waited.Round(100*time.Millisecond), e.Table)
-}
-
-func (e *LockWaitError) Unwrap() error { return e.Err }
-
 // lockedError is an error of a migration statement, with the table whose lock it waits for.
 type lockedError struct {
 	table string
@@ -339,9 +324,11 @@ func (e *lockedError) Unwrap() error { return e.err }
 // time got there first, or a lock was not granted within migrationLockWait, until ctx is done.
 func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	start := time.Now()
+	probe := newLockProbe(pool.Config().ConnConfig)
+	defer probe.close()
 	var waitedOn string // the table of the last attempt that waited for a lock in vain
 	for attempt := 1; ; attempt++ {
-		err := migrateOnce(ctx, pool)
+		err := migrateOnce(ctx, pool, probe)
 		if err == nil {
 			return nil
 		}
@@ -353,7 +340,9 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 		}
 		if ctx.Err() != nil || lockWait && lockWaitLeft(ctx) <= 0 {
 			if waitedOn != "" && (lockWait || errors.Is(err, context.DeadlineExceeded)) {
-				return &LockWaitError{Table: waitedOn, Waited: time.Since(start), Err: err}
+				lw := &LockWaitError{Table: waitedOn, Waited: time.Since(start), Err: err}
+				probe.describe(lw)
+				return lw
 			}
 			return err
 		}
@@ -402,8 +391,9 @@ func concurrentDDLState(code string) bool {
 }
 
 // inMigrationTx runs f in a transaction whose statements wait for a lock at most lockWaitLeft,
-// and gives its errors the table whose lock they may wait for.
-func inMigrationTx(ctx context.Context, pool *pgxpool.Pool, table string, f func(pgx.Tx) error) error {
+// with probe watching for the sessions they wait behind, and gives its errors the table whose
+// lock they may wait for.
+func inMigrationTx(ctx context.Context, pool *pgxpool.Pool, probe *lockProbe, table string, f func(pgx.Tx) error) error {
 	wait := lockWaitLeft(ctx)
 	if wait <= 0 {
 		wait = time.Millisecond
@@ -412,6 +402,7 @@ func inMigrationTx(ctx context.Context, pool *pgxpool.Pool, table string, f func
 		if _, err := tx.Exec(ctx, fmt.Sprintf(`SET LOCAL lock_timeout = %d`, wait.Milliseconds())); err != nil {
 			return err
 		}
+		defer probe.watch(ctx, tx.Conn().PgConn().PID())()
 		return f(tx)
 	})
 	if err != nil && !errors.As(err, new(*lockedError)) {
@@ -424,9 +415,9 @@ func inMigrationTx(ctx context.Context, pool *pgxpool.Pool, table string, f func
 // gets no DDL at all, not even CREATE TABLE IF NOT EXISTS, which PostgreSQL refuses to a role
 // without CREATE on the schema even when the table exists: the role needs CREATE only while a
 // step is to be applied.
-func migrateOnce(ctx context.Context, pool *pgxpool.Pool) error {
+func migrateOnce(ctx context.Context, pool *pgxpool.Pool, probe *lockProbe) error {
 	var versions []int
-	err := inMigrationTx(ctx, pool, "remoteassist_schema_migrations", func(tx pgx.Tx) error {
+	err := inMigrationTx(ctx, pool, probe, "remoteassist_schema_migrations", func(tx pgx.Tx) error {
 		rows, _ := tx.Query(ctx, `SELECT version FROM remoteassist_schema_migrations`)
 		var err error
 		versions, err = pgx.CollectRows(rows, pgx.RowTo[int])
@@ -435,7 +426,7 @@ func migrateOnce(ctx context.Context, pool *pgxpool.Pool) error {
 	var pgErr *pgconn.PgError
 	switch {
 	case errors.As(err, &pgErr) && pgErr.Code == "42P01": // undefined_table: a new database
-		if err := inMigrationTx(ctx, pool, "remoteassist_schema_migrations", func(tx pgx.Tx) error {
+		if err := inMigrationTx(ctx, pool, probe, "remoteassist_schema_migrations", func(tx pgx.Tx) error {
 			_, err := tx.Exec(ctx, `
 CREATE TABLE IF NOT EXISTS remoteassist_schema_migrations (
 	version    integer     PRIMARY KEY,
@@ -456,7 +447,7 @@ CREATE TABLE IF NOT EXISTS remoteassist_schema_migrations (
 		if applied[m.version] {
 			continue
 		}
-		err := inMigrationTx(ctx, pool, "remoteassist_schema_migrations", func(tx pgx.Tx) error {
+		err := inMigrationTx(ctx, pool, probe, "remoteassist_schema_migrations", func(tx pgx.Tx) error {
 			// Claim the version first: a replica doing the same waits here until this
 			// transaction ends, then fails with unique_violation and finds the step applied.
 			if _, err := tx.Exec(ctx, `INSERT INTO remoteassist_schema_migrations (version) VALUES ($1)`, m.version); err != nil {

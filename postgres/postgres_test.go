@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/url"
 	"regexp"
 	"slices"
@@ -490,26 +491,52 @@ func TestLoginRejectedIsUnavailable(t *testing.T) {
 // TestOpenGivesUpOnAHeldLock: a session holding a lock the migration needs (a replica stuck
 // half-way through its migration, a transaction left open on the versions table) keeps Open
 // waiting until its deadline, not forever, even with lock_timeout=0 in the DSN (no bound from
-// the server); it then fails with a *LockWaitError naming the table, EUNAVAILABLE, with nothing
-// of the migration applied. Once the session lets go, Open migrates.
+// the server); it then fails with a *LockWaitError naming the table and the session holding the
+// lock (pid, user, application_name; its state, transaction age and statement's first keyword
+// to a role that may see them, never the rest of its statement), EUNAVAILABLE, with nothing of
+// the migration applied. Once the session lets go, Open migrates.
 func TestOpenGivesUpOnAHeldLock(t *testing.T) {
 	defer func(d time.Duration) { migrationLockWait = d }(migrationLockWait)
 	migrationLockWait = 100 * time.Millisecond
+	const (
+		app    = "lock-holder-7f3a" // the holder's application_name
+		secret = "s3cret-in-query"  // in the holder's statement text, which the error must not show
+	)
 	for _, c := range []struct {
 		name    string
 		migrate bool   // migrate the database before the session takes its lock
+		asRole  bool   // Open as a role of its own, which may not see the holder's details
+		refuse  string // SQL that keeps the role from looking the holder up, if any
 		hold    string // what the session does in its open transaction
+		want    []string
 	}{
-		{"replica stuck migrating", false, `CREATE TABLE remoteassist_schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now());
-			INSERT INTO remoteassist_schema_migrations (version) VALUES (1)`},
-		{"versions table locked", true, `LOCK TABLE remoteassist_schema_migrations IN ACCESS EXCLUSIVE MODE`},
+		{"replica stuck migrating", false, false, "", `CREATE TABLE remoteassist_schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now());
+			INSERT INTO remoteassist_schema_migrations (version) VALUES (1) /* ` + secret + ` */`,
+			[]string{`(user "postgres", application "` + app + `", client 127.0.0.1, idle in transaction, transaction open `, `, statement CREATE)`}},
+		{"versions table locked", true, false, "", `LOCK TABLE remoteassist_schema_migrations IN ACCESS EXCLUSIVE MODE /* ` + secret + ` */`,
+			[]string{`(user "postgres", application "` + app + `", client 127.0.0.1, idle in transaction, transaction open `, `, statement LOCK)`}},
+		{"versions table locked, holder hidden from the role", true, true, "", `LOCK TABLE remoteassist_schema_migrations IN ACCESS EXCLUSIVE MODE /* ` + secret + ` */`,
+			[]string{`(user "postgres", application "` + app + `", other details hidden from this role (they need pg_read_all_stats))`}},
+		// As on a database without pg_blocking_pids: the error says why it names no one.
+		{"look-up refused", true, true, `REVOKE EXECUTE ON FUNCTION pg_blocking_pids(integer) FROM PUBLIC`,
+			`LOCK TABLE remoteassist_schema_migrations IN ACCESS EXCLUSIVE MODE`,
+			[]string{"; the session could not be looked up (ERROR: permission denied for function pg_blocking_pids (SQLSTATE 42501)); check pg_locks and pg_stat_activity"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			dsn := pgtest.DSN(t)
 			if c.migrate {
 				open(t, dsn).Close()
 			}
-			holder, err := pgx.Connect(t.Context(), dsn)
+			openDSN := dsn
+			if c.asRole {
+				_, openDSN = dmlRole(t, dsn, "lockwait")
+			}
+			if c.refuse != "" {
+				if err := exec(t, dsn, c.refuse); err != nil {
+					t.Fatal(err)
+				}
+			}
+			holder, err := pgx.Connect(t.Context(), dsn+"&application_name="+app)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -521,10 +548,11 @@ func TestOpenGivesUpOnAHeldLock(t *testing.T) {
 			if _, err := tx.Exec(t.Context(), c.hold); err != nil {
 				t.Fatal(err)
 			}
+			holderPID := holder.PgConn().PID()
 
 			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
 			defer cancel()
-			s, err := Open(ctx, dsn+"&lock_timeout=0")
+			s, err := Open(ctx, openDSN+"&lock_timeout=0")
 			if err == nil {
 				s.Close()
 				t.Fatal("Open succeeded while another session held the lock")
@@ -533,10 +561,25 @@ func TestOpenGivesUpOnAHeldLock(t *testing.T) {
 			if !errors.As(err, &lw) || lw.Table != "remoteassist_schema_migrations" || remoteassist.ErrorCode(err) != remoteassist.EUNAVAILABLE {
 				t.Fatalf("Open with the lock held: %v, want a *LockWaitError on remoteassist_schema_migrations with code %q", err, remoteassist.EUNAVAILABLE)
 			}
-			for _, want := range []string{"waiting for a lock on table remoteassist_schema_migrations", "pg_locks"} {
-				if !strings.Contains(err.Error(), want) {
-					t.Errorf("Open's error %q does not say %q", err, want)
+			t.Logf("Open's error: %v", err)
+			want := append([]string{"waiting for a lock on table remoteassist_schema_migrations"}, c.want...)
+			if c.refuse != "" {
+				if len(lw.Holders) != 0 || lw.Lookup == nil {
+					t.Errorf("Open's error names holders %+v, look-up error %v; want none, the look-up refused", lw.Holders, lw.Lookup)
 				}
+			} else {
+				if len(lw.Holders) != 1 || lw.Holders[0].PID != holderPID || lw.More != 0 {
+					t.Errorf("Open's error names holders %+v (and %d more), want the one session, pid %d", lw.Holders, lw.More, holderPID)
+				}
+				want = append(want, fmt.Sprintf("held by pid %d (", holderPID), fmt.Sprintf("SELECT pg_terminate_backend(%d)", holderPID))
+			}
+			for _, w := range want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("Open's error %q does not say %q", err, w)
+				}
+			}
+			if strings.Contains(err.Error(), secret) || strings.Contains(err.Error(), "\n") {
+				t.Errorf("Open's error %q shows the holder's statement beyond its first keyword", err)
 			}
 			var settings, versions *string
 			conn, err := pgx.Connect(t.Context(), dsn)
@@ -554,10 +597,56 @@ func TestOpenGivesUpOnAHeldLock(t *testing.T) {
 			if err := tx.Rollback(t.Context()); err != nil {
 				t.Fatal(err)
 			}
-			s = open(t, dsn+"&lock_timeout=0")
+			s = open(t, openDSN+"&lock_timeout=0")
 			if _, err := s.UpdateSettings(t.Context(), "tenant", remoteassist.Patch{BlockChat: ptr(true)}); err != nil {
 				t.Errorf("UpdateSettings once the lock is released: %v", err)
 			}
 		})
+	}
+}
+
+// TestLockWaitErrorText: the line stays bounded and one line whatever the holders set
+// (application names are the client's own), lists at most maxLockHolders, and shows no more of
+// a statement than its first keyword.
+func TestLockWaitErrorText(t *testing.T) {
+	long := strings.Repeat("é", 40) // 80 bytes, clipped on a rune boundary
+	holder := func(pid uint32) LockHolder {
+		return LockHolder{PID: pid, User: "ra", Application: "replica", ClientAddr: "10.0.0.7", State: "active", TxAge: 90 * time.Second, Command: "LOCK"}
+	}
+	for _, c := range []struct {
+		name string
+		err  LockWaitError
+		want string
+	}{
+		{"two holders and more", LockWaitError{Table: "t", Waited: time.Minute, Holders: []LockHolder{holder(1), {PID: 2, User: "u", Application: "a\nb", Hidden: true}}, More: 2},
+			`gave up after 1m0s waiting for a lock on table t that another session holds (another replica migrating, or a transaction left open on the table): ` +
+				`held by pid 1 (user "ra", application "replica", client 10.0.0.7, active, transaction open 1m30s, statement LOCK), ` +
+				`pid 2 (user "u", application "a\nb", other details hidden from this role (they need pg_read_all_stats)) and 2 more (see pg_locks); ` +
+				`end those that are stuck: SELECT pg_terminate_backend(PID)`},
+		{"no transaction, no client", LockWaitError{Table: "t", Waited: time.Second, Holders: []LockHolder{{PID: 3, User: "u", Application: "", State: "idle"}}},
+			`gave up after 1s waiting for a lock on table t that another session holds (another replica migrating, or a transaction left open on the table): ` +
+				`held by pid 3 (user "u", application "", idle); end it if it is stuck: SELECT pg_terminate_backend(3)`},
+		{"look-up failed", LockWaitError{Table: "t", Waited: time.Second, Lookup: errors.New(strings.Repeat("x", 300))},
+			`gave up after 1s waiting for a lock on table t that another session holds (another replica migrating, or a transaction left open on the table); ` +
+				`the session could not be looked up (` + strings.Repeat("x", maxLookupErrLen) + `…); ` +
+				`check pg_locks and pg_stat_activity for the session holding it, and end it if it is stuck (pg_terminate_backend)`},
+	} {
+		if got := c.err.Error(); got != c.want {
+			t.Errorf("%s:\n got %q\nwant %q", c.name, got, c.want)
+		}
+	}
+	if got, want := clip(long, maxNameLen), strings.Repeat("é", 32)+"…"; got != want {
+		t.Errorf("clip(%q) = %q, want %q", long, got, want)
+	}
+	for query, want := range map[string]string{
+		"ALTER ROLE app PASSWORD 'hunter2'":  "ALTER",
+		"  (select 1)":                       "SELECT",
+		"/* comment */ LOCK TABLE t":         "",
+		"insert into secrets values ('tok')": "INSERT",
+		strings.Repeat("A", 40):              strings.Repeat("A", maxCommandLen),
+	} {
+		if got := firstKeyword(query); got != want {
+			t.Errorf("firstKeyword(%q) = %q, want %q", query, got, want)
+		}
 	}
 }
