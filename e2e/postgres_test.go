@@ -271,3 +271,68 @@ func TestPostgresLoginRefused(t *testing.T) {
 	}
 	patchSettings(t, p.base, tok, "contoso", `{"blockChat":true}`)
 }
+
+// TestServeGivesUpOnAHeldLock starts serve with --store-open-timeout 2s on a database where
+// another session, a replica of the same role stuck half-way through the first migration
+// (application_name "replica-stuck-e2e"), holds the migration's lock: serve exits 1, long before
+// the default minute, with one line on stderr naming that session (pid, application, state) and
+// never the password of --store, and nothing of the migration applied. The bound of the wait is
+// the hang guard's business only; the test never times serve.
+func TestServeGivesUpOnAHeldLock(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	const password = "pw-lockwait-e2e-5d0c"
+	_, roleDSN := pgtest.Role(t, dsn, "lockwait", password, `GRANT CREATE ON SCHEMA public TO {role}`)
+	holder, err := pgx.Connect(t.Context(), roleDSN+"&application_name=replica-stuck-e2e")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close(context.Background())
+	tx, err := holder.Begin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(t.Context(), `CREATE TABLE remoteassist_schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now());
+		INSERT INTO remoteassist_schema_migrations (version) VALUES (1)`); err != nil {
+		t.Fatal(err)
+	}
+
+	// A hang guard, half the default bound: a serve that ignored the flag would wait a minute.
+	r := runWithin(t, 30*time.Second, "serve", "--addr", "127.0.0.1:0", "--data", t.TempDir(),
+		"--store", roleDSN, "--store-open-timeout", "2s")
+	t.Logf("serve's stderr: %s", r.stderr)
+	if r.exitCode != 1 {
+		t.Errorf("serve with the migration's lock held: exit %d, want 1\nstderr: %s", r.exitCode, r.stderr)
+	}
+	if r.stdout != "" {
+		t.Errorf("serve printed on stdout: %q", r.stdout)
+	}
+	lines := strings.Split(strings.TrimSuffix(r.stderr, "\n"), "\n")
+	if len(lines) != 1 || !strings.HasSuffix(r.stderr, "\n") {
+		t.Errorf("stderr is %d lines, want one:\n%s", len(lines), r.stderr)
+	}
+	for _, want := range []string{
+		"remoteassist serve: PostgreSQL at 127.0.0.1:", "migrating the schema: gave up after ",
+		"waiting for a lock on table remoteassist_schema_migrations",
+		fmt.Sprintf(`held by pid %d (user "lockwait_`, holder.PgConn().PID()),
+		`application "replica-stuck-e2e", client 127.0.0.1, idle in transaction, transaction open `,
+		fmt.Sprintf("SELECT pg_terminate_backend(%d)", holder.PgConn().PID()),
+	} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr %q does not say %q", r.stderr, want)
+		}
+	}
+	if strings.Contains(r.stderr, password) {
+		t.Errorf("stderr %q shows the password of --store", r.stderr)
+	}
+
+	if err := tx.Rollback(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	var settings, versions *string
+	if err := holder.QueryRow(t.Context(), `SELECT to_regclass('remote_assistance_settings')::text, to_regclass('remoteassist_schema_migrations')::text`).Scan(&settings, &versions); err != nil {
+		t.Fatal(err)
+	}
+	if settings != nil || versions != nil {
+		t.Errorf("after serve gave up, tables %v and %v exist: the migration was half applied", settings, versions)
+	}
+}

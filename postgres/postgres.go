@@ -83,11 +83,12 @@ const (
 	// outside the store holds a conflicting lock. Every write that arrives meanwhile waits too,
 	// so the bound is kept well under operationTimeout.
 	replaceLockTimeout = 2 * time.Second
-	// startupTimeout bounds Open when its context has no deadline, as serve's has none: a
-	// migration waiting for a lock another session holds would otherwise keep a replica from
-	// starting, silently, for as long as that session lives.
-	startupTimeout = time.Minute
 )
+
+// DefaultOpenTimeout bounds Open when its context has no deadline: a migration waiting for a
+// lock another session holds would otherwise keep a replica from starting, silently, for as
+// long as that session lives. It is serve's --store-open-timeout by default.
+const DefaultOpenTimeout = time.Minute
 
 // migrationLockWait is the lock_timeout of each statement of a migration: a wait for a lock ends
 // on the server's side after it, and the attempt is tried again until Open's deadline, so that no
@@ -123,8 +124,8 @@ var (
 
 // Open connects to the database at dsn and brings its schema up to date. The database must be
 // reachable: if it is not, Open fails (with an error whose code is EUNAVAILABLE) rather than start
-// a replica that cannot serve; ctx bounds how long it tries, and startupTimeout does when ctx has
-// no deadline. A migration held back by a lock another session holds (a replica migrating, a
+// a replica that cannot serve; ctx bounds how long it tries, and DefaultOpenTimeout does when
+// ctx has no deadline. A migration held back by a lock another session holds (a replica migrating, a
 // transaction left open on the tables) is waited for until then, and then fails with a
 // *LockWaitError naming that session, never half applied.
 func Open(ctx context.Context, dsn string) (*Store, error) {
@@ -146,7 +147,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, startupTimeout)
+		ctx, cancel = context.WithTimeout(ctx, DefaultOpenTimeout)
 		defer cancel()
 	}
 	if err := migrate(ctx, pool); err != nil {

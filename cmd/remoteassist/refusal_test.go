@@ -27,7 +27,7 @@ var serveEnv = []string{
 	"REMOTEASSIST_JWKS_URL", "REMOTEASSIST_JWKS_FILE", "REMOTEASSIST_ISSUER", "REMOTEASSIST_AUDIENCE",
 	"REMOTEASSIST_TENANTS", "REMOTEASSIST_LEEWAY", "REMOTEASSIST_DEV_TOKENS", "REMOTEASSIST_THROTTLE",
 	"REMOTEASSIST_MAX_CONCURRENT", "REMOTEASSIST_MAX_CONNECTIONS", "REMOTEASSIST_PROFILE", "REMOTEASSIST_SHUTDOWN_GRACE",
-	"REMOTEASSIST_OPS_ADDR", "REMOTEASSIST_CORS_ORIGINS", "REMOTEASSIST_THROTTLE_RETRY_AFTER",
+	"REMOTEASSIST_STORE_OPEN_TIMEOUT", "REMOTEASSIST_OPS_ADDR", "REMOTEASSIST_CORS_ORIGINS", "REMOTEASSIST_THROTTLE_RETRY_AFTER",
 	"REMOTEASSIST_TLS", "REMOTEASSIST_TLS_CERT", "REMOTEASSIST_TLS_KEY",
 	"REMOTEASSIST_ADMIN_ADDR", "REMOTEASSIST_ADMIN_TOKEN", "REMOTEASSIST_FAULT_PREFER", "REMOTEASSIST_JOURNAL_SIZE",
 }
@@ -215,6 +215,11 @@ func TestServeRefusals(t *testing.T) {
 		{name: "zero shutdown grace", args: []string{"--shutdown-grace", "0s"}, want: "--shutdown-grace 0s: want a positive duration"},
 		{name: "REMOTEASSIST_SHUTDOWN_GRACE not a duration", env: map[string]string{"REMOTEASSIST_SHUTDOWN_GRACE": "8"},
 			want: `REMOTEASSIST_SHUTDOWN_GRACE "8": want a duration such as "30s" (or pass --shutdown-grace)`},
+		{name: "zero store open timeout", args: []string{"--store-open-timeout", "0s"}, want: "--store-open-timeout 0s: want a positive duration such as 1m"},
+		{name: "REMOTEASSIST_STORE_OPEN_TIMEOUT negative", env: map[string]string{"REMOTEASSIST_STORE_OPEN_TIMEOUT": "-1s"},
+			want: "REMOTEASSIST_STORE_OPEN_TIMEOUT -1s: want a positive duration such as 1m"},
+		{name: "REMOTEASSIST_STORE_OPEN_TIMEOUT not a duration", env: map[string]string{"REMOTEASSIST_STORE_OPEN_TIMEOUT": "60"},
+			want: `REMOTEASSIST_STORE_OPEN_TIMEOUT "60": want a duration such as "30s" (or pass --store-open-timeout)`},
 
 		{name: "negative leeway", args: []string{"--leeway", "-1s"}, want: "--leeway -1s: must not be negative (0 means no leeway)"},
 		{name: "REMOTEASSIST_LEEWAY negative", env: map[string]string{"REMOTEASSIST_LEEWAY": "-30s"}, want: "REMOTEASSIST_LEEWAY -30s: must not be negative"},
@@ -312,6 +317,7 @@ func TestServeAccepts(t *testing.T) {
 		{name: "empty throttle", args: []string{"--throttle="}},
 		{name: "leeway zero", args: []string{"--leeway", "0"}},
 		{name: "graph profile", args: []string{"--profile", "graph"}},
+		{name: "store open timeout", args: []string{"--store-open-timeout", "5s"}, env: map[string]string{"REMOTEASSIST_STORE_OPEN_TIMEOUT": "2m"}},
 		{name: "cors origins", args: []string{"--cors-origins", "http://localhost:3000, https://app.contoso.com/"}},
 		{name: "cors none", args: []string{"--cors-origins", "none"}},
 		{name: "REMOTEASSIST_PROFILE", env: map[string]string{"REMOTEASSIST_PROFILE": "graph", "REMOTEASSIST_SHUTDOWN_GRACE": "1s"}},

@@ -57,6 +57,8 @@ Every flag can also be set by the environment variable named in its description;
 	dataDir := fs.String("data", defaultDataDir(), "data directory: signing key and embedded store (env REMOTEASSIST_DATA)")
 	storeURL := fs.String("store", envOr("REMOTEASSIST_STORE", ""),
 		`where settings live: empty for the embedded store in --data, "memory", or a postgres:// URL (env REMOTEASSIST_STORE)`)
+	storeOpenTimeout := fs.Duration("store-open-timeout", env.duration("store-open-timeout", "REMOTEASSIST_STORE_OPEN_TIMEOUT", postgres.DefaultOpenTimeout),
+		"with a postgres:// --store, how long serve tries to open it at start-up (connecting, and migrating the schema: a migration waits this long for a lock another session holds) before it exits 1, naming that session (env REMOTEASSIST_STORE_OPEN_TIMEOUT)")
 	profileName := fs.String("profile", envOr("REMOTEASSIST_PROFILE", string(remoteassist.ProfileDocumented)),
 		`fidelity profile: "documented" (the published page: notConfigured, PATCH 200 with the entity) or "graph" (today's Graph beta: disabled|enabled, PATCH 204, case-insensitive names) (env REMOTEASSIST_PROFILE)`)
 	logFormat := fs.String("log-format", envOr("REMOTEASSIST_LOG_FORMAT", "text"), `log format: "text" or "json" (env REMOTEASSIST_LOG_FORMAT)`)
@@ -93,6 +95,9 @@ Every flag can also be set by the environment variable named in its description;
 	}
 	if *grace <= 0 {
 		return usageError{fmt.Errorf("%s %v: want a positive duration such as 8s", origin(fs, "shutdown-grace", "REMOTEASSIST_SHUTDOWN_GRACE"), *grace)}
+	}
+	if *storeOpenTimeout <= 0 {
+		return usageError{fmt.Errorf("%s %v: want a positive duration such as 1m", origin(fs, "store-open-timeout", "REMOTEASSIST_STORE_OPEN_TIMEOUT"), *storeOpenTimeout)}
 	}
 	kind := storeKind(*storeURL)
 	if kind == "" {
@@ -139,7 +144,7 @@ Every flag can also be set by the environment variable named in its description;
 	if err != nil {
 		return dataDirProblem(err, *dataDir)
 	}
-	store, closeStore, err := openStore(ctx, kind, *storeURL, *dataDir, logger)
+	store, closeStore, err := openStore(ctx, kind, *storeURL, *dataDir, *storeOpenTimeout, logger)
 	if err != nil {
 		return dataDirProblem(err, *dataDir)
 	}
@@ -354,14 +359,17 @@ func storeKind(url string) string {
 }
 
 // openStore opens the store of that kind the --store value names and returns it and a function
-// that closes it, giving what is in progress until a deadline (see openEmbedded).
-func openStore(ctx context.Context, kind, url, dataDir string, logger *slog.Logger) (store remoteassist.Store, close func(time.Time), err error) {
+// that closes it, giving what is in progress until a deadline (see openEmbedded). Opening
+// PostgreSQL gives up after openTimeout (--store-open-timeout).
+func openStore(ctx context.Context, kind, url, dataDir string, openTimeout time.Duration, logger *slog.Logger) (store remoteassist.Store, close func(time.Time), err error) {
 	switch kind {
 	case "embedded":
 		return openEmbedded(dataDir, logger)
 	case "memory":
 		return memory.New(), func(time.Time) {}, nil
 	case "postgres":
+		ctx, cancel := context.WithTimeout(ctx, openTimeout)
+		defer cancel()
 		s, err := postgres.Open(ctx, url)
 		if err != nil {
 			return nil, nil, postgresStartError(url, err)
