@@ -182,16 +182,16 @@ func (p *lockProbe) watch(ctx context.Context, pid uint32) (stop func()) {
 // look runs one look-up and reports whether the statement's watch is over: holders seen, or
 // the look-up failed (the next statement's watch tries again).
 func (p *lockProbe) look(ctx context.Context, pid uint32) bool {
-	ctx, cancel := context.WithTimeout(ctx, lockProbeQueryTimeout)
-	defer cancel()
 	if p.conn == nil {
-		conn, err := pgx.ConnectConfig(ctx, p.cfg)
+		conn, err := pgx.ConnectConfig(ctx, p.cfg) // bounded by the DSN's connect_timeout, or connectTimeout
 		if err != nil {
 			p.err = err
 			return true
 		}
 		p.conn = conn
 	}
+	ctx, cancel := context.WithTimeout(ctx, lockProbeQueryTimeout)
+	defer cancel()
 	rows, _ := p.conn.Query(ctx, lockHoldersQuery, int64(pid)) // an error comes out of rows.Err
 	var holders []LockHolder
 	var more int

@@ -593,6 +593,17 @@ func TestOpenGivesUpOnAHeldLock(t *testing.T) {
 			if !c.migrate && (settings != nil || versions != nil) {
 				t.Errorf("after the failed Open, tables %v and %v exist: half migrated", settings, versions)
 			}
+			// The failed Open leaves no session behind, the look-up's included; a backend
+			// exits a moment after its client closes, hence the polling (a hang guard bounds it).
+			for left, guard := -1, time.Now().Add(10*time.Second); left != 0; time.Sleep(20 * time.Millisecond) {
+				if err := conn.QueryRow(t.Context(), `SELECT count(*) FROM pg_stat_activity
+					WHERE datname = current_database() AND pid <> pg_backend_pid() AND pid <> $1`, int64(holderPID)).Scan(&left); err != nil {
+					t.Fatal(err)
+				}
+				if left != 0 && time.Now().After(guard) {
+					t.Fatalf("10s after the failed Open, %d sessions of it are still open on the database", left)
+				}
+			}
 
 			if err := tx.Rollback(t.Context()); err != nil {
 				t.Fatal(err)
