@@ -24,7 +24,8 @@ type LockWaitError struct {
 	Holders []LockHolder  // the sessions seen holding the lock, oldest transaction first
 	More    int           // how many more sessions held it than Holders lists
 	// Lookup is why no holder could be looked up (no connection for the look-up, or a
-	// database without pg_blocking_pids); nil when the look-up ran, or Holders is not empty.
+	// database without pg_blocking_pids); nil when Holders is not empty, or when the look-up
+	// ran and saw no session (each wait was over before it looked).
 	Lookup error
 	Err    error // the last wait's error: lock_not_available, or the deadline
 }
