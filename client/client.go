@@ -282,6 +282,7 @@ func (c *Client) call(ctx context.Context, op string, send sendFunc) (Settings, 
 		if !errors.As(err, &apiErr) {
 			return s, err
 		}
+		apiErr.Retries = retries
 		switch {
 		case apiErr.StatusCode == http.StatusUnauthorized && c.refreshable && !refreshed:
 			// The token may have expired or been revoked since the source cached it. A second
@@ -291,10 +292,12 @@ func (c *Client) call(ctx context.Context, op string, send sendFunc) (Settings, 
 		case retryable(apiErr.StatusCode) && retries < c.retry.max:
 			d, ok := c.retry.delay(retries, apiErr.RetryAfter, c.jitter)
 			if !ok {
+				apiErr.NotRetried = WaitTooLong
 				return Settings{}, apiErr
 			}
 			if deadline, has := ctx.Deadline(); has && c.now().Add(d).After(deadline) {
 				// Waiting would only end in a deadline error; the service's answer says more.
+				apiErr.NotRetried = WaitPastDeadline
 				return Settings{}, apiErr
 			}
 			if err := c.sleep(ctx, d); err != nil {
@@ -302,6 +305,8 @@ func (c *Client) call(ctx context.Context, op string, send sendFunc) (Settings, 
 			}
 			retries++
 			continue
+		case retryable(apiErr.StatusCode):
+			apiErr.NotRetried = RetriesSpent
 		}
 		return Settings{}, apiErr
 	}

@@ -244,6 +244,7 @@ func TestErrors(t *testing.T) {
 		helper     string
 		message    string // a part of the message
 		retryAfter bool
+		outcome    string // what Error() says of the retries, after the status
 	}{
 		{
 			name: "400 state outside the enum",
@@ -317,6 +318,7 @@ func TestErrors(t *testing.T) {
 				return err, rec
 			},
 			status: 429, code: "TooManyRequests", helper: "IsThrottled", retryAfter: true,
+			outcome: "; the service asked to wait 3600s: not retried",
 		},
 	}
 	for _, tc := range tests {
@@ -347,9 +349,10 @@ func TestErrors(t *testing.T) {
 					t.Errorf("%s(err) = %v", name, got)
 				}
 			}
-			// One line for logs and the CLI: the code, the request-id to quote, the status.
+			// One line for logs and the CLI: the code, the request-id to quote, the status, and
+			// for a status the client retries, why it returned this answer.
 			msg := err.Error()
-			wantStatus := fmt.Sprintf("status %d)", tc.status)
+			wantStatus := fmt.Sprintf("status %d%s)", tc.status, tc.outcome)
 			if !strings.HasPrefix(msg, tc.code+": ") || !strings.Contains(msg, "request-id "+e.RequestID) ||
 				!strings.HasSuffix(msg, wantStatus) || strings.Contains(msg, "\n") {
 				t.Errorf("Error() = %q", msg)
@@ -522,24 +525,36 @@ func TestRetries(t *testing.T) {
 		wantWaits []time.Duration
 		wantSent  int
 		wantErr   func(error) bool // nil: success
+		// Of the *Error returned: why the call stopped retrying, and how Error() says it.
+		wantStop    client.RetryStop
+		wantOutcome string
 	}{
 		{"503 twice then success", []fault{{503, "1"}, {503, "2"}}, false,
-			[]time.Duration{time.Second, 2 * time.Second}, 3, nil},
+			[]time.Duration{time.Second, 2 * time.Second}, 3, nil, "", ""},
 		{"PATCH re-sent after 503 and 429", []fault{{503, "1"}, {429, "1"}}, true,
-			[]time.Duration{time.Second, time.Second}, 3, nil},
+			[]time.Duration{time.Second, time.Second}, 3, nil, "", ""},
 		{"Retry-After as an HTTP date", []fault{{429, in(5 * time.Second)}}, false,
-			[]time.Duration{5 * time.Second}, 2, nil},
+			[]time.Duration{5 * time.Second}, 2, nil, "", ""},
 		{"504 without Retry-After backs off exponentially", []fault{{504, ""}, {504, ""}, {504, ""}}, false,
-			[]time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond}, 4, nil},
+			[]time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond}, 4, nil, "", ""},
 		{"gives up after the maximum", []fault{{503, "1"}, {503, "1"}, {503, "1"}, {503, "1"}, {503, "1"}}, false,
-			[]time.Duration{time.Second, time.Second, time.Second}, 4, client.IsUnavailable},
+			[]time.Duration{time.Second, time.Second, time.Second}, 4, client.IsUnavailable,
+			client.RetriesSpent, "status 503; the service asked to wait 1s: gave up after 3 retries)"},
+		{"gives up after the maximum without Retry-After", []fault{{429, ""}, {429, ""}, {429, ""}, {429, ""}}, false,
+			[]time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond}, 4, client.IsThrottled,
+			client.RetriesSpent, "status 429; no Retry-After: gave up after 3 retries)"},
 		{"Retry-After over the maximum delay is not waited for", []fault{{429, "120"}}, true,
-			nil, 1, client.IsThrottled},
-		{"400 is not retried", []fault{{400, ""}}, false, nil, 1, client.IsBadRequest},
+			nil, 1, client.IsThrottled,
+			client.WaitTooLong, "status 429; the service asked to wait 120s, longer than the client waits: not retried)"},
+		{"Retry-After over the maximum delay after a retry", []fault{{503, "1"}, {503, "31"}}, false,
+			[]time.Duration{time.Second}, 2, client.IsUnavailable,
+			client.WaitTooLong, "status 503; the service asked to wait 31s, longer than the client waits: gave up after 1 retry)"},
+		{"400 is not retried", []fault{{400, ""}}, false, nil, 1, client.IsBadRequest, "", "status 400)"},
 		{"500 is not retried", []fault{{500, ""}}, false, nil, 1, func(err error) bool {
 			var e *client.Error
 			return errors.As(err, &e) && e.StatusCode == 500
-		}},
+		}, "", "status 500)"},
+		{"400 after a retry", []fault{{503, "1"}, {400, ""}}, false, []time.Duration{time.Second}, 2, client.IsBadRequest, "", "status 400)"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -562,6 +577,11 @@ func TestRetries(t *testing.T) {
 				t.Fatalf("call failed: %v", err)
 			case tc.wantErr != nil && !tc.wantErr(err):
 				t.Fatalf("call returned %v", err)
+			}
+			if e := (*client.Error)(nil); errors.As(err, &e) {
+				if e.NotRetried != tc.wantStop || e.Retries != len(tc.wantWaits) || !strings.HasSuffix(e.Error(), tc.wantOutcome) {
+					t.Errorf("NotRetried %q, Retries %d, Error() %q; want %q, %d, ending %q", e.NotRetried, e.Retries, e.Error(), tc.wantStop, len(tc.wantWaits), tc.wantOutcome)
+				}
 			}
 			if !slices.Equal(w.d, tc.wantWaits) {
 				t.Errorf("waited %v, want %v", w.d, tc.wantWaits)
@@ -671,7 +691,10 @@ func TestDeadlineBeforeRetry(t *testing.T) {
 	}
 	var e *client.Error
 	if !errors.As(err, &e) || !client.IsThrottled(err) || e.RetryAfter != 10*time.Second {
-		t.Errorf("error %v, want the 429 with its Retry-After", err)
+		t.Fatalf("error %v, want the 429 with its Retry-After", err)
+	}
+	if want := "status 429; the service asked to wait 10s, past the context's deadline: not retried)"; e.NotRetried != client.WaitPastDeadline || !strings.HasSuffix(err.Error(), want) {
+		t.Errorf("NotRetried %q, Error() %q; want %q, ending %q", e.NotRetried, err, client.WaitPastDeadline, want)
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("error %v claims the deadline passed", err)

@@ -32,9 +32,31 @@ type Error struct {
 	// RetryAfter is how long the service asked the client to wait (429, 503), zero when it did
 	// not say.
 	RetryAfter time.Duration
+	// Retries is how many times the call sent its request again, after a 429, 503 or 504,
+	// before this answer came: 0 for the answer to its first request.
+	Retries int
+	// NotRetried says why the call returned this answer rather than wait and send the request
+	// again, for the statuses the client retries (429, 503, 504). It is empty for the others,
+	// and for an answer whose wait the context's end interrupted: the call's error then
+	// matches ctx.Err() as well.
+	NotRetried RetryStop
 }
 
-// Error renders the error on one line, as "Code: Message (request-id ID, status N)".
+// RetryStop is why a call gave up retrying: RetriesSpent, WaitTooLong or WaitPastDeadline.
+type RetryStop string
+
+const (
+	// RetriesSpent: the call made every retry WithRetry allows (none with maxRetries 0).
+	RetriesSpent RetryStop = "retries spent"
+	// WaitTooLong: the service asked for a longer wait than WithRetry's maxDelay.
+	WaitTooLong RetryStop = "wait too long"
+	// WaitPastDeadline: the wait would have ended after the context's deadline.
+	WaitPastDeadline RetryStop = "wait past deadline"
+)
+
+// Error renders the error on one line, as "Code: Message (request-id ID, status N)". An answer
+// the client gave up retrying says why inside the parentheses: "(request-id ID, status 429; the
+// service asked to wait 20s: gave up after 3 retries)".
 func (e *Error) Error() string {
 	// The envelope's fields come as the service wrote them, and Intune's messages often span
 	// lines (a JSON document with CRLFs inside the message): the line is made of them here.
@@ -56,8 +78,43 @@ func (e *Error) Error() string {
 		b.WriteString(e.RequestID)
 		b.WriteString(", ")
 	}
-	fmt.Fprintf(&b, "status %d)", e.StatusCode)
+	fmt.Fprintf(&b, "status %d", e.StatusCode)
+	if e.NotRetried != "" {
+		b.WriteString("; ")
+		b.WriteString(e.retryOutcome())
+	}
+	b.WriteString(")")
 	return b.String()
+}
+
+// retryOutcome says what the service asked and why the client stopped retrying.
+func (e *Error) retryOutcome() string {
+	var b strings.Builder
+	if e.RetryAfter > 0 {
+		b.WriteString("the service asked to wait " + seconds(e.RetryAfter))
+	} else {
+		b.WriteString("no Retry-After")
+	}
+	switch e.NotRetried {
+	case WaitTooLong:
+		b.WriteString(", longer than the client waits")
+	case WaitPastDeadline:
+		b.WriteString(", past the context's deadline")
+	}
+	switch e.Retries {
+	case 0:
+		b.WriteString(": not retried")
+	case 1:
+		b.WriteString(": gave up after 1 retry")
+	default:
+		fmt.Fprintf(&b, ": gave up after %d retries", e.Retries)
+	}
+	return b.String()
+}
+
+// seconds renders a wait as whole seconds, rounded up, as Retry-After counts them: "20s".
+func seconds(d time.Duration) string {
+	return fmt.Sprintf("%ds", (d+time.Second-1)/time.Second)
 }
 
 // maxMessage bounds a Message taken from a body that is not Graph's envelope, so that an HTML
