@@ -62,7 +62,10 @@ func (f *connFlags) newClient() (*client.Client, error) {
 		return nil, usageError{fmt.Errorf("no token: pass --token or set REMOTEASSIST_TOKEN " +
 			"(for a local server: export REMOTEASSIST_TOKEN=$(remoteassist token --tenant YOUR-TENANT))")}
 	}
-	opts := []client.Option{client.WithToken(token), client.WithUserAgent(cliUserAgent)}
+	// A wait the service asks for is waited as long as --timeout allows ("give up after this
+	// long, retries included"), not cut at the client's default longest wait.
+	opts := []client.Option{client.WithToken(token), client.WithUserAgent(cliUserAgent),
+		client.WithRetry(client.DefaultMaxRetries, client.DefaultRetryBaseDelay, max(f.timeout, client.DefaultRetryBaseDelay))}
 	if f.caFile != "" {
 		opts = append(opts, client.WithCAFile(f.caFile))
 	}
@@ -80,13 +83,14 @@ func (f *connFlags) newClient() (*client.Client, error) {
 }
 
 // callFailed turns the error of a call into the one line the user sees, exit code 1. Graph
-// errors say it all themselves (code, message, request-id, status); the usual causes of the
-// others get a hint.
+// errors say it all themselves (code, message, request-id, status, and for a 429, 503 or 504
+// what the service asked and why the client stopped retrying); a throttled or unavailable
+// service gets what to do in the CLI's terms, and the usual causes of the other errors a hint.
 func (f *connFlags) callFailed(err error) error {
 	var apiErr *client.Error
 	switch {
 	case errors.As(err, &apiErr):
-		return &exitError{msg: "error: " + apiErr.Error(), code: 1}
+		return &exitError{msg: "error: " + apiErr.Error() + f.retryHint(apiErr), code: 1}
 	case errors.Is(err, context.DeadlineExceeded):
 		return &exitError{msg: fmt.Sprintf("error: no answer from %s within %v (--timeout)", f.url, f.timeout), code: 1}
 	case errors.As(err, new(x509.UnknownAuthorityError)), errors.As(err, new(*tls.CertificateVerificationError)):
@@ -95,6 +99,22 @@ func (f *connFlags) callFailed(err error) error {
 		return &exitError{msg: fmt.Sprintf("error: nothing listens at %s; is \"remoteassist serve\" running? (%v)", f.url, err), code: 1}
 	}
 	return &exitError{msg: "error: " + err.Error(), code: 1}
+}
+
+// retryHint says what to do about an answer the client stopped retrying (see client.Error's
+// NotRetried), "" for the others: run the command again later, or with a --timeout long enough
+// for the wait the service asked for.
+func (f *connFlags) retryHint(apiErr *client.Error) string {
+	switch apiErr.NotRetried {
+	case client.WaitTooLong, client.WaitPastDeadline:
+		return fmt.Sprintf("; the wait would outlast --timeout %v: run the command again once it is over, or with a longer --timeout", f.timeout)
+	case client.RetriesSpent:
+		if client.IsThrottled(apiErr) {
+			return "; the tenant is still over its request rate: run the command again later"
+		}
+		return "; the service is still unavailable: run the command again later"
+	}
+	return ""
 }
 
 func runGet(ctx context.Context, args []string, stdout, _ io.Writer) error {
