@@ -3,6 +3,7 @@ package e2e_test
 import (
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -84,5 +85,57 @@ func TestCLISession(t *testing.T) {
 	r = cli("get", "--output", "json")
 	if !strings.Contains(r.stdout, `"remoteAssistanceState": "enabled"`) || !strings.Contains(r.stdout, `"blockChat": true`) {
 		t.Errorf("settings changed by a refused command:\n%s", r.stdout)
+	}
+}
+
+// TestCLIThrottled: get and set against a serve that throttles the tenant (--throttle) or is
+// made to by an admin fault rule say, in one line on stderr with exit status 1, what the service
+// asked, whether the CLI retried and gave up or did not wait because of --timeout, and what to
+// do.
+func TestCLIThrottled(t *testing.T) {
+	dataDir := t.TempDir()
+	adminAddr := freeAddr(t)
+	p := &serveProc{name: "cli-throttled", logPath: filepath.Join(t.TempDir(), "serve.log"),
+		args: []string{"--data", dataDir, "--store=memory", "--throttle", "100,1,1h", "--admin-addr", adminAddr}}
+	p.start(t)
+	p.waitHealthy(t)
+	p.waitForLog(t, `msg="admin API"`, 1)
+	env := []string{"HOME=" + t.TempDir(), "REMOTEASSIST_URL=" + p.base + "/beta", "REMOTEASSIST_TOKEN=" + token(t, dataDir, "contoso")}
+	cli := func(args ...string) result {
+		t.Helper()
+		return runEnv(t, commandTimeout, env, args...)
+	}
+	line := regexp.MustCompile(`^error: ([A-Za-z]+): [^\n]+ \(request-id [0-9a-f-]{36}, status (\d{3}); ([^\n)]+)\); ([^\n]+)\n$`)
+
+	// The tenant's one write of the hour, then a second: throttled until the hour is over, far
+	// longer than --timeout.
+	if r := cli("set", "--block-chat=true"); r.exitCode != 0 {
+		t.Fatalf("the first set: exit %d, stderr %q", r.exitCode, r.stderr)
+	}
+	r := cli("set", "--block-chat=false", "--timeout", "20s")
+	m := line.FindStringSubmatch(r.stderr)
+	if r.exitCode != 1 || r.stdout != "" || m == nil || m[1] != "TooManyRequests" || m[2] != "429" ||
+		!regexp.MustCompile(`^the service asked to wait \d+s, longer than the client waits: not retried$`).MatchString(m[3]) ||
+		m[4] != "the wait would outlast --timeout 20s: run the command again once it is over, or with a longer --timeout" {
+		t.Errorf("a throttled set: exit %d, stdout %q, stderr %q", r.exitCode, r.stdout, r.stderr)
+	}
+
+	// A fault rule: the next four GETs are 503 with Retry-After: 1, which the CLI waits for
+	// three times, then gives up.
+	if r := run(t, "admin", "fault", "add", "--method", "GET", "--status", "503", "--retry-after", "1", "--times", "4",
+		"--admin-url", "http://"+adminAddr, "--data", dataDir); r.exitCode != 0 {
+		t.Fatalf("admin fault add: exit %d, stderr %q", r.exitCode, r.stderr)
+	}
+	r = cli("get")
+	m = line.FindStringSubmatch(r.stderr)
+	if r.exitCode != 1 || r.stdout != "" || m == nil || m[1] != "ServiceUnavailable" || m[2] != "503" ||
+		m[3] != "the service asked to wait 1s: gave up after 3 retries" ||
+		m[4] != "the service is still unavailable: run the command again later" {
+		t.Errorf("a get the service turned away four times: exit %d, stdout %q, stderr %q", r.exitCode, r.stdout, r.stderr)
+	}
+
+	// Neither changed anything: the first set's write stands.
+	if r := cli("get", "--output", "json"); r.exitCode != 0 || !strings.Contains(r.stdout, `"blockChat": true`) {
+		t.Errorf("get after the refusals: exit %d, stdout %q, stderr %q", r.exitCode, r.stdout, r.stderr)
 	}
 }
