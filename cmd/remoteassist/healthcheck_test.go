@@ -1,13 +1,21 @@
 package main
 
 import (
+	"encoding/json"
+	"fmt"
 	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/remoteassist/remoteassist/internal/testutil"
 )
@@ -69,6 +77,7 @@ func TestHealthcheck(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("REMOTEASSIST_DATA", t.TempDir()) // no serve's record: the address is the variable's
 			t.Setenv("REMOTEASSIST_ADDR", tt.env)
 			status = tt.status
 			paths = nil
@@ -107,6 +116,7 @@ func TestHealthcheckTLS(t *testing.T) {
 	ts.StartTLS()
 	t.Cleanup(ts.Close)
 	addr := strings.TrimPrefix(ts.URL, "https://")
+	t.Setenv("REMOTEASSIST_DATA", t.TempDir()) // no serve's record: the scheme is guessed
 	for _, env := range []map[string]string{
 		{"REMOTEASSIST_TLS": "true"},
 		{"REMOTEASSIST_TLS_CERT": "/etc/remoteassist/cert.pem"},
@@ -135,5 +145,147 @@ func TestHealthcheckTLS(t *testing.T) {
 	url := "http://" + addr + "/readyz"
 	if code, _, stderr := runCLI(t.Context(), "healthcheck", "--url", url); code != 1 || !strings.Contains(stderr, "GET "+url+": 400 Bad Request") {
 		t.Errorf("--url %s: exit %d, stderr %q; want 1 with the 400", url, code, stderr)
+	}
+}
+
+// TestHealthcheckFollowsServe: a serve whose address and scheme come from its flags (a port 0,
+// --tls), not from the environment healthcheck shares with it (docker run IMAGE serve --addr
+// 0.0.0.0:9090, where the image's REMOTEASSIST_ADDR says 8080), is found by healthcheck without
+// --url through the record it writes in its data directory, and the record goes when serve stops.
+func TestHealthcheckFollowsServe(t *testing.T) {
+	for _, flags := range [][]string{{"--addr", "127.0.0.1:0"}, {"--addr", "127.0.0.1:0", "--tls"}} {
+		t.Run(strings.Join(flags, " "), func(t *testing.T) {
+			dataDir := t.TempDir()
+			p := startServe(t, append([]string{"--data", dataDir, "--store", "memory"}, flags...)...)
+			base, _ := p.waitLog(t, "serving")["base_url"].(string)
+			wantURL := strings.TrimSuffix(base, "/beta") + "/readyz"
+			// serve writes its record just after it logs "serving"; startServe leaves every
+			// REMOTEASSIST_ variable out of its environment, as this one is.
+			for _, name := range []string{"REMOTEASSIST_ADDR", "REMOTEASSIST_TLS", "REMOTEASSIST_TLS_CERT"} {
+				t.Setenv(name, "")
+			}
+			t.Setenv("REMOTEASSIST_DATA", dataDir)
+			deadline := time.Now().Add(30 * time.Second) // a hang guard only
+			for {
+				rec, err := findServeRecord(dataDir, "")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if rec != nil {
+					if rec.URL != wantURL {
+						t.Errorf("recorded %q, want %q", rec.URL, wantURL)
+					}
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("serve recorded no URL in %s within 30s", dataDir)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			if code, stdout, stderr := runCLI(t.Context(), "healthcheck"); code != 0 || stdout != "" || stderr != "" {
+				t.Errorf("healthcheck of serve %v: exit %d, stdout %q, stderr %q; want 0", flags, code, stdout, stderr)
+			}
+
+			p.cmd.Process.Signal(syscall.SIGTERM)
+			<-p.exited
+			if entries, _ := os.ReadDir(dataDir); slices.ContainsFunc(entries, func(e os.DirEntry) bool { return strings.HasPrefix(e.Name(), serveRecordPrefix) }) {
+				t.Errorf("serve left its record in %s: %v", dataDir, entries)
+			}
+			if code, _, stderr := runCLI(t.Context(), "healthcheck"); code != 1 || strings.Contains(stderr, wantURL) {
+				t.Errorf("healthcheck after serve stopped: exit %d, stderr %q; want 1, not asking %s", code, stderr, wantURL)
+			}
+		})
+	}
+}
+
+// TestServeRecordChoice: which record healthcheck takes from a data directory, and which a
+// starting serve removes. Records are written as serve writes them, for this process (alive)
+// or for processes that are gone or elsewhere.
+func TestServeRecordChoice(t *testing.T) {
+	ns, err := pidNamespace()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := os.Getpid()
+	started, err := processStart(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const addrEnv = "0.0.0.0:8080" // the image's
+	live := serveRecord{URL: "http://127.0.0.1:9090/readyz", PID: pid, PIDNamespace: ns, Started: started, AddrEnv: addrEnv}
+	dead := live
+	dead.Started++ // the pid, reused by this process
+	otherNS := live
+	otherNS.PIDNamespace++ // another container's, sharing the volume
+	otherEnv := live
+	otherEnv.AddrEnv = "" // a serve started without REMOTEASSIST_ADDR
+	second := live
+	second.URL = "http://127.0.0.1:9091/readyz"
+	fromEnv := []string{"https://127.0.0.1:8080/readyz", "http://127.0.0.1:8080/readyz"}
+	tests := []struct {
+		name    string
+		records []serveRecord
+		want    []string // the URLs asked
+		wantErr string
+	}{
+		{"no record", nil, fromEnv, ""},
+		{"the live serve's", []serveRecord{dead, live, otherNS}, []string{live.URL}, ""},
+		{"https as recorded", []serveRecord{{URL: "https://[::1]:8443/readyz", PID: pid, PIDNamespace: ns, Started: started, AddrEnv: addrEnv}}, []string{"https://[::1]:8443/readyz"}, ""},
+		{"a serve that is gone", []serveRecord{dead}, fromEnv, ""},
+		{"another pid namespace's", []serveRecord{otherNS}, fromEnv, ""},
+		{"another REMOTEASSIST_ADDR: the variable wins", []serveRecord{otherEnv}, fromEnv, ""},
+		{"two live serves", []serveRecord{live, second}, nil,
+			"several serves use the data directory DIR: http://127.0.0.1:9090/readyz (pid PID), http://127.0.0.1:9091/readyz (pid PID); pass --url"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("REMOTEASSIST_TLS", "")
+			t.Setenv("REMOTEASSIST_TLS_CERT", "")
+			dir := t.TempDir()
+			for i, r := range tc.records {
+				data, _ := json.Marshal(r)
+				name := fmt.Sprintf("%s%d-%d-%d.json", serveRecordPrefix, r.PIDNamespace, r.PID, i)
+				if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := defaultReadyURLs(dir, addrEnv, addrEnv)
+			gotErr := ""
+			if err != nil {
+				gotErr = err.Error()
+			}
+			wantErr := strings.NewReplacer("DIR", dir, "PID", strconv.Itoa(pid)).Replace(tc.wantErr)
+			if gotErr != wantErr || !slices.Equal(got, tc.want) {
+				t.Errorf("asks %q, error %q; want %q, error %q", got, gotErr, tc.want, wantErr)
+			}
+		})
+	}
+
+	// A starting serve removes the records of its pid namespace's processes that are gone, and
+	// only those; it removes its own when it stops.
+	dir := t.TempDir()
+	for name, r := range map[string]serveRecord{"dead": dead, "other": otherNS, "live": live} {
+		data, _ := json.Marshal(r)
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("%s%d-%d-%s.json", serveRecordPrefix, r.PIDNamespace, r.PID, name)), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	remove, err := writeServeRecord(dir, second.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := func() (names []string) {
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			names = append(names, strings.TrimSuffix(strings.TrimPrefix(e.Name(), fmt.Sprintf("%s%d-%d-", serveRecordPrefix, ns, pid)), ".json"))
+		}
+		return names
+	}
+	if got := files(); len(got) != 3 || !slices.Contains(got, "live") || slices.Contains(got, "dead") {
+		t.Errorf("after a serve started: %q; want live, other's and the new one's", got)
+	}
+	remove()
+	if got := files(); len(got) != 2 || !slices.Contains(got, "live") {
+		t.Errorf("after it stopped: %q; want live and other's", got)
 	}
 }

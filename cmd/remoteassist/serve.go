@@ -203,6 +203,14 @@ Every flag can also be set by the environment variable named in its description;
 	if authMode == authDev {
 		logger.Info("get a token with: remoteassist token --data " + shellQuote(*dataDir) + " --tenant YOUR-TENANT")
 	}
+	// Where healthcheck finds this listener, whatever set its address and scheme (serveRecord).
+	if ready, err := readyURL(tlsFlags.scheme(), ln.Addr().String()); err == nil {
+		if removeRecord, err := writeServeRecord(*dataDir, ready); err != nil {
+			logger.Warn("could not record the address in the data directory: remoteassist healthcheck needs --url, or REMOTEASSIST_ADDR (and REMOTEASSIST_TLS) to say it", "error", err)
+		} else {
+			defer removeRecord()
+		}
+	}
 
 	opsSide, err := startSide("operations listener", *opsAddr, srv.OpsHandler(), srv.SideLimits(server.OpsListener), logger, "paths", "/healthz /readyz /metrics /debug/pprof/")
 	if err != nil {
