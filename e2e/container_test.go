@@ -180,6 +180,29 @@ func TestContainerReadOnlyRootFS(t *testing.T) {
 	checkNotRoot(t, c)
 }
 
+// TestContainerHealthcheckFollowsServeFlags runs the image as docker run IMAGE serve --addr
+// 127.0.0.1:PORT [--tls]: the address and the scheme are serve's flags, while the environment the
+// HEALTHCHECK shares with it names another port (the image's 8080, here one nothing listens on).
+// Two such containers share one /data volume, one of them with a read-only root file system:
+// each is healthy by its own serve's record, and stays so when the other stops.
+func TestContainerHealthcheckFollowsServeFlags(t *testing.T) {
+	volume := newVolume(t)
+	health := []string{"--health-interval", "1s"}
+	plain := launchContainer(t, "addr-flag", containerOpts{volume: volume, store: "memory", addrFlag: true, extra: health})
+	plain.waitReady(t) // first, so that the signing key on the shared volume is made once
+	tls := launchContainer(t, "addr-flag-tls", containerOpts{volume: volume, store: "memory", addrFlag: true, tlsFlag: true, readOnly: true, extra: health})
+	for _, c := range []*ctr{plain, tls} {
+		c.waitHealthy(t)
+		if code, out := c.exec(t, "healthcheck"); code != 0 {
+			t.Errorf("remoteassist healthcheck in %s: exit %d: %s", c.role, code, out)
+		}
+	}
+	docker(t, "stop", "-t", strconv.Itoa(int(stopGrace/time.Second)), tls.name)
+	if code, out := plain.exec(t, "healthcheck"); code != 0 {
+		t.Errorf("remoteassist healthcheck in %s once %s stopped: exit %d: %s", plain.role, tls.role, code, out)
+	}
+}
+
 // TestContainerStateSurvivesKill writes through one container, kills it (SIGKILL: no shutdown at
 // all) and reads everything back through a new container on the same volume, with tokens the
 // first one's key signed.

@@ -185,6 +185,8 @@ type containerOpts struct {
 	volume   string   // a named volume for /data; empty: the image's anonymous volume
 	store    string   // REMOTEASSIST_STORE
 	readOnly bool     // --read-only
+	addrFlag bool     // the command serve --addr with the port, REMOTEASSIST_ADDR one nothing listens on
+	tlsFlag  bool     // with addrFlag, serve's --tls too
 	extra    []string // more docker run flags
 }
 
@@ -233,8 +235,12 @@ func (c *ctr) run(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close()
+	addrEnv := addr
+	if c.opts.addrFlag {
+		addrEnv = freeAddr(t) // as the image's 8080 is to docker run IMAGE serve --addr
+	}
 	args := []string{"run", "-d", "--name", c.name, "--label", runLabel + "=" + runID,
-		"--network", "host", "-e", "REMOTEASSIST_ADDR=" + addr}
+		"--network", "host", "-e", "REMOTEASSIST_ADDR=" + addrEnv}
 	if c.opts.volume != "" {
 		args = append(args, "-v", c.opts.volume+":/data")
 	}
@@ -244,8 +250,14 @@ func (c *ctr) run(t *testing.T) {
 	if c.opts.readOnly {
 		args = append(args, "--read-only")
 	}
-	args = append(args, c.opts.extra...)
-	docker(t, append(args, image)...)
+	args = append(append(args, c.opts.extra...), image)
+	if c.opts.addrFlag {
+		args = append(args, "serve", "--addr", addr)
+		if c.opts.tlsFlag {
+			args = append(args, "--tls")
+		}
+	}
+	docker(t, args...)
 	c.base = "http://" + addr
 }
 
