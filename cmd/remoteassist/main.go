@@ -8,7 +8,7 @@
 //	remoteassist check  [--data DIR]
 //	remoteassist backup [--data DIR] FILE
 //	remoteassist restore [--data DIR] FILE
-//	remoteassist healthcheck [--url http://127.0.0.1:8080/readyz]
+//	remoteassist healthcheck [--url http://127.0.0.1:8080/readyz] [--data DIR]
 //	remoteassist version
 //
 // Exit status: 0 on success, 1 when the service or the system fails, 2 for a mistake in the
