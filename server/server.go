@@ -192,6 +192,7 @@ func build(cfg Config, surf surface) (*Server, error) {
 
 		drainTimeout: defaultDrainTimeout,
 	}
+	s.echo.SchemeExtractor = schemeExtractor(echo.ExtractSchemeFromHeaders())
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}

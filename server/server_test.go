@@ -79,6 +79,33 @@ func TestODataContextWithoutHost(t *testing.T) {
 	}
 }
 
+// A proxy that terminates TLS in front of the service says so in X-Forwarded-Proto; from a
+// trusted peer (loopback, as here, or a private address) @odata.context names the scheme the
+// client used, as echo's scheme extractor decides, and without the header the connection's.
+func TestODataContextSchemeBehindAProxy(t *testing.T) {
+	h := newHarness(t)
+	host := strings.TrimPrefix(h.url, "http://")
+	tok := h.token("tenant-a", readConfig)
+	for _, tc := range []struct {
+		headers []string
+		scheme  string
+	}{
+		{nil, "http"},
+		{[]string{"X-Forwarded-Proto", "https"}, "https"},
+		{[]string{"X-Forwarded-Proto", "http"}, "http"},
+		{[]string{"X-Forwarded-Ssl", "on"}, "https"},
+		{[]string{"X-Url-Scheme", "HTTPS"}, "https"},
+		{[]string{"X-Forwarded-Protocol", "https"}, "https"},
+		{[]string{"X-Forwarded-Proto", "ftp", "X-Forwarded-Ssl", "on"}, "http"},
+	} {
+		res := h.do(http.MethodGet, settingsPath, tok, nil, tc.headers...)
+		want := tc.scheme + "://" + host + "/beta/$metadata#deviceManagement/remoteAssistanceSettings/$entity"
+		if got := res.json(t)["@odata.context"]; res.status != http.StatusOK || got != want {
+			t.Errorf("headers %v: %d, @odata.context %v, want %s", tc.headers, res.status, got, want)
+		}
+	}
+}
+
 func TestPatchMergesAndAnswersWholeEntity(t *testing.T) {
 	h := newHarness(t)
 	tok := h.token("t1", readWriteConfig)
