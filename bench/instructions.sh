@@ -13,7 +13,12 @@
 #   bash bench/instructions.sh      # or: bash bench/run.sh instructions
 #
 # Knobs: CG_DURATION (10s) of counted load per server, after a 3 s warm-up; CG_TOP (25), the
-# functions listed for the GET row; CG_GOGC, a GOGC for both servers (default: Go's). Each
+# functions listed for the GET row; CG_GOGC, a GOGC for both servers (default: Go's);
+# CG_CACHESIM=1, callgrind's cache simulation too (about twice as slow): each row then also
+# gives the estimated cycles per request, callgrind's own estimate (instructions, plus 10 for
+# each first-level miss and 100 for each last-level miss, of the host's caches as callgrind
+# reads them), and the rate ratio they predict, which counts what an instruction costs beyond
+# its count where the two servers' code and data do not fit the caches alike. Each
 # server runs with GOMAXPROCS=1, as load.sh's pinned servers do, and GODEBUG=asyncpreemptoff=1,
 # as callgrind cannot take the signals of Go's asynchronous preemption. Outputs go to bench/out/
 # (BENCH_OUT): instructions.md, and callgrind's files in instructions/ (callgrind_annotate them).
@@ -48,7 +53,7 @@ count() {
 	shift 5
 	rm -f "$OUT/instructions/$name".out*
 	env GOMAXPROCS=1 GODEBUG=asyncpreemptoff=1 ${CG_GOGC:+GOGC=$CG_GOGC} \
-		valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$OUT/instructions/$name.out" \
+		valgrind --tool=callgrind ${CG_CACHESIM:+--cache-sim=yes} --instr-atstart=no --callgrind-out-file="$OUT/instructions/$name.out" \
 		"$@" >"$OUT/instructions/$name.log" 2>&1 &
 	local pid=$!
 	pids+=("$pid")
@@ -68,6 +73,14 @@ count() {
 	echo "$counted_requests" >"$OUT/instructions/$name.requests"
 	counted_instructions=$(callgrind_annotate "$OUT/instructions/$name.callgrind" 2>/dev/null |
 		awk '/PROGRAM TOTALS/ && !seen {gsub(",", "", $1); print $1; seen = 1}')
+	counted_cycles=
+	if [ -n "${CG_CACHESIM:-}" ]; then
+		# The totals' line in the order of the "Events shown" line: Ir I1mr ILmr Dr D1mr DLmr Dw D1mw DLmw.
+		counted_cycles=$(callgrind_annotate "$OUT/instructions/$name.callgrind" 2>/dev/null | awk '
+			/^Events shown:/ {for (i = 3; i <= NF; i++) ev[$i] = i - 2}
+			/PROGRAM TOTALS/ && !seen {seen = 1; line = $0; gsub(/\([^)]*\)/, "", line); gsub(",", "", line); split(line, v, " ")
+				print v[ev["Ir"]] + 10 * (v[ev["I1mr"]] + v[ev["D1mr"]] + v[ev["D1mw"]]) + 100 * (v[ev["ILmr"]] + v[ev["DLmr"]] + v[ev["DLmw"]])}')
+	fi
 }
 
 # row ROW SERVE_PORT LUA PATH FLOOR_LUA SERVE_ARGS...: one row's line of the table.
@@ -76,11 +89,14 @@ row() {
 	shift 5
 	echo "row $row" >&2
 	count "serve-$row" "$port" "$lua" "$path" -- "$OUT/remoteassist" serve --addr "127.0.0.1:$port" "$@"
-	sreq=$counted_requests sins=$counted_instructions
+	sreq=$counted_requests sins=$counted_instructions scyc=$counted_cycles
 	count "floor-$row" 18081 "$floorlua" "$path" -- "$OUT/floorserver" --addr 127.0.0.1:18081
-	awk -v row="$row" -v sr="$sreq" -v si="$sins" -v fr="$counted_requests" -v fi="$counted_instructions" 'BEGIN {
+	awk -v row="$row" -v sr="$sreq" -v si="$sins" -v fr="$counted_requests" -v fi="$counted_instructions" \
+		-v sc="$scyc" -v fc="$counted_cycles" 'BEGIN {
 		s = si / sr; f = fi / fr
-		printf "| %s | %.0f | %.0f | %.3f | %.2fx | %d / %d |\n", row, s, f, s / f, f / s, sr, fr }'
+		printf "| %s | %.0f | %.0f | %.3f | %.2fx | %d / %d |", row, s, f, s / f, f / s, sr, fr
+		if (sc != "") printf " %.0f | %.0f | %.2fx |", sc / sr, fc / fr, (fc / fr) / (sc / sr)
+		printf "\n" }'
 }
 
 # The table is written by this shell (a pipe into tee would run the rows in a subshell, out of
@@ -88,10 +104,15 @@ row() {
 {
 	echo "## Instructions per request, whole process ($(date -u +%F), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown))"
 	echo
-	echo "callgrind, user space only; wrk -t1 -c32 -d$DURATION counted after a 3 s warm-up; GOMAXPROCS=1, GODEBUG=asyncpreemptoff=1${CG_GOGC:+, GOGC=$CG_GOGC}. The last column but one is the floor's count over serve's: the rate ratio these counts predict, if an instruction cost the same in both."
+	echo "callgrind, user space only; wrk -t1 -c32 -d$DURATION counted after a 3 s warm-up; GOMAXPROCS=1, GODEBUG=asyncpreemptoff=1${CG_GOGC:+, GOGC=$CG_GOGC}${CG_CACHESIM:+, --cache-sim=yes}. The last column but one is the floor's count over serve's: the rate ratio these counts predict, if an instruction cost the same in both."
 	echo
-	echo "| row | serve instructions / request | floor instructions / request | serve/floor | floor/serve | requests counted (serve / floor) |"
-	echo "|---|---:|---:|---:|---:|---:|"
+	if [ -n "${CG_CACHESIM:-}" ]; then
+		echo "| row | serve instructions / request | floor instructions / request | serve/floor | floor/serve | requests counted (serve / floor) | serve estimated cycles / request | floor estimated cycles / request | floor/serve by cycles |"
+		echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+	else
+		echo "| row | serve instructions / request | floor instructions / request | serve/floor | floor/serve | requests counted (serve / floor) |"
+		echo "|---|---:|---:|---:|---:|---:|"
+	fi
 	row GET 18080 get-embedded "$settings" get-embedded --data "$work/embedded"
 	row PATCH_memory 18082 patch-memory "$settings" patch-memory --data "$work/memory" --store memory
 	row PATCH_durable 18080 patch-embedded "$settings" patch-memory --data "$work/embedded"
