@@ -260,6 +260,10 @@ func TestRejectedRequests(t *testing.T) {
 		{name: "unknown system query option", method: http.MethodGet, path: settingsPath + "?$filter=blockChat%20eq%20true", status: 400, code: "BadRequest", mentions: []string{"The query parameter '$filter' is not supported."}},
 		{name: "system query option in another casing", method: http.MethodGet, path: settingsPath + "?$SELECT=blockChat", status: 400, code: "BadRequest", mentions: []string{"'$SELECT' is not supported"}},
 		{name: "$expand", method: http.MethodGet, path: settingsPath + "?$expand=foo", status: 400, code: "BadRequest", mentions: []string{"'$expand'"}},
+		// Graph's beta endpoint takes a system query option without its $ (filter for $filter).
+		{name: "system query option without its $", method: http.MethodGet, path: settingsPath + "?filter=blockChat%20eq%20true", status: 400, code: "BadRequest", mentions: []string{"The query parameter 'filter' is not supported."}},
+		{name: "system query option without its $, in another casing", method: http.MethodGet, path: settingsPath + "?api-version=2&Expand=foo", status: 400, code: "BadRequest", mentions: []string{"The query parameter 'Expand' is not supported."}},
+		{name: "system query option without its $ on PATCH", path: settingsPath + "?top=1", body: `{"blockChat":false}`, status: 400, code: "BadRequest", mentions: []string{"The query parameter 'top' is not supported."}},
 		{name: "unknown system query option on PATCH", path: settingsPath + "?$top=1", body: `{"blockChat":false}`, status: 400, code: "BadRequest", mentions: []string{"'$top'"}},
 		{name: "unknown root path", method: http.MethodGet, path: "/v1.0/deviceManagement/remoteAssistanceSettings", status: 404, code: "ResourceNotFound", mentions: []string{"segment 'v1.0'."}},
 		{name: "unknown middle segment", method: http.MethodGet, path: "/beta/foo/remoteAssistanceSettings", status: 404, code: "ResourceNotFound", mentions: []string{"segment 'foo'."}},

@@ -15,6 +15,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/remoteassist/remoteassist"
+	"github.com/remoteassist/remoteassist/internal/ordinal"
 )
 
 // kin-openapi validates every request against the contract: the parameters through
@@ -91,9 +92,10 @@ func validateParams(c echo.Context, op *operation, fold, strict bool) error {
 	return &remoteassist.Error{Code: remoteassist.EINVALID, Message: "The request does not match the contract.", Err: err}
 }
 
-// refuseUnknownOptions refuses a query option ("$" and a name: an OData system query option)
-// that the operation does not declare, as Graph's OData layer does ("The query parameter '$foo'
-// is not supported."), instead of answering as if it were not there: a client sending $filter
+// refuseUnknownOptions refuses a query option ("$" and a name: an OData system query option,
+// or the name of one without its "$", which Graph's beta endpoint reads as the option) that the
+// operation does not declare, as Graph's OData layer does ("The query parameter '$foo' is not
+// supported."), instead of answering as if it were not there: a client sending $filter, filter
 // or $expand, or $select in a casing the profile does not take, would otherwise read an answer
 // it did not ask for. Other unknown parameters are ignored, as Graph ignores them, unless strict
 // (the admin API's): a test's misspelt filter (?tennant=, or ?status= on the findings) would
@@ -101,7 +103,7 @@ func validateParams(c echo.Context, op *operation, fold, strict bool) error {
 // parameters the operation takes. The first unknown name, in byte order, is the one refused.
 func refuseUnknownOptions(op *operation, query url.Values, strict bool) error {
 	unknown, found := firstQueryName(query, func(name string, _ []string) bool {
-		return (strict || strings.HasPrefix(name, "$")) && queryParam(op, name) == nil
+		return (strict || strings.HasPrefix(name, "$") || isSystemOptionName(name)) && queryParam(op, name) == nil
 	})
 	if !found {
 		return nil
@@ -116,6 +118,19 @@ func refuseUnknownOptions(op *operation, query url.Values, strict bool) error {
 		}
 	}
 	return remoteassist.UnsupportedOption(unknown, supported)
+}
+
+// systemOptionNames are the names of OData's system query options (OData 4.01, URL Conventions,
+// section 5, with Graph's $skiptoken and $deltatoken) without their "$". On Graph's beta
+// endpoint the "$" is optional ("you can use filter instead of $filter",
+// learn.microsoft.com/graph/query-parameters), so ?filter= is $filter, not a custom parameter.
+var systemOptionNames = []string{"apply", "compute", "count", "deltatoken", "expand", "filter", "format", "id",
+	"index", "levels", "orderby", "schemaversion", "search", "select", "skip", "skiptoken", "top"}
+
+// isSystemOptionName reports whether name, in any letter case, is a system query option's name
+// without its "$": one Graph's beta endpoint reads as that option.
+func isSystemOptionName(name string) bool {
+	return slices.ContainsFunc(systemOptionNames, func(option string) bool { return ordinal.EqualIgnoreCase(option, name) })
 }
 
 // refuseRepeatedOptions refuses a query parameter the operation declares with one value
