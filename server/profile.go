@@ -61,12 +61,7 @@ func foldQuery(op *operation, query url.Values) bool {
 	for name, values := range query {
 		p := op.route.Operation.Parameters.GetByInAndName(openapi3.ParameterInQuery, name)
 		if p == nil {
-			for _, ref := range op.route.Operation.Parameters {
-				if ref.Value.In == openapi3.ParameterInQuery && ordinal.EqualIgnoreCase(ref.Value.Name, name) {
-					p = ref.Value
-				}
-			}
-			if p == nil {
+			if p = queryParamAnyCase(op, name); p == nil {
 				continue
 			}
 			delete(query, name)
@@ -86,6 +81,18 @@ func foldQuery(op *operation, query url.Values) bool {
 		}
 	}
 	return changed
+}
+
+// queryParamAnyCase is the operation's query parameter whose name is name in another letter
+// case; nil if none.
+func queryParamAnyCase(op *operation, name string) *openapi3.Parameter {
+	var p *openapi3.Parameter
+	for _, ref := range op.route.Operation.Parameters {
+		if ref.Value.In == openapi3.ParameterInQuery && ordinal.EqualIgnoreCase(ref.Value.Name, name) {
+			p = ref.Value
+		}
+	}
+	return p
 }
 
 // foldBody puts the member names of a decoded body object in the schema's casing and its
@@ -135,13 +142,17 @@ func canonical(s string, enum []string) string {
 	return s
 }
 
+// listOfExtension marks a string schema whose value is a comma-separated list of the names it
+// gives (selectList: $select's).
+const listOfExtension = "x-remoteassist-list-of"
+
 // listNames returns the names a parameter's value is a list or one of: those of its schema's
 // x-remoteassist-list-of extension, or its enumeration.
 func listNames(ref *openapi3.SchemaRef) []string {
 	if ref == nil || ref.Value == nil {
 		return nil
 	}
-	if of, ok := ref.Value.Extensions["x-remoteassist-list-of"].([]any); ok {
+	if of, ok := ref.Value.Extensions[listOfExtension].([]any); ok {
 		names := make([]string, 0, len(of))
 		for _, n := range of {
 			names = append(names, fmt.Sprint(n))

@@ -174,6 +174,42 @@ func TestSelect(t *testing.T) {
 	}
 }
 
+// TestSelectSkipsSpaces: Graph's OData parser skips the white space around a $select's items
+// ("$select=id, blockChat", as clients joining names with ", " send it); the answer and its
+// @odata.context name the properties as if it were not there, in both profiles.
+func TestSelectSkipsSpaces(t *testing.T) {
+	harnesses := map[string]*harness{"documented": newHarness(t), "graph": newGraphHarness(t)}
+	cases := []struct {
+		profile, query, context string
+	}{
+		{"documented", "$select=id,%20blockChat", "(id,blockChat)"},
+		{"documented", "select=%20blockChat%20,remoteAssistanceState%09", "(blockChat,remoteAssistanceState)"},
+		{"documented", "$select=blockChat,+remoteAssistanceState", "(blockChat,remoteAssistanceState)"},
+		{"graph", "$SELECT=BLOCKCHAT,%20Id", "(blockChat,id)"},
+	}
+	for _, tc := range cases {
+		h := harnesses[tc.profile]
+		res := h.do(http.MethodGet, settingsPath+"?"+tc.query, h.token("t", readConfig), nil)
+		if res.status != http.StatusOK {
+			t.Errorf("%s %s: status %d: %s", tc.profile, tc.query, res.status, res.body)
+			continue
+		}
+		body := res.json(t)
+		if _, ok := body["allowSessionsToUnenrolledDevices"]; ok || body["blockChat"] != false || body["id"] == nil {
+			t.Errorf("%s %s: %v", tc.profile, tc.query, body)
+		}
+		if ctx, _ := body["@odata.context"].(string); !strings.HasSuffix(ctx, "/$metadata#deviceManagement/remoteAssistanceSettings"+tc.context+"/$entity") {
+			t.Errorf("%s %s: context %q, want the selection %s", tc.profile, tc.query, ctx, tc.context)
+		}
+	}
+	// A name still has to be one of the entity's: spaces are skipped, not taken as part of it.
+	h := harnesses["documented"]
+	res := h.do(http.MethodGet, settingsPath+"?$select=id,%20block%20Chat", h.token("t", readConfig), nil)
+	if code, msg, target := res.graphError(t); res.status != http.StatusBadRequest || code != "BadRequest" || target != "$select" || !strings.Contains(msg, "blockChat") {
+		t.Errorf("a name with a space inside: %d %s %q %q", res.status, code, msg, target)
+	}
+}
+
 // TestRejectedRequests covers every class of bad request: status, Graph code, a message that
 // names what is wrong, and stored state unchanged afterwards.
 func TestRejectedRequests(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"unicode"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -50,8 +51,9 @@ func validateParams(c echo.Context, op *operation, fold, strict bool) error {
 			return &remoteassist.Error{Code: remoteassist.EINVALID,
 				Message: "The query string is malformed: " + remoteassist.Clip(err.Error(), 80) + ".", Err: err}
 		}
-		if fold && foldQuery(op, query) {
-			// The generated binder reads the query string too: it must see the folded one.
+		trimmed := trimListSpaces(op, query, fold)
+		if folded := fold && foldQuery(op, query); trimmed || folded {
+			// The generated binder reads the query string too: it must see the one validated.
 			req.URL.RawQuery = query.Encode()
 		}
 		if err := refuseUnknownOptions(op, query, strict); err != nil {
@@ -90,6 +92,34 @@ func validateParams(c echo.Context, op *operation, fold, strict bool) error {
 		return describeParamError(re)
 	}
 	return &remoteassist.Error{Code: remoteassist.EINVALID, Message: "The request does not match the contract.", Err: err}
+}
+
+// trimListSpaces drops the white space around the names in the value of a list parameter
+// (x-remoteassist-list-of: $select), "id, blockChat" becoming "id,blockChat", as Graph's OData
+// parser skips it between a $select's items; fold finds the parameter in any casing, as
+// foldQuery does. It reports whether anything changed.
+func trimListSpaces(op *operation, query url.Values, fold bool) bool {
+	changed := false
+	for name, values := range query {
+		p := queryParam(op, name)
+		if p == nil && fold {
+			p = queryParamAnyCase(op, name)
+		}
+		if p == nil || p.Schema == nil || p.Schema.Value == nil || p.Schema.Value.Extensions[listOfExtension] == nil {
+			continue
+		}
+		for i, v := range values {
+			if strings.IndexFunc(v, unicode.IsSpace) < 0 {
+				continue
+			}
+			items := strings.Split(v, ",")
+			for j, item := range items {
+				items[j] = strings.TrimSpace(item)
+			}
+			values[i], changed = strings.Join(items, ","), true
+		}
+	}
+	return changed
 }
 
 // refuseUnknownOptions refuses a query option ("$" and a name: an OData system query option,
