@@ -24,9 +24,12 @@ import (
 // JSON value kin-openapi validates and the handler binds.
 
 // readBody reads the body of req, decompressed, after checking its Content-Type; more than max
-// bytes, compressed or inflated, is ETOOLARGE.
+// bytes, compressed or inflated, is ETOOLARGE. A Content-Type sent twice is checked as the one
+// comma-joined value it is to a server that combines header lines, which no media type parses
+// as, rather than by its first line: a body sent as both JSON and something else is refused
+// whatever the order of the two.
 func readBody(req *http.Request, max int64) ([]byte, error) {
-	if err := checkJSONContentType(req.Header.Get("Content-Type")); err != nil {
+	if err := checkJSONContentType(strings.Join(req.Header.Values("Content-Type"), ", ")); err != nil {
 		return nil, err
 	}
 	if req.ContentLength > max {

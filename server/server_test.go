@@ -266,6 +266,7 @@ func TestRejectedRequests(t *testing.T) {
 		{name: "wrong odata type", body: `{"@odata.type":"#microsoft.graph.user","blockChat":false}`, status: 400, code: "BadRequest", mentions: []string{"@odata.type"}},
 		{name: "foreign id", body: `{"id":"someone-else","blockChat":false}`, status: 400, code: "BadRequest", mentions: []string{"'id'"}},
 		{name: "missing content type", body: `{"blockChat":false}`, headers: []string{"Content-Type", ""}, status: 415, code: "UnsupportedMediaType", mentions: []string{"Content-Type"}},
+		{name: "two Content-Type headers", body: `{"blockChat":false}`, headers: []string{"Content-Type", "application/json", "Content-Type", "text/plain"}, status: 415, code: "UnsupportedMediaType", mentions: []string{"'application/json, text/plain'"}},
 		{name: "text/plain", body: `{"blockChat":false}`, headers: []string{"Content-Type", "text/plain"}, status: 415, code: "UnsupportedMediaType", mentions: []string{"application/json"}},
 		{name: "non-UTF-8 charset", body: `{"blockChat":false}`, headers: []string{"Content-Type", "application/json; charset=latin1"}, status: 415, code: "UnsupportedMediaType", mentions: []string{"latin1"}},
 		{name: "unsupported encoding", body: `{"blockChat":false}`, headers: []string{"Content-Type", "application/json", "Content-Encoding", "br"}, status: 415, code: "UnsupportedMediaType", mentions: []string{"br"}},
