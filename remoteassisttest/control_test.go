@@ -293,3 +293,47 @@ func TestMint(t *testing.T) {
 		t.Errorf("expired token: %v, want 401", err)
 	}
 }
+
+// TestCloseCutsDelayedRequests: Close does not wait out a fault rule's delay, which may hold a
+// request for a minute: after its grace it cuts the request, as serve cuts one at the end of
+// --shutdown-grace, and the journal records the 503 it was owed.
+func TestCloseCutsDelayedRequests(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opt  remoteassisttest.Option
+	}{
+		{"HTTP/1.1", nil},
+		{"HTTP/2 over TLS", remoteassisttest.WithTLS()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, err := remoteassisttest.Start(tc.opt, remoteassisttest.WithControl())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer srv.Close()
+			rule, err := srv.Control().AddFault(models.FaultRuleSpec{Effect: models.FaultEffect{DelayMs: &models.DelayRange{Min: 60_000}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			answered := make(chan error, 1)
+			go func() {
+				_, err := srv.Client("contoso", client.WithRetry(0, 0, 0)).Get(context.Background())
+				answered <- err
+			}()
+			// The rule fires as the request reaches it, before the delay: from then on it is held.
+			for hangGuard := time.Now().Add(time.Minute); srv.Control().Faults()[0].Fired == 0; time.Sleep(time.Millisecond) {
+				if time.Now().After(hangGuard) {
+					t.Fatal("the GET never reached the fault rule")
+				}
+			}
+			srv.Close()
+			if err := <-answered; err == nil {
+				t.Error("the delayed GET was answered: Close waited out the rule's delay")
+			}
+			entries := srv.Control().Journal(control.Filter{}, 0)
+			if len(entries) != 1 || entries[0].Status != http.StatusServiceUnavailable || entries[0].Rule == nil || *entries[0].Rule != rule.Id {
+				t.Errorf("journal %+v, want the GET as a 503 of rule %s", entries, rule.Id)
+			}
+		})
+	}
+}

@@ -58,7 +58,7 @@ const (
 // goroutine that calls it: call them from the test's goroutine for a failure to stop the test.
 type Server struct {
 	t       testing.TB // nil for a Server from Start
-	handler http.Handler
+	handler *server.Server
 	ts      *httptest.Server
 	key     *jwtauth.Key
 	store   remoteassist.Store
@@ -227,17 +227,43 @@ func (s *Server) CertPool() *x509.CertPool {
 	return pool
 }
 
+// closeGrace bounds how long Close waits for the API's requests in flight: far longer than the
+// emulator takes to answer one of itself, and shorter than the minute a fault rule's delay can
+// hold one, or the 5 s after which httptest complains of a Close that blocks.
+const closeGrace = 2 * time.Second
+
 // Close stops the emulator, and its admin API if it serves one: it stops listening and waits
-// for requests in flight. New calls it when the test ends; calling it again does nothing.
+// for requests in flight, for up to closeGrace, then cuts those left, as serve does at the end
+// of its --shutdown-grace: a request a fault rule's delay still holds gets no answer, and the
+// journal records it as the 503 it was owed. New calls it when the test ends; calling it again
+// does nothing.
 func (s *Server) Close() {
 	s.adminMu.Lock()
 	admin := s.admin
+	closed := s.closed
 	s.closed = true
 	s.adminMu.Unlock()
+	if closed {
+		return
+	}
 	if admin != nil {
 		admin.Close()
 	}
-	s.ts.Close()
+	// httptest's Close waits for every request in flight, however long a rule delays it: a
+	// test that ended with one outstanding would end a minute later.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.ts.Close()
+	}()
+	grace := time.NewTimer(closeGrace)
+	defer grace.Stop()
+	select {
+	case <-done:
+	case <-grace.C:
+		s.handler.Cut(s.ts.Config)
+		<-done
+	}
 }
 
 // fail reports a failure of a helper method: on the test for a Server from New, as a panic
