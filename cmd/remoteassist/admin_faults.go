@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -74,6 +75,10 @@ applies. A rule never changes stored state. Prints the rule, with its id.
 		return usageError{errors.New("--retry-after and --no-retry-after: give one or the other")}
 	case (set("retry-after") || set("no-retry-after")) && !set("status"):
 		return usageError{errors.New("--retry-after and --no-retry-after go with --status: only an error carries a Retry-After")}
+	case math.IsNaN(*probability) || math.IsInf(*probability, 0):
+		// The flag package takes NaN and Inf, which JSON cannot carry: the contract's check
+		// below would see no body to check, and say so in its own terms.
+		return usageError{fmt.Errorf("--probability %s: want 0 to 1", fs.Lookup("probability").Value)}
 	}
 	spec := models.FaultRuleSpec{}
 	var match models.FaultMatch

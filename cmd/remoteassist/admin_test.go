@@ -526,6 +526,8 @@ func TestAdminRefusedBeforeSending(t *testing.T) {
 		{"fault delay range backwards", []string{"fault", "add", "--delay-ms", "50-10"}, true, `--delay-ms "50-10": MAX is below MIN`},
 		{"fault delay too long", []string{"fault", "add", "--delay-ms", "60001"}, true, "--delay-ms 60001: want 0 to 60000"},
 		{"fault probability above 1", []string{"fault", "add", "--status", "500", "--probability", "1.5"}, true, "--probability 1.5: want 0 to 1"},
+		{"fault probability not a number", []string{"fault", "add", "--status", "500", "--probability", "NaN"}, true, "--probability NaN: want 0 to 1"},
+		{"fault probability infinite", []string{"fault", "add", "--status", "500", "--probability", "-Inf"}, true, "--probability -Inf: want 0 to 1"},
 		{"fault times zero", []string{"fault", "add", "--status", "500", "--times", "0"}, true, "--times 0: want 1 to 1000000"},
 		// A refused number is shown as typed: past 2^53 a float64 would show its neighbour.
 		{"fault seed past 2^53", []string{"fault", "add", "--status", "500", "--seed", "9007199254740993"}, true,
