@@ -516,6 +516,8 @@ func TestRuleBounds(t *testing.T) {
 		{"status 501", models.FaultRuleSpec{Effect: models.FaultEffect{Status: status(501)}}, false},
 		{"tenant of 256 characters", models.FaultRuleSpec{Match: &models.FaultMatch{Tenant: &long}, Effect: any500}, true},
 		{"tenant of 257", models.FaultRuleSpec{Match: &models.FaultMatch{Tenant: ptr(long + "x")}, Effect: any500}, false},
+		{"an empty tenant, which no verified request has", models.FaultRuleSpec{Match: &models.FaultMatch{Tenant: ptr("")}, Effect: any500}, false},
+		{"an empty app, which a token without one has", models.FaultRuleSpec{Match: &models.FaultMatch{App: ptr("")}, Effect: any500}, true},
 		{"app of 257", models.FaultRuleSpec{Match: &models.FaultMatch{App: ptr(long + "x")}, Effect: any500}, false},
 		{"an operation", models.FaultRuleSpec{Match: &models.FaultMatch{Operation: &op, Method: &get}, Effect: any500}, true},
 		{"no such operation", models.FaultRuleSpec{Match: &models.FaultMatch{Operation: &badOp}, Effect: any500}, false},
@@ -582,9 +584,16 @@ func TestRuleBoundsAreTheContracts(t *testing.T) {
 			t.Errorf("%s: the contract's bounds %v, control's %v", b.what, b.got, b.want)
 		}
 	}
-	for _, p := range []string{"tenant", "app"} {
-		if s := schema("FaultMatch", p); s.MaxLength == nil || *s.MaxLength != maxMatchLength {
-			t.Errorf("match.%s: the contract's maxLength %v, control's %d", p, s.MaxLength, maxMatchLength)
+	for _, p := range []struct {
+		name      string
+		minLength uint64
+	}{{"tenant", 1}, {"app", 0}} {
+		s := schema("FaultMatch", p.name)
+		if s.MaxLength == nil || *s.MaxLength != maxMatchLength {
+			t.Errorf("match.%s: the contract's maxLength %v, control's %d", p.name, s.MaxLength, maxMatchLength)
+		}
+		if s.MinLength != p.minLength {
+			t.Errorf("match.%s: the contract's minLength %d, control's %d", p.name, s.MinLength, p.minLength)
 		}
 	}
 	var statuses []int

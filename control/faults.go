@@ -104,6 +104,9 @@ func check(spec models.FaultRuleSpec) error {
 	}
 	if m := spec.Match; m != nil {
 		switch {
+		case m.Tenant != nil && *m.Tenant == "":
+			// A rule applies once the token is verified, and a verified token has a tenant.
+			return invalid("match.tenant is empty, and no request with a verified token has an empty tenant")
 		case m.Tenant != nil && utf8.RuneCountInString(*m.Tenant) > maxMatchLength:
 			return invalid("match.tenant is longer than %d characters", maxMatchLength)
 		case m.App != nil && utf8.RuneCountInString(*m.App) > maxMatchLength:

@@ -732,6 +732,9 @@ func TestAdminRefusesBeyondItsBounds(t *testing.T) {
 		{"retryAfter over an hour", http.MethodPost, "/admin/faults", `{"effect":{"status":429,"retryAfter":3601}}`, "effect/retryAfter"},
 		{"delay over a minute", http.MethodPost, "/admin/faults", `{"effect":{"delayMs":{"min":60001}}}`, "effect/delayMs/min"},
 		{"status outside the enumeration", http.MethodPost, "/admin/faults", `{"effect":{"status":505}}`, "effect/status"},
+		// A rule applies once the token is verified, and a verified token has a tenant.
+		{"match of an empty tenant", http.MethodPost, "/admin/faults", `{"match":{"tenant":""},"effect":{"status":500}}`, "match/tenant"},
+		{"match of an empty app, a token without one", http.MethodPost, "/admin/faults", `{"match":{"app":""},"effect":{"status":500}}`, ""},
 		{"since of 64 characters", http.MethodGet, "/admin/journal?since=" + url.QueryEscape(longTime), "", ""},
 		{"since of 65 characters", http.MethodGet, "/admin/journal?since=" + url.QueryEscape(longTime+"0"), "", "since"},
 		{"until of 65 characters", http.MethodGet, "/admin/journal/count?until=" + url.QueryEscape(longTime+"0"), "", "until"},

@@ -543,6 +543,7 @@ func TestAdminRefusedBeforeSending(t *testing.T) {
 		{"fault seed not a number", []string{"fault", "add", "--status", "500", "--seed", "seven"}, true, `invalid value "seven" for flag -seed`},
 		{"fault times past 2^53", []string{"fault", "add", "--status", "500", "--times", "9007199254740993"}, true, "--times 9007199254740993: "},
 		{"fault delay past 2^53", []string{"fault", "add", "--delay-ms", "9007199254740993"}, true, "--delay-ms 9007199254740993: "},
+		{"fault of an empty tenant", []string{"fault", "add", "--status", "500", "--tenant", ""}, true, `--tenant "": want at least 1 character(s)`},
 		{"fault method outside the enum", []string{"fault", "add", "--status", "500", "--method", "delete"}, true, `--method "DELETE": want one of GET, PATCH`},
 		{"fault operation unknown", []string{"fault", "add", "--status", "500", "--operation", "get"}, true, `--operation "get": want one of deviceManagement.GetRemoteAssistanceSettings`},
 		{"fault add with an argument", []string{"fault", "add", "503"}, true, `unexpected argument "503"`},

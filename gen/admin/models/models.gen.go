@@ -127,7 +127,7 @@ type FaultEffectStatus int32
 
 // FaultMatch Which API requests a rule applies to; every criterion given must hold.
 type FaultMatch struct {
-	// App The token's application (`appid` or `azp`).
+	// App The token's application (`appid` or `azp`); empty for a token that names none.
 	App *string `json:"app,omitempty"`
 
 	// Method The HTTP method.
@@ -136,7 +136,8 @@ type FaultMatch struct {
 	// Operation An operation of the API, by its operationId.
 	Operation *Operation `json:"operation,omitempty"`
 
-	// Tenant The token's tenant.
+	// Tenant The token's tenant. Never empty: a rule applies only once a request's token is
+	// verified, and a verified token always names its tenant.
 	Tenant *string `json:"tenant,omitempty"`
 }
 
