@@ -49,16 +49,16 @@ func New(opts Options) *Control {
 	return &Control{journal: newJournal(size), allowPrefer: opts.AllowPrefer}
 }
 
-// AddFault adds a rule; its error, for a rule that cannot apply, wraps ErrInvalidRule, and for
-// one more than MaxFaultRules, ErrTooManyRules. A rule cannot apply that the admin API would
-// refuse: one out of the contract's bounds (FaultRuleSpec's: delays of 0 to 60000 ms, a
-// retryAfter of 1 to 3600 s, times from 1, a probability of 0 to 1...), or whose effect makes
-// no sense.
+// AddFault adds a rule made of a copy of spec: a variable spec points at may be reused at once.
+// Its error, for a rule that cannot apply, wraps ErrInvalidRule, and for one more than
+// MaxFaultRules, ErrTooManyRules. A rule cannot apply that the admin API would refuse: one out
+// of the contract's bounds (FaultRuleSpec's: delays of 0 to 60000 ms, a retryAfter of 1 to
+// 3600 s, times from 1, a probability of 0 to 1...), or whose effect makes no sense.
 func (c *Control) AddFault(spec models.FaultRuleSpec) (models.FaultRule, error) {
 	return c.faults.add(spec)
 }
 
-// Faults lists the rules, oldest first.
+// Faults lists the rules, oldest first, as copies: changing one changes no rule.
 func (c *Control) Faults() []models.FaultRule { return c.faults.list() }
 
 // DeleteFault removes a rule and reports whether there was one of that id.

@@ -8,6 +8,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/http"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -605,4 +606,86 @@ func TestRuleBoundsAreTheContracts(t *testing.T) {
 			t.Errorf("status %d: the contract's enum %v", n, statuses)
 		}
 	}
+}
+
+// TestRulesShareNothingWithTheCaller: a rule keeps its own copy of the spec it was added with,
+// and Faults hands out copies: a test that points two specs at one variable, changing it in
+// between (a tenant, then the next), adds two rules, not the second one twice; and changing what
+// Faults returned changes no rule.
+func TestRulesShareNothingWithTheCaller(t *testing.T) {
+	c := New(Options{})
+	tenant, times := "a", 1
+	first, err := c.AddFault(models.FaultRuleSpec{Match: &models.FaultMatch{Tenant: &tenant}, Effect: models.FaultEffect{Status: status(429)}, Times: &times})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tenant, times = "b", 5
+	if _, err := c.AddFault(models.FaultRuleSpec{Match: &models.FaultMatch{Tenant: &tenant}, Effect: models.FaultEffect{Status: status(503)}, Times: &times}); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range c.Faults() {
+		*r.Match.Tenant, *r.Times, *r.Effect.Status = "z", 100, 500
+	}
+	*first.Match.Tenant = "z"
+	for i, want := range []struct {
+		tenant string
+		status int
+	}{{"a", 429}, {"a", 0}, {"b", 503}, {"z", 0}} {
+		d, ok, _ := c.Decide(Request{Tenant: want.tenant, Operation: getOp, Method: http.MethodGet}, "")
+		if d.Status != want.status || ok != (want.status != 0) {
+			t.Errorf("request %d of %s: %+v %v, want status %d", i, want.tenant, d, ok, want.status)
+		}
+	}
+
+	// Every pointer of a spec that sets every field: none is the caller's, in the rule AddFault
+	// returns or in those Faults lists.
+	spec := models.FaultRuleSpec{
+		Match: &models.FaultMatch{Tenant: ptr("t"), App: ptr("a"), Operation: ptr(models.Operation(getOp)), Method: ptr(models.FaultMatchMethod("GET"))},
+		Effect: models.FaultEffect{Status: status(429), RetryAfter: ptr(2), OmitRetryAfter: ptr(false), Drop: ptr(false),
+			DelayMs: &models.DelayRange{Min: 1, Max: ptr(2)}},
+		Times: ptr(3), Probability: ptr(0.5), Seed: ptr(int64(7)),
+	}
+	theirs := pointers(t, reflect.ValueOf(spec), true)
+	rule, err := c.AddFault(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range append(c.Faults(), rule) {
+		shared := 0
+		for p := range pointers(t, reflect.ValueOf(v), false) {
+			if theirs[p] {
+				shared++
+			}
+		}
+		if shared > 0 {
+			t.Errorf("rule %s shares %d pointers with the spec it was added with", v.Id, shared)
+		}
+	}
+}
+
+// pointers collects the non-nil pointers in v, a struct of the admin models; every set fails the
+// test for a nil one, so that a field the contract adds is set above, and its copy checked.
+func pointers(t *testing.T, v reflect.Value, every bool) map[uintptr]bool {
+	t.Helper()
+	out := map[uintptr]bool{}
+	var walk func(v reflect.Value, path string)
+	walk = func(v reflect.Value, path string) {
+		switch v.Kind() {
+		case reflect.Pointer:
+			if v.IsNil() {
+				if every {
+					t.Fatalf("%s is nil: set every field of the spec", path)
+				}
+				return
+			}
+			out[v.Pointer()] = true
+			walk(v.Elem(), path)
+		case reflect.Struct:
+			for i := range v.NumField() {
+				walk(v.Field(i), path+"."+v.Type().Field(i).Name)
+			}
+		}
+	}
+	walk(v, v.Type().Name())
+	return out
 }

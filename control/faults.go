@@ -77,6 +77,7 @@ const (
 
 // add checks the rule and adds it last.
 func (f *faults) add(spec models.FaultRuleSpec) (models.FaultRule, error) {
+	spec = cloneSpec(spec)
 	if err := check(spec); err != nil {
 		return models.FaultRule{}, err
 	}
@@ -149,9 +150,37 @@ func check(spec models.FaultRuleSpec) error {
 	return nil
 }
 
+// cloneSpec copies spec with nothing shared. A rule keeps a copy of its own, so that a caller
+// that reuses a variable it pointed the spec at (a tenant, then the next rule's) changes no rule,
+// and hands out copies, so that one that changes what it was given changes nothing either.
+func cloneSpec(s models.FaultRuleSpec) models.FaultRuleSpec {
+	if s.Match != nil {
+		m := *s.Match
+		m.Tenant, m.App, m.Operation, m.Method = clonePtr(m.Tenant), clonePtr(m.App), clonePtr(m.Operation), clonePtr(m.Method)
+		s.Match = &m
+	}
+	e := &s.Effect
+	if e.DelayMs != nil {
+		d := *e.DelayMs
+		d.Max = clonePtr(d.Max)
+		e.DelayMs = &d
+	}
+	e.Status, e.RetryAfter, e.OmitRetryAfter, e.Drop = clonePtr(e.Status), clonePtr(e.RetryAfter), clonePtr(e.OmitRetryAfter), clonePtr(e.Drop)
+	s.Times, s.Probability, s.Seed = clonePtr(s.Times), clonePtr(s.Probability), clonePtr(s.Seed)
+	return s
+}
+
+func clonePtr[T any](p *T) *T {
+	if p == nil {
+		return nil
+	}
+	return new(*p)
+}
+
 func (r *rule) view() models.FaultRule {
-	v := models.FaultRule{Id: r.id, Fired: r.fired, Effect: r.spec.Effect, Match: r.spec.Match,
-		Probability: r.spec.Probability, Seed: r.spec.Seed, Times: r.spec.Times}
+	spec := cloneSpec(r.spec)
+	v := models.FaultRule{Id: r.id, Fired: r.fired, Effect: spec.Effect, Match: spec.Match,
+		Probability: spec.Probability, Seed: spec.Seed, Times: spec.Times}
 	if r.spec.Times != nil {
 		left := max(0, *r.spec.Times-r.fired)
 		v.Remaining = &left
