@@ -53,3 +53,17 @@ func TestAdminAPI(t *testing.T) {
 		t.Errorf("journal count: %s", res.body)
 	}
 }
+
+// TestAdminTokenTrimmed: serve trims the spaces around --admin-token, as remoteassist admin, the
+// variable and the token file are trimmed: HTTP drops them from a header's value, so a token
+// kept with them would refuse every request, the admin CLI's with the same token included.
+func TestAdminTokenTrimmed(t *testing.T) {
+	const adminTok = "a-token-pasted-with-spaces-around"
+	admin := freeAddr(t)
+	p := startServeArgs(t, "admin-token-trimmed", "--data", t.TempDir(), "--store=memory", "--admin-addr", admin,
+		"--admin-token", " "+adminTok+"\n")
+	p.waitForLog(t, `msg="admin API"`, 1)
+	if res := call(t, http.MethodGet, "http://"+admin+"/admin/faults", adminTok, ""); res.status != http.StatusOK {
+		t.Errorf("the token without its spaces: %d %s", res.status, res.body)
+	}
+}

@@ -55,7 +55,9 @@ func (f *adminFlags) register(fs *flag.FlagSet, env *envDefaults) {
 // must still be able to start a serve without one. --admin-token without --admin-addr, given
 // on purpose, is refused: it protects nothing.
 func (f *adminFlags) check(fs *flag.FlagSet) error {
-	f.tokenFrom = "--admin-token"
+	// Trimmed as the variable's, the file's and remoteassist admin's are: HTTP drops the spaces
+	// around a header's value, so a token kept with them would refuse every request.
+	f.token, f.tokenFrom = strings.TrimSpace(f.token), "--admin-token"
 	if f.token == "" {
 		f.token, f.tokenFrom = strings.TrimSpace(os.Getenv("REMOTEASSIST_ADMIN_TOKEN")), "REMOTEASSIST_ADMIN_TOKEN"
 	}
