@@ -112,7 +112,8 @@ func (c *Control) Record(e models.JournalEntry, set map[string]any, sent []byte)
 // received (their Time), those received at the same instant in the order they were answered.
 // limit, when positive, keeps the newest that many. A request is recorded once answered, so one
 // still being served is missing, and a slow one appears later among those received after it.
-// The entries are copies, the caller's; the journal is read in place, under its lock.
+// The entries are copies, the caller's, what their pointers hold included; the journal is read
+// in place, under its lock.
 func (c *Control) Journal(f Filter, limit int) []models.JournalEntry {
 	return c.journal.query(f, limit)
 }
@@ -125,5 +126,6 @@ func (c *Control) Count(f Filter) int { return c.journal.count(f) }
 func (c *Control) ClearJournal() { c.journal.clear() }
 
 // Findings derives the client behaviours the journal shows, for the clients f selects (its
-// tenant and app; the other criteria do not apply to findings).
+// tenant and app; the other criteria do not apply to findings). They are the caller's, as
+// Journal's entries are.
 func (c *Control) Findings(f Filter) []models.Finding { return c.journal.findings(f) }

@@ -129,14 +129,14 @@ func (j *journal) query(f Filter, limit int) []models.JournalEntry {
 	if limit <= 0 {
 		for i := lo; i < hi; i++ {
 			if e := j.at(i); f.matches(&e.JournalEntry) {
-				out = append(out, e.JournalEntry)
+				out = append(out, own(e.JournalEntry))
 			}
 		}
 		return out
 	}
 	for i := hi - 1; i >= lo && len(out) < limit; i-- {
 		if e := j.at(i); f.matches(&e.JournalEntry) {
-			out = append(out, e.JournalEntry)
+			out = append(out, own(e.JournalEntry))
 		}
 	}
 	slices.Reverse(out)
@@ -156,6 +156,16 @@ func (j *journal) findings(f Filter) []models.Finding {
 			}
 		}
 	})
+}
+
+// own returns a copy of e that shares nothing with the journal, what its pointers hold copied
+// too, so that a caller that changes an entry it was given changes nothing of the journal's.
+func own(e models.JournalEntry) models.JournalEntry {
+	e.Tenant, e.App, e.Rule, e.RetryAfter = clonePtr(e.Tenant), clonePtr(e.App), clonePtr(e.Rule), clonePtr(e.RetryAfter)
+	if e.Properties != nil {
+		e.Properties = new(slices.Clone(*e.Properties))
+	}
+	return e
 }
 
 func (j *journal) clear() {
@@ -241,7 +251,7 @@ func findings(entries iter.Seq[*Entry]) []models.Finding {
 
 		add := func(kind models.FindingKind, earlier *Entry, detail string) {
 			op := e.Operation // e is a slot of the ring, which a later request takes over
-			out = append(out, models.Finding{Kind: kind, Time: e.Time, Tenant: e.Tenant, App: e.App,
+			out = append(out, models.Finding{Kind: kind, Time: e.Time, Tenant: clonePtr(e.Tenant), App: clonePtr(e.App),
 				Operation: &op, RequestIds: []string{earlier.RequestId, e.RequestId}, Detail: detail})
 		}
 		if t := a.latest; t != nil && t.RetryAfter != nil && e.Time.Before(answered(t).Add(time.Duration(*t.RetryAfter)*time.Second)) {

@@ -1,7 +1,9 @@
 package control
 
 import (
+	"encoding/json"
 	"fmt"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -102,5 +104,37 @@ func TestJournalConcurrent(t *testing.T) {
 	}
 	if all[0].Time != t0.Add(700*time.Millisecond) {
 		t.Errorf("the oldest kept is of %v, want the 700th ms", all[0].Time.Sub(t0))
+	}
+}
+
+// TestReadsShareNothingWithTheJournal: the entries and findings the reads return are copies,
+// what their pointers hold included: changing them changes nothing of the journal's.
+func TestReadsShareNothingWithTheJournal(t *testing.T) {
+	c := New(Options{})
+	t0 := time.Now()
+	for i := range 2 { // the same PATCH twice: a duplicatePatch finding
+		c.Record(models.JournalEntry{Time: t0.Add(time.Duration(i) * time.Second), Tenant: ptr("contoso"), App: ptr("app"), Rule: ptr("1"),
+			RetryAfter: ptr(2), Method: "PATCH", Operation: patchOp, Status: 200, RequestId: fmt.Sprint("r", i)},
+			map[string]any{"blockChat": true}, []byte(`{"blockChat":true}`))
+	}
+	before, _ := json.Marshal(c.Journal(Filter{}, 0))
+	internal := pointers(t, reflect.ValueOf(c.journal.entries[0].JournalEntry), true)
+	for _, e := range c.Journal(Filter{}, 0) {
+		for p := range pointers(t, reflect.ValueOf(e), false) {
+			if internal[p] {
+				t.Errorf("entry %s shares a pointer with the journal's", e.RequestId)
+				break
+			}
+		}
+		*e.Tenant, *e.App, *e.Rule, *e.RetryAfter, (*e.Properties)[0] = "other", "other", "9", 9, "other"
+	}
+	for _, f := range c.Findings(Filter{}) {
+		*f.Tenant, *f.App = "other", "other"
+	}
+	if after, _ := json.Marshal(c.Journal(Filter{}, 0)); string(after) != string(before) {
+		t.Errorf("the journal after its entries were changed:\n%s\nwant\n%s", after, before)
+	}
+	if n := c.Count(Filter{Tenant: ptr("contoso"), App: ptr("app")}); n != 2 {
+		t.Errorf("count of contoso's after its entries were changed: %d, want 2", n)
 	}
 }
