@@ -251,9 +251,12 @@ func build(cfg Config, surf surface) (*Server, error) {
 	}
 	s.metricsHandler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	if surf.probes {
-		route("/healthz", s.healthz, http.MethodGet)
-		route("/readyz", s.readyz, http.MethodGet)
-		route(MetricsPath, echo.WrapHandler(s.metricsHandler), http.MethodGet)
+		// HEAD as well, as orchestrators and uptime checkers probe, and as the ops listener's
+		// "GET /x" patterns take it: echo, unlike net/http's ServeMux, routes HEAD only where it
+		// is registered. net/http sends no body to a HEAD.
+		route("/healthz", s.healthz, http.MethodGet, http.MethodHead)
+		route("/readyz", s.readyz, http.MethodGet, http.MethodHead)
+		route(MetricsPath, echo.WrapHandler(s.metricsHandler), http.MethodGet, http.MethodHead)
 	}
 	for path, h := range cfg.Routes {
 		route(path, echo.WrapHandler(h), http.MethodGet, http.MethodHead)

@@ -6,14 +6,17 @@ import (
 	"compress/gzip"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/remoteassist/remoteassist"
+	"github.com/remoteassist/remoteassist/memory"
 	"github.com/remoteassist/remoteassist/server"
 )
 
@@ -564,6 +567,46 @@ func TestHealthz(t *testing.T) {
 	}
 }
 
+// TestProbesAnswerHEAD: orchestrators and uptime checkers often probe with HEAD. /healthz, /readyz
+// and /metrics answer it like GET, without a body, on the API's listener and on the ops one.
+func TestProbesAnswerHEAD(t *testing.T) {
+	h := newHarness(t)
+	_, verifier := newDevKey(t)
+	srv, err := server.New(server.Config{Store: memory.New(), Authenticator: verifier})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops := httptest.NewServer(srv.OpsHandler())
+	t.Cleanup(ops.Close)
+	for _, listener := range []struct{ name, url string }{{"API", h.url}, {"ops", ops.URL}} {
+		for _, path := range []string{"/healthz", "/readyz", server.MetricsPath} {
+			send := func(method string) response {
+				req, err := http.NewRequest(method, listener.url+path, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				res, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer res.Body.Close()
+				body, err := io.ReadAll(res.Body)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return response{status: res.StatusCode, header: res.Header, body: body}
+			}
+			get, head := send(http.MethodGet), send(http.MethodHead)
+			if head.status != http.StatusOK || len(head.body) != 0 {
+				t.Errorf("%s listener: HEAD %s: %d with %d bytes of body, want 200 and none: %s", listener.name, path, head.status, len(head.body), head.body)
+			}
+			if got, want := head.header.Get("Content-Type"), get.header.Get("Content-Type"); got != want {
+				t.Errorf("%s listener: HEAD %s: Content-Type %q, GET's is %q", listener.name, path, got, want)
+			}
+		}
+	}
+}
+
 // Routes outside the API (the docs, the served contract, health and metrics) refuse other
 // methods as the API does: Graph's 405 envelope and an Allow header.
 func TestNonAPIRoutesRefuseOtherMethods(t *testing.T) {
@@ -576,8 +619,8 @@ func TestNonAPIRoutesRefuseOtherMethods(t *testing.T) {
 		{http.MethodPost, "/page", "GET, HEAD"},
 		{http.MethodDelete, "/page", "GET, HEAD"},
 		{http.MethodOptions, "/page", "GET, HEAD"},
-		{http.MethodPost, "/healthz", "GET"},
-		{http.MethodPut, server.MetricsPath, "GET"},
+		{http.MethodPost, "/healthz", "GET, HEAD"},
+		{http.MethodPut, server.MetricsPath, "GET, HEAD"},
 	} {
 		res := h.do(tc.method, tc.path, "", nil)
 		code, msg, _ := res.graphError(t)
