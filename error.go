@@ -190,6 +190,14 @@ func RepeatedOption(name string) *Error {
 		Message: "Query option '" + name + "' was specified more than once, but it must be specified at most once."}
 }
 
+// RepeatedHeader is the EINVALID error for a request header parameter of one value sent more
+// than once, worded as RepeatedOption is for a query option.
+func RepeatedHeader(name string) *Error {
+	name = Clip(name, 64)
+	return &Error{Code: EINVALID, Target: name,
+		Message: "Header '" + name + "' was specified more than once, but it must be specified at most once."}
+}
+
 // NotAnObject is the EINVALID error for a request body that is JSON but not an object: got is
 // what it is instead ("an array", "null").
 func NotAnObject(got string) *Error {

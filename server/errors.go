@@ -246,8 +246,9 @@ func (s *Server) toDomainError(err error, req *http.Request) *remoteassist.Error
 			return remoteassist.Errorf(remoteassist.EMETHOD, "The HTTP method '%s' is not allowed on this resource.", remoteassist.Clip(req.Method, 32))
 		case http.StatusBadRequest:
 			// The generated parameter binders answer with their own 400s, such as "Expected
-			// one value for client-request-id, got 2"; the validator has already refused
-			// anything else out of contract. Their messages name the parameter: pass them on.
+			// one value for client-request-id, got 2", though the validator has already
+			// refused what they would (a header sent twice: refuseRepeatedHeaders). Should
+			// one still get here, its message names the parameter: pass it on.
 			if msg, ok := he.Message.(string); ok && msg != "" {
 				return remoteassist.Errorf(remoteassist.EINVALID, "The request is malformed: %s.", remoteassist.Clip(msg, 120))
 			}

@@ -229,15 +229,17 @@ func TestRejectedRequests(t *testing.T) {
 	big := `{"blockChat":false,"pad":"` + strings.Repeat("x", 70<<10) + `"}`
 
 	cases := []struct {
-		name      string
-		method    string
-		path      string
-		token     string
-		body      string
-		headers   []string
-		status    int
-		code      string
-		mentions  []string
+		name     string
+		method   string
+		path     string
+		token    string
+		body     string
+		headers  []string
+		status   int
+		code     string
+		mentions []string
+		// target, when set, is the error.target the refusal must name.
+		target    string
 		wantAllow string
 		gzipBody  bool
 		// storedGzip compresses at gzip.NoCompression, so the compressed body is as large as
@@ -276,7 +278,10 @@ func TestRejectedRequests(t *testing.T) {
 		{name: "corrupt gzip", body: `not gzip`, headers: []string{"Content-Type", "application/json", "Content-Encoding", "gzip"}, status: 400, code: "BadRequest", mentions: []string{"gzip"}},
 		{name: "body over the limit", body: big, status: 413, code: "RequestEntityTooLarge", mentions: []string{"limit"}},
 		{name: "gzip body inflating over the limit", body: big, gzipBody: true, headers: []string{"Content-Type", "application/json", "Content-Encoding", "gzip"}, status: 413, code: "RequestEntityTooLarge", mentions: []string{"limit"}},
-		{name: "client-request-id twice", method: http.MethodGet, headers: []string{"Client-Request-Id", "a", "Client-Request-Id", "b"}, status: 400, code: "BadRequest", mentions: []string{"client-request-id"}},
+		{name: "client-request-id twice", method: http.MethodGet, headers: []string{"Client-Request-Id", "a", "Client-Request-Id", "b"}, status: 400, code: "BadRequest",
+			mentions: []string{"Header 'client-request-id' was specified more than once, but it must be specified at most once."}, target: "client-request-id"},
+		{name: "client-request-id twice on a PATCH", body: `{"blockChat":false}`, headers: []string{"Content-Type", "application/json", "Client-Request-Id", "a", "Client-Request-Id", "a"}, status: 400, code: "BadRequest",
+			mentions: []string{"Header 'client-request-id' was specified more than once"}, target: "client-request-id"},
 		{name: "body gzipped twice", body: `{"blockChat":false}`, gzipBody: true, headers: []string{"Content-Type", "application/json", "Content-Encoding", "gzip", "Content-Encoding", "gzip"}, status: 415, code: "UnsupportedMediaType", mentions: []string{"gzip, gzip"}},
 		{name: "Content-Encoding list with an unknown coding", body: `{"blockChat":false}`, headers: []string{"Content-Type", "application/json", "Content-Encoding", "identity, br"}, status: 415, code: "UnsupportedMediaType", mentions: []string{"br"}},
 		{name: "query with a semicolon", method: http.MethodGet, path: settingsPath + "?$select=blockChat;id", status: 400, code: "BadRequest", mentions: []string{"query string"}},
@@ -356,9 +361,12 @@ func TestRejectedRequests(t *testing.T) {
 			if res.status != tc.status {
 				t.Fatalf("status %d, want %d: %s", res.status, tc.status, res.body)
 			}
-			code, msg, _ := res.graphError(t)
+			code, msg, target := res.graphError(t)
 			if code != tc.code {
 				t.Errorf("code %q, want %q (message %q)", code, tc.code, msg)
+			}
+			if tc.target != "" && target != tc.target {
+				t.Errorf("target %q, want %q (message %q)", target, tc.target, msg)
 			}
 			if msg == "" {
 				t.Error("empty message")

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -65,6 +66,9 @@ func validateParams(c echo.Context, op *operation, fold, strict bool) error {
 	}
 	if op.plain != nil && acceptPlain(op.plain, req.Header, query) {
 		return nil
+	}
+	if err := refuseRepeatedHeaders(op, req.Header); err != nil {
+		return err
 	}
 	var path map[string]string
 	if names := c.ParamNames(); len(names) > 0 {
@@ -180,6 +184,19 @@ func refuseRepeatedOptions(op *operation, query url.Values) error {
 		return nil
 	}
 	return remoteassist.RepeatedOption(repeated)
+}
+
+// refuseRepeatedHeaders refuses a header parameter the operation declares (client-request-id)
+// that the request sends more than once, which kin-openapi would validate by its first value and
+// the generated binder refuse in its own words, without a target. Only requests acceptPlain did
+// not accept get here: a header sent twice is one it refuses.
+func refuseRepeatedHeaders(op *operation, header http.Header) error {
+	for _, ref := range queryParams(op) {
+		if p := ref.Value; p != nil && p.In == openapi3.ParameterInHeader && len(header[http.CanonicalHeaderKey(p.Name)]) > 1 {
+			return remoteassist.RepeatedHeader(p.Name)
+		}
+	}
+	return nil
 }
 
 // firstQueryName returns the first name of query, in byte order, that refused holds for, so that
