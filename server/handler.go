@@ -79,13 +79,15 @@ func (h *handler) DeviceManagementUpdateRemoteAssistanceSettings(c echo.Context,
 }
 
 // selection reads a $select list (option names the parameter sent), whose names kin-openapi
-// checked against the contract's pattern; each may be named once.
+// checked against the contract's pattern; each may be named once. As Graph's OData parser reads
+// it, an empty list selects nothing in particular (every property) and a comma ending the list
+// is ignored; the pattern admits no other empty name.
 func selection(option string, list *string) ([]string, error) {
-	if list == nil {
+	if list == nil || *list == "" {
 		return nil, nil
 	}
 	var selected []string
-	for name := range strings.SplitSeq(*list, ",") {
+	for name := range strings.SplitSeq(strings.TrimSuffix(*list, ","), ",") {
 		if slices.Contains(selected, name) {
 			return nil, remoteassist.InvalidValue("parameter", option, "each property may be named once")
 		}

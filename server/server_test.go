@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -210,6 +211,58 @@ func TestSelectSkipsSpaces(t *testing.T) {
 	res := h.do(http.MethodGet, settingsPath+"?$select=id,%20block%20Chat", h.token("t", readConfig), nil)
 	if code, msg, target := res.graphError(t); res.status != http.StatusBadRequest || code != "BadRequest" || target != "$select" || !strings.Contains(msg, "blockChat") {
 		t.Errorf("a name with a space inside: %d %s %q %q", res.status, code, msg, target)
+	}
+}
+
+// TestSelectEmptyAndTrailingComma: Graph's OData parser (odata.net's SelectExpandParser) reads an
+// empty or blank $select as no selection, every property, and ends the list at a comma followed
+// by nothing ("$select=id,"); the answer and its @odata.context are those of the list without
+// it, in both profiles. A comma with no name before it, or two in a row, is still refused.
+func TestSelectEmptyAndTrailingComma(t *testing.T) {
+	harnesses := map[string]*harness{"documented": newHarness(t), "graph": newGraphHarness(t)}
+	for _, tc := range []struct {
+		profile, query string
+		selected       string // the properties answered besides id, comma-separated; "" for all
+	}{
+		{"documented", "$select=", ""},
+		{"documented", "select=", ""},
+		{"documented", "$select=%20%09", ""},
+		{"documented", "$select=id,", "id"},
+		{"documented", "select=blockChat,remoteAssistanceState,", "blockChat,remoteAssistanceState"},
+		{"documented", "$select=blockChat,%20", "blockChat"},
+		{"graph", "$select=", ""},
+		{"graph", "$SELECT=BlockChat,", "blockChat"},
+	} {
+		h := harnesses[tc.profile]
+		tok := h.token("t", readConfig)
+		res := h.do(http.MethodGet, settingsPath+"?"+tc.query, tok, nil)
+		if res.status != http.StatusOK {
+			t.Errorf("%s %s: status %d: %s", tc.profile, tc.query, res.status, res.body)
+			continue
+		}
+		if tc.selected == "" {
+			if plain := h.get(tok); !bytes.Equal(res.body, plain.body) {
+				t.Errorf("%s %s: %s, want the answer without $select: %s", tc.profile, tc.query, res.body, plain.body)
+			}
+			continue
+		}
+		body := res.json(t)
+		for _, name := range []string{"allowSessionsToUnenrolledDevices", "remoteAssistanceState", "blockChat"} {
+			if _, answered := body[name]; answered != slices.Contains(strings.Split(tc.selected, ","), name) {
+				t.Errorf("%s %s: %s answered: %v, want only %s", tc.profile, tc.query, name, answered, tc.selected)
+			}
+		}
+		if ctx, _ := body["@odata.context"].(string); !strings.HasSuffix(ctx, "/$metadata#deviceManagement/remoteAssistanceSettings("+tc.selected+")/$entity") {
+			t.Errorf("%s %s: context %q, want the selection (%s)", tc.profile, tc.query, ctx, tc.selected)
+		}
+	}
+	h := harnesses["documented"]
+	for _, query := range []string{"$select=,", "$select=,id", "$select=id,,blockChat", "$select=id,,", "select=%20,"} {
+		res := h.do(http.MethodGet, settingsPath+"?"+query, h.token("t", readConfig), nil)
+		option, _, _ := strings.Cut(query, "=")
+		if code, msg, target := res.graphError(t); res.status != http.StatusBadRequest || code != "BadRequest" || target != option || !strings.Contains(msg, "blockChat") {
+			t.Errorf("%s: %d %s %q %q, want a 400 naming %s", query, res.status, code, msg, target, option)
+		}
 	}
 }
 

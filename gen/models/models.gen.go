@@ -238,7 +238,7 @@ type MicrosoftGraphRemoteAssistanceSettingsUpdate struct {
 // Example: enabled
 type MicrosoftGraphRemoteAssistanceState string
 
-// SelectList A comma-separated list of properties of remoteAssistanceSettings, each at most once, as one value.
+// SelectList A comma-separated list of properties of remoteAssistanceSettings, each at most once, as one value. Empty, it selects every property; a comma after the last name is ignored, as Graph's OData parser reads a $select.
 //
 // Example: blockChat,remoteAssistanceState
 type SelectList = string
@@ -246,12 +246,12 @@ type SelectList = string
 // ClientRequestId defines model for clientRequestId.
 type ClientRequestId = string
 
-// Select A comma-separated list of properties of remoteAssistanceSettings, each at most once, as one value.
+// Select A comma-separated list of properties of remoteAssistanceSettings, each at most once, as one value. Empty, it selects every property; a comma after the last name is ignored, as Graph's OData parser reads a $select.
 //
 // Example: blockChat,remoteAssistanceState
 type Select = SelectList
 
-// SelectWithoutPrefix A comma-separated list of properties of remoteAssistanceSettings, each at most once, as one value.
+// SelectWithoutPrefix A comma-separated list of properties of remoteAssistanceSettings, each at most once, as one value. Empty, it selects every property; a comma after the last name is ignored, as Graph's OData parser reads a $select.
 //
 // Example: blockChat,remoteAssistanceState
 type SelectWithoutPrefix = SelectList
@@ -288,7 +288,7 @@ type UnsupportedMediaType = ODataError
 
 // DeviceManagementGetRemoteAssistanceSettingsParams defines parameters for DeviceManagementGetRemoteAssistanceSettings.
 type DeviceManagementGetRemoteAssistanceSettingsParams struct {
-	// Select Properties to return, comma-separated in one value as OData writes them (`$select=blockChat,remoteAssistanceState`), each at most once. `id` and the OData annotations are always returned.
+	// Select Properties to return, comma-separated in one value as OData writes them (`$select=blockChat,remoteAssistanceState`), each at most once. `id` and the OData annotations are always returned. Empty (`$select=`), it returns every property, and a comma after the last name (`$select=blockChat,`) is ignored, as Graph's OData parser reads them.
 	Select *Select `form:"$select,omitempty" json:"$select,omitempty"`
 
 	// SelectWithoutPrefix `$select` without its `$`, which Graph's beta endpoint also accepts. Send one of the two: both at once is a 400.

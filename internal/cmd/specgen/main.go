@@ -10,7 +10,7 @@
 // each operation's description gains the permissions its x-graph-permissions extension lists,
 // so that renderers which do not show extensions still show them, from the one list; and a
 // schema marked x-remoteassist-list-of gets the pattern of a comma-separated list of the names
-// it lists.
+// it lists, read as Graph's OData parser reads a $select: empty, or ending in one comma.
 //
 // The JSON keeps the YAML's key order. A file is written only when its content changes.
 package main
@@ -165,7 +165,9 @@ func describePermissions(doc *yaml.Node) error {
 
 // patternLists gives every schema with an x-remoteassist-list-of extension (a list of names) the
 // pattern of a comma-separated list of those names, and says them in its description, so that
-// the names are written once (kin-openapi then validates the list as a pattern).
+// the names are written once (kin-openapi then validates the list as a pattern). The list may be
+// empty and may end in one comma, as odata.net's SelectExpandParser, Graph's, takes a $select:
+// it reads an empty list as no selection and stops at a comma with nothing after it.
 func patternLists(doc *yaml.Node) error {
 	schemas := lookup(lookup(doc.Content[0], "components"), "schemas")
 	if schemas == nil {
@@ -187,13 +189,13 @@ func patternLists(doc *yaml.Node) error {
 		}
 		alt := "(" + strings.Join(quoted, "|") + ")"
 		if desc := lookup(s, "description"); desc != nil {
-			desc.Value = strings.TrimRight(desc.Value, "\n") + " One or more of: `" + strings.Join(names, "`, `") + "`."
+			desc.Value = strings.TrimRight(desc.Value, "\n") + " Any of: `" + strings.Join(names, "`, `") + "`."
 		}
 		if lookup(s, "pattern") != nil {
 			return fmt.Errorf("schema %s: a pattern is derived from x-remoteassist-list-of: write none", schemas.Content[i-1].Value)
 		}
 		s.Content = append(s.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: "pattern"},
-			&yaml.Node{Kind: yaml.ScalarNode, Value: "^" + alt + "(," + alt + ")*$", Style: yaml.SingleQuotedStyle})
+			&yaml.Node{Kind: yaml.ScalarNode, Value: "^(" + alt + "(," + alt + ")*,?)?$", Style: yaml.SingleQuotedStyle})
 	}
 	return nil
 }
