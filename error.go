@@ -18,6 +18,7 @@ const (
 	EFORBIDDEN       = "forbidden"       // valid credentials without the needed permission
 	ENOTFOUND        = "not_found"       // no such resource
 	EMETHOD          = "method"          // the resource does not support the method
+	ENOROUTE         = "no_route"        // the same, answered as Intune's OData routing does (NoRoute)
 	EMEDIATYPE       = "media_type"      // the body is not in a supported media type
 	ETOOLARGE        = "too_large"       // the body is over the size limit
 	ETIMEOUT         = "timeout"         // the client did not send the request in time
@@ -196,6 +197,15 @@ func RepeatedHeader(name string) *Error {
 	name = Clip(name, 64)
 	return &Error{Code: EINVALID, Target: name,
 		Message: "Header '" + name + "' was specified more than once, but it must be specified at most once."}
+}
+
+// NoRoute is the ENOROUTE error for a method the resource does not take, in the words of
+// Intune's OData routing: template is the OData route template of the resource's path
+// ("~/singleton/navigation"), path the path under the service root. Intune's message names the
+// path with its own internal service's prefix, which is no business of a client's: it is left out.
+func NoRoute(template, method, path string) *Error {
+	return &Error{Code: ENOROUTE, Message: "No OData route exists that match template " + template +
+		" with http verb " + Clip(method, 32) + " for request " + path + "."}
 }
 
 // NotAnObject is the EINVALID error for a request body that is JSON but not an object: got is

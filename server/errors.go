@@ -38,6 +38,7 @@ var graphErrors = map[string]graphError{
 	remoteassist.EFORBIDDEN:       {http.StatusForbidden, "Forbidden", failForbidden, "Missing permissions on the request."},
 	remoteassist.ENOTFOUND:        {http.StatusNotFound, "ResourceNotFound", failNone, "Resource not found."},
 	remoteassist.EMETHOD:          {http.StatusMethodNotAllowed, "MethodNotAllowed", failNone, ""},
+	remoteassist.ENOROUTE:         {http.StatusBadRequest, "No method match route template", failNone, ""},
 	remoteassist.EMEDIATYPE: {http.StatusUnsupportedMediaType, "UnsupportedMediaType", failContentType,
 		"The Content-Type is not supported. Send the body as application/json."},
 	remoteassist.ETOOLARGE: {http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", failTooLarge,
@@ -123,6 +124,9 @@ func (s *Server) writeError(c echo.Context, st *request, err error) {
 		}
 	}
 	h := res.Header()
+	if domainErr.Code == remoteassist.ENOROUTE {
+		delete(h, "Allow") // echo's router set it for the 405 this answer replaces
+	}
 	switch ge.status {
 	case http.StatusUnauthorized:
 		h["Www-Authenticate"] = challengeInvalidToken
@@ -243,6 +247,9 @@ func (s *Server) toDomainError(err error, req *http.Request) *remoteassist.Error
 		case http.StatusNotFound:
 			return remoteassist.Errorf(remoteassist.ENOTFOUND, "Resource not found for the segment '%s'.", s.unresolvedSegment(req))
 		case http.StatusMethodNotAllowed:
+			if r, ok := s.routeTemplates[req.URL.Path]; ok {
+				return remoteassist.NoRoute(r.template, req.Method, r.path)
+			}
 			return remoteassist.Errorf(remoteassist.EMETHOD, "The HTTP method '%s' is not allowed on this resource.", remoteassist.Clip(req.Method, 32))
 		case http.StatusBadRequest:
 			// The generated parameter binders answer with their own 400s, such as "Expected

@@ -23,7 +23,9 @@ import (
 //   - with x-remoteassist-case-insensitive at the document's root, paths, query parameter names,
 //     body property names and enumerated values match without regard to case, and are put in
 //     the contract's casing before anything else sees them (caseFolding);
-//   - an operation answers with the success status and body its responses list (operation).
+//   - an operation answers with the success status and body its responses list (operation);
+//   - a path item with x-graph-route-template answers a method it lacks as Intune does, 400 "No
+//     method match route template" naming that template, instead of 405 (routeTemplate).
 
 // caseInsensitiveExtension is the document-level extension that turns case folding on.
 const caseInsensitiveExtension = "x-remoteassist-case-insensitive"
@@ -33,6 +35,15 @@ func caseInsensitive(doc *openapi3.T) bool {
 	on, _ := doc.Extensions[caseInsensitiveExtension].(bool)
 	return on
 }
+
+// routeTemplateExtension, on a path item, is the OData route template Intune matches the path as
+// ("~/singleton/navigation"); a method the path item lacks is then answered with
+// remoteassist.NoRoute, as Intune answers it, rather than HTTP's 405.
+const routeTemplateExtension = "x-graph-route-template"
+
+// routeTemplate is what a method a path lacks is told: the path's OData route template and the
+// path under the service root, as the contract writes it.
+type routeTemplate struct{ template, path string }
 
 // foldPath is an echo Pre middleware that gives a request for an API path in another casing the
 // contract's path, so that routing, validation and the logs all see the canonical one.

@@ -147,3 +147,61 @@ func TestDocumentedProfileIsCaseSensitive(t *testing.T) {
 		t.Errorf("PATCH: %d", res.status)
 	}
 }
+
+// TestUnsupportedMethodsByProfile: a method the resource does not take (PUT, POST, DELETE, the
+// DELETE with If-Match that generated SDKs carry) is 405 with Allow under the documented
+// profile, as HTTP says; under the graph profile it is what Intune answers, 400 "No method match
+// route template" naming the OData route template and the verb, without Allow. Neither changes
+// the stored settings.
+func TestUnsupportedMethodsByProfile(t *testing.T) {
+	const path = "/deviceManagement/remoteAssistanceSettings"
+	for _, profile := range []string{"documented", "graph"} {
+		h := newHarness(t)
+		if profile == "graph" {
+			h = newGraphHarness(t)
+		}
+		rw := h.token("contoso", readWriteConfig)
+		if res := h.patch(rw, `{"blockChat":true}`); res.status >= 300 {
+			t.Fatalf("%s: seeding: %d %s", profile, res.status, res.body)
+		}
+		before := h.stored("contoso")
+		for _, tc := range []struct {
+			method, requestPath string
+			headers             []string
+		}{
+			{http.MethodPut, settingsPath, []string{"Content-Type", "application/json"}},
+			{http.MethodPost, settingsPath, []string{"Content-Type", "application/json"}},
+			{http.MethodDelete, settingsPath, nil},
+			{http.MethodDelete, settingsPath, []string{"If-Match", "*"}},
+		} {
+			if profile == "graph" && tc.method == http.MethodPut {
+				tc.requestPath = "/beta/DEVICEMANAGEMENT/remoteassistancesettings" // any casing routes
+			}
+			res := h.do(tc.method, tc.requestPath, rw, []byte(`{"blockChat":false}`), tc.headers...)
+			code, msg, target := res.graphError(t)
+			switch profile {
+			case "documented":
+				if res.status != http.StatusMethodNotAllowed || code != "MethodNotAllowed" || res.header.Get("Allow") != "GET, PATCH" ||
+					msg != "The HTTP method '"+tc.method+"' is not allowed on this resource." {
+					t.Errorf("%s %s %v: %d %s %q, Allow %q", profile, tc.method, tc.headers, res.status, code, msg, res.header.Get("Allow"))
+				}
+			case "graph":
+				want := "No OData route exists that match template ~/singleton/navigation with http verb " + tc.method + " for request " + path + "."
+				if res.status != http.StatusBadRequest || code != "No method match route template" || msg != want || target != "" || res.header.Get("Allow") != "" {
+					t.Errorf("%s %s %v: %d %s %q target %q, Allow %q; want 400 %q", profile, tc.method, tc.headers, res.status, code, msg, target, res.header.Get("Allow"), want)
+				}
+			}
+			if after := h.stored("contoso"); after != before {
+				t.Errorf("%s %s changed the settings: %+v → %+v", profile, tc.method, before, after)
+			}
+		}
+		// Elsewhere nothing changes: an unknown path is 404, and the routes outside the API
+		// (probes, metrics) keep HTTP's 405.
+		if res := h.do(http.MethodPut, "/beta/deviceManagement/nothingHere", rw, nil); res.status != http.StatusNotFound {
+			t.Errorf("%s: PUT on an unknown path: %d %s", profile, res.status, res.body)
+		}
+		if res := h.do(http.MethodPost, "/healthz", "", nil); res.status != http.StatusMethodNotAllowed || res.header.Get("Allow") != "GET, HEAD" {
+			t.Errorf("%s: POST /healthz: %d, Allow %q", profile, res.status, res.header.Get("Allow"))
+		}
+	}
+}

@@ -136,6 +136,9 @@ type Server struct {
 	allow map[string][]string
 	// routeSegments are the routes' paths, split at '/', for a 404's message (unresolvedSegment).
 	routeSegments [][]string
+	// routeTemplates are the API paths whose path item gives an OData route template
+	// (routeTemplateExtension), by route path: a method they lack is answered with NoRoute.
+	routeTemplates map[string]routeTemplate
 	// drainTimeout bounds the wait for the rest of a refused request's body (bound); always
 	// defaultDrainTimeout but in tests of that bound.
 	drainTimeout time.Duration
@@ -269,6 +272,12 @@ func build(cfg Config, surf surface) (*Server, error) {
 		path := surf.basePath + echoPath(op.path)
 		methods[path] = append(methods[path], op.method)
 		apiPaths = append(apiPaths, path)
+		if template, ok := op.route.PathItem.Extensions[routeTemplateExtension].(string); ok {
+			if s.routeTemplates == nil {
+				s.routeTemplates = map[string]routeTemplate{}
+			}
+			s.routeTemplates[path] = routeTemplate{template: template, path: op.path}
+		}
 	}
 	if s.fold {
 		e.Pre(foldPath(apiPaths))
