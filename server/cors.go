@@ -10,8 +10,8 @@ import (
 // Cross-origin requests, as a browser makes them: Graph is called from single-page apps (MSAL.js
 // and the Graph SDKs in a browser), so code under test in a browser needs CORS here as it does
 // against Graph. echo's CORS middleware answers the preflights and adds the headers; requests
-// without an Origin (no browser) pass untouched, so a plain OPTIONS still gets the 405 of a
-// method the route lacks.
+// without an Origin (no browser) pass untouched, so a plain OPTIONS still gets the answer of a
+// method the route lacks (405, or the graph profile's 400: routeTemplate).
 
 // DefaultCORSOrigins are the origins allowed when Config says nothing: any, as suits an emulator
 // that browsers on a developer's machine or in CI call from wherever their page is served. A

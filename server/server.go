@@ -285,7 +285,7 @@ func build(cfg Config, surf surface) (*Server, error) {
 	surf.register(s, composingRouter{e}, ops, perOperation)
 	// A 405's Allow lists the route's methods (echo's own would add OPTIONS), the contract's for
 	// the API. Echo also answers OPTIONS on any route with a bare 204 of its own; no route has
-	// an OPTIONS operation, so it gets the same 405 as any other method a route lacks.
+	// an OPTIONS operation, so it gets the same answer as any other method a route lacks.
 	s.allow = make(map[string][]string, len(methods))
 	for path, m := range methods {
 		slices.Sort(m)
