@@ -12,7 +12,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -192,4 +195,70 @@ func checkOneCA(t *testing.T, dir string, creations []creation) {
 			}
 		}
 	}
+}
+
+// TestLockOpenForWriting: Ensure held its lock through a descriptor of ca.lock opened read-only.
+// A local file system grants flock's exclusive lock on one, but NFS, which emulates flock with a
+// byte-range lock of the whole file, grants it only on a descriptor open for writing (flock(2),
+// "NFS details"), so that serve --tls failed to start on an NFS volume, the kind replicas share.
+// While Ensure writes the files (its lock held), the descriptor it has open on ca.lock must be
+// open for writing, as /proc/self/fdinfo shows it.
+func TestLockOpenForWriting(t *testing.T) {
+	// The path as /proc/self/fd shows it, without symbolic links (TMPDIR may have some).
+	tmp, err := filepath.EvalSymlinks(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(tmp, "data")
+	lockPath := filepath.Join(dir, devca.LockFile)
+	var checked bool
+	defer devca.SetWrittenHook(func(string) {
+		if checked {
+			return
+		}
+		checked = true
+		flags, ok := openFlags(t, lockPath)
+		if !ok {
+			t.Errorf("while Ensure writes its files, this process has no descriptor open on %s", lockPath)
+			return
+		}
+		if flags&syscall.O_ACCMODE == syscall.O_RDONLY {
+			t.Errorf("Ensure holds its lock through a descriptor of %s open read-only (flags %#o), on which NFS refuses an exclusive lock", devca.LockFile, flags)
+		}
+	})()
+	if _, err := devca.Ensure(dir, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if !checked {
+		t.Fatal("Ensure wrote no file on a fresh directory")
+	}
+}
+
+// openFlags returns the open flags of this process's descriptor on path, from
+// /proc/self/fdinfo, and whether it has one.
+func openFlags(t *testing.T, path string) (flags int64, ok bool) {
+	t.Helper()
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fd := range fds {
+		if target, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name())); err != nil || target != path {
+			continue
+		}
+		info, err := os.ReadFile(filepath.Join("/proc/self/fdinfo", fd.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for line := range strings.SplitSeq(string(info), "\n") {
+			if v, found := strings.CutPrefix(line, "flags:"); found {
+				if flags, err = strconv.ParseInt(strings.TrimSpace(v), 8, 64); err != nil {
+					t.Fatal(err)
+				}
+				return flags, true
+			}
+		}
+		t.Fatalf("/proc/self/fdinfo/%s has no flags: %q", fd.Name(), info)
+	}
+	return 0, false
 }

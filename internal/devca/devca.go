@@ -113,11 +113,16 @@ func Ensure(dir string, now time.Time) (Files, error) {
 // making the files leaves no stale lock to delete by hand. The data directory supports flock
 // already: the embedded store's bbolt takes one on its file.
 //
-// A directory this process cannot make the lock file in is one it cannot make the other files
-// in either: Ensure then goes on unlocked, which can still load them, and fails, as it did
-// before there was a lock, if they need making.
+// The file is opened for writing, though nothing is written to it: NFS, where a volume several
+// replicas mount often lives, emulates flock with a byte-range lock of the whole file, and grants
+// an exclusive one only on a descriptor open for writing (flock(2), "NFS details"); opened read
+// only, the lock failed there with EBADF, and so did serve --tls.
+//
+// A directory this process cannot make the lock file in (or open it for writing) is one it
+// cannot make the other files in either: Ensure then goes on unlocked, which can still load
+// them, and fails, as it did before there was a lock, if they need making.
 func lock(path string) (unlock func(), err error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS) {
 		return func() {}, nil
 	}
