@@ -153,18 +153,19 @@ type lockProbe struct {
 func newLockProbe(cfg *pgx.ConnConfig) *lockProbe { return &lockProbe{cfg: cfg} }
 
 // watch looks every lockProbeInterval for the sessions backend pid waits behind, until it has
-// seen some, a look-up failed, ctx is done or the returned stop is called. stop returns once
-// the probe no longer uses its connection.
+// seen some, a look-up failed, ctx is done or the returned stop is called. stop ends a look-up
+// in flight and returns once the probe no longer uses its connection: the statement's
+// transaction, and the locks it holds, end only after stop, so they must not wait for the
+// probe's connecting (up to the DSN's connect_timeout) or its query (lockProbeQueryTimeout).
 func (p *lockProbe) watch(ctx context.Context, pid uint32) (stop func()) {
-	done, finished := make(chan struct{}), make(chan struct{})
+	ctx, cancel := context.WithCancelCause(ctx)
+	finished := make(chan struct{})
 	go func() {
 		defer close(finished)
 		tick := time.NewTicker(lockProbeInterval)
 		defer tick.Stop()
 		for {
 			select {
-			case <-done:
-				return
 			case <-ctx.Done():
 				return
 			case <-tick.C:
@@ -175,10 +176,13 @@ func (p *lockProbe) watch(ctx context.Context, pid uint32) (stop func()) {
 		}
 	}()
 	return func() {
-		close(done)
+		cancel(errWatchStopped)
 		<-finished
 	}
 }
+
+// errWatchStopped is the cause of a watch's context once its stop is called.
+var errWatchStopped = errors.New("postgres: the statement watched no longer waits")
 
 // look runs one look-up and reports whether the statement's watch is over: holders seen, or
 // the look-up failed (the next statement's watch tries again).
@@ -186,7 +190,7 @@ func (p *lockProbe) look(ctx context.Context, pid uint32) bool {
 	if p.conn == nil {
 		conn, err := pgx.ConnectConfig(ctx, p.cfg) // bounded by the DSN's connect_timeout, or connectTimeout
 		if err != nil {
-			p.err = err
+			p.failed(ctx, err)
 			return true
 		}
 		p.conn = conn
@@ -206,7 +210,7 @@ func (p *lockProbe) look(ctx context.Context, pid uint32) bool {
 		)
 		if err := rows.Scan(&pidOf, &h.User, &h.Application, &h.ClientAddr, &h.State, &txAge, &query, &visible); err != nil {
 			rows.Close()
-			p.failed(err)
+			p.failed(ctx, err)
 			return true
 		}
 		if len(holders) == maxLockHolders {
@@ -225,7 +229,7 @@ func (p *lockProbe) look(ctx context.Context, pid uint32) bool {
 		holders = append(holders, h)
 	}
 	if err := rows.Err(); err != nil {
-		p.failed(err)
+		p.failed(ctx, err)
 		return true
 	}
 	if len(holders) == 0 {
@@ -235,14 +239,17 @@ func (p *lockProbe) look(ctx context.Context, pid uint32) bool {
 	return true
 }
 
-// failed records a failed look-up. An error the server sent (a function it lacks or refuses)
-// leaves the connection as it was; any other (a deadline, a connection lost) drops it, since its
-// state is then unknown.
-func (p *lockProbe) failed(err error) {
-	p.err = err
-	if !errors.As(err, new(*pgconn.PgError)) {
+// failed records a failed look-up of the watch whose context is ctx. An error the server sent (a
+// function it lacks or refuses) leaves the connection as it was; any other (a deadline, a
+// connection lost, the watch stopped) drops it, since its state is then unknown. A look-up the
+// watch's stop ended is not recorded: it says nothing of whether a look-up can succeed.
+func (p *lockProbe) failed(ctx context.Context, err error) {
+	if !errors.As(err, new(*pgconn.PgError)) && p.conn != nil {
 		p.conn.Close(context.Background())
 		p.conn = nil
+	}
+	if !errors.Is(context.Cause(ctx), errWatchStopped) {
+		p.err = err
 	}
 }
 
