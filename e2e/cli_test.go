@@ -3,7 +3,6 @@ package e2e_test
 import (
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -95,10 +94,7 @@ func TestCLISession(t *testing.T) {
 func TestCLIThrottled(t *testing.T) {
 	dataDir := t.TempDir()
 	adminAddr := freeAddr(t)
-	p := &serveProc{name: "cli-throttled", logPath: filepath.Join(t.TempDir(), "serve.log"),
-		args: []string{"--data", dataDir, "--store=memory", "--throttle", "100,1,1h", "--admin-addr", adminAddr}}
-	p.start(t)
-	p.waitHealthy(t)
+	p := startServeArgs(t, "cli-throttled", "--data", dataDir, "--store=memory", "--throttle", "100,1,1h", "--admin-addr", adminAddr)
 	p.waitForLog(t, `msg="admin API"`, 1)
 	env := []string{"HOME=" + t.TempDir(), "REMOTEASSIST_URL=" + p.base + "/beta", "REMOTEASSIST_TOKEN=" + token(t, dataDir, "contoso")}
 	cli := func(args ...string) result {
