@@ -204,7 +204,7 @@ func TestHealthcheckFollowsServe(t *testing.T) {
 // starting serve removes. Records are written as serve writes them, for this process (alive)
 // or for processes that are gone or elsewhere.
 func TestServeRecordChoice(t *testing.T) {
-	ns, err := pidNamespace()
+	boot, ns, err := thisPIDNamespace()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,11 +214,17 @@ func TestServeRecordChoice(t *testing.T) {
 		t.Fatal(err)
 	}
 	const addrEnv = "0.0.0.0:8080" // the image's
-	live := serveRecord{URL: "http://127.0.0.1:9090/readyz", PID: pid, PIDNamespace: ns, Started: started, AddrEnv: addrEnv}
+	live := serveRecord{URL: "http://127.0.0.1:9090/readyz", PID: pid, PIDNamespace: ns, Started: started, Boot: boot, AddrEnv: addrEnv}
 	dead := live
 	dead.Started++ // the pid, reused by this process
 	otherNS := live
 	otherNS.PIDNamespace++ // another container's, sharing the volume
+	// Another machine's, sharing the volume over the network: its kernel numbered its pid
+	// namespace as this one's is, and its serve is pid PID too, started at the same tick or not.
+	otherMachine := live
+	otherMachine.Boot = "00000000-0000-4000-8000-000000000000"
+	otherMachineLater := otherMachine
+	otherMachineLater.Started++
 	otherEnv := live
 	otherEnv.AddrEnv = "" // a serve started without REMOTEASSIST_ADDR
 	second := live
@@ -232,9 +238,11 @@ func TestServeRecordChoice(t *testing.T) {
 	}{
 		{"no record", nil, fromEnv, ""},
 		{"the live serve's", []serveRecord{dead, live, otherNS}, []string{live.URL}, ""},
-		{"https as recorded", []serveRecord{{URL: "https://[::1]:8443/readyz", PID: pid, PIDNamespace: ns, Started: started, AddrEnv: addrEnv}}, []string{"https://[::1]:8443/readyz"}, ""},
+		{"https as recorded", []serveRecord{{URL: "https://[::1]:8443/readyz", PID: pid, PIDNamespace: ns, Started: started, Boot: boot, AddrEnv: addrEnv}}, []string{"https://[::1]:8443/readyz"}, ""},
 		{"a serve that is gone", []serveRecord{dead}, fromEnv, ""},
 		{"another pid namespace's", []serveRecord{otherNS}, fromEnv, ""},
+		{"another machine's, its pid namespace, pid and start as this serve's", []serveRecord{otherMachine}, fromEnv, ""},
+		{"the live serve's beside another machine's", []serveRecord{otherMachine, live}, []string{live.URL}, ""},
 		{"another REMOTEASSIST_ADDR: the variable wins", []serveRecord{otherEnv}, fromEnv, ""},
 		{"two live serves", []serveRecord{live, second}, nil,
 			"several serves use the data directory DIR: http://127.0.0.1:9090/readyz (pid PID), http://127.0.0.1:9091/readyz (pid PID); pass --url"},
@@ -264,9 +272,10 @@ func TestServeRecordChoice(t *testing.T) {
 	}
 
 	// A starting serve removes the records of its pid namespace's processes that are gone, and
-	// only those; it removes its own when it stops.
+	// only those, not another machine's, whose process this kernel cannot see; it removes its own
+	// when it stops.
 	dir := t.TempDir()
-	for name, r := range map[string]serveRecord{"dead": dead, "other": otherNS, "live": live} {
+	for name, r := range map[string]serveRecord{"dead": dead, "other": otherNS, "live": live, "machine": otherMachineLater} {
 		data, _ := json.Marshal(r)
 		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("%s%d-%d-%s.json", serveRecordPrefix, r.PIDNamespace, r.PID, name)), data, 0o600); err != nil {
 			t.Fatal(err)
@@ -283,11 +292,11 @@ func TestServeRecordChoice(t *testing.T) {
 		}
 		return names
 	}
-	if got := files(); len(got) != 3 || !slices.Contains(got, "live") || slices.Contains(got, "dead") {
-		t.Errorf("after a serve started: %q; want live, other's and the new one's", got)
+	if got := files(); len(got) != 4 || !slices.Contains(got, "live") || !slices.Contains(got, "machine") || slices.Contains(got, "dead") {
+		t.Errorf("after a serve started: %q; want live, machine, other's and the new one's", got)
 	}
 	remove()
-	if got := files(); len(got) != 2 || !slices.Contains(got, "live") {
-		t.Errorf("after it stopped: %q; want live and other's", got)
+	if got := files(); len(got) != 3 || !slices.Contains(got, "live") || !slices.Contains(got, "machine") {
+		t.Errorf("after it stopped: %q; want live, machine and other's", got)
 	}
 }

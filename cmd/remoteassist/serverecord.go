@@ -23,17 +23,23 @@ import (
 // directory, the one place it can write in the image (FROM scratch, possibly a read-only root
 // file system; /data a volume owned by the image's non-root user), with the usual atomic write:
 //
-//	DATA/serve-NS-PID-RAND.json   {"url":"https://127.0.0.1:9090/readyz","pid":1,"pidNamespace":4026532291,"started":7712345,"addrEnv":"0.0.0.0:8080"}
+//	DATA/serve-NS-PID-RAND.json   {"url":"https://127.0.0.1:9090/readyz","pid":1,"pidNamespace":4026532291,"started":7712345,"boot":"9e3e7db8-…","addrEnv":"0.0.0.0:8080"}
 //
 // One file per serve process, not one per data directory: replicas on PostgreSQL may share a
 // data directory (a volume mounted in several containers), and each container's healthcheck must
-// find its own serve, not the one started last. A record names its process by pid namespace (a
-// container has its own), pid and start time (pids are reused). healthcheck takes only the record
-// of a live process in its own pid namespace, so in a container its own container's serve, and
-// only one that saw the REMOTEASSIST_ADDR healthcheck sees: a different one is a user asking for
-// another serve, and wins. A serve removes its record when it exits; one a killed serve left is
-// ignored, and removed by the next serve started in that pid namespace (another container's
-// stays, a few hundred bytes for each container killed rather than stopped).
+// find its own serve, not the one started last. A record names its process by the kernel it runs
+// on (its boot_id), pid namespace (a container has its own), pid and start time (pids are
+// reused). The boot_id because a volume may be shared by containers on several machines (a
+// network file system), and pid namespaces are numbered by each kernel, lowest free number
+// first, so that containers on two machines commonly have the same one, each with its serve as
+// pid 1: without it, a serve took another machine's live record for one of a process of its own
+// that is gone, and removed it. healthcheck takes only the record of a live process in its own
+// pid namespace of this kernel, so in a container its own container's serve, and only one that
+// saw the REMOTEASSIST_ADDR healthcheck sees: a different one is a user asking for another serve,
+// and wins. A serve removes its record when it exits; one a killed serve left is ignored, and
+// removed by the next serve started in that pid namespace (another container's stays, as does
+// one of another boot, which this kernel cannot tell from another machine's: a few hundred bytes
+// for each container killed rather than stopped).
 //
 // PID 1's command line (/proc/1/cmdline) was the other way: it needs no file, but it tells no
 // port 0's port, holds serve's flags only in a container whose PID 1 is serve (not with docker
@@ -43,6 +49,7 @@ type serveRecord struct {
 	PID          int    `json:"pid"`          // as serve's pid namespace numbers it
 	PIDNamespace uint64 `json:"pidNamespace"` // the inode of /proc/self/ns/pid
 	Started      uint64 `json:"started"`      // clock ticks from boot to the process's start, /proc/PID/stat
+	Boot         string `json:"boot"`         // the kernel's boot_id, whose pid namespace, pid and start time these are
 	AddrEnv      string `json:"addrEnv"`      // REMOTEASSIST_ADDR as serve saw it, "" when unset
 }
 
@@ -50,9 +57,9 @@ const serveRecordPrefix = "serve-"
 
 // writeServeRecord records in dataDir that this process serves its readiness endpoint at url, and
 // returns the function that removes the record; serve calls it when it exits. It first removes
-// the records of processes of this pid namespace that are gone.
+// the records of processes of this pid namespace, on this kernel, that are gone.
 func writeServeRecord(dataDir, url string) (remove func(), err error) {
-	ns, err := pidNamespace()
+	boot, ns, err := thisPIDNamespace()
 	if err != nil {
 		return nil, err
 	}
@@ -62,11 +69,11 @@ func writeServeRecord(dataDir, url string) (remove func(), err error) {
 		return nil, err
 	}
 	for _, r := range readServeRecords(dataDir, ns) {
-		if !r.alive(ns) {
+		if r.Boot == boot && !r.alive(boot, ns) {
 			os.Remove(r.path)
 		}
 	}
-	data, err := json.Marshal(serveRecord{URL: url, PID: pid, PIDNamespace: ns, Started: started, AddrEnv: os.Getenv("REMOTEASSIST_ADDR")})
+	data, err := json.Marshal(serveRecord{URL: url, PID: pid, PIDNamespace: ns, Started: started, Boot: boot, AddrEnv: os.Getenv("REMOTEASSIST_ADDR")})
 	if err != nil {
 		return nil, err
 	}
@@ -84,13 +91,13 @@ func writeServeRecord(dataDir, url string) (remove func(), err error) {
 // REMOTEASSIST_ADDR as addrEnv, nil when there is none (or this machine has no /proc to tell),
 // and an error when there are several: healthcheck cannot tell which is meant.
 func findServeRecord(dataDir, addrEnv string) (*serveRecord, error) {
-	ns, err := pidNamespace()
+	boot, ns, err := thisPIDNamespace()
 	if err != nil {
 		return nil, nil
 	}
 	var live []*serveRecord
 	for _, r := range readServeRecords(dataDir, ns) {
-		if r.alive(ns) && r.AddrEnv == addrEnv {
+		if r.alive(boot, ns) && r.AddrEnv == addrEnv {
 			live = append(live, &r.serveRecord)
 		}
 	}
@@ -138,11 +145,28 @@ func readServeRecords(dataDir string, ns uint64) []recordFile {
 	return records
 }
 
-// alive reports whether the record's process is running in pid namespace ns, this process's:
-// the same pid, started at the same time.
-func (r recordFile) alive(ns uint64) bool {
+// alive reports whether the record's process is running in pid namespace ns of the kernel booted
+// as boot, this process's: the same pid, started at the same time.
+func (r recordFile) alive(boot string, ns uint64) bool {
+	if r.Boot != boot || r.PIDNamespace != ns {
+		return false
+	}
 	started, err := processStart(r.PID)
-	return r.PIDNamespace == ns && err == nil && started == r.Started
+	return err == nil && started == r.Started
+}
+
+// thisPIDNamespace returns what names this process's pid namespace among those of every machine
+// that may share a data directory: the kernel's boot_id and the namespace's inode.
+func thisPIDNamespace() (boot string, ns uint64, err error) {
+	b, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	if err != nil {
+		return "", 0, err
+	}
+	if boot = strings.TrimSpace(string(b)); boot == "" {
+		return "", 0, fmt.Errorf("/proc/sys/kernel/random/boot_id is empty")
+	}
+	ns, err = pidNamespace()
+	return boot, ns, err
 }
 
 // pidNamespace returns the inode of this process's pid namespace ("pid:[4026531836]").
