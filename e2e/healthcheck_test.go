@@ -16,9 +16,7 @@ func TestHealthcheckFollowsServeFlags(t *testing.T) {
 		t.Run(strings.TrimSpace("serve --addr 127.0.0.1:PORT "+strings.Join(flags, " ")), func(t *testing.T) {
 			home := t.TempDir()
 			env := []string{"HOME=" + home, "XDG_DATA_HOME=" + filepath.Join(home, "data")}
-			p := &serveProc{name: "healthcheck", logPath: filepath.Join(t.TempDir(), "serve.log"),
-				args: append([]string{"--store=memory"}, flags...), env: env}
-			p.start(t) // serve --addr 127.0.0.1:PORT, a flag
+			p := launchServeEnv(t, "healthcheck", env, append([]string{"--store=memory"}, flags...)...) // serve --addr 127.0.0.1:PORT, a flag
 			p.waitForLog(t, `msg=serving`, 1)
 			// serve writes its record just after that line: ask until it answers 0, or the hang
 			// guard is reached.
