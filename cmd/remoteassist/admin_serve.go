@@ -58,6 +58,11 @@ func (f *adminFlags) check(fs *flag.FlagSet) error {
 	// Trimmed as the variable's, the file's and remoteassist admin's are: HTTP drops the spaces
 	// around a header's value, so a token kept with them would refuse every request.
 	f.token, f.tokenFrom = strings.TrimSpace(f.token), "--admin-token"
+	if f.token == "" && isSet(fs, "admin-token") {
+		// Blank on purpose or by a variable left unset in a script: either way not the token
+		// the caller meant, which falling back to the variable or the file would hide.
+		return usageError{errors.New("--admin-token is blank: give the token, or leave the flag out to use REMOTEASSIST_ADMIN_TOKEN or the data directory's admin-token file")}
+	}
 	if f.token == "" {
 		f.token, f.tokenFrom = strings.TrimSpace(os.Getenv("REMOTEASSIST_ADMIN_TOKEN")), "REMOTEASSIST_ADMIN_TOKEN"
 	}

@@ -204,6 +204,8 @@ func TestServeRefusals(t *testing.T) {
 		{name: "admin token without admin-addr, REMOTEASSIST_ADMIN_TOKEN set too", args: []string{"--admin-token", "0123456789abcdef0123"},
 			env: map[string]string{"REMOTEASSIST_ADMIN_TOKEN": "0123456789abcdef0123"}, want: "--admin-token without --admin-addr"},
 		{name: "admin token too short", args: []string{"--admin-addr", "127.0.0.1:0", "--admin-token", "short"}, want: "--admin-token: want at least 16 characters"},
+		{name: "admin token blank", args: []string{"--admin-addr", "127.0.0.1:0", "--admin-token", "  "},
+			env: map[string]string{"REMOTEASSIST_ADMIN_TOKEN": "0123456789abcdef0123"}, want: "--admin-token is blank"},
 		{name: "REMOTEASSIST_ADMIN_TOKEN too short", args: []string{"--admin-addr", "127.0.0.1:0"}, env: map[string]string{"REMOTEASSIST_ADMIN_TOKEN": "short"},
 			want: "REMOTEASSIST_ADMIN_TOKEN: want at least 16 characters"},
 		{name: "REMOTEASSIST_ADMIN_TOKEN too short for REMOTEASSIST_ADMIN_ADDR", env: map[string]string{"REMOTEASSIST_ADMIN_ADDR": "127.0.0.1:0", "REMOTEASSIST_ADMIN_TOKEN": "short"},
