@@ -53,7 +53,7 @@ count() {
 	shift 5
 	rm -f "$OUT/instructions/$name".out*
 	env GOMAXPROCS=1 GODEBUG=asyncpreemptoff=1 ${CG_GOGC:+GOGC=$CG_GOGC} \
-		valgrind --tool=callgrind ${CG_CACHESIM:+--cache-sim=yes} --instr-atstart=no --callgrind-out-file="$OUT/instructions/$name.out" \
+		valgrind --tool=callgrind $([ "${CG_CACHESIM:-0}" != 0 ] && echo --cache-sim=yes) --instr-atstart=no --callgrind-out-file="$OUT/instructions/$name.out" \
 		"$@" >"$OUT/instructions/$name.log" 2>&1 &
 	local pid=$!
 	pids+=("$pid")
@@ -74,7 +74,7 @@ count() {
 	counted_instructions=$(callgrind_annotate "$OUT/instructions/$name.callgrind" 2>/dev/null |
 		awk '/PROGRAM TOTALS/ && !seen {gsub(",", "", $1); print $1; seen = 1}')
 	counted_cycles=
-	if [ -n "${CG_CACHESIM:-}" ]; then
+	if [ "${CG_CACHESIM:-0}" != 0 ]; then
 		# The totals' line in the order of the "Events shown" line: Ir I1mr ILmr Dr D1mr DLmr Dw D1mw DLmw.
 		counted_cycles=$(callgrind_annotate "$OUT/instructions/$name.callgrind" 2>/dev/null | awk '
 			/^Events shown:/ {for (i = 3; i <= NF; i++) ev[$i] = i - 2}
@@ -104,9 +104,9 @@ row() {
 {
 	echo "## Instructions per request, whole process ($(date -u +%F), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown))"
 	echo
-	echo "callgrind, user space only; wrk -t1 -c32 -d$DURATION counted after a 3 s warm-up; GOMAXPROCS=1, GODEBUG=asyncpreemptoff=1${CG_GOGC:+, GOGC=$CG_GOGC}${CG_CACHESIM:+, --cache-sim=yes}. The last column but one is the floor's count over serve's: the rate ratio these counts predict, if an instruction cost the same in both."
+	echo "callgrind, user space only; wrk -t1 -c32 -d$DURATION counted after a 3 s warm-up; GOMAXPROCS=1, GODEBUG=asyncpreemptoff=1${CG_GOGC:+, GOGC=$CG_GOGC}$([ "${CG_CACHESIM:-0}" != 0 ] && echo ", --cache-sim=yes"). The column floor/serve is the floor's count over serve's: the rate ratio these counts predict, if an instruction cost the same in both."
 	echo
-	if [ -n "${CG_CACHESIM:-}" ]; then
+	if [ "${CG_CACHESIM:-0}" != 0 ]; then
 		echo "| row | serve instructions / request | floor instructions / request | serve/floor | floor/serve | requests counted (serve / floor) | serve estimated cycles / request | floor estimated cycles / request | floor/serve by cycles |"
 		echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 	else
