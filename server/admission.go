@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"hash/maphash"
 	"net/http"
 	"os"
 	"sync"
@@ -38,7 +39,12 @@ type admission struct {
 	perTenant, perToken int // 0 means no cap
 	mu                  sync.Mutex
 	tenants             map[string]int // in flight per tenant; a tenant at 0 is forgotten
-	tokens              map[string]int
+	// tokens counts in flight per token, keyed by the token's hash under tokenSeed rather than
+	// by the token: a token is ~700 bytes or more, which each lookup would hash and compare
+	// again (five times a request), and a hash is read once. Two tokens of the same hash would
+	// share one count, which only makes their share stricter, at odds of 2^-64 a pair.
+	tokens    map[uint64]int
+	tokenSeed maphash.Seed
 
 	bodyTimeout time.Duration
 	// reading holds the requests reading their body, so that Drain can cut them short.
@@ -48,7 +54,8 @@ type admission struct {
 
 func newAdmission(slots int64, bodyTimeout time.Duration) *admission {
 	a := &admission{max: slots, bodyTimeout: bodyTimeout,
-		tenants: map[string]int{}, tokens: map[string]int{}, reading: map[*http.ResponseController]struct{}{}}
+		tenants: map[string]int{}, tokens: map[uint64]int{}, tokenSeed: maphash.MakeSeed(),
+		reading: map[*http.ResponseController]struct{}{}}
 	if slots > 0 {
 		a.perTenant = int(max(1, slots/tenantShare))
 		a.perToken = int(max(1, slots/tokenShare))
@@ -65,35 +72,48 @@ var (
 		Message: "The service is shutting down. Retry later."}
 )
 
+// caller is who a request counts against in enterCaller and leaveCaller: its tenant, and its
+// token's hash (tokens).
+type caller struct {
+	tenant string
+	token  uint64
+}
+
 // enterCaller takes a place among the tenant's and the token's requests in flight, which
 // leaveCaller gives back. Methods rather than a returned release function: a closure over the
 // two keys would be an allocation on every request.
-func (a *admission) enterCaller(tenant, token string) error {
+func (a *admission) enterCaller(tenant, token string) (caller, error) {
 	if a.perTenant == 0 {
-		return nil
+		return caller{}, nil
 	}
+	c := caller{tenant: tenant, token: maphash.String(a.tokenSeed, token)}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.tenants[tenant] >= a.perTenant || a.tokens[token] >= a.perToken {
-		return errCallerShare
+	inTenant, inToken := a.tenants[c.tenant], a.tokens[c.token]
+	if inTenant >= a.perTenant || inToken >= a.perToken {
+		return caller{}, errCallerShare
 	}
-	a.tenants[tenant]++
-	a.tokens[token]++
-	return nil
+	a.tenants[c.tenant], a.tokens[c.token] = inTenant+1, inToken+1
+	return c, nil
 }
 
-// leaveCaller gives back the place enterCaller took for tenant and token.
-func (a *admission) leaveCaller(tenant, token string) {
+// leaveCaller gives back the place enterCaller took for c.
+func (a *admission) leaveCaller(c caller) {
 	if a.perTenant == 0 {
 		return
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.tenants[tenant]--; a.tenants[tenant] <= 0 {
-		delete(a.tenants, tenant)
-	}
-	if a.tokens[token]--; a.tokens[token] <= 0 {
-		delete(a.tokens, token)
+	leave(a.tenants, c.tenant)
+	leave(a.tokens, c.token)
+}
+
+// leave takes one request off key's count in counts, forgetting a key at 0.
+func leave[K comparable](counts map[K]int, key K) {
+	if n := counts[key] - 1; n > 0 {
+		counts[key] = n
+	} else {
+		delete(counts, key)
 	}
 }
 

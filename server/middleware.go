@@ -243,10 +243,11 @@ func (s *Server) pipeline(op *operation) echo.MiddlewareFunc {
 			if len(op.permissions) > 0 && !st.principal.HasAny(op.permissions) {
 				return forbidden(op, st.principal)
 			}
-			if err := s.admission.enterCaller(st.principal.Tenant, token); err != nil {
+			caller, err := s.admission.enterCaller(st.principal.Tenant, token)
+			if err != nil {
 				return err
 			}
-			defer s.admission.leaveCaller(st.principal.Tenant, token)
+			defer s.admission.leaveCaller(caller)
 			var data []byte
 			if op.body != nil {
 				data, err = s.admission.readBody(c.Response().Writer, req, s.maxBody)
