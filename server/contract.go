@@ -165,7 +165,7 @@ type plainParam struct {
 	inHeader bool
 	required bool
 	schema   *openapi3.Schema
-	gate     gate // nil when the schema has no gate
+	gate     func(string) bool // nil when the schema has no gate
 }
 
 // plainParams returns the operation's parameters if every one is plain, else nil. Decoding is
@@ -188,7 +188,7 @@ func plainParams(item *openapi3.PathItem, o *openapi3.Operation) []plainParam {
 			return nil
 		}
 		pp := plainParam{key: p.Name, inHeader: p.In == openapi3.ParameterInHeader, required: p.Required,
-			schema: p.Schema.Value, gate: compileGate(p.Schema.Value)}
+			schema: p.Schema.Value, gate: compileStringGate(p.Schema.Value)}
 		if pp.inHeader {
 			pp.key = http.CanonicalHeaderKey(p.Name)
 		}

@@ -28,19 +28,40 @@ func compileGate(s *openapi3.Schema) gate { return compileGateIn(s, nil) }
 // compileGateIn is compileGate below the object schemas being compiled (outer): a schema that
 // contains itself has no gate, rather than a compilation that never ends.
 func compileGateIn(s *openapi3.Schema, outer []*openapi3.Schema) gate {
-	if s == nil || slices.Contains(outer, s) || !onlyGatedKeywords(s) || s.Type == nil || len(s.Type.Slice()) != 1 {
+	if s == nil || slices.Contains(outer, s) {
 		return nil
 	}
-	switch t := s.Type.Slice()[0]; {
+	switch t := gatedType(s); {
 	case t == openapi3.TypeBoolean && len(s.Enum) == 0 && s.MinLength == 0 && s.MaxLength == nil &&
 		len(s.Properties) == 0 && len(s.Required) == 0:
 		return func(v any) bool { _, ok := v.(bool); return ok }
-	case t == openapi3.TypeString && len(s.Properties) == 0 && len(s.Required) == 0:
-		return stringGate(s)
+	case t == openapi3.TypeString:
+		if check := compileStringGate(s); check != nil {
+			return func(v any) bool { str, ok := v.(string); return ok && check(str) }
+		}
 	case t == openapi3.TypeObject && len(s.Enum) == 0 && s.MinLength == 0 && s.MaxLength == nil:
 		return objectGate(s, append(outer, s))
 	}
 	return nil
+}
+
+// gatedType is the one type of s if s sets no keyword but those the gates read, else "".
+func gatedType(s *openapi3.Schema) string {
+	if !onlyGatedKeywords(s) || s.Type == nil || len(s.Type.Slice()) != 1 {
+		return ""
+	}
+	return s.Type.Slice()[0]
+}
+
+// compileStringGate is the gate of a string schema for a value known to be a string, such as a
+// plain parameter's (contract.go), which it takes as it is: passed to a gate, a string would be
+// boxed into an interface, an allocation, on every request. Nil when s is not a string schema
+// the gates read.
+func compileStringGate(s *openapi3.Schema) func(string) bool {
+	if s == nil || gatedType(s) != openapi3.TypeString || len(s.Properties) != 0 || len(s.Required) != 0 {
+		return nil
+	}
+	return stringGate(s)
 }
 
 // onlyGatedKeywords reports whether s sets no keyword but those the gates read (Type, Enum,
@@ -63,7 +84,7 @@ func onlyGatedKeywords(s *openapi3.Schema) bool {
 // fires on a decoded rune); the gate counts bytes against the maximum and runes against the
 // minimum, never fewer and never more than kin-openapi does, so that a string it accepts is one
 // kin-openapi accepts (a long non-ASCII one near the maximum goes to kin-openapi).
-func stringGate(s *openapi3.Schema) gate {
+func stringGate(s *openapi3.Schema) func(string) bool {
 	if s.MaxLength != nil && *s.MaxLength > math.MaxInt64 {
 		return nil // kin-openapi compares as int64: such a bound refuses every string
 	}
@@ -80,9 +101,8 @@ func stringGate(s *openapi3.Schema) gate {
 	if s.MaxLength != nil {
 		maxLength = *s.MaxLength
 	}
-	return func(v any) bool {
-		str, ok := v.(string)
-		if !ok || (len(enum) > 0 && !slices.Contains(enum, str)) || uint64(len(str)) > maxLength {
+	return func(str string) bool {
+		if (len(enum) > 0 && !slices.Contains(enum, str)) || uint64(len(str)) > maxLength {
 			return false
 		}
 		return minLength == 0 || uint64(utf8.RuneCountInString(str)) >= minLength
