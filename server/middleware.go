@@ -24,24 +24,27 @@ type request struct {
 	// op is the contract operation the request was routed to; nil for other routes.
 	op *operation
 	// principal is the verified caller, once authenticated is true.
-	principal     remoteassist.Principal
-	authenticated bool
-	// body is the request body kin-openapi validated, for the handler to bind; bodyRead is set
-	// once the body was read to its end.
-	body     any
-	bodyRead bool
+	principal remoteassist.Principal
+	// body is the request body kin-openapi validated, for the handler to bind.
+	body any
 	// sent is the body as read (decompressed), for the journal to tell a request sent again
 	// unchanged from another.
 	sent []byte
-	// failure is the validation failure class counted in the metrics, when one applies.
-	failure failureClass
 	// rule names the fault rule (or "prefer") that applied, if any; injected is set when the
 	// answer is its error, which the metrics do not count as a validation failure. A rule's
 	// delay alone leaves the request to be served, and refused, as any other.
-	rule     string
-	injected bool
+	rule string
 	// err is the error the request was answered with, logged with the access line.
 	err error
+
+	// The one-byte fields together, last: padded one by one between the others, they made the
+	// exchange 280 bytes, allocated as 288, where it now takes 256.
+	authenticated bool
+	// bodyRead is set once the body was read to its end.
+	bodyRead bool
+	// failure is the validation failure class counted in the metrics, when one applies.
+	failure  failureClass
+	injected bool
 }
 
 // exchange is the ResponseWriter the server hands echo: net/http's, with the request's state
