@@ -33,6 +33,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -411,12 +412,24 @@ func (s *Server) Cut(hs *http.Server) error {
 // path when net/http kept one (URL.RawPath), and the validation and the handlers see the request
 // as echo routed it. Here rather than as an echo Pre layer, which would make echo compose its
 // chain anew, with allocations, on every request.
+//
+// The request's state (exchange) comes from a pool, as echo's own context does: nothing holds it
+// once echo has served the request (the journal and the log copy what they keep), so it is
+// cleared and put back then, and a request does not allocate it. One that panics out of here
+// (a dropped connection) leaves its state to the collector.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	urlpath.Normalize(r.URL)
 	s.active.Add(1)
 	defer s.active.Add(-1)
-	s.echo.ServeHTTP(&exchange{ResponseWriter: w}, r)
+	x := exchanges.Get().(*exchange)
+	x.ResponseWriter = w
+	s.echo.ServeHTTP(x, r)
+	*x = exchange{}
+	exchanges.Put(x)
 }
+
+// exchanges are the request states not in use (ServeHTTP).
+var exchanges = sync.Pool{New: func() any { return new(exchange) }}
 
 // healthz answers 200 while the process serves requests.
 func (s *Server) healthz(c echo.Context) error {
