@@ -381,13 +381,19 @@ func unknownProperty(se *openapi3.SchemaError) (string, bool) {
 	return first, found
 }
 
+// enumValues are the values of s's enumeration as a message lists them: a string as it is (all the
+// contract's enumerations hold), anything else as fmt prints it.
 func enumValues(s *openapi3.Schema) []string {
 	if s == nil {
 		return nil
 	}
 	vals := make([]string, 0, len(s.Enum))
 	for _, v := range s.Enum {
-		vals = append(vals, fmt.Sprint(v))
+		str, ok := v.(string)
+		if !ok {
+			str = fmt.Sprint(v)
+		}
+		vals = append(vals, str)
 	}
 	return vals
 }
