@@ -70,7 +70,7 @@ func foldPath(paths []string) echo.MiddlewareFunc {
 func foldQuery(op *operation, query url.Values) bool {
 	changed := false
 	for name, values := range query {
-		p := op.route.Operation.Parameters.GetByInAndName(openapi3.ParameterInQuery, name)
+		p := queryParam(op, name)
 		if p == nil {
 			if p = queryParamAnyCase(op, name); p == nil {
 				continue
@@ -94,11 +94,11 @@ func foldQuery(op *operation, query url.Values) bool {
 	return changed
 }
 
-// queryParamAnyCase is the operation's query parameter whose name is name in another letter
-// case; nil if none.
+// queryParamAnyCase is the query parameter, the operation's own or its path's (as queryParam
+// looks), whose name is name in another letter case; nil if none.
 func queryParamAnyCase(op *operation, name string) *openapi3.Parameter {
 	var p *openapi3.Parameter
-	for _, ref := range op.route.Operation.Parameters {
+	for _, ref := range opParams(op) {
 		if ref.Value.In == openapi3.ParameterInQuery && ordinal.EqualIgnoreCase(ref.Value.Name, name) {
 			p = ref.Value
 		}

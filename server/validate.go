@@ -145,7 +145,7 @@ func refuseUnknownOptions(op *operation, query url.Values, strict bool) error {
 	var supported []string // nil: not said
 	if strict {
 		supported = []string{}
-		for _, p := range queryParams(op) {
+		for _, p := range opParams(op) {
 			if p.Value != nil && p.Value.In == openapi3.ParameterInQuery {
 				supported = append(supported, p.Value.Name)
 			}
@@ -191,7 +191,7 @@ func refuseRepeatedOptions(op *operation, query url.Values) error {
 // the generated binder refuse in its own words, without a target. Only requests acceptPlain did
 // not accept get here: a header sent twice is one it refuses.
 func refuseRepeatedHeaders(op *operation, header http.Header) error {
-	for _, ref := range queryParams(op) {
+	for _, ref := range opParams(op) {
 		if p := ref.Value; p != nil && p.In == openapi3.ParameterInHeader && len(header[http.CanonicalHeaderKey(p.Name)]) > 1 {
 			return remoteassist.RepeatedHeader(p.Name)
 		}
@@ -211,8 +211,9 @@ func firstQueryName(query url.Values, refused func(name string, values []string)
 	return first, found
 }
 
-// queryParams are the parameters of the operation and of its path, the path's first.
-func queryParams(op *operation) openapi3.Parameters {
+// opParams are the parameters of the operation and of its path, the path's first, of every
+// location (query, header, path).
+func opParams(op *operation) openapi3.Parameters {
 	if op.route.PathItem == nil || len(op.route.PathItem.Parameters) == 0 {
 		return op.route.Operation.Parameters
 	}
