@@ -175,8 +175,9 @@ func pidNamespace() (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	inode, ok := strings.CutPrefix(link, "pid:[")
-	if inode, ok = strings.CutSuffix(inode, "]"); !ok {
+	inode, hasPrefix := strings.CutPrefix(link, "pid:[")
+	inode, hasSuffix := strings.CutSuffix(inode, "]")
+	if !hasPrefix || !hasSuffix {
 		return 0, fmt.Errorf("/proc/self/ns/pid is %q", link)
 	}
 	return strconv.ParseUint(inode, 10, 64)
