@@ -34,6 +34,9 @@ type operation struct {
 	types map[*openapi3.Schema]string
 	// bodyGate accepts a body kin-openapi would (gate.go); nil: kin-openapi validates every one.
 	bodyGate gate
+	// bodyObject is bodyGate's object gate, which finds the member kin-openapi explains a
+	// refused body by (explainBody); nil when the body is no object schema the gates read.
+	bodyObject *objectGate
 	// success is the status of the operation's answer when it succeeds: its first 2xx response
 	// in the contract; successBody whether that response has a body.
 	success     int
@@ -91,6 +94,7 @@ func compileContract(doc *openapi3.T, needPermissions bool) (map[string]*operati
 				}
 				op.body = mt.Schema.Value
 				op.bodyGate = compileGate(op.body)
+				op.bodyObject = compileObjectGate(op.body, nil)
 				op.bodyRequired = rb.Value.Required
 				op.types = types
 			}

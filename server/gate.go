@@ -39,8 +39,10 @@ func compileGateIn(s *openapi3.Schema, outer []*openapi3.Schema) gate {
 		if check := compileStringGate(s); check != nil {
 			return func(v any) bool { str, ok := v.(string); return ok && check(str) }
 		}
-	case t == openapi3.TypeObject && len(s.Enum) == 0 && s.MinLength == 0 && s.MaxLength == nil:
-		return objectGate(s, append(outer, s))
+	case t == openapi3.TypeObject:
+		if g := compileObjectGate(s, outer); g != nil {
+			return g.accepts
+		}
 	}
 	return nil
 }
@@ -109,31 +111,79 @@ func stringGate(s *openapi3.Schema) func(string) bool {
 	}
 }
 
-// objectGate accepts an object whose every member is a property of s that its own gate accepts,
-// and that has every required member. outer holds s and the object schemas around it.
-func objectGate(s *openapi3.Schema, outer []*openapi3.Schema) gate {
-	props := make(map[string]gate, len(s.Properties))
+// objectGate is the gate of an object schema: it accepts an object whose every member is a
+// property of the schema that the property's own gate accepts, and that has every required
+// member. It also finds, in an object it refuses, the member kin-openapi's walk of the whole
+// object would report (refusedMember), so that kin-openapi explains a refused body by visiting
+// that member alone.
+type objectGate struct {
+	props    map[string]gate // nil for a property whose schema the gates do not read
+	schemas  map[string]*openapi3.Schema
+	required []string
+}
+
+// compileObjectGate returns the gate of object schema s, or nil when s is not an object schema
+// the gates read. outer holds the object schemas around s.
+func compileObjectGate(s *openapi3.Schema, outer []*openapi3.Schema) *objectGate {
+	if s == nil || slices.Contains(outer, s) || gatedType(s) != openapi3.TypeObject ||
+		len(s.Enum) != 0 || s.MinLength != 0 || s.MaxLength != nil {
+		return nil
+	}
+	outer = append(outer, s)
+	g := &objectGate{props: make(map[string]gate, len(s.Properties)),
+		schemas: make(map[string]*openapi3.Schema, len(s.Properties)), required: s.Required}
 	for name, ref := range s.Properties {
 		if ref != nil && ref.Value != nil {
-			props[name] = compileGateIn(ref.Value, outer) // nil: that member, when sent, goes to kin-openapi
+			g.props[name] = compileGateIn(ref.Value, outer) // nil: that member, when sent, goes to kin-openapi
+			g.schemas[name] = ref.Value
 		}
 	}
-	required := s.Required
-	return func(v any) bool {
-		obj, ok := v.(map[string]any)
-		if !ok {
+	return g
+}
+
+// accepts is the gate.
+func (g *objectGate) accepts(v any) bool {
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return false
+	}
+	for name, member := range obj {
+		if gate := g.props[name]; gate == nil || !gate(member) {
 			return false
 		}
-		for name, member := range obj {
-			if g := props[name]; g == nil || !g(member) {
-				return false
-			}
-		}
-		for _, name := range required {
-			if _, ok := obj[name]; !ok {
-				return false
-			}
-		}
-		return true
 	}
+	for _, name := range g.required {
+		if _, ok := obj[name]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// refusedMember returns the member of v that kin-openapi reports when it refuses v, with the
+// member's schema, and ok, when the gates can tell: v is an object of which exactly one member
+// fails its gate and every other member's gate accepts it. kin-openapi's walk of an object
+// (visitJSONObject, stopping at the first error) first refuses a readOnly member, then too few
+// or too many members, then visits the members in byte order, and checks the required ones last:
+// a readOnly property never has a gate (onlyGatedKeywords), nor does a schema that bounds its
+// number of members, so the first error of such a walk is the one member's. FuzzBodyRefusal
+// holds the narrowed explanation to the whole walk's.
+func (g *objectGate) refusedMember(v any) (name string, schema *openapi3.Schema, ok bool) {
+	obj, isObject := v.(map[string]any)
+	if g == nil || !isObject {
+		return "", nil, false
+	}
+	for member, value := range obj {
+		gate := g.props[member]
+		if gate == nil {
+			return "", nil, false // kin-openapi decides: an unknown or ungated member
+		}
+		if !gate(value) {
+			if ok {
+				return "", nil, false // a second refused member: which one is first is kin's walk
+			}
+			name, schema, ok = member, g.schemas[member], true
+		}
+	}
+	return name, schema, ok
 }

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -137,6 +139,95 @@ func FuzzBodyGate(f *testing.F) {
 			}
 			if err := op.body.VisitJSON(value, bodyOptions...); err != nil {
 				t.Errorf("%s: the gate accepted %s; kin-openapi refuses: %v", profiles[i], body, err)
+			}
+		}
+	})
+}
+
+// describedBody is the message validateBody's explanation of a refused body renders, from kin's
+// visit of the whole body (narrow false) or of the member refusedMember finds (narrow true).
+func describedBody(t *testing.T, op *operation, value any, narrow bool) string {
+	t.Helper()
+	var at []string
+	var err error
+	if narrow {
+		at, err = explainBody(op, value)
+	} else {
+		err = op.body.VisitJSON(value, bodyOptions...)
+	}
+	var se *openapi3.SchemaError
+	if !errors.As(err, &se) {
+		return fmt.Sprint(err)
+	}
+	return describeSchemaError(se, "property", "", at, op.types).Error()
+}
+
+// TestExplainBodyNarrows: a body of which one member is refused is explained by kin-openapi's
+// visit of that member alone; any other refused body by the visit of the whole body.
+func TestExplainBodyNarrows(t *testing.T) {
+	op := apiOperations(t, remoteassist.ProfileDocumented)[patchOperation]
+	for _, tc := range []struct {
+		body   string
+		member string // "": not narrowed
+	}{
+		{`{"remoteAssistanceState":"on"}`, "remoteAssistanceState"},
+		{`{"blockChat":"true","remoteAssistanceState":"enabled"}`, "blockChat"},
+		{`{"blockChat":null}`, "blockChat"},
+		{`{"blockChat":1,"remoteAssistanceState":"on"}`, ""}, // two refused: kin's walk says which
+		{`{"blockChat":1,"extra":true}`, ""},                 // an unknown member: kin's
+		{`{"extra":true}`, ""},
+		{`[]`, ""},
+	} {
+		value, err := decodeBody([]byte(tc.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Many times: a map's order of iteration changes from one range to the next, and the
+		// member found must not depend on it.
+		for range 32 {
+			name, _, ok := op.bodyObject.refusedMember(value)
+			if name != tc.member || ok != (tc.member != "") {
+				t.Fatalf("refusedMember(%s) = %q, %v; want %q", tc.body, name, ok, tc.member)
+			}
+			if got, want := describedBody(t, op, value, true), describedBody(t, op, value, false); got != want {
+				t.Fatalf("%s: narrowed explanation %q, the whole body's %q", tc.body, got, want)
+			}
+		}
+	}
+}
+
+// FuzzBodyRefusal holds explainBody to kin-openapi's walk of the whole body, in both profiles:
+// every body the gate refuses gets the message the whole body's visit would give it.
+func FuzzBodyRefusal(f *testing.F) {
+	for _, seed := range []string{
+		`{"remoteAssistanceState":"on"}`,
+		`{"blockChat":"true","allowSessionsToUnenrolledDevices":0}`,
+		`{"REMOTEASSISTANCESTATE":"Enabled","blockChat":null}`,
+		`{"id":"` + strings.Repeat("é", 37) + `","remoteAssistanceState":"disabled"}`,
+		`{"@odata.context":"x","blockChat":[]}`,
+		`{"blockChat":1e400}`, `{"":{}}`, `[]`, `null`, `1`,
+	} {
+		f.Add(seed)
+	}
+	profiles := []remoteassist.Profile{remoteassist.ProfileDocumented, remoteassist.ProfileGraph}
+	ops := make([]*operation, len(profiles))
+	for i, p := range profiles {
+		ops[i] = apiOperations(f, p)[patchOperation]
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		for i, op := range ops {
+			value, err := decodeBody([]byte(body))
+			if err != nil {
+				return
+			}
+			if i == 1 && foldBody(op.body, value) != nil {
+				continue
+			}
+			if op.bodyGate(value) {
+				continue
+			}
+			if got, want := describedBody(t, op, value, true), describedBody(t, op, value, false); got != want {
+				t.Errorf("%s: %s: narrowed explanation %q, the whole body's %q", profiles[i], body, got, want)
 			}
 		}
 	})
