@@ -692,3 +692,54 @@ func pointers(t *testing.T, v reflect.Value, every bool) map[uintptr]bool {
 	walk(v, v.Type().Name())
 	return out
 }
+
+// TestJournalSharesNothingWithTheCaller: Record keeps its own copy of the entry it is given, so
+// that a caller may reuse its variables at once (the server passes pointers into a request's
+// state, which serves the next request), and Journal hands out copies that share nothing with
+// the journal; SharedJournal hands out the journal's own pointers, and nothing else.
+func TestJournalSharesNothingWithTheCaller(t *testing.T) {
+	c := New(Options{})
+	tenant, app, rule, retryAfter, properties := "contoso", "app", "rule-1", 2, []string{"blockChat"}
+	entry := models.JournalEntry{Time: time.Now(), Method: http.MethodPatch, Operation: patchOp, Status: 503,
+		RequestId: "r1", ClientRequestId: "c1", Tenant: &tenant, App: &app, Rule: &rule, RetryAfter: &retryAfter, Properties: &properties}
+	theirs := pointers(t, reflect.ValueOf(entry), true)
+	c.Record(entry, nil, nil)
+	tenant, app, rule, retryAfter, properties[0] = "fabrikam", "other", "rule-2", 9, "id"
+	got := c.Journal(Filter{}, 0)
+	if len(got) != 1 || *got[0].Tenant != "contoso" || *got[0].App != "app" || *got[0].Rule != "rule-1" ||
+		*got[0].RetryAfter != 2 || !slices.Equal(*got[0].Properties, []string{"blockChat"}) {
+		t.Fatalf("the journal changed with the variables it was recorded from: %+v", got)
+	}
+	shared := c.SharedJournal(Filter{}, 0)
+	for p := range pointers(t, reflect.ValueOf(got[0]), false) {
+		if theirs[p] || pointers(t, reflect.ValueOf(shared[0]), false)[p] {
+			t.Errorf("Journal's entry shares a pointer with the recorded entry or the journal")
+		}
+	}
+	*got[0].Tenant = "changed"
+	if again := c.Journal(Filter{}, 0); *again[0].Tenant != "contoso" {
+		t.Errorf("changing what Journal returned changed the journal: %s", *again[0].Tenant)
+	}
+}
+
+// TestSharedJournalCopiesNoPointer: SharedJournal copies the entries only, not what their
+// pointers hold, which is what spares the admin API's listing of a large journal (~150 MB for a
+// million entries, against ~900 MB with each entry's tenant, app, rule and properties copied):
+// its allocations do not grow with the entries but by the slice's growth alone.
+func TestSharedJournalCopiesNoPointer(t *testing.T) {
+	const entries = 4096
+	c := New(Options{JournalSize: entries})
+	now := time.Now()
+	for i := range entries {
+		tenant := fmt.Sprint("tenant-", i%7)
+		c.Record(models.JournalEntry{Time: now.Add(time.Duration(i)), Method: http.MethodPatch, Operation: patchOp,
+			Status: 200, Tenant: &tenant}, map[string]any{"blockChat": true}, nil)
+	}
+	if got := len(c.SharedJournal(Filter{}, 0)); got != entries {
+		t.Fatalf("SharedJournal: %d entries, want %d", got, entries)
+	}
+	// append doubles: about log2(entries) allocations; one an entry or more with the pointers copied.
+	if allocs := testing.AllocsPerRun(5, func() { c.SharedJournal(Filter{}, 0) }); allocs > 32 {
+		t.Errorf("SharedJournal of %d entries: %.0f allocations, want the slice's few", entries, allocs)
+	}
+}

@@ -119,8 +119,10 @@ func (j *journal) count(f Filter) int {
 	return n
 }
 
-// query returns copies of the entries that match f, oldest first; limit, when positive, keeps
-// the newest that many, and the scan stops once it has them.
+// query returns the entries that match f, oldest first, as the journal holds them: copies of the
+// entries whose pointers are the journal's own, which it never writes through (an entry's
+// values are set once, by Record). limit, when positive, keeps the newest that many, and the scan
+// stops once it has them. The lock is held for the scan and the copy of the entries only.
 func (j *journal) query(f Filter, limit int) []models.JournalEntry {
 	j.mu.Lock()
 	defer j.mu.Unlock()
@@ -129,14 +131,14 @@ func (j *journal) query(f Filter, limit int) []models.JournalEntry {
 	if limit <= 0 {
 		for i := lo; i < hi; i++ {
 			if e := j.at(i); f.matches(&e.JournalEntry) {
-				out = append(out, own(e.JournalEntry))
+				out = append(out, e.JournalEntry)
 			}
 		}
 		return out
 	}
 	for i := hi - 1; i >= lo && len(out) < limit; i-- {
 		if e := j.at(i); f.matches(&e.JournalEntry) {
-			out = append(out, own(e.JournalEntry))
+			out = append(out, e.JournalEntry)
 		}
 	}
 	slices.Reverse(out)

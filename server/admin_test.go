@@ -24,6 +24,7 @@ import (
 
 	"github.com/remoteassist/remoteassist"
 	"github.com/remoteassist/remoteassist/control"
+	adminmodels "github.com/remoteassist/remoteassist/gen/admin/models"
 	"github.com/remoteassist/remoteassist/internal/urlpath"
 	"github.com/remoteassist/remoteassist/memory"
 	"github.com/remoteassist/remoteassist/openapi"
@@ -34,9 +35,10 @@ const adminTokenValue = "admin-secret-for-tests"
 
 // controlled is an API server and its admin API over one store and one control plane.
 type controlled struct {
-	api   *harness
-	admin string // base URL of the admin listener
-	store *memory.Store
+	api     *harness
+	admin   string // base URL of the admin listener
+	store   *memory.Store
+	control *control.Control
 }
 
 func newControlled(t *testing.T, opts control.Options) *controlled {
@@ -50,7 +52,7 @@ func newControlled(t *testing.T, opts control.Options) *controlled {
 	}
 	ts := httptest.NewServer(adm)
 	t.Cleanup(ts.Close)
-	return &controlled{api: api, admin: ts.URL, store: store}
+	return &controlled{api: api, admin: ts.URL, store: store, control: ctl}
 }
 
 // call sends an admin request with the admin token; it returns the status, headers and body.
@@ -1011,6 +1013,54 @@ func TestAdminSendsNoCORS(t *testing.T) {
 		res.Body.Close()
 		if got := res.Header.Get("Access-Control-Allow-Origin"); got != "" {
 			t.Errorf("%s with an Origin: Access-Control-Allow-Origin %q", method, got)
+		}
+	}
+}
+
+// TestQueryJournalStreams: the journal's listing, encoded an entry at a time, is byte for byte
+// the JSON of the whole JournalEntries as echo would answer it, for a journal of entries that
+// set every field (a tenant and an app, a rule and its Retry-After, the properties of a PATCH, a
+// client-request-id with the characters JSON escapes for HTML), for a limit and for no entry.
+func TestQueryJournalStreams(t *testing.T) {
+	c := newControlled(t, control.Options{})
+	if status, _, body := c.call(t, http.MethodGet, "/admin/journal", ""); status != http.StatusOK || string(body) != "{\"entries\":[]}\n" {
+		t.Errorf("the empty journal: %d %s", status, body)
+	}
+	c.call(t, http.MethodPost, "/admin/faults", `{"match":{"tenant":"contoso","method":"PATCH"},"effect":{"status":503,"retryAfter":2},"times":1}`)
+	contoso, fabrikam := c.api.token("contoso", readWriteConfig), c.api.token("fabrikam", readConfig)
+	c.api.patch(contoso, `{"blockChat":true}`) // the rule's 503
+	c.api.patch(contoso, `{"blockChat":true,"remoteAssistanceState":"enabled"}`)
+	c.api.patch(contoso, `{"remoteAssistanceState":"on"}`)
+	c.api.do(http.MethodGet, settingsPath, fabrikam, nil, "client-request-id", "<a&b>")
+	c.api.get("")
+	for _, query := range []string{"", "?limit=2", "?tenant=contoso", "?tenant=nobody"} {
+		_, header, body := c.call(t, http.MethodGet, "/admin/journal"+query, "")
+		f := control.Filter{}
+		limit := 0
+		switch query {
+		case "?limit=2":
+			limit = 2
+		case "?tenant=contoso":
+			f.Tenant = new("contoso")
+		case "?tenant=nobody":
+			f.Tenant = new("nobody")
+		}
+		entries := c.control.Journal(f, limit)
+		if entries == nil {
+			entries = []adminmodels.JournalEntry{}
+		}
+		var want bytes.Buffer
+		if err := json.NewEncoder(&want).Encode(adminmodels.JournalEntries{Entries: entries}); err != nil {
+			t.Fatal(err)
+		}
+		if query == "" && len(entries) != 5 {
+			t.Fatalf("the journal holds %d entries, want the 5 requests", len(entries))
+		}
+		if !bytes.Equal(body, want.Bytes()) {
+			t.Errorf("GET /admin/journal%s:\n got %s\nwant %s", query, body, want.Bytes())
+		}
+		if ct := header.Get("Content-Type"); ct != "application/json" {
+			t.Errorf("GET /admin/journal%s: Content-Type %q", query, ct)
 		}
 	}
 }
