@@ -122,20 +122,32 @@ func (j *journal) count(f Filter) int {
 // query returns the entries that match f, oldest first, as the journal holds them: copies of the
 // entries whose pointers are the journal's own, which it never writes through (an entry's
 // values are set once, by Record). limit, when positive, keeps the newest that many, and the scan
-// stops once it has them. The lock is held for the scan and the copy of the entries only.
+// stops once it has them. Without a limit it counts them first, so that the copy is one
+// allocation of the right size, not a slice's growth, which held the lock for ~1 s of a full
+// journal's listing (a million entries), the requests being recorded waiting on it all along.
 func (j *journal) query(f Filter, limit int) []models.JournalEntry {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	lo, hi := j.span(f)
-	var out []models.JournalEntry
 	if limit <= 0 {
+		n := 0
 		for i := lo; i < hi; i++ {
+			if f.matches(&j.at(i).JournalEntry) {
+				n++
+			}
+		}
+		if n == 0 {
+			return nil
+		}
+		out := make([]models.JournalEntry, 0, n)
+		for i := lo; i < hi && len(out) < n; i++ {
 			if e := j.at(i); f.matches(&e.JournalEntry) {
 				out = append(out, e.JournalEntry)
 			}
 		}
 		return out
 	}
+	var out []models.JournalEntry
 	for i := hi - 1; i >= lo && len(out) < limit; i-- {
 		if e := j.at(i); f.matches(&e.JournalEntry) {
 			out = append(out, e.JournalEntry)
