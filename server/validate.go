@@ -266,8 +266,9 @@ func validateBody(ctx context.Context, data []byte, op *operation, fold bool) (a
 // explainBody validates a body the gate refused with kin-openapi, which explains the refusal.
 // When the gate can tell which member kin-openapi's walk of the whole body would report
 // (refusedMember), kin-openapi visits that member alone, at the member's name, and only if it
-// accepts it, the whole body: the explanation is the same (FuzzBodyRefusal), for less than half
-// the work of the walk, which sorts the schema's and the body's member names and visits them all.
+// accepts it, the whole body: the explanation is the same (FuzzBodyRefusal), for a part of the
+// work of the walk, which sorts the schema's and the body's member names and visits them all
+// (a refused PATCH in process: −10 % of its instructions, bench/RESULTS.md).
 func explainBody(op *operation, value any) (at []string, err error) {
 	if name, schema, ok := op.bodyObject.refusedMember(value); ok {
 		if err := schema.VisitJSON(value.(map[string]any)[name], bodyOptions...); err != nil {
