@@ -30,6 +30,11 @@ const (
 	DefaultRefreshInterval = time.Hour
 	// DefaultCacheSize is the number of verified tokens remembered.
 	DefaultCacheSize = 10_000
+	// DefaultCacheBytes is the most bytes the remembered tokens are counted as (their length, their
+	// principals' strings and a fixed overhead an entry): room for DefaultCacheSize tokens counted
+	// at up to ~4.9 KiB each, where a 3 KiB Entra token with its principal counts ~4 KiB, while a
+	// flood of distinct 16 KiB tokens pins ~50 MB, not the ~170 MB the count alone would let it.
+	DefaultCacheBytes = 48 << 20
 	// DefaultHTTPTimeout bounds a JWKS request made with the default HTTP client.
 	DefaultHTTPTimeout = 10 * time.Second
 )
@@ -103,6 +108,12 @@ type Config struct {
 	// CacheSize is the number of verified tokens remembered so that repeated requests skip the
 	// signature check. Zero means DefaultCacheSize; a negative value disables the cache.
 	CacheSize int
+	// CacheBytes bounds the memory of the remembered tokens, counted as each token's length plus
+	// its principal's strings plus a fixed overhead of a few hundred bytes; the least recently
+	// used go first to make room, and a token costing more than the whole bound is verified at
+	// each use rather than remembered. Zero means DefaultCacheBytes; a negative value disables
+	// the cache, as a negative CacheSize does.
+	CacheBytes int
 	// Now returns the current time. Nil means time.Now; tests set it to control lifetimes and
 	// refresh timing.
 	Now func() time.Time
@@ -231,12 +242,15 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 		jwt.WithTimeFunc(v.now),
 	)
 
-	size := cfg.CacheSize
+	size, budget := cfg.CacheSize, cfg.CacheBytes
 	if size == 0 {
 		size = DefaultCacheSize
 	}
-	if size > 0 {
-		v.cache = newTokenCache(size)
+	if budget == 0 {
+		budget = DefaultCacheBytes
+	}
+	if size > 0 && budget > 0 {
+		v.cache = newTokenCache(size, budget)
 	}
 	return v, nil
 }

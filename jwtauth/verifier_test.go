@@ -161,7 +161,7 @@ func TestAuthenticateForged(t *testing.T) {
 			t.Fatalf("control token refused: %v", err)
 		}
 	}
-	v.cache = newTokenCache(DefaultCacheSize) // forget the controls
+	v.cache = newTokenCache(DefaultCacheSize, DefaultCacheBytes) // forget the controls
 
 	tampered := func(mod func(jwt.MapClaims)) string {
 		return parts[0] + "." + enc(t, with(mod)) + "." + parts[2]
