@@ -137,10 +137,3 @@ func (c *tokenCache) len() int {
 	defer c.mu.Unlock()
 	return c.lru.Len()
 }
-
-// held returns the number of tokens held and the bytes they are counted as, read together.
-func (c *tokenCache) held() (tokens, bytes int) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.lru.Len(), c.bytes
-}
