@@ -32,7 +32,10 @@
 // verified it is trusted: once a refresh removes the key from the JWKS (a provider removes a key
 // to revoke it, and a token signed with a leaked key may carry any exp), the token is verified
 // again, and refused, like any other token of that key. Failures are never cached, so garbage
-// tokens cannot fill memory.
+// tokens cannot fill memory; valid ones fill it only up to Config.CacheSize tokens and
+// Config.CacheBytes bytes (each token counted as its length, its principal's strings and a fixed
+// overhead), the least recently used going first, so that a flood of distinct large tokens pins
+// a bounded amount.
 //
 // # Real Entra ID tokens
 //
