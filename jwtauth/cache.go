@@ -93,7 +93,8 @@ func (c *tokenCache) get(token string, now int64, trusted func(*verKey) bool) (r
 	// trusted is asked outside the lock: it reads the key sources, which have locks of their own.
 	if now >= e.until || !trusted(e.key) {
 		c.mu.Lock()
-		// Only the entry judged: another goroutine may have put a fresh one for the token since.
+		// Only the entry judged: another goroutine may have put the token again since, verified by
+		// a key that is trusted (a refreshed set's).
 		if cur, ok := c.lru.Peek(token); ok && cur.key == e.key && cur.until == e.until {
 			c.lru.Remove(token)
 		}
