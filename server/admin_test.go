@@ -1017,11 +1017,13 @@ func TestAdminSendsNoCORS(t *testing.T) {
 	}
 }
 
-// TestQueryJournalStreams: the journal's listing, encoded an entry at a time, is byte for byte
-// the JSON of the whole JournalEntries as echo would answer it, for a journal of entries that
-// set every field (a tenant and an app, a rule and its Retry-After, the properties of a PATCH, a
-// client-request-id with the characters JSON escapes for HTML), for a limit and for no entry.
-func TestQueryJournalStreams(t *testing.T) {
+// TestStreamedAnswersAreEchos: the answers streamed an item at a time (the journal's listing,
+// the snapshot's export) are byte for byte the JSON of the whole value as echo would answer it.
+// The journal: entries that set every field (a tenant and an app, a rule and its Retry-After, the
+// properties of a PATCH, a client-request-id with the characters JSON escapes for HTML), for a
+// limit and for no entry. The snapshot: tenants whose ids JSON escapes, in an order of insertion
+// that is not the one of their bytes, and none.
+func TestStreamedAnswersAreEchos(t *testing.T) {
 	c := newControlled(t, control.Options{})
 	if status, _, body := c.call(t, http.MethodGet, "/admin/journal", ""); status != http.StatusOK || string(body) != "{\"entries\":[]}\n" {
 		t.Errorf("the empty journal: %d %s", status, body)
@@ -1061,6 +1063,37 @@ func TestQueryJournalStreams(t *testing.T) {
 		}
 		if ct := header.Get("Content-Type"); ct != "application/json" {
 			t.Errorf("GET /admin/journal%s: Content-Type %q", query, ct)
+		}
+	}
+
+	echoJSON := func(v any) []byte {
+		var b bytes.Buffer
+		if err := json.NewEncoder(&b).Encode(v); err != nil {
+			t.Fatal(err)
+		}
+		return b.Bytes()
+	}
+	for _, snap := range []string{
+		`{"tenants":{}}`,
+		`{"tenants":{"zeta":{"blockChat":true},"<a&b>":{"remoteAssistanceState":"enabled"},"Émile":{},"alpha":{"allowSessionsToUnenrolledDevices":true,"blockChat":false},"B\u2028":{"blockChat":true}}}`,
+	} {
+		if status, _, body := c.call(t, http.MethodPut, "/admin/snapshot", snap); status != http.StatusNoContent {
+			t.Fatalf("PUT /admin/snapshot: %d %s", status, body)
+		}
+		all, err := c.store.AllSettings(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := adminmodels.Snapshot{Tenants: map[string]remoteassist.Update{}}
+		for tenant, s := range all {
+			want.Tenants[tenant] = s.Patch().Update()
+		}
+		status, header, body := c.call(t, http.MethodGet, "/admin/snapshot", "")
+		if status != http.StatusOK || !bytes.Equal(body, echoJSON(want)) {
+			t.Errorf("GET /admin/snapshot after %s: %d\n got %s\nwant %s", snap, status, body, echoJSON(want))
+		}
+		if ct := header.Get("Content-Type"); ct != "application/json" {
+			t.Errorf("GET /admin/snapshot: Content-Type %q", ct)
 		}
 	}
 }

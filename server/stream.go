@@ -1,0 +1,72 @@
+package server
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+)
+
+// stream writes a 200 JSON answer whose one large member (a list or a map) is encoded an item at
+// a time into the connection's buffer, so that an answer of hundreds of megabytes is never held
+// whole in memory. Its bytes are those echo's c.JSONPretty(200, v, "") writes for the whole
+// value (TestStreamedAnswersAreEchos): encoding/json's, HTML escaped, with a final newline.
+type stream struct {
+	w        *bufio.Writer
+	item     bytes.Buffer
+	enc      *json.Encoder
+	envelope [2][]byte
+	err      error
+}
+
+// startStream writes the answer's status, headers and what envelope has before the items.
+func startStream(res *echo.Response, envelope [2][]byte) *stream {
+	res.Header().Set(echo.HeaderContentType, echo.MIMEApplicationJSON)
+	res.WriteHeader(http.StatusOK)
+	s := &stream{w: bufio.NewWriterSize(res, 32<<10), envelope: envelope}
+	s.enc = json.NewEncoder(&s.item) // as echo's: HTML escaped, no indent
+	s.w.Write(envelope[0])
+	return s
+}
+
+// raw writes a byte of the JSON between items: a comma, or a map's colon.
+func (s *stream) raw(b byte) { s.w.WriteByte(b) }
+
+// value writes v's JSON. An error is kept for end.
+func (s *stream) value(v any) {
+	if s.err != nil {
+		return
+	}
+	s.item.Reset()
+	if s.err = s.enc.Encode(v); s.err == nil {
+		s.w.Write(bytes.TrimSuffix(s.item.Bytes(), []byte("\n"))) // Encode ends a value with a newline
+	}
+}
+
+// end writes what the envelope has after the items and the final newline, and flushes. It
+// returns the first error of an encoding or of a write (a client gone away).
+func (s *stream) end() error {
+	s.w.Write(s.envelope[1])
+	s.w.WriteByte('\n')
+	if err := s.w.Flush(); s.err == nil {
+		s.err = err
+	}
+	return s.err
+}
+
+// envelope is the JSON of empty, a value whose one member is an empty list or map, split around
+// hole ("[]" or "{}", its first occurrence): what comes before the member's first item and after
+// its last.
+func envelope(empty any, hole string) [2][]byte {
+	data, err := json.Marshal(empty)
+	if err != nil {
+		panic(err)
+	}
+	i := bytes.Index(data, []byte(hole))
+	if i < 0 {
+		panic("server: the JSON " + string(data) + " has no " + hole)
+	}
+	return [2][]byte{data[:i+1], data[i+1:]}
+}
