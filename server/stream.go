@@ -21,7 +21,10 @@ type stream struct {
 	err      error
 }
 
-// startStream writes the answer's status, headers and what envelope has before the items.
+// startStream writes the answer's status, headers and what envelope has before the items. The
+// status is sent before any item is encoded: an item that cannot be encoded (a NaN, a time past
+// year 9999) would end the answer short instead of turning it into a 500, which is why only
+// values that always encode are streamed (the journal's entries, the settings).
 func startStream(res *echo.Response, envelope [2][]byte) *stream {
 	res.Header().Set(echo.HeaderContentType, echo.MIMEApplicationJSON)
 	res.WriteHeader(http.StatusOK)
@@ -32,28 +35,33 @@ func startStream(res *echo.Response, envelope [2][]byte) *stream {
 }
 
 // raw writes a byte of the JSON between items: a comma, or a map's colon.
-func (s *stream) raw(b byte) { s.w.WriteByte(b) }
+func (s *stream) raw(b byte) {
+	if s.err == nil {
+		s.err = s.w.WriteByte(b)
+	}
+}
 
-// value writes v's JSON. An error is kept for end.
+// value writes v's JSON. The first error, of an encoding or of a write (a client gone away), is
+// kept for end, and the items after it are not encoded.
 func (s *stream) value(v any) {
 	if s.err != nil {
 		return
 	}
 	s.item.Reset()
 	if s.err = s.enc.Encode(v); s.err == nil {
-		s.w.Write(bytes.TrimSuffix(s.item.Bytes(), []byte("\n"))) // Encode ends a value with a newline
+		_, s.err = s.w.Write(bytes.TrimSuffix(s.item.Bytes(), []byte("\n"))) // Encode ends a value with a newline
 	}
 }
 
 // end writes what the envelope has after the items and the final newline, and flushes. It
 // returns the first error of an encoding or of a write (a client gone away).
 func (s *stream) end() error {
+	if s.err != nil {
+		return s.err
+	}
 	s.w.Write(s.envelope[1])
 	s.w.WriteByte('\n')
-	if err := s.w.Flush(); s.err == nil {
-		s.err = err
-	}
-	return s.err
+	return s.w.Flush() // a write's error is bufio's, sticky: Flush returns it
 }
 
 // envelope is the JSON of empty, a value whose one member is an empty list or map, split around
