@@ -93,8 +93,11 @@ func compileContract(doc *openapi3.T, needPermissions bool) (map[string]*operati
 					return nil, fmt.Errorf("server: %s: request body has no application/json schema", o.OperationID)
 				}
 				op.body = mt.Schema.Value
-				op.bodyGate = compileGate(op.body)
-				op.bodyObject = compileObjectGate(op.body, nil)
+				if op.bodyObject = compileObjectGate(op.body, nil); op.bodyObject != nil {
+					op.bodyGate = op.bodyObject.accepts
+				} else {
+					op.bodyGate = compileGate(op.body)
+				}
 				op.bodyRequired = rb.Value.Required
 				op.types = types
 			}

@@ -152,6 +152,11 @@ func (g *objectGate) accepts(v any) bool {
 			return false
 		}
 	}
+	return g.hasRequired(obj)
+}
+
+// hasRequired reports whether obj has every member the schema requires.
+func (g *objectGate) hasRequired(obj map[string]any) bool {
 	for _, name := range g.required {
 		if _, ok := obj[name]; !ok {
 			return false
