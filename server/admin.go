@@ -165,10 +165,8 @@ func (h *adminHandler) ExportSnapshot(c echo.Context) error {
 	// million tenants (~110 MB of JSON) took ~780 MB of allocations built whole.
 	tenants := slices.Sorted(maps.Keys(all))
 	out := startStream(c.Response(), snapshotEnvelope)
-	for i, tenant := range tenants {
-		if i > 0 {
-			out.raw(',')
-		}
+	for _, tenant := range tenants {
+		out.next()
 		out.value(tenant)
 		out.raw(':')
 		out.value(all[tenant].Patch().Update())
@@ -267,9 +265,7 @@ var (
 func writeJournalEntries(res *echo.Response, entries []adminmodels.JournalEntry) error {
 	out := startStream(res, journalEnvelope)
 	for i := range entries {
-		if i > 0 {
-			out.raw(',')
-		}
+		out.next()
 		out.value(&entries[i])
 	}
 	return out.end()

@@ -18,6 +18,7 @@ type stream struct {
 	item     bytes.Buffer
 	enc      *json.Encoder
 	envelope [2][]byte
+	items    int // begun with next
 	err      error
 }
 
@@ -34,7 +35,14 @@ func startStream(res *echo.Response, envelope [2][]byte) *stream {
 	return s
 }
 
-// raw writes a byte of the JSON between items: a comma, or a map's colon.
+// next begins an item: the comma before every item but the first.
+func (s *stream) next() {
+	if s.items++; s.items > 1 {
+		s.raw(',')
+	}
+}
+
+// raw writes a byte of the JSON within an item, such as a map's colon.
 func (s *stream) raw(b byte) {
 	if s.err == nil {
 		s.err = s.w.WriteByte(b)

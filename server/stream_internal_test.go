@@ -31,10 +31,8 @@ func TestStreamStopsWhenTheClientIsGone(t *testing.T) {
 	out := startStream(res, journalEnvelope)
 	encoded := 0
 	const items = 1000
-	for i := range items {
-		if i > 0 {
-			out.raw(',')
-		}
+	for range items {
+		out.next()
 		out.value(countedItem{&encoded})
 	}
 	if err := out.end(); err == nil {

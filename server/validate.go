@@ -265,8 +265,10 @@ func validateBody(ctx context.Context, data []byte, op *operation, fold bool) (a
 
 // explainBody validates a body the gate refused with kin-openapi, which explains the refusal.
 // When the gate can tell which member kin-openapi's walk of the whole body would report
-// (refusedMember), kin-openapi visits that member alone, at the member's name, and only if it
-// accepts it, the whole body: the explanation is the same (FuzzBodyRefusal), for a part of the
+// (refusedMember), kin-openapi visits that member alone, at the member's name; if it accepts it,
+// what is left of the whole walk is the required members, checked here, and only when one is
+// missing does kin-openapi visit the whole body. The explanation is the same (FuzzBodyRefusal,
+// TestExplainBodyChecksRequired), for a part of the
 // work of the walk, which sorts the schema's and the body's member names and visits them all
 // (a refused PATCH in process: −10 % of its instructions, bench/RESULTS.md).
 func explainBody(op *operation, value any) (at []string, err error) {
