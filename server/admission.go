@@ -38,12 +38,12 @@ type admission struct {
 
 	perTenant, perToken int // 0 means no cap
 	mu                  sync.Mutex
-	tenants             map[string]int // in flight per tenant; a tenant at 0 is forgotten
+	tenants             shares[string] // in flight per tenant
 	// tokens counts in flight per token, keyed by the token's hash under tokenSeed rather than
 	// by the token: a token is ~700 bytes or more, which each lookup would hash and compare
-	// again (five times a request), and a hash is read once. Two tokens of the same hash would
-	// share one count, which only makes their share stricter, at odds of 2^-64 a pair.
-	tokens    map[uint64]int
+	// again, and a hash is read once. Two tokens of the same hash would share one count, which
+	// only makes their share stricter, at odds of 2^-64 a pair.
+	tokens    shares[uint64]
 	tokenSeed maphash.Seed
 
 	bodyTimeout time.Duration
@@ -54,7 +54,7 @@ type admission struct {
 
 func newAdmission(slots int64, bodyTimeout time.Duration) *admission {
 	a := &admission{max: slots, bodyTimeout: bodyTimeout,
-		tenants: map[string]int{}, tokens: map[uint64]int{}, tokenSeed: maphash.MakeSeed(),
+		tenants: newShares[string](), tokens: newShares[uint64](), tokenSeed: maphash.MakeSeed(),
 		reading: map[*http.ResponseController]struct{}{}}
 	if slots > 0 {
 		a.perTenant = int(max(1, slots/tenantShare))
@@ -72,49 +72,76 @@ var (
 		Message: "The service is shutting down. Retry later."}
 )
 
-// caller is who a request counts against in enterCaller and leaveCaller: its tenant, and its
-// token's hash (tokens).
-type caller struct {
-	tenant string
-	token  uint64
-}
+// caller is the places a request holds among its tenant's and its token's requests in flight.
+type caller struct{ tenant, token *share }
 
 // enterCaller takes a place among the tenant's and the token's requests in flight, which
 // leaveCaller gives back. Methods rather than a returned release function: a closure over the
-// two keys would be an allocation on every request.
+// two places would be an allocation on every request.
 func (a *admission) enterCaller(tenant, token string) (caller, error) {
 	if a.perTenant == 0 {
 		return caller{}, nil
 	}
-	c := caller{tenant: tenant, token: maphash.String(a.tokenSeed, token)}
+	tokenHash := maphash.String(a.tokenSeed, token)
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	inTenant, inToken := a.tenants[c.tenant], a.tokens[c.token]
-	if inTenant >= a.perTenant || inToken >= a.perToken {
+	c := caller{tenant: a.tenants.of(tenant), token: a.tokens.of(tokenHash)}
+	if c.tenant.inFlight >= a.perTenant || c.token.inFlight >= a.perToken {
 		return caller{}, errCallerShare
 	}
-	a.tenants[c.tenant], a.tokens[c.token] = inTenant+1, inToken+1
+	c.tenant.inFlight++
+	c.token.inFlight++
 	return c, nil
 }
 
-// leaveCaller gives back the place enterCaller took for c.
+// leaveCaller gives back the places enterCaller took for c.
 func (a *admission) leaveCaller(c caller) {
-	if a.perTenant == 0 {
+	if c.tenant == nil {
 		return
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	leave(a.tenants, c.tenant)
-	leave(a.tokens, c.token)
+	c.tenant.inFlight--
+	c.token.inFlight--
 }
 
-// leave takes one request off key's count in counts, forgetting a key at 0.
-func leave[K comparable](counts map[K]int, key K) {
-	if n := counts[key] - 1; n > 0 {
-		counts[key] = n
-	} else {
-		delete(counts, key)
+// share counts one caller's requests in flight.
+type share struct{ inFlight int }
+
+// minSharesKept is how many callers' shares are kept before those at zero are forgotten.
+const minSharesKept = 1024
+
+// shares holds the callers' shares, keeping a caller's share while it has nothing in flight so
+// that a caller's next request finds it (and its last one gives it back) without adding a map
+// entry or deleting one. Those at zero are forgotten when a new caller would take the map past
+// keepUpTo, which then becomes twice what is left, at least minSharesKept: the map stays within
+// twice the callers in flight (or minSharesKept), and forgetting costs a constant amortized
+// over the callers added in between. The caller of its methods holds admission.mu.
+type shares[K comparable] struct {
+	byCaller map[K]*share
+	keepUpTo int
+}
+
+func newShares[K comparable]() shares[K] {
+	return shares[K]{byCaller: map[K]*share{}, keepUpTo: minSharesKept}
+}
+
+// of returns key's share, adding one at zero for a caller it does not hold.
+func (s *shares[K]) of(key K) *share {
+	if sh, ok := s.byCaller[key]; ok {
+		return sh
 	}
+	if len(s.byCaller) >= s.keepUpTo {
+		for k, sh := range s.byCaller {
+			if sh.inFlight == 0 {
+				delete(s.byCaller, k)
+			}
+		}
+		s.keepUpTo = max(minSharesKept, 2*len(s.byCaller))
+	}
+	sh := &share{}
+	s.byCaller[key] = sh
+	return sh
 }
 
 // enter takes a global slot, which leave gives back.

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -94,5 +95,49 @@ func TestDrainCannotMissABodyRead(t *testing.T) {
 	}
 	if _, err := a.readBody(newDeadlineConn(a), req, 1<<10); !errors.Is(err, errDraining) {
 		t.Errorf("a body read after drain: %v, want errDraining", err)
+	}
+}
+
+// TestCallerSharesStayBounded: a flood of distinct tenants and tokens, each with nothing left in
+// flight, cannot grow admission's bookkeeping past its bound, and forgetting the idle callers
+// never touches the count of a caller with requests in flight.
+func TestCallerSharesStayBounded(t *testing.T) {
+	a := newAdmission(64, time.Second) // 16 places per tenant, 4 per token
+	var held []caller
+	for range a.perToken {
+		c, err := a.enterCaller("busy", "busy-token")
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+	}
+	for i := range 50 * minSharesKept {
+		id := strconv.Itoa(i)
+		c, err := a.enterCaller("tenant-"+id, "token-"+id)
+		if err != nil {
+			t.Fatalf("caller %d: %v", i, err)
+		}
+		a.leaveCaller(c)
+		if n := len(a.tenants.byCaller); n > 2*minSharesKept {
+			t.Fatalf("after %d idle tenants the admission holds %d shares, want at most %d", i+1, n, 2*minSharesKept)
+		}
+		if n := len(a.tokens.byCaller); n > 2*minSharesKept {
+			t.Fatalf("after %d idle tokens the admission holds %d shares, want at most %d", i+1, n, 2*minSharesKept)
+		}
+	}
+	// The busy token still holds all its places, through every forgetting of the idle ones.
+	if _, err := a.enterCaller("busy", "busy-token"); !errors.Is(err, errCallerShare) {
+		t.Fatalf("the busy token's fifth request: %v, want its share refused", err)
+	}
+	for _, c := range held {
+		a.leaveCaller(c)
+	}
+	if c, err := a.enterCaller("busy", "busy-token"); err != nil {
+		t.Fatalf("after its requests left, the busy token is refused: %v", err)
+	} else {
+		a.leaveCaller(c)
+	}
+	if got := a.tenants.byCaller["busy"].inFlight; got != 0 {
+		t.Errorf("the busy tenant counts %d in flight after all its requests left", got)
 	}
 }
