@@ -61,8 +61,7 @@ func ErrorCode(err error) string {
 	if err == nil {
 		return ""
 	}
-	var e *Error
-	if errors.As(err, &e) {
+	if e, ok := errors.AsType[*Error](err); ok {
 		return e.Code
 	}
 	return EINTERNAL
@@ -89,8 +88,7 @@ func Unavailable(cause error) *Error {
 // ErrorMessage returns the client-safe message of the first *Error in err's chain, and a generic
 // message for any other error so that internals never leak.
 func ErrorMessage(err error) string {
-	var e *Error
-	if errors.As(err, &e) {
+	if e, ok := errors.AsType[*Error](err); ok {
 		return e.Message
 	}
 	return InternalMessage

@@ -152,8 +152,7 @@ func decodeBody(data []byte) (any, error) {
 	if err == nil {
 		return value, nil
 	}
-	var se *jsontext.SyntacticError
-	if errors.As(err, &se) && errors.Is(se.Err, jsontext.ErrDuplicateName) {
+	if se, ok := errors.AsType[*jsontext.SyntacticError](err); ok && errors.Is(se.Err, jsontext.ErrDuplicateName) {
 		name := strings.TrimPrefix(string(se.JSONPointer), "/")
 		if !strings.Contains(name, "/") {
 			name = se.JSONPointer.LastToken()

@@ -234,15 +234,13 @@ func (s *Server) toDomainError(err error, req *http.Request) *remoteassist.Error
 	if errors.Is(err, context.Canceled) && req.Context().Err() != nil {
 		return &remoteassist.Error{Code: codeClientClosed, Message: "The client closed the request.", Err: err}
 	}
-	var de *remoteassist.Error
-	if errors.As(err, &de) {
+	if de, ok := errors.AsType[*remoteassist.Error](err); ok {
 		return de
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return &remoteassist.Error{Code: remoteassist.EUNAVAILABLE, Message: "The request timed out. Retry later.", Err: err}
 	}
-	var he *echo.HTTPError
-	if errors.As(err, &he) {
+	if he, ok := errors.AsType[*echo.HTTPError](err); ok {
 		switch he.Code {
 		case http.StatusNotFound:
 			return remoteassist.Errorf(remoteassist.ENOTFOUND, "Resource not found for the segment '%s'.", s.unresolvedSegment(req))

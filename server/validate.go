@@ -91,8 +91,7 @@ func validateParams(c echo.Context, op *operation, fold, strict bool) error {
 	if err == nil {
 		return nil
 	}
-	var re *openapi3filter.RequestError
-	if errors.As(err, &re) && re.Parameter != nil {
+	if re, ok := errors.AsType[*openapi3filter.RequestError](err); ok && re.Parameter != nil {
 		return describeParamError(re)
 	}
 	return &remoteassist.Error{Code: remoteassist.EINVALID, Message: "The request does not match the contract.", Err: err}
@@ -254,8 +253,7 @@ func validateBody(ctx context.Context, data []byte, op *operation, fold bool) (a
 		return value, failNone, nil
 	}
 	if at, err := explainBody(op, value); err != nil {
-		var se *openapi3.SchemaError
-		if errors.As(err, &se) {
+		if se, ok := errors.AsType[*openapi3.SchemaError](err); ok {
 			return nil, failSchema, describeSchemaError(se, "property", "", at, op.types)
 		}
 		return nil, failSchema, &remoteassist.Error{Code: remoteassist.EINVALID, Message: "The request body does not match the contract.", Err: err}
@@ -291,8 +289,7 @@ func explainBody(op *operation, value any) (at []string, err error) {
 // that fails its pattern is told the names it may hold.
 func describeParamError(re *openapi3filter.RequestError) error {
 	p := re.Parameter
-	var se *openapi3.SchemaError
-	if errors.As(re.Err, &se) {
+	if se, ok := errors.AsType[*openapi3.SchemaError](re.Err); ok {
 		if names := listNames(p.Schema); se.SchemaField == "pattern" && len(names) > 0 {
 			return remoteassist.InvalidValue("parameter", p.Name, remoteassist.EnumProblem(se.Value, names)+
 				", comma-separated, each at most once")
@@ -315,8 +312,8 @@ func describeParamError(re *openapi3filter.RequestError) error {
 
 // isDigits reports whether the value kin could not decode is an integer's digits (with a sign).
 func isDigits(err error) bool {
-	var pe *openapi3filter.ParseError
-	if !errors.As(err, &pe) {
+	pe, ok := errors.AsType[*openapi3filter.ParseError](err)
+	if !ok {
 		return false
 	}
 	s, ok := pe.Value.(string)
