@@ -186,16 +186,14 @@ func (h *adminHandler) ImportSnapshot(c echo.Context) error {
 		// The snapshot's keys are the one place a tenant id reaches the service unchecked by a
 		// token's verifier or the contract (OpenAPI 3.0 cannot bound a map's keys).
 		if err := remoteassist.CheckTenant(tenant); err != nil {
-			var e *remoteassist.Error
-			if errors.As(err, &e) {
+			if e, ok := errors.AsType[*remoteassist.Error](err); ok {
 				e.Target, e.Message = "tenants", "Tenant '"+remoteassist.Clip(tenant, 64)+"': "+e.Message
 			}
 			return err
 		}
 		patch, err := remoteassist.PatchFromUpdate(tenant, &u)
 		if err != nil {
-			var e *remoteassist.Error
-			if errors.As(err, &e) {
+			if e, ok := errors.AsType[*remoteassist.Error](err); ok {
 				e.Target = "tenants/" + remoteassist.Clip(tenant, 64) + "/" + e.Target
 				e.Message = "Tenant '" + remoteassist.Clip(tenant, 64) + "': " + e.Message
 			}

@@ -198,9 +198,9 @@ func explainMalformed(data []byte, err error) error {
 
 func malformed(err error) *remoteassist.Error {
 	msg := "Unable to read JSON request payload. Please ensure the payload is valid JSON."
-	var se *json.SyntaxError
+	se, syntax := errors.AsType[*json.SyntaxError](err)
 	switch {
-	case errors.As(err, &se):
+	case syntax:
 		msg = fmt.Sprintf("Unable to read JSON request payload: %s at offset %d.", se.Error(), se.Offset)
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		msg = "Unable to read JSON request payload: the JSON value is incomplete."

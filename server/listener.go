@@ -176,6 +176,6 @@ func (c *limitConn) Close() error {
 
 // isTimeout reports whether err is a deadline's.
 func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
+	ne, ok := errors.AsType[net.Error](err)
+	return ok && ne.Timeout()
 }
