@@ -113,10 +113,13 @@ const minSharesKept = 1024
 
 // shares holds the callers' shares, keeping a caller's share while it has nothing in flight so
 // that a caller's next request finds it (and its last one gives it back) without adding a map
-// entry or deleting one. Those at zero are forgotten when a new caller would take the map past
-// keepUpTo, which then becomes twice what is left, at least minSharesKept: the map stays within
-// twice the callers in flight (or minSharesKept), and forgetting costs a constant amortized
-// over the callers added in between. The caller of its methods holds admission.mu.
+// entry or deleting one. When a new caller would take the map past keepUpTo, the shares at zero
+// are forgotten: those in flight move to a map of their own size (a Go map never shrinks, and a
+// walk of one that once held a peak's callers walks the peak's table), and keepUpTo becomes
+// twice what is left, at least minSharesKept. So the map holds at most twice the callers in
+// flight at its last forgetting, or minSharesKept, plus those added since; and each forgetting
+// walks no more entries than the callers added since the one before, twice over. The caller of
+// its methods holds admission.mu.
 type shares[K comparable] struct {
 	byCaller map[K]*share
 	keepUpTo int
@@ -132,12 +135,13 @@ func (s *shares[K]) of(key K) *share {
 		return sh
 	}
 	if len(s.byCaller) >= s.keepUpTo {
+		inFlight := make(map[K]*share)
 		for k, sh := range s.byCaller {
-			if sh.inFlight == 0 {
-				delete(s.byCaller, k)
+			if sh.inFlight > 0 {
+				inFlight[k] = sh
 			}
 		}
-		s.keepUpTo = max(minSharesKept, 2*len(s.byCaller))
+		s.byCaller, s.keepUpTo = inFlight, max(minSharesKept, 2*len(inFlight))
 	}
 	sh := &share{}
 	s.byCaller[key] = sh

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"reflect"
 	"strconv"
 	"sync"
 	"testing"
@@ -100,12 +101,13 @@ func TestDrainCannotMissABodyRead(t *testing.T) {
 
 // TestCallerSharesStayBounded: a flood of distinct tenants and tokens, each with nothing left in
 // flight, cannot grow admission's bookkeeping past its bound, and forgetting the idle callers
-// never touches the count of a caller with requests in flight.
+// never touches the count of a caller with requests in flight: neither a tenant's nor a token's.
 func TestCallerSharesStayBounded(t *testing.T) {
 	a := newAdmission(64, time.Second) // 16 places per tenant, 4 per token
 	var held []caller
-	for range a.perToken {
-		c, err := a.enterCaller("busy", "busy-token")
+	// The busy tenant holds all its places, over four tokens that each hold all theirs.
+	for i := range a.perTenant {
+		c, err := a.enterCaller("busy", "busy-token-"+strconv.Itoa(i/a.perToken))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -118,26 +120,67 @@ func TestCallerSharesStayBounded(t *testing.T) {
 			t.Fatalf("caller %d: %v", i, err)
 		}
 		a.leaveCaller(c)
-		if n := len(a.tenants.byCaller); n > 2*minSharesKept {
-			t.Fatalf("after %d idle tenants the admission holds %d shares, want at most %d", i+1, n, 2*minSharesKept)
+		if n := len(a.tenants.byCaller); n > minSharesKept {
+			t.Fatalf("after %d idle tenants the admission holds %d tenants' shares, want at most %d", i+1, n, minSharesKept)
 		}
-		if n := len(a.tokens.byCaller); n > 2*minSharesKept {
-			t.Fatalf("after %d idle tokens the admission holds %d shares, want at most %d", i+1, n, 2*minSharesKept)
+		if n := len(a.tokens.byCaller); n > minSharesKept {
+			t.Fatalf("after %d idle tokens the admission holds %d tokens' shares, want at most %d", i+1, n, minSharesKept)
 		}
 	}
-	// The busy token still holds all its places, through every forgetting of the idle ones.
-	if _, err := a.enterCaller("busy", "busy-token"); !errors.Is(err, errCallerShare) {
-		t.Fatalf("the busy token's fifth request: %v, want its share refused", err)
+	// Through every forgetting of the idle ones, the busy tenant and its tokens kept their counts.
+	if _, err := a.enterCaller("busy", "another-token"); !errors.Is(err, errCallerShare) {
+		t.Errorf("the busy tenant's 17th request: %v, want its share refused", err)
+	}
+	if _, err := a.enterCaller("idle", "busy-token-0"); !errors.Is(err, errCallerShare) {
+		t.Errorf("a busy token's 5th request: %v, want its share refused", err)
 	}
 	for _, c := range held {
 		a.leaveCaller(c)
 	}
-	if c, err := a.enterCaller("busy", "busy-token"); err != nil {
-		t.Fatalf("after its requests left, the busy token is refused: %v", err)
+	if c, err := a.enterCaller("busy", "busy-token-0"); err != nil {
+		t.Fatalf("after its requests left, the busy tenant is refused: %v", err)
 	} else {
 		a.leaveCaller(c)
 	}
 	if got := a.tenants.byCaller["busy"].inFlight; got != 0 {
 		t.Errorf("the busy tenant counts %d in flight after all its requests left", got)
+	}
+}
+
+// TestForgettingShrinksTheMap: once a peak of callers in flight has left, the forgetting that a
+// new caller sets off moves the shares still in flight to a new map of their own size (a Go map
+// never shrinks: a walk of the peak's would walk the peak's table every time).
+func TestForgettingShrinksTheMap(t *testing.T) {
+	a := newAdmission(0, time.Second)
+	a.perTenant, a.perToken = 1<<30, 1<<30 // no cap that matters: only the bookkeeping is tested
+	var peak []caller
+	for i := range 8 * minSharesKept {
+		c, err := a.enterCaller("tenant-"+strconv.Itoa(i), "token")
+		if err != nil {
+			t.Fatal(err)
+		}
+		peak = append(peak, c)
+	}
+	for _, c := range peak[1:] {
+		a.leaveCaller(c)
+	}
+	// The peak left but for one: the map is still the peak's, until enough new callers come to
+	// reach keepUpTo, which is twice the peak's size.
+	peakMap := reflect.ValueOf(a.tenants.byCaller).UnsafePointer()
+	for i := 0; reflect.ValueOf(a.tenants.byCaller).UnsafePointer() == peakMap; i++ {
+		if i > 16*minSharesKept {
+			t.Fatalf("after %d new callers the peak's map is still in use (%d shares, keepUpTo %d)", i, len(a.tenants.byCaller), a.tenants.keepUpTo)
+		}
+		c, _ := a.enterCaller("new-"+strconv.Itoa(i), "token")
+		a.leaveCaller(c)
+	}
+	if n := len(a.tenants.byCaller); n != 2 {
+		t.Errorf("after the forgetting the map holds %d shares, want the one in flight and the newest", n)
+	}
+	if a.tenants.keepUpTo != minSharesKept {
+		t.Errorf("keepUpTo %d after the forgetting, want %d", a.tenants.keepUpTo, minSharesKept)
+	}
+	if got := a.tenants.byCaller["tenant-0"]; got == nil || got.inFlight != 1 {
+		t.Errorf("the tenant still in flight lost its share: %+v", got)
 	}
 }
