@@ -116,10 +116,10 @@ const minSharesKept = 1024
 // entry or deleting one. When a new caller would take the map past keepUpTo, the shares at zero
 // are forgotten: those in flight move to a map of their own size (a Go map never shrinks, and a
 // walk of one that once held a peak's callers walks the peak's table), and keepUpTo becomes
-// twice what is left, at least minSharesKept. So the map holds at most twice the callers in
-// flight at its last forgetting, or minSharesKept, plus those added since; and each forgetting
-// walks no more entries than the callers added since the one before, twice over. The caller of
-// its methods holds admission.mu.
+// twice what is left, at least minSharesKept. So the map never holds more than keepUpTo shares
+// and the one being added: twice the callers in flight at its last forgetting, or minSharesKept;
+// and each forgetting walks no more entries than twice the callers added since the one before.
+// The caller of its methods holds admission.mu.
 type shares[K comparable] struct {
 	byCaller map[K]*share
 	keepUpTo int
