@@ -294,6 +294,29 @@ func TestFindings(t *testing.T) {
 	}
 }
 
+// TestFindingsNameOnlyTenants: requests without a tenant (never authenticated) are no client's,
+// and make no finding, even when they repeat as a client's would; with a tenant, they do.
+func TestFindingsNameOnlyTenants(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	set := map[string]any{"blockChat": true}
+	sent, _ := json.Marshal(set)
+	for _, tenant := range []*string{nil, ptr(""), ptr("contoso")} {
+		c := New(Options{})
+		for i := range 2 {
+			c.Record(models.JournalEntry{Time: t0.Add(time.Duration(i) * time.Second), Tenant: tenant, Method: "PATCH",
+				Operation: patchOp, Status: 200, RequestId: fmt.Sprint("r", i)}, set, sent)
+		}
+		got := c.Findings(Filter{})
+		if want := 0; tenant != nil && *tenant != "" {
+			if len(got) != 1 || got[0].Kind != models.FindingKindDuplicatePatch {
+				t.Errorf("tenant %q: findings %+v, want one duplicate PATCH", *tenant, got)
+			}
+		} else if len(got) != want {
+			t.Errorf("tenant %q (set: %v): findings %+v, want none", deref(tenant), tenant != nil, got)
+		}
+	}
+}
+
 // TestBounds: the journal is at most MaxJournalSize and a Control holds at most MaxFaultRules
 // rules, the admin contract's bounds on what it lists.
 func TestBounds(t *testing.T) {

@@ -226,8 +226,9 @@ const (
 var clientErrorRetried = []int{400, 403, 404, 405, 413, 415}
 
 // findings derives, from entries in the order they were received, the client behaviours Graph
-// would make a client pay for. A client is a tenant and an application. The entries are copies of
-// the journal's, whose pointers it shares: what it returns shares none of them.
+// would make a client pay for. A client is a tenant and an application: the entries are those of
+// requests with a tenant (journal.findings leaves the others out), copies of the journal's whose
+// pointers it shares, and what it returns shares none of them.
 //
 // A Retry-After counts from the answer that gave it (its request's Time and latency), and binds
 // the requests the client sent for the same operation after that answer came and before it had
@@ -253,9 +254,6 @@ func findings(entries []Entry) []models.Finding {
 	for i := range entries {
 		e := &entries[i]
 		c := client{deref(e.Tenant), deref(e.App)}
-		if c.tenant == "" {
-			continue
-		}
 		prev := last[c]
 		last[c] = e
 		a := byCall[call{c, e.Operation}]

@@ -266,9 +266,9 @@ func validateBody(ctx context.Context, data []byte, op *operation, fold bool) (a
 // (refusedMember), kin-openapi visits that member alone, at the member's name; if it accepts it,
 // what is left of the whole walk is the required members, checked here, and only when one is
 // missing does kin-openapi visit the whole body. The explanation is the same (FuzzBodyRefusal,
-// TestExplainBodyChecksRequired), for a part of the
-// work of the walk, which sorts the schema's and the body's member names and visits them all
-// (a refused PATCH in process: −10 % of its instructions, bench/RESULTS.md).
+// TestExplainBodyChecksRequired), for a part of the work of the walk, which sorts the schema's
+// and the body's member names and visits them all (a refused PATCH in process: −10 % of its
+// instructions, bench/RESULTS.md).
 func explainBody(op *operation, value any) (at []string, err error) {
 	if name, schema, ok := op.bodyObject.refusedMember(value); ok {
 		obj := value.(map[string]any)
