@@ -129,7 +129,7 @@ func (c *Control) Journal(f Filter, limit int) []models.JournalEntry {
 // entries rather than copies of what they hold: the caller must only read through them (the
 // journal never writes through them, so they stay valid). It is for a caller that encodes the
 // entries and drops them, as the admin API's listing does: a full journal of MaxJournalSize
-// entries takes ~150 MB as shallow copies, and ~6 times that with each entry's pointers copied.
+// entries takes ~145 MB as shallow copies, and ~6 times that with each entry's pointers copied.
 func (c *Control) SharedJournal(f Filter, limit int) []models.JournalEntry {
 	return c.journal.query(f, limit)
 }
