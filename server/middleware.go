@@ -11,6 +11,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/remoteassist/remoteassist"
+	"github.com/remoteassist/remoteassist/internal/fastslog"
 	"github.com/remoteassist/remoteassist/internal/requestid"
 )
 
@@ -197,11 +198,11 @@ func (s *Server) finish(c echo.Context, st *request) {
 	if st.authenticated {
 		tenant = st.principal.Tenant
 	}
-	// The record is handed to the handler directly rather than through Logger.LogAttrs, which
+	// The line goes to the handler through fastslog.Log rather than Logger.LogAttrs, which
 	// would read the clock again and walk the stack for a source position the access log never
-	// shows (about 3 % of a /healthz served under load).
-	r := slog.NewRecord(st.start.Add(latency), level, "request", 0)
-	r.AddAttrs(
+	// shows (about 3 % of a /healthz served under load), and make a slog.Record, which serve's
+	// handler does without (fastslog.Log says what that saves).
+	attrs := [...]slog.Attr{
 		slog.String("request_id", st.requestID),
 		slog.String("client_request_id", st.clientRequestID),
 		slog.String("method", remoteassist.Clip(c.Request().Method, 32)),
@@ -210,14 +211,18 @@ func (s *Server) finish(c echo.Context, st *request) {
 		slog.String("tenant", tenant),
 		slog.Int("status", status),
 		slog.Duration("latency", latency),
-	)
+		{}, {}, // room for the two below
+	}
+	n := 8
 	if level == slog.LevelError && st.err != nil {
-		r.AddAttrs(slog.String("error", st.err.Error()))
+		attrs[n] = slog.String("error", st.err.Error())
+		n++
 	}
 	if st.rule != "" {
-		r.AddAttrs(slog.String("fault_rule", st.rule))
+		attrs[n] = slog.String("fault_rule", st.rule)
+		n++
 	}
-	_ = s.logger.Handler().Handle(ctx, r)
+	_ = fastslog.Log(ctx, s.logger.Handler(), st.start.Add(latency), level, "request", attrs[:n]...)
 }
 
 // pipeline is the per-operation part of the request path, in one layer: authentication,

@@ -86,15 +86,59 @@ var buffers = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b 
 
 // Handle writes the record's line, or has slog's handler write it.
 func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
-	if h.opts.AddSource || h.opts.ReplaceAttr != nil || !simple(r) {
+	// The attributes are gathered into an array on the stack, so that the fast path writes
+	// from one slice whether the record came here or through Log.
+	var buf [16]slog.Attr
+	attrs := buf[:0]
+	r.Attrs(func(a slog.Attr) bool {
+		attrs = append(attrs, a)
+		return true
+	})
+	if !h.fast(attrs) {
 		return h.fallback.Handle(ctx, r)
 	}
+	return h.write(r.Time, r.Level, r.Message, attrs)
+}
+
+// Log has h handle a record of t, level, msg and attrs, and is what h.Handle(ctx, record)
+// does with such a record. When h is a Handler that writes the line itself, the record is never
+// made: slog's Record keeps five attributes in place and the rest in a slice it allocates, is
+// copied into each call that takes it by value, and hands its attributes one at a time to a
+// function: about two fifths of the line's time (BenchmarkAccessLine; bench/RESULTS.md, the
+// speed-only table). Log does not keep attrs.
+func Log(ctx context.Context, h slog.Handler, t time.Time, level slog.Level, msg string, attrs ...slog.Attr) error {
+	if fh, ok := h.(*Handler); ok && fh.fast(attrs) {
+		return fh.write(t, level, msg, attrs)
+	}
+	r := slog.NewRecord(t, level, msg, 0)
+	r.AddAttrs(attrs...)
+	return h.Handle(ctx, r)
+}
+
+// fast reports whether the handler writes a line of attrs itself: no option asks for what only
+// slog's handler does, and every attribute is of a kind the fast path writes.
+func (h *Handler) fast(attrs []slog.Attr) bool {
+	if h.opts.AddSource || h.opts.ReplaceAttr != nil {
+		return false
+	}
+	for _, a := range attrs {
+		switch a.Value.Kind() {
+		case slog.KindString, slog.KindInt64, slog.KindUint64, slog.KindBool, slog.KindDuration:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// write writes one line, in one Write.
+func (h *Handler) write(t time.Time, level slog.Level, msg string, attrs []slog.Attr) error {
 	bp := buffers.Get().(*[]byte)
 	b := (*bp)[:0]
 	if h.json {
-		b = h.appendJSON(b, r)
+		b = appendJSONLine(b, t, level, msg, attrs)
 	} else {
-		b = h.appendText(b, r)
+		b = appendTextLine(b, t, level, msg, attrs)
 	}
 	_, err := h.w.Write(b)
 	if cap(b) <= 16<<10 {
@@ -104,23 +148,9 @@ func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 	return err
 }
 
-// simple reports whether every attribute is one the fast path writes.
-func simple(r slog.Record) bool {
-	ok := true
-	r.Attrs(func(a slog.Attr) bool {
-		switch a.Value.Kind() {
-		case slog.KindString, slog.KindInt64, slog.KindUint64, slog.KindBool, slog.KindDuration:
-		default:
-			ok = false
-		}
-		return ok
-	})
-	return ok
-}
-
-func (h *Handler) appendText(b []byte, r slog.Record) []byte {
+func appendTextLine(b []byte, t time.Time, level slog.Level, msg string, attrs []slog.Attr) []byte {
 	sep := false
-	if t := r.Time.Round(0); !t.IsZero() {
+	if t := t.Round(0); !t.IsZero() {
 		b = append(b, "time="...)
 		b = appendMillis(b, t)
 		sep = true
@@ -129,10 +159,10 @@ func (h *Handler) appendText(b []byte, r slog.Record) []byte {
 		b = append(b, ' ')
 	}
 	b = append(b, "level="...)
-	b = appendText(b, r.Level.String())
+	b = appendText(b, level.String())
 	b = append(b, " msg="...)
-	b = appendText(b, r.Message)
-	r.Attrs(func(a slog.Attr) bool {
+	b = appendText(b, msg)
+	for _, a := range attrs {
 		b = append(b, ' ')
 		b = appendText(b, a.Key)
 		b = append(b, '=')
@@ -148,23 +178,22 @@ func (h *Handler) appendText(b []byte, r slog.Record) []byte {
 		case slog.KindDuration:
 			b = appendText(b, v.Duration().String())
 		}
-		return true
-	})
+	}
 	return append(b, '\n')
 }
 
-func (h *Handler) appendJSON(b []byte, r slog.Record) []byte {
+func appendJSONLine(b []byte, t time.Time, level slog.Level, msg string, attrs []slog.Attr) []byte {
 	b = append(b, '{')
-	if t := r.Time.Round(0); !t.IsZero() {
+	if t := t.Round(0); !t.IsZero() {
 		b = append(b, `"time":"`...)
 		b = t.AppendFormat(b, time.RFC3339Nano)
 		b = append(b, `",`...)
 	}
 	b = append(b, `"level":`...)
-	b = appendJSONString(b, r.Level.String())
+	b = appendJSONString(b, level.String())
 	b = append(b, `,"msg":`...)
-	b = appendJSONString(b, r.Message)
-	r.Attrs(func(a slog.Attr) bool {
+	b = appendJSONString(b, msg)
+	for _, a := range attrs {
 		b = append(b, ',')
 		b = appendJSONString(b, a.Key)
 		b = append(b, ':')
@@ -180,8 +209,7 @@ func (h *Handler) appendJSON(b []byte, r slog.Record) []byte {
 		case slog.KindDuration:
 			b = strconv.AppendInt(b, int64(v.Duration()), 10)
 		}
-		return true
-	})
+	}
 	return append(b, "}\n"...)
 }
 

@@ -13,20 +13,22 @@ import (
 	"time"
 )
 
-// line writes one record with both handlers and returns the two lines.
-func lines(json bool, t time.Time, level slog.Level, msg string, attrs ...slog.Attr) (fast, std string) {
-	var a, b bytes.Buffer
-	var h slog.Handler = NewTextHandler(&a, &slog.HandlerOptions{Level: slog.LevelDebug})
-	var s slog.Handler = slog.NewTextHandler(&b, &slog.HandlerOptions{Level: slog.LevelDebug})
+// lines writes one record with both handlers, and with Log to the fast one, and returns the
+// three lines.
+func lines(json bool, t time.Time, level slog.Level, msg string, attrs ...slog.Attr) (fast, logged, std string) {
+	var a, l, b bytes.Buffer
+	opts := &slog.HandlerOptions{Level: slog.LevelDebug}
+	h, lh, s := slog.Handler(NewTextHandler(&a, opts)), slog.Handler(NewTextHandler(&l, opts)), slog.Handler(slog.NewTextHandler(&b, opts))
 	if json {
-		h, s = NewJSONHandler(&a, &slog.HandlerOptions{Level: slog.LevelDebug}), slog.NewJSONHandler(&b, &slog.HandlerOptions{Level: slog.LevelDebug})
+		h, lh, s = NewJSONHandler(&a, opts), NewJSONHandler(&l, opts), slog.NewJSONHandler(&b, opts)
 	}
 	for _, x := range []slog.Handler{h, s} {
 		r := slog.NewRecord(t, level, msg, 0)
 		r.AddAttrs(attrs...)
 		x.Handle(context.Background(), r)
 	}
-	return a.String(), b.String()
+	Log(context.Background(), lh, t, level, msg, attrs...)
+	return a.String(), l.String(), b.String()
 }
 
 // FuzzSameAsSlog: for any strings, numbers, durations, times and levels, the handler writes
@@ -44,9 +46,9 @@ func FuzzSameAsSlog(f *testing.F) {
 		attrs := []slog.Attr{slog.String(key, value), slog.Int64("n", n), slog.Duration("latency", time.Duration(d)),
 			slog.Bool("b", b), slog.Uint64("u", uint64(n)), slog.String("", ""), slog.String(value, key)}
 		for _, json := range []bool{false, true} {
-			fast, std := lines(json, at, slog.Level(level), msg, attrs...)
-			if fast != std {
-				t.Fatalf("json %v:\nfast %q\nslog %q", json, fast, std)
+			fast, logged, std := lines(json, at, slog.Level(level), msg, attrs...)
+			if fast != std || logged != std {
+				t.Fatalf("json %v:\nfast %q\nLog  %q\nslog %q", json, fast, logged, std)
 			}
 		}
 	})
@@ -61,9 +63,9 @@ func TestOtherRecordsGoToSlog(t *testing.T) {
 		{slog.Time("when", time.Unix(0, 0))},
 	} {
 		for _, json := range []bool{false, true} {
-			fast, std := lines(json, time.Unix(1, 0), slog.LevelInfo, "m", attrs...)
-			if fast != std {
-				t.Errorf("json %v, %v:\nfast %q\nslog %q", json, attrs, fast, std)
+			fast, logged, std := lines(json, time.Unix(1, 0), slog.LevelInfo, "m", attrs...)
+			if fast != std || logged != std {
+				t.Errorf("json %v, %v:\nfast %q\nLog  %q\nslog %q", json, attrs, fast, logged, std)
 			}
 		}
 	}
@@ -80,22 +82,46 @@ func TestOtherRecordsGoToSlog(t *testing.T) {
 	}
 }
 
-func BenchmarkAccessLine(b *testing.B) {
-	attrs := []slog.Attr{slog.String("request_id", "0e550b90-6b1a-4b4e-908c-fe0612742945"),
+// TestLogMakesNoRecord: to a Handler, Log writes an access line of eight attributes without
+// the slog.Record, whose attributes past the fifth would take an allocation.
+func TestLogMakesNoRecord(t *testing.T) {
+	h := NewTextHandler(io.Discard, nil)
+	attrs := accessAttrs()
+	if n := testing.AllocsPerRun(100, func() {
+		Log(context.Background(), h, time.Now(), slog.LevelInfo, "request", attrs...)
+	}); n != 0 {
+		t.Errorf("Log allocated %v times a line", n)
+	}
+}
+
+// accessAttrs are the attributes of a typical access line.
+func accessAttrs() []slog.Attr {
+	return []slog.Attr{slog.String("request_id", "0e550b90-6b1a-4b4e-908c-fe0612742945"),
 		slog.String("client_request_id", "0e550b90-6b1a-4b4e-908c-fe0612742945"), slog.String("method", "GET"),
 		slog.String("path", "/beta/deviceManagement/remoteAssistanceSettings"),
 		slog.String("operation", "deviceManagement.GetRemoteAssistanceSettings"), slog.String("tenant", "contoso"),
 		slog.Int("status", 200), slog.Duration("latency", 340435*time.Nanosecond)}
+}
+
+func BenchmarkAccessLine(b *testing.B) {
+	attrs := accessAttrs()
 	for _, c := range []struct {
 		name string
 		h    slog.Handler
+		log  bool // through Log rather than a Record
 	}{
-		{"fast-text", NewTextHandler(io.Discard, nil)}, {"slog-text", slog.NewTextHandler(io.Discard, nil)},
-		{"fast-json", NewJSONHandler(io.Discard, nil)}, {"slog-json", slog.NewJSONHandler(io.Discard, nil)},
+		{"fast-text", NewTextHandler(io.Discard, nil), false}, {"fast-text-Log", NewTextHandler(io.Discard, nil), true},
+		{"slog-text", slog.NewTextHandler(io.Discard, nil), false},
+		{"fast-json", NewJSONHandler(io.Discard, nil), false}, {"fast-json-Log", NewJSONHandler(io.Discard, nil), true},
+		{"slog-json", slog.NewJSONHandler(io.Discard, nil), false},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
+				if c.log {
+					Log(context.Background(), c.h, time.Now(), slog.LevelInfo, "request", attrs...)
+					continue
+				}
 				r := slog.NewRecord(time.Now(), slog.LevelInfo, "request", 0)
 				r.AddAttrs(attrs...)
 				c.h.Handle(context.Background(), r)
@@ -207,7 +233,7 @@ func TestEveryByteAtEveryPlace(t *testing.T) {
 			for c := range 256 {
 				v := []byte(strings.Repeat("a", n))
 				v[i] = byte(c)
-				fast, std := lines(false, at, slog.LevelInfo, "m", slog.String("k", string(v)))
+				fast, _, std := lines(false, at, slog.LevelInfo, "m", slog.String("k", string(v)))
 				if fast != std {
 					t.Fatalf("byte %#x at %d of %d:\nfast %q\nslog %q", c, i, n, fast, std)
 				}
