@@ -52,12 +52,12 @@
 //
 // While serving, every record read from the file is checked against its checksum and against an
 // in-memory index of each tenant's newest record (built by the check at Open, updated by every
-// commit, 35 to 60 bytes per tenant): a record that fails, a record older than the newest one
-// written, or a missing record of a tenant that has one is an EINTERNAL error for that request
-// (its cause wraps ErrDamaged), never defaults or an older value. Each transaction is also
-// compared with the newest commit made: if a damaged meta page makes bbolt fall back to an older
-// commit under the running process, reads serve only what the index vouches for and writes stop,
-// since the next commit would make the loss permanent.
+// commit; 32 to 64 bytes per tenant, outside the Go heap: index.go): a record that fails, a
+// record older than the newest one written, or a missing record of a tenant that has one is an
+// EINTERNAL error for that request (its cause wraps ErrDamaged), never defaults or an older
+// value. Each transaction is also compared with the newest commit made: if a damaged meta page
+// makes bbolt fall back to an older commit under the running process, reads serve only what the
+// index vouches for and writes stop, since the next commit would make the loss permanent.
 //
 // Reads of recently read or written tenants are answered without a transaction, from a bounded
 // cache of decoded settings (cache.go; WithReadCache: by default 16384 tenants, about 3.7 MB for
@@ -105,7 +105,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -299,6 +298,12 @@ func Open(path string, opts ...Option) (*Store, error) {
 	s := &Store{path: path, maxBatchSize: o.maxBatchSize, probeInterval: o.probeInterval}
 	s.health.log = o.logger
 	s.index.init()
+	opened := false
+	defer func() {
+		if !opened {
+			s.index.close() // its memory is outside the Go heap: the collector would not free it
+		}
+	}()
 	s.cache = newReadCache(o.readCache, &s.index, &s.committed)
 	s.health.drop = s.cache.clear
 
@@ -393,6 +398,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 		o.logger.Warn("cannot write the commit record; a rollback of the data file may go unnoticed", "path", recordPath, "error", err)
 	}
 	s.record = startCommitRecorder(recordPath, s.committed.Load(), o.logger)
+	opened = true
 	return s, nil
 }
 
@@ -470,6 +476,7 @@ func (s *Store) bboltCheck(r *Report) error {
 func (s *Store) Close() error {
 	s.cache.close()
 	err := s.db.Close()
+	s.index.close() // after bbolt's Close, which waits for every transaction
 	if s.record != nil {
 		s.record.committed(s.committed.Load())
 		s.record.close()
@@ -1074,105 +1081,6 @@ func (s *Store) Backup(w io.Writer, start func(size int64, txid uint64)) (n int6
 		})
 	})
 	return n, err
-}
-
-// index remembers, for each tenant with a record, which commit wrote its newest record and that
-// record's checksum. Tenants are keyed by a 64-bit hash of their id (35 to 60 bytes per tenant in
-// all); two tenants of one hash would read as damaged, not as each other, and are as likely as
-// a random 64-bit collision.
-type index struct {
-	seed maphash.Seed
-	mu   sync.RWMutex
-	m    map[uint64]indexEntry
-	// found collects what the check at Open finds, for built to make m of the right size at once
-	// (growing a map of a million entries costs more than the whole rest of the check).
-	found []found
-}
-
-type found struct {
-	h   uint64
-	sum uint32
-}
-
-type indexEntry struct {
-	txid uint64
-	sum  uint32
-}
-
-type indexUpdate struct {
-	tenant string
-	sum    uint32
-}
-
-type indexPrev struct {
-	h   uint64
-	old indexEntry
-	had bool
-}
-
-func (x *index) init() {
-	x.seed = maphash.MakeSeed()
-	x.m = make(map[uint64]indexEntry)
-}
-
-// addOpen adds a record found at Open (before any commit of this process: commit 0). built
-// makes them the index.
-func (x *index) addOpen(key []byte, p parsed) {
-	x.found = append(x.found, found{maphash.Bytes(x.seed, key), p.sum})
-}
-
-// built makes the index of what addOpen collected.
-func (x *index) built() {
-	x.m = make(map[uint64]indexEntry, len(x.found))
-	for _, f := range x.found {
-		x.m[f.h] = indexEntry{sum: f.sum}
-	}
-	x.found = nil
-}
-
-func (x *index) lookup(tenant string) (indexEntry, bool) {
-	return x.lookupHash(maphash.String(x.seed, tenant))
-}
-
-// lookupHash is lookup of the tenant whose hash is h.
-func (x *index) lookupHash(h uint64) (indexEntry, bool) {
-	x.mu.RLock()
-	e, ok := x.m[h]
-	x.mu.RUnlock()
-	return e, ok
-}
-
-// apply records the records commit txid writes and returns what they replace, for revert.
-func (x *index) apply(updates []indexUpdate, txid uint64) []indexPrev {
-	if len(updates) == 0 {
-		return nil
-	}
-	prev := make([]indexPrev, len(updates))
-	x.mu.Lock()
-	for i, u := range updates {
-		h := maphash.String(x.seed, u.tenant)
-		old, had := x.m[h]
-		prev[i] = indexPrev{h, old, had}
-		x.m[h] = indexEntry{txid: txid, sum: u.sum}
-	}
-	x.mu.Unlock()
-	return prev
-}
-
-// revert undoes apply, for a commit that failed.
-func (x *index) revert(prev []indexPrev) {
-	if len(prev) == 0 {
-		return
-	}
-	x.mu.Lock()
-	for i := len(prev) - 1; i >= 0; i-- {
-		if p := prev[i]; p.had {
-			x.m[p.h] = p.old
-		} else {
-			delete(x.m, p.h)
-		}
-	}
-	x.mu.Unlock()
 }
 
 var _ remoteassist.StateStore = (*Store)(nil)
