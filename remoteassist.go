@@ -197,15 +197,32 @@ type StateStore interface {
 	Store
 	// ResetSettings forgets the tenant's settings: it reads DefaultSettings again.
 	ResetSettings(ctx context.Context, tenant string) error
-	// AllSettings returns the settings of every tenant whose settings are not the defaults: a
-	// tenant that never wrote, was reset, or set every property back to its default is not
-	// there (it reads the same either way).
-	AllSettings(ctx context.Context) (map[string]Settings, error)
+	// EachSettings calls fn with the settings of every tenant whose settings are not the
+	// defaults (a tenant that never wrote, was reset, or set every property back to its default
+	// is left out: it reads the same either way), one tenant at a time in the byte order of the
+	// tenants' ids, all from one view of the store: the state at one moment, however long fn
+	// takes. It stops at fn's first error and returns it. fn must not call the store.
+	EachSettings(ctx context.Context, fn func(tenant string, s Settings) error) error
 	// ReplaceAllSettings makes the tenants of all hold their settings there and every other
 	// tenant the defaults, at once: a reader sees the state before or after, never a mix. Each
 	// value must pass Validate (its ID is derived from the tenant, not taken); on any error
 	// nothing changes.
 	ReplaceAllSettings(ctx context.Context, all map[string]Settings) error
+}
+
+// AllSettings returns what s.EachSettings lists, every tenant's settings that are not the
+// defaults, as a map. It holds them all in memory at once: the admin API's export streams them
+// instead.
+func AllSettings(ctx context.Context, s StateStore) (map[string]Settings, error) {
+	all := map[string]Settings{}
+	err := s.EachSettings(ctx, func(tenant string, v Settings) error {
+		all[tenant] = v
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return all, nil
 }
 
 // CheckReplace is what every StateStore checks before ReplaceAllSettings: a live context, named

@@ -1092,17 +1092,18 @@ func (s *Store) ResetSettings(ctx context.Context, tenant string) error {
 	return err
 }
 
-// AllSettings reads every record in one read transaction, vouched for as Settings vouches for
-// one, and leaves out the tenants that hold the defaults.
-func (s *Store) AllSettings(ctx context.Context) (map[string]remoteassist.Settings, error) {
+// EachSettings reads every record in one read transaction, in key order, vouched for as
+// Settings vouches for one, and calls fn with those that do not hold the defaults. fn runs inside
+// the transaction: like Backup's writer, it must not stall for good (Backup says why).
+func (s *Store) EachSettings(ctx context.Context, fn func(tenant string, v remoteassist.Settings) error) error {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return err
 	}
 	if err := s.health.readErr(); err != nil {
-		return nil, err
+		return err
 	}
 	want := s.committed.Load()
-	all := map[string]remoteassist.Settings{}
+	var fnErr error // fn's, returned as it is
 	err := s.mapped("reading", true, func() error {
 		return s.db.View(func(tx *bbolt.Tx) (err error) {
 			defer s.recoverIn(&err, "reading every tenant's settings")
@@ -1119,16 +1120,21 @@ func (s *Store) AllSettings(ctx context.Context) (map[string]remoteassist.Settin
 					return err
 				}
 				if v != remoteassist.DefaultSettings(tenant) {
-					all[tenant] = v
+					if fnErr = fn(tenant, v); fnErr != nil {
+						return fnErr
+					}
 				}
 				return nil
 			})
 		})
 	})
-	if err != nil {
-		return nil, storageError(err)
+	if fnErr != nil {
+		return fnErr
 	}
-	return all, nil
+	if err != nil {
+		return storageError(err)
+	}
+	return nil
 }
 
 // ReplaceAllSettings queues one operation that, in a single transaction, writes all's settings

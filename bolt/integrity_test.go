@@ -858,7 +858,7 @@ func TestMapCostsNoMemory(t *testing.T) {
 	}
 	s, path, want, _, _ := openDamageable(t, 5000)
 	checkReads(t, s, want, false)
-	if _, err := s.AllSettings(t.Context()); err != nil {
+	if _, err := remoteassist.AllSettings(t.Context(), s); err != nil {
 		t.Fatal(err)
 	}
 	var used int64 // the file's pages up to its high-water mark: what bbolt reads

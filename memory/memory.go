@@ -4,6 +4,8 @@ package memory
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/remoteassist/remoteassist"
@@ -65,20 +67,31 @@ func (s *Store) ResetSettings(ctx context.Context, tenant string) error {
 	return nil
 }
 
-// AllSettings returns a copy of every tenant's settings but the defaults.
-func (s *Store) AllSettings(ctx context.Context) (map[string]remoteassist.Settings, error) {
+// EachSettings copies every tenant's settings but the defaults under the store's read lock, and
+// calls fn with each of the copies, in order, without the lock.
+func (s *Store) EachSettings(ctx context.Context, fn func(tenant string, v remoteassist.Settings) error) error {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return err
+	}
+	type entry struct {
+		tenant string
+		v      remoteassist.Settings
 	}
 	s.mu.RLock()
-	defer s.mu.RUnlock()
-	all := make(map[string]remoteassist.Settings, len(s.tenants))
+	all := make([]entry, 0, len(s.tenants))
 	for tenant, v := range s.tenants {
 		if v != remoteassist.DefaultSettings(tenant) {
-			all[tenant] = v
+			all = append(all, entry{tenant, v})
 		}
 	}
-	return all, nil
+	s.mu.RUnlock()
+	slices.SortFunc(all, func(a, b entry) int { return strings.Compare(a.tenant, b.tenant) })
+	for _, e := range all {
+		if err := fn(e.tenant, e.v); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ReplaceAllSettings swaps every tenant's settings for all's, under the store's lock.

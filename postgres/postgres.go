@@ -483,40 +483,40 @@ func (s *Store) ResetSettings(ctx context.Context, tenant string) error {
 	return nil
 }
 
-// AllSettings reads every row, and leaves out those that hold the defaults. It is meant for
-// snapshots of test and staging databases: it holds every tenant in memory at once. It is bounded
-// by bulkTimeout rather than operationTimeout.
-func (s *Store) AllSettings(ctx context.Context) (map[string]remoteassist.Settings, error) {
+// EachSettings reads every row in one query (one snapshot of the table), in the byte order of
+// the tenants (COLLATE "C"), and calls fn with those that do not hold the defaults. It is bounded
+// by bulkTimeout rather than operationTimeout, fn's time included.
+func (s *Store) EachSettings(ctx context.Context, fn func(tenant string, v remoteassist.Settings) error) error {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.bulkTimeout)
 	defer cancel()
-	rows, err := s.pool.Query(ctx, `SELECT tenant, allow_unenrolled, state, block_chat FROM remote_assistance_settings`)
+	rows, err := s.pool.Query(ctx, `SELECT tenant, allow_unenrolled, state, block_chat FROM remote_assistance_settings ORDER BY tenant COLLATE "C"`)
 	if err != nil {
-		return nil, storeError(err)
+		return storeError(err)
 	}
-	all := map[string]remoteassist.Settings{}
+	defer rows.Close()
 	for rows.Next() {
 		var tenant, state string
 		var v remoteassist.Settings
 		if err := rows.Scan(&tenant, &v.AllowSessionsToUnenrolledDevices, &state, &v.BlockChat); err != nil {
-			rows.Close()
-			return nil, storeError(err)
+			return storeError(err)
 		}
 		v.ID, v.RemoteAssistanceState = remoteassist.SettingsID(tenant), remoteassist.State(state)
 		if err := v.Validate(); err != nil {
-			rows.Close()
-			return nil, remoteassist.Internal(fmt.Errorf("postgres: stored settings of tenant %q: %w", tenant, err))
+			return remoteassist.Internal(fmt.Errorf("postgres: stored settings of tenant %q: %w", tenant, err))
 		}
 		if v != remoteassist.DefaultSettings(tenant) {
-			all[tenant] = v
+			if err := fn(tenant, v); err != nil {
+				return err
+			}
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, storeError(err)
+		return storeError(err)
 	}
-	return all, nil
+	return nil
 }
 
 // ReplaceAllSettings empties the table and writes all's rows in one transaction, so every

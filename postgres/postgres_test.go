@@ -237,7 +237,7 @@ func TestBulkCallsAreBounded(t *testing.T) {
 		name string
 		call func() error
 	}{
-		{"AllSettings", func() error { _, err := s.AllSettings(t.Context()); return err }},
+		{"AllSettings", func() error { _, err := remoteassist.AllSettings(t.Context(), s); return err }},
 		{"ReplaceAllSettings", func() error { return s.ReplaceAllSettings(t.Context(), nil) }},
 	}
 	for _, c := range calls {
@@ -257,7 +257,7 @@ func TestBulkCallsAreBounded(t *testing.T) {
 	if err := tx.Rollback(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	all, err := s.AllSettings(t.Context())
+	all, err := remoteassist.AllSettings(t.Context(), s)
 	if err != nil || len(all) != 1 || all["kept"] != kept {
 		t.Errorf("once the lock is let go: %v, %v; want kept alone, as it was", all, err)
 	}

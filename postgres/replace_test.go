@@ -130,7 +130,7 @@ func TestReplaceBesideWrites(t *testing.T) {
 			if r.err != nil {
 				t.Errorf("%s beside ReplaceAllSettings: %v", w.name, r.err)
 			}
-			got, err := s.AllSettings(t.Context())
+			got, err := remoteassist.AllSettings(t.Context(), s)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -240,7 +240,7 @@ func TestReplaceGivesUpOnTheLock(t *testing.T) {
 	if err := tx.Rollback(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	all, err := s.AllSettings(t.Context())
+	all, err := remoteassist.AllSettings(t.Context(), s)
 	if err != nil || len(all) != 2 || all["kept"] != kept {
 		t.Errorf("after the replace gave up: %v, %v; want kept and other as they were", all, err)
 	}

@@ -5,10 +5,9 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
+	"fmt"
 	"log/slog"
-	"maps"
 	"net/http"
-	"slices"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -157,19 +156,30 @@ func (h *adminHandler) ResetAllTenants(c echo.Context) error {
 }
 
 func (h *adminHandler) ExportSnapshot(c echo.Context) error {
-	all, err := h.store.AllSettings(c.Request().Context())
-	if err != nil {
-		return err
-	}
-	// Streamed, a tenant at a time in the order encoding/json gives a map's keys: a snapshot of a
-	// million tenants (~110 MB of JSON) took ~780 MB of allocations built whole.
-	tenants := slices.Sorted(maps.Keys(all))
-	out := startStream(c.Response(), snapshotEnvelope)
-	for _, tenant := range tenants {
+	// Streamed from the store a tenant at a time, in the order encoding/json gives a map's keys
+	// (the tenants' bytes): a snapshot of a million tenants (~100 MB of JSON) took ~360 MB more
+	// of the process's memory read whole first. The answer begins with the first tenant, so a
+	// store that fails before it is a 500 like any other; one that fails after it cannot take
+	// back the 200, and the connection is dropped (errCutShort), so that no client takes the cut
+	// JSON for a snapshot.
+	var out *stream
+	err := h.store.EachSettings(c.Request().Context(), func(tenant string, v remoteassist.Settings) error {
+		if out == nil {
+			out = startStream(c.Response(), snapshotEnvelope)
+		}
 		out.next()
 		out.value(tenant)
 		out.raw(':')
-		out.value(all[tenant].Patch().Update())
+		out.value(v.Patch().Update())
+		return out.err // a client gone away ends the listing
+	})
+	switch {
+	case err != nil && out != nil && out.err == nil:
+		return fmt.Errorf("%w: %w", errCutShort, err)
+	case err != nil:
+		return err
+	case out == nil:
+		out = startStream(c.Response(), snapshotEnvelope)
 	}
 	return out.end()
 }

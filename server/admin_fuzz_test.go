@@ -68,7 +68,7 @@ func FuzzAdmin(f *testing.F) {
 		f.Fatal(err)
 	}
 	state := func(t *testing.T) adminState {
-		all, err := store.AllSettings(t.Context())
+		all, err := remoteassist.AllSettings(t.Context(), store)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -98,7 +98,7 @@ func FuzzAdmin(f *testing.F) {
 		if len(ctl.Faults()) > 32 {
 			ctl.ClearFaults()
 		}
-		if all, _ := store.AllSettings(t.Context()); len(all) > 32 {
+		if all, _ := remoteassist.AllSettings(t.Context(), store); len(all) > 32 {
 			if err := store.ReplaceAllSettings(t.Context(), nil); err != nil {
 				t.Fatal(err)
 			}

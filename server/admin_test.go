@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -205,7 +206,7 @@ func TestAdminSnapshots(t *testing.T) {
 		!strings.Contains(target, "remoteAssistanceState") || !strings.Contains(msg, "Allowed values") {
 		t.Errorf("a bad snapshot: %d %s", status, body)
 	}
-	if all, _ := c.store.AllSettings(t.Context()); len(all) != 2 {
+	if all, _ := remoteassist.AllSettings(t.Context(), c.store); len(all) != 2 {
 		t.Errorf("a refused snapshot changed the store: %v", all)
 	}
 	// A tenant no token could name: refused whole as well, not a store's 500.
@@ -225,7 +226,7 @@ func TestAdminSnapshots(t *testing.T) {
 	if status, _, _ := c.call(t, http.MethodDelete, "/admin/tenants", ""); status != http.StatusNoContent {
 		t.Errorf("reset all: %d", status)
 	}
-	if all, _ := c.store.AllSettings(t.Context()); len(all) != 0 {
+	if all, _ := remoteassist.AllSettings(t.Context(), c.store); len(all) != 0 {
 		t.Errorf("after resetting every tenant: %v", all)
 	}
 }
@@ -689,7 +690,7 @@ func TestAdminSnapshotRoundTrip(t *testing.T) {
 	if status, _, body := c.call(t, http.MethodPut, "/admin/snapshot", string(exported)); status != http.StatusNoContent {
 		t.Fatalf("import of the export (%d bytes): %d %s", len(exported), status, body)
 	}
-	if got, _ := c.store.AllSettings(t.Context()); !maps.Equal(got, all) {
+	if got, _ := remoteassist.AllSettings(t.Context(), c.store); !maps.Equal(got, all) {
 		t.Errorf("after the round trip the store holds %d tenants, want the %d exported", len(got), len(all))
 	}
 
@@ -707,7 +708,7 @@ func TestAdminSnapshotRoundTrip(t *testing.T) {
 	if code, _, _ := graphCode(t, body); status != http.StatusRequestEntityTooLarge || code != "RequestEntityTooLarge" {
 		t.Errorf("import over the admin limit: %d %s, want 413", status, body)
 	}
-	if got, _ := store.AllSettings(t.Context()); len(got) != 0 {
+	if got, _ := remoteassist.AllSettings(t.Context(), store); len(got) != 0 {
 		t.Errorf("a refused import changed the store: %d tenants", len(got))
 	}
 }
@@ -975,8 +976,8 @@ func (failingStore) Settings(context.Context, string) (remoteassist.Settings, er
 	return remoteassist.Settings{}, errDiskOnFire
 }
 
-func (failingStore) AllSettings(context.Context) (map[string]remoteassist.Settings, error) {
-	return nil, errDiskOnFire
+func (failingStore) EachSettings(context.Context, func(string, remoteassist.Settings) error) error {
+	return errDiskOnFire
 }
 
 // TestAdminInternalError: a store's failure is the 500 the contract declares, in the Graph
@@ -993,6 +994,75 @@ func TestAdminInternalError(t *testing.T) {
 		status, _, body := c.call(t, http.MethodGet, path, "")
 		if code, msg, _ := graphCode(t, body); status != http.StatusInternalServerError || code != "InternalServerError" || strings.Contains(msg, "fire") {
 			t.Errorf("GET %s: %d %s", path, status, body)
+		}
+	}
+}
+
+// failingMidway lists its first tenants, then fails as failingStore does.
+type failingMidway struct {
+	*memory.Store
+	after int
+}
+
+func (s failingMidway) EachSettings(ctx context.Context, fn func(string, remoteassist.Settings) error) error {
+	n := 0
+	err := s.Store.EachSettings(ctx, func(tenant string, v remoteassist.Settings) error {
+		if err := fn(tenant, v); err != nil {
+			return err
+		}
+		if n++; n == s.after {
+			return errDiskOnFire
+		}
+		return nil
+	})
+	if err == nil {
+		return errors.New("the store lists too few tenants")
+	}
+	return err
+}
+
+// TestSnapshotCutShort: a store that fails while the snapshot streams cannot turn the 200 into a
+// 500; the connection is dropped, so no client reads the cut JSON as a snapshot, and the request
+// is logged as the 500 it is, with its cause. The failure comes before anything was sent (the
+// client sees the connection closed before a status) and after a part of the body was.
+func TestSnapshotCutShort(t *testing.T) {
+	store := memory.New()
+	blockChat := true
+	for i := range 3000 {
+		if _, err := store.UpdateSettings(t.Context(), fmt.Sprint("tenant-", i), remoteassist.Patch{BlockChat: &blockChat}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, after := range []int{1, 2500} {
+		var log bytes.Buffer
+		adm, err := server.NewAdmin(server.AdminConfig{Store: failingMidway{store, after}, Control: control.New(control.Options{}),
+			Token: adminTokenValue, Logger: slog.New(slog.NewJSONHandler(&log, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts := httptest.NewServer(adm)
+		req, _ := http.NewRequest(http.MethodGet, ts.URL+"/admin/snapshot", nil)
+		req.Header.Set("Authorization", "Bearer "+adminTokenValue)
+		got := "no answer"
+		if res, err := http.DefaultClient.Do(req); err == nil {
+			body, err := io.ReadAll(res.Body)
+			res.Body.Close()
+			got = fmt.Sprintf("%d and %d bytes of the body", res.StatusCode, len(body))
+			if err == nil {
+				t.Errorf("after %d tenants: the cut answer read as whole: %d %.100s", after, res.StatusCode, body)
+			}
+		}
+		if after > 1 && got == "no answer" {
+			t.Errorf("after %d tenants: nothing was sent", after)
+		}
+		ts.Close() // the handler has returned: its log line is written
+		var line struct {
+			Level  string
+			Status int
+			Error  string
+		}
+		if err := json.Unmarshal(bytes.TrimSpace(log.Bytes()), &line); err != nil || line.Level != "ERROR" || line.Status != 500 || !strings.Contains(line.Error, "fire") {
+			t.Errorf("after %d tenants (%s): access line %q (%v)", after, got, log.String(), err)
 		}
 	}
 }
@@ -1080,7 +1150,7 @@ func TestStreamedAnswersAreEchos(t *testing.T) {
 		if status, _, body := c.call(t, http.MethodPut, "/admin/snapshot", snap); status != http.StatusNoContent {
 			t.Fatalf("PUT /admin/snapshot: %d %s", status, body)
 		}
-		all, err := c.store.AllSettings(t.Context())
+		all, err := remoteassist.AllSettings(t.Context(), c.store)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -21,6 +21,11 @@ import (
 // errDrop asks the entry layer to drop the connection without an answer.
 var errDrop = errors.New("server: a fault rule drops the connection")
 
+// errCutShort asks the entry layer to drop the connection of an answer already begun, whose rest
+// failed (the store's, while a snapshot streams): the request is logged and counted as the 500
+// it would have been, with its cause, and the client sees the connection closed mid-answer.
+var errCutShort = errors.New("server: the answer failed after it began")
+
 // inject applies what the control plane decides for the request: a delay, then an error or a
 // dropped connection.
 func (s *Server) inject(c echo.Context, st *request) error {

@@ -95,10 +95,14 @@ func (s *Server) entry(next echo.HandlerFunc) echo.HandlerFunc {
 		h["Cache-Control"] = cachePrivate
 
 		err := s.call(next, c)
-		if errors.Is(err, errDrop) {
+		if dropped, cut := errors.Is(err, errDrop), errors.Is(err, errCutShort); dropped || cut {
 			// A fault rule asked for the connection to be dropped: it is journalled as status 0,
-			// then net/http closes the connection without a byte (http.ErrAbortHandler).
+			// then net/http closes the connection without a byte (http.ErrAbortHandler). An
+			// answer cut short is logged as the 500 it is, and its connection closed too.
 			c.Response().Status = 0
+			if cut {
+				c.Response().Status, st.err = http.StatusInternalServerError, err
+			}
 			s.finish(c, st)
 			panic(http.ErrAbortHandler)
 		}

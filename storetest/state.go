@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/remoteassist/remoteassist"
@@ -32,7 +33,7 @@ func runState(t *testing.T, open func(t *testing.T) remoteassist.Store) {
 		}
 		mustUpdate(t, s, "back-to-defaults", remoteassist.Patch{BlockChat: ptr(true)})
 		mustUpdate(t, s, "back-to-defaults", remoteassist.Patch{BlockChat: ptr(false)})
-		all, err := s.AllSettings(t.Context())
+		all, err := remoteassist.AllSettings(t.Context(), s)
 		if err != nil || len(all) != 0 {
 			t.Errorf("after every tenant was reset: %v, %v", all, err)
 		}
@@ -49,7 +50,7 @@ func runState(t *testing.T, open func(t *testing.T) remoteassist.Store) {
 		if err := s.ReplaceAllSettings(t.Context(), want); err != nil {
 			t.Fatal(err)
 		}
-		all, err := s.AllSettings(t.Context())
+		all, err := remoteassist.AllSettings(t.Context(), s)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -64,6 +65,41 @@ func runState(t *testing.T, open func(t *testing.T) remoteassist.Store) {
 		}
 		if got := mustSettings(t, s, "before-0"); got != remoteassist.DefaultSettings("before-0") {
 			t.Errorf("a tenant the snapshot lacks: %+v", got)
+		}
+	})
+	t.Run("EachInOrder", func(t *testing.T) {
+		// The byte order of the ids, whatever the store's collation: upper case before lower,
+		// a prefix before what extends it, non-ASCII after ASCII.
+		s := state(t)
+		want := []string{"B", "Z", "a", "a-1", "a1", "z", "\u00e9t\u00e9"}
+		for _, i := range []int{3, 6, 0, 5, 2, 4, 1} {
+			mustUpdate(t, s, want[i], remoteassist.Patch{BlockChat: ptr(true)})
+		}
+		mustUpdate(t, s, "defaults", remoteassist.Patch{BlockChat: ptr(false)}) // left out
+		var got []string
+		var listed []remoteassist.Settings
+		if err := s.EachSettings(t.Context(), func(tenant string, v remoteassist.Settings) error {
+			got, listed = append(got, tenant), append(listed, v)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("listed %q, want %q", got, want)
+		}
+		for i, tenant := range got {
+			if read := mustSettings(t, s, tenant); listed[i] != read {
+				t.Errorf("%s: listed %+v, read %+v", tenant, listed[i], read)
+			}
+		}
+		stop := errors.New("enough")
+		calls := 0
+		err := s.EachSettings(t.Context(), func(string, remoteassist.Settings) error {
+			calls++
+			return stop
+		})
+		if err != stop || calls != 1 {
+			t.Errorf("fn's error: EachSettings returned %v after %d calls, want it after 1", err, calls)
 		}
 	})
 	t.Run("UnkeyableTenant", func(t *testing.T) {
@@ -89,7 +125,7 @@ func runState(t *testing.T, open func(t *testing.T) remoteassist.Store) {
 				tenant: remoteassist.DefaultSettings(tenant),
 			}))
 		}
-		all, err := s.AllSettings(t.Context())
+		all, err := remoteassist.AllSettings(t.Context(), s)
 		if err != nil || len(all) != 1 || all["kept"] != kept {
 			t.Errorf("refused calls changed the store: %v, %v; want kept alone", all, err)
 		}
@@ -106,7 +142,7 @@ func runState(t *testing.T, open func(t *testing.T) remoteassist.Store) {
 		if !errors.As(err, &e) || e.Code != remoteassist.EINVALID || e.Target != "bad" {
 			t.Fatalf("a snapshot with an out-of-contract value: %v", err)
 		}
-		all, err := s.AllSettings(t.Context())
+		all, err := remoteassist.AllSettings(t.Context(), s)
 		if err != nil || len(all) != 1 || !all["kept"].BlockChat {
 			t.Errorf("a refused replace changed the store: %v, %v", all, err)
 		}

@@ -283,7 +283,7 @@ func TestAdminSnapshotImportLarge(t *testing.T) {
 			if m := oneErrorLine.FindStringSubmatch(stderr); m == nil || m[1] != "RequestEntityTooLarge" || m[3] != "413" {
 				t.Errorf("stderr %q, want one line with the admin API's RequestEntityTooLarge, status 413", stderr)
 			}
-			if got, _ := store.AllSettings(t.Context()); len(got) != 0 {
+			if got, _ := remoteassist.AllSettings(t.Context(), store); len(got) != 0 {
 				t.Errorf("a refused import changed the store: %v", got)
 			}
 		})
