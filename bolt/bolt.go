@@ -52,10 +52,10 @@
 //
 // While serving, every record read from the file is checked against its checksum and against an
 // in-memory index of each tenant's newest record (built by the check at Open, updated by every
-// commit; 32 to 64 bytes per tenant, outside the Go heap: index.go): a record that fails, a
-// record older than the newest one written, or a missing record of a tenant that has one is an
-// EINTERNAL error for that request (its cause wraps ErrDamaged), never defaults or an older
-// value. Each transaction is also compared with the newest commit made: if a damaged meta page
+// commit; 32 to 64 bytes per tenant and 256 KiB at least, outside the Go heap: index.go): a
+// record that fails, a record older than the newest one written, or a missing record of a tenant
+// that has one is an EINTERNAL error for that request (its cause wraps ErrDamaged), never
+// defaults or an older value. Each transaction is also compared with the newest commit made: if a damaged meta page
 // makes bbolt fall back to an older commit under the running process, reads serve only what the
 // index vouches for and writes stop, since the next commit would make the loss permanent.
 //

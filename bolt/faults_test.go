@@ -212,6 +212,7 @@ func TestFullDisk(t *testing.T) {
 	if err != nil {
 		t.Fatalf("reopen after the full disk: %v", err)
 	}
+	defer s.Close()
 	checkReads(t, s, want, false)
 }
 

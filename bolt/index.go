@@ -12,8 +12,8 @@ import (
 // read as damaged, not as each other, and are as likely as a random 64-bit collision.
 //
 // The entries live outside the Go heap, in open-addressing tables of anonymous memory (24 bytes a
-// slot, at most three quarters full: 32 to 64 bytes per tenant, 3 KiB at least for each table in
-// use; resident as the process's own memory). In a Go map, the index of a million tenants (~56 MB) also raised the collector's heap
+// slot, at most three quarters full: 32 to 64 bytes per tenant, and a page at least for each of
+// the 64 tables in use, 256 KiB in all; resident as the process's own memory). In a Go map, the index of a million tenants (~56 MB) also raised the collector's heap
 // goal by as much again, which the garbage of serving then filled: the process held about twice
 // the index (bench/SCALE.md). The tables are split in indexShards by the hash's top bits, so
 // that a table that fills is copied into one twice its size while only its own shard waits: a
@@ -42,7 +42,7 @@ const (
 	indexShards    = 1 << indexShardBits
 )
 
-// minIndexSlots is the size of a shard's first table: 3 KiB.
+// minIndexSlots is the size of a shard's first table: 3 KiB, in a page of its own.
 const minIndexSlots = 128
 
 type found struct {
@@ -72,6 +72,10 @@ type indexShard struct {
 	slots []indexSlot // a power of two long, or nil
 	mem   []byte      // the mapping slots lives in; nil when slots is on the Go heap
 	used  int
+	// closed is set by close: the shard then stays empty, whatever a commit still ending does
+	// (a failed commit reverts its entries after bbolt's Close has returned).
+	closed bool
+	_      [64]byte // apart from the next shard's lock, as the read cache's shards are
 }
 
 // indexSlot is one entry of a table, or an empty slot (used is false).
@@ -183,20 +187,24 @@ func (x *index) len() int {
 	return n
 }
 
-// bytes returns the memory the tables take.
+// bytes returns the memory the tables take: their mappings' whole pages.
 func (x *index) bytes() int {
 	n := 0
 	for i := range x.shards {
 		sh := &x.shards[i]
 		sh.mu.RLock()
-		n += len(sh.slots) * indexSlotSize
+		if page := syscall.Getpagesize(); sh.mem != nil {
+			n += (len(sh.mem) + page - 1) / page * page // the kernel maps whole pages
+		} else {
+			n += len(sh.slots) * indexSlotSize
+		}
 		sh.mu.RUnlock()
 	}
 	return n
 }
 
-// close gives the tables' memory back, and the list of a check that built no index; the index
-// is empty afterwards, and works as a new one.
+// close gives the tables' memory back, and the list of a check that built no index; the index is
+// empty afterwards, and stays so.
 func (x *index) close() {
 	for _, c := range x.found {
 		freeOffHeap(c.mem)
@@ -206,7 +214,7 @@ func (x *index) close() {
 		sh := &x.shards[i]
 		sh.mu.Lock()
 		freeOffHeap(sh.mem)
-		sh.slots, sh.mem, sh.used = nil, nil, 0
+		sh.slots, sh.mem, sh.used, sh.closed = nil, nil, 0, true
 		sh.mu.Unlock()
 	}
 }
@@ -224,40 +232,46 @@ func slotsFor(n int) int {
 
 // get returns the entry of h. The caller holds the shard's lock.
 func (sh *indexShard) get(h uint64) (indexEntry, bool) {
-	if sh.slots == nil {
-		return indexEntry{}, false
+	if s := sh.find(h); s != nil {
+		return indexEntry{txid: s.txid, sum: s.sum}, true
 	}
-	mask := uint64(len(sh.slots) - 1)
-	for i := h & mask; ; i = (i + 1) & mask {
-		s := &sh.slots[i]
-		if !s.used {
-			return indexEntry{}, false
-		}
-		if s.h == h {
-			return indexEntry{txid: s.txid, sum: s.sum}, true
-		}
-	}
+	return indexEntry{}, false
 }
 
 // set makes e the entry of h, growing the table first if a new entry would fill it past three
 // quarters. The caller holds the shard's write lock.
 func (sh *indexShard) set(h uint64, e indexEntry) {
+	if sh.closed {
+		return
+	}
+	if s := sh.find(h); s != nil {
+		s.txid, s.sum = e.txid, e.sum
+		return
+	}
 	if (sh.used+1)*4 > len(sh.slots)*3 {
 		sh.resize(max(minIndexSlots, 2*len(sh.slots)))
 	}
 	mask := uint64(len(sh.slots) - 1)
-	for i := h & mask; ; i = (i + 1) & mask {
-		s := &sh.slots[i]
-		if !s.used {
-			*s = indexSlot{h: h, txid: e.txid, sum: e.sum, used: true}
-			sh.used++
-			return
-		}
-		if s.h == h {
-			s.txid, s.sum = e.txid, e.sum
-			return
+	i := h & mask
+	for sh.slots[i].used {
+		i = (i + 1) & mask
+	}
+	sh.slots[i] = indexSlot{h: h, txid: e.txid, sum: e.sum, used: true}
+	sh.used++
+}
+
+// find returns the slot of h, or nil. The caller holds the shard's lock.
+func (sh *indexShard) find(h uint64) *indexSlot {
+	if sh.slots == nil {
+		return nil
+	}
+	mask := uint64(len(sh.slots) - 1)
+	for i := h & mask; sh.slots[i].used; i = (i + 1) & mask {
+		if sh.slots[i].h == h {
+			return &sh.slots[i]
 		}
 	}
+	return nil
 }
 
 // remove deletes the entry of h, if any, moving back the entries after it that their probe
