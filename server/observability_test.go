@@ -18,6 +18,7 @@ import (
 
 	"github.com/remoteassist/remoteassist/control"
 	"github.com/remoteassist/remoteassist/gen/admin/models"
+	"github.com/remoteassist/remoteassist/internal/fastslog"
 	"github.com/remoteassist/remoteassist/jwtauth"
 	"github.com/remoteassist/remoteassist/memory"
 	"github.com/remoteassist/remoteassist/server"
@@ -281,6 +282,59 @@ func TestMetricsUnderFaultRules(t *testing.T) {
 		if !strings.Contains(text, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
+	}
+}
+
+// TestAccessLogNamesTheFaultRule: a request a fault rule answered is logged with the rule's id,
+// and, for a 5xx, at ERROR with its cause: the line's every attribute, through slog's handler and
+// through serve's (fastslog, which writes the line without a Record).
+func TestAccessLogNamesTheFaultRule(t *testing.T) {
+	for _, h := range []struct {
+		name string
+		new  func(io.Writer) slog.Handler
+	}{
+		{"slog", func(w io.Writer) slog.Handler { return slog.NewJSONHandler(w, nil) }},
+		{"fastslog", func(w io.Writer) slog.Handler { return fastslog.NewJSONHandler(w, nil) }},
+	} {
+		t.Run(h.name, func(t *testing.T) {
+			key, verifier := newDevKey(t)
+			var log bytes.Buffer
+			ctl := control.New(control.Options{})
+			srv, err := server.New(server.Config{Store: memory.New(), Authenticator: verifier, Logger: slog.New(h.new(&log)), Control: ctl})
+			if err != nil {
+				t.Fatal(err)
+			}
+			o := &obsServer{t: t, srv: srv, key: key, log: &log}
+			tok := o.token("rule-tenant", readWriteConfig)
+			for _, c := range []struct {
+				spec  string
+				level string
+				error bool
+			}{
+				{`{"effect":{"status":503},"times":1}`, "ERROR", true},
+				{`{"effect":{"status":429},"times":1}`, "INFO", false},
+			} {
+				var spec models.FaultRuleSpec
+				if err := json.Unmarshal([]byte(c.spec), &spec); err != nil {
+					t.Fatal(err)
+				}
+				rule, err := ctl.AddFault(spec)
+				if err != nil {
+					t.Fatal(err)
+				}
+				log.Reset()
+				o.do(http.MethodGet, settingsPath, tok, "")
+				var line map[string]any
+				if err := json.Unmarshal(log.Bytes(), &line); err != nil {
+					t.Fatalf("%s: %v: %s", c.spec, err, log.String())
+				}
+				_, hasError := line["error"]
+				if line["level"] != c.level || line["fault_rule"] != rule.Id || hasError != c.error || line["tenant"] != "rule-tenant" ||
+					line["operation"] != "deviceManagement.GetRemoteAssistanceSettings" || line["method"] != "GET" || line["path"] != settingsPath {
+					t.Errorf("%s: %s", c.spec, log.String())
+				}
+			}
+		})
 	}
 }
 
