@@ -52,12 +52,13 @@
 //
 // While serving, every record read from the file is checked against its checksum and against an
 // in-memory index of each tenant's newest record (built by the check at Open, updated by every
-// commit; 32 to 64 bytes per tenant and 256 KiB at least, outside the Go heap: index.go): a
-// record that fails, a record older than the newest one written, or a missing record of a tenant
-// that has one is an EINTERNAL error for that request (its cause wraps ErrDamaged), never
-// defaults or an older value. Each transaction is also compared with the newest commit made: if a damaged meta page
-// makes bbolt fall back to an older commit under the running process, reads serve only what the
-// index vouches for and writes stop, since the next commit would make the loss permanent.
+// commit; 32 to 64 bytes per tenant, and a page for each of its 64 tables in use, outside the Go
+// heap: index.go): a record that fails, a record older than the newest one written, or a missing
+// record of a tenant that has one is an EINTERNAL error for that request (its cause wraps
+// ErrDamaged), never defaults or an older value. Each transaction is also compared with the
+// newest commit made: if a damaged meta page makes bbolt fall back to an older commit under the
+// running process, reads serve only what the index vouches for and writes stop, since the next
+// commit would make the loss permanent.
 //
 // Reads of recently read or written tenants are answered without a transaction, from a bounded
 // cache of decoded settings (cache.go; WithReadCache: by default 16384 tenants, about 3.7 MB for
@@ -1104,6 +1105,15 @@ func (s *Store) EachSettings(ctx context.Context, fn func(tenant string, v remot
 	}
 	want := s.committed.Load()
 	var fnErr error // fn's, returned as it is
+	var fnPanic any // fn's, raised again once the transaction is over: a caller's bug, not damage
+	call := func(tenant string, v remoteassist.Settings) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				fnPanic, err = r, errFnPanicked
+			}
+		}()
+		return fn(tenant, v)
+	}
 	err := s.mapped("reading", true, func() error {
 		return s.db.View(func(tx *bbolt.Tx) (err error) {
 			defer s.recoverIn(&err, "reading every tenant's settings")
@@ -1120,7 +1130,7 @@ func (s *Store) EachSettings(ctx context.Context, fn func(tenant string, v remot
 					return err
 				}
 				if v != remoteassist.DefaultSettings(tenant) {
-					if fnErr = fn(tenant, v); fnErr != nil {
+					if fnErr = call(tenant, v); fnErr != nil {
 						return fnErr
 					}
 				}
@@ -1128,6 +1138,9 @@ func (s *Store) EachSettings(ctx context.Context, fn func(tenant string, v remot
 			})
 		})
 	})
+	if fnPanic != nil {
+		panic(fnPanic)
+	}
 	if fnErr != nil {
 		return fnErr
 	}
@@ -1136,6 +1149,9 @@ func (s *Store) EachSettings(ctx context.Context, fn func(tenant string, v remot
 	}
 	return nil
 }
+
+// errFnPanicked stops EachSettings's walk when its fn panicked.
+var errFnPanicked = errors.New("bolt: EachSettings's function panicked")
 
 // ReplaceAllSettings queues one operation that, in a single transaction, writes all's settings
 // and gives every other tenant with a record the defaults.

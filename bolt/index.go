@@ -13,9 +13,10 @@ import (
 //
 // The entries live outside the Go heap, in open-addressing tables of anonymous memory (24 bytes a
 // slot, at most three quarters full: 32 to 64 bytes per tenant, and a page at least for each of
-// the 64 tables in use, 256 KiB in all; resident as the process's own memory). In a Go map, the index of a million tenants (~56 MB) also raised the collector's heap
-// goal by as much again, which the garbage of serving then filled: the process held about twice
-// the index (bench/SCALE.md). The tables are split in indexShards by the hash's top bits, so
+// the 64 tables in use, 256 KiB in all with 4 KiB pages; resident as the process's own memory).
+// In a Go map, the index of a million tenants (~56 MB) also raised the collector's heap goal by
+// as much again, which the garbage of serving then filled: the process held about twice the
+// index (bench/SCALE.md). The tables are split in indexShards by the hash's top bits, so
 // that a table that fills is copied into one twice its size while only its own shard waits: a
 // 64th of the entries, not all of them at once.
 type index struct {

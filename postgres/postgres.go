@@ -72,7 +72,7 @@ const (
 	// caller's context has no deadline: a database that accepted the connection and then
 	// stopped answering must not hold a request forever.
 	operationTimeout = 5 * time.Second
-	// bulkTimeout is operationTimeout for AllSettings and ReplaceAllSettings, which read or
+	// bulkTimeout is operationTimeout for EachSettings and ReplaceAllSettings, which read or
 	// write the whole table and so need longer: against a local PostgreSQL 15 (fsync off, two
 	// cores shared with the test), replacing 1M tenants took 8-13 s and exporting them 2.5-3.3 s.
 	// A minute leaves room for a real disk and network, and still frees the admin request and
@@ -509,6 +509,7 @@ func (s *Store) EachSettings(ctx context.Context, fn func(tenant string, v remot
 		}
 		if v != remoteassist.DefaultSettings(tenant) {
 			if err := fn(tenant, v); err != nil {
+				cancel() // before rows.Close, which would otherwise read the rest of the rows
 				return err
 			}
 		}

@@ -222,7 +222,7 @@ func TestDatabaseDownThenUp(t *testing.T) {
 }
 
 // TestBulkCallsAreBounded holds a lock on the table that every statement on it waits for, as a
-// database that stopped answering would hold a call: AllSettings and ReplaceAllSettings must give
+// database that stopped answering would hold a call: EachSettings and ReplaceAllSettings must give
 // up by themselves once bulkTimeout passes, with EUNAVAILABLE, though the caller set no deadline.
 func TestBulkCallsAreBounded(t *testing.T) {
 	dsn := pgtest.DSN(t)

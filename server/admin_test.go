@@ -1067,6 +1067,69 @@ func TestSnapshotCutShort(t *testing.T) {
 	}
 }
 
+// stalledMidway lists its first tenant, then waits for the request's end, as PostgreSQL's query
+// does when net/http cancels it for a client gone away.
+type stalledMidway struct {
+	*memory.Store
+	listed chan struct{}
+}
+
+func (s stalledMidway) EachSettings(ctx context.Context, fn func(string, remoteassist.Settings) error) error {
+	return s.Store.EachSettings(ctx, func(tenant string, v remoteassist.Settings) error {
+		if err := fn(tenant, v); err != nil {
+			return err
+		}
+		close(s.listed)
+		<-ctx.Done()
+		return ctx.Err()
+	})
+}
+
+// TestSnapshotClientGoneMidway: a client that goes away while its snapshot streams is logged as
+// the 499 of a client gone, not as the store's failure.
+func TestSnapshotClientGoneMidway(t *testing.T) {
+	store := memory.New()
+	blockChat := true
+	for _, tenant := range []string{"a", "b"} {
+		if _, err := store.UpdateSettings(t.Context(), tenant, remoteassist.Patch{BlockChat: &blockChat}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var log bytes.Buffer
+	listed := make(chan struct{})
+	adm, err := server.NewAdmin(server.AdminConfig{Store: stalledMidway{store, listed}, Control: control.New(control.Options{}),
+		Token: adminTokenValue, Logger: slog.New(slog.NewJSONHandler(&log, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(adm)
+	ctx, cancel := context.WithCancel(t.Context())
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, ts.URL+"/admin/snapshot", nil)
+	req.Header.Set("Authorization", "Bearer "+adminTokenValue)
+	done := make(chan error, 1)
+	go func() {
+		res, err := http.DefaultClient.Do(req)
+		if err == nil {
+			_, err = io.ReadAll(res.Body)
+			res.Body.Close()
+		}
+		done <- err
+	}()
+	<-listed
+	cancel()
+	if err := <-done; err == nil {
+		t.Error("the cancelled request read a whole answer")
+	}
+	ts.Close() // waits for the handler: its log line is written
+	var line struct {
+		Level  string
+		Status int
+	}
+	if err := json.Unmarshal(bytes.TrimSpace(log.Bytes()), &line); err != nil || line.Level != "INFO" || line.Status != 499 {
+		t.Errorf("access line %q (%v)", log.String(), err)
+	}
+}
+
 // TestAdminSendsNoCORS: the admin listener answers no browser's cross-origin request, which is
 // why the OWASP lint's CORS rule is off for its document (.spectral-owasp.yaml).
 func TestAdminSendsNoCORS(t *testing.T) {

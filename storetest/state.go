@@ -102,6 +102,31 @@ func runState(t *testing.T, open func(t *testing.T) remoteassist.Store) {
 			t.Errorf("fn's error: EachSettings returned %v after %d calls, want it after 1", err, calls)
 		}
 	})
+	t.Run("EachPanics", func(t *testing.T) {
+		// A panic in fn is its caller's: it reaches the caller as it is, and the store serves on
+		// (the embedded store must not take it for damage to its file).
+		s := state(t)
+		kept := mustUpdate(t, s, "kept", remoteassist.Patch{BlockChat: ptr(true)})
+		type callersBug struct{}
+		func() {
+			defer func() {
+				if r := recover(); r != (callersBug{}) {
+					t.Errorf("EachSettings's panic: %v, want fn's", r)
+				}
+			}()
+			_ = s.EachSettings(t.Context(), func(string, remoteassist.Settings) error { panic(callersBug{}) })
+			t.Error("EachSettings returned after fn panicked")
+		}()
+		if p, ok := s.(remoteassist.Pinger); ok {
+			if err := p.Ping(t.Context()); err != nil {
+				t.Errorf("Ping after fn panicked: %v", err)
+			}
+		}
+		if got := mustSettings(t, s, "kept"); got != kept {
+			t.Errorf("after fn panicked: %+v, want %+v", got, kept)
+		}
+		mustUpdate(t, s, "kept", remoteassist.Patch{BlockChat: ptr(false)})
+	})
 	t.Run("UnkeyableTenant", func(t *testing.T) {
 		// A tenant id holding NUL or bytes that are not UTF-8 (the admin API's path can carry
 		// both: /admin/tenants/a%00b/settings) is one no store can key alike: PostgreSQL's text
