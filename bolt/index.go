@@ -87,8 +87,6 @@ type indexSlot struct {
 	used bool
 }
 
-const indexSlotSize = int(unsafe.Sizeof(indexSlot{}))
-
 func (x *index) init() {
 	x.seed = maphash.MakeSeed()
 }
@@ -174,34 +172,6 @@ func (x *index) revert(prev []indexPrev) {
 		}
 		sh.mu.Unlock()
 	}
-}
-
-// len returns the number of tenants indexed.
-func (x *index) len() int {
-	n := 0
-	for i := range x.shards {
-		sh := &x.shards[i]
-		sh.mu.RLock()
-		n += sh.used
-		sh.mu.RUnlock()
-	}
-	return n
-}
-
-// bytes returns the memory the tables take: their mappings' whole pages.
-func (x *index) bytes() int {
-	n := 0
-	for i := range x.shards {
-		sh := &x.shards[i]
-		sh.mu.RLock()
-		if page := syscall.Getpagesize(); sh.mem != nil {
-			n += (len(sh.mem) + page - 1) / page * page // the kernel maps whole pages
-		} else {
-			n += len(sh.slots) * indexSlotSize
-		}
-		sh.mu.RUnlock()
-	}
-	return n
 }
 
 // close gives the tables' memory back, and the list of a check that built no index; the index is

@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // TestIndexShardIsAMap: a shard's table answers what a Go map answers after any sequence of
@@ -208,4 +209,35 @@ func (sh *indexShard) closedForTest() bool {
 	sh.mu.RLock()
 	defer sh.mu.RUnlock()
 	return sh.closed
+}
+
+// indexSlotSize is the bytes of a slot.
+const indexSlotSize = int(unsafe.Sizeof(indexSlot{}))
+
+// len returns the number of tenants indexed.
+func (x *index) len() int {
+	n := 0
+	for i := range x.shards {
+		sh := &x.shards[i]
+		sh.mu.RLock()
+		n += sh.used
+		sh.mu.RUnlock()
+	}
+	return n
+}
+
+// bytes returns the memory the tables take: their mappings' whole pages.
+func (x *index) bytes() int {
+	n := 0
+	for i := range x.shards {
+		sh := &x.shards[i]
+		sh.mu.RLock()
+		if page := syscall.Getpagesize(); sh.mem != nil {
+			n += (len(sh.mem) + page - 1) / page * page // the kernel maps whole pages
+		} else {
+			n += len(sh.slots) * indexSlotSize
+		}
+		sh.mu.RUnlock()
+	}
+	return n
 }

@@ -174,19 +174,20 @@ func (h *adminHandler) ExportSnapshot(c echo.Context) error {
 		return out.err // a client gone away ends the listing
 	})
 	switch {
-	case err != nil && out != nil && out.err == nil && c.Request().Context().Err() != nil:
+	case err == nil:
+		if out == nil {
+			out = startStream(c.Response(), snapshotEnvelope)
+		}
+		return out.end()
+	case out == nil || out.err != nil:
+		return err // before the answer began, or the client's write failing
+	case c.Request().Context().Err() != nil:
 		// The client went away, and the store saw it first (PostgreSQL's query is cancelled
 		// with the request): the answer's end is the client's doing, as a failed write's is.
 		c.Response().Status = statusClientClosed
 		return err
-	case err != nil && out != nil && out.err == nil:
-		return fmt.Errorf("%w: %w", errCutShort, err)
-	case err != nil:
-		return err
-	case out == nil:
-		out = startStream(c.Response(), snapshotEnvelope)
 	}
-	return out.end()
+	return fmt.Errorf("%w: %w", errCutShort, err)
 }
 
 // ImportSnapshot replaces every tenant's settings with the snapshot's: its tenants get the
