@@ -192,19 +192,21 @@ func (h *adminHandler) ExportSnapshot(c echo.Context) error {
 
 // ImportSnapshot replaces every tenant's settings with the snapshot's: its tenants get the
 // settings it gives them (the defaults for what it leaves out), every other tenant the defaults.
+// The tenants are bound one at a time (eachEntry), so that a snapshot of a million is never held
+// in memory but as the settings the store takes.
 func (h *adminHandler) ImportSnapshot(c echo.Context) error {
-	var snap adminmodels.Snapshot
-	if err := bindValidated(&snap, requestOf(c).body); err != nil {
-		return err
-	}
-	all := make(map[string]remoteassist.Settings, len(snap.Tenants))
-	for tenant, u := range snap.Tenants {
+	all := make(map[string]remoteassist.Settings)
+	err := eachEntry(requestOf(c), func(tenant string, value any) error {
 		// The snapshot's keys are the one place a tenant id reaches the service unchecked by a
 		// token's verifier or the contract (OpenAPI 3.0 cannot bound a map's keys).
 		if err := remoteassist.CheckTenant(tenant); err != nil {
 			if e, ok := errors.AsType[*remoteassist.Error](err); ok {
 				e.Target, e.Message = "tenants", "Tenant '"+remoteassist.Clip(tenant, 64)+"': "+e.Message
 			}
+			return err
+		}
+		var u remoteassist.Update
+		if err := bindValidated(&u, value); err != nil {
 			return err
 		}
 		patch, err := remoteassist.PatchFromUpdate(tenant, &u)
@@ -216,6 +218,10 @@ func (h *adminHandler) ImportSnapshot(c echo.Context) error {
 			return err
 		}
 		all[tenant] = patch.Apply(remoteassist.DefaultSettings(tenant))
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if err := h.store.ReplaceAllSettings(c.Request().Context(), all); err != nil {
 		return err

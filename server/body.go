@@ -152,14 +152,20 @@ func decodeBody(data []byte) (any, error) {
 	if err == nil {
 		return value, nil
 	}
+	return nil, explainDecodeError(data, err)
+}
+
+// explainDecodeError words the decoder's error err for data, a body that did not decode: a
+// member named twice, or not JSON.
+func explainDecodeError(data []byte, err error) error {
 	if se, ok := errors.AsType[*jsontext.SyntacticError](err); ok && errors.Is(se.Err, jsontext.ErrDuplicateName) {
 		name := strings.TrimPrefix(string(se.JSONPointer), "/")
 		if !strings.Contains(name, "/") {
 			name = se.JSONPointer.LastToken()
 		}
-		return nil, remoteassist.DuplicateProperty(name)
+		return remoteassist.DuplicateProperty(name)
 	}
-	return nil, explainMalformed(data, err)
+	return explainMalformed(data, err)
 }
 
 // keepOutOfRange decodes a JSON number that float64 cannot hold as its json.Number, and leaves

@@ -37,6 +37,12 @@ type operation struct {
 	// bodyObject is bodyGate's object gate, which finds the member kin-openapi explains a
 	// refused body by (explainBody); nil when the body is no object schema the gates read.
 	bodyObject *objectGate
+	// entries names the body's member whose entries are validated, and taken by the handler,
+	// one at a time (entries.go); "" when the body has none. entry is the entries' schema and
+	// entryGate its gate (nil: kin-openapi validates every entry).
+	entries   string
+	entry     *openapi3.Schema
+	entryGate gate
 	// success is the status of the operation's answer when it succeeds: its first 2xx response
 	// in the contract; successBody whether that response has a body.
 	success     int
@@ -52,6 +58,9 @@ type operation struct {
 func compileContract(doc *openapi3.T, needPermissions bool) (map[string]*operation, error) {
 	ops := make(map[string]*operation)
 	types := typeNames(doc)
+	// A profile that folds names renames a body's members before it is validated (foldBody):
+	// its bodies are validated whole.
+	fold := caseInsensitive(doc)
 	for path, item := range doc.Paths.Map() {
 		for method, o := range item.Operations() {
 			if o.OperationID == "" {
@@ -97,6 +106,11 @@ func compileContract(doc *openapi3.T, needPermissions bool) (map[string]*operati
 					op.bodyGate = op.bodyObject.accepts
 				} else {
 					op.bodyGate = compileGate(op.body)
+				}
+				if !fold {
+					if op.entries, op.entry = entriesOf(op.body); op.entry != nil {
+						op.entryGate = compileGate(op.entry)
+					}
 				}
 				op.bodyRequired = rb.Value.Required
 				op.types = types

@@ -71,14 +71,19 @@ func compileStringGate(s *openapi3.Schema) func(string) bool {
 // kin-openapi does not validate with. It compares the rest with the zero Schema rather than
 // listing the other keywords, so that one kin-openapi adds is not gated by mistake.
 func onlyGatedKeywords(s *openapi3.Schema) bool {
-	rest := *s
+	rest := withoutAnnotations(*s)
 	rest.Type, rest.Enum, rest.MinLength, rest.MaxLength = nil, nil, 0, nil
 	rest.Properties, rest.Required, rest.AdditionalProperties = nil, nil, openapi3.AdditionalProperties{}
-	// Annotations. A default is applied only when the validation is asked to set defaults, which
-	// neither the body's nor the parameters' validation is.
-	rest.Extensions, rest.Origin, rest.Title, rest.Description, rest.Example, rest.Examples = nil, nil, "", "", nil, nil
-	rest.ExternalDocs, rest.Deprecated, rest.XML, rest.Default = nil, false, nil, nil
 	return reflect.ValueOf(rest).IsZero()
+}
+
+// withoutAnnotations returns s without the keywords kin-openapi does not validate with. A
+// default is applied only when the validation is asked to set defaults, which neither the
+// bodies' nor the parameters' validation is.
+func withoutAnnotations(s openapi3.Schema) openapi3.Schema {
+	s.Extensions, s.Origin, s.Title, s.Description, s.Example, s.Examples = nil, nil, "", "", nil, nil
+	s.ExternalDocs, s.Deprecated, s.XML, s.Default = nil, false, nil, nil
+	return s
 }
 
 // stringGate accepts a string in the enumeration, if any, whose length is within the bounds.

@@ -279,7 +279,11 @@ func (s *Server) pipeline(op *operation) echo.MiddlewareFunc {
 				return err
 			}
 			if op.body != nil {
-				body, class, err := validateBody(req.Context(), data, op, s.fold)
+				validate := validateBody
+				if op.entries != "" {
+					validate = validateEntries
+				}
+				body, class, err := validate(req.Context(), data, op, s.fold)
 				if err != nil {
 					st.failure = class
 					return err

@@ -249,16 +249,25 @@ func validateBody(ctx context.Context, data []byte, op *operation, fold bool) (a
 	if err := ctx.Err(); err != nil {
 		return nil, failNone, err
 	}
+	if class, err := checkBody(op, value); err != nil {
+		return nil, class, err
+	}
+	return value, failNone, nil
+}
+
+// checkBody validates a decoded body against the operation's schema: its gate, then, when the
+// gate refuses it, kin-openapi, whose refusal it words.
+func checkBody(op *operation, value any) (failureClass, error) {
 	if op.bodyGate != nil && op.bodyGate(value) {
-		return value, failNone, nil
+		return failNone, nil
 	}
 	if at, err := explainBody(op, value); err != nil {
 		if se, ok := errors.AsType[*openapi3.SchemaError](err); ok {
-			return nil, failSchema, describeSchemaError(se, "property", "", at, op.types)
+			return failSchema, describeSchemaError(se, "property", "", at, op.types)
 		}
-		return nil, failSchema, &remoteassist.Error{Code: remoteassist.EINVALID, Message: "The request body does not match the contract.", Err: err}
+		return failSchema, &remoteassist.Error{Code: remoteassist.EINVALID, Message: "The request body does not match the contract.", Err: err}
 	}
-	return value, failNone, nil
+	return failNone, nil
 }
 
 // explainBody validates a body the gate refused with kin-openapi, which explains the refusal.

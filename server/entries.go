@@ -1,0 +1,201 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"reflect"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/remoteassist/remoteassist"
+)
+
+// A body member that maps names to values of one schema (the admin API's snapshot: each
+// tenant's settings by tenant id) is as large as the listener lets the body be: a million
+// entries. Decoded whole into the generic values kin-openapi validates, then bound, a snapshot
+// of a million tenants (99 MB) took 2.1 GB of the process's memory. Such a member is the
+// operation's entries (entriesOf): validateEntries validates the body holding at most one
+// entry's generic value at a time, and the handler takes the entries one at a time (eachEntry).
+// kin-openapi is still the validator of every entry and of the rest of the body, and the
+// verdict is the one its walk of the whole body gives (TestEntriesValidatedAsTheWholeBody,
+// FuzzEntries).
+
+// entriesOf returns the name of the member of body schema s whose entries are read one at a
+// time, and the entries' schema: the one property of s that is a plain map (an object schema
+// with additionalProperties and no other keyword that counts or lists its members). "" when s
+// has none, or more than one, or a keyword (allOf, oneOf, anyOf, not) that would validate the
+// body other than member by member.
+func entriesOf(s *openapi3.Schema) (string, *openapi3.Schema) {
+	if s == nil || !s.Type.Is(openapi3.TypeObject) || len(s.AllOf)+len(s.AnyOf)+len(s.OneOf) > 0 || s.Not != nil {
+		return "", nil
+	}
+	var name string
+	var entry *openapi3.Schema
+	for prop, ref := range s.Properties {
+		m := ref.Value
+		if m == nil || !m.Type.Is(openapi3.TypeObject) || m.AdditionalProperties.Schema == nil ||
+			m.AdditionalProperties.Schema.Value == nil {
+			continue
+		}
+		rest := withoutAnnotations(*m)
+		rest.Type, rest.AdditionalProperties = nil, openapi3.AdditionalProperties{}
+		if !reflect.ValueOf(rest).IsZero() {
+			continue // minProperties, an enumeration, properties of its own...: kin-openapi walks it whole
+		}
+		if name != "" {
+			return "", nil
+		}
+		name, entry = prop, m.AdditionalProperties.Schema.Value
+	}
+	return name, entry
+}
+
+var (
+	// errNotAnObject is walkEntries's answer for a body that is not a JSON object.
+	errNotAnObject = errors.New("server: the body is not an object")
+	// errAfterValue is walkEntries's cause for a body with a JSON value after its object.
+	errAfterValue = errors.New("server: a JSON value after the body's")
+)
+
+// walkEntries reads data, a JSON object, member by member: every member goes to member with its
+// name and raw JSON, but for the member named entries when it is an object, which goes to member
+// with a nil raw, then entry by entry to entry. A body that is no object is errNotAnObject; one
+// that is not JSON, or names a member twice, is decodeBody's error for it. An error of entry or
+// member ends the walk.
+func walkEntries(data []byte, entries string, member, entry func(name string, raw jsontext.Value) error) error {
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
+	dec := jsontext.NewDecoder(bytes.NewReader(data), jsontext.AllowInvalidUTF8(true))
+	fail := func(err error) error { return explainDecodeError(data, err) }
+	if dec.PeekKind() != '{' {
+		return errNotAnObject
+	}
+	if _, err := dec.ReadToken(); err != nil {
+		return fail(err)
+	}
+	for dec.PeekKind() != '}' {
+		tok, err := dec.ReadToken()
+		if err != nil {
+			return fail(err)
+		}
+		name := tok.String()
+		if name != entries || dec.PeekKind() != '{' {
+			raw, err := dec.ReadValue()
+			if err != nil {
+				return fail(err)
+			}
+			if err := member(name, raw); err != nil {
+				return err
+			}
+			continue
+		}
+		if _, err := dec.ReadToken(); err != nil {
+			return fail(err)
+		}
+		if err := member(name, nil); err != nil {
+			return err
+		}
+		for dec.PeekKind() != '}' {
+			tok, err := dec.ReadToken()
+			if err != nil {
+				return fail(err)
+			}
+			name := tok.String() // before the next read, which voids the token
+			raw, err := dec.ReadValue()
+			if err != nil {
+				return fail(err)
+			}
+			if err := entry(name, raw); err != nil {
+				return err
+			}
+		}
+		if _, err := dec.ReadToken(); err != nil {
+			return fail(err)
+		}
+	}
+	if _, err := dec.ReadToken(); err != nil {
+		return fail(err)
+	}
+	// What follows the object: white space only (a decoder reads a stream of values).
+	switch _, err := dec.ReadToken(); {
+	case err == nil:
+		return fail(errAfterValue)
+	case err != io.EOF:
+		return fail(err)
+	}
+	return nil
+}
+
+// validateEntries is validateBody for a body with entries (op.entries). Every entry is decoded
+// and validated on its own, by its gate and, when the gate refuses it, kin-openapi, and dropped;
+// the verdict on the whole body is then kin-openapi's (checkBody) on a stand-in: the body with
+// its entries replaced by the first refused one, in byte order of the names, or by none. That
+// is the verdict of kin-openapi's walk of the whole body, which visits an object's members in
+// byte order and stops at the first refusal. The value returned is the stand-in, without the
+// entries, which the handler takes from eachEntry.
+func validateEntries(ctx context.Context, data []byte, op *operation, fold bool) (any, failureClass, error) {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return validateBody(ctx, data, op, fold)
+	}
+	top := map[string]any{}
+	var refusedName string
+	var refused any // may be null
+	hasRefused := false
+	err := walkEntries(data, op.entries,
+		func(name string, raw jsontext.Value) error {
+			if raw == nil {
+				top[name] = map[string]any{} // the entries' stand-in, filled below
+				return nil
+			}
+			value, err := decodeBody(raw)
+			top[name] = value
+			return err
+		},
+		func(name string, raw jsontext.Value) error {
+			if hasRefused && name > refusedName {
+				return ctx.Err() // not the first refused entry, whatever its value
+			}
+			value, err := decodeBody(raw)
+			if err != nil {
+				return err
+			}
+			if (op.entryGate == nil || !op.entryGate(value)) && op.entry.VisitJSON(value, bodyOptions...) != nil {
+				refusedName, refused, hasRefused = name, value, true
+			}
+			return ctx.Err()
+		})
+	switch {
+	case errors.Is(err, errNotAnObject):
+		return validateBody(ctx, data, op, fold)
+	case ctx.Err() != nil:
+		return nil, failNone, ctx.Err()
+	case err != nil:
+		return nil, failJSON, err
+	}
+	if hasRefused {
+		top[op.entries].(map[string]any)[refusedName] = refused
+	}
+	if class, err := checkBody(op, top); err != nil {
+		return nil, class, err
+	}
+	return top, failNone, nil
+}
+
+// eachEntry calls fn with the name and the validated value of each entry of the request's
+// body, in the body's order: the body validateEntries accepted.
+func eachEntry(st *request, fn func(name string, value any) error) error {
+	if st.op == nil || st.op.entries == "" {
+		return remoteassist.Internal(errors.New("server: the operation's body has no entries"))
+	}
+	return walkEntries(st.sent, st.op.entries,
+		func(string, jsontext.Value) error { return nil }, // validated: nothing the handler takes
+		func(name string, raw jsontext.Value) error {
+			value, err := decodeBody(raw)
+			if err != nil {
+				return remoteassist.Internal(err)
+			}
+			return fn(name, value)
+		})
+}
