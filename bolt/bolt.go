@@ -864,25 +864,34 @@ func (s *Store) commitOnce(batch []*op) (retry []*op) {
 				return s.health.damaged(damage("%v", err))
 			}
 			b := tx.Bucket(bucketSettings)
-			var written map[string]remoteassist.Settings // by this transaction, for later updates of the batch
+			// What this transaction wrote, for later updates of the batch: the updates' settings,
+			// and a replace's map, which holds the settings of every tenant after it (a tenant it
+			// does not list holds the defaults), rather than a copy of each.
+			var written map[string]remoteassist.Settings
+			var replacement map[string]remoteassist.Settings
 			for _, o := range batch {
 				if o.probe {
 					o.err = s.putProbe(tx, pc)
 					continue
 				}
 				if o.replace != nil {
-					if written == nil {
-						written = make(map[string]remoteassist.Settings, len(o.replace))
-					}
-					if err := s.replaceIn(b, o.replace, &updates, written); err != nil {
+					if err := s.replaceIn(b, o.replace, &updates); err != nil {
 						// Part of the replace may be written: abort it all.
 						culprit, o.err = o, err
 						return errAbort
 					}
-					replaced = true
+					replaced, replacement = true, o.replace
+					clear(written)
 					continue
 				}
 				cur, ok := written[o.tenant]
+				if !ok && replacement != nil {
+					cur, ok = replacement[o.tenant]
+					if !ok {
+						cur, ok = remoteassist.DefaultSettings(o.tenant), true
+					}
+					cur.ID = remoteassist.SettingsID(o.tenant)
+				}
 				if !ok {
 					if err := pc.key(hdr, []byte(o.tenant)); err != nil {
 						o.err = s.health.damaged(damage("looking up tenant %q: %v", o.tenant, err))
@@ -1167,10 +1176,9 @@ func (s *Store) ReplaceAllSettings(ctx context.Context, all map[string]remoteass
 	return o.err
 }
 
-// replaceIn is a replace op inside a write transaction. It adds the records it writes to updates
-// and written; a failure (a panic on a damaged page included) must abort the transaction.
-func (s *Store) replaceIn(b *bbolt.Bucket, all map[string]remoteassist.Settings, updates *[]indexUpdate,
-	written map[string]remoteassist.Settings) (err error) {
+// replaceIn is a replace op inside a write transaction. It adds the records it writes to
+// updates; a failure (a panic on a damaged page included) must abort the transaction.
+func (s *Store) replaceIn(b *bbolt.Bucket, all map[string]remoteassist.Settings, updates *[]indexUpdate) (err error) {
 	defer s.recoverIn(&err, "replacing every tenant's settings")
 	var stale []string
 	if err := b.ForEach(func(k, _ []byte) error {
@@ -1191,13 +1199,11 @@ func (s *Store) replaceIn(b *bbolt.Bucket, all map[string]remoteassist.Settings,
 		if !ok {
 			v = remoteassist.DefaultSettings(tenant)
 		}
-		v.ID = remoteassist.SettingsID(tenant)
-		data, sum := encode(tenant, v)
+		data, sum := encode(tenant, v) // the record holds no id: it is the tenant's
 		if err := b.Put([]byte(tenant), data); err != nil {
 			return err
 		}
 		*updates = append(*updates, indexUpdate{tenant, sum})
-		written[tenant] = v
 	}
 	return nil
 }

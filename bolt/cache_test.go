@@ -702,3 +702,60 @@ func TestReadCacheForgetsAFailedUpdate(t *testing.T) {
 		t.Errorf("after the update failed on its damaged record, the tenant reads %+v, %v; want ErrDamaged", got, err)
 	}
 }
+
+// TestUpdatesAfterAReplaceInOneCommit: updates that follow a replace in the same commit apply
+// to what the replace wrote: a tenant it lists to its settings, one it does not (stored before)
+// to the defaults, whatever the file held before the commit.
+func TestUpdatesAfterAReplaceInOneCommit(t *testing.T) {
+	s := openCache(t, DefaultReadCache)
+	for _, tenant := range []string{"listed", "dropped"} {
+		if _, err := s.UpdateSettings(t.Context(), tenant, remoteassist.Patch{BlockChat: ptr(true)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	batches, release := holdCommits(s)
+	defer release()
+	errs := make(chan error, 4)
+	go func() {
+		_, err := s.UpdateSettings(t.Context(), "leader", remoteassist.Patch{BlockChat: ptr(true)})
+		errs <- err
+	}()
+	<-batches
+	listed := remoteassist.Settings{ID: remoteassist.SettingsID("listed"), RemoteAssistanceState: remoteassist.StateEnabled}
+	go func() { errs <- s.ReplaceAllSettings(t.Context(), map[string]remoteassist.Settings{"listed": listed}) }()
+	waitQueued(t, s, 1)
+	allow := remoteassist.Patch{AllowSessionsToUnenrolledDevices: ptr(true)}
+	got := make(map[string]remoteassist.Settings)
+	var mu sync.Mutex
+	for i, tenant := range []string{"listed", "dropped"} {
+		go func() {
+			v, err := s.UpdateSettings(t.Context(), tenant, allow)
+			mu.Lock()
+			got[tenant] = v
+			mu.Unlock()
+			errs <- err
+		}()
+		waitQueued(t, s, 2+i)
+	}
+	release()
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := <-batches; n != 3 {
+		t.Fatalf("the replace and the updates committed in a batch of %d, want 3", n)
+	}
+	want := map[string]remoteassist.Settings{
+		"listed":  {ID: listed.ID, RemoteAssistanceState: remoteassist.StateEnabled, AllowSessionsToUnenrolledDevices: true},
+		"dropped": allow.Apply(remoteassist.DefaultSettings("dropped")),
+	}
+	for tenant, w := range want {
+		if got[tenant] != w {
+			t.Errorf("the update of %s after the replace returned %+v, want %+v", tenant, got[tenant], w)
+		}
+		if read, err := s.Settings(t.Context(), tenant); err != nil || read != w {
+			t.Errorf("%s reads %+v, %v after the commit; want %+v", tenant, read, err, w)
+		}
+	}
+}
