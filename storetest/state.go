@@ -67,6 +67,34 @@ func runState(t *testing.T, open func(t *testing.T) remoteassist.Store) {
 			t.Errorf("a tenant the snapshot lacks: %+v", got)
 		}
 	})
+	t.Run("ReplaceMany", func(t *testing.T) {
+		// More tenants than one page, node or COPY buffer holds, twice over the same store: the
+		// second replace keeps half of the first's tenants, with other settings.
+		s := state(t)
+		away := oneAwayFromDefault(t, "x")
+		for round := range 2 {
+			want := map[string]remoteassist.Settings{}
+			for i := range 5000 {
+				tenant := fmt.Sprintf("tenant-%05d", i+round*2500)
+				want[tenant] = away[(i+round)%len(away)]
+			}
+			if err := s.ReplaceAllSettings(t.Context(), want); err != nil {
+				t.Fatal(err)
+			}
+			all, err := remoteassist.AllSettings(t.Context(), s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(all) != len(want) {
+				t.Errorf("replace %d: %d tenants stored, want %d", round, len(all), len(want))
+			}
+			for tenant, v := range want {
+				if v.ID = remoteassist.SettingsID(tenant); all[tenant] != v {
+					t.Fatalf("replace %d: %s listed as %+v, want %+v", round, tenant, all[tenant], v)
+				}
+			}
+		}
+	})
 	t.Run("EachInOrder", func(t *testing.T) {
 		// The byte order of the ids, whatever the store's collation: upper case before lower,
 		// a prefix before what extends it, non-ASCII after ASCII.
