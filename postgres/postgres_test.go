@@ -52,6 +52,14 @@ func TestContract(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) remoteassist.Store { return open(t, pgtest.DSN(t)) })
 }
 
+// TestContractUnderALinguisticCollation runs the contract on a database whose text sorts as
+// English does (ICU's en-US: "a" before "B"), as a managed PostgreSQL's often does, where the
+// test server's sorts byte by byte: EachSettings must still list the tenants in byte order.
+func TestContractUnderALinguisticCollation(t *testing.T) {
+	const english = "TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C'"
+	storetest.Run(t, func(t *testing.T) remoteassist.Store { return open(t, pgtest.DSNWith(t, english)) })
+}
+
 // TestConcurrentMigrations starts four stores on one fresh database at the same moment, as
 // replicas of a deployment do, several times over.
 func TestConcurrentMigrations(t *testing.T) {

@@ -136,6 +136,15 @@ func Role(t testing.TB, dsn, prefix, password string, grants ...string) (role, r
 // The variable may hold a URL or keyword=value pairs; the DSN returned is a URL either way.
 func DSN(t testing.TB) string {
 	t.Helper()
+	return DSNWith(t, "")
+}
+
+// DSNWith is DSN for a database created with options: what CREATE DATABASE takes after the
+// database's name, such as "TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C'"
+// for a database whose text sorts as English does rather than byte by byte (the throwaway
+// server's databases are of the C locale).
+func DSNWith(t testing.TB, options string) string {
+	t.Helper()
 	if env := os.Getenv(EnvDSN); env != "" {
 		u, err := URL(env)
 		if err != nil {
@@ -144,7 +153,7 @@ func DSN(t testing.TB) string {
 		if err := loopbackOnly(u); err != nil {
 			t.Fatalf("pgtest: $%s: %v", EnvDSN, err)
 		}
-		name := newDatabase(t, u)
+		name := newDatabase(t, u, options)
 		t.Cleanup(func() { dropDatabase(u, name) })
 		return withDatabase(u, name)
 	}
@@ -155,7 +164,7 @@ func DSN(t testing.TB) string {
 	if sharedErr != nil {
 		fail(t, sharedErr)
 	}
-	return shared.NewDatabase(t)
+	return shared.DSN(newDatabase(t, shared.DSN("postgres"), options))
 }
 
 // loopbackOnly fails unless every host that pgx would connect to for dsn (its defaults and
@@ -234,7 +243,7 @@ func (s *Server) DSN(db string) string {
 // NewDatabase creates an empty database on the server and returns its connection URL.
 func (s *Server) NewDatabase(t testing.TB) string {
 	t.Helper()
-	return s.DSN(newDatabase(t, s.DSN("postgres")))
+	return s.DSN(newDatabase(t, s.DSN("postgres"), ""))
 }
 
 // Stop shuts the server down (fast shutdown: open connections are ended) and waits until it has.
@@ -499,7 +508,7 @@ func (s *Server) logTail() string {
 // newDatabase creates a database with a random name on the server of adminDSN and returns the
 // name. Random rather than counted, so that test binaries sharing an external server never pick
 // the same one.
-func newDatabase(t testing.TB, adminDSN string) string {
+func newDatabase(t testing.TB, adminDSN, options string) string {
 	t.Helper()
 	b := make([]byte, 6)
 	rand.Read(b)
@@ -511,8 +520,8 @@ func newDatabase(t testing.TB, adminDSN string) string {
 		t.Fatalf("pgtest: connect to create a database: %v", err)
 	}
 	defer conn.Close(context.Background())
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("pgtest: CREATE DATABASE %s: %v", name, err)
+	if _, err := conn.Exec(ctx, strings.TrimSpace("CREATE DATABASE "+name+" "+options)); err != nil {
+		t.Fatalf("pgtest: CREATE DATABASE %s %s: %v", name, options, err)
 	}
 	return name
 }
