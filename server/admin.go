@@ -158,10 +158,10 @@ func (h *adminHandler) ResetAllTenants(c echo.Context) error {
 func (h *adminHandler) ExportSnapshot(c echo.Context) error {
 	// Streamed from the store a tenant at a time, in the order encoding/json gives a map's keys
 	// (the tenants' bytes): a snapshot of a million tenants (~100 MB of JSON) took ~390 MB more
-	// of the process's memory read whole first. The answer begins with the first tenant, so a
-	// store that fails before it is a 500 like any other; one that fails after it cannot take
-	// back the 200, and the connection is dropped (errCutShort), so that no client takes the cut
-	// JSON for a snapshot.
+	// of the process's memory read whole first. The answer's first bytes are sent once its
+	// stream's buffer is full, so a store that fails before is a 500 like any other; one that
+	// fails after cannot take back the 200, and the connection is dropped (errCutShort), so that
+	// no client takes the cut JSON for a snapshot.
 	var out *stream
 	err := h.store.EachSettings(c.Request().Context(), func(tenant string, v remoteassist.Settings) error {
 		if out == nil {
@@ -179,7 +179,7 @@ func (h *adminHandler) ExportSnapshot(c echo.Context) error {
 			out = startStream(c.Response(), snapshotEnvelope)
 		}
 		return out.end()
-	case out == nil || out.err != nil:
+	case !c.Response().Committed, out.err != nil:
 		return err // before the answer began, or the client's write failing
 	case c.Request().Context().Err() != nil:
 		// The client went away, and the store saw it first (PostgreSQL's query is cancelled

@@ -22,13 +22,15 @@ type stream struct {
 	err      error
 }
 
-// startStream writes the answer's status, headers and what envelope has before the items. The
-// status is sent before any item is encoded: an item that cannot be encoded (a NaN, a time past
-// year 9999) would end the answer short instead of turning it into a 500, which is why only
-// values that always encode are streamed (the journal's entries, the settings).
+// startStream sets the answer's headers and writes what envelope has before the items. The
+// status goes with the first bytes sent, when the stream's 32 KiB buffer is first full or at
+// end (echo's Response.Write sends it): until then res is not Committed, and the handler may
+// still answer with an error instead. After, an item that cannot be encoded (a NaN, a time past
+// year 9999) would end the answer short, which is why only values that always encode are
+// streamed (the journal's entries, the settings).
 func startStream(res *echo.Response, envelope [2][]byte) *stream {
 	res.Header().Set(echo.HeaderContentType, echo.MIMEApplicationJSON)
-	res.WriteHeader(http.StatusOK)
+	res.Status = http.StatusOK
 	s := &stream{w: bufio.NewWriterSize(res, 32<<10), envelope: envelope}
 	s.enc = json.NewEncoder(&s.item) // as echo's: HTML escaped, no indent
 	s.w.Write(envelope[0])
