@@ -36,6 +36,8 @@ func readBody(req *http.Request, max int64) ([]byte, error) {
 		return nil, tooLarge(max)
 	}
 	var r io.Reader = req.Body
+	size := req.ContentLength // at most max, checked above; -1 when not sent
+	compressed := false
 	switch enc := contentCoding(req.Header.Values("Content-Encoding")); enc {
 	case "":
 	case "gzip", "x-gzip":
@@ -47,20 +49,17 @@ func readBody(req *http.Request, max int64) ([]byte, error) {
 		if err != nil {
 			return nil, notGzip(err)
 		}
-		r = zr
+		// What it inflates to is unknown.
+		r, size, compressed = zr, -1, true
 	default:
 		return nil, remoteassist.Errorf(remoteassist.EMEDIATYPE,
 			"Content-Encoding '%s' is not supported. Send the body uncompressed or gzip-compressed.", remoteassist.Clip(enc, 32))
-	}
-	size := int64(0) // unknown: a compressed body, or one sent without its length
-	if r == req.Body {
-		size = req.ContentLength // at most max, checked above
 	}
 	data, err := readAll(io.LimitReader(r, max+1), size)
 	switch {
 	case errors.Is(err, errCompressedTooLarge):
 		return nil, tooLarge(max)
-	case errors.Is(err, gzip.ErrChecksum), errors.Is(err, gzip.ErrHeader), errors.Is(err, io.ErrUnexpectedEOF) && r != req.Body:
+	case errors.Is(err, gzip.ErrChecksum), errors.Is(err, gzip.ErrHeader), errors.Is(err, io.ErrUnexpectedEOF) && compressed:
 		return nil, notGzip(err)
 	case err != nil:
 		return nil, &remoteassist.Error{Code: remoteassist.EINVALID, Message: "The request body could not be read.", Err: err}
@@ -70,11 +69,14 @@ func readBody(req *http.Request, max int64) ([]byte, error) {
 	return data, nil
 }
 
-// readAll is io.ReadAll into a first buffer that holds size bytes, the length the body says it
-// has: io.ReadAll's doublings would hold up to twice a large body (a snapshot import of 99 MB
-// took 234 MB). Its one spare byte is the room a last read needs to see the end.
+// readAll is io.ReadAll for a body that says its length (size; -1 if it does not): once its
+// first MiB has come, the buffer grows to that length at once, rather than through io.ReadAll's
+// doublings, which would hold up to twice a large body (a 99 MB snapshot import took 234 MB).
+// Up to then it is io.ReadAll's, so that a client that says a length and sends nothing holds no
+// more than a MiB. The one byte beyond size is the room a last read needs to see the end.
 func readAll(r io.Reader, size int64) ([]byte, error) {
-	b := make([]byte, 0, max(size+1, 512)) // 512: io.ReadAll's first buffer
+	const firstMiB = 1 << 20
+	b := make([]byte, 0, 512) // io.ReadAll's first buffer
 	for {
 		n, err := r.Read(b[len(b):cap(b)])
 		b = b[:len(b)+n]
@@ -85,7 +87,11 @@ func readAll(r io.Reader, size int64) ([]byte, error) {
 			return b, err
 		}
 		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)] // as io.ReadAll grows
+			if len(b) >= firstMiB && int64(len(b)) <= size {
+				b = append(make([]byte, 0, size+1), b...) // not slices.Grow: it rounds up
+			} else {
+				b = append(b, 0)[:len(b)] // as io.ReadAll grows
+			}
 		}
 	}
 }
