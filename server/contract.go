@@ -58,8 +58,7 @@ type operation struct {
 func compileContract(doc *openapi3.T, needPermissions bool) (map[string]*operation, error) {
 	ops := make(map[string]*operation)
 	types := typeNames(doc)
-	// A profile that folds names renames a body's members before it is validated (foldBody):
-	// its bodies are validated whole.
+	// A profile that folds names renames a body's members before it is validated (foldBody).
 	fold := caseInsensitive(doc)
 	for path, item := range doc.Paths.Map() {
 		for method, o := range item.Operations() {
@@ -107,10 +106,15 @@ func compileContract(doc *openapi3.T, needPermissions bool) (map[string]*operati
 				} else {
 					op.bodyGate = compileGate(op.body)
 				}
-				if !fold {
-					if op.entries, op.entry = entriesOf(op.body); op.entry != nil {
-						op.entryGate = compileGate(op.entry)
-					}
+				var err error
+				if op.entries, op.entry, err = entriesOf(op.body); err != nil {
+					return nil, fmt.Errorf("server: %s: %w", o.OperationID, err)
+				}
+				if op.entry != nil && fold {
+					return nil, fmt.Errorf("server: %s: a document that folds names validates its bodies whole: %s cannot be", o.OperationID, streamedExtension)
+				}
+				if op.entry != nil {
+					op.entryGate = compileGate(op.entry)
 				}
 				op.bodyRequired = rb.Value.Required
 				op.types = types

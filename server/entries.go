@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"reflect"
 
@@ -16,41 +17,46 @@ import (
 // A body member that maps names to values of one schema (the admin API's snapshot: each
 // tenant's settings by tenant id) is as large as the listener lets the body be: a million
 // entries. Decoded whole into the generic values kin-openapi validates, then bound, a snapshot
-// of a million tenants (99 MB) took 2.1 GB of the process's memory. Such a member is the
-// operation's entries (entriesOf): validateEntries validates the body holding at most one
-// entry's generic value at a time, and the handler takes the entries one at a time (eachEntry).
-// kin-openapi is still the validator of every entry and of the rest of the body, and the
-// verdict is the one its walk of the whole body gives (TestEntriesValidatedAsTheWholeBody,
+// of a million tenants (99 MB) took 2.1 GB of the process's memory. The contract marks such a
+// member x-remoteassist-streamed; it is the operation's entries (entriesOf): validateEntries
+// validates the body holding at most one entry's generic value at a time, and the handler takes
+// the entries one at a time (eachEntry), never from the validated body, which holds none of them.
+// kin-openapi is still the validator of every entry it must see and of the rest of the body, and
+// the verdict is the one its walk of the whole body gives (TestEntriesValidatedAsTheWholeBody,
 // FuzzEntries).
 
-// entriesOf returns the name of the member of body schema s whose entries are read one at a
-// time, and the entries' schema: the one property of s that is a plain map (an object schema
-// with additionalProperties and no other keyword that counts or lists its members). "" when s
-// has none, or more than one, or a keyword (allOf, oneOf, anyOf, not) that would validate the
-// body other than member by member.
-func entriesOf(s *openapi3.Schema) (string, *openapi3.Schema) {
-	if s == nil || !s.Type.Is(openapi3.TypeObject) || len(s.AllOf)+len(s.AnyOf)+len(s.OneOf) > 0 || s.Not != nil {
-		return "", nil
-	}
+// streamedExtension marks the body member whose entries are read one at a time.
+const streamedExtension = "x-remoteassist-streamed"
+
+// entriesOf returns the name of the member of body schema s marked x-remoteassist-streamed, and
+// the schema of its entries; "" if none is. The member must be a plain map: an object schema with
+// additionalProperties and no keyword that counts or lists its members, in a body schema that
+// validates member by member (no allOf, oneOf, anyOf or not), and the only one so marked.
+func entriesOf(s *openapi3.Schema) (string, *openapi3.Schema, error) {
 	var name string
 	var entry *openapi3.Schema
 	for prop, ref := range s.Properties {
 		m := ref.Value
-		if m == nil || !m.Type.Is(openapi3.TypeObject) || m.AdditionalProperties.Schema == nil ||
-			m.AdditionalProperties.Schema.Value == nil {
+		if m == nil || m.Extensions[streamedExtension] != true {
 			continue
 		}
 		rest := withoutAnnotations(*m)
 		rest.Type, rest.AdditionalProperties = nil, openapi3.AdditionalProperties{}
-		if !reflect.ValueOf(rest).IsZero() {
-			continue // minProperties, an enumeration, properties of its own...: kin-openapi walks it whole
+		if len(rest.Properties) == 0 {
+			rest.Properties = nil // none, however made
 		}
-		if name != "" {
-			return "", nil
+		switch {
+		case name != "":
+			return "", nil, fmt.Errorf("%s marks both %s and %s: one member at most", streamedExtension, name, prop)
+		case !s.Type.Is(openapi3.TypeObject) || len(s.AllOf)+len(s.AnyOf)+len(s.OneOf) > 0 || s.Not != nil:
+			return "", nil, fmt.Errorf("%s marks %s of a body that is not validated member by member", streamedExtension, prop)
+		case !m.Type.Is(openapi3.TypeObject) || m.AdditionalProperties.Schema == nil || m.AdditionalProperties.Schema.Value == nil ||
+			!reflect.ValueOf(rest).IsZero():
+			return "", nil, fmt.Errorf("%s marks %s, which is not a plain map (additionalProperties alone)", streamedExtension, prop)
 		}
 		name, entry = prop, m.AdditionalProperties.Schema.Value
 	}
-	return name, entry
+	return name, entry, nil
 }
 
 var (
@@ -62,9 +68,10 @@ var (
 
 // walkEntries reads data, a JSON object, member by member: every member goes to member with its
 // name and raw JSON, but for the member named entries when it is an object, which goes to member
-// with a nil raw, then entry by entry to entry. A body that is no object is errNotAnObject; one
-// that is not JSON, or names a member twice, is decodeBody's error for it. An error of entry or
-// member ends the walk.
+// with a nil raw, then entry by entry to entry. A body that does not begin as an object (not
+// JSON, or another value) is errNotAnObject, which validateBody explains; one that goes on as no
+// JSON does, or names a member twice, is decodeBody's error for it. An error of entry or member
+// ends the walk.
 func walkEntries(data []byte, entries string, member, entry func(name string, raw jsontext.Value) error) error {
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
 	dec := jsontext.NewDecoder(bytes.NewReader(data), jsontext.AllowInvalidUTF8(true))
@@ -128,13 +135,14 @@ func walkEntries(data []byte, entries string, member, entry func(name string, ra
 	return nil
 }
 
-// validateEntries is validateBody for a body with entries (op.entries). Every entry is decoded
-// and validated on its own, by its gate and, when the gate refuses it, kin-openapi, and dropped;
-// the verdict on the whole body is then kin-openapi's (checkBody) on a stand-in: the body with
-// its entries replaced by the first refused one, in byte order of the names, or by none. That
-// is the verdict of kin-openapi's walk of the whole body, which visits an object's members in
-// byte order and stops at the first refusal. The value returned is the stand-in, without the
-// entries, which the handler takes from eachEntry.
+// validateEntries is validateBody for a body with entries (op.entries). Each entry is decoded
+// and validated on its own, by its gate and, when the gate refuses it, kin-openapi, and dropped
+// (an entry whose name sorts after one refused already is not validated: it cannot be the one
+// named); the verdict on the whole body is then kin-openapi's (checkBody) on a stand-in: the
+// body with its entries replaced by the first refused one, in byte order of the names, or by
+// none. That is the verdict of kin-openapi's walk of the whole body, which visits an object's
+// members in byte order and stops at the first refusal. The value returned is the stand-in,
+// without the entries, which the handler takes from eachEntry.
 func validateEntries(ctx context.Context, data []byte, op *operation, fold bool) (any, failureClass, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return validateBody(ctx, data, op, fold)
@@ -154,8 +162,10 @@ func validateEntries(ctx context.Context, data []byte, op *operation, fold bool)
 			return err
 		},
 		func(name string, raw jsontext.Value) error {
-			if hasRefused && name > refusedName {
-				return ctx.Err() // not the first refused entry, whatever its value
+			// Not the first refused entry, whatever its value; or the client is gone: the rest of
+			// the body is only read, since a body that is not JSON is refused as such even then.
+			if hasRefused && name > refusedName || ctx.Err() != nil {
+				return nil
 			}
 			value, err := decodeBody(raw)
 			if err != nil {
@@ -164,15 +174,15 @@ func validateEntries(ctx context.Context, data []byte, op *operation, fold bool)
 			if (op.entryGate == nil || !op.entryGate(value)) && op.entry.VisitJSON(value, bodyOptions...) != nil {
 				refusedName, refused, hasRefused = name, value, true
 			}
-			return ctx.Err()
+			return nil
 		})
 	switch {
 	case errors.Is(err, errNotAnObject):
 		return validateBody(ctx, data, op, fold)
-	case ctx.Err() != nil:
-		return nil, failNone, ctx.Err()
 	case err != nil:
 		return nil, failJSON, err
+	case ctx.Err() != nil:
+		return nil, failNone, ctx.Err()
 	}
 	if hasRefused {
 		top[op.entries].(map[string]any)[refusedName] = refused

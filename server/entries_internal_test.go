@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"github.com/getkin/kin-openapi/openapi3"
 	"reflect"
 	"strings"
 	"testing"
@@ -161,5 +162,80 @@ func TestEachEntryOfABodyWithout(t *testing.T) {
 	err := eachEntry(&request{op: &operation{}}, func(string, any) error { return nil })
 	if remoteassist.ErrorCode(err) != remoteassist.EINTERNAL {
 		t.Errorf("eachEntry without entries: %v", err)
+	}
+}
+
+// Only what the contract marks is read an entry at a time, and only where that can be done as
+// validating the whole body does: anything else stops the server at start-up.
+func TestEntriesOnlyWhereMarked(t *testing.T) {
+	for _, p := range remoteassist.Profiles() {
+		doc, err := openapi.Shared(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ops, err := compileContract(doc, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for id, op := range ops {
+			if op.entries != "" {
+				t.Errorf("profile %s: %s reads %s an entry at a time", p, id, op.entries)
+			}
+		}
+	}
+	entry := openapi3.NewSchemaRef("", openapi3.NewObjectSchema())
+	plainMap := func() *openapi3.Schema {
+		m := openapi3.NewObjectSchema()
+		m.AdditionalProperties = openapi3.AdditionalProperties{Schema: entry}
+		m.Extensions = map[string]any{streamedExtension: true}
+		return m
+	}
+	body := func(members map[string]*openapi3.Schema) *openapi3.Schema {
+		s := openapi3.NewObjectSchema()
+		for name, m := range members {
+			s.WithProperty(name, m)
+		}
+		return s
+	}
+	if name, schema, err := entriesOf(body(map[string]*openapi3.Schema{"m": plainMap()})); name != "m" || schema != entry.Value || err != nil {
+		t.Errorf("a marked plain map: %q, %v, %v", name, schema, err)
+	}
+	unmarked := plainMap()
+	unmarked.Extensions = nil
+	if name, _, err := entriesOf(body(map[string]*openapi3.Schema{"m": unmarked})); name != "" || err != nil {
+		t.Errorf("an unmarked plain map: %q, %v", name, err)
+	}
+	counted := plainMap()
+	counted.MaxProps = openapi3.Uint64Ptr(3)
+	notAMap := openapi3.NewStringSchema()
+	notAMap.Extensions = map[string]any{streamedExtension: true}
+	oneOf := body(map[string]*openapi3.Schema{"m": plainMap()})
+	oneOf.OneOf = openapi3.SchemaRefs{openapi3.NewSchemaRef("", openapi3.NewObjectSchema())}
+	for what, s := range map[string]*openapi3.Schema{
+		"a map that bounds its members": body(map[string]*openapi3.Schema{"m": counted}),
+		"a map with properties":         body(map[string]*openapi3.Schema{"m": plainMap().WithProperty("p", openapi3.NewStringSchema())}),
+		"not a map":                     body(map[string]*openapi3.Schema{"m": notAMap}),
+		"two marked maps":               body(map[string]*openapi3.Schema{"m": plainMap(), "n": plainMap()}),
+		"a body of alternatives":        oneOf,
+	} {
+		if name, _, err := entriesOf(s); err == nil {
+			t.Errorf("%s: read an entry at a time (%q)", what, name)
+		}
+	}
+}
+
+// A body that is not JSON is refused as not JSON even when its client is gone, as validateBody
+// refuses it; a well-formed one is the client's going.
+func TestEntriesOfAClientGone(t *testing.T) {
+	streamed, whole := snapshotOps(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, body := range []string{`{"tenants":{"a":{}}`, `{"tenants":{}} x`, `{"tenants":{"a":{}}}`} {
+		_, wantClass, wantErr := validateBody(ctx, []byte(body), whole, false)
+		_, gotClass, gotErr := validateEntries(ctx, []byte(body), streamed, false)
+		if gotClass != wantClass || (gotErr == nil) != (wantErr == nil) ||
+			(errors.Is(wantErr, context.Canceled) != errors.Is(gotErr, context.Canceled)) {
+			t.Errorf("%s: %d %v, whole %d %v", body, gotClass, gotErr, wantClass, wantErr)
+		}
 	}
 }

@@ -302,6 +302,9 @@ type RequestId = string
 //
 // Example: {"tenants":{"contoso":{"blockChat":true,"remoteAssistanceState":"enabled"},"fabrikam":{"allowSessionsToUnenrolledDevices":true}}}
 type Snapshot struct {
+	// Tenants Each tenant's settings by tenant id. The server validates and applies a snapshot's
+	// tenants one at a time, never holding the whole body decoded (x-remoteassist-streamed),
+	// with the verdict validating it whole gives.
 	Tenants map[string]externalRef0.MicrosoftGraphRemoteAssistanceSettingsUpdate `json:"tenants"`
 }
 
