@@ -9,21 +9,13 @@ import (
 	"testing"
 
 	"github.com/remoteassist/remoteassist"
-	"github.com/remoteassist/remoteassist/openapi"
 )
 
 // snapshotOps returns the admin contract's snapshot import as the server compiles it, and the
 // same operation with its body validated whole, as every other body is.
 func snapshotOps(tb testing.TB) (streamed, whole *operation) {
 	tb.Helper()
-	doc, err := openapi.SharedAdmin()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	ops, err := compileContract(doc, false)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	ops := adminOperations(tb)
 	streamed = ops["importSnapshot"]
 	if streamed == nil || streamed.entries != "tenants" {
 		tb.Fatalf("importSnapshot's entries: %+v", streamed)
@@ -169,15 +161,7 @@ func TestEachEntryOfABodyWithout(t *testing.T) {
 // validating the whole body does: anything else stops the server at start-up.
 func TestEntriesOnlyWhereMarked(t *testing.T) {
 	for _, p := range remoteassist.Profiles() {
-		doc, err := openapi.Shared(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ops, err := compileContract(doc, true)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for id, op := range ops {
+		for id, op := range apiOperations(t, p) {
 			if op.entries != "" {
 				t.Errorf("profile %s: %s reads %s an entry at a time", p, id, op.entries)
 			}

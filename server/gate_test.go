@@ -11,7 +11,6 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/remoteassist/remoteassist"
-	"github.com/remoteassist/remoteassist/openapi"
 )
 
 const patchOperation = "deviceManagement.UpdateRemoteAssistanceSettings"
@@ -147,14 +146,7 @@ func fuzzBodies(f *testing.F, check func(t *testing.T, name string, op *operatio
 	for _, p := range []remoteassist.Profile{remoteassist.ProfileDocumented, remoteassist.ProfileGraph} {
 		ops = append(ops, bodyOp{string(p), apiOperations(f, p)[patchOperation], p == remoteassist.ProfileGraph})
 	}
-	doc, err := openapi.SharedAdmin()
-	if err != nil {
-		f.Fatal(err)
-	}
-	admin, err := compileContract(doc, false)
-	if err != nil {
-		f.Fatal(err)
-	}
+	admin := adminOperations(f)
 	for _, id := range slices.Sorted(maps.Keys(admin)) {
 		if admin[id].body != nil {
 			ops = append(ops, bodyOp{"admin " + id, admin[id], false})

@@ -26,6 +26,20 @@ func apiOperations(t testing.TB, p remoteassist.Profile) map[string]*operation {
 	return ops
 }
 
+// adminOperations compiles the admin API's operations.
+func adminOperations(t testing.TB) map[string]*operation {
+	t.Helper()
+	doc, err := openapi.SharedAdmin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops, err := compileContract(doc, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ops
+}
+
 // TestAPIParametersArePlain: every parameter of the API's operations, in both profiles, takes
 // the plain path, so a change to the contract that would send them all through kin-openapi's
 // decoders is noticed here rather than in a benchmark.

@@ -47,20 +47,10 @@ func runState(t *testing.T, open func(t *testing.T) remoteassist.Store) {
 		for i, v := range oneAwayFromDefault(t, "x") {
 			want[fmt.Sprint("after-", i)] = v // IDs are the stores' to derive
 		}
-		if err := s.ReplaceAllSettings(t.Context(), want); err != nil {
-			t.Fatal(err)
-		}
-		all, err := remoteassist.AllSettings(t.Context(), s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(all) != len(want) {
-			t.Errorf("after the replace, %d tenants stored, want %d: %v", len(all), len(want), all)
-		}
+		mustReplace(t, s, want, "the replace")
 		for tenant, v := range want {
-			v.ID = remoteassist.SettingsID(tenant)
-			if all[tenant] != v || mustSettings(t, s, tenant) != v {
-				t.Errorf("%s: listed %+v, read %+v, want %+v", tenant, all[tenant], mustSettings(t, s, tenant), v)
+			if v.ID = remoteassist.SettingsID(tenant); mustSettings(t, s, tenant) != v {
+				t.Errorf("%s: read %+v, want %+v", tenant, mustSettings(t, s, tenant), v)
 			}
 		}
 		if got := mustSettings(t, s, "before-0"); got != remoteassist.DefaultSettings("before-0") {
@@ -78,21 +68,7 @@ func runState(t *testing.T, open func(t *testing.T) remoteassist.Store) {
 				tenant := fmt.Sprintf("tenant-%05d", i+round*2500)
 				want[tenant] = away[(i+round)%len(away)]
 			}
-			if err := s.ReplaceAllSettings(t.Context(), want); err != nil {
-				t.Fatal(err)
-			}
-			all, err := remoteassist.AllSettings(t.Context(), s)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(all) != len(want) {
-				t.Errorf("replace %d: %d tenants stored, want %d", round, len(all), len(want))
-			}
-			for tenant, v := range want {
-				if v.ID = remoteassist.SettingsID(tenant); all[tenant] != v {
-					t.Fatalf("replace %d: %s listed as %+v, want %+v", round, tenant, all[tenant], v)
-				}
-			}
+			mustReplace(t, s, want, fmt.Sprint("replace ", round))
 		}
 	})
 	t.Run("EachInOrder", func(t *testing.T) {
@@ -200,4 +176,25 @@ func runState(t *testing.T, open func(t *testing.T) remoteassist.Store) {
 			t.Errorf("a refused replace changed the store: %v, %v", all, err)
 		}
 	})
+}
+
+// mustReplace replaces every tenant's settings with want's and fails unless the store then lists
+// exactly want's tenants, each with its settings (and the id derived from it).
+func mustReplace(t *testing.T, s remoteassist.StateStore, want map[string]remoteassist.Settings, what string) {
+	t.Helper()
+	if err := s.ReplaceAllSettings(t.Context(), want); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	all, err := remoteassist.AllSettings(t.Context(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != len(want) {
+		t.Errorf("after %s, %d tenants stored, want %d", what, len(all), len(want))
+	}
+	for tenant, v := range want {
+		if v.ID = remoteassist.SettingsID(tenant); all[tenant] != v {
+			t.Fatalf("after %s, %s listed as %+v, want %+v", what, tenant, all[tenant], v)
+		}
+	}
 }
