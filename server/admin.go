@@ -195,8 +195,9 @@ func (h *adminHandler) ExportSnapshot(c echo.Context) error {
 // The tenants are bound one at a time (eachEntry), so that a snapshot of a million is never held
 // in memory but as the settings the store takes.
 func (h *adminHandler) ImportSnapshot(c echo.Context) error {
+	st := requestOf(c)
 	all := make(map[string]remoteassist.Settings)
-	err := eachEntry(requestOf(c), func(tenant string, value any) error {
+	err := eachEntry(st.sent, st.op, func(tenant string, value any) error {
 		// The snapshot's keys are the one place a tenant id reaches the service unchecked by a
 		// token's verifier or the contract (OpenAPI 3.0 cannot bound a map's keys).
 		if err := remoteassist.CheckTenant(tenant); err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"reflect"
 	"slices"
 	"sort"
 	"strconv"
@@ -123,6 +124,40 @@ func compileContract(doc *openapi3.T, needPermissions bool) (map[string]*operati
 		}
 	}
 	return ops, nil
+}
+
+// streamedExtension marks the body member whose entries are read one at a time.
+const streamedExtension = "x-remoteassist-streamed"
+
+// entriesOf returns the name of the member of body schema s marked x-remoteassist-streamed, and
+// the schema of its entries; "" if none is. The member must be a plain map: an object schema with
+// additionalProperties and no keyword that counts or lists its members, in a body schema that
+// validates member by member (no allOf, oneOf, anyOf or not), and the only one so marked.
+func entriesOf(s *openapi3.Schema) (string, *openapi3.Schema, error) {
+	var name string
+	var entry *openapi3.Schema
+	for prop, ref := range s.Properties {
+		m := ref.Value
+		if m == nil || m.Extensions[streamedExtension] != true {
+			continue
+		}
+		rest := withoutAnnotations(*m)
+		rest.Type, rest.AdditionalProperties = nil, openapi3.AdditionalProperties{}
+		if len(rest.Properties) == 0 {
+			rest.Properties = nil // none, however made
+		}
+		switch {
+		case name != "":
+			return "", nil, fmt.Errorf("%s marks both %s and %s: one member at most", streamedExtension, name, prop)
+		case !s.Type.Is(openapi3.TypeObject) || len(s.AllOf)+len(s.AnyOf)+len(s.OneOf) > 0 || s.Not != nil:
+			return "", nil, fmt.Errorf("%s marks %s of a body that is not validated member by member", streamedExtension, prop)
+		case !m.Type.Is(openapi3.TypeObject) || m.AdditionalProperties.Schema == nil || m.AdditionalProperties.Schema.Value == nil ||
+			!reflect.ValueOf(rest).IsZero():
+			return "", nil, fmt.Errorf("%s marks %s, which is not a plain map (additionalProperties alone)", streamedExtension, prop)
+		}
+		name, entry = prop, m.AdditionalProperties.Schema.Value
+	}
+	return name, entry, nil
 }
 
 // kinRoute is the operation as openapi3filter.ValidateRequest takes it. The pipeline checks the

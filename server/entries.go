@@ -4,11 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
-	"reflect"
 
-	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/remoteassist/remoteassist"
@@ -18,46 +15,12 @@ import (
 // tenant's settings by tenant id) is as large as the listener lets the body be: a million
 // entries. Decoded whole into the generic values kin-openapi validates, then bound, a snapshot
 // of a million tenants (99 MB) took 2.1 GB of the process's memory. The contract marks such a
-// member x-remoteassist-streamed; it is the operation's entries (entriesOf): validateEntries
+// member x-remoteassist-streamed; it is the operation's entries (entriesOf, contract.go): validateEntries
 // validates the body holding at most one entry's generic value at a time, and the handler takes
 // the entries one at a time (eachEntry), never from the validated body, which holds none of them.
 // kin-openapi is still the validator of every entry it must see and of the rest of the body, and
 // the verdict is the one its walk of the whole body gives (TestEntriesValidatedAsTheWholeBody,
 // FuzzEntries).
-
-// streamedExtension marks the body member whose entries are read one at a time.
-const streamedExtension = "x-remoteassist-streamed"
-
-// entriesOf returns the name of the member of body schema s marked x-remoteassist-streamed, and
-// the schema of its entries; "" if none is. The member must be a plain map: an object schema with
-// additionalProperties and no keyword that counts or lists its members, in a body schema that
-// validates member by member (no allOf, oneOf, anyOf or not), and the only one so marked.
-func entriesOf(s *openapi3.Schema) (string, *openapi3.Schema, error) {
-	var name string
-	var entry *openapi3.Schema
-	for prop, ref := range s.Properties {
-		m := ref.Value
-		if m == nil || m.Extensions[streamedExtension] != true {
-			continue
-		}
-		rest := withoutAnnotations(*m)
-		rest.Type, rest.AdditionalProperties = nil, openapi3.AdditionalProperties{}
-		if len(rest.Properties) == 0 {
-			rest.Properties = nil // none, however made
-		}
-		switch {
-		case name != "":
-			return "", nil, fmt.Errorf("%s marks both %s and %s: one member at most", streamedExtension, name, prop)
-		case !s.Type.Is(openapi3.TypeObject) || len(s.AllOf)+len(s.AnyOf)+len(s.OneOf) > 0 || s.Not != nil:
-			return "", nil, fmt.Errorf("%s marks %s of a body that is not validated member by member", streamedExtension, prop)
-		case !m.Type.Is(openapi3.TypeObject) || m.AdditionalProperties.Schema == nil || m.AdditionalProperties.Schema.Value == nil ||
-			!reflect.ValueOf(rest).IsZero():
-			return "", nil, fmt.Errorf("%s marks %s, which is not a plain map (additionalProperties alone)", streamedExtension, prop)
-		}
-		name, entry = prop, m.AdditionalProperties.Schema.Value
-	}
-	return name, entry, nil
-}
 
 var (
 	// errNotAnObject is walkEntries's answer for a body that is not a JSON object.
@@ -193,13 +156,13 @@ func validateEntries(ctx context.Context, data []byte, op *operation, fold bool)
 	return top, failNone, nil
 }
 
-// eachEntry calls fn with the name and the validated value of each entry of the request's
-// body, in the body's order: the body validateEntries accepted.
-func eachEntry(st *request, fn func(name string, value any) error) error {
-	if st.op == nil || st.op.entries == "" {
+// eachEntry calls fn with the name and the validated value of each entry of data, a body of op
+// that validateEntries accepted, in the body's order.
+func eachEntry(data []byte, op *operation, fn func(name string, value any) error) error {
+	if op == nil || op.entries == "" {
 		return remoteassist.Internal(errors.New("server: the operation's body has no entries"))
 	}
-	return walkEntries(st.sent, st.op.entries,
+	return walkEntries(data, op.entries,
 		func(string, jsontext.Value) error { return nil }, // validated: nothing the handler takes
 		func(name string, raw jsontext.Value) error {
 			value, err := decodeBody(raw)

@@ -48,8 +48,7 @@ func entriesVerdict(t *testing.T, op *operation, body string) (any, failureClass
 			t.Errorf("accepted %q with a refused entry in its stand-in: %v", body, stand)
 		}
 		entries := map[string]any{}
-		st := &request{op: op, sent: []byte(body)}
-		if err := eachEntry(st, func(name string, v any) error {
+		if err := eachEntry([]byte(body), op, func(name string, v any) error {
 			if _, dup := entries[name]; dup {
 				t.Errorf("entry %q listed twice", name)
 			}
@@ -151,7 +150,7 @@ func FuzzEntries(f *testing.F) {
 
 // A request whose body has no entries never reaches eachEntry but by a bug, which is a 500.
 func TestEachEntryOfABodyWithout(t *testing.T) {
-	err := eachEntry(&request{op: &operation{}}, func(string, any) error { return nil })
+	err := eachEntry([]byte(`{}`), &operation{}, func(string, any) error { return nil })
 	if remoteassist.ErrorCode(err) != remoteassist.EINTERNAL {
 		t.Errorf("eachEntry without entries: %v", err)
 	}
