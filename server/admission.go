@@ -211,3 +211,6 @@ func (a *admission) drain() {
 		_ = rc.SetReadDeadline(time.Now())
 	}
 }
+
+// DefaultMaxConcurrentRequests caps the API requests in flight when Config says nothing.
+const DefaultMaxConcurrentRequests = 4096

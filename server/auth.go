@@ -52,8 +52,3 @@ func forbidden(op *operation, p remoteassist.Principal) error {
 	return &remoteassist.Error{Code: remoteassist.EFORBIDDEN, Message: "Missing permissions on the request. API requires one of '" +
 		strings.Join(op.permissions, ", ") + "'. Permissions on the request '" + remoteassist.Clip(held, 1024) + "'."}
 }
-
-// errNotWired reports a layer missing from the chain: a bug, never a client's fault.
-type errNotWired string
-
-func (e errNotWired) Error() string { return "server: " + string(e) + " layer did not run" }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"reflect"
 	"slices"
 	"sort"
@@ -54,13 +53,12 @@ type operation struct {
 	metrics  *opMetrics
 }
 
-// compileContract reads every operation of the document. It fails when an operation lacks what
-// the server relies on, so that a broken contract stops the server at start-up.
-func compileContract(doc *openapi3.T, needPermissions bool) (map[string]*operation, error) {
+// compileContract reads every operation of the document, whose names fold (case-insensitive
+// matching) or not. It fails when an operation lacks what the server relies on, so that a broken
+// contract stops the server at start-up.
+func compileContract(doc *openapi3.T, needPermissions, fold bool) (map[string]*operation, error) {
 	ops := make(map[string]*operation)
 	types := typeNames(doc)
-	// A profile that folds names renames a body's members before it is validated (foldBody).
-	fold := caseInsensitive(doc)
 	for path, item := range doc.Paths.Map() {
 		for method, o := range item.Operations() {
 			if o.OperationID == "" {
@@ -112,6 +110,8 @@ func compileContract(doc *openapi3.T, needPermissions bool) (map[string]*operati
 					return nil, fmt.Errorf("server: %s: %w", o.OperationID, err)
 				}
 				if op.entry != nil && fold {
+					// A profile that folds names renames a body's members before validating it
+					// (foldBody): its bodies are validated whole.
 					return nil, fmt.Errorf("server: %s: a document that folds names validates its bodies whole: %s cannot be", o.OperationID, streamedExtension)
 				}
 				if op.entry != nil {
@@ -257,27 +257,39 @@ func plainParams(item *openapi3.PathItem, o *openapi3.Operation) []plainParam {
 	return plain
 }
 
-// acceptPlain reports whether every plain parameter is valid: absent and optional, or sent once
-// with a value its schema accepts. It never refuses: false means kin-openapi's full validation
-// must decide, and explain a refusal.
-func acceptPlain(params []plainParam, header http.Header, query url.Values) bool {
-	for _, p := range params {
-		var values []string
-		var sent bool
-		if p.inHeader {
-			values, sent = header[p.key]
-		} else {
-			values, sent = query[p.key]
-		}
-		switch {
-		case !sent && !p.required:
-			continue
-		case len(values) != 1 || values[0] == "":
-			return false
-		}
-		if (p.gate == nil || !p.gate(values[0])) && p.schema.VisitJSON(values[0], bodyOptions...) != nil {
-			return false
-		}
+// opParams are the parameters of the operation and of its path, the path's first, of every
+// location (query, header, path).
+func opParams(op *operation) openapi3.Parameters {
+	if op.route.PathItem == nil || len(op.route.PathItem.Parameters) == 0 {
+		return op.route.Operation.Parameters
 	}
-	return true
+	return append(slices.Clone(op.route.PathItem.Parameters), op.route.Operation.Parameters...)
+}
+
+// queryParam is the operation's query parameter of that name, its own or its path's; nil if none.
+func queryParam(op *operation, name string) *openapi3.Parameter {
+	if p := op.route.Operation.Parameters.GetByInAndName(openapi3.ParameterInQuery, name); p != nil {
+		return p
+	}
+	if op.route.PathItem != nil {
+		return op.route.PathItem.Parameters.GetByInAndName(openapi3.ParameterInQuery, name)
+	}
+	return nil
+}
+
+// enumValues are the values of s's enumeration as a message lists them: a string as it is (all the
+// contract's enumerations hold), anything else as fmt prints it.
+func enumValues(s *openapi3.Schema) []string {
+	if s == nil {
+		return nil
+	}
+	vals := make([]string, 0, len(s.Enum))
+	for _, v := range s.Enum {
+		str, ok := v.(string)
+		if !ok {
+			str = fmt.Sprint(v)
+		}
+		vals = append(vals, str)
+	}
+	return vals
 }

@@ -86,9 +86,6 @@ const (
 	codeGatewayTimeout = "gateway_timeout"
 )
 
-// defaultRetryAfter is sent with 503s whose cause named no better delay.
-const defaultRetryAfter = 5 * time.Second
-
 // The challenges of a 401: RFC 6750 names an error only when the request carried credentials.
 var (
 	challengeNoToken      = []string{`Bearer realm="remoteassist"`}

@@ -179,3 +179,42 @@ func isTimeout(err error) bool {
 	ne, ok := errors.AsType[net.Error](err)
 	return ok && ne.Timeout()
 }
+
+// SideListener is one of serve's listeners beside the API's. Each has a connection cap of its
+// own (SideLimits), so that a flood of idle connections there holds a bounded number of file
+// descriptors and never touches the API's listener or its cap, and counts its refusals in a
+// metric of its own.
+type SideListener int
+
+const (
+	// OpsListener serves OpsHandler (serve --ops-addr), capped at OpsMaxConnections.
+	OpsListener SideListener = iota
+	// AdminListener serves the admin API (NewAdmin; serve --admin-addr), capped at
+	// AdminMaxConnections.
+	AdminListener
+	numSideListeners
+)
+
+// OpsMaxConnections caps the connections open at once on the operations listener: its probes
+// are unauthenticated, and without a cap a slow-loris there could take every file descriptor
+// of the process. Orchestrators and scrapers hold a few connections each.
+const OpsMaxConnections = 64
+
+// AdminMaxConnections caps the connections open at once on the admin API's listener. A
+// connection is held before its token is checked, so without a cap anyone who reaches the
+// port could hold file descriptors and memory without bound. It is twice the admin requests
+// admitted in progress at once (a token's share of DefaultMaxConcurrentRequests, 256), so that a
+// test suite that many workers wide is answered the admission's 429 before it meets this 503,
+// and its idle keep-alive connections have room beside those.
+const AdminMaxConnections = 2 * DefaultMaxConcurrentRequests / tokenShare
+
+// sideListeners describes each side listener: its metric's infix
+// (remoteassist_<metric>_connections_refused_total), what it is and the flag that opens it, for
+// the metric's help, and its cap.
+var sideListeners = [numSideListeners]struct {
+	metric, what, flag string
+	maxConnections     int
+}{
+	OpsListener:   {"ops", "operations listener", "--ops-addr", OpsMaxConnections},
+	AdminListener: {"admin", "admin API listener", "--admin-addr", AdminMaxConnections},
+}

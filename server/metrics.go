@@ -12,24 +12,6 @@ import (
 // unknown paths and methods, health probes, metrics scrapes, docs.
 const unknownOperation = "unknown"
 
-// failureClass is why a request was refused before reaching the handler's work, as counted in
-// remoteassist_validation_failures_total.
-type failureClass uint8
-
-// The failure classes.
-const (
-	failNone        failureClass = iota
-	failContentType              // 415: Content-Type or Content-Encoding
-	failTooLarge                 // 413: body over the limit, compressed or not
-	failJSON                     // 400: unreadable body: not JSON, not gzip, duplicate property, missing
-	failSchema                   // 400: a value or parameter out of contract
-	failEmptyPatch               // 400: a patch that changes nothing
-	failAuth                     // 401
-	failForbidden                // 403
-	failThrottled                // 429
-	numFailureClasses
-)
-
 var failureClassNames = [numFailureClasses]string{
 	failContentType: "content_type",
 	failTooLarge:    "too_large",
@@ -59,8 +41,8 @@ type metrics struct {
 	sideRefused [numSideListeners][2]prometheus.Counter
 
 	// unknown holds the series of requests outside the operations. Each operation holds its
-	// own (operation.metrics), resolved at start-up so that the hot path does not hash label
-	// values.
+	// own (operation.metrics, from metrics.operation), resolved at start-up so that the hot path
+	// does not hash label values.
 	unknown *opMetrics
 }
 
@@ -73,7 +55,7 @@ type opMetrics struct {
 	byStatus map[int]prometheus.Counter
 }
 
-func newMetrics(reg prometheus.Registerer, ops map[string]*operation, inFlight func() float64) (*metrics, error) {
+func newMetrics(reg prometheus.Registerer, inFlight func() float64) (*metrics, error) {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "remoteassist_http_requests_total",
@@ -126,21 +108,23 @@ func newMetrics(reg prometheus.Registerer, ops map[string]*operation, inFlight f
 		m.failures[class] = failures.WithLabelValues(failureClassNames[class])
 	}
 	m.unknown = &opMetrics{id: unknownOperation, duration: m.duration.WithLabelValues(unknownOperation)}
-	for id, op := range ops {
-		om := &opMetrics{id: id, duration: m.duration.WithLabelValues(id), byStatus: map[int]prometheus.Counter{}}
-		for _, status := range op.statuses {
-			om.byStatus[status] = m.requests.WithLabelValues(id, op.method, strconv.Itoa(status))
-		}
-		op.metrics = om
-	}
 	return m, nil
 }
 
-// observe counts a finished request.
-func (m *metrics) observe(st *request, method string, status int, latency time.Duration) {
-	om := m.unknown
-	if st.op != nil {
-		om = st.op.metrics
+// operation returns the series of the contract's operation id, served with method, which
+// usually answers with statuses.
+func (m *metrics) operation(id, method string, statuses []int) *opMetrics {
+	om := &opMetrics{id: id, duration: m.duration.WithLabelValues(id), byStatus: map[int]prometheus.Counter{}}
+	for _, status := range statuses {
+		om.byStatus[status] = m.requests.WithLabelValues(id, method, strconv.Itoa(status))
+	}
+	return om
+}
+
+// observe counts a finished request of the operation om (nil for none), with its failure class.
+func (m *metrics) observe(om *opMetrics, failure failureClass, method string, status int, latency time.Duration) {
+	if om == nil {
+		om = m.unknown
 	}
 	om.duration.Observe(latency.Seconds())
 	if c, ok := om.byStatus[status]; ok {
@@ -148,8 +132,8 @@ func (m *metrics) observe(st *request, method string, status int, latency time.D
 	} else {
 		m.requests.WithLabelValues(om.id, methodLabel(method), strconv.Itoa(status)).Inc()
 	}
-	if st.failure != failNone {
-		m.failures[st.failure].Inc()
+	if failure != failNone {
+		m.failures[failure].Inc()
 	}
 }
 

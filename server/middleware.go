@@ -15,63 +15,6 @@ import (
 	"github.com/remoteassist/remoteassist/internal/requestid"
 )
 
-// request is what the layers learn of a request and pass on: its ids, the operation it was
-// routed to, the verified caller and its validated body, and, for the log and the metrics, how
-// it ended.
-type request struct {
-	start           time.Time
-	requestID       string
-	clientRequestID string
-	// op is the contract operation the request was routed to; nil for other routes.
-	op *operation
-	// principal is the verified caller, once authenticated is true.
-	principal remoteassist.Principal
-	// body is the request body kin-openapi validated, for the handler to bind.
-	body any
-	// sent is the body as read (decompressed), for the journal to tell a request sent again
-	// unchanged from another.
-	sent []byte
-	// rule names the fault rule (or "prefer") that applied, if any; injected is set when the
-	// answer is its error, which the metrics do not count as a validation failure. A rule's
-	// delay alone leaves the request to be served, and refused, as any other.
-	rule string
-	// err is the error the request was answered with, logged with the access line.
-	err error
-
-	// The one-byte fields together, last: padded one by one between the others, they made the
-	// exchange 280 bytes where it takes 256.
-	authenticated bool
-	// bodyRead is set once the body was read to its end.
-	bodyRead bool
-	// failure is the validation failure class counted in the metrics, when one applies.
-	failure  failureClass
-	injected bool
-}
-
-// exchange is the ResponseWriter the server hands echo: net/http's, with the request's state
-// beside it. Every layer finds the state through the echo context's writer, and both come from
-// one pooled object (ServeHTTP); echo's own per-request store (Context.Set) would make a map for
-// every request.
-type exchange struct {
-	http.ResponseWriter
-	request
-}
-
-// Unwrap lets http.ResponseController reach net/http's writer (deadlines, flushing).
-func (x *exchange) Unwrap() http.ResponseWriter { return x.ResponseWriter }
-
-// requestOf returns the state of the request c serves.
-func requestOf(c echo.Context) *request {
-	x, ok := c.Response().Writer.(*exchange)
-	if !ok {
-		// Only reachable if echo was served other than through Server.ServeHTTP: a bug. The
-		// entry layer itself calls this before its recovery, so net/http's recovery closes the
-		// connection.
-		panic(errNotWired("exchange (Server.ServeHTTP)"))
-	}
-	return &x.request
-}
-
 // cachePrivate is the Cache-Control of every response. Header values are only read by net/http
 // and echo, and replacing one (Header.Set) replaces the slice, not its element, so one slice
 // serves every response.
@@ -116,10 +59,6 @@ func (s *Server) entry(next echo.HandlerFunc) echo.HandlerFunc {
 		return nil
 	}
 }
-
-// defaultDrainTimeout bounds how long the answer to a refused request waits for the rest of its
-// body.
-const defaultDrainTimeout = time.Second
 
 // drainLimit is how much of a refused request's body is read before the answer: net/http's own
 // bound for HTTP/1.1 (maxPostHandlerReadBytes).
@@ -183,7 +122,11 @@ func (s *Server) call(next echo.HandlerFunc, c echo.Context) (err error) {
 func (s *Server) finish(c echo.Context, st *request) {
 	latency := time.Since(st.start)
 	status := c.Response().Status
-	s.metrics.observe(st, c.Request().Method, status, latency)
+	var om *opMetrics
+	if st.op != nil {
+		om = st.op.metrics
+	}
+	s.metrics.observe(om, st.failure, c.Request().Method, status, latency)
 	if s.control != nil && st.op != nil {
 		s.journal(c, st, status, latency)
 	}

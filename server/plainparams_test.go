@@ -19,7 +19,7 @@ func apiOperations(t testing.TB, p remoteassist.Profile) map[string]*operation {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ops, err := compileContract(doc, true)
+	ops, err := compileContract(doc, true, caseInsensitive(doc))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +33,7 @@ func adminOperations(t testing.TB) map[string]*operation {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ops, err := compileContract(doc, false)
+	ops, err := compileContract(doc, false, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -67,3 +67,6 @@ func (r *readiness) check(ctx context.Context) error {
 		return ctx.Err()
 	}
 }
+
+// readyTimeout bounds a readiness probe of the store.
+const readyTimeout = 2 * time.Second

@@ -90,3 +90,7 @@ func (r composingRouter) PUT(path string, h echo.HandlerFunc, m ...echo.Middlewa
 func (r composingRouter) TRACE(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route {
 	return r.add(http.MethodTrace, path, h, m)
 }
+
+// BasePath is where the API is served, so that http://HOST:PORT/beta replaces
+// https://graph.microsoft.com/beta for any Graph client.
+const BasePath = "/beta"

@@ -51,10 +51,6 @@ import (
 	"github.com/remoteassist/remoteassist/openapi"
 )
 
-// BasePath is where the API is served, so that http://HOST:PORT/beta replaces
-// https://graph.microsoft.com/beta for any Graph client.
-const BasePath = "/beta"
-
 // MetricsPath is where the Prometheus metrics are served, without authentication.
 const MetricsPath = "/metrics"
 
@@ -62,11 +58,12 @@ const MetricsPath = "/metrics"
 // few hundred bytes; the limit leaves room for whitespace and unknown-but-refused properties.
 const DefaultMaxBodyBytes = 64 << 10
 
-// DefaultMaxConcurrentRequests caps the API requests in flight when Config says nothing.
-const DefaultMaxConcurrentRequests = 4096
+// defaultRetryAfter is sent with 503s whose cause named no better delay.
+const defaultRetryAfter = 5 * time.Second
 
-// readyTimeout bounds a readiness probe of the store.
-const readyTimeout = 2 * time.Second
+// defaultDrainTimeout bounds how long the answer to a refused request waits for the rest of its
+// body.
+const defaultDrainTimeout = time.Second
 
 // Config is what the server is built from.
 type Config struct {
@@ -180,7 +177,8 @@ type surface struct {
 
 // build wires a server for the surface: the API's (New) or the admin API's (NewAdmin).
 func build(cfg Config, surf surface) (*Server, error) {
-	ops, err := compileContract(surf.doc, surf.permissions)
+	fold := caseInsensitive(surf.doc)
+	ops, err := compileContract(surf.doc, surf.permissions, fold)
 	if err != nil {
 		return nil, err
 	}
@@ -189,7 +187,7 @@ func build(cfg Config, surf surface) (*Server, error) {
 		auth:    cfg.Authenticator,
 		logger:  cfg.Logger,
 		maxBody: cfg.MaxBodyBytes,
-		fold:    caseInsensitive(surf.doc),
+		fold:    fold,
 		control: cfg.Control,
 
 		strictQuery: surf.strictQuery,
@@ -227,8 +225,11 @@ func build(cfg Config, surf surface) (*Server, error) {
 		reg = prometheus.NewRegistry()
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
-	if s.metrics, err = newMetrics(reg, ops, func() float64 { return float64(s.admission.inFlight.Load()) }); err != nil {
+	if s.metrics, err = newMetrics(reg, func() float64 { return float64(s.admission.inFlight.Load()) }); err != nil {
 		return nil, fmt.Errorf("server: registering metrics: %w", err)
+	}
+	for _, op := range ops {
+		op.metrics = s.metrics.operation(op.id, op.method, op.statuses)
 	}
 	s.store = instrumentStore(cfg.Store, s.metrics)
 	s.readiness.now = time.Now
@@ -333,45 +334,6 @@ const cutWait = time.Second
 // ConnectionRefused counts a connection the connection cap refused in the server's metrics
 // (remoteassist_connections_refused_total): the Limits.Refused of the listener in front of s.
 func (s *Server) ConnectionRefused(answered bool) { s.metrics.refused[refusedIndex(answered)].Inc() }
-
-// SideListener is one of serve's listeners beside the API's. Each has a connection cap of its
-// own (SideLimits), so that a flood of idle connections there holds a bounded number of file
-// descriptors and never touches the API's listener or its cap, and counts its refusals in a
-// metric of its own.
-type SideListener int
-
-const (
-	// OpsListener serves OpsHandler (serve --ops-addr), capped at OpsMaxConnections.
-	OpsListener SideListener = iota
-	// AdminListener serves the admin API (NewAdmin; serve --admin-addr), capped at
-	// AdminMaxConnections.
-	AdminListener
-	numSideListeners
-)
-
-// OpsMaxConnections caps the connections open at once on the operations listener: its probes
-// are unauthenticated, and without a cap a slow-loris there could take every file descriptor
-// of the process. Orchestrators and scrapers hold a few connections each.
-const OpsMaxConnections = 64
-
-// AdminMaxConnections caps the connections open at once on the admin API's listener. A
-// connection is held before its token is checked, so without a cap anyone who reaches the
-// port could hold file descriptors and memory without bound. It is twice the admin requests
-// admitted in progress at once (a token's share of DefaultMaxConcurrentRequests, 256), so that a
-// test suite that many workers wide is answered the admission's 429 before it meets this 503,
-// and its idle keep-alive connections have room beside those.
-const AdminMaxConnections = 2 * DefaultMaxConcurrentRequests / tokenShare
-
-// sideListeners describes each side listener: its metric's infix
-// (remoteassist_<metric>_connections_refused_total), what it is and the flag that opens it, for
-// the metric's help, and its cap.
-var sideListeners = [numSideListeners]struct {
-	metric, what, flag string
-	maxConnections     int
-}{
-	OpsListener:   {"ops", "operations listener", "--ops-addr", OpsMaxConnections},
-	AdminListener: {"admin", "admin API listener", "--admin-addr", AdminMaxConnections},
-}
 
 // SideLimits are the Limits of the side listener side: its cap, its refusals counted in s's
 // metrics, in remoteassist_ops_connections_refused_total or

@@ -97,6 +97,31 @@ func validateParams(c echo.Context, op *operation, fold, strict bool) error {
 	return &remoteassist.Error{Code: remoteassist.EINVALID, Message: "The request does not match the contract.", Err: err}
 }
 
+// acceptPlain reports whether every plain parameter is valid: absent and optional, or sent once
+// with a value its schema accepts. It never refuses: false means kin-openapi's full validation
+// must decide, and explain a refusal.
+func acceptPlain(params []plainParam, header http.Header, query url.Values) bool {
+	for _, p := range params {
+		var values []string
+		var sent bool
+		if p.inHeader {
+			values, sent = header[p.key]
+		} else {
+			values, sent = query[p.key]
+		}
+		switch {
+		case !sent && !p.required:
+			continue
+		case len(values) != 1 || values[0] == "":
+			return false
+		}
+		if (p.gate == nil || !p.gate(values[0])) && p.schema.VisitJSON(values[0], bodyOptions...) != nil {
+			return false
+		}
+	}
+	return true
+}
+
 // trimListSpaces drops the white space around the names in the value of a list parameter
 // (x-remoteassist-list-of: $select), "id, blockChat" becoming "id,blockChat", as Graph's OData
 // parser skips it between a $select's items; fold finds the parameter in any casing, as
@@ -208,26 +233,6 @@ func firstQueryName(query url.Values, refused func(name string, values []string)
 		}
 	}
 	return first, found
-}
-
-// opParams are the parameters of the operation and of its path, the path's first, of every
-// location (query, header, path).
-func opParams(op *operation) openapi3.Parameters {
-	if op.route.PathItem == nil || len(op.route.PathItem.Parameters) == 0 {
-		return op.route.Operation.Parameters
-	}
-	return append(slices.Clone(op.route.PathItem.Parameters), op.route.Operation.Parameters...)
-}
-
-// queryParam is the operation's query parameter of that name, its own or its path's; nil if none.
-func queryParam(op *operation, name string) *openapi3.Parameter {
-	if p := op.route.Operation.Parameters.GetByInAndName(openapi3.ParameterInQuery, name); p != nil {
-		return p
-	}
-	if op.route.PathItem != nil {
-		return op.route.PathItem.Parameters.GetByInAndName(openapi3.ParameterInQuery, name)
-	}
-	return nil
 }
 
 // validateBody decodes the body read and validates it against the operation's schema. It
@@ -411,23 +416,6 @@ func unknownProperty(se *openapi3.SchemaError) (string, bool) {
 		}
 	}
 	return first, found
-}
-
-// enumValues are the values of s's enumeration as a message lists them: a string as it is (all the
-// contract's enumerations hold), anything else as fmt prints it.
-func enumValues(s *openapi3.Schema) []string {
-	if s == nil {
-		return nil
-	}
-	vals := make([]string, 0, len(s.Enum))
-	for _, v := range s.Enum {
-		str, ok := v.(string)
-		if !ok {
-			str = fmt.Sprint(v)
-		}
-		vals = append(vals, str)
-	}
-	return vals
 }
 
 func schemaType(s *openapi3.Schema) string {
