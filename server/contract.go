@@ -277,8 +277,9 @@ func queryParam(op *operation, name string) *openapi3.Parameter {
 	return nil
 }
 
-// enumValues are the values of s's enumeration as a message lists them: a string as it is (all the
-// contract's enumerations hold), anything else as fmt prints it.
+// enumValues are the values of s's enumeration as strings, as messages list them and folding
+// compares them: a string as it is (all the contract's enumerations hold), anything else as fmt
+// prints it.
 func enumValues(s *openapi3.Schema) []string {
 	if s == nil {
 		return nil

@@ -12,6 +12,25 @@ import (
 // unknown paths and methods, health probes, metrics scrapes, docs.
 const unknownOperation = "unknown"
 
+// failureClass is why a request was refused before reaching the handler's work, as counted in
+// remoteassist_validation_failures_total.
+type failureClass uint8
+
+// The failure classes.
+const (
+	failNone        failureClass = iota
+	failContentType              // 415: Content-Type or Content-Encoding
+	failTooLarge                 // 413: body over the limit, compressed or not
+	failJSON                     // 400: unreadable body: not JSON, not gzip, duplicate property, missing
+	failSchema                   // 400: a value or parameter out of contract
+	failEmptyPatch               // 400: a patch that changes nothing
+	failAuth                     // 401
+	failForbidden                // 403
+	failThrottled                // 429
+	numFailureClasses
+)
+
+// failureClassNames are the failure classes' values of the metric's class label.
 var failureClassNames = [numFailureClasses]string{
 	failContentType: "content_type",
 	failTooLarge:    "too_large",

@@ -33,7 +33,7 @@ func adminOperations(t testing.TB) map[string]*operation {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ops, err := compileContract(doc, false, false)
+	ops, err := compileContract(doc, false, caseInsensitive(doc))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,8 +9,9 @@ import (
 	"github.com/remoteassist/remoteassist"
 )
 
-// A request's state, as every layer finds it: created by the entry layer (middleware.go), filled
-// in by the pipeline, read by the handlers, the error mapping, the metrics and the access log.
+// A request's state, as every layer finds it: taken from a pool by Server.ServeHTTP, filled in
+// by the entry layer and the pipeline (middleware.go), read by the handlers, the error mapping,
+// the metrics and the access log.
 
 // request is what the layers learn of a request and pass on: its ids, the operation it was
 // routed to, the verified caller and its validated body, and, for the log and the metrics, how
@@ -73,21 +74,3 @@ func requestOf(c echo.Context) *request {
 type errNotWired string
 
 func (e errNotWired) Error() string { return "server: " + string(e) + " layer did not run" }
-
-// failureClass is why a request was refused before reaching the handler's work, as counted in
-// remoteassist_validation_failures_total.
-type failureClass uint8
-
-// The failure classes.
-const (
-	failNone        failureClass = iota
-	failContentType              // 415: Content-Type or Content-Encoding
-	failTooLarge                 // 413: body over the limit, compressed or not
-	failJSON                     // 400: unreadable body: not JSON, not gzip, duplicate property, missing
-	failSchema                   // 400: a value or parameter out of contract
-	failEmptyPatch               // 400: a patch that changes nothing
-	failAuth                     // 401
-	failForbidden                // 403
-	failThrottled                // 429
-	numFailureClasses
-)
