@@ -179,11 +179,11 @@ func (h *adminHandler) ExportSnapshot(c echo.Context) error {
 			out = startStream(c.Response(), snapshotEnvelope)
 		}
 		return out.end()
-	case !c.Response().Committed, out.err != nil:
-		return err // before the answer began, or the client's write failing
-	case c.Request().Context().Err() != nil:
-		// The client went away, and the store saw it first (PostgreSQL's query is cancelled
-		// with the request): the answer's end is the client's doing, as a failed write's is.
+	case !c.Response().Committed:
+		return err // before the answer began: the error is the answer
+	case out.err != nil, c.Request().Context().Err() != nil:
+		// The client went away: a write to it failed, or the store saw it first (PostgreSQL's
+		// query is cancelled with the request). The answer's end is the client's doing.
 		c.Response().Status = statusClientClosed
 		return err
 	}

@@ -1072,17 +1072,22 @@ func TestSnapshotCutShort(t *testing.T) {
 	}
 }
 
-// stalledMidway lists its first tenant, then waits for the request's end, as PostgreSQL's query
-// does when net/http cancels it for a client gone away.
+// stalledMidway lists its first tenants (after), then waits for the request's end, as
+// PostgreSQL's query does when net/http cancels it for a client gone away.
 type stalledMidway struct {
 	*memory.Store
+	after  int
 	listed chan struct{}
 }
 
 func (s stalledMidway) EachSettings(ctx context.Context, fn func(string, remoteassist.Settings) error) error {
+	n := 0
 	return s.Store.EachSettings(ctx, func(tenant string, v remoteassist.Settings) error {
 		if err := fn(tenant, v); err != nil {
 			return err
+		}
+		if n++; n < s.after {
+			return nil
 		}
 		close(s.listed)
 		<-ctx.Done()
@@ -1091,54 +1096,65 @@ func (s stalledMidway) EachSettings(ctx context.Context, fn func(string, remotea
 }
 
 // TestSnapshotClientGoneMidway: a client that goes away while its snapshot streams is logged as
-// the 499 of a client gone, not as the store's failure.
+// the 499 of a client gone, not as the store's failure: before the answer's first bytes went
+// (after one tenant), and after (2,500 tenants, ~150 KB, the first 32 KiB sent with the 200).
 func TestSnapshotClientGoneMidway(t *testing.T) {
 	store := memory.New()
 	blockChat := true
-	for _, tenant := range []string{"a", "b"} {
-		if _, err := store.UpdateSettings(t.Context(), tenant, remoteassist.Patch{BlockChat: &blockChat}); err != nil {
+	for i := range 3000 {
+		if _, err := store.UpdateSettings(t.Context(), fmt.Sprint("tenant-", i), remoteassist.Patch{BlockChat: &blockChat}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	log := make(logLines, 1)
-	listed := make(chan struct{})
-	adm, err := server.NewAdmin(server.AdminConfig{Store: stalledMidway{store, listed}, Control: control.New(control.Options{}),
-		Token: adminTokenValue, Logger: slog.New(slog.NewJSONHandler(log, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(adm)
-	ctx, cancel := context.WithCancel(t.Context())
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, ts.URL+"/admin/snapshot", nil)
-	req.Header.Set("Authorization", "Bearer "+adminTokenValue)
-	done := make(chan error, 1)
-	go func() {
-		res, err := http.DefaultClient.Do(req)
-		if err == nil {
-			_, err = io.ReadAll(res.Body)
-			res.Body.Close()
+	for _, after := range []int{1, 2500} {
+		log := make(logLines, 1)
+		listed := make(chan struct{})
+		adm, err := server.NewAdmin(server.AdminConfig{Store: stalledMidway{store, after, listed}, Control: control.New(control.Options{}),
+			Token: adminTokenValue, Logger: slog.New(slog.NewJSONHandler(log, nil))})
+		if err != nil {
+			t.Fatal(err)
 		}
-		done <- err
-	}()
-	<-listed
-	cancel()
-	if err := <-done; err == nil {
-		t.Error("the cancelled request read a whole answer")
-	}
-	// Not ts.Close: the connection of a client gone is closed (abandon) before the line is
-	// written, and httptest waits for no more.
-	defer ts.Close()
-	var line struct {
-		Level  string
-		Status int
-	}
-	select {
-	case data := <-log:
-		if err := json.Unmarshal(data, &line); err != nil || line.Level != "INFO" || line.Status != 499 {
-			t.Errorf("access line %q (%v)", data, err)
+		ts := httptest.NewServer(adm)
+		// Not ts.Close to wait for the handler: the connection of a client gone is closed
+		// (abandon) before the line is written, and httptest waits for no more.
+		defer ts.Close()
+		ctx, cancel := context.WithCancel(t.Context())
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, ts.URL+"/admin/snapshot", nil)
+		req.Header.Set("Authorization", "Bearer "+adminTokenValue)
+		status := make(chan int, 1)
+		done := make(chan error, 1)
+		go func() {
+			res, err := http.DefaultClient.Do(req)
+			if err == nil {
+				status <- res.StatusCode
+				_, err = io.ReadAll(res.Body)
+				res.Body.Close()
+			}
+			close(status)
+			done <- err
+		}()
+		<-listed
+		if after > 1 {
+			if got := <-status; got != http.StatusOK {
+				t.Errorf("after %d tenants, the client read status %d before it went, want the 200 begun", after, got)
+			}
 		}
-	case <-time.After(30 * time.Second):
-		t.Error("no access line after 30 s")
+		cancel()
+		if err := <-done; err == nil {
+			t.Errorf("after %d tenants, the cancelled request read a whole answer", after)
+		}
+		var line struct {
+			Level  string
+			Status int
+		}
+		select {
+		case data := <-log:
+			if err := json.Unmarshal(data, &line); err != nil || line.Level != "INFO" || line.Status != 499 {
+				t.Errorf("after %d tenants: access line %q (%v)", after, data, err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Errorf("after %d tenants: no access line after 30 s", after)
+		}
 	}
 }
 

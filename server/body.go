@@ -73,7 +73,9 @@ func readBody(req *http.Request, max int64) ([]byte, error) {
 // first MiB has come, the buffer grows to that length at once, rather than through io.ReadAll's
 // doublings, which would hold up to twice a large body (a 99 MB snapshot import took 234 MB).
 // Up to then it is io.ReadAll's, so that a client that says a length and sends nothing holds no
-// more than a MiB. The one byte beyond size is the room a last read needs to see the end.
+// more than a MiB; one that sends a MiB and stalls holds the length it said, at most the
+// listener's limit, until the body's deadline (only the admin API's limit is above a MiB, and its
+// callers hold its token). The one byte beyond size is the room a last read needs to see the end.
 func readAll(r io.Reader, size int64) ([]byte, error) {
 	const firstMiB = 1 << 20
 	b := make([]byte, 0, 512) // io.ReadAll's first buffer
