@@ -38,11 +38,9 @@ type operation struct {
 	// refused body by (explainBody); nil when the body is no object schema the gates read.
 	bodyObject *objectGate
 	// entries names the body's member whose entries are validated, and taken by the handler,
-	// one at a time (entries.go); "" when the body has none. entry is the entries' schema and
-	// entryGate its gate (nil: kin-openapi validates every entry).
-	entries   string
-	entry     *openapi3.Schema
-	entryGate gate
+	// one at a time (entries.go); "" when the body has none. entry is the entries' schema.
+	entries string
+	entry   *openapi3.Schema
 	// success is the status of the operation's answer when it succeeds: its first 2xx response
 	// in the contract; successBody whether that response has a body.
 	success     int
@@ -113,9 +111,6 @@ func compileContract(doc *openapi3.T, needPermissions, fold bool) (map[string]*o
 					// A profile that folds names renames a body's members before validating it
 					// (foldBody): its bodies are validated whole.
 					return nil, fmt.Errorf("server: %s: a document that folds names validates its bodies whole: %s cannot be", o.OperationID, streamedExtension)
-				}
-				if op.entry != nil {
-					op.entryGate = compileGate(op.entry)
 				}
 				op.bodyRequired = rb.Value.Required
 				op.types = types

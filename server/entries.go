@@ -99,7 +99,7 @@ func walkEntries(data []byte, entries string, member, entry func(name string, ra
 }
 
 // validateEntries is validateBody for a body with entries (op.entries). Each entry is decoded
-// and validated on its own, by its gate and, when the gate refuses it, kin-openapi, and dropped
+// and validated on its own by kin-openapi, and dropped
 // (an entry whose name sorts after one refused already is not validated: it cannot be the one
 // named); the verdict on the whole body is then kin-openapi's (checkBody) on a stand-in: the
 // body with its entries replaced by the first refused one, in byte order of the names, or by
@@ -134,7 +134,7 @@ func validateEntries(ctx context.Context, data []byte, op *operation, fold bool)
 			if err != nil {
 				return err
 			}
-			if (op.entryGate == nil || !op.entryGate(value)) && op.entry.VisitJSON(value, bodyOptions...) != nil {
+			if op.entry.VisitJSON(value, bodyOptions...) != nil {
 				refusedName, refused, hasRefused = name, value, true
 			}
 			return nil

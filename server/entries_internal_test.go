@@ -26,7 +26,7 @@ func snapshotOps(tb testing.TB) (streamed, whole *operation) {
 		}
 	}
 	w := *streamed
-	w.entries, w.entry, w.entryGate = "", nil, nil
+	w.entries, w.entry = "", nil
 	return streamed, &w
 }
 
