@@ -414,14 +414,9 @@ func TestReadCacheReplace(t *testing.T) {
 		}
 	}
 
-	batches, release := holdCommits(s)
-	defer release()
 	errs := make(chan error, 3)
-	go func() {
-		_, err := s.UpdateSettings(t.Context(), "leader", remoteassist.Patch{BlockChat: ptr(true)})
-		errs <- err
-	}()
-	<-batches
+	batches, release := holdBehindALeader(t, s, errs)
+	defer release()
 	go func() {
 		_, err := s.UpdateSettings(t.Context(), "a", remoteassist.Patch{BlockChat: ptr(true)})
 		errs <- err
@@ -713,14 +708,9 @@ func TestUpdatesAfterAReplaceInOneCommit(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	batches, release := holdCommits(s)
-	defer release()
 	errs := make(chan error, 4)
-	go func() {
-		_, err := s.UpdateSettings(t.Context(), "leader", remoteassist.Patch{BlockChat: ptr(true)})
-		errs <- err
-	}()
-	<-batches
+	batches, release := holdBehindALeader(t, s, errs)
+	defer release()
 	listed := remoteassist.Settings{ID: remoteassist.SettingsID("listed"), RemoteAssistanceState: remoteassist.StateEnabled}
 	go func() { errs <- s.ReplaceAllSettings(t.Context(), map[string]remoteassist.Settings{"listed": listed}) }()
 	waitQueued(t, s, 1)
@@ -758,4 +748,17 @@ func TestUpdatesAfterAReplaceInOneCommit(t *testing.T) {
 			t.Errorf("%s reads %+v, %v after the commit; want %+v", tenant, read, err, w)
 		}
 	}
+}
+
+// holdBehindALeader holds the commits of s and starts one, of a lone update of tenant "leader"
+// whose error goes to errs, so that what is submitted until release queues for the next commit,
+// one batch.
+func holdBehindALeader(t *testing.T, s *Store, errs chan<- error) (batches <-chan int, release func()) {
+	batches, release = holdCommits(s)
+	go func() {
+		_, err := s.UpdateSettings(t.Context(), "leader", remoteassist.Patch{BlockChat: ptr(true)})
+		errs <- err
+	}()
+	<-batches
+	return batches, release
 }
