@@ -15,12 +15,12 @@ import (
 // tenant's settings by tenant id) is as large as the listener lets the body be: a million
 // entries. Decoded whole into the generic values kin-openapi validates, then bound, a snapshot
 // of a million tenants (99 MB) took 2.1 GB of the process's memory. The contract marks such a
-// member x-remoteassist-streamed; it is the operation's entries (entriesOf, contract.go): validateEntries
-// validates the body holding at most one entry's generic value at a time, and the handler takes
-// the entries one at a time (eachEntry), never from the validated body, which holds none of them.
-// kin-openapi is still the validator of every entry it must see and of the rest of the body, and
-// the verdict is the one its walk of the whole body gives (TestEntriesValidatedAsTheWholeBody,
-// FuzzEntries).
+// member x-remoteassist-streamed; it is the operation's entries (entriesOf, contract.go).
+// validateEntries validates the body holding at most one entry's generic value at a time, and
+// the handler takes the entries one at a time (eachEntry), never from the validated body, which
+// holds none of them. kin-openapi is still the validator of every entry it must see and of the
+// rest of the body, and the verdict is the one its walk of the whole body gives
+// (TestEntriesValidatedAsTheWholeBody, FuzzEntries).
 
 var (
 	// errNotAnObject is walkEntries's answer for a body that is not a JSON object.
@@ -99,11 +99,10 @@ func walkEntries(data []byte, entries string, member, entry func(name string, ra
 }
 
 // validateEntries is validateBody for a body with entries (op.entries). Each entry is decoded
-// and validated on its own by kin-openapi, and dropped
-// (an entry whose name sorts after one refused already is not validated: it cannot be the one
-// named); the verdict on the whole body is then kin-openapi's (checkBody) on a stand-in: the
-// body with its entries replaced by the first refused one, in byte order of the names, or by
-// none. That is the verdict of kin-openapi's walk of the whole body, which visits an object's
+// and validated on its own by kin-openapi, and dropped (an entry whose name sorts after one
+// refused already is not validated: it cannot be the one named); the verdict on the whole body
+// is then kin-openapi's (checkBody) on a stand-in: the body with its entries replaced by the
+// first refused one, in byte order of the names, or by none. That is the verdict of kin-openapi's walk of the whole body, which visits an object's
 // members in byte order and stops at the first refusal. The value returned is the stand-in,
 // without the entries, which the handler takes from eachEntry.
 func validateEntries(ctx context.Context, data []byte, op *operation, fold bool) (any, failureClass, error) {
